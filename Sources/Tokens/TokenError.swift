@@ -1,0 +1,47 @@
+/// Why a token, key or claim set was rejected.
+///
+/// Messages name the failed check and never include key material, token contents beyond
+/// public structure (versions, key ids), or decrypted data.
+public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// libsodium could not be initialised, so nothing can be verified (fail closed).
+    case cryptoUnavailable
+    /// The token is longer than the configured limit; rejected before any decoding or crypto.
+    case tooLarge(size: Int, limit: Int)
+    /// The token does not start with the only header this verifier accepts.
+    case wrongHeader(expected: String)
+    /// The token's structure is not what the format requires.
+    case malformed(String)
+    /// The footer carries no usable key id.
+    case missingKeyID
+    /// The key id is not one this verifier knows.
+    case unknownKeyID(String)
+    /// The key id is of the wrong PASERK type for this purpose (e.g. `k4.lid` on a public token).
+    case keyIDPurposeMismatch(expected: String)
+    /// Signature or MAC check failed: forged, altered, or made with another key.
+    case authenticationFailed
+    /// JWT header names an algorithm other than EdDSA (`none`, HS256, RS256, ...).
+    case unsupportedAlgorithm(String)
+    /// The JWT header carries a critical extension we do not implement.
+    case unsupportedCriticalHeader
+    /// A key has the wrong length or encoding.
+    case invalidKey(String)
+    /// The claims could not be decoded as the expected structure.
+    case invalidClaims(String)
+
+    public var description: String {
+        switch self {
+        case .cryptoUnavailable: "libsodium failed to initialise; refusing to process tokens"
+        case let .tooLarge(size, limit): "token is \(size) bytes, above the limit of \(limit) bytes"
+        case let .wrongHeader(expected): "token header is not '\(expected)'"
+        case let .malformed(reason): "malformed token: \(reason)"
+        case .missingKeyID: "token carries no key id (expected 'kid')"
+        case let .unknownKeyID(kid): "unknown key id '\(kid.prefix(64))'"
+        case let .keyIDPurposeMismatch(expected): "key id is not a '\(expected)' identifier"
+        case .authenticationFailed: "signature or authentication tag is invalid"
+        case let .unsupportedAlgorithm(alg): "algorithm '\(alg.prefix(32))' is not accepted (only EdDSA)"
+        case .unsupportedCriticalHeader: "token has a 'crit' header, which is not supported"
+        case let .invalidKey(reason): "invalid key: \(reason)"
+        case let .invalidClaims(reason): "invalid claims: \(reason)"
+        }
+    }
+}
