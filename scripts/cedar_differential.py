@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Differential test: Portcullis's Cedar engine against cedarpy 4.12.2 (Rust cedar-policy 4.12.0).
+
+    scripts/cedar_differential.py --portcullis .build/debug/portcullis --cases 10000 --seed 1 \
+        [--workdir DIR] [--regressions Tests/CedarDifferential]
+
+Stored regression cases are replayed first (each against both engines, and cedarpy's answer
+must still equal the stored expectation). Then seeded random worlds (a policy set, entities
+and a batch of requests) are decided by both engines; a case is one request decision. On a
+mismatch the request is shrunk to a minimal reproduction, printed, and written to the
+regression directory; the exit status is then 1. The last line is always
+`cedar differential: N passed, M failed`.
+
+Needs cedarpy (the project's .venv: `python3 -m venv .venv && .venv/bin/pip install cedarpy==4.12.2`).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from cedar_diff.engines import Cedarpy, Inputs, Outcome, Portcullis  # noqa: E402
+from cedar_diff.gen import Gen, World  # noqa: E402
+from cedar_diff.shrink import Case, Shrinker  # noqa: E402
+from cedar_diff.syntax import render_policies  # noqa: E402
+
+
+def split_policies(policies: list, parts: int) -> list:
+    """Policy file texts; with parts > 1 the policies are spread over files in order."""
+    if parts <= 1:
+        return [render_policies(policies)]
+    size = -(-len(policies) // parts)
+    return [render_policies(policies[i:i + size]) for i in range(0, len(policies), size)]
+
+
+def world_inputs(w) -> Inputs:
+    return Inputs(split_policies(w.policies, w.split_files),
+                  json.dumps(w.entities, ensure_ascii=w.ascii_json), w.requests, w.ascii_json)
+
+
+def case_inputs(c: Case) -> Inputs:
+    return world_inputs(World(c.policies, c.entities, [c.request], c.split_files, c.ascii_json))
+
+
+class Runner:
+    def __init__(self, ref: Cedarpy, pc: Portcullis):
+        self.ref, self.pc = ref, pc
+
+    def both(self, inputs: Inputs, single: bool = False):
+        proc = self.pc.start(inputs, single)     # Portcullis runs while cedarpy decides
+        ref = self.ref.decide(inputs)
+        return ref, self.pc.finish(proc, inputs)
+
+    def mismatch(self, c: Case) -> bool:
+        ref, got = self.both(case_inputs(c))
+        return ref[0] != got[0]
+
+
+# ---------- regression cases ----------
+
+def load_regressions(directory: str) -> list:
+    cases = []
+    for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            cases.append((path, json.load(f)))
+    return cases
+
+
+def regression_inputs(d: dict) -> Inputs:
+    files = d.get("policy_files") or [d["policies"]]
+    ents = d["entities"] if isinstance(d["entities"], str) else json.dumps(d["entities"], ensure_ascii=False)
+    return Inputs(files, ents, [d["request"]], ascii_json=False)
+
+
+def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, origin: str) -> str:
+    inputs = case_inputs(c)
+    body = {
+        "description": f"Found by scripts/cedar_differential.py ({origin}); Portcullis said: {got}",
+        "policies": inputs.policies_text,
+        "entities": c.entities,
+        "request": c.request,
+        "expected": expected.to_json(),
+    }
+    if len(inputs.policy_files) > 1:
+        body["policy_files"] = inputs.policy_files
+    text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"case-{digest}.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def show_case(c: Case, expected: Outcome, got: Outcome) -> str:
+    inputs = case_inputs(c)
+    return ("---- policies ----\n" + inputs.policies_text +
+            "---- entities ----\n" + json.dumps(c.entities, ensure_ascii=False) +
+            "\n---- request ----\n" + json.dumps(c.request, ensure_ascii=False) +
+            f"\n---- cedarpy:    {expected}\n---- portcullis: {got}\n")
+
+
+# ---------- main ----------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--portcullis", required=True, help="path to the portcullis executable (or a command, space-separated)")
+    ap.add_argument("--cases", type=int, default=10000, help="number of random request decisions")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", help="scratch directory for CLI input files (default: a temporary one)")
+    ap.add_argument("--regressions", default=None, help="directory of stored regression cases (replayed first; new ones written here)")
+    ap.add_argument("--requests-per-set", type=int, default=20)
+    ap.add_argument("--max-failures", type=int, default=5, help="stop after shrinking this many mismatches")
+    ap.add_argument("--error-rate", type=float, default=0.04, help="fraction of deliberately ill-typed subexpressions")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    try:
+        ref = Cedarpy()
+    except ImportError:
+        print("cedar differential: cedarpy is not installed (use the project's .venv)", file=sys.stderr)
+        print("cedar differential: 0 passed, 1 failed")
+        return 1
+    workdir = args.workdir or tempfile.mkdtemp(prefix="cedar-diff-")
+    pc = Portcullis(args.portcullis.split(), workdir)
+    run = Runner(ref, pc)
+    passed = failed = 0
+    shrunk = 0
+    started = time.monotonic()
+
+    if args.regressions:
+        for path, d in load_regressions(args.regressions):
+            inputs = regression_inputs(d)
+            stored = Outcome.from_json(d["expected"])
+            ref_out, got = run.both(inputs, single=True)
+            name = os.path.basename(path)
+            if ref_out[0] != stored:
+                print(f"regression {name}: cedarpy now says {ref_out[0]}, stored {stored} (oracle changed?)")
+                failed += 1
+            elif got[0] != stored:
+                print(f"regression {name}: FAILED\n  expected  {stored}\n  portcullis {got[0]}")
+                failed += 1
+            else:
+                passed += 1
+        if not args.quiet:
+            print(f"regressions: {passed} passed, {failed} failed ({time.monotonic() - started:.1f}s)")
+
+    per = max(1, args.requests_per_set)
+    worlds = -(-args.cases // per)
+    for w in range(worlds):
+        n = min(per, args.cases - w * per)
+        world_seed = args.seed * 1_000_003 + w
+        world = Gen(world_seed, error_rate=args.error_rate).world(n)
+        ref_out, got = run.both(world_inputs(world))
+        bad = [i for i in range(n) if ref_out[i] != got[i]]
+        passed += n - len(bad)
+        failed += len(bad)
+        if bad and shrunk < args.max_failures:
+            i = bad[0]
+            shrunk += 1
+            print(f"\nMISMATCH world seed {world_seed} request {i} ({len(bad)} of {n} requests differ):\n"
+                  f"  cedarpy    {ref_out[i]}\n  portcullis {got[i]}")
+            case = Case(list(world.policies), list(world.entities), world.requests[i],
+                        world.split_files, world.ascii_json)
+            shrinker = Shrinker(run.mismatch)
+            small = shrinker.shrink(case)
+            ref_s, got_s = run.both(case_inputs(small))
+            print(f"minimal reproduction ({shrinker.checks} shrink steps):\n" + show_case(small, ref_s[0], got_s[0]))
+            if args.regressions:
+                path = write_regression(args.regressions, small, ref_s[0], got_s[0],
+                                        f"seed {args.seed}, world {world_seed}, request {i}")
+                print(f"written to {path}")
+        if shrunk >= args.max_failures:
+            print(f"stopping after {shrunk} shrunk mismatches")
+            break
+        if not args.quiet and (w + 1) % 50 == 0:
+            print(f"... {passed + failed} cases, {failed} failed ({time.monotonic() - started:.0f}s)", flush=True)
+
+    print(f"elapsed {time.monotonic() - started:.1f}s")
+    print(f"cedar differential: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
