@@ -1,0 +1,231 @@
+public enum Decision: String, Hashable, Sendable {
+    case allow = "Allow"
+    case deny = "Deny"
+}
+
+/// An error raised while evaluating one policy; that policy was skipped.
+public struct PolicyEvaluationError: Hashable, Sendable {
+    public let policyID: String
+    public let error: EvaluationError
+}
+
+/// The authorizer's answer: the decision, the policies that determined it, and per-policy errors.
+public struct Response: Hashable, Sendable {
+    public let decision: Decision
+    /// Satisfied permits when allowed, satisfied forbids otherwise; in policy order.
+    public let reasons: [String]
+    public let errors: [PolicyEvaluationError]
+}
+
+/// A policy prepared for evaluation: slots filled, conditions constant-folded.
+struct CompiledPolicy: Sendable {
+    let id: String
+    let effect: Effect
+    let principal: EntityConstraint
+    let action: ActionConstraint
+    let resource: EntityConstraint
+    /// Each body must be Bool; `unless` bodies are wrapped in `.not`, as Cedar desugars them.
+    let conditions: [Expr]
+
+    init(_ p: IdentifiedPolicy) {
+        id = p.id
+        effect = p.policy.effect
+        principal = p.policy.principal
+        action = p.policy.action
+        resource = p.policy.resource
+        conditions = p.policy.conditions.map { c in
+            let body = fold(c.body)
+            return c.kind == .when ? body : .not(body)
+        }
+    }
+
+    /// Scope check; it cannot error, which is why skipping non-matching policies is sound.
+    @inline(__always)
+    func scopeMatches(_ r: Request, _ entities: Entities) -> Bool {
+        Self.matches(principal, r.principal, entities) && Self.matches(action, r.action, entities)
+            && Self.matches(resource, r.resource, entities)
+    }
+
+    private static func matches(_ c: EntityConstraint, _ uid: EntityUID, _ entities: Entities) -> Bool {
+        switch c {
+        case .any: return true
+        case .equal(.uid(let x)): return uid == x
+        case .in(.uid(let x)): return entities.isDescendant(uid, of: x)
+        case .isType(let t): return uid.type == t
+        case .isTypeIn(let t, .uid(let x)): return uid.type == t && entities.isDescendant(uid, of: x)
+        case .equal(.slot), .in(.slot), .isTypeIn(_, .slot): return false // templates are never compiled
+        }
+    }
+
+    private static func matches(_ c: ActionConstraint, _ uid: EntityUID, _ entities: Entities) -> Bool {
+        switch c {
+        case .any: return true
+        case .equal(let x): return uid == x
+        case .in(let x): return entities.isDescendant(uid, of: x)
+        case .inList(let xs): return xs.contains { entities.isDescendant(uid, of: $0) }
+        }
+    }
+
+    /// Evaluates the policy as Cedar's `scope && c1 && c2 …` chain: true, false, or an error.
+    func isSatisfied(_ evaluator: Evaluator) throws(EvaluationError) -> Bool {
+        guard scopeMatches(evaluator.request, evaluator.entities) else { return false }
+        for c in conditions {
+            let v = try evaluator.evaluate(c)
+            guard case .bool(let b) = v else { throw .typeError(expected: [.bool], got: v.typeName) }
+            if !b { return false }
+        }
+        return true
+    }
+}
+
+/// Folds literal-only subtrees (set and record literals, extension constructors on literal
+/// strings) into values once, so requests do not rebuild them. A constructor whose literal is
+/// malformed is left alone so it still errors at evaluation, as Cedar requires.
+func fold(_ e: Expr) -> Expr {
+    func literal(_ e: Expr) -> Value? {
+        if case .literal(let v) = e { return v }
+        return nil
+    }
+    switch e {
+    case .literal, .variable: return e
+    case .not(let a): return .not(fold(a))
+    case .negate(let a): return .negate(fold(a))
+    case .and(let a, let b): return .and(fold(a), fold(b))
+    case .or(let a, let b): return .or(fold(a), fold(b))
+    case .ifThenElse(let a, let b, let c): return .ifThenElse(fold(a), fold(b), fold(c))
+    case .binary(let op, let a, let b): return .binary(op, fold(a), fold(b))
+    case .getAttribute(let a, let n): return .getAttribute(fold(a), n)
+    case .hasAttribute(let a, let p): return .hasAttribute(fold(a), p)
+    case .like(let a, let p): return .like(fold(a), p)
+    case .isType(let a, let t, let c): return .isType(fold(a), t, in: c.map(fold))
+    case .set(let items):
+        let folded = items.map(fold)
+        let values = folded.compactMap(literal)
+        return values.count == folded.count ? .literal(.set(Set(values))) : .set(folded)
+    case .record(let entries):
+        let folded = entries.map { RecordEntry(key: $0.key, value: fold($0.value)) }
+        var r: [CedarString: Value] = [:]
+        for entry in folded {
+            guard let v = literal(entry.value) else { return .record(folded) }
+            r[entry.key] = v
+        }
+        return .literal(.record(r))
+    case .call(let f, let args):
+        let folded = args.map(fold)
+        if f.isConstructor, folded.count == 1, case .literal(.string)? = folded.first,
+           let v = try? Extensions.apply(f, [literal(folded[0])!]) {
+            return .literal(v)
+        }
+        return .call(f, folded)
+    }
+}
+
+/// Maps scope-pinned entity UIDs to the policies pinned to them, so a request only evaluates
+/// policies whose scope can match its principal, action or resource (or their ancestors).
+struct PolicyIndex: Sendable {
+    enum Dimension: Int { case principal, action, resource }
+
+    private var buckets: [[EntityUID: [Int32]]] = [[:], [:], [:]]
+    private var unpinned: [Int32] = []
+
+    private static func keys(_ c: EntityConstraint) -> [EntityUID] {
+        switch c {
+        case .equal(.uid(let x)), .in(.uid(let x)), .isTypeIn(_, .uid(let x)): return [x]
+        default: return []
+        }
+    }
+
+    private static func keys(_ p: CompiledPolicy, _ d: Dimension) -> [EntityUID] {
+        switch d {
+        case .principal: return keys(p.principal)
+        case .resource: return keys(p.resource)
+        case .action:
+            switch p.action {
+            case .any: return []
+            case .equal(let x), .in(let x): return [x]
+            case .inList(let xs): return xs
+            }
+        }
+    }
+
+    init(_ policies: [CompiledPolicy]) {
+        // Pin each policy on the dimension whose keys are shared by the fewest policies.
+        var frequency: [[EntityUID: Int]] = [[:], [:], [:]]
+        for p in policies {
+            for d in [Dimension.principal, .action, .resource] {
+                for k in Set(Self.keys(p, d)) { frequency[d.rawValue][k, default: 0] += 1 }
+            }
+        }
+        for (n, p) in policies.enumerated() {
+            var best: (Dimension, [EntityUID], Int)?
+            for d in [Dimension.principal, .resource, .action] {
+                let ks = Self.keys(p, d)
+                guard !ks.isEmpty else { continue }
+                let cost = ks.reduce(0) { $0 + frequency[d.rawValue][$1]! }
+                if best == nil || cost < best!.2 { best = (d, ks, cost) }
+            }
+            if let (d, ks, _) = best {
+                for k in Set(ks) { buckets[d.rawValue][k, default: []].append(Int32(n)) }
+            } else {
+                unpinned.append(Int32(n))
+            }
+        }
+    }
+
+    /// Indices of policies whose scope may match, ascending and without duplicates.
+    func candidates(_ r: Request, _ entities: Entities) -> [Int32] {
+        var out = unpinned
+        for (d, uid) in [(Dimension.principal, r.principal), (.action, r.action), (.resource, r.resource)] {
+            let map = buckets[d.rawValue]
+            if map.isEmpty { continue }
+            if let hit = map[uid] { out += hit }
+            if let ancestors = entities[uid]?.ancestors {
+                for a in ancestors { if let hit = map[a] { out += hit } }
+            }
+        }
+        out.sort()
+        var unique: [Int32] = []
+        unique.reserveCapacity(out.count)
+        for x in out where unique.last != x { unique.append(x) }
+        return unique
+    }
+}
+
+/// Cedar's authorizer (cedar-lean `Spec/Authorizer.lean`): Allow iff some permit is satisfied
+/// and no forbid is; policies that error are skipped and reported.
+public struct Authorizer: Sendable {
+    private let compiled: [CompiledPolicy]
+    private let index: PolicyIndex
+
+    public init(_ set: PolicySet) {
+        compiled = set.policies.map(CompiledPolicy.init)
+        index = PolicyIndex(compiled)
+    }
+
+    /// Decides one request. `useIndex: false` evaluates every policy; the answer is the same
+    /// (tests check this), only slower.
+    public func isAuthorized(_ request: Request, entities: Entities, useIndex: Bool = true) -> Response {
+        let evaluator = Evaluator(request: request, entities: entities)
+        var permits: [String] = []
+        var forbids: [String] = []
+        var errors: [PolicyEvaluationError] = []
+        func run(_ p: CompiledPolicy) {
+            do throws(EvaluationError) {
+                if try p.isSatisfied(evaluator) {
+                    if p.effect == .permit { permits.append(p.id) } else { forbids.append(p.id) }
+                }
+            } catch {
+                errors.append(PolicyEvaluationError(policyID: p.id, error: error))
+            }
+        }
+        if useIndex {
+            for n in index.candidates(request, entities) { run(compiled[Int(n)]) }
+        } else {
+            for p in compiled { run(p) }
+        }
+        if forbids.isEmpty && !permits.isEmpty {
+            return Response(decision: .allow, reasons: permits, errors: errors)
+        }
+        return Response(decision: .deny, reasons: forbids, errors: errors)
+    }
+}

@@ -1,0 +1,158 @@
+/// Conversion from Cedar's JSON value syntax (entities `attrs`/`tags`, request context) to values
+/// (cedar.md §3.1: `__entity` and `__extn` escapes; `null` and non-integer numbers are rejected).
+enum JSONValues {
+    static func value(_ json: JSON, at path: String) throws(InputError) -> Value {
+        switch json {
+        case .null:
+            throw InputError(path, "null is not a Cedar value")
+        case .bool(let b):
+            return .bool(b)
+        case .integer(let n):
+            return .long(n)
+        case .otherNumber(let text):
+            throw InputError(path, "`\(text)` is not a 64-bit integer; Cedar has no floating-point values")
+        case .string(let s):
+            return .string(CedarString(s))
+        case .array(let items):
+            var s = Set<Value>(minimumCapacity: items.count)
+            for (k, item) in items.enumerated() { s.insert(try value(item, at: "\(path)[\(k)]")) }
+            return .set(s)
+        case .object(let pairs):
+            if pairs.count == 1, pairs[0].key == "__entity" {
+                return .entity(try uid(pairs[0].value, at: "\(path).__entity"))
+            }
+            if pairs.count == 1, pairs[0].key == "__extn" {
+                return try extensionValue(pairs[0].value, at: "\(path).__extn")
+            }
+            if let reserved = pairs.first(where: { ["__entity", "__extn", "__expr"].contains($0.key) }) {
+                throw InputError(path, "`\(reserved.key)` is a reserved key and must be the only key of its object")
+            }
+            return .record(try record(pairs, at: path))
+        }
+    }
+
+    static func record(_ pairs: [(key: String, value: JSON)], at path: String) throws(InputError) -> [CedarString: Value] {
+        var r = [CedarString: Value](minimumCapacity: pairs.count)
+        for (k, v) in pairs { r[CedarString(k)] = try value(v, at: "\(path).\(k)") }
+        return r
+    }
+
+    /// `{"fn": name, "arg": v}` or `{"fn": name, "args": [..]}`, evaluated now so bad literals fail at load.
+    private static func extensionValue(_ json: JSON, at path: String) throws(InputError) -> Value {
+        guard case .object(let pairs) = json else { throw InputError(path, "expected an object with `fn` and `arg`") }
+        guard case .string(let name)? = json["fn"] else { throw InputError(path, "expected a string `fn`") }
+        var args: [Value] = []
+        for (k, v) in pairs {
+            switch k {
+            case "fn": continue
+            case "arg": args.append(try value(v, at: "\(path).arg"))
+            case "args":
+                guard case .array(let items) = v else { throw InputError(path, "`args` must be an array") }
+                for (n, item) in items.enumerated() { args.append(try value(item, at: "\(path).args[\(n)]")) }
+            default: throw InputError(path, "unexpected key `\(k)` in `__extn`")
+            }
+        }
+        guard pairs.count == 2 else { throw InputError(path, "`__extn` needs `fn` and exactly one of `arg` or `args`") }
+        guard let f = Function(rawValue: name), !f.isBuiltinMethod else {
+            throw InputError(path, "`\(name)` is not an extension function")
+        }
+        do throws(EvaluationError) {
+            return try Extensions.apply(f, args)
+        } catch {
+            throw InputError(path, error.description)
+        }
+    }
+
+    /// An entity UID written `{"type": T, "id": I}`, optionally wrapped in `{"__entity": …}`.
+    static func uid(_ json: JSON, at path: String) throws(InputError) -> EntityUID {
+        guard case .object(let pairs) = json else { throw InputError(path, "expected an entity reference object {\"type\", \"id\"}") }
+        if pairs.count == 1, pairs[0].key == "__entity" { return try uid(pairs[0].value, at: "\(path).__entity") }
+        guard pairs.count == 2, case .string(let type)? = json["type"], case .string(let id)? = json["id"] else {
+            throw InputError(path, "expected an entity reference with exactly the string keys `type` and `id`")
+        }
+        return EntityUID(type: try entityType(type, at: "\(path).type"), id: CedarString(id))
+    }
+
+    /// A normalized type path: identifiers joined by `::`, no whitespace, none reserved.
+    static func entityType(_ text: String, at path: String) throws(InputError) -> EntityType {
+        let components = text.split(separator: "::", omittingEmptySubsequences: false)
+        for c in components {
+            let b = Array(c.utf8)
+            let ok = !b.isEmpty
+                && b.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || $0 == 95 || ($0 >= 48 && $0 <= 57) }
+                && !(b[0] >= 48 && b[0] <= 57)
+                && !Parser.reserved.contains(String(c))
+            guard ok else { throw InputError(path, "`\(text)` is not a valid entity type name") }
+        }
+        return EntityType(CedarString(text))
+    }
+}
+
+extension Entities {
+    /// Loads Cedar entities JSON: an array of `{"uid", "attrs", "parents", "tags"}` objects.
+    public static func fromJSON(_ text: String) throws(InputError) -> Entities {
+        let json: JSON
+        switch JSON.parse(text) {
+        case .success(let j): json = j
+        case .failure(let e): throw e
+        }
+        guard case .array(let items) = json else { throw InputError("entities", "expected a JSON array of entities") }
+        var list: [Entity] = []
+        list.reserveCapacity(items.count)
+        for (k, item) in items.enumerated() {
+            let path = "entities[\(k)]"
+            guard case .object(let pairs) = item else { throw InputError(path, "expected an object") }
+            var uid: EntityUID?
+            var attrs: [CedarString: Value] = [:], tags: [CedarString: Value] = [:]
+            var parents: [EntityUID] = []
+            for (key, v) in pairs {
+                switch key {
+                case "uid": uid = try JSONValues.uid(v, at: "\(path).uid")
+                case "attrs", "tags":
+                    guard case .object(let fields) = v else { throw InputError("\(path).\(key)", "expected an object") }
+                    let r = try JSONValues.record(fields, at: "\(path).\(key)")
+                    if key == "attrs" { attrs = r } else { tags = r }
+                case "parents":
+                    guard case .array(let ps) = v else { throw InputError("\(path).parents", "expected an array") }
+                    for (n, p) in ps.enumerated() { parents.append(try JSONValues.uid(p, at: "\(path).parents[\(n)]")) }
+                default:
+                    throw InputError(path, "unexpected key `\(key)`; expected `uid`, `attrs`, `parents` or `tags`")
+                }
+            }
+            guard let uid else { throw InputError(path, "missing `uid`") }
+            list.append(Entity(uid: uid, attributes: attrs, parents: parents, tags: tags))
+        }
+        return try Entities(list)
+    }
+}
+
+extension Request {
+    /// Parses `{"principal": E, "action": E, "resource": E, "context": {…}}`, where E is
+    /// `{"type": …, "id": …}` or a string such as `User::"alice"`. Other keys are ignored.
+    public static func fromJSON(_ text: String) throws(InputError) -> Request {
+        let json: JSON
+        switch JSON.parse(text) {
+        case .success(let j): json = j
+        case .failure(let e): throw e
+        }
+        guard case .object = json else { throw InputError("request", "expected a JSON object") }
+        func entity(_ key: String) throws(InputError) -> EntityUID {
+            guard let v = json[key] else { throw InputError("request", "missing `\(key)`") }
+            if case .string(let s) = v {
+                switch parseEntityUID(s) {
+                case .success(let uid): return uid
+                case .failure(let e): throw InputError("request.\(key)", "invalid entity reference: \(e.message)")
+                }
+            }
+            return try JSONValues.uid(v, at: "request.\(key)")
+        }
+        let principal = try entity("principal"), action = try entity("action"), resource = try entity("resource")
+        var context: [CedarString: Value] = [:]
+        switch json["context"] {
+        case nil: break
+        case .object(let pairs)?: context = try JSONValues.record(pairs, at: "request.context")
+        case let other?: throw InputError("request.context", "expected an object, found \(other.kindName)")
+        }
+        return Request(principal: principal, action: action, resource: resource, context: context)
+    }
+}
