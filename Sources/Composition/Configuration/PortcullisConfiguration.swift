@@ -1,0 +1,178 @@
+import Database
+import Foundation
+import Logging
+import Yams
+
+/// Everything a Portcullis process is configured with. Every field has an embedded default
+/// except `database.url`, so `portcullis serve` runs with no file at all once it knows its database.
+/// Each field is documented in `docs/configuration.md`.
+public struct PortcullisConfiguration: Sendable {
+    public struct DatabaseSection: Sendable {
+        public var url: DatabaseURL?
+        public var pool = Database.PoolSettings()
+    }
+
+    public struct AdminSection: Sendable {
+        /// The operations listener (`/healthz`, `/readyz`); never reachable through routes.
+        public var listen = ListenAddress(host: "127.0.0.1", port: 9090)
+    }
+
+    public struct LogSection: Sendable {
+        public enum Format: String, Sendable, CaseIterable { case json, text }
+        public enum Level: String, Sendable, CaseIterable {
+            case trace, debug, info, notice, warning, error, critical
+            var loggerLevel: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+        }
+        public var level: Level = .info
+        public var format: Format = .json
+    }
+
+    public var database = DatabaseSection()
+    public var admin = AdminSection()
+    public var log = LogSection()
+    /// The file this configuration came from, for messages; nil when only defaults were used.
+    public var sourceFile: String?
+
+    public init() {}
+
+    /// The database URL, or the error an operator needs when there is none.
+    public func requireDatabaseURL() throws(ConfigurationError) -> DatabaseURL {
+        guard let url = database.url else {
+            throw .missing(
+                SourceLocation(file: sourceFile ?? "(embedded defaults)", line: 1, column: 1), path: "database.url",
+                hint: "set it in the configuration file or in PORTCULLIS_DATABASE_URL")
+        }
+        return url
+    }
+}
+
+/// Environment variables that override the file: secrets and URLs are commonly injected this way.
+public enum ConfigurationEnvironment {
+    public static let databaseURL = "PORTCULLIS_DATABASE_URL"
+    public static let adminListen = "PORTCULLIS_ADMIN_LISTEN"
+    public static let logLevel = "PORTCULLIS_LOG_LEVEL"
+    public static let logFormat = "PORTCULLIS_LOG_FORMAT"
+    public static let configFile = "PORTCULLIS_CONFIG"
+}
+
+extension PortcullisConfiguration {
+    /// Loads `path` (when given) over the embedded defaults, then applies environment overrides.
+    /// Any problem is a `ConfigurationError` and nothing of the file is used.
+    public static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> PortcullisConfiguration {
+        var configuration = PortcullisConfiguration()
+        if let path {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
+            }
+            try configuration.apply(yaml: text, file: path)
+        }
+        try configuration.apply(environment: environment)
+        return configuration
+    }
+
+    /// Applies a YAML document; exposed for tests and for validating a file before a reload.
+    public mutating func apply(yaml: String, file: String) throws(ConfigurationError) {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw Self.syntaxError(error, file: file)
+        } catch {
+            throw .syntax(SourceLocation(file: file, line: 1, column: 1), "\(error)")
+        }
+        guard let root else { sourceFile = file; return }  // an empty file means "all defaults"
+        var updated = self
+        var top = try MappingReader(root, path: "", file: file)
+        if var section = try top.mapping("database") {
+            updated.database.url = try section.parsed("url", expected: "a postgres:// URL") { try DatabaseURL($0) }
+            if var pool = try section.mapping("pool") {
+                let defaults = updated.database.pool
+                updated.database.pool.minimumConnections = try pool.integer("min_connections", in: 0...1000) ?? defaults.minimumConnections
+                updated.database.pool.maximumConnections = try pool.integer("max_connections", in: 1...1000) ?? defaults.maximumConnections
+                updated.database.pool.connectTimeout = try pool.duration("connect_timeout") ?? defaults.connectTimeout
+                try pool.finish()
+                if updated.database.pool.minimumConnections > updated.database.pool.maximumConnections {
+                    throw .invalidValue(pool.location, path: "database.pool",
+                                        reason: "min_connections exceeds max_connections")
+                }
+            }
+            try section.finish()
+        }
+        if var section = try top.mapping("admin") {
+            updated.admin.listen = try section.parsed("listen", expected: "host:port") { try ListenAddress($0) } ?? updated.admin.listen
+            try section.finish()
+        }
+        if var section = try top.mapping("log") {
+            updated.log.level = try section.choice("level", of: LogSection.Level.self) ?? updated.log.level
+            updated.log.format = try section.choice("format", of: LogSection.Format.self) ?? updated.log.format
+            try section.finish()
+        }
+        try top.finish()
+        updated.sourceFile = file
+        self = updated
+    }
+
+    mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        typealias Env = ConfigurationEnvironment
+        func value<T>(_ name: String, _ parse: (String) throws -> T) throws(ConfigurationError) -> T? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            do { return try parse(text) } catch { throw .invalidEnvironment(variable: name, reason: "\(error)") }
+        }
+        if let url = try value(Env.databaseURL, { try DatabaseURL($0) }) { database.url = url }
+        if let listen = try value(Env.adminListen, { try ListenAddress($0) }) { admin.listen = listen }
+        if let level = try value(Env.logLevel, { try Self.choice($0, LogSection.Level.self) }) { log.level = level }
+        if let format = try value(Env.logFormat, { try Self.choice($0, LogSection.Format.self) }) { log.format = format }
+    }
+
+    private static func choice<Value: RawRepresentable & CaseIterable>(_ text: String, _: Value.Type) throws -> Value
+    where Value.RawValue == String {
+        guard let value = Value(rawValue: text) else {
+            throw ConfigValueError("'\(text)' is not one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> ConfigurationError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return .syntax(SourceLocation(file: file, line: mark.line, column: mark.column), problem)
+        default:
+            return .syntax(SourceLocation(file: file, line: 1, column: 1), "\(error)")
+        }
+    }
+}
+
+/// A `host:port` to listen on; `[::1]:9090` for IPv6.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(_ text: String) throws(ConfigValueError) {
+        guard let colon = text.lastIndex(of: ":") else { throw ConfigValueError("expected host:port, got '\(text)'") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigValueError("the host of '\(text)' is empty") }
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigValueError("the port of '\(text)' is not a number from 0 to 65535")
+        }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Why a single configuration value (from the file or the environment) was refused.
+public struct ConfigValueError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

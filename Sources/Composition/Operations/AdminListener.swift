@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The operations listener: liveness and readiness for orchestrators, bound to its own
+/// address so that nothing routed through the gateway can reach it.
+public enum AdminListener {
+    public static func application(
+        listen: ListenAddress,
+        checks: [any ReadinessCheck],
+        logger: Logger,
+        onStarted: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/healthz") { _, _ in
+            jsonResponse(.ok, ["status": "alive"])
+        }
+        router.get("/readyz") { _, _ in
+            let report = await ReadinessReport.gather(checks)
+            let details = report.problems.mapValues { $0 ?? "ok" }
+            return jsonResponse(report.isReady ? .ok : .serviceUnavailable,
+                                ["status": report.isReady ? "ready" : "unavailable", "checks": details])
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            onServerRunning: { channel in await onStarted(channel.localAddress) },
+            logger: logger
+        )
+    }
+
+    private static func jsonResponse(_ status: HTTPResponse.Status, _ body: [String: any Sendable]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,42 @@
+import Database
+
+/// One dependency that must be healthy before this process may receive traffic.
+public protocol ReadinessCheck: Sendable {
+    var name: String { get }
+    /// nil when healthy, otherwise why not (no secrets: it is served on `/readyz`).
+    func problem() async -> String?
+}
+
+/// Ready once a query completes; the probe is bounded so a hung server reads as "not ready".
+public struct DatabaseReadiness: ReadinessCheck {
+    public let name = "database"
+    let database: Database
+    let timeout: Duration
+
+    public init(database: Database, timeout: Duration = .seconds(2)) {
+        self.database = database
+        self.timeout = timeout
+    }
+
+    public func problem() async -> String? {
+        switch await database.ping(timeout: timeout) {
+        case .reachable: nil
+        case .unreachable(let reason): reason
+        }
+    }
+}
+
+/// Runs every check concurrently and reports all of them, so one slow dependency does not hide another.
+struct ReadinessReport: Sendable {
+    var problems: [String: String?]
+    var isReady: Bool { problems.values.allSatisfy { $0 == nil } }
+
+    static func gather(_ checks: [any ReadinessCheck]) async -> ReadinessReport {
+        await withTaskGroup(of: (String, String?).self) { group in
+            for check in checks { group.addTask { (check.name, await check.problem()) } }
+            var problems: [String: String?] = [:]
+            for await (name, problem) in group { problems[name] = problem }
+            return ReadinessReport(problems: problems)
+        }
+    }
+}

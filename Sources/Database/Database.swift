@@ -1,0 +1,67 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The shared PostgreSQL connection pool of one Portcullis process.
+///
+/// It is a `Service`: the pool only hands out connections while `run()` is running, so it
+/// belongs in the process's `ServiceGroup` ahead of everything that queries.
+public struct Database: Service {
+    public struct PoolSettings: Sendable, Equatable {
+        public var minimumConnections: Int
+        public var maximumConnections: Int
+        public var connectTimeout: Duration
+
+        public init(minimumConnections: Int = 0, maximumConnections: Int = 10, connectTimeout: Duration = .seconds(5)) {
+            self.minimumConnections = minimumConnections
+            self.maximumConnections = maximumConnections
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    public let client: PostgresClient
+    public let url: DatabaseURL
+
+    public init(url: DatabaseURL, pool: PoolSettings = .init(), logger: Logger) {
+        var configuration = url.clientConfiguration()
+        configuration.options.minimumConnections = pool.minimumConnections
+        configuration.options.maximumConnections = pool.maximumConnections
+        configuration.options.connectTimeout = pool.connectTimeout
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.url = url
+    }
+
+    public func run() async throws {
+        await client.run()
+    }
+
+    /// Whether a trivial query completes within `timeout`; the reason when it does not.
+    /// A timed-out lease is cancelled, so probes never pile up behind an unreachable server.
+    public func ping(timeout: Duration) async -> DatabaseHealth {
+        let client = self.client
+        return await withTaskGroup(of: DatabaseHealth.self) { group in
+            group.addTask {
+                do {
+                    try await client.query("SELECT 1")
+                    return .reachable
+                } catch is CancellationError {
+                    return .unreachable("timed out")
+                } catch {
+                    return .unreachable(PostgresErrorText.describe(error))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .unreachable("no answer within \(timeout)")
+            }
+            let first = await group.next() ?? .unreachable("probe cancelled")
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+public enum DatabaseHealth: Sendable, Equatable {
+    case reachable
+    case unreachable(String)
+}

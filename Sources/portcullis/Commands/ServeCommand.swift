@@ -1,0 +1,19 @@
+import ArgumentParser
+import Composition
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the Portcullis services until SIGINT or SIGTERM.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let (configuration, logger) = try options.load()
+        do {
+            try await ServeRuntime.run(configuration: configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The composition root: parses arguments and hands them to the modules that do the work.
+@main
+struct Portcullis: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portcullis",
+        abstract: "Zero-trust access proxy and identity service.",
+        subcommands: [ServeCommand.self, MigrateCommand.self]
+    )
+}

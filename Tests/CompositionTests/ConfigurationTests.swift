@@ -1,0 +1,119 @@
+import Database
+import Testing
+@testable import Composition
+
+@Suite struct ConfigurationTests {
+    func load(_ yaml: String, environment: [String: String] = [:]) throws -> PortcullisConfiguration {
+        var configuration = PortcullisConfiguration()
+        try configuration.apply(yaml: yaml, file: "portcullis.yaml")
+        try configuration.apply(environment: environment)
+        return configuration
+    }
+
+    @Test func embeddedDefaults() throws {
+        let configuration = try PortcullisConfiguration.load(path: nil, environment: [:])
+        #expect(configuration.admin.listen == ListenAddress(host: "127.0.0.1", port: 9090))
+        #expect(configuration.log.format == .json)
+        #expect(configuration.database.url == nil)
+        #expect(throws: ConfigurationError.self) { try configuration.requireDatabaseURL() }
+    }
+
+    @Test func readsEveryField() throws {
+        let configuration = try load("""
+            database:
+              url: postgres://app@db:5433/portcullis
+              pool:
+                min_connections: 2
+                max_connections: 30
+                connect_timeout: 1500ms
+            admin:
+              listen: "[::1]:9191"
+            log:
+              level: debug
+              format: text
+            """)
+        #expect(configuration.database.url?.endpoint == .tcp(host: "db", port: 5433))
+        #expect(configuration.database.pool == .init(minimumConnections: 2, maximumConnections: 30, connectTimeout: .milliseconds(1500)))
+        #expect(configuration.admin.listen == ListenAddress(host: "::1", port: 9191))
+        #expect(configuration.log.level == .debug)
+        #expect(configuration.log.format == .text)
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let configuration = try load(
+            "database:\n  url: postgres://app@file-host/db\n",
+            environment: ["PORTCULLIS_DATABASE_URL": "postgres://app@env-host/db", "PORTCULLIS_LOG_LEVEL": "error"])
+        #expect(configuration.database.url?.endpoint == .tcp(host: "env-host", port: 5432))
+        #expect(configuration.log.level == .error)
+    }
+
+    @Test func unknownKeyNamesPathAndLine() {
+        #expect(throws: ConfigurationError.unknownKey(
+            SourceLocation(file: "portcullis.yaml", line: 3, column: 5), path: "database.pool.max_conections",
+            allowed: ["connect_timeout", "max_connections", "min_connections"])
+        ) {
+            try load("database:\n  pool:\n    max_conections: 5\n")
+        }
+    }
+
+    @Test func wrongTypeNamesPathAndLine() throws {
+        do {
+            _ = try load("log:\n  level: info\nadmin:\n  listen: {host: x}\n")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error == .wrongType(SourceLocation(file: "portcullis.yaml", line: 4, column: 11), path: "admin.listen", expected: "host:port"))
+            #expect(error.description.hasPrefix("portcullis.yaml:4:11: 'admin.listen' must be host:port"))
+        }
+    }
+
+    @Test func invalidValuesAreRefusedWithTheReason() {
+        #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: ten\n") }
+        #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: 0\n") }
+        #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    min_connections: 9\n    max_connections: 2\n") }
+        #expect(throws: ConfigurationError.self) { try load("database:\n  url: mysql://x@y/z\n") }
+        #expect(throws: ConfigurationError.self) { try load("log:\n  format: xml\n") }
+        #expect(throws: ConfigurationError.self) { try load("log:\n  format: json\n  format: text\n") }
+        #expect(throws: ConfigurationError.self) { try load("- just\n- a list\n") }
+    }
+
+    @Test func missingRequiredFieldIsNamed() throws {
+        let configuration = try load("log:\n  level: info\n")
+        #expect(throws: ConfigurationError.missing(
+            SourceLocation(file: "portcullis.yaml", line: 1, column: 1), path: "database.url",
+            hint: "set it in the configuration file or in PORTCULLIS_DATABASE_URL")
+        ) { try configuration.requireDatabaseURL() }
+    }
+
+    @Test func syntaxErrorsCarryLineAndColumn() {
+        #expect {
+            try load("database:\n  url: [unclosed\n")
+        } throws: { error in
+            guard case ConfigurationError.syntax(let location, _) = error else { return false }
+            return location.file == "portcullis.yaml" && location.line >= 2
+        }
+    }
+
+    @Test func aRefusedFileChangesNothing() {
+        var configuration = PortcullisConfiguration()
+        #expect(throws: ConfigurationError.self) {
+            try configuration.apply(yaml: "log:\n  level: debug\nbogus: 1\n", file: "portcullis.yaml")
+        }
+        #expect(configuration.log.level == .info)
+    }
+
+    @Test func badEnvironmentValuesAreRefused() {
+        #expect(throws: ConfigurationError.invalidEnvironment(variable: "PORTCULLIS_ADMIN_LISTEN", reason: "expected host:port, got 'nope'")) {
+            try load("", environment: ["PORTCULLIS_ADMIN_LISTEN": "nope"])
+        }
+    }
+
+    @Test(arguments: [("500ms", Duration.milliseconds(500)), ("5s", .seconds(5)), ("10m", .seconds(600)), ("1h", .seconds(3600)), ("2d", .seconds(172_800))])
+    func durations(_ text: String, _ expected: Duration) {
+        #expect(DurationText.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "s", "5", "-5s", "5 s", "1.5s", "5w"])
+    func rejectedDurations(_ text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+}

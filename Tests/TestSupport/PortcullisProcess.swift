@@ -1,0 +1,118 @@
+import Foundation
+import Synchronization
+
+/// The real `portcullis` binary, run as a child process the way an operator runs it.
+public final class PortcullisProcess: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// `portcullis` sits beside the test bundle in the build directory; `PORTCULLIS_BINARY` overrides.
+    public static var binaryURL: URL {
+        if let path = ProcessInfo.processInfo.environment["PORTCULLIS_BINARY"] { return URL(fileURLWithPath: path) }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("portcullis").path),
+              directory.pathComponents.count > 1 {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("portcullis")
+    }
+
+    private let process: Process
+    private let output = Mutex<(stdout: String, stderr: String)>(("", ""))
+
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = Self.binaryURL
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["PORTCULLIS_DATABASE_URL"] = nil
+        env["PORTCULLIS_CONFIG"] = nil
+        env.merge(environment) { $1 }
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            output.withLock { $0.stdout += text }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            output.withLock { $0.stderr += text }
+        }
+        try process.run()
+    }
+
+    public var standardOutput: String { output.withLock { $0.stdout } }
+    public var standardError: String { output.withLock { $0.stderr } }
+
+    /// Waits until a line of standard error satisfies `match`, and returns what `match` extracted.
+    public func waitForLogLine<T>(timeout: Duration = .seconds(30), _ match: (String) -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for line in standardError.split(separator: "\n") {
+                if let value = match(String(line)) { return value }
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure(description: "no matching log line; stderr was:\n\(standardError)")
+    }
+
+    /// The admin listener's `host:port`, read from the `admin listener started` log line.
+    public func adminAddress() async throws -> String {
+        try await waitForLogLine { line in
+            guard line.contains("admin listener started"),
+                  let data = line.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let address = object["address"] as? String else { return nil }
+            // NIO prints "[IPv4]127.0.0.1/127.0.0.1:PORT".
+            guard let port = address.split(separator: ":").last else { return nil }
+            return "127.0.0.1:\(port)"
+        }
+    }
+
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to end and returns its exit status.
+    @discardableResult
+    public func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw Failure(description: "process did not exit; stderr was:\n\(standardError)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(50))  // let the pipes drain
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+}
+
+/// Runs a real HTTP client nobody here wrote and returns (status, body).
+public enum Curl {
+    public static func get(_ url: String, extraArguments: [String] = []) throws -> (status: Int, body: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"] + extraArguments + [url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+            throw PortcullisProcess.Failure(description: "curl printed no status: \(text)")
+        }
+        return (status, String(text[..<newline]))
+    }
+}
