@@ -27,6 +27,18 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidKey(String)
     /// The claims could not be decoded as the expected structure.
     case invalidClaims(String)
+    /// `exp` is at or before now minus the allowed clock skew.
+    case expired
+    /// `nbf` is after now plus the allowed clock skew.
+    case notYetValid
+    /// `iat` is after now plus the allowed clock skew.
+    case issuedInFuture
+    /// `exp - iat` exceeds the policy's maximum lifetime.
+    case lifetimeTooLong(seconds: Int, limit: Int)
+    /// `iss` is not one of the accepted issuers.
+    case issuerNotAccepted(String)
+    /// No `aud` entry matches an accepted audience exactly.
+    case audienceNotAccepted
 
     public var description: String {
         switch self {
@@ -42,6 +54,12 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedCriticalHeader: "token has a 'crit' header, which is not supported"
         case let .invalidKey(reason): "invalid key: \(reason)"
         case let .invalidClaims(reason): "invalid claims: \(reason)"
+        case .expired: "token has expired"
+        case .notYetValid: "token is not valid yet (nbf in the future)"
+        case .issuedInFuture: "token was issued in the future (iat beyond clock skew)"
+        case let .lifetimeTooLong(seconds, limit): "token lifetime \(seconds) s exceeds the maximum of \(limit) s"
+        case let .issuerNotAccepted(issuer): "issuer '\(issuer.prefix(128))' is not accepted"
+        case .audienceNotAccepted: "no audience in the token is accepted here"
         }
     }
 }

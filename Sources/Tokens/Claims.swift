@@ -1,0 +1,230 @@
+import Foundation
+
+/// Whether the token's subject is a person or a workload.
+public enum SubjectKind: String, Codable, Sendable {
+    case user
+    case service
+}
+
+/// The claims Portcullis puts in access tokens, session cookies and upstream identity assertions.
+///
+/// One typed struct for every format, so that validation lives in one place
+/// (`ClaimsPolicy`). Times are whole seconds; PASETO encodes them as RFC 3339 strings and JWT
+/// as NumericDate, selected by `ClaimsCodec.Format`.
+public struct Claims: Sendable, Equatable {
+    /// `iss`: who minted the token.
+    public var issuer: String
+    /// `sub`: the user or service id.
+    public var subject: String
+    /// `aud`: who the token is for; encoded as a string when there is exactly one.
+    public var audience: [String]
+    /// `iat`
+    public var issuedAt: Date
+    /// `nbf`
+    public var notBefore: Date?
+    /// `exp`: required on every Portcullis token.
+    public var expiresAt: Date
+    /// `jti`: unique token id, the handle for revocation.
+    public var tokenID: String
+    /// `kind`
+    public var subjectKind: SubjectKind
+    /// `roles`
+    public var roles: [String]
+    /// `groups`
+    public var groups: [String]
+    /// `sid`: the login session this token belongs to.
+    public var sessionID: String?
+    /// `amr` (RFC 8176 values such as `pwd`, `otp`, `mtls`).
+    public var authMethods: [String]
+    /// `mfa_time`: when the subject last completed a second factor.
+    public var mfaTime: Date?
+    /// `device_id`
+    public var deviceID: String?
+
+    public init(issuer: String, subject: String, audience: [String], issuedAt: Date, notBefore: Date? = nil,
+                expiresAt: Date, tokenID: String, subjectKind: SubjectKind, roles: [String] = [],
+                groups: [String] = [], sessionID: String? = nil, authMethods: [String] = [],
+                mfaTime: Date? = nil, deviceID: String? = nil) {
+        self.issuer = issuer
+        self.subject = subject
+        self.audience = audience
+        self.issuedAt = issuedAt.wholeSeconds
+        self.notBefore = notBefore?.wholeSeconds
+        self.expiresAt = expiresAt.wholeSeconds
+        self.tokenID = tokenID
+        self.subjectKind = subjectKind
+        self.roles = roles
+        self.groups = groups
+        self.sessionID = sessionID
+        self.authMethods = authMethods
+        self.mfaTime = mfaTime?.wholeSeconds
+        self.deviceID = deviceID
+    }
+
+    /// A random 128-bit token id (base64url) for `jti`.
+    public static func newTokenID() -> String { Base64URL.encode(Sodium.randomBytes(16)) }
+}
+
+extension Date {
+    var wholeSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+}
+
+/// JSON encoding of `Claims` for each token format.
+public enum ClaimsCodec {
+    /// How timestamps are written.
+    public enum Format: Sendable {
+        /// PASETO registered claims: RFC 3339 strings.
+        case paseto
+        /// JWT registered claims: NumericDate (seconds since the epoch).
+        case jwt
+    }
+
+    static let formatKey = CodingUserInfoKey(rawValue: "portcullis.claims.format")!
+
+    public static func encode(_ claims: Claims, as format: Format) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.userInfo[formatKey] = format
+        // Encoding a struct of strings, arrays and numbers cannot fail.
+        return Array(try! encoder.encode(claims))
+    }
+
+    public static func decode(_ json: [UInt8], as format: Format) throws(TokenError) -> Claims {
+        let decoder = JSONDecoder()
+        decoder.userInfo[formatKey] = format
+        do {
+            return try decoder.decode(Claims.self, from: Data(json))
+        } catch let error as DecodingError {
+            throw TokenError.invalidClaims(describe(error))
+        } catch {
+            throw TokenError.invalidClaims("not a JSON object")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case let .keyNotFound(key, _): return "missing claim '\(key.stringValue)'"
+        case let .typeMismatch(_, context), let .valueNotFound(_, context): return "claim '\(path(context))' has the wrong type"
+        case let .dataCorrupted(context): return context.codingPath.isEmpty ? "payload is not valid JSON" : "claim '\(path(context))' is invalid"
+        @unknown default: return "undecodable claims"
+        }
+    }
+}
+
+extension Claims: Codable {
+    enum CodingKeys: String, CodingKey {
+        case issuer = "iss", subject = "sub", audience = "aud", issuedAt = "iat", notBefore = "nbf"
+        case expiresAt = "exp", tokenID = "jti", subjectKind = "kind", roles, groups, sessionID = "sid"
+        case authMethods = "amr", mfaTime = "mfa_time", deviceID = "device_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let format = decoder.userInfo[ClaimsCodec.formatKey] as? ClaimsCodec.Format ?? .paseto
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func date(_ key: CodingKeys) throws -> Date? {
+            guard c.contains(key) else { return nil }
+            switch format {
+            case .jwt:
+                let seconds = try c.decode(Double.self, forKey: key)
+                guard seconds.isFinite else {
+                    throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not a NumericDate")
+                }
+                return Date(timeIntervalSince1970: seconds)
+            case .paseto:
+                guard let parsed = RFC3339.parse(try c.decode(String.self, forKey: key)) else {
+                    throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an RFC 3339 time")
+                }
+                return parsed
+            }
+        }
+        func required(_ key: CodingKeys) throws -> Date {
+            guard let value = try date(key) else {
+                throw DecodingError.keyNotFound(key, .init(codingPath: c.codingPath, debugDescription: "required"))
+            }
+            return value
+        }
+        let audience: [String]
+        if let single = try? c.decode(String.self, forKey: .audience) {
+            audience = [single]
+        } else {
+            audience = try c.decode([String].self, forKey: .audience)
+        }
+        self.init(
+            issuer: try c.decode(String.self, forKey: .issuer),
+            subject: try c.decode(String.self, forKey: .subject),
+            audience: audience,
+            issuedAt: try required(.issuedAt),
+            notBefore: try date(.notBefore),
+            expiresAt: try required(.expiresAt),
+            tokenID: try c.decode(String.self, forKey: .tokenID),
+            subjectKind: try c.decodeIfPresent(SubjectKind.self, forKey: .subjectKind) ?? .user,
+            roles: try c.decodeIfPresent([String].self, forKey: .roles) ?? [],
+            groups: try c.decodeIfPresent([String].self, forKey: .groups) ?? [],
+            sessionID: try c.decodeIfPresent(String.self, forKey: .sessionID),
+            authMethods: try c.decodeIfPresent([String].self, forKey: .authMethods) ?? [],
+            mfaTime: try date(.mfaTime),
+            deviceID: try c.decodeIfPresent(String.self, forKey: .deviceID))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        let format = encoder.userInfo[ClaimsCodec.formatKey] as? ClaimsCodec.Format ?? .paseto
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func put(_ date: Date?, _ key: CodingKeys) throws {
+            guard let date else { return }
+            switch format {
+            case .jwt: try c.encode(Int64(date.timeIntervalSince1970), forKey: key)
+            case .paseto: try c.encode(RFC3339.format(date), forKey: key)
+            }
+        }
+        try c.encode(issuer, forKey: .issuer)
+        try c.encode(subject, forKey: .subject)
+        if audience.count == 1 { try c.encode(audience[0], forKey: .audience) } else { try c.encode(audience, forKey: .audience) }
+        try put(issuedAt, .issuedAt)
+        try put(notBefore, .notBefore)
+        try put(expiresAt, .expiresAt)
+        try c.encode(tokenID, forKey: .tokenID)
+        try c.encode(subjectKind, forKey: .subjectKind)
+        if !roles.isEmpty { try c.encode(roles, forKey: .roles) }
+        if !groups.isEmpty { try c.encode(groups, forKey: .groups) }
+        try c.encodeIfPresent(sessionID, forKey: .sessionID)
+        if !authMethods.isEmpty { try c.encode(authMethods, forKey: .authMethods) }
+        try put(mfaTime, .mfaTime)
+        try c.encodeIfPresent(deviceID, forKey: .deviceID)
+    }
+}
+
+/// Claim checks shared by every verifier: one place decides what "valid now" means.
+public struct ClaimsPolicy: Sendable {
+    /// Accepted `iss` values (exact match).
+    public var issuers: [String]
+    /// Accepted audiences; the token's `aud` list must contain one of them exactly.
+    public var audiences: [String]
+    /// Tolerance for clocks that disagree, applied to `exp`, `nbf` and `iat`.
+    public var clockSkew: TimeInterval
+    /// Longest accepted `exp - iat`, so a leaked signing key cannot mint near-eternal tokens
+    /// that outlive rotation.
+    public var maxLifetime: TimeInterval
+
+    public init(issuers: [String], audiences: [String], clockSkew: TimeInterval = 30, maxLifetime: TimeInterval = 3600) {
+        self.issuers = issuers
+        self.audiences = audiences
+        self.clockSkew = clockSkew
+        self.maxLifetime = maxLifetime
+    }
+
+    /// Throws the first failed check.
+    public func validate(_ claims: Claims, now: Date) throws(TokenError) {
+        guard claims.expiresAt.timeIntervalSince(now) > -clockSkew else { throw TokenError.expired }
+        if let notBefore = claims.notBefore, notBefore.timeIntervalSince(now) > clockSkew { throw TokenError.notYetValid }
+        guard claims.issuedAt.timeIntervalSince(now) <= clockSkew else { throw TokenError.issuedInFuture }
+        let lifetime = claims.expiresAt.timeIntervalSince(claims.issuedAt)
+        guard lifetime <= maxLifetime else {
+            throw TokenError.lifetimeTooLong(seconds: Int(lifetime), limit: Int(maxLifetime))
+        }
+        guard issuers.contains(claims.issuer) else { throw TokenError.issuerNotAccepted(claims.issuer) }
+        guard claims.audience.contains(where: audiences.contains) else { throw TokenError.audienceNotAccepted }
+    }
+}
