@@ -107,3 +107,15 @@ public struct PolicySet: Sendable {
         policies.append(IdentifiedPolicy(id: newID, policy: linked, location: template.location))
     }
 }
+
+extension PolicySet {
+    /// Parses one source into its policies and templates, as written (for the formatter).
+    public static func parseFile(_ text: String, name: String) -> Result<[Policy], ParseError> {
+        do throws(ParseError) {
+            var parser = try Parser(text: text, file: name)
+            return .success(try parser.policies().map(\.0))
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Cedar
+import Foundation
+
+/// `portcullis policy …`: authorize requests, validate and format Cedar policy files.
+/// Only file reading lives here; parsing and evaluation are pure functions in `Cedar`.
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Evaluate, validate and format Cedar policies.",
+        subcommands: [Authorize.self, Validate.self, Format.self]
+    )
+
+    struct Authorize: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decide requests: one JSON line per request on stdout.",
+            discussion: "Invalid policies or entities: exit status 2 and the error on stderr."
+        )
+
+        @Option(help: "A .cedar file, or a directory whose *.cedar files are read in name order.")
+        var policies: String
+
+        @Option(help: "Cedar entities JSON file.")
+        var entities: String
+
+        @Option(help: "One request JSON file.")
+        var request: String?
+
+        @Option(help: "Requests, one JSON object per line.")
+        var requests: String?
+
+        func validate() throws {
+            guard (request == nil) != (requests == nil) else {
+                throw ValidationError("give exactly one of --request or --requests")
+            }
+        }
+
+        func run() async throws {
+            let set = try PolicyFiles.load(policies)
+            let store: Entities
+            do {
+                store = try Entities.fromJSON(try PolicyFiles.read(entities))
+            } catch let error as InputError {
+                throw PolicyFiles.fail("\(entities): \(error)")
+            }
+            let authorizer = Authorizer(set)
+            var output = StandardOutput()
+            if let request {
+                output.write(authorizer.decideJSONLine(try PolicyFiles.read(request), entities: store))
+            } else if let requests {
+                let text = try PolicyFiles.read(requests)
+                for line in text.split(whereSeparator: \.isNewline) where !line.allSatisfy(\.isWhitespace) {
+                    output.write(authorizer.decideJSONLine(String(line), entities: store))
+                }
+            }
+            output.flush()
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check policy syntax and id uniqueness; print a one-line summary."
+        )
+
+        @Argument(help: "A .cedar file or a directory of them.")
+        var path: String
+
+        func run() async throws {
+            let files = try PolicyFiles.sources(path)
+            let set = try PolicyFiles.parse(files)
+            print("ok: \(set.policies.count) policies and \(set.templates.count) templates in \(files.count) file\(files.count == 1 ? "" : "s")")
+        }
+    }
+
+    struct Format: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a policy file in canonical layout (comments are not kept)."
+        )
+
+        @Argument(help: "The .cedar file to format.")
+        var file: String
+
+        func run() async throws {
+            let text = try PolicyFiles.read(file)
+            switch PolicySet.parseFile(text, name: file) {
+            case .success(let policies): print(Cedar.Formatter.format(policies), terminator: "")
+            case .failure(let error): throw PolicyFiles.fail(error.description)
+            }
+        }
+    }
+}
+
+/// File access for the policy commands; every failure exits with status 2 and a message on stderr.
+enum PolicyFiles {
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        return ExitCode(2)
+    }
+
+    static func read(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw fail("\(path): cannot read file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw fail("\(path): not valid UTF-8")
+        }
+        return text
+    }
+
+    /// A file, or every `*.cedar` file directly inside a directory, sorted by name.
+    static func sources(_ path: String) throws -> [PolicySource] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw fail("\(path): no such file or directory")
+        }
+        guard isDirectory.boolValue else { return [PolicySource(name: path, text: try read(path))] }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw fail("\(path): cannot list directory")
+        }
+        let cedarFiles = names.filter { $0.hasSuffix(".cedar") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return try cedarFiles.map { name in
+            let full = (path as NSString).appendingPathComponent(name)
+            return PolicySource(name: full, text: try read(full))
+        }
+    }
+
+    static func parse(_ sources: [PolicySource]) throws -> PolicySet {
+        switch PolicySet.parse(sources) {
+        case .success(let set): return set
+        case .failure(let error): throw fail(error.description)
+        }
+    }
+
+    static func load(_ path: String) throws -> PolicySet { try parse(try sources(path)) }
+}
+
+/// Buffers stdout writes so large batches are not one system call per line.
+struct StandardOutput {
+    private var buffer: [UInt8] = []
+
+    mutating func write(_ line: String) {
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(10)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
