@@ -99,11 +99,16 @@ public enum PasetoV4 {
 
     // MARK: structure
 
-    /// The raw (still unauthenticated) footer of a token, used only to pick the key.
-    public static func unverifiedFooter(_ token: String, maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> [UInt8] {
-        let bytes = try bounded(token, maxLength: maxLength)
-        let header = bytes.starts(with: publicHeader) ? publicHeader : localHeader
-        return try split(bytes, header: header).footer
+    /// The two v4 purposes; the verifier chooses, never the token.
+    public enum Purpose: Sendable {
+        case local, `public`
+        var header: [UInt8] { self == .local ? PasetoV4.localHeader : PasetoV4.publicHeader }
+    }
+
+    /// The raw (still unauthenticated) footer of a token of the given purpose, used only to pick the key.
+    public static func unverifiedFooter(_ token: String, purpose: Purpose,
+                                        maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> [UInt8] {
+        try split(token, header: purpose.header, maxLength: maxLength).footer
     }
 
     /// Decodes the message of a v4.public token WITHOUT checking the signature (for `token inspect`).

@@ -57,7 +57,7 @@ public struct PasetoPublicVerifier: Sendable {
 
     /// Signature check only; returns the authenticated payload and the key id that verified it.
     public func verifySignature(_ token: String) throws(TokenError) -> (payload: [UInt8], keyID: String) {
-        let footer = try PasetoV4.unverifiedFooter(token, maxLength: maxTokenLength)
+        let footer = try PasetoV4.unverifiedFooter(token, purpose: .public, maxLength: maxTokenLength)
         let kid = try KeyIDFooter.keyID(in: footer, expectedPrefix: "k4.pid.")
         let verified = try PasetoV4.verify(token, with: try keys.key(for: kid), implicit: implicit, maxLength: maxTokenLength)
         return (verified.payload, kid)
@@ -92,7 +92,7 @@ public struct SessionCookieCodec: Sendable {
     }
 
     public func open(_ token: String, now: Date) throws(TokenError) -> Claims {
-        let footer = try PasetoV4.unverifiedFooter(token, maxLength: maxTokenLength)
+        let footer = try PasetoV4.unverifiedFooter(token, purpose: .local, maxLength: maxTokenLength)
         let kid = try KeyIDFooter.keyID(in: footer, expectedPrefix: "k4.lid.")
         guard let key = byID[kid] else { throw TokenError.unknownKeyID(kid) }
         let claims = try ClaimsCodec.decode(try PasetoV4.decrypt(token, with: key, maxLength: maxTokenLength).payload, as: .paseto)

@@ -21,3 +21,66 @@ func hex(_ text: String) -> [UInt8] {
 func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+@testable import Tokens
+
+/// A fixed clock value: tests pass times explicitly instead of sleeping.
+let testNow = Date(timeIntervalSince1970: 1_900_000_000)
+
+func sampleClaims(now: Date = testNow, lifetime: TimeInterval = 600, audience: [String] = ["portcullis-gateway"],
+                  sessionID: String? = "sess-1", tokenID: String = "jti-1") -> Claims {
+    Claims(issuer: "https://id.portcullis.test", subject: "alice", audience: audience, issuedAt: now,
+           expiresAt: now.addingTimeInterval(lifetime), tokenID: tokenID, subjectKind: .user,
+           roles: ["admin"], groups: ["eng", "ops"], sessionID: sessionID, authMethods: ["pwd", "otp"],
+           mfaTime: now.addingTimeInterval(-60), deviceID: "dev-42")
+}
+
+let samplePolicy = ClaimsPolicy(issuers: ["https://id.portcullis.test"], audiences: ["portcullis-gateway"])
+
+/// Runs Tests/interop/tokens_interop.py with the interpreter in PORTCULLIS_PYTHON (default:
+/// the repository's .venv). Without an interpreter the test is skipped locally and FAILS when
+/// CI is set, so interop can never silently disappear from CI.
+struct Interop {
+    let python: String
+    let script: String
+
+    static func locate(file: StaticString = #filePath) throws -> Interop {
+        let testsDir = URL(fileURLWithPath: "\(file)").resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = testsDir.deletingLastPathComponent()
+        let environment = ProcessInfo.processInfo.environment
+        let python = environment["PORTCULLIS_PYTHON"] ?? repo.appendingPathComponent(".venv/bin/python").path
+        let script = testsDir.appendingPathComponent("interop/tokens_interop.py").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            let message = "Python interpreter for interop not found at \(python) (set PORTCULLIS_PYTHON)"
+            if environment["CI"] != nil {
+                XCTFail(message)
+                throw XCTSkip("failed: " + message)
+            }
+            throw XCTSkip(message)
+        }
+        return Interop(python: python, script: script)
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    /// Runs one mode; throws with Python's stderr if the helper fails.
+    func run(_ mode: String, _ request: [String: Any]) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, mode]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: request))
+        try input.fileHandleForWriting.close()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "\(mode) failed: \(String(decoding: stderr, as: UTF8.self))")
+        }
+        return try JSONSerialization.jsonObject(with: stdout) as! [String: Any]
+    }
+}
