@@ -120,6 +120,9 @@ extension Entities {
                 }
             }
             guard let uid else { throw InputError(path, "missing `uid`") }
+            if uid.type.isActionType, let bad = parents.first(where: { !$0.type.isActionType }) {
+                throw InputError("\(path).parents", "action `\(uid)` can only have actions as parents, not `\(bad)`")
+            }
             list.append(Entity(uid: uid, attributes: attrs, parents: parents, tags: tags))
         }
         return try Entities(list)
@@ -140,7 +143,12 @@ extension Request {
             guard let v = json[key] else { throw InputError("request", "missing `\(key)`") }
             if case .string(let s) = v {
                 switch parseEntityUID(s) {
-                case .success(let uid): return uid
+                case .success(let uid):
+                    // Like Cedar, accept only the normalized spelling (no whitespace, comments or needless escapes).
+                    guard uid.description == s else {
+                        throw InputError("request.\(key)", "entity reference must be normalized, e.g. `\(uid)`")
+                    }
+                    return uid
                 case .failure(let e): throw InputError("request.\(key)", "invalid entity reference: \(e.message)")
                 }
             }

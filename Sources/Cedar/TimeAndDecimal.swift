@@ -62,13 +62,15 @@ public struct CedarDuration: Hashable, Sendable, Comparable, CustomStringConvert
         var lastRank = -1
         var total: Int64 = 0
         var units = 0
+        // Each quantity carries the sign before scaling, so `-9223372036854775808ms` (i64::MIN) is accepted.
+        let sign: Int64 = negative ? -1 : 1
         while i < b.count {
             var n: Int64 = 0
             let start = i
             var tooBig = false
             while i < b.count, b[i] >= 48, b[i] <= 57 {
                 let (m, o1) = n.multipliedReportingOverflow(by: 10)
-                let (s, o2) = m.addingReportingOverflow(Int64(b[i] - 48))
+                let (s, o2) = m.addingReportingOverflow(sign * Int64(b[i] - 48))
                 if o1 || o2 { tooBig = true }
                 n = s
                 i += 1
@@ -94,7 +96,7 @@ public struct CedarDuration: Hashable, Sendable, Comparable, CustomStringConvert
             total = t
         }
         guard units > 0 else { return .failure(bad) }
-        return .success(CedarDuration(milliseconds: negative ? -total : total))
+        return .success(CedarDuration(milliseconds: total))
     }
 
     public static func < (l: CedarDuration, r: CedarDuration) -> Bool { l.milliseconds < r.milliseconds }
