@@ -1,0 +1,86 @@
+import Testing
+@testable import Cedar
+
+@Suite struct EntitiesTests {
+    func loadError(_ json: String) -> InputError? {
+        do throws(InputError) {
+            _ = try Entities.fromJSON(json)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func transitiveClosureAtLoad() throws {
+        let e = try Entities.fromJSON("""
+        [{"uid": {"type": "U", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "b"}]},
+         {"uid": {"__entity": {"type": "G", "id": "b"}}, "attrs": {}, "parents": [{"type": "G", "id": "c"}, {"type": "G", "id": "d"}]},
+         {"uid": {"type": "G", "id": "c"}, "attrs": {}, "parents": [{"type": "G", "id": "e"}]},
+         {"uid": {"type": "G", "id": "d"}, "attrs": {}, "parents": [{"type": "G", "id": "e"}]}]
+        """)
+        #expect(e[EntityUID("U", "a")]?.ancestors == [EntityUID("G", "b"), EntityUID("G", "c"), EntityUID("G", "d"), EntityUID("G", "e")])
+        #expect(e.isDescendant(EntityUID("U", "a"), of: EntityUID("G", "e")))
+        #expect(!e.isDescendant(EntityUID("G", "e"), of: EntityUID("U", "a")))
+    }
+
+    @Test func longChainsDoNotExhaustTheStack() throws {
+        let n = 1_200
+        let items = (0..<n).map { k in
+            #"{"uid": {"type": "G", "id": "\#(k)"}, "attrs": {}, "parents": [\#(k + 1 < n ? #"{"type": "G", "id": "\#(k + 1)"}"# : "")]}"#
+        }
+        let e = try Entities.fromJSON("[" + items.joined(separator: ",") + "]")
+        #expect(e.isDescendant(EntityUID("G", "0"), of: EntityUID("G", "\(n - 1)")))
+    }
+
+    @Test func rejectedAtLoad() {
+        let cases: [(String, String)] = [
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "a"}]}]"#, "cycle"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "b"}]}, {"uid": {"type": "G", "id": "b"}, "attrs": {}, "parents": [{"type": "G", "id": "a"}]}]"#, "cycle"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": []}, {"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": []}]"#, "duplicate entity"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": null}, "parents": []}]"#, "null"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": 1.5}, "parents": []}]"#, "floating"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": 1e3}, "parents": []}]"#, "floating"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": 9223372036854775808}, "parents": []}]"#, "64-bit"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": 1, "x": 2}, "parents": []}]"#, "duplicate key"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": {"__extn": {"fn": "ip", "arg": "bad"}}}, "parents": []}]"#, "ipaddr"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": {"__extn": {"fn": "nope", "arg": "1"}}}, "parents": []}]"#, "not an extension"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": {"__expr": "1"}}, "parents": []}]"#, "reserved"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": {"__entity": {"type": "G"}}}, "parents": []}]"#, "entity reference"),
+            (#"[{"uid": {"type": "G G", "id": "a"}, "attrs": {}, "parents": []}]"#, "entity type"),
+            (#"[{"uid": {"type": "if", "id": "a"}, "attrs": {}, "parents": []}]"#, "entity type"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": [], "extra": 1}]"#, "unexpected key"),
+            (#"[{"attrs": {}, "parents": []}]"#, "missing `uid`"),
+            (#"[{"uid": {"type": "Action", "id": "a"}, "attrs": {}, "parents": [{"type": "Doc", "id": "d"}]}]"#, "only have actions"),
+            (#"{"uid": 1}"#, "array"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"s": "\ud800"}, "parents": []}]"#, "surrogate"),
+            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": []}"#, "end of JSON"),
+        ]
+        for (json, fragment) in cases {
+            let error = loadError(json)
+            #expect(error != nil, "accepted: \(json)")
+            #expect(error?.description.contains(fragment) == true, "\(json): \(String(describing: error))")
+        }
+    }
+
+    @Test func valueSyntax() throws {
+        let e = try Entities.fromJSON(#"""
+        [{"uid": {"type": "U", "id": "a"}, "attrs": {
+            "m": {"__entity": {"type": "U", "id": "b"}}, "implicit": {"type": "U", "id": "b"},
+            "ip": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}},
+            "t": {"__extn": {"fn": "offset", "args": [{"__extn": {"fn": "datetime", "arg": "1970-01-01"}}, {"__extn": {"fn": "duration", "arg": "5ms"}}]}},
+            "s": [1, 1, "x"], "u": "\u00e9\ud83d\ude00"}, "parents": [], "tags": {"k": true}}]
+        """#)
+        let a = try #require(e[EntityUID("U", "a")])
+        #expect(a.attributes["m"] == .entity(EntityUID("U", "b")))
+        #expect(a.attributes["implicit"] == .record(["type": .string("U"), "id": .string("b")]))
+        #expect(a.attributes["t"] == .datetime(CedarDatetime(epochMilliseconds: 5)))
+        #expect(a.attributes["s"] == .set([.long(1), .string("x")]))
+        #expect(a.attributes["u"] == .string("\u{e9}\u{1F600}"))
+        #expect(a.tags["k"] == .bool(true))
+    }
+
+    @Test func deepJSONIsRejectedNotCrashed() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(loadError(#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": \#(deep)}, "parents": []}]"#) != nil)
+    }
+}
