@@ -44,7 +44,16 @@ let package = Package(
             resources: [.copy("Migrations")]
         ),
         .target(name: "Identity", dependencies: ["Database", "Tokens"]),
-        .target(name: "Audit", dependencies: ["Database", "Tokens"]),
+        .target(
+            name: "Audit",
+            dependencies: [
+                "Database",
+                "Tokens",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "Gateway", dependencies: ["Cedar", "Tokens", "PKI", "Audit"]),
 
         // MARK: Composition root
@@ -63,6 +72,9 @@ let package = Package(
             dependencies: [
                 "Composition",
                 "Database",
+                "Cedar",
+                "Tokens",
+                "Audit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,7 +90,10 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]

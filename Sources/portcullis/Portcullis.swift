@@ -6,6 +6,8 @@ struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "Zero-trust access proxy and identity service.",
-        subcommands: [ServeCommand.self, MigrateCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, PolicyCommand.self, TokenCommand.self, KeysCommand.self,
+        ]
     )
 }

@@ -3,7 +3,7 @@ import Testing
 @testable import Composition
 
 @Suite struct ConfigurationTests {
-    func load(_ yaml: String, environment: [String: String] = [:]) throws -> PortcullisConfiguration {
+    func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationError) -> PortcullisConfiguration {
         var configuration = PortcullisConfiguration()
         try configuration.apply(yaml: yaml, file: "portcullis.yaml")
         try configuration.apply(environment: environment)

@@ -53,7 +53,7 @@ import Testing
     @Test(arguments: [
         "postgres://app:p%40ss@h:5433/db?sslmode=require",
         "postgres://app@/db?host=/tmp/pg&port=5499",
-        "postgres://app@[::1]:5432/db",
+        "postgres://app@db.internal:6432/db?sslmode=verify-full&sslrootcert=/etc/ca.pem",
     ])
     func connectionStringParsesBackToTheSameURL(_ text: String) throws {
         let url = try DatabaseURL(text)

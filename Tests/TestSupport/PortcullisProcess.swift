@@ -7,16 +7,12 @@ public final class PortcullisProcess: Sendable {
         public let description: String
     }
 
-    /// `portcullis` sits beside the test bundle in the build directory; `PORTCULLIS_BINARY` overrides.
+    /// The debug build of `portcullis` in this checkout (what `swift build --build-tests` produced);
+    /// `PORTCULLIS_BINARY` overrides it.
     public static var binaryURL: URL {
         if let path = ProcessInfo.processInfo.environment["PORTCULLIS_BINARY"] { return URL(fileURLWithPath: path) }
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = bundle.deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("portcullis").path),
-              directory.pathComponents.count > 1 {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("portcullis")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/portcullis")
     }
 
     private let process: Process
@@ -36,13 +32,13 @@ public final class PortcullisProcess: Sendable {
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
         self.process = process
-        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.withLock { $0.stdout += text }
+            self?.output.withLock { $0.stdout += text }
         }
-        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.withLock { $0.stderr += text }
+            self?.output.withLock { $0.stderr += text }
         }
         try process.run()
     }

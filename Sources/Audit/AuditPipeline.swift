@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The writer off the request path: a bounded in-memory queue drained in batches into
+/// PostgreSQL, with the local spool as fallback while the database is unreachable or slow.
+///
+/// One pipeline is one hash chain (one writer id). Only `run()` chains and writes, so the
+/// chain needs no lock; `record` takes one short uncontended lock to append to the queue.
+public final class AuditPipeline: AuditRecorder, Service {
+    public struct Configuration: Sendable {
+        public var spoolDirectory: URL
+        public var batchSize = 1_000
+        public var flushInterval: Duration = .milliseconds(100)
+        public var queueCapacity = 100_000
+        /// Above this many spooled bytes, `fail_closed` stops admitting traffic.
+        public var spoolLimitBytes = 1 << 30
+        public var overflow: AuditOverflowPolicy = .failClosed
+        /// A write slower than this is treated as a failure and the batch goes to the spool.
+        public var writeTimeout: Duration = .seconds(5)
+        public var retentionDays = 400
+        public var partitionsAhead = 7
+        public var maintenanceInterval: Duration = .seconds(3600)
+
+        public init(spoolDirectory: URL) {
+            self.spoolDirectory = spoolDirectory
+        }
+    }
+
+    /// Counters for metrics and tests.
+    public struct Statistics: Sendable, Equatable {
+        public var accepted: Int
+        public var written: Int
+        public var spooled: Int
+        public var replayed: Int
+        public var dropped: Int
+        public var queued: Int
+        public var spoolBytes: Int
+    }
+
+    private let configuration: Configuration
+    private let store: AuditStore
+    private let logger: Logger
+    private let queue = Mutex<[AuditEvent]>([])
+    private let accepted = Atomic<Int>(0)
+    private let written = Atomic<Int>(0)
+    private let spooled = Atomic<Int>(0)
+    private let replayed = Atomic<Int>(0)
+    private let dropped = Atomic<Int>(0)
+    private let spoolBytes = Atomic<Int>(0)
+    public let writerID: UUID
+
+    public init(configuration: Configuration, store: AuditStore, logger: Logger, writerID: UUID = UUID()) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.writerID = writerID
+    }
+
+    public func record(_ event: AuditEvent) -> Bool {
+        let capacity = configuration.queueCapacity
+        let queued = queue.withLock { queue -> Bool in
+            guard queue.count < capacity else { return false }
+            queue.append(event)
+            return true
+        }
+        if queued {
+            accepted.add(1, ordering: .relaxed)
+        } else {
+            let total = dropped.add(1, ordering: .relaxed).newValue
+            if total == 1 || total % 10_000 == 0 {
+                logger.critical("audit queue full: event not recorded", metadata: [
+                    "dropped_total": "\(total)", "policy": "\(configuration.overflow.rawValue)"])
+            }
+        }
+        return queued
+    }
+
+    public var isAcceptingTraffic: Bool {
+        if configuration.overflow == .dropWithAlarm { return true }
+        let queueHasRoom = queue.withLock { $0.count < configuration.queueCapacity }
+        return queueHasRoom && spoolBytes.load(ordering: .relaxed) < configuration.spoolLimitBytes
+    }
+
+    public var statistics: Statistics {
+        Statistics(
+            accepted: accepted.load(ordering: .relaxed), written: written.load(ordering: .relaxed),
+            spooled: spooled.load(ordering: .relaxed), replayed: replayed.load(ordering: .relaxed),
+            dropped: dropped.load(ordering: .relaxed), queued: queue.withLock { $0.count },
+            spoolBytes: spoolBytes.load(ordering: .relaxed))
+    }
+
+    /// Drains until graceful shutdown, then flushes what is queued (to the database or the spool).
+    public func run() async throws {
+        let spool = try AuditSpool(directory: configuration.spoolDirectory)
+        spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
+        var chain = HashChain(writerID: writerID)
+        var nextMaintenance = ContinuousClock.now
+        logger.info("audit writer started", metadata: ["writer_id": "\(writerID)", "spool": "\(spool.directory.path)"])
+
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if ContinuousClock.now >= nextMaintenance {
+                await maintain()
+                nextMaintenance = ContinuousClock.now + configuration.maintenanceInterval
+            }
+            await flush(chain: &chain, spool: spool)
+            if queue.withLock({ $0.count }) < configuration.batchSize {
+                try? await Task.sleep(for: configuration.flushInterval)
+            }
+        }
+        // Shutdown: whatever is still queued is chained and stored or spooled before we return.
+        await flush(chain: &chain, spool: spool)
+        logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
+    }
+
+    private func flush(chain: inout HashChain, spool: AuditSpool) async {
+        while true {
+            let batch = queue.withLock { queue -> [AuditEvent] in
+                let count = min(queue.count, configuration.batchSize)
+                let batch = Array(queue.prefix(count))
+                queue.removeFirst(count)
+                return batch
+            }
+            if !batch.isEmpty {
+                let chained = batch.map { chain.append($0.sanitizedForStorage()) }
+                await deliver(chained, spool: spool)
+            }
+            if !spool.isEmpty { await replay(spool) }
+            if batch.count < configuration.batchSize { return }
+        }
+    }
+
+    /// Straight to the database when nothing is waiting in the spool (order is kept),
+    /// otherwise to the spool behind the older batches.
+    private func deliver(_ batch: [ChainedEvent], spool: AuditSpool) async {
+        if spool.isEmpty {
+            do {
+                try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(batch) }
+                written.add(batch.count, ordering: .relaxed)
+                return
+            } catch {
+                logger.error("audit write failed; spooling", metadata: ["error": "\(error)", "events": "\(batch.count)"])
+            }
+        }
+        do {
+            try spool.append(batch)
+            spooled.add(batch.count, ordering: .relaxed)
+            spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
+        } catch {
+            let total = dropped.add(batch.count, ordering: .relaxed).newValue
+            logger.critical("audit events lost: neither the database nor the spool took them", metadata: [
+                "error": "\(error)", "events": "\(batch.count)", "dropped_total": "\(total)"])
+        }
+    }
+
+    /// Moves spooled batches into the database, oldest first; stops at the first failure.
+    private func replay(_ spool: AuditSpool) async {
+        for segment in spool.segments() {
+            let contents: (batches: [[ChainedEvent]], torn: Bool)
+            do {
+                contents = try spool.batches(in: segment)
+            } catch {
+                logger.critical("unreadable audit spool segment", metadata: ["segment": "\(segment.lastPathComponent)", "error": "\(error)"])
+                return
+            }
+            for batch in contents.batches {
+                do {
+                    try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(batch) }
+                } catch {
+                    return
+                }
+                replayed.add(batch.count, ordering: .relaxed)
+            }
+            if contents.torn {
+                logger.warning("audit spool segment ends in a torn record (a crash mid-write; it was never acknowledged)",
+                               metadata: ["segment": "\(segment.lastPathComponent)"])
+            }
+            spool.remove(segment)
+            spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
+            logger.notice("replayed audit spool segment", metadata: ["segment": "\(segment.lastPathComponent)",
+                                                                     "batches": "\(contents.batches.count)"])
+        }
+    }
+
+    /// Partitions ahead, retention behind. Failures are logged and retried next interval:
+    /// writes create a missing partition themselves, so nothing is lost meanwhile.
+    private func maintain() async {
+        do {
+            try await withTimeout(.seconds(30)) { [store, configuration] in
+                try await store.createPartitionsAhead(daysAhead: configuration.partitionsAhead)
+                try await store.dropPartitions(olderThanDays: configuration.retentionDays)
+            }
+        } catch {
+            logger.warning("audit partition maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension AuditEvent {
+    /// PostgreSQL text cannot hold NUL; replace it before hashing so the stored row and the
+    /// hashed content are the same bytes.
+    func sanitizedForStorage() -> AuditEvent {
+        func clean(_ text: String?) -> String? {
+            guard let text, text.unicodeScalars.contains("\u{0}") else { return text }
+            return text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
+        }
+        var copy = self
+        copy.requestID = clean(requestID)
+        copy.principal = clean(principal)
+        copy.authMethod = clean(authMethod)
+        copy.action = clean(action) ?? ""
+        copy.route = clean(route)
+        copy.target = clean(target)
+        copy.clientAddress = clean(clientAddress)
+        copy.outcome = clean(outcome) ?? ""
+        copy.policies = policies.map { clean($0) ?? "" }
+        copy.policyVersion = clean(policyVersion)
+        copy.details = clean(details)
+        return copy
+    }
+}
+
+/// Runs `operation`, cancelling it and throwing `TimeoutError` if it takes longer than `limit`.
+func withTimeout<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TimeoutError(limit: limit)
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else { throw TimeoutError(limit: limit) }
+        return result
+    }
+}
+
+struct TimeoutError: Error, CustomStringConvertible {
+    let limit: Duration
+    var description: String { "no answer within \(limit)" }
+}
