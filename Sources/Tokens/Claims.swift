@@ -89,84 +89,97 @@ public enum ClaimsCodec {
         return Array(try! encoder.encode(claims))
     }
 
+    /// Decodes and type-checks claims from untrusted (but authenticated) JSON.
     public static func decode(_ json: [UInt8], as format: Format) throws(TokenError) -> Claims {
-        let decoder = JSONDecoder()
-        decoder.userInfo[formatKey] = format
-        do {
-            return try decoder.decode(Claims.self, from: Data(json))
-        } catch let error as DecodingError {
-            throw TokenError.invalidClaims(describe(error))
-        } catch {
-            throw TokenError.invalidClaims("not a JSON object")
+        guard let root = JSONValue.parse(json), case .object = root else {
+            throw TokenError.invalidClaims("payload is not a JSON object")
         }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
-        }
-        switch error {
-        case let .keyNotFound(key, _): return "missing claim '\(key.stringValue)'"
-        case let .typeMismatch(_, context), let .valueNotFound(_, context): return "claim '\(path(context))' has the wrong type"
-        case let .dataCorrupted(context): return context.codingPath.isEmpty ? "payload is not valid JSON" : "claim '\(path(context))' is invalid"
-        @unknown default: return "undecodable claims"
-        }
+        let reader = ClaimReader(root: root, format: format)
+        return Claims(
+            issuer: try reader.string("iss"),
+            subject: try reader.string("sub"),
+            audience: try reader.audience(),
+            issuedAt: try reader.requiredDate("iat"),
+            notBefore: try reader.date("nbf"),
+            expiresAt: try reader.requiredDate("exp"),
+            tokenID: try reader.string("jti"),
+            subjectKind: try reader.optionalString("kind").map { kind throws(TokenError) in
+                guard let value = SubjectKind(rawValue: kind) else { throw TokenError.invalidClaims("claim 'kind' must be user or service") }
+                return value
+            } ?? .user,
+            roles: try reader.strings("roles"),
+            groups: try reader.strings("groups"),
+            sessionID: try reader.optionalString("sid"),
+            authMethods: try reader.strings("amr"),
+            mfaTime: try reader.date("mfa_time"),
+            deviceID: try reader.optionalString("device_id"))
     }
 }
 
-extension Claims: Codable {
+/// Typed access to claim members with messages naming the claim.
+private struct ClaimReader {
+    let root: JSONValue
+    let format: ClaimsCodec.Format
+
+    func optionalString(_ key: String) throws(TokenError) -> String? {
+        switch root[key] {
+        case nil, .null?: return nil
+        case let .string(value)?: return value
+        default: throw TokenError.invalidClaims("claim '\(key)' must be a string")
+        }
+    }
+
+    func string(_ key: String) throws(TokenError) -> String {
+        guard let value = try optionalString(key) else { throw TokenError.invalidClaims("missing claim '\(key)'") }
+        return value
+    }
+
+    func strings(_ key: String) throws(TokenError) -> [String] {
+        switch root[key] {
+        case nil, .null?: return []
+        case let .array(items)?:
+            var out = [String]()
+            out.reserveCapacity(items.count)
+            for item in items {
+                guard case let .string(value) = item else { throw TokenError.invalidClaims("claim '\(key)' must be an array of strings") }
+                out.append(value)
+            }
+            return out
+        default: throw TokenError.invalidClaims("claim '\(key)' must be an array of strings")
+        }
+    }
+
+    /// `aud` is a string or an array of strings (RFC 7519 §4.1.3); required.
+    func audience() throws(TokenError) -> [String] {
+        if case let .string(single)? = root["aud"] { return [single] }
+        let list = try strings("aud")
+        guard !list.isEmpty else { throw TokenError.invalidClaims("missing claim 'aud'") }
+        return list
+    }
+
+    func date(_ key: String) throws(TokenError) -> Date? {
+        switch (format, root[key]) {
+        case (_, nil), (_, .null?): return nil
+        case let (.jwt, .number(seconds)?): return Date(timeIntervalSince1970: seconds)
+        case let (.paseto, .string(text)?):
+            guard let date = RFC3339.parse(text) else { throw TokenError.invalidClaims("claim '\(key)' is not an RFC 3339 time") }
+            return date
+        case (.jwt, _): throw TokenError.invalidClaims("claim '\(key)' must be a NumericDate")
+        case (.paseto, _): throw TokenError.invalidClaims("claim '\(key)' must be an RFC 3339 string")
+        }
+    }
+
+    func requiredDate(_ key: String) throws(TokenError) -> Date {
+        guard let value = try date(key) else { throw TokenError.invalidClaims("missing claim '\(key)'") }
+        return value
+    }
+}
+
+extension Claims: Encodable {
     enum CodingKeys: String, CodingKey {
         case issuer = "iss", subject = "sub", audience = "aud", issuedAt = "iat", notBefore = "nbf"
         case expiresAt = "exp", tokenID = "jti", subjectKind = "kind", roles, groups, sessionID = "sid"
         case authMethods = "amr", mfaTime = "mfa_time", deviceID = "device_id"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let format = decoder.userInfo[ClaimsCodec.formatKey] as? ClaimsCodec.Format ?? .paseto
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func date(_ key: CodingKeys) throws -> Date? {
-            guard c.contains(key) else { return nil }
-            switch format {
-            case .jwt:
-                let seconds = try c.decode(Double.self, forKey: key)
-                guard seconds.isFinite else {
-                    throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not a NumericDate")
-                }
-                return Date(timeIntervalSince1970: seconds)
-            case .paseto:
-                guard let parsed = RFC3339.parse(try c.decode(String.self, forKey: key)) else {
-                    throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an RFC 3339 time")
-                }
-                return parsed
-            }
-        }
-        func required(_ key: CodingKeys) throws -> Date {
-            guard let value = try date(key) else {
-                throw DecodingError.keyNotFound(key, .init(codingPath: c.codingPath, debugDescription: "required"))
-            }
-            return value
-        }
-        let audience: [String]
-        if let single = try? c.decode(String.self, forKey: .audience) {
-            audience = [single]
-        } else {
-            audience = try c.decode([String].self, forKey: .audience)
-        }
-        self.init(
-            issuer: try c.decode(String.self, forKey: .issuer),
-            subject: try c.decode(String.self, forKey: .subject),
-            audience: audience,
-            issuedAt: try required(.issuedAt),
-            notBefore: try date(.notBefore),
-            expiresAt: try required(.expiresAt),
-            tokenID: try c.decode(String.self, forKey: .tokenID),
-            subjectKind: try c.decodeIfPresent(SubjectKind.self, forKey: .subjectKind) ?? .user,
-            roles: try c.decodeIfPresent([String].self, forKey: .roles) ?? [],
-            groups: try c.decodeIfPresent([String].self, forKey: .groups) ?? [],
-            sessionID: try c.decodeIfPresent(String.self, forKey: .sessionID),
-            authMethods: try c.decodeIfPresent([String].self, forKey: .authMethods) ?? [],
-            mfaTime: try date(.mfaTime),
-            deviceID: try c.decodeIfPresent(String.self, forKey: .deviceID))
     }
 
     public func encode(to encoder: any Encoder) throws {

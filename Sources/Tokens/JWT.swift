@@ -16,10 +16,22 @@ public enum JWT {
         return signingInput + "." + Base64URL.encode(key.sign(Array(signingInput.utf8)))
     }
 
-    struct Header: Decodable {
+    /// The header members that matter; anything else is ignored.
+    struct Header {
         let alg: String?
         let kid: String?
-        let crit: [String]?
+        let hasCrit: Bool
+
+        init?(json: [UInt8]) {
+            guard let object = JSONValue.parse(json), case .object = object else { return nil }
+            func string(_ key: String) -> String? {
+                if case let .string(value)? = object[key] { return value }
+                return nil
+            }
+            alg = string("alg")
+            kid = string("kid")
+            hasCrit = object["crit"] != nil
+        }
     }
 
     /// The three decoded segments, unverified.
@@ -47,7 +59,7 @@ public enum JWT {
         guard let signature = bytes[(secondDot + 1)...].withUnsafeBytes(Base64URL.decode) else {
             throw TokenError.malformed("signature is not base64url")
         }
-        guard let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes)) else {
+        guard let header = Header(json: headerBytes) else {
             throw TokenError.malformed("header is not a JSON object")
         }
         return Parts(header: header, payload: payload, signature: signature, signingInput: Array(bytes[..<secondDot]))
@@ -78,7 +90,7 @@ public struct JWTVerifier: Sendable {
         let parts = try JWT.parse(token, maxLength: maxTokenLength)
         guard let alg = parts.header.alg else { throw TokenError.unsupportedAlgorithm("(missing)") }
         guard alg == "EdDSA" else { throw TokenError.unsupportedAlgorithm(alg) }
-        guard parts.header.crit == nil else { throw TokenError.unsupportedCriticalHeader }
+        guard !parts.header.hasCrit else { throw TokenError.unsupportedCriticalHeader }
         guard let kid = parts.header.kid else { throw TokenError.missingKeyID }
         let key = try keys.key(for: kid)
         let valid = parts.signature.withUnsafeBytes { key.isValidSignature($0, for: parts.signingInput) }

@@ -1,8 +1,9 @@
 /// Pre-Authentication Encoding from the PASETO specification (docs/01-Protocol-Versions/Common.md):
 /// `LE64(n) || for each piece: LE64(len) || piece`, with the top bit of every LE64 cleared.
 /// It makes the signed/MACed message unambiguous, so pieces cannot be shifted between fields.
-enum PAE {
-    static func encode(_ pieces: [UInt8]...) -> [UInt8] {
+public enum PAE {
+    /// The PAE of `pieces`, in order.
+    public static func encode(_ pieces: [UInt8]...) -> [UInt8] {
         var total = 8
         for piece in pieces { total += 8 + piece.count }
         var out = [UInt8]()

@@ -31,7 +31,11 @@ public enum PasetoV4 {
     /// Verifies a `v4.public.` token with one specific key (spec: v4.Verify).
     public static func verify(_ token: String, with key: Ed25519PublicKey, implicit: [UInt8] = [],
                               maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> VerifiedPaseto {
-        let parts = try split(token, header: publicHeader, maxLength: maxLength)
+        try verify(try parse(token, purpose: .public, maxLength: maxLength), with: key, implicit: implicit)
+    }
+
+    /// Verifies an already split public token, so callers that read the footer first decode once.
+    static func verify(_ parts: Parsed, with key: Ed25519PublicKey, implicit: [UInt8]) throws(TokenError) -> VerifiedPaseto {
         let signatureLength = crypto_sign_bytes()
         guard parts.body.count >= signatureLength else { throw TokenError.malformed("v4.public body shorter than a signature") }
         let messageEnd = parts.body.count - signatureLength
@@ -68,7 +72,11 @@ public enum PasetoV4 {
     /// in constant time before any plaintext is produced.
     public static func decrypt(_ token: String, with key: PasetoLocalKey, implicit: [UInt8] = [],
                                maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> VerifiedPaseto {
-        let parts = try split(token, header: localHeader, maxLength: maxLength)
+        try decrypt(try parse(token, purpose: .local, maxLength: maxLength), with: key, implicit: implicit)
+    }
+
+    /// Decrypts an already split local token.
+    static func decrypt(_ parts: Parsed, with key: PasetoLocalKey, implicit: [UInt8]) throws(TokenError) -> VerifiedPaseto {
         guard parts.body.count >= 64 else { throw TokenError.malformed("v4.local body shorter than nonce and tag") }
         let nonce = Array(parts.body[0..<32])
         let ciphertext = Array(parts.body[32..<(parts.body.count - 32)])
@@ -105,35 +113,19 @@ public enum PasetoV4 {
         var header: [UInt8] { self == .local ? PasetoV4.localHeader : PasetoV4.publicHeader }
     }
 
-    /// The raw (still unauthenticated) footer of a token of the given purpose, used only to pick the key.
-    public static func unverifiedFooter(_ token: String, purpose: Purpose,
-                                        maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> [UInt8] {
-        try split(token, header: purpose.header, maxLength: maxLength).footer
+    /// A token split into its decoded (still unauthenticated) body and footer.
+    public struct Parsed: Sendable {
+        let body: [UInt8]
+        /// The footer, for key selection only until the token is verified.
+        public let footer: [UInt8]
     }
 
-    /// Decodes the message of a v4.public token WITHOUT checking the signature (for `token inspect`).
-    public static func unverifiedPublicPayload(_ token: String, maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> VerifiedPaseto {
-        let parts = try split(token, header: publicHeader, maxLength: maxLength)
-        guard parts.body.count >= crypto_sign_bytes() else { throw TokenError.malformed("v4.public body shorter than a signature") }
-        return VerifiedPaseto(payload: Array(parts.body.dropLast(crypto_sign_bytes())), footer: parts.footer)
-    }
-
-    private static func assemble(header: [UInt8], body: [UInt8], footer: [UInt8]) -> String {
-        let base = String(decoding: header, as: UTF8.self) + Base64URL.encode(body)
-        return footer.isEmpty ? base : base + "." + Base64URL.encode(footer)
-    }
-
-    private static func bounded(_ token: String, maxLength: Int) throws(TokenError) -> [UInt8] {
+    /// Checks size and header, then decodes body and footer. Nothing is authenticated yet.
+    public static func parse(_ token: String, purpose: Purpose, maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> Parsed {
         let size = token.utf8.count
         guard size <= maxLength else { throw TokenError.tooLarge(size: size, limit: maxLength) }
-        return Array(token.utf8)
-    }
-
-    private static func split(_ token: String, header: [UInt8], maxLength: Int) throws(TokenError) -> (body: [UInt8], footer: [UInt8]) {
-        try split(try bounded(token, maxLength: maxLength), header: header)
-    }
-
-    private static func split(_ bytes: [UInt8], header: [UInt8]) throws(TokenError) -> (body: [UInt8], footer: [UInt8]) {
+        let header = purpose.header
+        let bytes = Array(token.utf8)
         guard bytes.starts(with: header) else { throw TokenError.wrongHeader(expected: String(decoding: header, as: UTF8.self)) }
         let rest = bytes[header.count...]
         let dot = rest.firstIndex(of: UInt8(ascii: "."))
@@ -143,6 +135,18 @@ public enum PasetoV4 {
         if dot != nil && footerText.isEmpty { throw TokenError.malformed("empty footer segment") }
         guard let body = bodyText.withUnsafeBytes(Base64URL.decode) else { throw TokenError.malformed("body is not base64url") }
         guard let footer = footerText.withUnsafeBytes(Base64URL.decode) else { throw TokenError.malformed("footer is not base64url") }
-        return (body, footer)
+        return Parsed(body: body, footer: footer)
+    }
+
+    /// Decodes the message of a v4.public token WITHOUT checking the signature (for `token inspect`).
+    public static func unverifiedPublicPayload(_ token: String, maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> VerifiedPaseto {
+        let parts = try parse(token, purpose: .public, maxLength: maxLength)
+        guard parts.body.count >= crypto_sign_bytes() else { throw TokenError.malformed("v4.public body shorter than a signature") }
+        return VerifiedPaseto(payload: Array(parts.body.dropLast(crypto_sign_bytes())), footer: parts.footer)
+    }
+
+    private static func assemble(header: [UInt8], body: [UInt8], footer: [UInt8]) -> String {
+        let base = String(decoding: header, as: UTF8.self) + Base64URL.encode(body)
+        return footer.isEmpty ? base : base + "." + Base64URL.encode(footer)
     }
 }

@@ -24,14 +24,13 @@ public struct TokenSigner: Sendable {
 /// guidance on untrusted footers.
 enum KeyIDFooter {
     static let maxLength = 512
-    private struct Footer: Decodable { let kid: String }
 
     static func encode(_ keyID: String) -> [UInt8] { Array("{\"kid\":\"\(keyID)\"}".utf8) }
 
     static func keyID(in footer: [UInt8], expectedPrefix: String) throws(TokenError) -> String {
         guard !footer.isEmpty else { throw TokenError.missingKeyID }
         guard footer.count <= maxLength else { throw TokenError.malformed("footer longer than \(maxLength) bytes") }
-        guard let kid = try? JSONDecoder().decode(Footer.self, from: Data(footer)).kid else { throw TokenError.missingKeyID }
+        guard case let .string(kid)? = JSONValue.parse(footer)?["kid"] else { throw TokenError.missingKeyID }
         guard kid.hasPrefix(expectedPrefix) else { throw TokenError.keyIDPurposeMismatch(expected: expectedPrefix) }
         return kid
     }
@@ -57,9 +56,9 @@ public struct PasetoPublicVerifier: Sendable {
 
     /// Signature check only; returns the authenticated payload and the key id that verified it.
     public func verifySignature(_ token: String) throws(TokenError) -> (payload: [UInt8], keyID: String) {
-        let footer = try PasetoV4.unverifiedFooter(token, purpose: .public, maxLength: maxTokenLength)
-        let kid = try KeyIDFooter.keyID(in: footer, expectedPrefix: "k4.pid.")
-        let verified = try PasetoV4.verify(token, with: try keys.key(for: kid), implicit: implicit, maxLength: maxTokenLength)
+        let parts = try PasetoV4.parse(token, purpose: .public, maxLength: maxTokenLength)
+        let kid = try KeyIDFooter.keyID(in: parts.footer, expectedPrefix: "k4.pid.")
+        let verified = try PasetoV4.verify(parts, with: try keys.key(for: kid), implicit: implicit)
         return (verified.payload, kid)
     }
 
@@ -92,10 +91,10 @@ public struct SessionCookieCodec: Sendable {
     }
 
     public func open(_ token: String, now: Date) throws(TokenError) -> Claims {
-        let footer = try PasetoV4.unverifiedFooter(token, purpose: .local, maxLength: maxTokenLength)
-        let kid = try KeyIDFooter.keyID(in: footer, expectedPrefix: "k4.lid.")
+        let parts = try PasetoV4.parse(token, purpose: .local, maxLength: maxTokenLength)
+        let kid = try KeyIDFooter.keyID(in: parts.footer, expectedPrefix: "k4.lid.")
         guard let key = byID[kid] else { throw TokenError.unknownKeyID(kid) }
-        let claims = try ClaimsCodec.decode(try PasetoV4.decrypt(token, with: key, maxLength: maxTokenLength).payload, as: .paseto)
+        let claims = try ClaimsCodec.decode(try PasetoV4.decrypt(parts, with: key, implicit: []).payload, as: .paseto)
         try policy.validate(claims, now: now)
         return claims
     }

@@ -24,7 +24,7 @@ struct TokenCommand: AsyncParsableCommand {
                 print("footer:  \(String(decoding: decoded.footer, as: UTF8.self))")
                 print("payload:\n\(prettyJSON(decoded.payload))")
             } else if token.hasPrefix("v4.local.") {
-                let footer = try PasetoV4.unverifiedFooter(token, purpose: .local)
+                let footer = try PasetoV4.parse(token, purpose: .local).footer
                 print("format:  PASETO v4.local (encrypted; the payload needs the symmetric key)")
                 print("footer:  \(String(decoding: footer, as: UTF8.self))")
             } else if token.hasPrefix("v") && token.dropFirst(2).hasPrefix(".") {
