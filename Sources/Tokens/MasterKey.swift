@@ -113,6 +113,8 @@ public enum KeyRingError: Error, Equatable, Sendable, CustomStringConvertible {
     case storeUnreadable(path: String, reason: String)
     case storeUnwritable(path: String, reason: String)
     case missingMasterKey
+    /// A new key pair could not be generated or sealed.
+    case keyGenerationFailed(String)
 
     public var description: String {
         switch self {
@@ -123,6 +125,7 @@ public enum KeyRingError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .storeUnreadable(path, reason): "cannot read key store \(path): \(reason)"
         case let .storeUnwritable(path, reason): "cannot write key store \(path): \(reason)"
         case .missingMasterKey: "no master key: set \(MasterKey.environmentVariable) or pass --master-key-file"
+        case let .keyGenerationFailed(reason): "could not generate a signing key: \(reason)"
         }
     }
 }

@@ -146,3 +146,37 @@ final class KeyRingTests: XCTestCase {
         }
     }
 }
+
+final class KeyRingRotatorTests: XCTestCase {
+    func testRotatorSavesOnlyWhenDueAndRefusesAnotherMasterKey() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rotator-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = FileKeyRingStore(path: directory.appendingPathComponent("ring.json").path)
+        let master = try MasterKey.generate()
+        let policy = RotationPolicy(rotationPeriod: 3600, publishLead: 600, maxTokenLifetime: 300)
+        let rotator = KeyRingRotator(store: store, masterKey: master, policy: policy)
+
+        let first = try await rotator.rotateIfDue(now: testNow)
+        XCTAssertTrue(first.changed)
+        XCTAssertEqual(first.ring.records.map(\.state), [.active])
+        let quiet = try await rotator.rotateIfDue(now: testNow.addingTimeInterval(60))
+        XCTAssertFalse(quiet.changed)
+        let published = try await rotator.rotateIfDue(now: testNow.addingTimeInterval(3000))
+        XCTAssertEqual(published.ring.records.map(\.state), [.active, .next])
+        let rolled = try await rotator.rotateIfDue(now: testNow.addingTimeInterval(3600))
+        XCTAssertEqual(rolled.ring.records.map(\.state), [.retiring, .active])
+        let stored = try await store.load()
+        XCTAssertEqual(stored, rolled.ring)
+
+        let intruder = KeyRingRotator(store: store, masterKey: try MasterKey.generate(), policy: policy)
+        do {
+            _ = try await intruder.rotateIfDue(now: testNow.addingTimeInterval(3700), force: true)
+            XCTFail("a different master key rotated the ring")
+        } catch {
+            guard case .unsealFailed = error else { return XCTFail("\(error)") }
+        }
+        let untouched = try await store.load()
+        XCTAssertEqual(untouched, rolled.ring)
+    }
+}

@@ -122,24 +122,13 @@ struct KeysCommand: AsyncParsableCommand {
         var maxTokenLifetime: DurationArgument = DurationArgument(seconds: 3600)
 
         func run() async throws {
-            let master = try options.masterKey()
-            let store = FileKeyRingStore(path: options.store)
-            let ring = try await store.load()
-            // Refuse to mix master keys in one store: the current signing key must open.
-            if ring.active != nil { _ = try ring.signer(masterKey: master) }
-            let now = Date()
             let policy = RotationPolicy(rotationPeriod: period.seconds, publishLead: publishLead.seconds,
                                         maxTokenLifetime: maxTokenLifetime.seconds)
-            let rotated = try ring.rotated(now: now, policy: policy, force: force) { state throws(TokenError) in
-                try KeyRecord.generate(masterKey: master, now: now, state: state)
-            }
-            if rotated == ring {
-                print("no rotation due")
-            } else {
-                try await store.save(rotated)
-                print("key ring updated: \(options.store)")
-            }
-            KeysCommand.printTable(rotated)
+            let rotator = KeyRingRotator(store: FileKeyRingStore(path: options.store), masterKey: try options.masterKey(),
+                                         policy: policy)
+            let (ring, changed) = try await rotator.rotateIfDue(now: Date(), force: force)
+            print(changed ? "key ring updated: \(options.store)" : "no rotation due")
+            KeysCommand.printTable(ring)
         }
     }
 
