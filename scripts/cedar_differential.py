@@ -20,13 +20,14 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cedar_diff.engines import Cedarpy, Inputs, Outcome, Portcullis  # noqa: E402
+from cedar_diff.engines import Cedarpy, Inputs, Outcome, Portcullis, dumps  # noqa: E402
 from cedar_diff.gen import Gen, World  # noqa: E402
 from cedar_diff.shrink import Case, Shrinker  # noqa: E402
 from cedar_diff.syntax import render_policies  # noqa: E402
@@ -42,7 +43,7 @@ def split_policies(policies: list, parts: int) -> list:
 
 def world_inputs(w) -> Inputs:
     return Inputs(split_policies(w.policies, w.split_files),
-                  json.dumps(w.entities, ensure_ascii=w.ascii_json), w.requests, w.ascii_json)
+                  dumps(w.entities, w.ascii_json), w.requests, w.ascii_json)
 
 
 def case_inputs(c: Case) -> Inputs:
@@ -75,11 +76,18 @@ def load_regressions(directory: str) -> list:
 
 def regression_inputs(d: dict) -> Inputs:
     files = d.get("policy_files") or [d["policies"]]
-    ents = d["entities"] if isinstance(d["entities"], str) else json.dumps(d["entities"], ensure_ascii=False)
+    ents = d["entities"] if isinstance(d["entities"], str) else dumps(d["entities"], False)
     return Inputs(files, ents, [d["request"]], ascii_json=False)
 
 
-def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, origin: str) -> str:
+def signature(policies_text: str, entities: list, request: dict, expected: dict) -> str:
+    """Coarse identity of a minimal reproduction, so one bug found twice is stored once."""
+    return json.dumps([policies_text, len(entities), sorted((request.get("context") or {}).keys()), expected],
+                      sort_keys=True)
+
+
+def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, origin: str, seen: set):
+    """Store a minimal case unless one with the same signature exists; returns its path or None."""
     inputs = case_inputs(c)
     body = {
         "description": f"Found by scripts/cedar_differential.py ({origin}); Portcullis said: {got}",
@@ -90,6 +98,10 @@ def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, o
     }
     if len(inputs.policy_files) > 1:
         body["policy_files"] = inputs.policy_files
+    sig = signature(body["policies"], c.entities, c.request, body["expected"])
+    if sig in seen:
+        return None
+    seen.add(sig)
     text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     os.makedirs(directory, exist_ok=True)
@@ -102,9 +114,35 @@ def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, o
 def show_case(c: Case, expected: Outcome, got: Outcome) -> str:
     inputs = case_inputs(c)
     return ("---- policies ----\n" + inputs.policies_text +
-            "---- entities ----\n" + json.dumps(c.entities, ensure_ascii=False) +
-            "\n---- request ----\n" + json.dumps(c.request, ensure_ascii=False) +
+            "---- entities ----\n" + dumps(c.entities, False) +
+            "\n---- request ----\n" + dumps(c.request, False) +
             f"\n---- cedarpy:    {expected}\n---- portcullis: {got}\n")
+
+
+def report_mismatch(run: Runner, args, world, world_seed: int, ref_out: list, got: list, bad: list,
+                    seen: set) -> None:
+    """Shrink the first mismatching request that also mismatches on its own; a mismatch that
+    only shows in the batch (e.g. line framing) is reported with the batch's files kept."""
+    n = len(world.requests)
+    print(f"\nMISMATCH world seed {world_seed} ({len(bad)} of {n} requests differ), first: request {bad[0]}\n"
+          f"  cedarpy    {ref_out[bad[0]]}\n  portcullis {got[bad[0]]}")
+    for i in bad[:10]:
+        case = Case(list(world.policies), list(world.entities), world.requests[i], world.split_files, world.ascii_json)
+        if not run.mismatch(case):
+            continue
+        shrinker = Shrinker(run.mismatch)
+        small = shrinker.shrink(case)
+        ref_s, got_s = run.both(case_inputs(small))
+        print(f"minimal reproduction of request {i} ({shrinker.checks} shrink steps):\n" + show_case(small, ref_s[0], got_s[0]))
+        if args.regressions:
+            path = write_regression(args.regressions, small, ref_s[0], got_s[0],
+                                    f"seed {args.seed}, world {world_seed}, request {i}", seen)
+            print(f"written to {path}" if path else "same signature as a stored case: not written again")
+        return
+    keep = os.path.join(run.pc.workdir, f"batch-{world_seed}")
+    run.both(world_inputs(world))  # rewrite the batch's input files for inspection
+    shutil.copytree(run.pc.workdir, keep, ignore=shutil.ignore_patterns("batch-*"), dirs_exist_ok=True)
+    print(f"no single request reproduces it: the mismatch needs the batch; its input files are in {keep}")
 
 
 # ---------- main ----------
@@ -119,6 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--requests-per-set", type=int, default=20)
     ap.add_argument("--max-failures", type=int, default=5, help="stop after shrinking this many mismatches")
     ap.add_argument("--error-rate", type=float, default=0.04, help="fraction of deliberately ill-typed subexpressions")
+    ap.add_argument("--ascii-json", action="store_true",
+                    help="write every JSON input with \\u escapes only (to look past a JSON text-encoding bug)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -135,17 +175,24 @@ def main(argv=None) -> int:
     shrunk = 0
     started = time.monotonic()
 
+    seen: set = set()
     if args.regressions:
         for path, d in load_regressions(args.regressions):
+            seen.add(signature(d["policies"], d["entities"] if isinstance(d["entities"], list) else [],
+                               d["request"], d["expected"]))
             inputs = regression_inputs(d)
             stored = Outcome.from_json(d["expected"])
-            ref_out, got = run.both(inputs, single=True)
             name = os.path.basename(path)
-            if ref_out[0] != stored:
-                print(f"regression {name}: cedarpy now says {ref_out[0]}, stored {stored} (oracle changed?)")
-                failed += 1
-            elif got[0] != stored:
-                print(f"regression {name}: FAILED\n  expected  {stored}\n  portcullis {got[0]}")
+            problems = []
+            for single in (True, False):  # `--request FILE` and a one-line `--requests FILE`
+                ref_out, got = run.both(inputs, single=single)
+                flag = "--request" if single else "--requests"
+                if ref_out[0] != stored:
+                    problems.append(f"cedarpy now says {ref_out[0]}, stored {stored} (oracle changed?)")
+                elif got[0] != stored:
+                    problems.append(f"{flag}: expected {stored}, portcullis {got[0]}")
+            if problems:
+                print(f"regression {name}: FAILED\n  " + "\n  ".join(problems))
                 failed += 1
             else:
                 passed += 1
@@ -158,25 +205,15 @@ def main(argv=None) -> int:
         n = min(per, args.cases - w * per)
         world_seed = args.seed * 1_000_003 + w
         world = Gen(world_seed, error_rate=args.error_rate).world(n)
+        if args.ascii_json:
+            world.ascii_json = True
         ref_out, got = run.both(world_inputs(world))
         bad = [i for i in range(n) if ref_out[i] != got[i]]
         passed += n - len(bad)
         failed += len(bad)
         if bad and shrunk < args.max_failures:
-            i = bad[0]
             shrunk += 1
-            print(f"\nMISMATCH world seed {world_seed} request {i} ({len(bad)} of {n} requests differ):\n"
-                  f"  cedarpy    {ref_out[i]}\n  portcullis {got[i]}")
-            case = Case(list(world.policies), list(world.entities), world.requests[i],
-                        world.split_files, world.ascii_json)
-            shrinker = Shrinker(run.mismatch)
-            small = shrinker.shrink(case)
-            ref_s, got_s = run.both(case_inputs(small))
-            print(f"minimal reproduction ({shrinker.checks} shrink steps):\n" + show_case(small, ref_s[0], got_s[0]))
-            if args.regressions:
-                path = write_regression(args.regressions, small, ref_s[0], got_s[0],
-                                        f"seed {args.seed}, world {world_seed}, request {i}")
-                print(f"written to {path}")
+            report_mismatch(run, args, world, world_seed, ref_out, got, bad, seen)
         if shrunk >= args.max_failures:
             print(f"stopping after {shrunk} shrunk mismatches")
             break

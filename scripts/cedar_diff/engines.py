@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 ERROR_POLICY = re.compile(r"error while evaluating policy `([^`]*)`")
+RAW_VALUE = re.compile(r'"\\u0000raw-json:([^"\\]*)"')
+
+
+def dumps(value, ascii_json: bool = True) -> str:
+    """JSON text; strings made by gen.raw_json become verbatim JSON (`-0`, `1e2`, ...)."""
+    return RAW_VALUE.sub(lambda m: m.group(1), json.dumps(value, ensure_ascii=ascii_json))
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,11 @@ class Cedarpy:
             ents = cp.Entities.from_json_str(inputs.entities_text)
         except ValueError as e:
             return _rejected_all(inputs, f"entities: {e}")
+        # the context goes over as JSON text, so both engines parse the very same bytes
+        reqs = [dict(r, context=dumps(r["context"], inputs.ascii_json)) if isinstance(r.get("context"), dict) else r
+                for r in inputs.requests]
         out = []
-        for res in cp.is_authorized_batch(inputs.requests, pset, ents):
+        for res in cp.is_authorized_batch(reqs, pset, ents):
             if res.decision == cp.Decision.NoDecision:
                 out.append(Outcome("rejected", detail="; ".join(res.diagnostics.errors)))
                 continue
@@ -127,7 +136,7 @@ class Portcullis:
                 _write(os.path.join(pol, f"{i:02d}-part.cedar"), t)
         ent = os.path.join(self.workdir, "entities.json")
         _write(ent, inputs.entities_text)
-        dump = lambda r: json.dumps(r, ensure_ascii=inputs.ascii_json)
+        dump = lambda r: dumps(r, inputs.ascii_json)
         if single:
             req = os.path.join(self.workdir, "request.json")
             _write(req, dump(inputs.requests[0]))
@@ -163,7 +172,10 @@ def parse_cli_output(rc: int, out: str, err: str, n: int) -> list:
         return [Outcome("rejected", detail=tail) for _ in range(n)]
     if rc != 0:
         return [Outcome("broken", detail=f"exit {rc}: {tail}") for _ in range(n)]
-    lines = out.splitlines()
+    # Only "\n" ends a line: JSON may carry raw U+2028/U+0085, which str.splitlines would split on.
+    lines = out.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if len(lines) != n:
         return [Outcome("broken", detail=f"{len(lines)} output lines for {n} requests") for _ in range(n)]
     res = []

@@ -23,27 +23,39 @@ E_DECOMP = "e\u0301"        # e + combining acute: distinct in Cedar (no normali
 STRINGS = ["", "a", "alice", "hello", "ham and eggs", "a*b", "**", "A", "x y", "caf" + E_ACUTE,
            "caf" + E_DECOMP, E_ACUTE, E_DECOMP, "\U0001F600", "tab\there", 'quo"te', "back\\slash",
            "new\nline", "\0", "h" + E_ACUTE + "llo", "Ω", "eng", "LOW", "@example.com",
-           "bob@example.com"]
+           "bob@example.com", "line\u2028sep", "nel\u0085x", "cr\r\nlf"]
+LONG_TEXTS = ["- 9223372036854775808", "--9223372036854775808", "- - 1", "-  -1", "-(-9223372036854775808)",
+              "-0", "007", "- 0", "-9223372036854775808"]  # literal folding (cedar.md §1.2 Unary)
 LONGS = [0, 1, 2, 3, 5, 7, 10, 42, -1, -5, 100, I64_MAX, I64_MIN, I64_MAX - 1, I64_MIN + 1,
          2**62, -(2**62), 3037000499, 3037000500, 4294967296]
 IPS_OK = ["10.0.0.1", "10.0.0.0/8", "10.0.0.0/24", "10.0.0.1/24", "127.0.0.1", "127.0.0.2", "127.0.0.1/4",
           "127.0.0.0/8", "192.168.1.7", "224.0.0.1", "0.0.0.0/0", "::1", "::1/128", "0:0:0:0:0:0:0:1",
-          "ff02::1", "2001:db8::/32", "2001:db8::1", "::", "fe80::1/64", "255.255.255.255"]
+          "ff02::1", "2001:db8::/32", "2001:db8::1", "::", "fe80::1/64", "255.255.255.255", "FE80::1",
+          "::/0", "1.2.3.4/0", "1:2:3:4:5:6:7:8", "::1:2:3:4:5:6:7", "ff00::/8", "224.0.0.0/4", "10.0.0.1/32",
+          "0.0.0.0", "127.255.255.255/8", "::2", "2001:db8::/128"]
 IPS_BAD = ["01.2.3.4", "1.2.3.4/33", "10.0.0.0/08", "::ffff:127.0.0.1", "1:2:3:4:5:6:7::8", "1::2::3",
-           " 1.2.3.4", "1.2.3", "abc", "", "1.2.3.4/", "::1/129", "256.0.0.1"]
+           " 1.2.3.4", "1.2.3", "abc", "", "1.2.3.4/", "::1/129", "256.0.0.1", "fe80::1%eth0", "[::1]",
+           "1.2.3.04", "1:2:3:4:5:6:7:8:9", "::1/0128", "1.2.3.4/+8", "::ffff:1.2.3.4", "1.2.3.4 ", "0x1.2.3.4"]
 DECIMALS_OK = ["0.0", "1.0", "1.5", "1.50", "-0.0", "-0.5", "2.0001", "922337203685477.5807",
                "-922337203685477.5808", "33.57", "0.0001", "10.25"]
-DECIMALS_BAD = ["2", "+1.0", "1.23456", "922337203685477.5808", ".5", "1.", "1.0.0", "\u0661.0", "", "abc"]
+DECIMALS_BAD = ["2", "+1.0", "1.23456", "922337203685477.5808", ".5", "1.", "1.0.0", "\u0661.0", "", "abc",
+                "-922337203685477.5809", "1.0 ", "--1.0", "1e2.0"]
+DECIMALS_OK += ["0000.0000", "-00.1", "922337203685477.0"]
 DATETIMES_OK = ["2024-10-15", "2024-10-16", "2024-10-15T11:35:00Z", "2024-10-15T12:35:00+0100",
                 "1970-01-01", "1969-12-31T23:00:00Z", "2024-01-01T00:00:00.123Z", "0000-01-01",
                 "9999-12-31", "2024-02-29", "2024-10-15T11:35:00.999-0930", "1960-06-15T08:00:00Z"]
 DATETIMES_BAD = ["2024-02-30", "2023-02-29", "2024-10-15T11:35:00", "2024-01-01T24:00:00Z",
                  "2024-01-01T00:00:00+2400", "2024-01-01T00:00:00.12Z", "24-01-01", "2024-1-01", "",
-                 "2024-01-01T00:00:60Z", "2024-01-01 00:00:00Z"]
+                 "2024-01-01T00:00:60Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00+24", "2024-13-01",
+                 "2024-01-01T00:00:00.000+0060", "2024-01-01t00:00:00Z", "+2024-01-01", "2024-01-01T00:00:00.1234Z"]
+DATETIMES_OK += ["2000-02-29", "1900-03-01", "0001-01-01T00:00:00.001+2359", "9999-12-31T23:59:59.999Z",
+                 "1969-12-31T23:59:59.999-0001", "0000-01-01T00:00:00+0001"]
 DURATIONS_OK = ["1d", "24h", "1h", "60m", "90m", "-90m", "-1d12h", "0ms", "-0ms", "1d2h3m4s5ms",
                 "1500ms", "30s", "9223372036854775807ms", "-9223372036854775808ms", "106751991167d"]
 DURATIONS_BAD = ["", "-", "1h1h", "1m1h", "1.5h", "1 h", "h", "1D", "9223372036854775808ms",
-                 "106751991168d", "+1h"]
+                 "106751991168d", "+1h", "1d1d", "--1h", "1ms1s", "1h-1m", "1s5", "\u0661h"]
+DURATIONS_BAD += ["2562047788015215h", "153722867280912930m"]
+DURATIONS_OK += ["0d", "-0d0h", "0d0h0m0s0ms", "-9223372036854775807ms"]
 
 ENTITY_ATTRS = {  # attribute -> type; entities carry a random subset
     "level": "long", "name": "str", "flag": "bool", "tags": "set_str", "nums": "set_long",
@@ -68,6 +80,14 @@ PRINCIPAL_TYPES = ["User", "Admin::User"]
 RESOURCE_TYPES = ["Doc", "Folder"]
 GROUP_TYPES = ["Group"]
 ACTION_IDS = ["view", "edit", "delete", "share", "read", "write", "all"]
+
+
+RAW_PREFIX = "\0raw-json:"
+
+
+def raw_json(text: str) -> str:
+    """A JSON value written verbatim (e.g. `-0`, `1e2`) by engines.dumps."""
+    return RAW_PREFIX + text
 
 
 @dataclass
@@ -108,7 +128,8 @@ class Gen:
         self.users, self.groups, self.docs, self.folders, self.actions = users, groups, docs, folders, actions
         self.uids = users + groups + docs + folders + actions
         self.ghosts = [Uid("User", "ghost"), Uid("Group", "nobody"), Uid("Doc", "missing"),
-                       Uid("Admin::User", "alice"), Uid("Action", "nope")]
+                       Uid("Admin::User", "alice"), Uid("Action", "nope"), Uid("Admin::Action", "view"),
+                       Uid("permit", "x"), Uid("principal", "p")]
 
     def any_uid(self) -> Uid:
         if self.p(0.1):
@@ -148,6 +169,8 @@ class Gen:
             if self.p(0.4):
                 ent["tags"] = {k: self.json_value(t) for k, t in TAGS.items() if self.p(0.6)}
             out.append(ent)
+        if out and self.p(0.01):
+            out.append(out[0])  # an identical duplicate: cedarpy accepts it, a differing one is an error
         r.shuffle(out)
         return out
 
@@ -170,6 +193,8 @@ class Gen:
         if t in ("ip", "dec", "dt", "dur"):
             fn, pool = {"ip": ("ip", IPS_OK), "dec": ("decimal", DECIMALS_OK), "dt": ("datetime", DATETIMES_OK),
                         "dur": ("duration", DURATIONS_OK)}[t]
+            if self.p(0.03):
+                return {"__extn": {"fn": fn, "args": [self.pick(pool)]}}
             return {"__extn": {"fn": fn, "arg": self.pick(pool)}}
         if t.startswith("set_"):
             et = t[4:]
@@ -209,7 +234,7 @@ class Gen:
         elif kind == 1:
             req["resource"] = 'Doc :: "d1"'
         elif kind == 2:
-            req["context"]["bad"] = 1.5
+            req["context"]["bad"] = self.pick([1.5, raw_json("1.0"), raw_json("-0"), raw_json("10E0")])
         elif kind == 3:
             req["context"]["bad"] = None
         elif kind == 4:
@@ -243,9 +268,9 @@ class Gen:
         if t == "bool":
             return TRUE if self.p(0.5) else FALSE
         if t == "long":
-            return lit(str(self.pick(LONGS)))
+            return lit(self.pick(LONG_TEXTS) if self.p(0.05) else str(self.pick(LONGS)))
         if t == "str":
-            return lit(cedar_string(self.pick(STRINGS), ascii_escapes=self.p(0.3)))
+            return lit(self.string_literal(self.pick(STRINGS)))
         if t == "ent":
             if self.p(0.3):
                 return Expr("var", (), (self.pick(["principal", "resource", "action"]),))
@@ -267,17 +292,40 @@ class Gen:
                 kids.append(kids[0])
             if self.p(0.1):
                 kids.append(self.literal(self.pick(SCALARS)))  # mixed set
-            if self.p(0.05):
-                kids.append(Expr("set", (), (False,)))  # nested
+            if self.p(0.08):
+                inner = tuple(self.literal(et) for _ in range(r.randint(0, 2)))
+                kids.append(Expr("set", inner, (False,)))  # nested
+            if self.p(0.03):
+                kids.append(self.literal("rec_ctx"))
             return Expr("set", tuple(kids), (self.p(0.1),))
         if t.startswith("rec_"):
             keys, vals = [], []
-            for k, ft in RECORD_FIELDS[t].items():
+            fields = list(RECORD_FIELDS[t].items())
+            r.shuffle(fields)
+            for k, ft in fields:
                 if self.p(0.7):
                     keys.append(k)
                     vals.append(self.literal(ft) if ft in SCALARS else Expr("rec", (), ()))
             return Expr("rec", tuple(vals), tuple(keys))
         raise ValueError(t)
+
+    def string_literal(self, s: str) -> str:
+        """Cedar string literal with varied but equivalent escapes (\\x41, \\u{41}, \\', raw newline)."""
+        if self.p(0.6):
+            return cedar_string(s, ascii_escapes=self.p(0.3))
+        out = []
+        for ch in s:
+            if ch.isascii() and ch.isalpha() and self.p(0.3):
+                out.append(self.pick(["\\x%02X" % ord(ch), "\\u{%x}" % ord(ch), "\\u{%06X}" % ord(ch)]))
+            elif ch == "'" and self.p(0.5):
+                out.append("\\'")
+            elif ch == "\n" and self.p(0.5):
+                out.append("\n")  # a raw newline inside a string literal is legal
+            elif not ch.isascii() and self.p(0.5):
+                out.append("\\u{%X}" % ord(ch))
+            else:
+                out.append(cedar_string(ch)[1:-1])
+        return '"' + "".join(out) + '"'
 
     def attr_path(self, t: str, d: int = 1):
         """principal.x / resource.owner.x / context.x / context.rec.k with type t, or None."""
@@ -458,7 +506,9 @@ class Gen:
     def x_rec(self, t, d):
         if self.p(0.5):
             keys, vals = [], []
-            for k, ft in RECORD_FIELDS[t].items():
+            fields = list(RECORD_FIELDS[t].items())
+            self.r.shuffle(fields)
+            for k, ft in fields:
                 if self.p(0.7):
                     keys.append(k)
                     vals.append(self.expr(ft, d) if ft in SCALARS else self.literal(ft))
@@ -484,7 +534,7 @@ class Gen:
             if c == 0:
                 return Scope()
             if c == 1:
-                return Scope("==", (self.pick(self.actions),))
+                return Scope("==", (self.pick(self.actions) if self.p(0.95) else Uid("Admin::Action", "view"),))
             if c == 2:
                 return Scope("in", (self.pick(self.actions),))
             return Scope("in[]", tuple(r.sample(self.actions, r.randint(1, 3))))
@@ -517,10 +567,18 @@ class Gen:
         broken = None
         if self.p(0.002):
             broken = self.pick(["missing_semicolon", "dup_annotation", "bad_effect", "empty_when", "block_comment",
-                                "principal_in_set", "action_is", "old_colon_syntax"])
-        return Policy(effect="permit" if self.p(0.7) else "forbid", principal=self.scope("principal"),
-                      action=self.scope("action"), resource=self.scope("resource"), conditions=tuple(conds),
-                      annotations=tuple(annotations), broken=broken, spaced=self.p(0.03))
+                                "principal_in_set", "action_is", "old_colon_syntax", "action_not_action",
+                                "slot_in_condition"])
+        principal, resource = self.scope("principal"), self.scope("resource")
+        if self.p(0.02):  # an unlinked template: inert, but it still takes a policy id
+            slot = Scope(self.pick(["?==", "?in", "?is in"]), (), self.pick(PRINCIPAL_TYPES + RESOURCE_TYPES))
+            if self.p(0.5):
+                principal = slot
+            else:
+                resource = slot
+        return Policy(effect="permit" if self.p(0.7) else "forbid", principal=principal,
+                      action=self.scope("action"), resource=resource, conditions=tuple(conds),
+                      annotations=tuple(annotations), broken=broken, spaced=self.p(0.03), decorated=self.p(0.05))
 
     def broken_entities(self, ents: list) -> list:
         """Entity stores cedarpy rejects at load time (cedar.md §2.3/§3.1)."""
@@ -531,7 +589,8 @@ class Gen:
             return [first] + ents[1:]
         if kind == 1:   # conflicting duplicate
             return ents + [dict(first, attrs={"level": 999})]
-        bad = [1.5, None, {"__expr": "1"}, {"__extn": {"fn": "ip", "arg": self.pick(IPS_BAD)}}, I64_MAX + 1][kind - 2]
+        bad = [self.pick([1.5, raw_json("1.0"), raw_json("-0"), raw_json("1e2")]), None, {"__expr": "1"},
+               {"__extn": {"fn": "ip", "arg": self.pick(IPS_BAD)}}, self.pick([I64_MAX + 1, I64_MIN - 1, 2**64])][kind - 2]
         first = dict(first, attrs=dict(first["attrs"], bad=bad))
         return [first] + ents[1:]
 

@@ -50,7 +50,7 @@ def main() -> int:
     if a.request:
         lines = [open(a.request, encoding="utf-8").read()]
     else:
-        lines = [l for l in open(a.requests, encoding="utf-8").read().splitlines() if l.strip()]
+        lines = [l for l in open(a.requests, encoding="utf-8").read().split("\n") if l.strip()]
     reqs = [json.loads(l) for l in lines]
     for res in cedarpy.is_authorized_batch(reqs, pset, ents):
         if res.decision == cedarpy.Decision.NoDecision:

@@ -96,7 +96,8 @@ class Shrinker:
             if "tags" in e:
                 variants.append({k: v for k, v in e.items() if k != "tags"})
             for v in variants:
-                cand = replace(c, entities=c.entities[:i] + [v] + c.entities[i + 1:])
+                # identical duplicates (legal in cedarpy) must stay identical while shrinking
+                cand = replace(c, entities=[v if x == e else x for x in c.entities])
                 if self._try(cand):
                     c = improved = cand
                     break

@@ -189,6 +189,9 @@ class Scope:
     def render(self, var: str, spaced: bool) -> str:
         if self.op == "":
             return var
+        if self.op.startswith("?"):  # template slot: "?==", "?in", "?is in"
+            op = self.op[1:]
+            return f"{var} is {self.type} in ?{var}" if op == "is in" else f"{var} {op} ?{var}"
         if self.op == "is":
             return f"{var} is {self.type}"
         if self.op == "is in":
@@ -208,6 +211,7 @@ class Policy:
     annotations: tuple = ()         # ((key, value-or-None), ...)
     broken: Optional[str] = None    # a deliberate policy-level syntax error (see gen.BROKEN)
     spaced: bool = False            # render entity paths as `A :: B :: "x"`
+    decorated: bool = False         # comments and trailing commas (RFC 71)
 
     def render(self) -> str:
         lines = []
@@ -216,9 +220,15 @@ class Policy:
         effect = self.effect
         scope = [self.principal.render("principal", self.spaced), self.action.render("action", self.spaced),
                  self.resource.render("resource", self.spaced)]
-        head = f"{effect}(" + ", ".join(scope) + ")"
+        if self.decorated:
+            scope[-1] += ", // trailing comma"
+            head = f"{effect}(\n  " + ",\n  ".join(scope) + "\n)"
+        else:
+            head = f"{effect}(" + ", ".join(scope) + ")"
         conds = [f"{kind} {{ {e.render()} }}" for kind, e in self.conditions]
         text = "\n".join(lines + [head] + ["  " + c for c in conds]) + ";"
+        if self.decorated:
+            text = "// policy\n" + text + " // end"
         if self.broken:
             text = BROKEN_RENDER[self.broken](text, self)
         return text
@@ -238,6 +248,9 @@ BROKEN_RENDER = {
     "principal_in_set": lambda t, p: t.replace("(principal", '(principal in [User::"alice"]', 1)
     if p.principal.op == "" else t[:-1] + " when { 1 < 2 < 3 };",
     "action_is": lambda t, p: t.replace("action", "action is Action", 1) if p.action.op == "" else t + "?",
+    "action_not_action": lambda t, p: t.replace("action", 'action == User::"alice"', 1)
+    if p.action.op == "" else t + "]",
+    "slot_in_condition": lambda t, p: t[:-1] + " when { principal == ?principal };",
     "old_colon_syntax": lambda t, p: t.replace("(principal", "(principal: User", 1)
     if p.principal.op == "" else t + ")",
 }
