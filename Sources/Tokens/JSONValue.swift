@@ -121,15 +121,19 @@ enum JSONValue: Equatable, Sendable {
         mutating func string() -> String? {
             index += 1
             let start = index
+            var ascii = true
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    // Pure ASCII needs no validation (and is the common case in tokens).
+                    let text = ascii ? String(decoding: run, as: UTF8.self) : String(validating: run, as: UTF8.self)
                     index += 1
                     return text
                 }
                 if byte == UInt8(ascii: "\\") { return escapedString(from: start) }
                 if byte < 0x20 { return nil }
+                if byte >= 0x80 { ascii = false }
                 index += 1
             }
             return nil
@@ -217,6 +221,12 @@ enum JSONValue: Equatable, Sendable {
                 index += 1
                 if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
                 guard digits() > 0 else { return nil }
+            }
+            // Integers of up to 15 digits are exact in a Double; skip the text round trip for them.
+            if index - integerStart == integerDigits, integerDigits <= 15 {
+                var magnitude: Int64 = 0
+                for byte in bytes[integerStart..<index] { magnitude = magnitude * 10 + Int64(byte - UInt8(ascii: "0")) }
+                return .number(Double(integerStart > start ? -magnitude : magnitude))
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             guard let value = Double(text), value.isFinite else { return nil }

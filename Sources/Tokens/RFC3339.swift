@@ -18,7 +18,11 @@ enum RFC3339 {
     }
 
     static func parse(_ text: String) -> Date? {
-        let c = Array(text.utf8)
+        var text = text
+        return text.withUTF8(parse)
+    }
+
+    private static func parse(_ c: UnsafeBufferPointer<UInt8>) -> Date? {
         guard c.count >= 20, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"),
               c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
               c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"),
@@ -56,7 +60,7 @@ enum RFC3339 {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
-    private static func digits(_ c: [UInt8], _ start: Int, _ count: Int) -> Int64? {
+    private static func digits(_ c: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> Int64? {
         guard start + count <= c.count else { return nil }
         var value: Int64 = 0
         for byte in c[start..<(start + count)] {

@@ -32,6 +32,12 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("JWT EdDSA verify + claims decode + policy") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try! fixture.jwt.verify(fixture.jwtToken, now: fixture.now)) }
     }
+    Benchmark("claims decode only (PASETO JSON, RFC 3339 times)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try! ClaimsCodec.decode(fixture.pasetoClaimsJSON, as: .paseto)) }
+    }
+    Benchmark("claims decode only (JWT JSON, NumericDate)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try! ClaimsCodec.decode(fixture.jwtClaimsJSON, as: .jwt)) }
+    }
     Benchmark("verified-token cache hit (PASETO)") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(fixture.cache.lookup(fixture.pasetoToken, now: fixture.now)) }
     }
@@ -51,6 +57,8 @@ struct VerificationFixture: Sendable {
     let jwtToken: String
     let pasetoSigned: (message: [UInt8], signature: [UInt8])
     let jwtSigned: (message: [UInt8], signature: [UInt8])
+    let pasetoClaimsJSON: [UInt8]
+    let jwtClaimsJSON: [UInt8]
     let paseto: PasetoPublicVerifier
     let jwt: JWTVerifier
     let cache = VerifiedTokenCache()
@@ -65,6 +73,8 @@ struct VerificationFixture: Sendable {
         let signer = TokenSigner(key: key)
         pasetoToken = signer.paseto(claims)
         jwtToken = signer.jwt(claims)
+        pasetoClaimsJSON = ClaimsCodec.encode(claims, as: .paseto)
+        jwtClaimsJSON = ClaimsCodec.encode(claims, as: .jwt)
         let policy = ClaimsPolicy(issuers: ["https://id.portcullis.test"], audiences: ["portcullis-gateway"])
         let keys = VerificationKeys([key.publicKey])
         paseto = PasetoPublicVerifier(keys: keys, policy: policy)
