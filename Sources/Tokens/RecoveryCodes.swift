@@ -29,7 +29,9 @@ public struct RecoveryCodes: Sendable {
     /// Input is normalised (case, dashes, spaces) so users can type it loosely.
     public func hash(_ code: String) -> String {
         let normalised = Array(code.uppercased().utf8.filter { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: " ") })
-        return Base64URL.encode(Sodium.blake2b(outputLength: 32, key: pepper.copy(), normalised))
+        var key = pepper.copy()
+        defer { Sodium.wipe(&key) }
+        return Base64URL.encode(Sodium.blake2b(outputLength: 32, key: key, normalised))
     }
 
     /// Index of the stored hash that `code` matches (the caller deletes it: single use), or nil.

@@ -22,7 +22,9 @@ public struct TOTP: Sendable, CustomStringConvertible {
     public func code(forStep step: UInt64) -> String {
         var counter = [UInt8](repeating: 0, count: 8)
         for index in 0..<8 { counter[index] = UInt8(truncatingIfNeeded: step >> UInt64(56 - index * 8)) }
-        let mac = secret.withBytes { SHA1.hmac(key: Array($0), message: counter) }
+        var key = secret.copy()
+        defer { Sodium.wipe(&key) }
+        let mac = SHA1.hmac(key: key, message: counter)
         let offset = Int(mac[19] & 0x0F)
         let binary = UInt32(mac[offset] & 0x7F) << 24 | UInt32(mac[offset + 1]) << 16
             | UInt32(mac[offset + 2]) << 8 | UInt32(mac[offset + 3])
@@ -58,7 +60,9 @@ public struct TOTP: Sendable, CustomStringConvertible {
     public func provisioningURI(issuer: String, account: String) -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         func escape(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "" }
-        let secretText = secret.withBytes { Base32.encode(Array($0)) }
+        var key = secret.copy()
+        defer { Sodium.wipe(&key) }
+        let secretText = Base32.encode(key)
         return "otpauth://totp/\(escape(issuer)):\(escape(account))?secret=\(secretText)&issuer=\(escape(issuer))"
             + "&algorithm=SHA1&digits=\(Self.digits)&period=\(Int(Self.period))"
     }

@@ -77,24 +77,29 @@ public struct SessionCookieCodec: Sendable {
     private let byID: [String: PasetoLocalKey]
     public var policy: ClaimsPolicy
     public var maxTokenLength: Int
+    /// Implicit assertion binding cookies to this use, so a v4.local token minted for another
+    /// purpose with the same key does not open here.
+    public var implicit: [UInt8]
 
     public init(current: PasetoLocalKey, previous: [PasetoLocalKey] = [], policy: ClaimsPolicy,
-                maxTokenLength: Int = PasetoV4.defaultMaxTokenLength) {
+                maxTokenLength: Int = PasetoV4.defaultMaxTokenLength, implicit: [UInt8] = Array("portcullis-session".utf8)) {
         self.current = current
         byID = Dictionary(([current] + previous).map { ($0.keyID, $0) }, uniquingKeysWith: { first, _ in first })
         self.policy = policy
         self.maxTokenLength = maxTokenLength
+        self.implicit = implicit
     }
 
     public func seal(_ claims: Claims) throws(TokenError) -> String {
-        try PasetoV4.encrypt(ClaimsCodec.encode(claims, as: .paseto), with: current, footer: KeyIDFooter.encode(current.keyID))
+        try PasetoV4.encrypt(ClaimsCodec.encode(claims, as: .paseto), with: current, footer: KeyIDFooter.encode(current.keyID),
+                             implicit: implicit)
     }
 
     public func open(_ token: String, now: Date) throws(TokenError) -> Claims {
         let parts = try PasetoV4.parse(token, purpose: .local, maxLength: maxTokenLength)
         let kid = try KeyIDFooter.keyID(in: parts.footer, expectedPrefix: "k4.lid.")
         guard let key = byID[kid] else { throw TokenError.unknownKeyID(kid) }
-        let claims = try ClaimsCodec.decode(try PasetoV4.decrypt(parts, with: key, implicit: []).payload, as: .paseto)
+        let claims = try ClaimsCodec.decode(try PasetoV4.decrypt(parts, with: key, implicit: implicit).payload, as: .paseto)
         try policy.validate(claims, now: now)
         return claims
     }

@@ -27,9 +27,12 @@ final class InteropTests: XCTestCase {
         let interop = try Interop.locate()
         let raw = Sodium.randomBytes(32)
         let cookies = SessionCookieCodec(current: try PasetoLocalKey(bytes: raw), policy: livePolicy)
-        let result = try interop.run("pyseto-decrypt-local", ["key_hex": hexString(raw), "token": try cookies.seal(liveClaims())])
+        let token = try cookies.seal(liveClaims())
+        let result = try interop.run("pyseto-decrypt-local", ["key_hex": hexString(raw), "token": token, "implicit": "portcullis-session"])
         let payload = try XCTUnwrap((result["payload"] as? String).map { Array($0.utf8) })
         XCTAssertEqual(try ClaimsCodec.decode(payload, as: .paseto), liveClaims())
+        // The implicit assertion is really bound: pyseto refuses the cookie without it.
+        XCTAssertThrowsError(try interop.run("pyseto-decrypt-local", ["key_hex": hexString(raw), "token": token]))
     }
 
     func testWeVerifyPysetoTokensAndIds() throws {
@@ -51,6 +54,7 @@ final class InteropTests: XCTestCase {
         let local = try PasetoLocalKey(bytes: raw)
         let sealed = try interop.run("pyseto-encrypt-local", [
             "key_hex": hexString(raw), "payload": payload, "footer": "{\"kid\":\"\(local.keyID)\"}",
+            "implicit": "portcullis-session",
         ])
         XCTAssertEqual(sealed["lid"] as? String, local.keyID)
         let cookies = SessionCookieCodec(current: local, policy: livePolicy)

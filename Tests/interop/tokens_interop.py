@@ -38,7 +38,7 @@ def pyseto_verify_public(req):
 
 def pyseto_decrypt_local(req):
     key = pyseto.Key.new(version=4, purpose="local", key=bytes.fromhex(req["key_hex"]))
-    decoded = pyseto.decode(key, req["token"])
+    decoded = pyseto.decode(key, req["token"], implicit_assertion=req.get("implicit", "").encode())
     return {"payload": decoded.payload.decode(), "footer": decoded.footer.decode()}
 
 
@@ -55,7 +55,8 @@ def pyseto_sign_public(req):
 
 def pyseto_encrypt_local(req):
     key = pyseto.Key.new(version=4, purpose="local", key=bytes.fromhex(req["key_hex"]))
-    token = pyseto.encode(key, req["payload"].encode(), footer=req["footer"].encode())
+    token = pyseto.encode(key, req["payload"].encode(), footer=req["footer"].encode(),
+                          implicit_assertion=req.get("implicit", "").encode())
     return {"token": token.decode(), "lid": key.to_paserk_id()}
 
 
