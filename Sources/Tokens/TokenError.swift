@@ -47,10 +47,10 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .wrongHeader(expected): "token header is not '\(expected)'"
         case let .malformed(reason): "malformed token: \(reason)"
         case .missingKeyID: "token carries no key id (expected 'kid')"
-        case let .unknownKeyID(kid): "unknown key id '\(kid.prefix(64))'"
+        case let .unknownKeyID(kid): "unknown key id '\(printable(kid, limit: 64))'"
         case let .keyIDPurposeMismatch(expected): "key id is not a '\(expected)' identifier"
         case .authenticationFailed: "signature or authentication tag is invalid"
-        case let .unsupportedAlgorithm(alg): "algorithm '\(alg.prefix(32))' is not accepted (only EdDSA)"
+        case let .unsupportedAlgorithm(alg): "algorithm '\(printable(alg, limit: 32))' is not accepted (only EdDSA)"
         case .unsupportedCriticalHeader: "token has a 'crit' header, which is not supported"
         case let .invalidKey(reason): "invalid key: \(reason)"
         case let .invalidClaims(reason): "invalid claims: \(reason)"
@@ -58,8 +58,14 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notYetValid: "token is not valid yet (nbf in the future)"
         case .issuedInFuture: "token was issued in the future (iat beyond clock skew)"
         case let .lifetimeTooLong(seconds, limit): "token lifetime \(seconds) s exceeds the maximum of \(limit) s"
-        case let .issuerNotAccepted(issuer): "issuer '\(issuer.prefix(128))' is not accepted"
+        case let .issuerNotAccepted(issuer): "issuer '\(printable(issuer, limit: 128))' is not accepted"
         case .audienceNotAccepted: "no audience in the token is accepted here"
         }
     }
+}
+
+/// Token-supplied text in a message: truncated, and anything but printable ASCII replaced, so
+/// an attacker cannot forge log lines through a key id or issuer.
+private func printable(_ text: String, limit: Int) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit).map { (0x20...0x7E).contains($0.value) ? $0 : "?" }))
 }

@@ -57,3 +57,13 @@ final class JSONValueTests: XCTestCase {
         }
     }
 }
+
+final class ErrorMessageTests: XCTestCase {
+    func testAttackerTextCannotForgeLogLines() {
+        let message = TokenError.unknownKeyID("k4.pid.x\nlevel=info msg=\"login ok\"").description
+        XCTAssertFalse(message.contains("\n"))
+        XCTAssertEqual(message, "unknown key id 'k4.pid.x?level=info msg=\"login ok\"'")
+        XCTAssertEqual(TokenError.unsupportedAlgorithm(String(repeating: "A", count: 100)).description.count,
+                       "algorithm '' is not accepted (only EdDSA)".count + 32)
+    }
+}
