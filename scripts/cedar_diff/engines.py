@@ -65,6 +65,10 @@ class Inputs:
         return "\n".join(self.policy_files)
 
 
+# Byte order puts "10" before "9" and "B" before "_" before "a": a natural or case-folding sort would differ.
+DIR_NAMES = ["10.cedar", "9.cedar", "B.cedar", "_c.cedar", "a.cedar", "a0.cedar"]
+
+
 def _rejected_all(inputs: Inputs, why: str) -> list:
     return [Outcome("rejected", detail=why) for _ in inputs.requests]
 
@@ -132,8 +136,11 @@ class Portcullis:
             os.makedirs(pol, exist_ok=True)
             for f in os.listdir(pol):
                 os.unlink(os.path.join(pol, f))
-            for i, t in enumerate(inputs.policy_files):
-                _write(os.path.join(pol, f"{i:02d}-part.cedar"), t)
+            names = sorted(DIR_NAMES)[:len(inputs.policy_files)] if len(inputs.policy_files) <= len(DIR_NAMES) \
+                else [f"{i:04d}.cedar" for i in range(len(inputs.policy_files))]
+            for name, t in zip(names, inputs.policy_files):
+                _write(os.path.join(pol, name), t)
+            _write(os.path.join(pol, "README.txt"), "not a policy file: must be ignored (")
         ent = os.path.join(self.workdir, "entities.json")
         _write(ent, inputs.entities_text)
         dump = lambda r: dumps(r, inputs.ascii_json)

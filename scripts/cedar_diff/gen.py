@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .syntax import (Expr, Policy, Scope, Uid, cedar_pattern, cedar_string, lit, TRUE, FALSE)
+from .syntax import (Expr, Policy, Scope, Uid, cedar_pattern, cedar_string, is_ident, lit, TRUE, FALSE)
 
 I64_MAX = 2**63 - 1
 I64_MIN = -2**63
@@ -65,7 +65,8 @@ ENTITY_ATTRS = {  # attribute -> type; entities carry a random subset
 CONTEXT_ATTRS = {
     "n": "long", "s": "str", "ok": "bool", "set": "set_long", "strs": "set_str", "rec": "rec_ctx",
     "ip": "ip", "amt": "dec", "now": "dt", "dur": "dur", "who": "ent", "ents": "set_ent",
-    "big": "long", E_ACUTE: "long", E_DECOMP: "long", "if": "long",
+    "big": "long", E_ACUTE: "long", E_DECOMP: "long", "if": "long", "principal": "long", "then": "bool",
+    "permit": "str", "_x1": "str", "__cedar": "long",
 }
 RECORD_FIELDS = {
     "rec_addr": {"city": "str", "zip": "long", "geo": "rec_geo"},
@@ -83,6 +84,11 @@ ACTION_IDS = ["view", "edit", "delete", "share", "read", "write", "all"]
 
 
 RAW_PREFIX = "\0raw-json:"
+AVOIDABLE = {
+    "raw-line-separators",    # JSON text with raw U+2028/U+0085 (ensure_ascii=False)
+    "identical-duplicates",   # an entity listed twice, identically
+    "json-minus-zero",        # the JSON number spellings -0, 1.0, 1e2, 10E0
+}
 
 
 def raw_json(text: str) -> str:
@@ -101,8 +107,9 @@ class World:
 
 
 class Gen:
-    def __init__(self, seed: int, error_rate: float = 0.04):
+    def __init__(self, seed: int, error_rate: float = 0.04, avoid: frozenset = frozenset()):
         self.r = random.Random(seed)
+        self.avoid = avoid
         self.error_rate = error_rate
         self.uids: list[Uid] = []
         self.ghosts: list[Uid] = []
@@ -169,7 +176,7 @@ class Gen:
             if self.p(0.4):
                 ent["tags"] = {k: self.json_value(t) for k, t in TAGS.items() if self.p(0.6)}
             out.append(ent)
-        if out and self.p(0.01):
+        if out and self.p(0.01) and "identical-duplicates" not in self.avoid:
             out.append(out[0])  # an identical duplicate: cedarpy accepts it, a differing one is an error
         r.shuffle(out)
         return out
@@ -234,7 +241,7 @@ class Gen:
         elif kind == 1:
             req["resource"] = 'Doc :: "d1"'
         elif kind == 2:
-            req["context"]["bad"] = self.pick([1.5, raw_json("1.0"), raw_json("-0"), raw_json("10E0")])
+            req["context"]["bad"] = self.pick([1.5] + self.raw_numbers(["1.0", "-0", "10E0"]))
         elif kind == 3:
             req["context"]["bad"] = None
         elif kind == 4:
@@ -418,6 +425,10 @@ class Gen:
             return Expr("meth", (self.entity_expr(d), self.tag_key(d)), ("getTag",)) if self.p(0.3) else \
                 Expr("bin", (Expr("meth", (self.entity_expr(d), self.tag_key(d)), ("getTag",)),
                              self.literal(self.pick(["str", "long"]))), ("==",))
+        if c == 20:
+            t2 = self.pick(["ip", "dec", "dt", "dur"])
+            elems = tuple(self.literal(t2) for _ in range(self.r.randint(0, 3)))
+            return Expr("meth", (Expr("set", elems, (False,)), self.literal(t2)), ("contains",))
         return self.leaf("bool")
 
     def has_expr(self, d):
@@ -432,7 +443,7 @@ class Gen:
         path = [first]
         if self.p(0.25):
             path += self.pick([["city"], ["geo", "lat"], ["k"], ["inner", "north"], ["z"]])
-            path = [x for x in path if x.isascii() and x.isidentifier() and x != "if"] or ["nosuch"]
+            path = [x for x in path if is_ident(x)] or ["nosuch"]
         return Expr("has", (base,), (tuple(path), self.p(0.1) and len(path) == 1))
 
     def tag_key(self, d):
@@ -580,6 +591,9 @@ class Gen:
                       action=self.scope("action"), resource=resource, conditions=tuple(conds),
                       annotations=tuple(annotations), broken=broken, spaced=self.p(0.03), decorated=self.p(0.05))
 
+    def raw_numbers(self, texts: list) -> list:
+        return [] if "json-minus-zero" in self.avoid else [raw_json(t) for t in texts]
+
     def broken_entities(self, ents: list) -> list:
         """Entity stores cedarpy rejects at load time (cedar.md §2.3/§3.1)."""
         kind = self.r.randrange(7)
@@ -589,7 +603,7 @@ class Gen:
             return [first] + ents[1:]
         if kind == 1:   # conflicting duplicate
             return ents + [dict(first, attrs={"level": 999})]
-        bad = [self.pick([1.5, raw_json("1.0"), raw_json("-0"), raw_json("1e2")]), None, {"__expr": "1"},
+        bad = [self.pick([1.5] + self.raw_numbers(["1.0", "-0", "1e2"])), None, {"__expr": "1"},
                {"__extn": {"fn": "ip", "arg": self.pick(IPS_BAD)}}, self.pick([I64_MAX + 1, I64_MIN - 1, 2**64])][kind - 2]
         first = dict(first, attrs=dict(first["attrs"], bad=bad))
         return [first] + ents[1:]
@@ -603,4 +617,5 @@ class Gen:
             ents = self.broken_entities(ents)
         reqs = [self.request() for _ in range(n_requests)]
         split = self.r.randint(2, 3) if self.p(0.1) and len(policies) >= 3 else 1
-        return World(policies, ents, reqs, split_files=split, ascii_json=self.p(0.5))
+        ascii_json = self.p(0.5) or "raw-line-separators" in self.avoid
+        return World(policies, ents, reqs, split_files=split, ascii_json=ascii_json)
