@@ -196,3 +196,44 @@ final class TokenVerificationTests: XCTestCase {
         XCTAssertThrowsError(try ClaimsCodec.decode(Array("not json".utf8), as: .jwt))
     }
 }
+
+/// Structural abuse: truncations, extensions and garbage must be refused without crashing.
+final class MalformedInputTests: XCTestCase {
+    func testTruncationsAndGarbageNeverVerify() throws {
+        let key = try Ed25519SecretKey.generate()
+        let keys = VerificationKeys([key.publicKey])
+        let paseto = PasetoPublicVerifier(keys: keys, policy: samplePolicy)
+        let jwt = JWTVerifier(keys: keys, policy: samplePolicy)
+        let cookies = SessionCookieCodec(current: try PasetoLocalKey.generate(), policy: samplePolicy)
+        let tokens = [TokenSigner(key: key).paseto(sampleClaims()), TokenSigner(key: key).jwt(sampleClaims()),
+                      try cookies.seal(sampleClaims())]
+        func accepted(_ candidate: String) -> Bool {
+            (try? paseto.verify(candidate, now: testNow)) != nil || (try? jwt.verify(candidate, now: testNow)) != nil
+                || (try? cookies.open(candidate, now: testNow)) != nil
+        }
+        for token in tokens {
+            XCTAssertTrue(accepted(token))
+            for length in 0..<token.count { XCTAssertFalse(accepted(String(token.prefix(length))), "prefix \(length)") }
+            for suffix in ["A", ".", "=", "AA", ".e30", " "] { XCTAssertFalse(accepted(token + suffix), suffix) }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let length = Int.random(in: 0..<200, using: &generator)
+            let garbage = String(decoding: (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }, as: UTF8.self)
+            XCTAssertFalse(accepted("v4.public." + garbage))
+            XCTAssertFalse(accepted(garbage))
+            _ = JSONValue.parse(Array(garbage.utf8))
+        }
+    }
+
+    func testCacheRemoveAll() {
+        let cache = VerifiedTokenCache()
+        cache.insert("t", claims: sampleClaims(), ticket: cache.ticket(), now: testNow)
+        let before = cache.ticket()
+        cache.removeAll()
+        XCTAssertNil(cache.lookup("t", now: testNow))
+        cache.insert("u", claims: sampleClaims(), ticket: before, now: testNow)
+        XCTAssertNil(cache.lookup("u", now: testNow), "verifications in flight across removeAll are not cached")
+        XCTAssertEqual(cache.count, 0)
+    }
+}
