@@ -113,7 +113,7 @@ func fold(_ e: Expr) -> Expr {
     case .call(let f, let args):
         let folded = args.map(fold)
         if f.isConstructor, folded.count == 1, case .literal(.string)? = folded.first,
-           let v = try? Extensions.apply(f, [literal(folded[0])!]) {
+           let v = try? Extensions.apply(f, Arguments([literal(folded[0])!])) {
             return .literal(v)
         }
         return .call(f, folded)
@@ -121,11 +121,18 @@ func fold(_ e: Expr) -> Expr {
 }
 
 /// Maps scope-pinned entity UIDs to the policies pinned to them, so a request only evaluates
-/// policies whose scope can match its principal, action or resource (or their ancestors).
+/// policies whose scope can match its principal, action and resource (or their ancestors).
+///
+/// A policy is filed under every dimension its scope pins (`==`, `in`, `is … in`, `action in
+/// [..]`). A request collects, per dimension, the policies filed under the request's entity or
+/// one of its ancestors; a policy is a candidate only when it was found in each dimension it pins.
+/// This is a necessary condition for the scope to match, so skipping the others changes nothing:
+/// their scope is false and Cedar never evaluates their conditions.
 struct PolicyIndex: Sendable {
-    enum Dimension: Int { case principal, action, resource }
-
     private var buckets: [[EntityUID: [Int32]]] = [[:], [:], [:]]
+    /// Number of dimensions each policy is filed under (0 to 3).
+    private var pinnedDimensions: [UInt8] = []
+    /// Policies pinned in no dimension: always candidates.
     private var unpinned: [Int32] = []
 
     private static func keys(_ c: EntityConstraint) -> [EntityUID] {
@@ -135,60 +142,100 @@ struct PolicyIndex: Sendable {
         }
     }
 
-    private static func keys(_ p: CompiledPolicy, _ d: Dimension) -> [EntityUID] {
-        switch d {
-        case .principal: return keys(p.principal)
-        case .resource: return keys(p.resource)
-        case .action:
-            switch p.action {
-            case .any: return []
-            case .equal(let x), .in(let x): return [x]
-            case .inList(let xs): return xs
-            }
+    private static func keys(_ c: ActionConstraint) -> [EntityUID]? {
+        switch c {
+        case .any: return nil
+        case .equal(let x), .in(let x): return [x]
+        case .inList(let xs): return xs
         }
     }
 
     init(_ policies: [CompiledPolicy]) {
-        // Pin each policy on the dimension whose keys are shared by the fewest policies.
-        var frequency: [[EntityUID: Int]] = [[:], [:], [:]]
-        for p in policies {
-            for d in [Dimension.principal, .action, .resource] {
-                for k in Set(Self.keys(p, d)) { frequency[d.rawValue][k, default: 0] += 1 }
-            }
-        }
         for (n, p) in policies.enumerated() {
-            var best: (Dimension, [EntityUID], Int)?
-            for d in [Dimension.principal, .resource, .action] {
-                let ks = Self.keys(p, d)
-                guard !ks.isEmpty else { continue }
-                let cost = ks.reduce(0) { $0 + frequency[d.rawValue][$1]! }
-                if best == nil || cost < best!.2 { best = (d, ks, cost) }
+            var pinned: UInt8 = 0
+            let dims: [[EntityUID]?] = [
+                Self.keys(p.principal).nilIfEmpty, Self.keys(p.action), Self.keys(p.resource).nilIfEmpty,
+            ]
+            for (d, ks) in dims.enumerated() {
+                guard let ks else { continue }
+                pinned += 1
+                // `action in []` pins the action dimension to nothing: the policy is never a candidate.
+                for k in Set(ks) { buckets[d][k, default: []].append(Int32(n)) }
             }
-            if let (d, ks, _) = best {
-                for k in Set(ks) { buckets[d.rawValue][k, default: []].append(Int32(n)) }
-            } else {
-                unpinned.append(Int32(n))
-            }
+            pinnedDimensions.append(pinned)
+            if pinned == 0 { unpinned.append(Int32(n)) }
         }
     }
 
     /// Indices of policies whose scope may match, ascending and without duplicates.
     func candidates(_ r: Request, _ entities: Entities) -> [Int32] {
-        var out = unpinned
-        for (d, uid) in [(Dimension.principal, r.principal), (.action, r.action), (.resource, r.resource)] {
-            let map = buckets[d.rawValue]
+        var hits: [Int32] = []
+        hits.reserveCapacity(32)
+        var dimensionStart = 0
+        for d in 0..<3 {
+            let map = buckets[d]
             if map.isEmpty { continue }
-            if let hit = map[uid] { out += hit }
+            let uid = d == 0 ? r.principal : d == 1 ? r.action : r.resource
+            if let hit = map[uid] { hits += hit }
             if let ancestors = entities[uid]?.ancestors {
-                for a in ancestors { if let hit = map[a] { out += hit } }
+                for a in ancestors { if let hit = map[a] { hits += hit } }
+            }
+            // Deduplicate within the dimension (a policy may be filed under several ancestors).
+            dimensionStart = Self.sortUnique(&hits, from: dimensionStart)
+        }
+        hits += unpinned
+        // Keep a policy when it was found in every dimension it pins; compact in place.
+        Self.sort(&hits, from: 0)
+        var w = 0, k = 0
+        while k < hits.count {
+            var run = 1
+            while k + run < hits.count, hits[k + run] == hits[k] { run += 1 }
+            if run == max(1, Int(pinnedDimensions[Int(hits[k])])) {
+                hits[w] = hits[k]
+                w += 1
+            }
+            k += run
+        }
+        hits.removeLast(hits.count - w)
+        return hits
+    }
+
+    /// Sorts `a[from...]` in place without a temporary buffer (the ranges here are short).
+    private static func sort(_ a: inout [Int32], from: Int) {
+        a.withUnsafeMutableBufferPointer { b in
+            guard b.count - from > 1 else { return }
+            if b.count - from > 64 {
+                var tail = UnsafeMutableBufferPointer(rebasing: b[from...])
+                tail.sort()
+                return
+            }
+            for i in (from + 1)..<b.count {
+                let x = b[i]
+                var j = i
+                while j > from, b[j - 1] > x {
+                    b[j] = b[j - 1]
+                    j -= 1
+                }
+                b[j] = x
             }
         }
-        out.sort()
-        var unique: [Int32] = []
-        unique.reserveCapacity(out.count)
-        for x in out where unique.last != x { unique.append(x) }
-        return unique
     }
+
+    /// Sorts and deduplicates `a[from...]`; returns the new end.
+    private static func sortUnique(_ a: inout [Int32], from: Int) -> Int {
+        sort(&a, from: from)
+        var w = from
+        for k in from..<a.count where k == from || a[k] != a[k - 1] {
+            a[w] = a[k]
+            w += 1
+        }
+        a.removeLast(a.count - w)
+        return w
+    }
+}
+
+extension Array {
+    fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }
 
 /// Cedar's authorizer (cedar-lean `Spec/Authorizer.lean`): Allow iff some permit is satisfied

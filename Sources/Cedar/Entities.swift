@@ -74,10 +74,4 @@ public struct Entities: Sendable {
     public func isDescendant(_ uid: EntityUID, of ancestor: EntityUID) -> Bool {
         uid == ancestor || storage[uid]?.ancestors.contains(ancestor) == true
     }
-
-    /// `uid` plus its ancestors, for policy-index lookups.
-    func selfAndAncestors(_ uid: EntityUID) -> [EntityUID] {
-        guard let a = storage[uid]?.ancestors, !a.isEmpty else { return [uid] }
-        return [uid] + a
-    }
 }

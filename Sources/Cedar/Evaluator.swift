@@ -82,10 +82,12 @@ public struct Evaluator: Sendable {
             for entry in entries { r[entry.key] = try evaluate(entry.value) }
             return .record(r)
         case .call(let f, let args):
-            var values: [Value] = []
-            values.reserveCapacity(args.count)
-            for a in args { values.append(try evaluate(a)) }
-            return try call(f, values)
+            // No function takes more than two arguments (receiver included); further ones are
+            // still evaluated, in order, before the arity error.
+            let first = try args.isEmpty ? nil : evaluate(args[0])
+            let second = try args.count < 2 ? nil : evaluate(args[1])
+            for extra in args.dropFirst(2) { _ = try evaluate(extra) }
+            return try call(f, Arguments(count: args.count, first: first, second: second))
         }
     }
 
@@ -127,13 +129,13 @@ public struct Evaluator: Sendable {
             case .entity(let parent):
                 return .bool(entities.isDescendant(child, of: parent))
             case .set(let parents):
-                var uids: [EntityUID] = []
-                uids.reserveCapacity(parents.count)
+                // Every element must be an entity, even after a match is found.
+                var found = false
                 for p in parents {
                     guard case .entity(let uid) = p else { throw .typeError(expected: [.entity], got: p.typeName) }
-                    uids.append(uid)
+                    if !found { found = entities.isDescendant(child, of: uid) }
                 }
-                return .bool(uids.contains { entities.isDescendant(child, of: $0) })
+                return .bool(found)
             default:
                 throw .typeError(expected: [.set, .entity], got: r.typeName)
             }
@@ -174,27 +176,28 @@ public struct Evaluator: Sendable {
         }
     }
 
-    private func call(_ f: Function, _ args: [Value]) throws(EvaluationError) -> Value {
+    private func call(_ f: Function, _ args: Arguments) throws(EvaluationError) -> Value {
+        guard f.isBuiltinMethod else { return try Extensions.apply(f, args) }
+        // The parser checked the arity of built-in methods.
+        let a = args.first!, b = args.second
         switch f {
         case .contains:
-            return .bool(try set(args[0]).contains(args[1]))
+            return .bool(try set(a).contains(b!))
         case .containsAll:
-            let s = try set(args[0]), t = try set(args[1])
+            let s = try set(a), t = try set(b!)
             return .bool(t.isSubset(of: s))
         case .containsAny:
-            let s = try set(args[0]), t = try set(args[1])
+            let s = try set(a), t = try set(b!)
             return .bool(!s.isDisjoint(with: t))
         case .isEmpty:
-            return .bool(try set(args[0]).isEmpty)
-        case .hasTag, .getTag:
-            guard case .entity(let uid) = args[0] else { throw .typeError(expected: [.entity], got: args[0].typeName) }
-            guard case .string(let key) = args[1] else { throw .typeError(expected: [.string], got: args[1].typeName) }
+            return .bool(try set(a).isEmpty)
+        default:
+            guard case .entity(let uid) = a else { throw .typeError(expected: [.entity], got: a.typeName) }
+            guard case .string(let key) = b! else { throw .typeError(expected: [.string], got: b!.typeName) }
             if f == .hasTag { return .bool(entities[uid]?.tags[key] != nil) }
             guard let entity = entities[uid] else { throw .entityDoesNotExist(uid) }
             guard let tag = entity.tags[key] else { throw .tagDoesNotExist(uid, tag: key) }
             return tag
-        default:
-            return try Extensions.apply(f, args)
         }
     }
 
@@ -207,19 +210,18 @@ public struct Evaluator: Sendable {
 /// `like` matching over Unicode scalars: `*` matches any run, including the empty one.
 /// Greedy with backtracking to the last star, so the cost is O(|s|·|p|) in the worst case.
 func wildcardMatch(_ text: String.UnicodeScalarView, _ pattern: [PatternElement]) -> Bool {
-    let s = Array(text)
-    var i = 0, j = 0
-    var starJ = -1, starI = 0
-    while i < s.count {
-        if j < pattern.count, case .scalar(let c) = pattern[j], c == s[i] {
-            i += 1
+    var i = text.startIndex, j = 0
+    var starJ = -1, starI = text.startIndex
+    while i < text.endIndex {
+        if j < pattern.count, case .scalar(let c) = pattern[j], c == text[i] {
+            i = text.index(after: i)
             j += 1
         } else if j < pattern.count, pattern[j] == .wildcard {
             starJ = j
             starI = i
             j += 1
         } else if starJ >= 0 {
-            starI += 1
+            starI = text.index(after: starI)
             i = starI
             j = starJ + 1
         } else {

@@ -1,7 +1,26 @@
 /// The extension functions `ip`, `decimal`, `datetime`, `duration` and their methods
 /// (Cedar `extensions/*.rs`, cedar-lean `Spec/Ext/*.lean`).
+/// Evaluated call arguments without an array allocation: no function takes more than two.
+struct Arguments {
+    let count: Int
+    let first: Value?
+    let second: Value?
+
+    init(count: Int, first: Value?, second: Value?) {
+        self.count = count
+        self.first = first
+        self.second = second
+    }
+
+    init(_ values: [Value]) {
+        self.init(count: values.count, first: values.first, second: values.count > 1 ? values[1] : nil)
+    }
+
+    subscript(_ k: Int) -> Value { k == 0 ? first! : second! }
+}
+
 enum Extensions {
-    static func apply(_ f: Function, _ args: [Value]) throws(EvaluationError) -> Value {
+    static func apply(_ f: Function, _ args: Arguments) throws(EvaluationError) -> Value {
         guard args.count == f.arity else {
             throw .wrongArity(function: f.rawValue, expected: f.arity, got: args.count)
         }
@@ -55,7 +74,7 @@ enum Extensions {
         case .toHours: return .long(try duration(args[0]) / 3_600_000)
         case .toDays: return .long(try duration(args[0]) / 86_400_000)
         case .contains, .containsAll, .containsAny, .isEmpty, .getTag, .hasTag:
-            preconditionFailure("built-in method \(f) is evaluated by the evaluator")
+            throw .extensionError(function: f.rawValue, message: "`\(f.rawValue)` is a built-in method, not an extension function")
         }
     }
 

@@ -57,7 +57,7 @@ enum JSONValues {
             throw InputError(path, "`\(name)` is not an extension function")
         }
         do throws(EvaluationError) {
-            return try Extensions.apply(f, args)
+            return try Extensions.apply(f, Arguments(args))
         } catch {
             throw InputError(path, error.description)
         }
