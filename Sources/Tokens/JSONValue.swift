@@ -82,6 +82,7 @@ enum JSONValue: Equatable, Sendable {
         mutating func object(depth: Int) -> JSONValue? {
             index += 1
             var members: [(key: String, value: JSONValue)] = []
+            members.reserveCapacity(16)
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
@@ -104,6 +105,7 @@ enum JSONValue: Equatable, Sendable {
         mutating func array(depth: Int) -> JSONValue? {
             index += 1
             var elements: [JSONValue] = []
+            elements.reserveCapacity(4)
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
             while true {
