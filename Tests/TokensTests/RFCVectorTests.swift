@@ -79,4 +79,15 @@ final class RFCVectorTests: XCTestCase {
                                            message: bytes("Test Using Larger Than Block-Size Key - Hash Key First"))),
                        "aa4ae5e15272d00e95705637ce8a3b55ed402112")
     }
+
+    /// RFC 7693 Appendix A (BLAKE2b-512 of "abc"); the 256-bit and keyed values were computed
+    /// with CPython's hashlib.blake2b, an independent implementation.
+    func testBLAKE2b() {
+        XCTAssertEqual(hexString(Sodium.blake2b(outputLength: 64, bytes("abc"))),
+                       "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923")
+        XCTAssertEqual(hexString(Digest.blake2b256([bytes("ab"), bytes("c")])),
+                       "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319")
+        XCTAssertEqual(hexString(Sodium.blake2b(outputLength: 32, key: Array(0..<32), bytes("ab"), bytes("c"))),
+                       "d63a32d3e44738d7907f964316c241adaba0abfeabc32349677578a15a203f7f")
+    }
 }
