@@ -123,119 +123,149 @@ func fold(_ e: Expr) -> Expr {
 /// Maps scope-pinned entity UIDs to the policies pinned to them, so a request only evaluates
 /// policies whose scope can match its principal, action and resource (or their ancestors).
 ///
-/// A policy is filed under every dimension its scope pins (`==`, `in`, `is … in`, `action in
-/// [..]`). A request collects, per dimension, the policies filed under the request's entity or
-/// one of its ancestors; a policy is a candidate only when it was found in each dimension it pins.
-/// This is a necessary condition for the scope to match, so skipping the others changes nothing:
-/// their scope is false and Cedar never evaluates their conditions.
+/// Every UID a scope pins (`==`, `in`, `is … in`, `action in [..]`) gets a small integer key per
+/// dimension. Each policy is filed under the keys of its rarest pinned dimension; a request looks
+/// up the keys of its entities and their ancestors, takes the policies filed there, and keeps
+/// those whose other pinned dimensions also share a key with the request. Sharing a key in each
+/// pinned dimension is necessary for the scope to match, so the skipped policies are exactly
+/// ones whose scope is false, whose conditions Cedar never evaluates.
 struct PolicyIndex: Sendable {
-    private var buckets: [[EntityUID: [Int32]]] = [[:], [:], [:]]
-    /// Number of dimensions each policy is filed under (0 to 3).
-    private var pinnedDimensions: [UInt8] = []
+    /// Per dimension (principal, action, resource): pinned UID → key.
+    private var keys: [[EntityUID: Int32]] = [[:], [:], [:]]
+    /// Key → policies filed under it.
+    private var filed: [[Int32]] = []
+    /// Per policy and dimension, a range of `pinKeys`; a negative count means "not pinned".
+    private var pins: [(start: Int32, count: Int32)] = []
+    private var pinKeys: [Int32] = []
     /// Policies pinned in no dimension: always candidates.
     private var unpinned: [Int32] = []
 
-    private static func keys(_ c: EntityConstraint) -> [EntityUID] {
+    private static func pinned(_ c: EntityConstraint) -> [EntityUID]? {
         switch c {
         case .equal(.uid(let x)), .in(.uid(let x)), .isTypeIn(_, .uid(let x)): return [x]
-        default: return []
+        default: return nil
         }
     }
 
-    private static func keys(_ c: ActionConstraint) -> [EntityUID]? {
-        switch c {
-        case .any: return nil
-        case .equal(let x), .in(let x): return [x]
-        case .inList(let xs): return xs
+    private static func pinned(_ p: CompiledPolicy) -> [[EntityUID]?] {
+        let action: [EntityUID]?
+        switch p.action {
+        case .any: action = nil
+        case .equal(let x), .in(let x): action = [x]
+        case .inList(let xs): action = Array(Set(xs))
         }
+        return [pinned(p.principal), action, pinned(p.resource)]
     }
 
     init(_ policies: [CompiledPolicy]) {
-        for (n, p) in policies.enumerated() {
-            var pinned: UInt8 = 0
-            let dims: [[EntityUID]?] = [
-                Self.keys(p.principal).nilIfEmpty, Self.keys(p.action), Self.keys(p.resource).nilIfEmpty,
-            ]
-            for (d, ks) in dims.enumerated() {
-                guard let ks else { continue }
-                pinned += 1
-                // `action in []` pins the action dimension to nothing: the policy is never a candidate.
-                for k in Set(ks) { buckets[d][k, default: []].append(Int32(n)) }
+        let all = policies.map(Self.pinned)
+        var frequency: [Int] = []
+        for dims in all {
+            for (d, uids) in dims.enumerated() {
+                for u in uids ?? [] {
+                    if let k = keys[d][u] {
+                        frequency[Int(k)] += 1
+                    } else {
+                        keys[d][u] = Int32(frequency.count)
+                        frequency.append(1)
+                    }
+                }
             }
-            pinnedDimensions.append(pinned)
-            if pinned == 0 { unpinned.append(Int32(n)) }
+        }
+        filed = Array(repeating: [], count: frequency.count)
+        for (n, dims) in all.enumerated() {
+            var best: (cost: Int, keys: [Int32])?
+            for (d, uids) in dims.enumerated() {
+                guard let uids else {
+                    pins.append((0, -1))
+                    continue
+                }
+                let ks = uids.map { keys[d][$0]! }
+                pins.append((Int32(pinKeys.count), Int32(ks.count)))
+                pinKeys += ks
+                let cost = ks.reduce(0) { $0 + frequency[Int($1)] }
+                if best == nil || cost < best!.cost { best = (cost, ks) }
+            }
+            if let best {
+                for k in best.keys { filed[Int(k)].append(Int32(n)) }
+            } else {
+                unpinned.append(Int32(n))
+            }
         }
     }
 
     /// Indices of policies whose scope may match, ascending and without duplicates.
     func candidates(_ r: Request, _ entities: Entities) -> [Int32] {
-        var hits: [Int32] = []
-        hits.reserveCapacity(32)
-        var dimensionStart = 0
+        // The request's keys, dimension by dimension: the entity itself and its ancestors.
+        var requestKeys: [Int32] = []
+        requestKeys.reserveCapacity(16)
+        var ends = (0, 0, 0)
         for d in 0..<3 {
-            let map = buckets[d]
-            if map.isEmpty { continue }
-            let uid = d == 0 ? r.principal : d == 1 ? r.action : r.resource
-            if let hit = map[uid] { hits += hit }
-            if let ancestors = entities[uid]?.ancestors {
-                for a in ancestors { if let hit = map[a] { hits += hit } }
+            let map = keys[d]
+            if !map.isEmpty {
+                let uid = d == 0 ? r.principal : d == 1 ? r.action : r.resource
+                if let k = map[uid] { requestKeys.append(k) }
+                if let ancestors = entities[uid]?.ancestors {
+                    for a in ancestors { if let k = map[a] { requestKeys.append(k) } }
+                }
             }
-            // Deduplicate within the dimension (a policy may be filed under several ancestors).
-            dimensionStart = Self.sortUnique(&hits, from: dimensionStart)
+            switch d {
+            case 0: ends.0 = requestKeys.count
+            case 1: ends.1 = requestKeys.count
+            default: ends.2 = requestKeys.count
+            }
         }
-        hits += unpinned
-        // Keep a policy when it was found in every dimension it pins; compact in place.
-        Self.sort(&hits, from: 0)
-        var w = 0, k = 0
-        while k < hits.count {
-            var run = 1
-            while k + run < hits.count, hits[k + run] == hits[k] { run += 1 }
-            if run == max(1, Int(pinnedDimensions[Int(hits[k])])) {
-                hits[w] = hits[k]
+        var out = unpinned
+        for k in requestKeys { out += filed[Int(k)] }
+        Self.sortUnique(&out)
+        let starts = (0, ends.0, ends.1)
+        var w = 0
+        for p in out {
+            var ok = true
+            for d in 0..<3 where ok {
+                let pin = pins[Int(p) * 3 + d]
+                if pin.count < 0 { continue }
+                let lo = d == 0 ? starts.0 : d == 1 ? starts.1 : starts.2
+                let hi = d == 0 ? ends.0 : d == 1 ? ends.1 : ends.2
+                ok = false
+                for i in Int(pin.start)..<Int(pin.start + pin.count) where !ok {
+                    let k = pinKeys[i]
+                    for j in lo..<hi where requestKeys[j] == k { ok = true }
+                }
+            }
+            if ok {
+                out[w] = p
                 w += 1
             }
-            k += run
         }
-        hits.removeLast(hits.count - w)
-        return hits
+        out.removeLast(out.count - w)
+        return out
     }
 
-    /// Sorts `a[from...]` in place without a temporary buffer (the ranges here are short).
-    private static func sort(_ a: inout [Int32], from: Int) {
+    /// Sorts and deduplicates in place; insertion sort for the short lists seen per request.
+    private static func sortUnique(_ a: inout [Int32]) {
         a.withUnsafeMutableBufferPointer { b in
-            guard b.count - from > 1 else { return }
-            if b.count - from > 64 {
-                var tail = UnsafeMutableBufferPointer(rebasing: b[from...])
-                tail.sort()
-                return
-            }
-            for i in (from + 1)..<b.count {
-                let x = b[i]
-                var j = i
-                while j > from, b[j - 1] > x {
-                    b[j] = b[j - 1]
-                    j -= 1
+            if b.count > 64 {
+                b.sort()
+            } else if b.count > 1 {
+                for i in 1..<b.count {
+                    let x = b[i]
+                    var j = i
+                    while j > 0, b[j - 1] > x {
+                        b[j] = b[j - 1]
+                        j -= 1
+                    }
+                    b[j] = x
                 }
-                b[j] = x
             }
         }
-    }
-
-    /// Sorts and deduplicates `a[from...]`; returns the new end.
-    private static func sortUnique(_ a: inout [Int32], from: Int) -> Int {
-        sort(&a, from: from)
-        var w = from
-        for k in from..<a.count where k == from || a[k] != a[k - 1] {
+        var w = 0
+        for k in 0..<a.count where k == 0 || a[k] != a[k - 1] {
             a[w] = a[k]
             w += 1
         }
         a.removeLast(a.count - w)
-        return w
     }
-}
-
-extension Array {
-    fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }
 
 /// Cedar's authorizer (cedar-lean `Spec/Authorizer.lean`): Allow iff some permit is satisfied
