@@ -86,7 +86,8 @@ class Cedarpy:
         out = {}
         for pid, pol in est.get("staticPolicies", {}).items():
             ann = pol.get("annotations") or {}
-            out[pid] = ann["id"] if ann.get("id") is not None else pid
+            # `@id` without a value is `@id("")` (cedar.md §1.2 Annotations)
+            out[pid] = (ann["id"] or "") if "id" in ann else pid
         return out
 
     def decide(self, inputs: Inputs) -> list:
@@ -102,7 +103,7 @@ class Cedarpy:
         except ValueError as e:
             return _rejected_all(inputs, f"entities: {e}")
         # the context goes over as JSON text, so both engines parse the very same bytes
-        reqs = [dict(r, context=dumps(r["context"], inputs.ascii_json)) if isinstance(r.get("context"), dict) else r
+        reqs = [dict(r, context=dumps(r["context"], inputs.ascii_json)) if "context" in r else r
                 for r in inputs.requests]
         out = []
         for res in cp.is_authorized_batch(reqs, pset, ents):
