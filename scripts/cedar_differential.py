@@ -80,10 +80,18 @@ def regression_inputs(d: dict) -> Inputs:
     return Inputs(files, ents, [d["request"]], ascii_json=False)
 
 
-def signature(policies_text: str, entities: list, request: dict, expected: dict) -> str:
-    """Coarse identity of a minimal reproduction, so one bug found twice is stored once."""
-    return json.dumps([policies_text, len(entities), sorted((request.get("context") or {}).keys()), expected],
-                      sort_keys=True)
+def symptom(expected: Outcome, got: Outcome) -> str:
+    """How the answers differ, e.g. "Allow vs rejected" or "Deny vs Deny (reasons differ)"."""
+    name = lambda o: o.decision if o.kind == "decision" else o.kind
+    s = f"{name(expected)} vs {name(got)}"
+    if expected.kind == got.kind == "decision" and expected.decision == got.decision:
+        s += " (" + ("reasons" if expected.reasons != got.reasons else "errors") + " differ)"
+    return s
+
+
+def signature(policies_text: str, symptom_text: str) -> str:
+    """Coarse identity of a minimal reproduction, so that one bug found many times is stored once."""
+    return json.dumps([policies_text.strip(), symptom_text])
 
 
 def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, origin: str, seen: set):
@@ -95,10 +103,11 @@ def write_regression(directory: str, c: Case, expected: Outcome, got: Outcome, o
         "entities": c.entities,
         "request": c.request,
         "expected": expected.to_json(),
+        "symptom": symptom(expected, got),
     }
     if len(inputs.policy_files) > 1:
         body["policy_files"] = inputs.policy_files
-    sig = signature(body["policies"], c.entities, c.request, body["expected"])
+    sig = signature(body["policies"], body["symptom"])
     if sig in seen:
         return None
     seen.add(sig)
@@ -145,11 +154,39 @@ def report_mismatch(run: Runner, args, world, world_seed: int, ref_out: list, go
     print(f"no single request reproduces it: the mismatch needs the batch; its input files are in {keep}")
 
 
+def self_check() -> int:
+    """Run the harness against the reference adapter: clean, then with each perturbation."""
+    adapter = f"{sys.executable} {os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cedar_diff', 'reference_cli.py')}"
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="cedar-diff-self-") as tmp:
+        for perturb in ("", "like", "overflow", "dirsort"):
+            os.environ["CEDAR_DIFF_PERTURB"] = perturb
+            regressions = os.path.join(tmp, f"regr-{perturb or 'none'}")
+            cases = 400 if not perturb else 4000
+            args = ["--portcullis", adapter, "--cases", str(cases), "--seed", "3", "--quiet", "--max-failures", "1",
+                    "--workdir", os.path.join(tmp, "work"), "--regressions", regressions]
+            status = main(args)
+            stored = glob.glob(os.path.join(regressions, "*.json"))
+            if not perturb:
+                good = status == 0 and not stored
+            else:
+                policies = json.load(open(stored[0], encoding="utf-8"))["policies"] if stored else ""
+                good = status == 1 and len(stored) == 1 and policies.count(";") <= 2
+            print(f"self-check {perturb or 'unperturbed'}: {'ok' if good else 'FAILED'}")
+            ok = ok and good
+    os.environ.pop("CEDAR_DIFF_PERTURB", None)
+    print(f"cedar differential self-check: {'passed' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
 # ---------- main ----------
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--portcullis", required=True, help="path to the portcullis executable (or a command, space-separated)")
+    ap.add_argument("--portcullis", help="path to the portcullis executable (or a command, space-separated)")
+    ap.add_argument("--self-check", action="store_true",
+                    help="test the harness itself against cedar_diff/reference_cli.py (cedarpy behind the CLI contract): "
+                         "it must pass as is and catch and shrink each deliberate perturbation")
     ap.add_argument("--cases", type=int, default=10000, help="number of random request decisions")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", help="scratch directory for CLI input files (default: a temporary one)")
@@ -161,6 +198,14 @@ def main(argv=None) -> int:
                     help="generator features to leave out, to look past known mismatches: " + ", ".join(sorted(AVOIDABLE)))
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    if args.self_check:
+        return self_check()
+    if not args.portcullis:
+        ap.error("--portcullis is required")
+    if shutil.which(args.portcullis.split()[0]) is None:
+        print(f"cedar differential: {args.portcullis.split()[0]} is not an executable", file=sys.stderr)
+        print("cedar differential: 0 passed, 1 failed")
+        return 1
     avoid = {x for x in args.avoid.split(",") if x}
     if avoid - AVOIDABLE:
         ap.error(f"unknown --avoid feature(s): {', '.join(sorted(avoid - AVOIDABLE))}")
@@ -181,8 +226,7 @@ def main(argv=None) -> int:
     seen: set = set()
     if args.regressions:
         for path, d in load_regressions(args.regressions):
-            seen.add(signature(d["policies"], d["entities"] if isinstance(d["entities"], list) else [],
-                               d["request"], d["expected"]))
+            seen.add(signature(d["policies"], d.get("symptom", "")))
             inputs = regression_inputs(d)
             stored = Outcome.from_json(d["expected"])
             name = os.path.basename(path)
