@@ -13,7 +13,13 @@ public enum Slot: String, Hashable, Sendable {
 /// semantics of their Cedar desugarings so the formatter can print what was written).
 public enum BinaryOperator: String, Hashable, Sendable {
     case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
-    case `in` = "in", add = "+", subtract = "-", multiply = "*"
+    case `in` = "in"
+}
+
+/// One `+ x` or `- x` step of an additive chain.
+public struct AdditiveTerm: Hashable, Sendable {
+    public let subtract: Bool
+    public let operand: Expr
 }
 
 /// Methods and extension functions, resolved at parse time so evaluation dispatches on an enum.
@@ -78,9 +84,16 @@ public indirect enum Expr: Hashable, Sendable {
     case variable(Variable)
     case not(Expr)
     case negate(Expr)
-    case and(Expr, Expr)
-    case or(Expr, Expr)
+    /// `a && b && …`, at least two operands. Left-associative chains are kept flat (here and
+    /// for `||`, `+`/`-`, `*`) so long ones never make evaluation, printing or release recurse.
+    case and([Expr])
+    case or([Expr])
+    /// `a + b - c …`, at least one term.
+    case add(Expr, [AdditiveTerm])
+    /// `a * b * …`, at least two operands.
+    case multiply([Expr])
     case ifThenElse(Expr, Expr, Expr)
+    /// A relation: `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`.
     case binary(BinaryOperator, Expr, Expr)
     case getAttribute(Expr, CedarString)
     /// `e has a.b.c`; one component for the plain form.

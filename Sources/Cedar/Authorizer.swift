@@ -90,8 +90,11 @@ func fold(_ e: Expr) -> Expr {
     case .literal, .variable: return e
     case .not(let a): return .not(fold(a))
     case .negate(let a): return .negate(fold(a))
-    case .and(let a, let b): return .and(fold(a), fold(b))
-    case .or(let a, let b): return .or(fold(a), fold(b))
+    case .and(let xs): return .and(xs.map(fold))
+    case .or(let xs): return .or(xs.map(fold))
+    case .add(let first, let terms):
+        return .add(fold(first), terms.map { AdditiveTerm(subtract: $0.subtract, operand: fold($0.operand)) })
+    case .multiply(let xs): return .multiply(xs.map(fold))
     case .ifThenElse(let a, let b, let c): return .ifThenElse(fold(a), fold(b), fold(c))
     case .binary(let op, let a, let b): return .binary(op, fold(a), fold(b))
     case .getAttribute(let a, let n): return .getAttribute(fold(a), n)

@@ -16,6 +16,12 @@ public struct Entity: Sendable {
     }
 }
 
+extension Entity {
+    func hasSameContent(as other: Entity) -> Bool {
+        attributes == other.attributes && tags == other.tags && Set(parents) == Set(other.parents)
+    }
+}
+
 /// The entity store: entities by UID with transitive ancestors; immutable after construction.
 public struct Entities: Sendable {
     private var storage: [EntityUID: Entity]
@@ -28,8 +34,9 @@ public struct Entities: Sendable {
     public init(_ entities: [Entity]) throws(InputError) {
         var map = [EntityUID: Entity](minimumCapacity: entities.count)
         for (k, e) in entities.enumerated() {
-            guard map.updateValue(e, forKey: e.uid) == nil else {
-                throw InputError("entities[\(k)]", "duplicate entity uid `\(e.uid)`")
+            // Cedar tolerates an exact repeat of an entity; only conflicting entries are an error.
+            if let previous = map.updateValue(e, forKey: e.uid), !previous.hasSameContent(as: e) {
+                throw InputError("entities[\(k)]", "duplicate entity uid `\(e.uid)` with different content")
             }
         }
         // Iterative depth-first closure (an explicit stack, so long parent chains cannot overflow

@@ -44,12 +44,33 @@ public struct Evaluator: Sendable {
             let (r, o) = Int64(0).subtractingReportingOverflow(x)
             if o { throw .overflow(operation: "negate", operands: [x]) }
             return .long(r)
-        case .and(let a, let b):
-            guard try bool(evaluate(a)) else { return .bool(false) }
-            return .bool(try bool(evaluate(b)))
-        case .or(let a, let b):
-            if try bool(evaluate(a)) { return .bool(true) }
-            return .bool(try bool(evaluate(b)))
+        case .and(let operands):
+            for o in operands where !(try bool(evaluate(o))) { return .bool(false) }
+            return .bool(true)
+        case .or(let operands):
+            for o in operands where try bool(evaluate(o)) { return .bool(true) }
+            return .bool(false)
+        case .add(let first, let terms):
+            // Both operands of each step are evaluated before either is type-checked.
+            var acc = try evaluate(first)
+            for t in terms {
+                let r = try evaluate(t.operand)
+                let a = try long(acc), b = try long(r)
+                let (v, o) = t.subtract ? a.subtractingReportingOverflow(b) : a.addingReportingOverflow(b)
+                if o { throw .overflow(operation: t.subtract ? "subtract" : "add", operands: [a, b]) }
+                acc = .long(v)
+            }
+            return acc
+        case .multiply(let operands):
+            var acc = try evaluate(operands[0])
+            for operand in operands.dropFirst() {
+                let r = try evaluate(operand)
+                let a = try long(acc), b = try long(r)
+                let (v, o) = a.multipliedReportingOverflow(by: b)
+                if o { throw .overflow(operation: "multiply", operands: [a, b]) }
+                acc = .long(v)
+            }
+            return acc
         case .ifThenElse(let c, let t, let e):
             return try bool(evaluate(c)) ? evaluate(t) : evaluate(e)
         case .binary(let op, let a, let b):
@@ -111,18 +132,6 @@ public struct Evaluator: Sendable {
         case .lessEqual: return .bool(try compare(l, r, orEqual: true))
         case .greater: return .bool(!(try compare(l, r, orEqual: true)))
         case .greaterEqual: return .bool(!(try compare(l, r, orEqual: false)))
-        case .add, .subtract, .multiply:
-            let a = try long(l), b = try long(r)
-            let (v, o): (Int64, Bool)
-            switch op {
-            case .add: (v, o) = a.addingReportingOverflow(b)
-            case .subtract: (v, o) = a.subtractingReportingOverflow(b)
-            default: (v, o) = a.multipliedReportingOverflow(by: b)
-            }
-            if o {
-                throw .overflow(operation: op == .add ? "add" : op == .subtract ? "subtract" : "multiply", operands: [a, b])
-            }
-            return .long(v)
         case .in:
             guard case .entity(let child) = l else { throw .typeError(expected: [.entity], got: l.typeName) }
             switch r {

@@ -56,13 +56,9 @@ public enum Formatter {
         case .ifThenElse: return ifLevel
         case .or: return orLevel
         case .and: return andLevel
-        case .binary(let op, _, _):
-            switch op {
-            case .add, .subtract: return addLevel
-            case .multiply: return mulLevel
-            default: return relLevel
-            }
-        case .hasAttribute, .like, .isType: return relLevel
+        case .add: return addLevel
+        case .multiply: return mulLevel
+        case .binary, .hasAttribute, .like, .isType: return relLevel
         case .not, .negate: return unaryLevel
         case .literal(.long(let n)) where n < 0: return unaryLevel
         case .getAttribute: return memberLevel
@@ -106,14 +102,28 @@ public enum Formatter {
             } else {
                 write(a, atLeast: memberLevel, &out)
             }
-        case .and(let a, let b):
-            write(a, atLeast: andLevel, &out)
-            out += " && "
-            write(b, atLeast: relLevel, &out)
-        case .or(let a, let b):
-            write(a, atLeast: orLevel, &out)
-            out += " || "
-            write(b, atLeast: andLevel, &out)
+        // Chain operands one level up, so a nested chain keeps its parentheses and reparses as written.
+        case .and(let xs):
+            for (k, x) in xs.enumerated() {
+                if k > 0 { out += " && " }
+                write(x, atLeast: relLevel, &out)
+            }
+        case .or(let xs):
+            for (k, x) in xs.enumerated() {
+                if k > 0 { out += " || " }
+                write(x, atLeast: andLevel, &out)
+            }
+        case .add(let first, let terms):
+            write(first, atLeast: mulLevel, &out)
+            for t in terms {
+                out += t.subtract ? " - " : " + "
+                write(t.operand, atLeast: mulLevel, &out)
+            }
+        case .multiply(let xs):
+            for (k, x) in xs.enumerated() {
+                if k > 0 { out += " * " }
+                write(x, atLeast: unaryLevel, &out)
+            }
         case .ifThenElse(let c, let t, let f):
             out += "if "
             write(c, &out)
@@ -122,10 +132,9 @@ public enum Formatter {
             out += " else "
             write(f, &out)
         case .binary(let op, let a, let b):
-            let l = level(e)
-            write(a, atLeast: l == relLevel ? addLevel : l, &out)
+            write(a, atLeast: addLevel, &out)
             out += " \(op.rawValue) "
-            write(b, atLeast: l == relLevel ? addLevel : l + 1, &out)
+            write(b, atLeast: addLevel, &out)
         case .getAttribute(let a, let name):
             write(a, atLeast: memberLevel, &out)
             if isIdentifier(name.string) {

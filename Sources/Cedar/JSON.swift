@@ -29,7 +29,8 @@ indirect enum JSON: Sendable {
         return pairs.first { CedarString($0.key) == CedarString(key) }?.value
     }
 
-    static let maxDepth = 64
+    /// serde_json, which the reference engine uses, rejects 128 levels and more.
+    static let maxDepth = 127
 
     static func parse(_ bytes: [UInt8]) -> Result<JSON, InputError> {
         var reader = JSONReader(bytes: bytes)
@@ -146,7 +147,8 @@ private struct JSONReader {
             guard i > s else { throw error("invalid number: digits expected in exponent") }
         }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        if isInteger, let v = Int64(text) { return .integer(v) }
+        // serde_json reads `-0` as a float, so Cedar rejects it like any other non-integer.
+        if isInteger, text != "-0", let v = Int64(text) { return .integer(v) }
         return .otherNumber(text)
     }
 

@@ -18,14 +18,19 @@ enum JSONValues {
             for (k, item) in items.enumerated() { s.insert(try value(item, at: "\(path)[\(k)]")) }
             return .set(s)
         case .object(let pairs):
-            if pairs.count == 1, pairs[0].key == "__entity" {
-                return .entity(try uid(pairs[0].value, at: "\(path).__entity"))
-            }
-            if pairs.count == 1, pairs[0].key == "__extn" {
-                return try extensionValue(pairs[0].value, at: "\(path).__extn")
-            }
-            if let reserved = pairs.first(where: { ["__entity", "__extn", "__expr"].contains($0.key) }) {
-                throw InputError(path, "`\(reserved.key)` is a reserved key and must be the only key of its object")
+            // As cedar-policy reads values: a lone `__entity`/`__extn` key whose content has the
+            // escape's shape is an escape (extra inner keys ignored); anything else is a record.
+            if pairs.count == 1 {
+                switch pairs[0].key {
+                case "__entity" where typeAndID(pairs[0].value) != nil:
+                    return .entity(try uid(pairs[0].value, at: "\(path).__entity"))
+                case "__extn" where isExtensionShape(pairs[0].value):
+                    return try extensionValue(pairs[0].value, at: "\(path).__extn")
+                case "__expr":
+                    throw InputError(path, "`__expr` escapes are not supported")
+                default:
+                    break
+                }
             }
             return .record(try record(pairs, at: path))
         }
@@ -37,22 +42,22 @@ enum JSONValues {
         return r
     }
 
+    private static func isExtensionShape(_ json: JSON) -> Bool {
+        guard case .string? = json["fn"] else { return false }
+        return json["arg"] != nil || json["args"] != nil
+    }
+
     /// `{"fn": name, "arg": v}` or `{"fn": name, "args": [..]}`, evaluated now so bad literals fail at load.
     private static func extensionValue(_ json: JSON, at path: String) throws(InputError) -> Value {
-        guard case .object(let pairs) = json else { throw InputError(path, "expected an object with `fn` and `arg`") }
         guard case .string(let name)? = json["fn"] else { throw InputError(path, "expected a string `fn`") }
         var args: [Value] = []
-        for (k, v) in pairs {
-            switch k {
-            case "fn": continue
-            case "arg": args.append(try value(v, at: "\(path).arg"))
-            case "args":
-                guard case .array(let items) = v else { throw InputError(path, "`args` must be an array") }
-                for (n, item) in items.enumerated() { args.append(try value(item, at: "\(path).args[\(n)]")) }
-            default: throw InputError(path, "unexpected key `\(k)` in `__extn`")
-            }
+        if let arg = json["arg"] {
+            args.append(try value(arg, at: "\(path).arg"))
+        } else if case .array(let items)? = json["args"] {
+            for (n, item) in items.enumerated() { args.append(try value(item, at: "\(path).args[\(n)]")) }
+        } else {
+            throw InputError(path, "`args` must be an array")
         }
-        guard pairs.count == 2 else { throw InputError(path, "`__extn` needs `fn` and exactly one of `arg` or `args`") }
         guard let f = Function(rawValue: name), !f.isBuiltinMethod else {
             throw InputError(path, "`\(name)` is not an extension function")
         }
@@ -63,12 +68,17 @@ enum JSONValues {
         }
     }
 
+    /// The string `type` and `id` of an object; other keys are ignored, as cedar-policy does.
+    private static func typeAndID(_ json: JSON) -> (type: String, id: String)? {
+        guard case .string(let type)? = json["type"], case .string(let id)? = json["id"] else { return nil }
+        return (type, id)
+    }
+
     /// An entity UID written `{"type": T, "id": I}`, optionally wrapped in `{"__entity": …}`.
     static func uid(_ json: JSON, at path: String) throws(InputError) -> EntityUID {
-        guard case .object(let pairs) = json else { throw InputError(path, "expected an entity reference object {\"type\", \"id\"}") }
-        if pairs.count == 1, pairs[0].key == "__entity" { return try uid(pairs[0].value, at: "\(path).__entity") }
-        guard pairs.count == 2, case .string(let type)? = json["type"], case .string(let id)? = json["id"] else {
-            throw InputError(path, "expected an entity reference with exactly the string keys `type` and `id`")
+        if let inner = json["__entity"] { return try uid(inner, at: "\(path).__entity") }
+        guard let (type, id) = typeAndID(json) else {
+            throw InputError(path, "expected an entity reference with string keys `type` and `id`")
         }
         return EntityUID(type: try entityType(type, at: "\(path).type"), id: CedarString(id))
     }
@@ -101,25 +111,20 @@ extension Entities {
         list.reserveCapacity(items.count)
         for (k, item) in items.enumerated() {
             let path = "entities[\(k)]"
-            guard case .object(let pairs) = item else { throw InputError(path, "expected an object") }
-            var uid: EntityUID?
-            var attrs: [CedarString: Value] = [:], tags: [CedarString: Value] = [:]
-            var parents: [EntityUID] = []
-            for (key, v) in pairs {
-                switch key {
-                case "uid": uid = try JSONValues.uid(v, at: "\(path).uid")
-                case "attrs", "tags":
-                    guard case .object(let fields) = v else { throw InputError("\(path).\(key)", "expected an object") }
-                    let r = try JSONValues.record(fields, at: "\(path).\(key)")
-                    if key == "attrs" { attrs = r } else { tags = r }
-                case "parents":
-                    guard case .array(let ps) = v else { throw InputError("\(path).parents", "expected an array") }
-                    for (n, p) in ps.enumerated() { parents.append(try JSONValues.uid(p, at: "\(path).parents[\(n)]")) }
-                default:
-                    throw InputError(path, "unexpected key `\(key)`; expected `uid`, `attrs`, `parents` or `tags`")
-                }
+            guard case .object = item else { throw InputError(path, "expected an object") }
+            // `uid`, `attrs` and `parents` are required, `tags` optional, other keys ignored (as cedar-policy).
+            guard let uidJSON = item["uid"] else { throw InputError(path, "missing `uid`") }
+            let uid = try JSONValues.uid(uidJSON, at: "\(path).uid")
+            guard case .object(let attrFields)? = item["attrs"] else { throw InputError(path, "missing `attrs` object") }
+            let attrs = try JSONValues.record(attrFields, at: "\(path).attrs")
+            var tags: [CedarString: Value] = [:]
+            if let t = item["tags"] {
+                guard case .object(let tagFields) = t else { throw InputError("\(path).tags", "expected an object") }
+                tags = try JSONValues.record(tagFields, at: "\(path).tags")
             }
-            guard let uid else { throw InputError(path, "missing `uid`") }
+            guard case .array(let ps)? = item["parents"] else { throw InputError(path, "missing `parents` array") }
+            var parents: [EntityUID] = []
+            for (n, p) in ps.enumerated() { parents.append(try JSONValues.uid(p, at: "\(path).parents[\(n)]")) }
             if uid.type.isActionType, let bad = parents.first(where: { !$0.type.isActionType }) {
                 throw InputError("\(path).parents", "action `\(uid)` can only have actions as parents, not `\(bad)`")
             }

@@ -3,8 +3,9 @@
 /// Nesting is bounded (`maxDepth`) so hostile input cannot exhaust the stack; the bound
 /// also caps the depth of the resulting tree, which the evaluator and printer recurse over.
 struct Parser {
-    /// Bound on parser recursion plus chain length; every nesting step (parenthesis, operand of a
-    /// left-associative chain, postfix access) costs one, so this also bounds the tree's depth.
+    /// Bound on nesting (parentheses, sets, records, `if`, arguments, postfix accesses), which
+    /// bounds parser recursion and the depth of the tree the evaluator and printer recurse over.
+    /// Flat `&&`, `||`, `+`, `*` chains are n-ary nodes and do not count.
     static let maxDepth = 200
 
     private let tokens: [Token]
@@ -257,29 +258,21 @@ struct Parser {
             let e = try expression()
             return .ifThenElse(c, t, e)
         }
-        var lhs = try conjunction()
-        var chain = 0
-        defer { depth -= chain }
+        var operands = [try conjunction()]
         while kind == .or {
             advance()
-            chain += 1
-            try enter()
-            lhs = .or(lhs, try conjunction())
+            operands.append(try conjunction())
         }
-        return lhs
+        return operands.count == 1 ? operands[0] : .or(operands)
     }
 
     private mutating func conjunction() throws(ParseError) -> Expr {
-        var lhs = try relation()
-        var chain = 0
-        defer { depth -= chain }
+        var operands = [try relation()]
         while kind == .and {
             advance()
-            chain += 1
-            try enter()
-            lhs = .and(lhs, try relation())
+            operands.append(try relation())
         }
-        return lhs
+        return operands.count == 1 ? operands[0] : .and(operands)
     }
 
     private var isRelationStart: Bool {
@@ -354,34 +347,27 @@ struct Parser {
     }
 
     private mutating func additive() throws(ParseError) -> Expr {
-        var lhs = try multiplicative()
-        var chain = 0
-        defer { depth -= chain }
+        let first = try multiplicative()
+        var terms: [AdditiveTerm] = []
         while kind == .plus || kind == .minus {
-            let op: BinaryOperator = kind == .plus ? .add : .subtract
+            let subtract = kind == .minus
             advance()
-            chain += 1
-            try enter()
-            lhs = .binary(op, lhs, try multiplicative())
+            terms.append(AdditiveTerm(subtract: subtract, operand: try multiplicative()))
         }
-        return lhs
+        return terms.isEmpty ? first : .add(first, terms)
     }
 
     private mutating func multiplicative() throws(ParseError) -> Expr {
-        var lhs = try unary()
-        var chain = 0
-        defer { depth -= chain }
+        var operands = [try unary()]
         while true {
             switch kind {
             case .star:
                 advance()
-                chain += 1
-                try enter()
-                lhs = .binary(.multiply, lhs, try unary())
+                operands.append(try unary())
             case .slash, .percent:
                 throw error(kind == .slash ? "division is not supported" : "remainder (`%`) is not supported")
             default:
-                return lhs
+                return operands.count == 1 ? operands[0] : .multiply(operands)
             }
         }
     }
@@ -468,8 +454,6 @@ struct Parser {
     }
 
     private mutating func primary() throws(ParseError) -> Expr {
-        try enter()
-        defer { leave() }
         let t = current
         switch kind {
         case .number(let digits):

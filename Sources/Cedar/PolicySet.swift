@@ -44,14 +44,15 @@ public struct PolicySet: Sendable {
         }
         guard errors.isEmpty else { return .failure(PolicySetError(errors)) }
         var set = PolicySet()
-        var seen: [String: SourceLocation] = [:]
+        // Ids compare by Unicode scalars, like every Cedar string: "\u{e9}" and "e\u{301}" differ.
+        var seen: [CedarString: SourceLocation] = [:]
         for (n, (policy, location)) in all.enumerated() {
             let id = policy.idAnnotation ?? "policy\(n)"
-            if let first = seen[id] {
+            if let first = seen[CedarString(id)] {
                 errors.append(ParseError(location, "duplicate policy id `\(id)` (first used at \(first))"))
                 continue
             }
-            seen[id] = location
+            seen[CedarString(id)] = location
             let entry = IdentifiedPolicy(id: id, policy: policy, location: location)
             if policy.slots.isEmpty { set.policies.append(entry) } else { set.templates.append(entry) }
         }
@@ -81,8 +82,9 @@ public struct PolicySet: Sendable {
 
     /// Instantiates a template: each slot is replaced by the given UID, producing a static policy.
     public mutating func link(template templateID: String, newID: String, values: [Slot: EntityUID]) throws(LinkError) {
-        guard let template = templates.first(where: { $0.id == templateID }) else { throw .unknownTemplate(templateID) }
-        guard !policies.contains(where: { $0.id == newID }), !templates.contains(where: { $0.id == newID }) else {
+        let newKey = CedarString(newID), templateKey = CedarString(templateID)
+        guard let template = templates.first(where: { CedarString($0.id) == templateKey }) else { throw .unknownTemplate(templateID) }
+        guard !policies.contains(where: { CedarString($0.id) == newKey }), !templates.contains(where: { CedarString($0.id) == newKey }) else {
             throw .duplicateID(newID)
         }
         let slots = template.policy.slots

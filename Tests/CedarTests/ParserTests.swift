@@ -129,10 +129,11 @@ import Testing
             == .ifThenElse(.literal(.bool(true)), .literal(.long(1)), .binary(.equal, .literal(.long(2)), .literal(.long(1)))))
         #expect(try parseExpression("principal || action && resource").get() == parseExpression("principal || (action && resource)").get())
         #expect(try parseExpression("1 + 2 * 3 == 7").get() == parseExpression("(1 + (2 * 3)) == 7").get())
-        #expect(try parseExpression("1 - 2 - 3").get() == parseExpression("(1 - 2) - 3").get())
+        #expect(try parseExpression("1 - 2 - 3").get() == .add(.literal(.long(1)), [AdditiveTerm(subtract: true, operand: .literal(.long(2))), AdditiveTerm(subtract: true, operand: .literal(.long(3)))]))
         #expect(try parseExpression("!context.b").get() == parseExpression("!(context.b)").get())
         #expect(try parseExpression("principal is User in Group::\"g\" && true").get()
-            == .and(.isType(.variable(.principal), EntityType("User"), in: .literal(.entity(EntityUID("Group", "g")))), .literal(.bool(true))))
+            == .and([.isType(.variable(.principal), EntityType("User"), in: .literal(.entity(EntityUID("Group", "g")))), .literal(.bool(true))]))
+        #expect(try parseExpression("(1 + 2) + 3").get() == .add(.add(.literal(.long(1)), [AdditiveTerm(subtract: false, operand: .literal(.long(2)))]), [AdditiveTerm(subtract: false, operand: .literal(.long(3)))]))
     }
 
     @Test func stringEscapes() throws {
@@ -180,6 +181,11 @@ import Testing
         #expect(set.policies.map(\.id) == ["policy0", "named", "policy2"])
         #expect(parseErrors("@id(\"x\") permit(principal, action, resource);\n@id(\"x\") permit(principal, action, resource);").first?.message.contains("duplicate policy id") == true)
         #expect(!parseErrors("permit(principal, action, resource);\n@id(\"policy0\") permit(principal, action, resource);").isEmpty)
+        // Ids compare by scalars (differential case policy-ids-unicode-distinct.json).
+        let ids = try PolicySet.parse("@id(\"\u{e9}\") permit(principal, action, resource);\n@id(\"e\u{301}\") permit(principal, action, resource);").get()
+        #expect(ids.policies.count == 2)
+        // A byte-order mark is not whitespace (differential case policies-utf8-bom-rejected.json).
+        #expect(!parseErrors("\u{FEFF}permit(principal, action, resource);").isEmpty)
     }
 
     @Test func requestEntityStringsMustBeNormalized() {

@@ -46,11 +46,13 @@ struct PolicyGenerator {
         switch int(17) {
         case 0: return .not(expr(d))
         case 1: return .negate(expr(d))
-        case 2: return .and(expr(d), expr(d))
-        case 3: return .or(expr(d), expr(d))
+        case 2: return chance(0.5) ? .and((0..<(2 + int(3))).map { _ in expr(d) }) : .or((0..<(2 + int(3))).map { _ in expr(d) })
+        case 3:
+            if chance(0.5) { return .multiply((0..<(2 + int(2))).map { _ in expr(d) }) }
+            return .add(expr(d), (0..<(1 + int(3))).map { _ in AdditiveTerm(subtract: chance(0.5), operand: expr(d)) })
         case 4: return .ifThenElse(expr(d), expr(d), expr(d))
         case 5:
-            let ops: [BinaryOperator] = [.equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual, .in, .add, .subtract, .multiply]
+            let ops: [BinaryOperator] = [.equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual, .in]
             return .binary(pick(ops), expr(d), expr(d))
         case 6: return .getAttribute(expr(d), CedarString(pick(Self.attributes)))
         case 7:

@@ -49,8 +49,11 @@ struct PolicyCommand: AsyncParsableCommand {
                 output.write(authorizer.decideJSONLine(try PolicyFiles.read(request), entities: store))
             } else if let requests {
                 let text = try PolicyFiles.read(requests)
-                for line in text.split(whereSeparator: \.isNewline) where !line.allSatisfy(\.isWhitespace) {
-                    output.write(authorizer.decideJSONLine(String(line), entities: store))
+                // JSON Lines end at "\n" only: U+2028 and friends are legal inside JSON strings.
+                for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
+                    let request = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+                    if request.utf8.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+                    output.write(authorizer.decideJSONLine(request, entities: store))
                 }
             }
             output.flush()
@@ -101,7 +104,8 @@ enum PolicyFiles {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw fail("\(path): cannot read file")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        // Decoded as-is: Foundation's decoder would silently drop a byte-order mark, which Cedar rejects.
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw fail("\(path): not valid UTF-8")
         }
         return text
