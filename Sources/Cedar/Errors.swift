@@ -43,7 +43,6 @@ public enum EvaluationError: Error, Hashable, Sendable, CustomStringConvertible 
     case tagDoesNotExist(EntityUID, tag: CedarString)
     case extensionError(function: String, message: String)
     case wrongArity(function: String, expected: Int, got: Int)
-    case nestingTooDeep
 
     public var description: String {
         switch self {
@@ -65,8 +64,6 @@ public enum EvaluationError: Error, Hashable, Sendable, CustomStringConvertible 
             return "error while evaluating `\(function)` extension function: \(message)"
         case .wrongArity(let function, let expected, let got):
             return "wrong number of arguments provided to extension function `\(function)`: expected \(expected), got \(got)"
-        case .nestingTooDeep:
-            return "value nesting too deep"
         }
     }
 }

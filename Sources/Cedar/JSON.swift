@@ -248,3 +248,13 @@ public func jsonQuoted(_ s: String) -> String {
     }
     return out + "\""
 }
+
+/// Splits JSON Lines text into records. Records end only at "\n" (a "\r" before it is dropped):
+/// U+2028, U+0085 and the like are legal inside JSON strings. Blank lines are skipped.
+public func jsonLines(_ text: String) -> [String] {
+    text.utf8.split(separator: UInt8(ascii: "\n")).compactMap { line in
+        let record = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+        if record.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { return nil }
+        return String(decoding: record, as: UTF8.self)
+    }
+}

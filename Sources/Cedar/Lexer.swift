@@ -7,7 +7,7 @@ enum TokenKind: Equatable, Sendable {
     case string(ArraySlice<UInt8>)
     case slot(String)
     case at, lparen, rparen, lbracket, rbracket, lbrace, rbrace
-    case comma, semicolon, colon, doubleColon, dot, question
+    case comma, semicolon, colon, doubleColon, dot
     case bang, minus, plus, star, slash, percent
     case less, lessEqual, greater, greaterEqual, equalEqual, notEqual, assign
     case and, or
@@ -31,7 +31,6 @@ enum TokenKind: Equatable, Sendable {
         case .colon: return "`:`"
         case .doubleColon: return "`::`"
         case .dot: return "`.`"
-        case .question: return "`?`"
         case .bang: return "`!`"
         case .minus: return "`-`"
         case .plus: return "`+`"
@@ -70,9 +69,6 @@ struct Lexer {
         self.bytes = Array(text.utf8)
         self.file = file
     }
-
-    /// The source bytes, shared with the parser for string unescaping.
-    var source: [UInt8] { bytes }
 
     /// Memo of the last column computed, so long lines cost linear time overall.
     private var columnMemo = (offset: 0, column: 1)

@@ -57,6 +57,12 @@ import Testing
         #expect(authorizer.decideJSONLine("not json", entities: .empty).hasPrefix(#"{"error":"#))
     }
 
+    /// Differential case jsonl-raw-u2028-in-string.json: only "\n" ends a JSON Lines record.
+    @Test func jsonLinesSplitOnlyAtNewline() {
+        let text = "{\"s\": \"a\u{2028}b\u{85}c\"}\r\n\n  \n{\"t\": 1}"
+        #expect(jsonLines(text) == ["{\"s\": \"a\u{2028}b\u{85}c\"}", "{\"t\": 1}"])
+    }
+
     /// The index must never change a decision, the reasons or the error set.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func indexedAndUnindexedEvaluationAgree(seed: UInt64) throws {

@@ -111,7 +111,11 @@ import Testing
         #expect(a.tags["k"] == .bool(true))
     }
 
-    @Test func deepJSONIsRejectedNotCrashed() {
+    @Test func deepJSONIsRejectedNotCrashed() throws {
+        // serde_json's limit: 127 levels are read, 128 are not (differential case depth-json-100-in-entity.json).
+        func nested(_ n: Int) -> String { String(repeating: "[", count: n) + String(repeating: "]", count: n) }
+        #expect(throws: Never.self) { try JSON.parse(nested(127)).get() }
+        #expect(throws: InputError.self) { try JSON.parse(nested(128)).get() }
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(loadError(#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": \#(deep)}, "parents": []}]"#) != nil)
     }

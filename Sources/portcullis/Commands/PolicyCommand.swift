@@ -48,12 +48,8 @@ struct PolicyCommand: AsyncParsableCommand {
             if let request {
                 output.write(authorizer.decideJSONLine(try PolicyFiles.read(request), entities: store))
             } else if let requests {
-                let text = try PolicyFiles.read(requests)
-                // JSON Lines end at "\n" only: U+2028 and friends are legal inside JSON strings.
-                for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
-                    let request = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
-                    if request.utf8.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-                    output.write(authorizer.decideJSONLine(request, entities: store))
+                for line in jsonLines(try PolicyFiles.read(requests)) {
+                    output.write(authorizer.decideJSONLine(line, entities: store))
                 }
             }
             output.flush()
