@@ -50,6 +50,11 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 200_000
     )
 
+    // The harness's own cost per sample (time and mallocs), to subtract from the figures below.
+    Benchmark("calibration: empty iteration") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(benchmark) }
+    }
+
     for name in ["tinytodo", "pinned-10", "pinned-1000", "pinned-10000"] {
         let fixture = CedarCase(name)
         Benchmark("decision \(name)") { benchmark in
