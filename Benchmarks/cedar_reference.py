@@ -88,6 +88,15 @@ def swift_wallclock(markdown_path: str) -> list:
     return rows
 
 
+def in_micros(value: str, unit: str) -> str:
+    """A table cell in microseconds (the Swift table may use ns, us/μs, ms or s); unknown units pass through."""
+    scale = {"ns": 1e-3, "us": 1, "μs": 1, "ms": 1e3, "s": 1e6}.get(unit)
+    try:
+        return f"{float(value.replace(',', '')) * scale:.2f}" if scale else f"{value} {unit}"
+    except ValueError:
+        return value
+
+
 def names_case(benchmark: str, case: str) -> bool:
     """Whether a benchmark name mentions the fixture as a whole word (`pinned-10` is not `pinned-1000`)."""
     return re.search(r"(?<![\w-])" + re.escape(case) + r"(?![\w-])", benchmark) is not None
@@ -126,7 +135,7 @@ def main() -> int:
     if a.swift_output:
         print("\nside by side (Swift: wall clock per benchmark iteration as CedarBenchmarks defines it; "
               "cedarpy: authz_duration_micros per request)")
-        print(f"{'case':<14} {'cedarpy p50':>11} {'cedarpy p99':>11}   {'Swift benchmark':<44} {'p50':>8} {'p99':>8} unit")
+        print(f"{'case':<14} {'cedarpy p50':>11} {'cedarpy p99':>11}   {'Swift benchmark':<44} {'p50 us':>8} {'p99 us':>8}")
         rows = swift_wallclock(a.swift_output)
         for case in cases:
             m = results[case]
@@ -135,7 +144,7 @@ def main() -> int:
                 mine = [("(no Swift benchmark names this case)", "-", "-", "")]
             for i, (name, p50, p99, unit) in enumerate(mine):
                 left = f"{case:<14} {m['authz_us_p50']:>9}us {m['authz_us_p99']:>9}us" if i == 0 else " " * 38
-                print(f"{left}   {name[:44]:<44} {p50:>8} {p99:>8} {unit}")
+                print(f"{left}   {name[:44]:<44} {in_micros(p50, unit):>8} {in_micros(p99, unit):>8}")
         unmatched = [r[0] for r in rows if not any(names_case(r[0], c) for c in cases)]
         for name in unmatched:
             print(f"{'(other)':<14} {'':>11} {'':>11}   {name[:44]:<44}")
