@@ -10,6 +10,7 @@ cedar-probe-vectors.md.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from .syntax import (Expr, Policy, Scope, Uid, cedar_pattern, cedar_string, is_ident, lit, TRUE, FALSE)
@@ -88,6 +89,7 @@ AVOIDABLE = {
     "raw-line-separators",    # JSON text with raw U+2028/U+0085 (ensure_ascii=False)
     "identical-duplicates",   # an entity listed twice, identically
     "json-minus-zero",        # the JSON number spellings -0, 1.0, 1e2, 10E0
+    "escaped-wildcards",      # `like` patterns spelling the wildcard as \u{2a} or \x2A
 }
 
 
@@ -456,7 +458,11 @@ class Gen:
         for _ in range(self.r.randint(0, 4)):
             parts.append(None if self.p(0.4) else self.pick(["a", "h", "*", "llo", E_ACUTE, "e", "ham", "@example.com",
                                                           "caf", "\U0001F600", ""]))
-        return cedar_pattern(parts)
+        text = cedar_pattern(parts)
+        if self.p(0.1) and "escaped-wildcards" not in self.avoid:
+            # `\u{2a}` and `\x2A` unescape to a star that is a wildcard; only `\*` is a literal star
+            text = re.sub(r"(?<!\\)\*", lambda m: self.pick(["\\u{2a}", "\\x2A"]), text, count=1)
+        return text
 
     def x_long(self, t, d):
         c = self.r.randrange(7)
@@ -608,10 +614,18 @@ class Gen:
         first = dict(first, attrs=dict(first["attrs"], bad=bad))
         return [first] + ents[1:]
 
+    def probe_policy(self) -> Policy:
+        """`permit(principal, action, resource) when { E };`: with only such policies every request
+        shows each E's outcome (reasons = the true ones, errors = the failing ones)."""
+        return Policy(effect="permit", conditions=(("when", self.expr("bool", self.r.randint(2, 5))),))
+
     def world(self, n_requests: int, max_policies: int = 20) -> World:
         self.make_universe()
         ids: set = set()
-        policies = [self.policy(i, ids) for i in range(self.r.randint(1, max_policies))]
+        if self.p(0.3):
+            policies = [self.probe_policy() for _ in range(max_policies)]
+        else:
+            policies = [self.policy(i, ids) for i in range(self.r.randint(1, max_policies))]
         ents = self.entities()
         if self.p(0.01):
             ents = self.broken_entities(ents)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from .syntax import Expr, Policy, Scope, TRUE, FALSE, ZERO, subexpr_paths, replace_at, without_kid
+from .syntax import Expr, Policy, Scope, TRUE, FALSE, ZERO, lit, subexpr_paths, replace_at, without_kid
+
+EMPTY_STRING = lit('""')
 
 
 @dataclass
@@ -137,5 +139,5 @@ def _simpler(node: Expr):
         out += [without_kid(node, i) for i in range(len(node.kids))]
     out += sorted(node.kids, key=_size)
     if _size(node) > 1 or node.kind == "raw":
-        out += [TRUE, FALSE, ZERO]
+        out += [TRUE, FALSE, ZERO, EMPTY_STRING]
     return [x for x in out if x != node]
