@@ -19,11 +19,23 @@ public struct EntityType: Hashable, Sendable, Comparable, CustomStringConvertibl
 public struct EntityUID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let type: EntityType
     public let id: CedarString
+    /// Computed once: UIDs are hashed on every entity, ancestor and index lookup.
+    private let hashCode: Int
 
     public init(type: EntityType, id: CedarString) {
         self.type = type
         self.id = id
+        var hasher = Hasher()
+        hasher.combine(type)
+        hasher.combine(id)
+        hashCode = hasher.finalize()
     }
+
+    public static func == (l: EntityUID, r: EntityUID) -> Bool {
+        l.hashCode == r.hashCode && l.id == r.id && l.type == r.type
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
 
     /// Convenience for tests and tools: `EntityUID("User", "alice")`.
     public init(_ type: String, _ id: String) {
