@@ -265,6 +265,10 @@ def main(argv=None) -> int:
         if not args.quiet and (w + 1) % 50 == 0:
             print(f"... {passed + failed} cases, {failed} failed ({time.monotonic() - started:.0f}s)", flush=True)
 
+    if args.workdir is None and not failed:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif failed:
+        print(f"input files of the last run are in {workdir}")
     print(f"elapsed {time.monotonic() - started:.1f}s")
     print(f"cedar differential: {passed} passed, {failed} failed")
     return 1 if failed else 0
