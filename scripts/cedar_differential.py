@@ -154,6 +154,25 @@ def report_mismatch(run: Runner, args, world, world_seed: int, ref_out: list, go
     print(f"no single request reproduces it: the mismatch needs the batch; its input files are in {keep}")
 
 
+def compare_corpus(run: Runner, directory: str):
+    """Both engines on each fixture case under `directory`; returns (passed, failed) request counts."""
+    passed = failed = 0
+    for case in sorted(os.listdir(directory)):
+        d = os.path.join(directory, case)
+        if not os.path.isfile(os.path.join(d, "policies.cedar")):
+            continue
+        read = lambda name: open(os.path.join(d, name), encoding="utf-8").read()
+        requests = [json.loads(l) for l in read("requests.jsonl").split("\n") if l.strip()]
+        ref_out, got = run.both(Inputs([read("policies.cedar")], read("entities.json"), requests, ascii_json=False))
+        bad = [i for i in range(len(requests)) if ref_out[i] != got[i]]
+        passed += len(requests) - len(bad)
+        failed += len(bad)
+        print(f"corpus {case}: {len(requests) - len(bad)} passed, {len(bad)} failed")
+        for i in bad[:3]:
+            print(f"  request {i + 1} (line {i + 1} of {d}/requests.jsonl)\n    cedarpy    {ref_out[i]}\n    portcullis {got[i]}")
+    return passed, failed
+
+
 def self_check() -> int:
     """Run the harness against the reference adapter: clean, then with each perturbation."""
     adapter = f"{sys.executable} {os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cedar_diff', 'reference_cli.py')}"
@@ -191,6 +210,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", help="scratch directory for CLI input files (default: a temporary one)")
     ap.add_argument("--regressions", default=None, help="directory of stored regression cases (replayed first; new ones written here)")
+    ap.add_argument("--corpus", action="append", default=[], metavar="DIR",
+                    help="also compare every request of each DIR/<case>/{policies.cedar,entities.json,requests.jsonl} "
+                         "(e.g. Benchmarks/fixtures/cedar); repeatable")
     ap.add_argument("--requests-per-set", type=int, default=20)
     ap.add_argument("--max-failures", type=int, default=5, help="stop after shrinking this many mismatches")
     ap.add_argument("--error-rate", type=float, default=0.04, help="fraction of deliberately ill-typed subexpressions")
@@ -245,6 +267,11 @@ def main(argv=None) -> int:
                 passed += 1
         if not args.quiet:
             print(f"regressions: {passed} passed, {failed} failed ({time.monotonic() - started:.1f}s)")
+
+    for corpus in args.corpus:
+        p, f = compare_corpus(run, corpus)
+        passed += p
+        failed += f
 
     per = max(1, args.requests_per_set)
     worlds = -(-args.cases // per)

@@ -622,8 +622,11 @@ class Gen:
     def world(self, n_requests: int, max_policies: int = 20) -> World:
         self.make_universe()
         ids: set = set()
-        if self.p(0.3):
+        c = self.r.random()
+        if c < 0.3:
             policies = [self.probe_policy() for _ in range(max_policies)]
+        elif c < 0.4:   # large sets: Portcullis indexes policies by scope above 16
+            policies = [self.policy(i, ids) for i in range(self.r.randint(17, 4 * max_policies))]
         else:
             policies = [self.policy(i, ids) for i in range(self.r.randint(1, max_policies))]
         ents = self.entities()
