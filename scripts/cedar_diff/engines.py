@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field
-from typing import Optional
 
 ERROR_POLICY = re.compile(r"error while evaluating policy `([^`]*)`")
 RAW_VALUE = re.compile(r'"\\u0000raw-json:([^"\\]*)"')

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .syntax import (Expr, Policy, Scope, Uid, cedar_pattern, cedar_string, is_ident, lit, TRUE, FALSE)
 
@@ -221,7 +221,6 @@ class Gen:
 
     # ---------- requests ----------
     def request(self) -> dict:
-        r = self.r
         principal = self.pick(self.users) if self.p(0.85) else self.any_uid()
         action = self.pick(self.actions) if self.p(0.92) else self.any_uid()
         resource = self.pick(self.docs + self.folders) if self.p(0.85) else self.any_uid()
@@ -338,7 +337,6 @@ class Gen:
 
     def attr_path(self, t: str, d: int = 1):
         """principal.x / resource.owner.x / context.x / context.rec.k with type t, or None."""
-        r = self.r
         cands = []
         for name, at in ENTITY_ATTRS.items():
             if at == t:
@@ -434,7 +432,6 @@ class Gen:
         return self.leaf("bool")
 
     def has_expr(self, d):
-        r = self.r
         if self.p(0.5):
             base = self.entity_expr(d)
             names = list(ENTITY_ATTRS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from .syntax import Expr, Policy, Scope, TRUE, FALSE, ZERO, lit, subexpr_paths, replace_at, without_kid
+from .syntax import Expr, Scope, TRUE, FALSE, ZERO, lit, subexpr_paths, replace_at, without_kid
 
 EMPTY_STRING = lit('""')
 

@@ -7,7 +7,7 @@ subexpression and re-render. Precedence levels follow the Cedar grammar
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 RESERVED = {"true", "false", "if", "then", "else", "in", "like", "has", "is", "__cedar"}
@@ -207,7 +207,7 @@ class Policy:
     principal: Scope = Scope()
     action: Scope = Scope()
     resource: Scope = Scope()
-    conditions: tuple = ()          # ((\"when\"|\"unless\", Expr), ...)
+    conditions: tuple = ()          # (("when" | "unless", Expr), ...)
     annotations: tuple = ()         # ((key, value-or-None), ...)
     broken: Optional[str] = None    # a deliberate policy-level syntax error (see gen.BROKEN)
     spaced: bool = False            # render entity paths as `A :: B :: "x"`
