@@ -69,7 +69,7 @@ import Testing
         var g = PolicyGenerator(seed: seed)
         for _ in 0..<10 {
             let entities = try g.entities()
-            let text = Formatter.format((0..<40).map { _ in g.policy() })
+            let text = PolicyFormatter.format((0..<40).map { _ in g.policy() })
             let set = try PolicySet.parse(text).get()
             let authorizer = Authorizer(set)
             for _ in 0..<50 {

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct FormatterTests {
     func reformat(_ text: String) throws -> String {
-        Formatter.format(try PolicySet.parseFile(text, name: "t").get())
+        PolicyFormatter.format(try PolicySet.parseFile(text, name: "t").get())
     }
 
     @Test func canonicalLayout() throws {
@@ -52,10 +52,10 @@ import Testing
         var g = PolicyGenerator(seed: seed)
         for _ in 0..<300 {
             let policy = g.policy(templates: g.chance(0.2))
-            let once = Formatter.format([policy])
+            let once = PolicyFormatter.format([policy])
             let reparsed = try PolicySet.parseFile(once, name: "t").get()
             #expect(reparsed == [policy], "\(once)")
-            #expect(Formatter.format(reparsed) == once)
+            #expect(PolicyFormatter.format(reparsed) == once)
         }
     }
 }

@@ -24,7 +24,7 @@ import Testing
         var g = PolicyGenerator(seed: 99)
         var accepted = 0
         for _ in 0..<3000 {
-            var bytes = Array(Formatter.format([g.policy(templates: g.chance(0.2))]).utf8)
+            var bytes = Array(PolicyFormatter.format([g.policy(templates: g.chance(0.2))]).utf8)
             for _ in 0..<(1 + g.int(3)) {
                 guard !bytes.isEmpty else { break }
                 let at = g.int(bytes.count)
@@ -71,7 +71,7 @@ import Testing
         #expect(outcome(of: ands, request: request, entities: .empty) == .value(true))
         #expect(outcome(of: "\(sums) == 20000 && \(products) == 1", request: request, entities: .empty) == .value(true))
         let text = "permit(principal, action, resource) when { \(ands) || false };"
-        let printed = Formatter.format(try PolicySet.parseFile(text, name: "t").get())
+        let printed = PolicyFormatter.format(try PolicySet.parseFile(text, name: "t").get())
         #expect(try PolicySet.parseFile(printed, name: "t").get() == PolicySet.parseFile(text, name: "t").get())
     }
 

@@ -82,7 +82,7 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let text = try PolicyFiles.read(file)
             switch PolicySet.parseFile(text, name: file) {
-            case .success(let policies): print(Cedar.Formatter.format(policies), terminator: "")
+            case .success(let policies): print(PolicyFormatter.format(policies), terminator: "")
             case .failure(let error): throw PolicyFiles.fail(error.description)
             }
         }

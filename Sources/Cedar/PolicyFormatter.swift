@@ -1,7 +1,7 @@
 /// Prints policies in one canonical layout. Printing is a pure function of the parsed policy,
 /// so `format(format(x)) == format(x)`, and parentheses are inserted exactly where the grammar
 /// needs them, so `parse(format(x))` gives back the same policies. Comments are not kept.
-public enum Formatter {
+public enum PolicyFormatter {
     public static func format(_ policies: [Policy]) -> String {
         policies.map(format).joined(separator: "\n\n") + (policies.isEmpty ? "" : "\n")
     }
