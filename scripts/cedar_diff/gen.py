@@ -573,7 +573,8 @@ class Gen:
             conds.append((self.pick(["when", "when", "unless"]), body))
         annotations = []
         if self.p(0.3):
-            pid = self.pick(["allow-view", "deny-ghost", "p" + E_ACUTE, "rule " + str(index), "x"]) + "-" + str(index)
+            pid = self.pick(["allow-view", "deny-ghost", "p" + E_ACUTE, "rule " + str(index), "x", 'q"t', "back\\slash",
+                             "new\nline", "sep\u2028", "tab\t", "\U0001F600"]) + "-" + str(index)
             ids.add(pid)
             annotations.append(("id", pid))
         if self.p(0.1):
