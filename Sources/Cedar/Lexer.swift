@@ -57,12 +57,22 @@ struct Token: Sendable {
     let column: Int
 }
 
+/// A `//` comment, kept so the formatter can reprint it.
+struct Comment: Sendable {
+    /// The text after `//`, without the line end.
+    let text: String
+    let line: Int
+    let column: Int
+}
+
 /// Splits policy text into tokens. Works on UTF-8 bytes; columns count Unicode scalars.
 struct Lexer {
     private let bytes: [UInt8]
     private let file: String
     private var i = 0
     private var line = 1
+    /// Comments in source order, filled by `tokenize`.
+    private(set) var comments: [Comment] = []
     private var lineStart = 0
 
     init(_ text: String, file: String) {
@@ -118,7 +128,12 @@ struct Lexer {
             } else if c == 32 || c == 9 || c == 13 {
                 i += 1
             } else if c == UInt8(ascii: "/"), i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "/") {
+                let start = i
                 while i < bytes.count, bytes[i] != 10 { i += 1 }
+                var end = i
+                if end > start + 2, bytes[end - 1] == 13 { end -= 1 }
+                comments.append(Comment(text: String(decoding: bytes[(start + 2)..<end], as: UTF8.self),
+                                        line: line, column: column(at: start)))
             } else {
                 return
             }

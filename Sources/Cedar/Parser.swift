@@ -15,9 +15,13 @@ struct Parser {
 
     static let reserved: Set<String> = ["true", "false", "if", "then", "else", "in", "like", "has", "is", "__cedar"]
 
+    /// `//` comments of the source, in order (for the formatter).
+    let comments: [Comment]
+
     init(text: String, file: String) throws(ParseError) {
         var lexer = Lexer(text, file: file)
         self.tokens = try lexer.tokenize()
+        self.comments = lexer.comments
         self.file = file
     }
 
@@ -67,10 +71,16 @@ struct Parser {
 
     /// Parses every policy in the file; stops at the first error (the file is rejected whole).
     mutating func policies() throws(ParseError) -> [(Policy, SourceLocation)] {
-        var out: [(Policy, SourceLocation)] = []
+        try policiesWithEnds().map { ($0.policy, $0.start) }
+    }
+
+    /// Policies with the positions of their first token and of their closing `;`.
+    mutating func policiesWithEnds() throws(ParseError) -> [(policy: Policy, start: SourceLocation, end: SourceLocation)] {
+        var out: [(policy: Policy, start: SourceLocation, end: SourceLocation)] = []
         while !atEnd {
             let start = location(current)
-            out.append((try policy(), start))
+            let policy = try policy()
+            out.append((policy, start, location(tokens[p - 1])))
         }
         return out
     }

@@ -1,9 +1,23 @@
 /// Prints policies in one canonical layout. Printing is a pure function of the parsed policy,
 /// so `format(format(x)) == format(x)`, and parentheses are inserted exactly where the grammar
-/// needs them, so `parse(format(x))` gives back the same policies. Comments are not kept.
+/// needs them, so `parse(format(x))` gives back the same policies. `//` comments are kept: those
+/// inside a policy move above it.
 public enum PolicyFormatter {
     public static func format(_ policies: [Policy]) -> String {
-        policies.map(format).joined(separator: "\n\n") + (policies.isEmpty ? "" : "\n")
+        format(PolicyFile(policies: policies))
+    }
+
+    /// Prints a file with its comments: leading ones above each policy, a trailing one after its `;`.
+    public static func format(_ file: PolicyFile) -> String {
+        var blocks: [String] = []
+        for (p, c) in zip(file.policies, file.comments) {
+            var block = c.leading.map { "//\($0)\n" }.joined()
+            block += format(p)
+            if let t = c.trailing { block += " //\(t)" }
+            blocks.append(block)
+        }
+        if !file.trailer.isEmpty { blocks.append(file.trailer.map { "//\($0)" }.joined(separator: "\n")) }
+        return blocks.joined(separator: "\n\n") + (blocks.isEmpty ? "" : "\n")
     }
 
     public static func format(_ p: Policy) -> String {

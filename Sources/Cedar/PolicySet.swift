@@ -110,12 +110,57 @@ public struct PolicySet: Sendable {
     }
 }
 
+/// One policy file as written: its policies plus the comments around them, for the formatter.
+public struct PolicyFile: Hashable, Sendable {
+    /// Comments attached to one policy.
+    public struct Comments: Hashable, Sendable {
+        /// Comments before the policy, and any inside it (they are printed before it).
+        public var leading: [String] = []
+        /// A comment after the closing `;` on the same line.
+        public var trailing: String?
+
+        public init(leading: [String] = [], trailing: String? = nil) {
+            self.leading = leading
+            self.trailing = trailing
+        }
+    }
+
+    public var policies: [Policy]
+    /// Parallel to `policies`.
+    public var comments: [Comments]
+    /// Comments after the last policy.
+    public var trailer: [String]
+
+    public init(policies: [Policy], comments: [Comments]? = nil, trailer: [String] = []) {
+        self.policies = policies
+        self.comments = comments ?? Array(repeating: Comments(), count: policies.count)
+        self.trailer = trailer
+    }
+}
+
 extension PolicySet {
-    /// Parses one source into its policies and templates, as written (for the formatter).
-    public static func parseFile(_ text: String, name: String) -> Result<[Policy], ParseError> {
+    /// Parses one source into its policies and templates as written, with their comments.
+    public static func parseFile(_ text: String, name: String) -> Result<PolicyFile, ParseError> {
         do throws(ParseError) {
             var parser = try Parser(text: text, file: name)
-            return .success(try parser.policies().map(\.0))
+            let parsed = try parser.policiesWithEnds()
+            var file = PolicyFile(policies: parsed.map(\.policy))
+            func before(_ c: Comment, _ l: SourceLocation) -> Bool { (c.line, c.column) < (l.line, l.column) }
+            var k = 0
+            for c in parser.comments {
+                // Advance to the first policy that has not ended before this comment.
+                while k < parsed.count, !before(c, parsed[k].end) {
+                    k += 1
+                }
+                if k > 0, c.line == parsed[k - 1].end.line, file.comments[k - 1].trailing == nil, k == parsed.count || before(c, parsed[k].start) {
+                    file.comments[k - 1].trailing = c.text
+                } else if k < parsed.count {
+                    file.comments[k].leading.append(c.text)
+                } else {
+                    file.trailer.append(c.text)
+                }
+            }
+            return .success(file)
         } catch {
             return .failure(error)
         }

@@ -46,6 +46,44 @@ import Testing
         }
     }
 
+    @Test func commentsAreKept() throws {
+        let text = """
+        // header
+        @id("a") // on the annotation line
+        permit(principal, action, resource) // in the scope
+          when { true }; // trailing
+        // between
+        forbid(principal, action, resource);
+        // end of file
+        """
+        let expected = """
+        // header
+        // on the annotation line
+        // in the scope
+        @id("a")
+        permit (
+          principal,
+          action,
+          resource
+        )
+        when { true }; // trailing
+
+        // between
+        forbid (
+          principal,
+          action,
+          resource
+        );
+
+        // end of file
+
+        """
+        let once = try reformat(text)
+        #expect(once == expected)
+        #expect(try reformat(once) == once)
+        #expect(try PolicySet.parseFile(once, name: "t").get().policies == PolicySet.parseFile(text, name: "t").get().policies)
+    }
+
     /// format(format(x)) == format(x), and parse(format(x)) gives the same policies, on random policies.
     @Test(arguments: [11, 12, 13, 14] as [UInt64])
     func roundTripOnRandomPolicies(seed: UInt64) throws {
@@ -53,9 +91,10 @@ import Testing
         for _ in 0..<300 {
             let policy = g.policy(templates: g.chance(0.2))
             let once = PolicyFormatter.format([policy])
-            let reparsed = try PolicySet.parseFile(once, name: "t").get()
+            let reparsed = try PolicySet.parseFile(once, name: "t").get().policies
             #expect(reparsed == [policy], "\(once)")
             #expect(PolicyFormatter.format(reparsed) == once)
+            #expect(try reformat(once) == once)
         }
     }
 }

@@ -72,7 +72,7 @@ import Testing
         #expect(outcome(of: "\(sums) == 20000 && \(products) == 1", request: request, entities: .empty) == .value(true))
         let text = "permit(principal, action, resource) when { \(ands) || false };"
         let printed = PolicyFormatter.format(try PolicySet.parseFile(text, name: "t").get())
-        #expect(try PolicySet.parseFile(printed, name: "t").get() == PolicySet.parseFile(text, name: "t").get())
+        #expect(try PolicySet.parseFile(printed, name: "t").get().policies == PolicySet.parseFile(text, name: "t").get().policies)
     }
 
     @Test func longInputsParseInLinearTime() {

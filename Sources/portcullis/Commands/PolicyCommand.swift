@@ -73,7 +73,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Format: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a policy file in canonical layout (comments are not kept)."
+            abstract: "Print a policy file in canonical layout (comments inside a policy move above it)."
         )
 
         @Argument(help: "The .cedar file to format.")
@@ -82,7 +82,7 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let text = try PolicyFiles.read(file)
             switch PolicySet.parseFile(text, name: file) {
-            case .success(let policies): print(PolicyFormatter.format(policies), terminator: "")
+            case .success(let parsed): print(PolicyFormatter.format(parsed), terminator: "")
             case .failure(let error): throw PolicyFiles.fail(error.description)
             }
         }
