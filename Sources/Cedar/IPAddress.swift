@@ -2,6 +2,7 @@
 ///
 /// Equality compares address and prefix, so `ip("10.0.0.1/24") != ip("10.0.0.0/24")`.
 /// Parsing follows Cedar's `ipaddr.rs` (Rust `std::net` address syntax plus Cedar's checks).
+/// Error messages never repeat the input: it may come from request context and hold a secret.
 public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     public let isV4: Bool
     /// The address as a 128-bit number (high and low halves); IPv4 uses the low 32 bits.
@@ -15,7 +16,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             .failure(.extensionError(function: "ipaddr", message: m))
         }
         let bytes = Array(text.utf8)
-        if bytes.count > 43 { return fail("invalid IP address: \(text)") }
+        if bytes.count > 43 { return fail("invalid IP address: longer than 43 characters") }
         let colons = bytes.filter { $0 == UInt8(ascii: ":") }.count
         let dots = bytes.filter { $0 == UInt8(ascii: ".") }.count
         if colons >= 2 && dots >= 2 {
@@ -32,17 +33,16 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             isV4 = false
             (high, low) = v6
         } else {
-            return fail("invalid IP address: \(String(decoding: addrBytes, as: UTF8.self))")
+            return fail("invalid IP address: expected a dotted-quad IPv4 or an IPv6 address")
         }
         let limit = isV4 ? 32 : 128
         var prefix = limit
         if let p = prefixBytes {
-            let ptext = String(decoding: p, as: UTF8.self)
             guard !p.isEmpty, p.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-                return fail("error parsing prefix: invalid prefix `\(ptext)`")
+                return fail("error parsing prefix: expected decimal digits after `/`")
             }
-            if p.count > 1 && p[0] == 48 { return fail("error parsing prefix `\(ptext)`: leading zero(s)") }
-            if p.count > (isV4 ? 2 : 3) { return fail("error parsing prefix: \(ptext) is larger than the limit \(limit)") }
+            if p.count > 1 && p[0] == 48 { return fail("error parsing prefix: leading zero(s)") }
+            if p.count > (isV4 ? 2 : 3) { return fail("error parsing prefix: larger than the limit \(limit)") }
             let value = p.reduce(0) { $0 * 10 + Int($1 - 48) }
             if value > limit { return fail("error parsing prefix: \(value) is larger than the limit \(limit)") }
             prefix = value

@@ -3,8 +3,9 @@ public struct CedarDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     public let scaled: Int64
 
     /// Accepts `-?digits.digits` with 1–4 fractional digits (Cedar `decimal.rs`); overflow is an error.
+    /// Like the other extension parsers, errors do not repeat the input (it may be a secret).
     public static func parse(_ text: String) -> Result<CedarDecimal, EvaluationError> {
-        let bad = EvaluationError.extensionError(function: "decimal", message: "`\(text)` is not a well-formed decimal value")
+        let bad = EvaluationError.extensionError(function: "decimal", message: "not a well-formed decimal value: expected digits, a `.`, and 1 to 4 digits")
         var b = Substring(text).utf8[...]
         let negative = b.first == UInt8(ascii: "-")
         if negative { b = b.dropFirst() }
@@ -132,7 +133,7 @@ public struct CedarDatetime: Hashable, Sendable, Comparable, CustomStringConvert
             return fail("invalid date pattern")
         }
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month) else {
-            return fail("invalid date: \(text)")
+            return fail("invalid date: no such day in the calendar")
         }
         var ms = Int64(daysFromCivil(year, month, day)) * msPerDay
         if b.count == 10 { return .success(CedarDatetime(epochMilliseconds: ms)) }
@@ -150,14 +151,14 @@ public struct CedarDatetime: Hashable, Sendable, Comparable, CustomStringConvert
         if char(i, "Z"), i + 1 == b.count {
             i += 1
         } else if char(i, "+") || char(i, "-"), let oh = num(i + 1, 2), let om = num(i + 3, 2), i + 5 == b.count {
-            guard oh < 24, om < 60 else { return fail("invalid offset range: \(oh)\(om)") }
+            guard oh < 24, om < 60 else { return fail("invalid offset range: hours must be below 24 and minutes below 60") }
             offsetMinutes = (oh * 60 + om) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
             i += 5
         } else {
             return fail("invalid millisecond and/or offset pattern")
         }
         guard hh <= 23, mm <= 59, ss <= 59 else {
-            return fail("invalid hour/minute/second: \(hh):\(mm):\(ss)")
+            return fail("invalid hour/minute/second: expected at most 23:59:59")
         }
         ms += Int64(((hh * 60 + mm) * 60 + ss) * 1000 + millis) - Int64(offsetMinutes) * 60_000
         return .success(CedarDatetime(epochMilliseconds: ms))
