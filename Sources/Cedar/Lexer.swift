@@ -283,7 +283,7 @@ enum Unescaper {
                     let end = min(k + 2, scalars.count)
                     return .failure(InvalidEscape(text: "\\x" + String(String.UnicodeScalarView(scalars[k..<end]))))
                 }
-                out.append(.scalar(Unicode.Scalar(h << 4 | l)!))
+                out.append(patternPiece(Unicode.Scalar(h << 4 | l)!, pattern: pattern))
                 k += 2
             case "u":
                 var text = "\\u"
@@ -304,12 +304,18 @@ enum Unescaper {
                 text += "}"
                 k += 1
                 guard let scalar = Unicode.Scalar(value) else { return .failure(InvalidEscape(text: text)) }
-                out.append(.scalar(scalar))
+                out.append(patternPiece(scalar, pattern: pattern))
             default:
                 return .failure(InvalidEscape(text: "\\" + String(e)))
             }
         }
         return .success(out)
+    }
+
+    /// Cedar unescapes a pattern before finding its wildcards, so a star spelled `\x2A` or
+    /// `\u{2a}` is a wildcard too; only the two-character escape `\*` is a literal star.
+    private static func patternPiece(_ s: Unicode.Scalar, pattern: Bool) -> Piece {
+        pattern && s == "*" ? .wildcard : .scalar(s)
     }
 
     static func string(_ raw: ArraySlice<UInt8>) -> Result<String, InvalidEscape> {

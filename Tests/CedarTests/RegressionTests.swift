@@ -33,4 +33,13 @@ import Testing
             try Entities.fromJSON(#"[{"uid": {"type": "NS::Action", "id": "read"}, "attrs": {}, "parents": [{"type": "NS::Action", "id": "all"}]}]"#)
         }
     }
+
+    /// Seed 51 (case like-unicode-escaped-star-is-wildcard.json): an escaped star other than `\*` is a wildcard.
+    @Test func escapedStarSpellingsInPatterns() throws {
+        let request = Request(principal: EntityUID("User", "u"), action: EntityUID("Action", "a"), resource: EntityUID("R", "r"))
+        #expect(outcome(of: #""" like "\x2A""#, request: request, entities: .empty) == .value(true))
+        #expect(outcome(of: #""axb" like "a\u{2a}b""#, request: request, entities: .empty) == .value(true))
+        #expect(outcome(of: #""axb" like "a\*b""#, request: request, entities: .empty) == .value(false))
+        #expect(outcome(of: #""a*b" like "a\*b""#, request: request, entities: .empty) == .value(true))
+    }
 }
