@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -235,7 +236,8 @@ def main(argv=None) -> int:
     try:
         ref = Cedarpy()
     except ImportError:
-        print("cedar differential: cedarpy is not installed (use the project's .venv)", file=sys.stderr)
+        print(f"cedar differential: cedarpy is not installed for {sys.executable} "
+              "(use $PORTCULLIS_PYTHON or the project's .venv)", file=sys.stderr)
         print("cedar differential: 0 passed, 1 failed")
         return 1
     workdir = args.workdir or tempfile.mkdtemp(prefix="cedar-diff-")
@@ -301,5 +303,18 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
+def project_python() -> str | None:
+    """The interpreter that has cedarpy: $PORTCULLIS_PYTHON, else the repository's .venv."""
+    for candidate in (os.environ.get("PORTCULLIS_PYTHON"),
+                      os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv", "bin", "python")):
+        if candidate and os.access(candidate, os.X_OK) and os.path.abspath(candidate) != os.path.abspath(sys.executable):
+            return candidate
+    return None
+
+
 if __name__ == "__main__":
+    if importlib.util.find_spec("cedarpy") is None:
+        other = project_python()
+        if other:  # run under the interpreter that has cedarpy
+            os.execv(other, [other, os.path.abspath(__file__)] + sys.argv[1:])
     sys.exit(main())
