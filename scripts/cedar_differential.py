@@ -11,6 +11,10 @@ mismatch the request is shrunk to a minimal reproduction, printed, and written t
 regression directory; the exit status is then 1. The last line is always
 `cedar differential: N passed, M failed`.
 
+Also: `--corpus Benchmarks/fixtures/cedar` compares every request of the benchmark fixtures;
+`--avoid FEATURE,...` leaves generator features out to look past known mismatches;
+`--self-check` tests the harness itself (cedar_diff/reference_cli.py, no Portcullis needed).
+
 Needs cedarpy (the project's .venv: `python3 -m venv .venv && .venv/bin/pip install cedarpy==4.12.2`).
 """
 from __future__ import annotations
