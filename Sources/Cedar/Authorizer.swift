@@ -126,34 +126,22 @@ func fold(_ e: Expr) -> Expr {
 /// Maps scope-pinned entity UIDs to the policies pinned to them, so a request only evaluates
 /// policies whose scope can match its principal, action and resource (or their ancestors).
 ///
-/// Every UID a scope pins (`==`, `in`, `is … in`, `action in [..]`) gets a small integer key in
-/// its dimension. A policy is filed under the combination of its pinned keys, one per pinned
-/// dimension (several when `action in [..]` lists several). A request forms the same
-/// combinations from its own entities and their ancestors and collects what is filed there. That
-/// a policy shares a key with the request in each pinned dimension is necessary for its scope to
-/// match, so the policies left out are exactly ones whose scope is false and whose conditions
-/// Cedar never evaluates. The work per request depends on the request's ancestors, not on the
-/// number of policies.
+/// Every UID a scope pins (`==`, `in`, `is … in`, `action in [..]`) gets a small integer key per
+/// dimension. Each policy is filed under the keys of its rarest pinned dimension; a request looks
+/// up the keys of its entities and their ancestors, takes the policies filed there, and keeps
+/// those whose other pinned dimensions also share a key with the request. Sharing a key in each
+/// pinned dimension is necessary for the scope to match, so the skipped policies are exactly
+/// ones whose scope is false, whose conditions Cedar never evaluates.
 struct PolicyIndex: Sendable {
-    /// Per dimension (principal, action, resource): pinned UID → key (below 2^20).
-    private var keys: [[EntityUID: UInt64]] = [[:], [:], [:]]
-    /// Combined key → policies filed under it. See `combine`.
-    private var filed: [UInt64: [Int32]] = [:]
-    /// Which combinations of pinned dimensions occur (bit d set: dimension d pinned).
-    private var masks: [UInt8] = []
+    /// Per dimension (principal, action, resource): pinned UID → key.
+    private var keys: [[EntityUID: Int32]] = [[:], [:], [:]]
+    /// Key → policies filed under it.
+    private var filed: [[Int32]] = []
+    /// Per policy and dimension, a range of `pinKeys`; a negative count means "not pinned".
+    private var pins: [(start: Int32, count: Int32)] = []
+    private var pinKeys: [Int32] = []
     /// Policies pinned in no dimension: always candidates.
     private var unpinned: [Int32] = []
-    /// Set when a dimension has more distinct pinned UIDs than keys can number: every policy is
-    /// then a candidate (correct, only slower).
-    private var everyPolicy: [Int32]?
-
-    private static let keyBits: UInt64 = 20
-
-    /// Packs one key per dimension (absent dimensions as 0) plus the mask into one integer.
-    @inline(__always)
-    private static func combine(_ mask: UInt8, _ p: UInt64, _ a: UInt64, _ r: UInt64) -> UInt64 {
-        UInt64(mask) << (3 * keyBits) | p << (2 * keyBits) | a << keyBits | r
-    }
 
     private static func pinned(_ c: EntityConstraint) -> [EntityUID]? {
         switch c {
@@ -173,77 +161,87 @@ struct PolicyIndex: Sendable {
     }
 
     init(_ policies: [CompiledPolicy]) {
-        var maskSet = Set<UInt8>()
-        for (n, dims) in policies.map(Self.pinned).enumerated() {
-            var mask: UInt8 = 0
-            var perDimension: [[UInt64]] = []
+        let all = policies.map(Self.pinned)
+        var frequency: [Int] = []
+        for dims in all {
             for (d, uids) in dims.enumerated() {
-                guard let uids else {
-                    perDimension.append([0])
-                    continue
-                }
-                mask |= 1 << d
-                var ks: [UInt64] = []
-                for uid in uids {
-                    if let k = keys[d][uid] {
-                        ks.append(k)
-                        continue
+                for u in uids ?? [] {
+                    if let k = keys[d][u] {
+                        frequency[Int(k)] += 1
+                    } else {
+                        keys[d][u] = Int32(frequency.count)
+                        frequency.append(1)
                     }
-                    let k = UInt64(keys[d].count + 1)
-                    guard k < 1 << Self.keyBits else {
-                        everyPolicy = (0..<Int32(policies.count)).map { $0 }
-                        return
-                    }
-                    keys[d][uid] = k
-                    ks.append(k)
-                }
-                perDimension.append(ks)
-            }
-            guard mask != 0 else {
-                unpinned.append(Int32(n))
-                continue
-            }
-            maskSet.insert(mask)
-            // `action in []` gives no combination: the policy can never match and is never a candidate.
-            for p in perDimension[0] {
-                for a in perDimension[1] {
-                    for r in perDimension[2] { filed[Self.combine(mask, p, a, r), default: []].append(Int32(n)) }
                 }
             }
         }
-        masks = maskSet.sorted()
+        filed = Array(repeating: [], count: frequency.count)
+        for (n, dims) in all.enumerated() {
+            var best: (cost: Int, keys: [Int32])?
+            for (d, uids) in dims.enumerated() {
+                guard let uids else {
+                    pins.append((0, -1))
+                    continue
+                }
+                let ks = uids.map { keys[d][$0]! }
+                pins.append((Int32(pinKeys.count), Int32(ks.count)))
+                pinKeys += ks
+                let cost = ks.reduce(0) { $0 + frequency[Int($1)] }
+                if best == nil || cost < best!.cost { best = (cost, ks) }
+            }
+            if let best {
+                for k in best.keys { filed[Int(k)].append(Int32(n)) }
+            } else {
+                unpinned.append(Int32(n))
+            }
+        }
     }
 
     /// Indices of policies whose scope may match, ascending and without duplicates.
     func candidates(_ r: Request, _ entities: Entities) -> [Int32] {
-        if let everyPolicy { return everyPolicy }
-        var out = unpinned
-        guard !masks.isEmpty else { return out }
-        // The request's keys per dimension: the entity itself and its ancestors, where pinned.
-        var requestKeys: [[UInt64]] = [[], [], []]
+        // The request's keys, dimension by dimension: the entity itself and its ancestors.
+        var requestKeys: [Int32] = []
+        requestKeys.reserveCapacity(16)
+        var ends = (0, 0, 0)
         for d in 0..<3 {
             let map = keys[d]
-            if map.isEmpty { continue }
-            let uid = d == 0 ? r.principal : d == 1 ? r.action : r.resource
-            if let k = map[uid] { requestKeys[d].append(k) }
-            if let ancestors = entities[uid]?.ancestors {
-                for a in ancestors { if let k = map[a] { requestKeys[d].append(k) } }
-            }
-        }
-        let none: [UInt64] = [0]
-        for mask in masks {
-            let ps = mask & 1 != 0 ? requestKeys[0] : none
-            let acts = mask & 2 != 0 ? requestKeys[1] : none
-            let rs = mask & 4 != 0 ? requestKeys[2] : none
-            for p in ps {
-                for a in acts {
-                    for x in rs {
-                        if let hit = filed[Self.combine(mask, p, a, x)] { out += hit }
-                    }
+            if !map.isEmpty {
+                let uid = d == 0 ? r.principal : d == 1 ? r.action : r.resource
+                if let k = map[uid] { requestKeys.append(k) }
+                if let ancestors = entities[uid]?.ancestors {
+                    for a in ancestors { if let k = map[a] { requestKeys.append(k) } }
                 }
             }
+            switch d {
+            case 0: ends.0 = requestKeys.count
+            case 1: ends.1 = requestKeys.count
+            default: ends.2 = requestKeys.count
+            }
         }
+        var out = unpinned
+        for k in requestKeys { out += filed[Int(k)] }
         Self.sortUnique(&out)
+        let starts = (0, ends.0, ends.1)
+        var w = 0
+        for p in out {
+            var ok = true
+            for d in 0..<3 where ok {
+                let pin = pins[Int(p) * 3 + d]
+                if pin.count < 0 { continue }
+                let lo = d == 0 ? starts.0 : d == 1 ? starts.1 : starts.2
+                let hi = d == 0 ? ends.0 : d == 1 ? ends.1 : ends.2
+                ok = false
+                for i in Int(pin.start)..<Int(pin.start + pin.count) where !ok {
+                    let k = pinKeys[i]
+                    for j in lo..<hi where requestKeys[j] == k { ok = true }
+                }
+            }
+            if ok {
+                out[w] = p
+                w += 1
+            }
+        }
+        out.removeLast(out.count - w)
         return out
     }
 
