@@ -135,8 +135,16 @@ func fold(_ e: Expr) -> Expr {
 struct PolicyIndex: Sendable {
     /// Per dimension (principal, action, resource): pinned UID → key.
     private var keys: [[EntityUID: Int32]] = [[:], [:], [:]]
+    /// A filed policy with its keys in each dimension, kept beside it so that filtering reads
+    /// memory in order: `-1` when that dimension needs no check (unpinned, or the dimension it is
+    /// filed under), `-2` when the policy pins several keys there (then `pins` is consulted).
+    private struct Filed {
+        let policy: Int32
+        let keys: (Int32, Int32, Int32)
+    }
+
     /// Key → policies filed under it.
-    private var filed: [[Int32]] = []
+    private var filed: [[Filed]] = []
     /// Per policy and dimension, a range of `pinKeys`; a negative count means "not pinned".
     private var pins: [(start: Int32, count: Int32)] = []
     private var pinKeys: [Int32] = []
@@ -177,7 +185,8 @@ struct PolicyIndex: Sendable {
         }
         filed = Array(repeating: [], count: frequency.count)
         for (n, dims) in all.enumerated() {
-            var best: (cost: Int, keys: [Int32])?
+            var best: (cost: Int, dimension: Int, keys: [Int32])?
+            var inline: [Int32] = [-1, -1, -1]
             for (d, uids) in dims.enumerated() {
                 guard let uids else {
                     pins.append((0, -1))
@@ -186,11 +195,14 @@ struct PolicyIndex: Sendable {
                 let ks = uids.map { keys[d][$0]! }
                 pins.append((Int32(pinKeys.count), Int32(ks.count)))
                 pinKeys += ks
+                inline[d] = ks.count == 1 ? ks[0] : -2
                 let cost = ks.reduce(0) { $0 + frequency[Int($1)] }
-                if best == nil || cost < best!.cost { best = (cost, ks) }
+                if best == nil || cost < best!.cost { best = (cost, d, ks) }
             }
             if let best {
-                for k in best.keys { filed[Int(k)].append(Int32(n)) }
+                inline[best.dimension] = -1
+                let entry = Filed(policy: Int32(n), keys: (inline[0], inline[1], inline[2]))
+                for k in best.keys { filed[Int(k)].append(entry) }
             } else {
                 unpinned.append(Int32(n))
             }
@@ -218,30 +230,26 @@ struct PolicyIndex: Sendable {
             default: ends.2 = requestKeys.count
             }
         }
-        var out = unpinned
-        for k in requestKeys { out += filed[Int(k)] }
-        Self.sortUnique(&out)
         let starts = (0, ends.0, ends.1)
-        var w = 0
-        for p in out {
-            var ok = true
-            for d in 0..<3 where ok {
-                let pin = pins[Int(p) * 3 + d]
-                if pin.count < 0 { continue }
-                let lo = d == 0 ? starts.0 : d == 1 ? starts.1 : starts.2
-                let hi = d == 0 ? ends.0 : d == 1 ? ends.1 : ends.2
-                ok = false
-                for i in Int(pin.start)..<Int(pin.start + pin.count) where !ok {
-                    let k = pinKeys[i]
-                    for j in lo..<hi where requestKeys[j] == k { ok = true }
-                }
-            }
-            if ok {
-                out[w] = p
-                w += 1
+        func shares(_ k: Int32, _ p: Int32, _ d: Int) -> Bool {
+            let lo = d == 0 ? starts.0 : d == 1 ? starts.1 : starts.2
+            let hi = d == 0 ? ends.0 : d == 1 ? ends.1 : ends.2
+            if k >= 0 { return requestKeys[lo..<hi].contains(k) }
+            if k == -1 { return true }
+            // Several pinned keys in this dimension: any one shared is enough.
+            let pin = pins[Int(p) * 3 + d]
+            return pinKeys[Int(pin.start)..<Int(pin.start + pin.count)].contains { requestKeys[lo..<hi].contains($0) }
+        }
+        // Keep a policy when each dimension it pins shares a key with the request.
+        var out = unpinned
+        for k in requestKeys {
+            for entry in filed[Int(k)]
+            where shares(entry.keys.0, entry.policy, 0) && shares(entry.keys.1, entry.policy, 1)
+                && shares(entry.keys.2, entry.policy, 2) {
+                out.append(entry.policy)
             }
         }
-        out.removeLast(out.count - w)
+        Self.sortUnique(&out)
         return out
     }
 
