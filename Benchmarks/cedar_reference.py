@@ -145,9 +145,9 @@ def main() -> int:
             for i, (name, p50, p99, unit) in enumerate(mine):
                 left = f"{case:<14} {m['authz_us_p50']:>9}us {m['authz_us_p99']:>9}us" if i == 0 else " " * 38
                 print(f"{left}   {name[:44]:<44} {in_micros(p50, unit):>8} {in_micros(p99, unit):>8}")
-        unmatched = [r[0] for r in rows if not any(names_case(r[0], c) for c in cases)]
-        for name in unmatched:
-            print(f"{'(other)':<14} {'':>11} {'':>11}   {name[:44]:<44}")
+        for name, p50, p99, unit in rows:
+            if not any(names_case(name, c) for c in cases):
+                print(f"{'(other)':<14} {'':>11} {'':>11}   {name[:44]:<44} {in_micros(p50, unit):>8} {in_micros(p99, unit):>8}")
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
