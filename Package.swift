@@ -61,6 +61,7 @@ let package = Package(
             name: "Composition",
             dependencies: [
                 "Database",
+                "Audit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -187,7 +187,7 @@ public final class AuditPipeline: AuditRecorder, Service {
     /// writes create a missing partition themselves, so nothing is lost meanwhile.
     private func maintain() async {
         do {
-            try await withTimeout(.seconds(30)) { [store, configuration] in
+            try await withTimeout(configuration.writeTimeout) { [store, configuration] in
                 try await store.createPartitionsAhead(daysAhead: configuration.partitionsAhead)
                 try await store.dropPartitions(olderThanDays: configuration.retentionDays)
             }

@@ -65,3 +65,15 @@ public enum DatabaseHealth: Sendable, Equatable {
     case reachable
     case unreachable(String)
 }
+
+extension Database {
+    /// Runs the pool only for the duration of `body`: for commands (`migrate`, `audit verify`)
+    /// rather than long-running services.
+    public func withRunning<T: Sendable>(_ body: (PostgresClient) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+}

@@ -5,6 +5,7 @@ import Synchronization
 public final class PortcullisProcess: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     /// The debug build of `portcullis` in this checkout (what `swift build --build-tests` produced);

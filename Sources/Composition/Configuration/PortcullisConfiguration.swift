@@ -1,3 +1,4 @@
+import Audit
 import Database
 import Foundation
 import Logging
@@ -27,8 +28,34 @@ public struct PortcullisConfiguration: Sendable {
         public var format: Format = .json
     }
 
+    public struct AuditSection: Sendable {
+        /// Where batches wait while PostgreSQL is unreachable. Relative paths are from the working directory.
+        public var spoolDirectory = ".portcullis/audit-spool"
+        public var spoolLimitMegabytes = 1024
+        public var overflow: AuditOverflowPolicy = .failClosed
+        public var retentionDays = 400
+        public var partitionsAhead = 7
+        public var queueCapacity = 100_000
+        public var batchSize = 1_000
+        public var flushInterval: Duration = .milliseconds(100)
+
+        /// The pipeline settings these fields describe.
+        public var pipeline: AuditPipeline.Configuration {
+            var configuration = AuditPipeline.Configuration(spoolDirectory: URL(fileURLWithPath: spoolDirectory))
+            configuration.spoolLimitBytes = spoolLimitMegabytes << 20
+            configuration.overflow = overflow
+            configuration.retentionDays = retentionDays
+            configuration.partitionsAhead = partitionsAhead
+            configuration.queueCapacity = queueCapacity
+            configuration.batchSize = batchSize
+            configuration.flushInterval = flushInterval
+            return configuration
+        }
+    }
+
     public var database = DatabaseSection()
     public var admin = AdminSection()
+    public var audit = AuditSection()
     public var log = LogSection()
     /// The file this configuration came from, for messages; nil when only defaults were used.
     public var sourceFile: String?
@@ -105,6 +132,18 @@ extension PortcullisConfiguration {
         }
         if var section = try top.mapping("admin") {
             updated.admin.listen = try section.parsed("listen", expected: "host:port") { try ListenAddress($0) } ?? updated.admin.listen
+            try section.finish()
+        }
+        if var section = try top.mapping("audit") {
+            let defaults = updated.audit
+            updated.audit.spoolDirectory = try section.string("spool_directory") ?? defaults.spoolDirectory
+            updated.audit.spoolLimitMegabytes = try section.integer("spool_limit_mb", in: 1...1_048_576) ?? defaults.spoolLimitMegabytes
+            updated.audit.overflow = try section.choice("overflow", of: AuditOverflowPolicy.self) ?? defaults.overflow
+            updated.audit.retentionDays = try section.integer("retention_days", in: 1...36_500) ?? defaults.retentionDays
+            updated.audit.partitionsAhead = try section.integer("partitions_ahead", in: 1...366) ?? defaults.partitionsAhead
+            updated.audit.queueCapacity = try section.integer("queue_capacity", in: 1...10_000_000) ?? defaults.queueCapacity
+            updated.audit.batchSize = try section.integer("batch_size", in: 1...100_000) ?? defaults.batchSize
+            updated.audit.flushInterval = try section.duration("flush_interval") ?? defaults.flushInterval
             try section.finish()
         }
         if var section = try top.mapping("log") {

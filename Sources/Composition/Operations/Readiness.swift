@@ -1,3 +1,4 @@
+import Audit
 import Database
 
 /// One dependency that must be healthy before this process may receive traffic.
@@ -38,5 +39,20 @@ struct ReadinessReport: Sendable {
             for await (name, problem) in group { problems[name] = problem }
             return ReadinessReport(problems: problems)
         }
+    }
+}
+
+/// Not ready while the audit trail refuses events (`fail_closed` with the queue and spool full):
+/// load balancers then move traffic to replicas that can record it.
+public struct AuditReadiness: ReadinessCheck {
+    public let name = "audit"
+    let recorder: any AuditRecorder
+
+    public init(recorder: any AuditRecorder) {
+        self.recorder = recorder
+    }
+
+    public func problem() async -> String? {
+        recorder.isAcceptingTraffic ? nil : "audit queue and spool are full (fail_closed)"
     }
 }

@@ -1,0 +1,73 @@
+import Audit
+import Database
+import Foundation
+import Logging
+
+/// The `portcullis audit …` commands: each runs a short-lived pool against the configured database.
+public enum AuditRuntime {
+    static func withStore<T: Sendable>(
+        _ configuration: PortcullisConfiguration, logger: Logger, _ body: (AuditStore) async throws -> T
+    ) async throws -> T {
+        let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
+        return try await database.withRunning { client in try await body(AuditStore(client: client, logger: logger)) }
+    }
+
+    public static func verify(configuration: PortcullisConfiguration, since: Date?, logger: Logger) async throws -> AuditVerifier.Report {
+        try await withStore(configuration, logger: logger) { store in try await AuditVerifier(store: store).verify(since: since) }
+    }
+
+    public static func search(configuration: PortcullisConfiguration, query: AuditQuery, logger: Logger) async throws -> [ChainedEvent] {
+        try await withStore(configuration, logger: logger) { store in try await store.search(query) }
+    }
+
+    /// Streams every matching record, oldest first, to `write` one line at a time.
+    public static func export(
+        configuration: PortcullisConfiguration, query: AuditQuery, format: AuditExportFormat, logger: Logger,
+        write: @escaping (String) -> Void
+    ) async throws -> Int {
+        try await withStore(configuration, logger: logger) { store in
+            if let header = format.header { write(header) }
+            var count = 0
+            try await store.forEach(query) { record in
+                write(format.line(record))
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Records `events` synthetic access events through a real pipeline as fast as it takes them
+    /// and reports the sustained rate: the audit throughput benchmark, and a spool exerciser.
+    public static func load(
+        configuration: PortcullisConfiguration, events: Int, logger: Logger, progress: @escaping @Sendable (AuditPipeline.Statistics) -> Void
+    ) async throws -> (AuditPipeline.Statistics, Duration) {
+        let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
+        let pipeline = AuditPipeline(configuration: configuration.audit.pipeline,
+                                     store: AuditStore(client: database.client, logger: logger), logger: logger)
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await database.run() }
+            group.addTask { try await pipeline.run() }
+            var produced = 0
+            while produced < events {
+                let event = AuditEvent(kind: .access, requestID: "load-\(produced)", principal: #"User::"load-\#(produced % 1000)""#,
+                                       authMethod: "token", action: "GET", route: "route-\(produced % 20)",
+                                       target: "/items/\(produced)", clientAddress: "127.0.0.1", outcome: "allow",
+                                       policies: ["policy0"], upstreamStatus: 200, durationMicros: 150)
+                if pipeline.record(event) { produced += 1 } else { try await Task.sleep(for: .milliseconds(1)) }
+            }
+            var last = ContinuousClock.now
+            while true {
+                let statistics = pipeline.statistics
+                if ContinuousClock.now - last >= .milliseconds(500) { progress(statistics); last = ContinuousClock.now }
+                if statistics.written + statistics.spooled + statistics.dropped >= events { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            group.cancelAll()
+        }
+        let elapsed = clock.now - start
+        progress(pipeline.statistics)
+        return (pipeline.statistics, elapsed)
+    }
+}

@@ -1,0 +1,70 @@
+import Database
+import Foundation
+import Logging
+import PostgresNIO
+import TestSupport
+import Testing
+@testable import Audit
+
+@Suite struct AuditPipelineTests {
+    func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw PortcullisProcess.Failure(description: "timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func event(_ n: Int) -> AuditEvent {
+        AuditEvent(kind: .access, requestID: "r\(n)", principal: #"User::"alice""#, action: "GET", route: "shipments",
+                   target: "/v1/shipments/\(n)", outcome: n % 3 == 0 ? "deny" : "allow")
+    }
+
+    /// The issue's outage test: PostgreSQL stops mid-stream, events keep coming, nothing is lost
+    /// or duplicated once it is back, and fail_closed refuses traffic while the spool is over its limit.
+    @Test(.timeLimit(.minutes(3)))
+    func eventsRecordedWhileTheDatabaseIsDownArriveAfterItReturns() async throws {
+        let cluster = try PrivateCluster()
+        defer { cluster.destroy() }
+        var logger = Logger(label: "audit-pipeline-test")
+        logger.logLevel = .critical  // the outage makes the pool log every refused connection
+        let database = Database(url: cluster.url, pool: .init(maximumConnections: 4, connectTimeout: .seconds(1)), logger: logger)
+        var configuration = AuditPipeline.Configuration(
+            spoolDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)"))
+        configuration.flushInterval = .milliseconds(20)
+        configuration.writeTimeout = .seconds(1)
+        configuration.batchSize = 100
+        configuration.spoolLimitBytes = 1  // any spooled byte is "over the limit"
+        defer { try? FileManager.default.removeItem(at: configuration.spoolDirectory) }
+        let pipeline = AuditPipeline(configuration: configuration, store: AuditStore(client: database.client, logger: logger), logger: logger)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await database.run() }
+            _ = try await Migrator(client: database.client, logger: logger).apply(try Migration.bundled())
+            group.addTask { try await pipeline.run() }
+
+            for n in 0..<300 { #expect(pipeline.record(event(n))) }
+            try await waitUntil("the first events to be written") { pipeline.statistics.written == 300 }
+            #expect(pipeline.isAcceptingTraffic)
+
+            try cluster.stop()
+            for n in 300..<700 { #expect(pipeline.record(event(n))) }
+            try await waitUntil("events to be spooled") { pipeline.statistics.spooled == 400 }
+            #expect(!pipeline.isAcceptingTraffic, "fail_closed must refuse traffic while the spool is over its limit")
+
+            try cluster.start()
+            try await waitUntil("the spool to be replayed") { pipeline.statistics.replayed == 400 }
+            #expect(pipeline.isAcceptingTraffic)
+            group.cancelAll()
+        }
+
+        try await TestDatabase.withClient(cluster.url) { client in
+            var rows = try await client.query("SELECT count(*), count(DISTINCT id), max(seq) FROM audit_events").decode((Int64, Int64, Int64).self).makeAsyncIterator()
+            let counts = try await rows.next()
+            #expect(counts?.0 == 700 && counts?.1 == 700 && counts?.2 == 700)
+            let report = try await AuditVerifier(store: AuditStore(client: client, logger: logger)).verify()
+            #expect(report.isIntact, "\(report.findings)")
+            #expect(report.records == 700)
+        }
+    }
+}
