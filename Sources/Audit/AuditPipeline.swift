@@ -96,6 +96,9 @@ public final class AuditPipeline: AuditRecorder, Service {
         let spool = try AuditSpool(directory: configuration.spoolDirectory)
         spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
         var chain = HashChain(writerID: writerID)
+        // Replay backs off while the database stays down, so spooling new batches is not held
+        // up by a failing replay attempt after every batch.
+        var backoff = ReplayBackoff()
         var nextMaintenance = ContinuousClock.now
         logger.info("audit writer started", metadata: ["writer_id": "\(writerID)", "spool": "\(spool.directory.path)"])
 
@@ -104,17 +107,17 @@ public final class AuditPipeline: AuditRecorder, Service {
                 await maintain()
                 nextMaintenance = ContinuousClock.now + configuration.maintenanceInterval
             }
-            await flush(chain: &chain, spool: spool)
+            await flush(chain: &chain, spool: spool, backoff: &backoff)
             if queue.withLock({ $0.count }) < configuration.batchSize {
                 try? await Task.sleep(for: configuration.flushInterval)
             }
         }
         // Shutdown: whatever is still queued is chained and stored or spooled before we return.
-        await flush(chain: &chain, spool: spool)
+        await flush(chain: &chain, spool: spool, backoff: &backoff)
         logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
     }
 
-    private func flush(chain: inout HashChain, spool: AuditSpool) async {
+    private func flush(chain: inout HashChain, spool: AuditSpool, backoff: inout ReplayBackoff) async {
         while true {
             let batch = queue.withLock { queue -> [AuditEvent] in
                 let count = min(queue.count, configuration.batchSize)
@@ -126,8 +129,11 @@ public final class AuditPipeline: AuditRecorder, Service {
                 let chained = batch.map { chain.append($0.sanitizedForStorage()) }
                 await deliver(chained, spool: spool)
             }
-            if !spool.isEmpty { await replay(spool) }
-            if batch.count < configuration.batchSize { return }
+            if batch.count < configuration.batchSize { break }
+        }
+        if !spool.isEmpty && backoff.mayTry(at: ContinuousClock.now) {
+            let drained = await replay(spool)
+            backoff.record(success: drained, at: ContinuousClock.now)
         }
     }
 
@@ -155,20 +161,28 @@ public final class AuditPipeline: AuditRecorder, Service {
     }
 
     /// Moves spooled batches into the database, oldest first; stops at the first failure.
-    private func replay(_ spool: AuditSpool) async {
+    /// Returns whether the spool was drained.
+    private func replay(_ spool: AuditSpool) async -> Bool {
+        // A short probe first: while the database is down, a full write timeout per attempt
+        // would hold up spooling of the events still arriving.
+        do {
+            try await withTimeout(.milliseconds(500)) { [store] in try await store.client.query("SELECT 1") }
+        } catch {
+            return false
+        }
         for segment in spool.segments() {
             let contents: (batches: [[ChainedEvent]], torn: Bool)
             do {
                 contents = try spool.batches(in: segment)
             } catch {
                 logger.critical("unreadable audit spool segment", metadata: ["segment": "\(segment.lastPathComponent)", "error": "\(error)"])
-                return
+                return false
             }
             for batch in contents.batches {
                 do {
                     try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(batch) }
                 } catch {
-                    return
+                    return false
                 }
                 replayed.add(batch.count, ordering: .relaxed)
             }
@@ -181,6 +195,7 @@ public final class AuditPipeline: AuditRecorder, Service {
             logger.notice("replayed audit spool segment", metadata: ["segment": "\(segment.lastPathComponent)",
                                                                      "batches": "\(contents.batches.count)"])
         }
+        return true
     }
 
     /// Partitions ahead, retention behind. Failures are logged and retried next interval:
@@ -193,6 +208,26 @@ public final class AuditPipeline: AuditRecorder, Service {
             }
         } catch {
             logger.warning("audit partition maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Exponential backoff between replay attempts: 0.5 s doubling to 5 s, reset by a success.
+struct ReplayBackoff {
+    private var delay: Duration = .zero
+    private var notBefore: ContinuousClock.Instant?
+
+    func mayTry(at now: ContinuousClock.Instant) -> Bool {
+        notBefore.map { now >= $0 } ?? true
+    }
+
+    mutating func record(success: Bool, at now: ContinuousClock.Instant) {
+        if success {
+            delay = .zero
+            notBefore = nil
+        } else {
+            delay = delay == .zero ? .milliseconds(500) : min(delay * 2, .seconds(5))
+            notBefore = now + delay
         }
     }
 }

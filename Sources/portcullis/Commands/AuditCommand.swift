@@ -74,8 +74,11 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (configuration, logger) = try options.load()
+            // Written straight to the file descriptor: a progress line's `spooled=N` is an acknowledgement
+            // (those N events are fsynced), so it must not sit in a stdio buffer.
             let (statistics, elapsed) = try await AuditRuntime.load(configuration: configuration, events: events, logger: logger) { s in
-                print("accepted=\(s.accepted) written=\(s.written) spooled=\(s.spooled) dropped=\(s.dropped)")
+                let line = "accepted=\(s.accepted) written=\(s.written) spooled=\(s.spooled) dropped=\(s.dropped)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print(String(format: "%d events in %.2f s: %.0f events/s (written %d, spooled %d, dropped %d)",
