@@ -62,6 +62,7 @@ let package = Package(
             dependencies: [
                 "Database",
                 "Audit",
+                "Tokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,7 +95,7 @@ let package = Package(
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport"]),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"]),
     ]

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import Tokens
 
 /// The writer off the request path: a bounded in-memory queue drained in batches into
 /// PostgreSQL, with the local spool as fallback while the database is unreachable or slow.
@@ -22,6 +23,9 @@ public final class AuditPipeline: AuditRecorder, Service {
         public var retentionDays = 400
         public var partitionsAhead = 7
         public var maintenanceInterval: Duration = .seconds(3600)
+        /// Signs the chain head at most this often (when it advanced); nil signer: no checkpoints.
+        public var checkpointInterval: Duration = .seconds(60)
+        public var checkpointSigner: TokenSigner?
 
         public init(spoolDirectory: URL) {
             self.spoolDirectory = spoolDirectory
@@ -100,6 +104,8 @@ public final class AuditPipeline: AuditRecorder, Service {
         // up by a failing replay attempt after every batch.
         var backoff = ReplayBackoff()
         var nextMaintenance = ContinuousClock.now
+        var nextCheckpoint = ContinuousClock.now + configuration.checkpointInterval
+        var checkpointed: Int64 = 0
         logger.info("audit writer started", metadata: ["writer_id": "\(writerID)", "spool": "\(spool.directory.path)"])
 
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -108,12 +114,17 @@ public final class AuditPipeline: AuditRecorder, Service {
                 nextMaintenance = ContinuousClock.now + configuration.maintenanceInterval
             }
             await flush(chain: &chain, spool: spool, backoff: &backoff)
+            if ContinuousClock.now >= nextCheckpoint {
+                await checkpoint(chain, spool: spool, after: &checkpointed)
+                nextCheckpoint = ContinuousClock.now + configuration.checkpointInterval
+            }
             if queue.withLock({ $0.count }) < configuration.batchSize {
                 try? await Task.sleep(for: configuration.flushInterval)
             }
         }
         // Shutdown: whatever is still queued is chained and stored or spooled before we return.
         await flush(chain: &chain, spool: spool, backoff: &backoff)
+        await checkpoint(chain, spool: spool, after: &checkpointed)
         logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
     }
 
@@ -134,6 +145,23 @@ public final class AuditPipeline: AuditRecorder, Service {
         if !spool.isEmpty && backoff.mayTry(at: ContinuousClock.now) {
             let drained = await replay(spool)
             backoff.record(success: drained, at: ContinuousClock.now)
+        }
+    }
+
+    /// Signs and stores the chain head once every chained record is in the database (the spool
+    /// is empty), so a checkpoint never vouches for records the table does not have yet.
+    private func checkpoint(_ chain: HashChain, spool: AuditSpool, after checkpointed: inout Int64) async {
+        let head = chain.nextSequence - 1
+        guard let signer = configuration.checkpointSigner, head > checkpointed, spool.isEmpty else { return }
+        let checkpoint = AuditCheckpoint(writerID: chain.writerID, sequence: head, headHash: chain.head)
+        do {
+            let (keyID, token) = try checkpoint.sign(with: signer)
+            try await withTimeout(configuration.writeTimeout) { [store] in
+                try await store.saveCheckpoint(checkpoint, keyID: keyID, token: token)
+            }
+            checkpointed = head
+        } catch {
+            logger.warning("audit checkpoint not stored; will retry", metadata: ["error": "\(error)"])
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tokens
 
 /// Recomputes every writer's hash chain from the stored rows and names each record where it
 /// breaks: a changed field, a deleted record (a gap in the sequence), an inserted or
@@ -14,6 +15,10 @@ public struct AuditVerifier: Sendable {
             case duplicate = "inserted"
             /// The record does not continue the hash of the record before it.
             case brokenLink = "broken link"
+            /// A signed checkpoint vouches for records that are gone or different (e.g. the newest records deleted).
+            case checkpointMismatch = "checkpoint mismatch"
+            /// A checkpoint's signature does not verify with the published keys.
+            case badCheckpointSignature = "bad checkpoint signature"
         }
 
         public var problem: Problem
@@ -30,6 +35,7 @@ public struct AuditVerifier: Sendable {
     public struct Report: Sendable, Equatable {
         public var records = 0
         public var writers = 0
+        public var checkpointsChecked = 0
         public var findings: [Finding] = []
         public var isIntact: Bool { findings.isEmpty }
     }
@@ -42,10 +48,38 @@ public struct AuditVerifier: Sendable {
 
     /// With `since`, each writer's first record at or after that time is taken as the start of
     /// its chain (its previous hash is trusted); without it, every chain must start at sequence 1.
-    public func verify(since: Date? = nil) async throws -> Report {
+    ///
+    /// Signed checkpoints are checked too: each must match the record it names, and with `keys`
+    /// its signature must verify. A chain shorter than its newest checkpoint lost its tail.
+    public func verify(since: Date? = nil, keys: VerificationKeys? = nil) async throws -> Report {
+        let checkpoints = try await store.checkpoints()
         var walker = ChainWalker(requireGenesis: since == nil)
+        for entry in checkpoints { walker.wanted[entry.checkpoint.writerID, default: []].insert(entry.checkpoint.sequence) }
         try await store.chainOrder(since: since) { walker.visit($0) }
-        return walker.report
+        var report = walker.report
+        for (checkpoint, keyID, token) in checkpoints {
+            guard let first = walker.firstSequence[checkpoint.writerID], checkpoint.sequence >= first else {
+                if since == nil {
+                    report.findings.append(.init(problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                                                 eventID: nil, detail: "a checkpoint vouches for a chain of which no record is left"))
+                }
+                continue
+            }
+            report.checkpointsChecked += 1
+            if let keys, !checkpoint.isVouched(by: token, keyID: keyID, keys: keys) {
+                report.findings.append(.init(problem: .badCheckpointSignature, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                                             eventID: nil, detail: "signature by \(keyID) does not verify"))
+            }
+            let last = walker.lastSequence[checkpoint.writerID] ?? 0
+            if last < checkpoint.sequence {
+                report.findings.append(.init(problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                                             eventID: nil, detail: "the chain ends at \(last) but was checkpointed at \(checkpoint.sequence): newest records deleted"))
+            } else if let hash = walker.wantedHashes[checkpoint.writerID]?[checkpoint.sequence], hash != checkpoint.headHash {
+                report.findings.append(.init(problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                                             eventID: nil, detail: "the record differs from the one the checkpoint vouched for"))
+            }
+        }
+        return report
     }
 }
 
@@ -56,6 +90,11 @@ struct ChainWalker {
     private var writer: UUID?
     private var expectedSequence: Int64 = 1
     private var previousHash: [UInt8] = HashChain.genesis
+    /// Sequences whose hashes checkpoints need, per writer (only those are kept: memory stays small).
+    var wanted: [UUID: Set<Int64>] = [:]
+    private(set) var wantedHashes: [UUID: [Int64: [UInt8]]] = [:]
+    private(set) var firstSequence: [UUID: Int64] = [:]
+    private(set) var lastSequence: [UUID: Int64] = [:]
 
     init(requireGenesis: Bool) {
         self.requireGenesis = requireGenesis
@@ -68,8 +107,13 @@ struct ChainWalker {
             report.findings.append(Finding(problem: problem, writerID: record.writerID, sequence: record.sequence,
                                            eventID: record.event.id, detail: detail))
         }
+        if wanted[record.writerID]?.contains(record.sequence) == true {
+            wantedHashes[record.writerID, default: [:]][record.sequence] = record.hash
+        }
+        lastSequence[record.writerID] = max(lastSequence[record.writerID] ?? 0, record.sequence)
         if record.writerID != writer {
             writer = record.writerID
+            firstSequence[record.writerID] = record.sequence
             report.writers += 1
             if requireGenesis {
                 expectedSequence = 1

@@ -53,9 +53,17 @@ public struct PortcullisConfiguration: Sendable {
         }
     }
 
+    public struct KeysSection: Sendable {
+        /// The Ed25519 key ring (seeds sealed with the master key).
+        public var ringFile = ".portcullis/keys/keyring.json"
+        /// The master key (32 bytes raw, hex or base64); `PORTCULLIS_MASTER_KEY` takes precedence.
+        public var masterKeyFile: String?
+    }
+
     public var database = DatabaseSection()
     public var admin = AdminSection()
     public var audit = AuditSection()
+    public var keys = KeysSection()
     public var log = LogSection()
     /// The file this configuration came from, for messages; nil when only defaults were used.
     public var sourceFile: String?
@@ -80,6 +88,7 @@ public enum ConfigurationEnvironment {
     public static let logLevel = "PORTCULLIS_LOG_LEVEL"
     public static let logFormat = "PORTCULLIS_LOG_FORMAT"
     public static let configFile = "PORTCULLIS_CONFIG"
+    public static let masterKeyFile = "PORTCULLIS_MASTER_KEY_FILE"
 }
 
 extension PortcullisConfiguration {
@@ -146,6 +155,11 @@ extension PortcullisConfiguration {
             updated.audit.flushInterval = try section.duration("flush_interval") ?? defaults.flushInterval
             try section.finish()
         }
+        if var section = try top.mapping("keys") {
+            updated.keys.ringFile = try section.string("ring_file") ?? updated.keys.ringFile
+            updated.keys.masterKeyFile = try section.string("master_key_file") ?? updated.keys.masterKeyFile
+            try section.finish()
+        }
         if var section = try top.mapping("log") {
             updated.log.level = try section.choice("level", of: LogSection.Level.self) ?? updated.log.level
             updated.log.format = try section.choice("format", of: LogSection.Format.self) ?? updated.log.format
@@ -165,6 +179,7 @@ extension PortcullisConfiguration {
         if let url = try value(Env.databaseURL, { try DatabaseURL($0) }) { database.url = url }
         if let listen = try value(Env.adminListen, { try ListenAddress($0) }) { admin.listen = listen }
         if let level = try value(Env.logLevel, { try Self.choice($0, LogSection.Level.self) }) { log.level = level }
+        if let path = try value(Env.masterKeyFile, { $0 }) { keys.masterKeyFile = path }
         if let format = try value(Env.logFormat, { try Self.choice($0, LogSection.Format.self) }) { log.format = format }
     }
 

@@ -2,6 +2,7 @@ import Audit
 import Database
 import Foundation
 import Logging
+import Tokens
 
 /// The `portcullis audit …` commands: each runs a short-lived pool against the configured database.
 public enum AuditRuntime {
@@ -12,8 +13,10 @@ public enum AuditRuntime {
         return try await database.withRunning { client in try await body(AuditStore(client: client, logger: logger)) }
     }
 
-    public static func verify(configuration: PortcullisConfiguration, since: Date?, logger: Logger) async throws -> AuditVerifier.Report {
-        try await withStore(configuration, logger: logger) { store in try await AuditVerifier(store: store).verify(since: since) }
+    public static func verify(
+        configuration: PortcullisConfiguration, since: Date?, keys: VerificationKeys?, logger: Logger
+    ) async throws -> AuditVerifier.Report {
+        try await withStore(configuration, logger: logger) { store in try await AuditVerifier(store: store).verify(since: since, keys: keys) }
     }
 
     public static func search(configuration: PortcullisConfiguration, query: AuditQuery, logger: Logger) async throws -> [ChainedEvent] {

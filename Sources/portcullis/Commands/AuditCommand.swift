@@ -2,6 +2,7 @@ import ArgumentParser
 import Audit
 import Composition
 import Foundation
+import Tokens
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,12 +28,20 @@ struct AuditCommand: AsyncParsableCommand {
             abstract: "Recompute every hash chain and name each modified, deleted, inserted or reordered record.")
         @OptionGroup var options: ConfigurationOptions
         @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: parseTime) var since: Date?
+        @Option(help: "Public keys (JWKS or PASERK lines) to check checkpoint signatures with.") var keys: String?
 
         func run() async throws {
             let (configuration, logger) = try options.load()
-            let report = try await AuditRuntime.verify(configuration: configuration, since: since, logger: logger)
+            let verificationKeys = try keys.map { path in
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                return try VerificationKeys(document: data)
+            }
+            let report = try await AuditRuntime.verify(configuration: configuration, since: since, keys: verificationKeys, logger: logger)
             for finding in report.findings { print(finding) }
-            print("\(report.records) records in \(report.writers) chains: \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")")
+            let checkpoints = verificationKeys == nil
+                ? "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys)"
+                : "\(report.checkpointsChecked) signed checkpoints checked"
+            print("\(report.records) records in \(report.writers) chains, \(checkpoints): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")")
             if !report.isIntact { throw ExitCode(1) }
         }
     }
