@@ -26,6 +26,8 @@ public final class AuditPipeline: AuditRecorder, Service {
         /// Signs the chain head at most this often (when it advanced); nil signer: no checkpoints.
         public var checkpointInterval: Duration = .seconds(60)
         public var checkpointSigner: TokenSigner?
+        /// A continuous JSON-lines copy for central log systems; nil: none.
+        public var exportSink: AuditExportSink?
 
         public init(spoolDirectory: URL) {
             self.spoolDirectory = spoolDirectory
@@ -139,12 +141,21 @@ public final class AuditPipeline: AuditRecorder, Service {
             if !batch.isEmpty {
                 let chained = batch.map { chain.append($0.sanitizedForStorage()) }
                 await deliver(chained, spool: spool)
+                export(chained)
             }
             if batch.count < configuration.batchSize { break }
         }
         if !spool.isEmpty && backoff.mayTry(at: ContinuousClock.now) {
             let drained = await replay(spool)
             backoff.record(success: drained, at: ContinuousClock.now)
+        }
+    }
+
+    private func export(_ batch: [ChainedEvent]) {
+        do {
+            try configuration.exportSink?.export(batch)
+        } catch {
+            logger.error("audit export failed (the trail itself is unaffected)", metadata: ["error": "\(error)"])
         }
     }
 
@@ -194,7 +205,7 @@ public final class AuditPipeline: AuditRecorder, Service {
         // A short probe first: while the database is down, a full write timeout per attempt
         // would hold up spooling of the events still arriving.
         do {
-            try await withTimeout(.milliseconds(500)) { [store] in try await store.client.query("SELECT 1") }
+            _ = try await withTimeout(.milliseconds(500)) { [store] in try await store.client.query("SELECT 1") }
         } catch {
             return false
         }

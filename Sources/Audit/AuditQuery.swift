@@ -68,12 +68,12 @@ public struct AuditQuery: Sendable, Equatable {
         if let since { try condition({ "occurred_at >= \(epochPlus($0))" }, micros(since)) }
         if let until { try condition({ "occurred_at < \(epochPlus($0))" }, micros(until)) }
         if let after {
-            try binds.append(after.timeMicros)
+            binds.append(after.timeMicros)
             let time = epochPlus("$\(binds.count)")
-            try binds.append(after.id)
+            binds.append(after.id)
             conditions.append("(occurred_at, id) \(ascending ? ">" : "<") (\(time), $\(binds.count))")
         }
-        try binds.append(Int64(max(1, min(limit, 10_000))))
+        binds.append(Int64(max(1, min(limit, 10_000))))
         let order = ascending ? "ASC" : "DESC"
         let sql = """
             SELECT \(StoredColumns.list) FROM audit_events

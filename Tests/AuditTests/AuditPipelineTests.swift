@@ -68,3 +68,38 @@ import Testing
         }
     }
 }
+
+@Suite struct AuditExportSinkTests {
+    @Test func exportsEveryRecordAsVersionedJSONLinesAndRotatesBySize() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("audit.jsonl").path
+        let sink = AuditExportSink(.file(path: path, maxBytes: 4_000, keep: 2))
+        var chain = HashChain()
+        var exported: [UUID] = []
+        for batch in 0..<10 {
+            let records = (0..<5).map { i in
+                chain.append(AuditEvent(kind: .access, principal: #"User::"alice""#, action: "GET", route: "r",
+                                        target: "/x/\(batch)/\(i)", outcome: "allow"))
+            }
+            exported += records.map(\.event.id)
+            try sink.export(records)
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(files == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"])
+        // Newest file holds the newest records; every line is a v1 object naming its event.
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for (line, id) in zip(lines.reversed(), exported.reversed()) {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["v"] as? Int == 1)
+            #expect(object?["id"] as? String == id.uuidString.lowercased())
+            #expect(object?.keys.count == AuditExportFormat.columns.count)
+        }
+        for file in files {
+            let size = (try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(file).path)[.size] as? Int) ?? 0
+            #expect(size <= 4_000)
+        }
+    }
+}
