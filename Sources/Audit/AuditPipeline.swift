@@ -219,7 +219,7 @@ public final class AuditPipeline: AuditRecorder, Service {
             }
             for batch in contents.batches {
                 do {
-                    try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(batch) }
+                    try await withTimeout(configuration.writeTimeout) { [store] in try await store.writeIdempotently(batch) }
                 } catch {
                     return false
                 }

@@ -16,14 +16,29 @@ public struct AuditStore: Sendable {
 
     // MARK: Writing
 
-    /// Writes a batch with COPY into a per-connection staging table, then moves it into the
-    /// partitioned table with `ON CONFLICT DO NOTHING`: replaying a batch that already landed
-    /// (after a crash between commit and acknowledgement) adds nothing.
+    /// Writes a batch with one COPY straight into the partitioned table: the fast path for
+    /// fresh events, whose ids cannot be in the table yet.
     public func write(_ batch: [ChainedEvent]) async throws {
         guard !batch.isEmpty else { return }
         try await ensurePartitions(covering: batch.map(\.event.timeMicros))
         var buffer = ByteBuffer()
-        for record in batch { buffer.writeString(Self.copyLine(record)) }
+        for record in batch { buffer.writeString(Self.copyLine(record, timeAsText: true)) }
+        let logger = self.logger
+        try await client.withConnection { connection in
+            try await connection.copyFrom(table: "audit_events", logger: logger) { writer in
+                try await writer.write(buffer)
+            }
+        }
+    }
+
+    /// Writes a batch that may already be (partly) stored, e.g. replayed from the spool after a
+    /// write whose acknowledgement was lost: COPY into a per-connection staging table, then
+    /// `INSERT … ON CONFLICT DO NOTHING`, so nothing is ever stored twice.
+    public func writeIdempotently(_ batch: [ChainedEvent]) async throws {
+        guard !batch.isEmpty else { return }
+        try await ensurePartitions(covering: batch.map(\.event.timeMicros))
+        var buffer = ByteBuffer()
+        for record in batch { buffer.writeString(Self.copyLine(record, timeAsText: false)) }
         let logger = self.logger
         try await client.withConnection { connection in
             try await connection.query("""
@@ -50,11 +65,12 @@ public struct AuditStore: Sendable {
         }
     }
 
-    static func copyLine(_ record: ChainedEvent) -> String {
+    /// One COPY text row; the time as `timestamptz` text for the table, or as microseconds for staging.
+    static func copyLine(_ record: ChainedEvent, timeAsText: Bool) -> String {
         let event = record.event
         var row = CopyTextRow()
         row.text(event.id.uuidString)
-        row.integer(event.timeMicros)
+        if timeAsText { row.text(CivilTime.timestampText(micros: event.timeMicros)) } else { row.integer(event.timeMicros) }
         row.text(event.kind.rawValue)
         row.text(event.requestID)
         row.text(event.principal)
@@ -80,15 +96,11 @@ public struct AuditStore: Sendable {
 
     /// The UTC day (as days since the epoch) an instant falls in.
     static func day(ofMicros micros: Int64) -> Int64 {
-        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
-        return seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        CivilTime.split(micros: micros).day
     }
 
     static func partitionName(day: Int64) -> String {
-        let date = Date(timeIntervalSince1970: TimeInterval(day * 86_400))
-        let components = Calendar(identifier: .gregorian).dateComponents(in: .gmt, from: date)
-        let year = String(components.year ?? 1970), month = String(components.month ?? 1), dayOfMonth = String(components.day ?? 1)
-        return "audit_events_p\(year)\(month.leftPadded(to: 2))\(dayOfMonth.leftPadded(to: 2))"
+        "audit_events_p" + CivilTime.compactDate(ofDay: day)
     }
 
     /// Creates the daily partitions for `days` that do not exist yet.

@@ -58,8 +58,11 @@ func count(_ client: PostgresClient, _ sql: PostgresQuery = "SELECT count(*) FRO
             var chain = HashChain()
             let batch = sampleEvents(20).map { chain.append($0) }
             try await store.write(batch)
-            try await store.write(batch)
-            try await store.write(Array(batch.prefix(5)))
+            try await store.writeIdempotently(batch)
+            try await store.writeIdempotently(Array(batch.prefix(5)))
+            #expect(try await count(client) == 20)
+            // The fast path refuses a duplicate outright (primary key), it never stores one.
+            await #expect(throws: (any Error).self) { try await store.write(Array(batch.prefix(1))) }
             #expect(try await count(client) == 20)
         }
     }
@@ -78,6 +81,20 @@ func count(_ client: PostgresClient, _ sql: PostgresQuery = "SELECT count(*) FRO
             #expect(dropped == [AuditStore.partitionName(day: AuditStore.day(ofMicros: Int64((now.timeIntervalSince1970 - 40 * Self.day) * 1e6)))])
             #expect(try await store.partitions().count == 8)
             #expect(try await count(client) == 3)
+        }
+    }
+
+    @Test func timestampTextMatchesFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        let style = Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day().dateSeparator(.dash)
+            .dateTimeSeparator(.space).time(includingFractionalSeconds: false)
+        for _ in 0..<2_000 {
+            let micros = Int64.random(in: -5_000_000_000_000_000...5_000_000_000_000_000, using: &generator)
+            let (day, microsOfDay) = CivilTime.split(micros: micros)
+            let whole = Date(timeIntervalSince1970: Double(day * 86_400 + microsOfDay / 1_000_000))
+            let expected = whole.formatted(style).replacingOccurrences(of: "Z", with: "")
+                + "." + String(microsOfDay % 1_000_000).leftPadded(to: 6) + "+00"
+            #expect(CivilTime.timestampText(micros: micros) == expected)
         }
     }
 
