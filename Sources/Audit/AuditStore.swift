@@ -2,16 +2,26 @@ import Database
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The audit trail in PostgreSQL: daily range partitions of `audit_events`, idempotent
 /// batch writes, retention by detaching and dropping whole days, and queries.
 public struct AuditStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// Days whose partition this process has seen exist, so a write costs no catalogue lookup.
+    private let knownDays = KnownDays()
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+    }
+
+    final class KnownDays: Sendable {
+        private let days = Mutex<Set<Int64>>([])
+        func contains(_ day: Int64) -> Bool { days.withLock { $0.contains(day) } }
+        func insert(_ day: Int64) { _ = days.withLock { $0.insert(day) } }
+        func removeAll() { days.withLock { $0.removeAll() } }
     }
 
     // MARK: Writing
@@ -110,13 +120,13 @@ public struct AuditStore: Sendable {
     /// go on) and, thanks to the constraint, does not scan.
     public func ensurePartitions(days: some Sequence<Int64>) async throws {
         let logger = self.logger
-        for day in Set(days).sorted() {
+        for day in Set(days).sorted() where !knownDays.contains(day) {
             let name = Self.partitionName(day: day)
             let lower = day * 86_400, upper = (day + 1) * 86_400
             let exists = try await client.query("SELECT to_regclass(\(name)) IS NOT NULL", logger: logger)
             var present = false
             for try await value in exists.decode(Bool.self) { present = value }
-            if present { continue }
+            if present { knownDays.insert(day); continue }
             try await client.withTransaction(logger: logger) { connection in
                 // Serialise creators (several gateways may start the same day at once).
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.partitionLockKey))", logger: logger)
@@ -135,6 +145,7 @@ public struct AuditStore: Sendable {
                     ALTER TABLE audit_events ATTACH PARTITION \(name) FOR VALUES \(range)
                     """), logger: logger)
             }
+            knownDays.insert(day)
             logger.info("created audit partition", metadata: ["partition": "\(name)"])
         }
     }
@@ -169,6 +180,7 @@ public struct AuditStore: Sendable {
         let today = Self.day(ofMicros: Int64(now.timeIntervalSince1970 * 1_000_000))
         let cutoff = Self.partitionName(day: today - Int64(retentionDays))
         var dropped: [String] = []
+        knownDays.removeAll()
         for name in try await partitions() where name < cutoff {
             try await client.query(PostgresQuery(unsafeSQL: "ALTER TABLE audit_events DETACH PARTITION \(name) CONCURRENTLY"), logger: logger)
             try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), logger: logger)
