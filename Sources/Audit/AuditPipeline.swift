@@ -130,7 +130,11 @@ public final class AuditPipeline: AuditRecorder, Service {
         logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
     }
 
+    /// Drains the queue in batches. Each batch is chained and encoded while the previous one is
+    /// being written, so the database and this process work at the same time; deliveries still
+    /// complete strictly in order (the spool keeps order too).
     private func flush(chain: inout HashChain, spool: AuditSpool, backoff: inout ReplayBackoff) async {
+        var inFlight: Task<Void, Never>?
         while true {
             let batch = queue.withLock { queue -> [AuditEvent] in
                 let count = min(queue.count, configuration.batchSize)
@@ -140,11 +144,16 @@ public final class AuditPipeline: AuditRecorder, Service {
             }
             if !batch.isEmpty {
                 let chained = batch.map { chain.append($0.sanitizedForStorage()) }
-                await deliver(chained, spool: spool)
-                export(chained)
+                let encoded = AuditStore.EncodedBatch(chained)
+                await inFlight?.value
+                inFlight = Task { [self] in
+                    await deliver(chained, encoded: encoded, spool: spool)
+                    export(chained)
+                }
             }
             if batch.count < configuration.batchSize { break }
         }
+        await inFlight?.value
         if !spool.isEmpty && backoff.mayTry(at: ContinuousClock.now) {
             let drained = await replay(spool)
             backoff.record(success: drained, at: ContinuousClock.now)
@@ -178,10 +187,10 @@ public final class AuditPipeline: AuditRecorder, Service {
 
     /// Straight to the database when nothing is waiting in the spool (order is kept),
     /// otherwise to the spool behind the older batches.
-    private func deliver(_ batch: [ChainedEvent], spool: AuditSpool) async {
+    private func deliver(_ batch: [ChainedEvent], encoded: AuditStore.EncodedBatch, spool: AuditSpool) async {
         if spool.isEmpty {
             do {
-                try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(batch) }
+                try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(encoded) }
                 written.add(batch.count, ordering: .relaxed)
                 return
             } catch {

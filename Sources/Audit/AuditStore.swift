@@ -26,17 +26,39 @@ public struct AuditStore: Sendable {
 
     // MARK: Writing
 
+    /// A batch already in COPY text form, so the writer can encode the next batch while this
+    /// one is in flight.
+    public struct EncodedBatch: Sendable {
+        let payload: ByteBuffer
+        let days: Set<Int64>
+        public let count: Int
+
+        public init(_ batch: [ChainedEvent]) {
+            var payload = ByteBuffer()
+            var days = Set<Int64>()
+            for record in batch {
+                payload.writeString(AuditStore.copyLine(record, timeAsText: true))
+                days.insert(AuditStore.day(ofMicros: record.event.timeMicros))
+            }
+            self.payload = payload
+            self.days = days
+            self.count = batch.count
+        }
+    }
+
     /// Writes a batch with one COPY straight into the partitioned table: the fast path for
     /// fresh events, whose ids cannot be in the table yet.
     public func write(_ batch: [ChainedEvent]) async throws {
-        guard !batch.isEmpty else { return }
-        try await ensurePartitions(covering: batch.map(\.event.timeMicros))
-        var buffer = ByteBuffer()
-        for record in batch { buffer.writeString(Self.copyLine(record, timeAsText: true)) }
+        try await write(EncodedBatch(batch))
+    }
+
+    public func write(_ batch: EncodedBatch) async throws {
+        guard batch.count > 0 else { return }
+        try await ensurePartitions(days: batch.days)
         let logger = self.logger
         try await client.withConnection { connection in
             try await connection.copyFrom(table: "audit_events", logger: logger) { writer in
-                try await writer.write(buffer)
+                try await writer.write(batch.payload)
             }
         }
     }
