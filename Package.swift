@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -32,7 +35,14 @@ let package = Package(
         // MARK: Domain modules
         .target(name: "Cedar"),
         .target(name: "Tokens", dependencies: ["CSodium"]),
-        .target(name: "PKI"),
+        .target(
+            name: "PKI",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "Database",
             dependencies: [
@@ -77,6 +87,7 @@ let package = Package(
                 "Cedar",
                 "Tokens",
                 "Audit",
+                "PKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,6 +107,11 @@ let package = Package(
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport"]),
+        .testTarget(
+            name: "PKITests",
+            dependencies: ["PKI", "TestSupport", .product(name: "X509", package: "swift-certificates"),
+                           .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"]),
     ]
