@@ -55,6 +55,9 @@ public final class AuditPipeline: AuditRecorder, Service {
     private let replayed = Atomic<Int>(0)
     private let dropped = Atomic<Int>(0)
     private let spoolBytes = Atomic<Int>(0)
+    /// Set while the last batch could be stored nowhere (database down and spool unwritable):
+    /// `fail_closed` must then refuse traffic even though the queue still has room.
+    private let losingEvents = Atomic<Bool>(false)
     public let writerID: UUID
 
     public init(configuration: Configuration, store: AuditStore, logger: Logger, writerID: UUID = UUID()) {
@@ -85,6 +88,7 @@ public final class AuditPipeline: AuditRecorder, Service {
 
     public var isAcceptingTraffic: Bool {
         if configuration.overflow == .dropWithAlarm { return true }
+        guard !losingEvents.load(ordering: .relaxed) else { return false }
         let queueHasRoom = queue.withLock { $0.count < configuration.queueCapacity }
         return queueHasRoom && spoolBytes.load(ordering: .relaxed) < configuration.spoolLimitBytes
     }
@@ -192,6 +196,7 @@ public final class AuditPipeline: AuditRecorder, Service {
             do {
                 try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(encoded) }
                 written.add(batch.count, ordering: .relaxed)
+                losingEvents.store(false, ordering: .relaxed)
                 return
             } catch {
                 logger.error("audit write failed; spooling", metadata: ["error": "\(error)", "events": "\(batch.count)"])
@@ -201,7 +206,9 @@ public final class AuditPipeline: AuditRecorder, Service {
             try spool.append(batch)
             spooled.add(batch.count, ordering: .relaxed)
             spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
+            losingEvents.store(false, ordering: .relaxed)
         } catch {
+            losingEvents.store(true, ordering: .relaxed)
             let total = dropped.add(batch.count, ordering: .relaxed).newValue
             logger.critical("audit events lost: neither the database nor the spool took them", metadata: [
                 "error": "\(error)", "events": "\(batch.count)", "dropped_total": "\(total)"])

@@ -103,3 +103,41 @@ import Testing
         }
     }
 }
+
+@Suite struct AuditFailClosedTests {
+    /// Database unreachable and spool unwritable: the events are lost, and fail_closed must
+    /// stop admitting traffic at once even though the in-memory queue still has room.
+    @Test(.timeLimit(.minutes(1)))
+    func refusesTrafficWhenEventsCanBeStoredNowhere() async throws {
+        var logger = Logger(label: "audit-fail-closed-test")
+        logger.logLevel = .critical
+        let closedPort = try FreePort.reserve()
+        let url = try DatabaseURL("postgres://nobody@127.0.0.1:\(closedPort)/none?sslmode=disable")
+        let database = Database(url: url, pool: .init(connectTimeout: .milliseconds(100)), logger: logger)
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: spool) }
+        var configuration = AuditPipeline.Configuration(spoolDirectory: spool)
+        configuration.flushInterval = .milliseconds(10)
+        configuration.writeTimeout = .milliseconds(200)
+        let pipeline = AuditPipeline(configuration: configuration, store: AuditStore(client: database.client, logger: logger), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await database.run() }
+            group.addTask { try await pipeline.run() }
+            // Let the writer create its spool, then make the spool impossible to write to.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !FileManager.default.fileExists(atPath: spool.path) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try FileManager.default.removeItem(at: spool)
+            try Data().write(to: spool)  // a file where the directory was
+            #expect(pipeline.isAcceptingTraffic)
+            #expect(pipeline.record(AuditEvent(kind: .access, action: "GET", outcome: "allow")))
+            while pipeline.statistics.dropped == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(pipeline.statistics.dropped == 1)
+            #expect(!pipeline.isAcceptingTraffic)
+            group.cancelAll()
+        }
+    }
+}
