@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -53,7 +54,21 @@ let package = Package(
             ],
             resources: [.copy("Migrations")]
         ),
-        .target(name: "Identity", dependencies: ["Database", "Tokens"]),
+        .target(
+            name: "Identity",
+            dependencies: [
+                "Database",
+                "Tokens",
+                "Audit",
+                "Cedar",
+                "PKI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "Audit",
             dependencies: [
@@ -73,6 +88,8 @@ let package = Package(
                 "Database",
                 "Audit",
                 "Tokens",
+                "Cedar",
+                "Identity",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,6 +105,7 @@ let package = Package(
                 "Tokens",
                 "Audit",
                 "PKI",
+                "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -113,6 +131,13 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: [
+                "Identity", "Composition", "Tokens", "Audit", "Cedar", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"]),
     ]
 )

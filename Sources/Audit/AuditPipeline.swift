@@ -23,9 +23,11 @@ public final class AuditPipeline: AuditRecorder, Service {
         public var retentionDays = 400
         public var partitionsAhead = 7
         public var maintenanceInterval: Duration = .seconds(3600)
-        /// Signs the chain head at most this often (when it advanced); nil signer: no checkpoints.
+        /// Signs the chain head at most this often (when it advanced).
         public var checkpointInterval: Duration = .seconds(60)
-        public var checkpointSigner: TokenSigner?
+        /// The key to sign checkpoints with, asked at each checkpoint so that key rotation is
+        /// followed; nil (or a nil answer): no checkpoints.
+        public var checkpointSigner: (@Sendable () -> TokenSigner?)?
         /// A continuous JSON-lines copy for central log systems; nil: none.
         public var exportSink: AuditExportSink?
 
@@ -176,7 +178,7 @@ public final class AuditPipeline: AuditRecorder, Service {
     /// is empty), so a checkpoint never vouches for records the table does not have yet.
     private func checkpoint(_ chain: HashChain, spool: AuditSpool, after checkpointed: inout Int64) async {
         let head = chain.nextSequence - 1
-        guard let signer = configuration.checkpointSigner, head > checkpointed, spool.isEmpty else { return }
+        guard let signer = configuration.checkpointSigner?(), head > checkpointed, spool.isEmpty else { return }
         let checkpoint = AuditCheckpoint(writerID: chain.writerID, sequence: head, headHash: chain.head)
         do {
             let (keyID, token) = try checkpoint.sign(with: signer)

@@ -147,4 +147,20 @@ public struct KeyRing: Codable, Sendable, Equatable {
 public protocol KeyRingStore: Sendable {
     func load() async throws(KeyRingError) -> KeyRing
     func save(_ ring: KeyRing) async throws(KeyRingError)
+    /// Reads the ring, applies `change` and saves the result if it differs, as one step with
+    /// respect to other writers of the same store (several identity replicas may rotate at
+    /// once; only one rotation may win). Returns the ring before and after.
+    func update(_ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing) async throws(KeyRingError)
+        -> (before: KeyRing, after: KeyRing)
+}
+
+extension KeyRingStore {
+    /// Load, change, save: enough for a store with a single writer (the file store).
+    public func update(_ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing) async throws(KeyRingError)
+        -> (before: KeyRing, after: KeyRing) {
+        let before = try await load()
+        let after = try change(before)
+        if after != before { try await save(after) }
+        return (before, after)
+    }
 }

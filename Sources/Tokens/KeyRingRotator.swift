@@ -18,20 +18,19 @@ public actor KeyRingRotator {
     /// Refuses to touch a store whose active key this master key cannot open, so two master
     /// keys never end up mixed in one ring.
     public func rotateIfDue(now: Date, force: Bool = false) async throws(KeyRingError) -> (ring: KeyRing, changed: Bool) {
-        let ring = try await store.load()
-        if ring.active != nil { _ = try ring.signer(masterKey: masterKey) }
         let masterKey = self.masterKey
-        let rotated: KeyRing
-        do {
-            rotated = try ring.rotated(now: now, policy: policy, force: force) { state throws(TokenError) in
-                try KeyRecord.generate(masterKey: masterKey, now: now, state: state)
+        let policy = self.policy
+        let (before, after) = try await store.update { ring throws(KeyRingError) in
+            if ring.active != nil { _ = try ring.signer(masterKey: masterKey) }
+            do throws(TokenError) {
+                return try ring.rotated(now: now, policy: policy, force: force) { state throws(TokenError) in
+                    try KeyRecord.generate(masterKey: masterKey, now: now, state: state)
+                }
+            } catch {
+                throw KeyRingError.keyGenerationFailed(error.description)
             }
-        } catch {
-            throw KeyRingError.keyGenerationFailed(error.description)
         }
-        guard rotated != ring else { return (ring, false) }
-        try await store.save(rotated)
-        return (rotated, true)
+        return (after, after != before)
     }
 
     /// Checks for due rotations every `interval` until the task is cancelled. Errors are

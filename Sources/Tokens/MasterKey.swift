@@ -62,9 +62,9 @@ public struct MasterKey: Sendable, CustomStringConvertible {
         return try MasterKey(encoded: Array(value.utf8))
     }
 
-    /// Encrypts `plaintext`, binding it to `context` (the key id) as associated data so a sealed
-    /// secret cannot be moved to another record.
-    func seal(_ plaintext: [UInt8], context: String) -> SealedSecret {
+    /// Encrypts `plaintext`, binding it to `context` (a key id, or `totp:<user id>`) as associated
+    /// data so a sealed secret cannot be moved to another record.
+    public func seal(_ plaintext: [UInt8], context: String) -> SealedSecret {
         let nonce = Sodium.randomBytes(crypto_aead_xchacha20poly1305_ietf_npubbytes())
         var ciphertext = [UInt8](repeating: 0, count: plaintext.count + crypto_aead_xchacha20poly1305_ietf_abytes())
         let ad = Array(context.utf8)
@@ -77,7 +77,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     }
 
     /// Decrypts a sealed secret; fails on a wrong master key, wrong context or any tampering.
-    func open(_ sealed: SealedSecret, context: String) throws(KeyRingError) -> [UInt8] {
+    public func open(_ sealed: SealedSecret, context: String) throws(KeyRingError) -> [UInt8] {
         guard let nonce = Base64URL.decode(sealed.nonce), nonce.count == crypto_aead_xchacha20poly1305_ietf_npubbytes(),
               let ciphertext = Base64URL.decode(sealed.ciphertext), ciphertext.count >= crypto_aead_xchacha20poly1305_ietf_abytes()
         else { throw KeyRingError.corruptRecord(context) }
@@ -90,6 +90,15 @@ public struct MasterKey: Sendable, CustomStringConvertible {
         }
         guard result == 0 else { throw KeyRingError.unsealFailed(keyID: context) }
         return plaintext
+    }
+
+    /// A 32-byte subkey for one purpose (`keyed BLAKE2b-256(master key, "portcullis:" ‖ purpose)`),
+    /// so peppers for client secrets, refresh tokens and recovery codes never reuse the master
+    /// key itself and one leaked subkey reveals nothing about the others.
+    public func derivedKey(purpose: String) -> [UInt8] {
+        var key = secret.copy()
+        defer { Sodium.wipe(&key) }
+        return Sodium.blake2b(outputLength: 32, key: key, Array("portcullis:\(purpose)".utf8))
     }
 
     public var description: String { "MasterKey(redacted)" }

@@ -16,6 +16,12 @@ public struct PasswordPolicy: Sendable, Equatable {
         opsLimit: UInt64(crypto_pwhash_opslimit_interactive()), memLimit: crypto_pwhash_memlimit_interactive(),
         maxPasswordBytes: 1024)
 
+    /// libsodium's MODERATE limits (3 passes, 256 MiB): about 0.7 s per hash; for deployments
+    /// with few logins and memory to spare.
+    public static let moderate = PasswordPolicy(
+        opsLimit: UInt64(crypto_pwhash_opslimit_moderate()), memLimit: crypto_pwhash_memlimit_moderate(),
+        maxPasswordBytes: 1024)
+
     public init(opsLimit: UInt64, memLimit: Int, maxPasswordBytes: Int = 1024) {
         self.opsLimit = opsLimit
         self.memLimit = memLimit

@@ -39,6 +39,15 @@ public struct VerificationKeys: Sendable {
         return try! encoder.encode(JWKSet(keys: keys))
     }
 
+    /// `{"keys":[{"kid":"k4.pid…","paserk":"k4.public…"}]}`: the PASERK form of the key set for
+    /// PASETO verifiers, published beside the JWKS.
+    public func paserkDocument() -> Data {
+        let keys = byID.sorted { $0.key < $1.key }.map { PaserkEntry(kid: $0.key, paserk: $0.value.paserk) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try! encoder.encode(PaserkSet(keys: keys))
+    }
+
     /// One `k4.public.` PASERK per line.
     public func paserkLines() -> String {
         byID.sorted { $0.key < $1.key }.map { $0.value.paserk + "\n" }.joined()
@@ -78,6 +87,26 @@ public struct VerificationKeys: Sendable {
     /// Either format, detected by the first non-blank character.
     public init(document: Data) throws(TokenError) {
         let text = String(decoding: document, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.hasPrefix("{") { try self.init(jwks: document) } else { try self.init(paserkLines: text) }
+        guard text.hasPrefix("{") else { try self.init(paserkLines: text); return }
+        if let set = try? JSONDecoder().decode(PaserkSet.self, from: document) {
+            var keys: [Ed25519PublicKey] = []
+            for entry in set.keys {
+                let key = try Ed25519PublicKey(paserk: entry.paserk)
+                guard key.keyID == entry.kid else { throw TokenError.invalidKey("kid does not match the key it names") }
+                keys.append(key)
+            }
+            self.init(keys)
+        } else {
+            try self.init(jwks: document)
+        }
     }
+}
+
+private struct PaserkEntry: Codable {
+    var kid: String
+    var paserk: String
+}
+
+private struct PaserkSet: Codable {
+    var keys: [PaserkEntry]
 }

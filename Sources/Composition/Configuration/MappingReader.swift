@@ -54,6 +54,26 @@ struct MappingReader {
         try scalar(key, expected: "a string")?.0
     }
 
+    /// A sequence of strings; a single string is accepted as a one-element list.
+    mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {
+        guard let node = take(key) else { return nil }
+        switch node {
+        case .scalar(let scalar):
+            return [scalar.string]
+        case .sequence(let sequence):
+            var values: [String] = []
+            for item in sequence {
+                guard case .scalar(let scalar) = item else {
+                    throw .wrongType(Self.location(of: item, file: file), path: join(key), expected: "a list of strings")
+                }
+                values.append(scalar.string)
+            }
+            return values
+        default:
+            throw .wrongType(Self.location(of: node, file: file), path: join(key), expected: "a list of strings")
+        }
+    }
+
     mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
         guard let (text, location) = try scalar(key, expected: "an integer") else { return nil }
         guard let value = Int(text) else { throw .wrongType(location, path: join(key), expected: "an integer") }

@@ -1,7 +1,9 @@
 import Audit
 import Database
 import Foundation
+import Identity
 import Logging
+import Tokens
 import Yams
 
 /// Everything a Portcullis process is configured with. Every field has an embedded default
@@ -67,7 +69,20 @@ public struct PortcullisConfiguration: Sendable {
         public var masterKeyFile: String?
     }
 
+    public struct IdentitySection: Sendable {
+        /// The identity API (login, token endpoint, keys, admin). Runs when a master key is configured.
+        public var listen = ListenAddress(host: "127.0.0.1", port: 8081)
+        public var settings = IdentitySettings()
+    }
+
+    public struct PoliciesSection: Sendable {
+        /// `*.cedar` files deciding every request, the admin API's included.
+        public var directory = "policies"
+    }
+
     public var database = DatabaseSection()
+    public var identity = IdentitySection()
+    public var policies = PoliciesSection()
     public var admin = AdminSection()
     public var audit = AuditSection()
     public var keys = KeysSection()
@@ -96,6 +111,7 @@ public enum ConfigurationEnvironment {
     public static let logFormat = "PORTCULLIS_LOG_FORMAT"
     public static let configFile = "PORTCULLIS_CONFIG"
     public static let masterKeyFile = "PORTCULLIS_MASTER_KEY_FILE"
+    public static let identityListen = "PORTCULLIS_IDENTITY_LISTEN"
 }
 
 extension PortcullisConfiguration {
@@ -165,6 +181,29 @@ extension PortcullisConfiguration {
             updated.audit.exportKeep = try section.integer("export_keep", in: 0...1000) ?? defaults.exportKeep
             try section.finish()
         }
+        if var section = try top.mapping("identity") {
+            updated.identity.listen = try section.parsed("listen", expected: "host:port") { try ListenAddress($0) } ?? updated.identity.listen
+            var settings = updated.identity.settings
+            settings.issuer = try section.string("issuer") ?? settings.issuer
+            settings.audience = try section.strings("audience") ?? settings.audience
+            settings.accessTokenLifetime = try section.duration("access_token_ttl").map(\.seconds) ?? settings.accessTokenLifetime
+            settings.sessionLifetime = try section.duration("session_ttl").map(\.seconds) ?? settings.sessionLifetime
+            settings.refreshTokenLifetime = try section.duration("refresh_token_ttl").map(\.seconds) ?? settings.refreshTokenLifetime
+            settings.serviceSecretLifetime = try section.duration("client_secret_ttl").map(\.seconds) ?? settings.serviceSecretLifetime
+            settings.throttle.maxFailuresPerLogin = try section.integer("login_max_failures", in: 1...1000) ?? settings.throttle.maxFailuresPerLogin
+            settings.throttle.maxFailuresPerAddress = try section.integer("address_max_failures", in: 1...100_000)
+                ?? settings.throttle.maxFailuresPerAddress
+            settings.throttle.window = try section.duration("login_window").map(\.seconds) ?? settings.throttle.window
+            settings.trustedProxies = try section.strings("trusted_proxies").map(Set.init) ?? settings.trustedProxies
+            settings.adminRoute = try section.string("admin_route") ?? settings.adminRoute
+            if let cost = try section.choice("password_cost", of: PasswordCost.self) { settings.passwordPolicy = cost.policy }
+            try section.finish()
+            updated.identity.settings = settings
+        }
+        if var section = try top.mapping("policies") {
+            updated.policies.directory = try section.string("directory") ?? updated.policies.directory
+            try section.finish()
+        }
         if var section = try top.mapping("keys") {
             updated.keys.ringFile = try section.string("ring_file") ?? updated.keys.ringFile
             updated.keys.masterKeyFile = try section.string("master_key_file") ?? updated.keys.masterKeyFile
@@ -190,6 +229,7 @@ extension PortcullisConfiguration {
         if let listen = try value(Env.adminListen, { try ListenAddress($0) }) { admin.listen = listen }
         if let level = try value(Env.logLevel, { try Self.choice($0, LogSection.Level.self) }) { log.level = level }
         if let path = try value(Env.masterKeyFile, { $0 }) { keys.masterKeyFile = path }
+        if let listen = try value(Env.identityListen, { try ListenAddress($0) }) { identity.listen = listen }
         if let format = try value(Env.logFormat, { try Self.choice($0, LogSection.Format.self) }) { log.format = format }
     }
 
@@ -208,6 +248,20 @@ extension PortcullisConfiguration {
         default:
             return .syntax(SourceLocation(file: file, line: 1, column: 1), "\(error)")
         }
+    }
+}
+
+/// Argon2id cost presets (libsodium's): `interactive` (64 MiB, ~0.1 s) or `moderate` (256 MiB, ~0.7 s).
+public enum PasswordCost: String, Sendable, CaseIterable {
+    case interactive, moderate
+
+    var policy: PasswordPolicy { self == .interactive ? .interactive : .moderate }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }
 

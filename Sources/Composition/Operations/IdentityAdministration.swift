@@ -1,0 +1,54 @@
+import Audit
+import Database
+import Foundation
+import Identity
+import Logging
+import Tokens
+
+/// What the operator commands (`portcullis user|role|service|bootstrap-admin`) do, against the
+/// configured database. Every change is recorded in the audit trail with the operator's OS
+/// account as the actor, exactly as admin API changes are.
+public struct IdentityAdministration: Sendable {
+    public let service: IdentityService
+    public var store: IdentityStore { service.store }
+    let recorder: any AuditRecorder
+    let actor: String
+
+    /// Runs `body` with a short-lived pool, audit writer and identity service, and waits until
+    /// every audit event it recorded is stored before returning.
+    public static func run<T: Sendable>(
+        configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (IdentityAdministration) async throws -> T
+    ) async throws -> T {
+        guard let masterKey = try IdentityRuntime.masterKey(configuration: configuration) else { throw KeyRingError.missingMasterKey }
+        let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
+        let audit = AuditPipeline(configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
+                                  logger: logger)
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await database.run(); return nil }
+            group.addTask { try await audit.run(); return nil }
+            defer { group.cancelAll() }
+            let parts = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
+                                                           recorder: audit, logger: logger)
+            let result = try await body(IdentityAdministration(service: parts.service, recorder: audit, actor: "Operator::\"\(user)\""))
+            while audit.statistics.queued > 0 || audit.statistics.accepted > audit.statistics.written + audit.statistics.spooled {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return result
+        }
+    }
+
+    /// Records one operator change.
+    public func record(_ action: String, target: String, details: String? = nil) {
+        recorder.record(AuditEvent(kind: .admin, principal: actor, authMethod: "cli", action: action, target: target,
+                                   outcome: "applied", details: details))
+    }
+
+    /// A random password for accounts created or reset by an operator: 20 characters from an
+    /// unambiguous 55-character alphabet (about 115 bits, from the system CSPRNG), shown once.
+    public static func oneTimePassword() -> String {
+        let alphabet = Array("abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+}

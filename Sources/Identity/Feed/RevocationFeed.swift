@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import Tokens
+
+/// Revocations and the role hierarchy as seen by one process, kept current by LISTEN on the
+/// identity service's NOTIFY channel.
+///
+/// On every (re)connect it first LISTENs and then reloads everything from the tables, so a
+/// notification sent while it was disconnected is never lost: the reload contains it. Checks
+/// read an immutable snapshot under a short lock and never touch the database.
+public final class RevocationFeed: Service, Sendable {
+    /// Everything a request check needs, replaced as a whole.
+    public struct Snapshot: Sendable {
+        /// Revoked session ids → when the entry can be forgotten.
+        var sessions: [String: Date] = [:]
+        /// Revoked token ids (`jti`) → when the entry can be forgotten.
+        var tokens: [String: Date] = [:]
+        /// Subjects → tokens issued at or before this instant are revoked.
+        var subjects: [String: (revokedAt: Date, expiresAt: Date)] = [:]
+        public var hierarchy: RoleHierarchy = .empty
+        /// False until the first full load, and again while disconnected.
+        public var synchronized = false
+
+        mutating func apply(_ revocation: Revocation) {
+            switch revocation.kind {
+            case .session: sessions[revocation.value] = max(sessions[revocation.value] ?? .distantPast, revocation.expiresAt)
+            case .token: tokens[revocation.value] = max(tokens[revocation.value] ?? .distantPast, revocation.expiresAt)
+            case .subject:
+                let previous = subjects[revocation.value]
+                subjects[revocation.value] = (max(previous?.revokedAt ?? .distantPast, revocation.revokedAt),
+                                              max(previous?.expiresAt ?? .distantPast, revocation.expiresAt))
+            }
+        }
+
+        mutating func forgetExpired(now: Date) {
+            sessions = sessions.filter { $0.value > now }
+            tokens = tokens.filter { $0.value > now }
+            subjects = subjects.filter { $0.value.expiresAt > now }
+        }
+
+        /// Whether a token with these claims has been revoked (its session, itself, or its subject).
+        public func isRevoked(_ claims: Claims) -> Bool {
+            if let session = claims.sessionID, sessions[session] != nil { return true }
+            if tokens[claims.tokenID] != nil { return true }
+            if let subject = subjects[claims.subject], claims.issuedAt <= subject.revokedAt { return true }
+            return false
+        }
+
+        /// Whether a session (e.g. behind a browser cookie) has been revoked.
+        public func isSessionRevoked(_ sessionID: String) -> Bool { sessions[sessionID] != nil }
+    }
+
+    private let state = Mutex(Snapshot())
+    private let store: IdentityStore
+    private let logger: Logger
+    private let onKeysChanged: @Sendable () async -> Void
+    private let changeCount = Atomic<Int>(0)
+
+    /// `onKeysChanged` runs when another replica rotated the signing keys.
+    public init(store: IdentityStore, logger: Logger, onKeysChanged: @escaping @Sendable () async -> Void = {}) {
+        self.store = store
+        self.logger = logger
+        self.onKeysChanged = onKeysChanged
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    /// How many notifications and resyncs have been applied: lets tests and tools measure
+    /// propagation without sleeping blindly.
+    public var appliedChanges: Int { changeCount.load(ordering: .acquiring) }
+
+    public func run() async throws {
+        var delay = Duration.milliseconds(100)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await listen()
+            } catch is CancellationError {
+                break
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                logger.warning("revocation feed disconnected; will resync", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+            }
+            state.withLock { $0.synchronized = false }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+
+    private func listen() async throws {
+        let logger = self.logger
+        try await cancelWhenGracefulShutdown {
+            try await self.store.client.withConnection { connection in
+                try await connection.listen(on: IdentityChange.channel) { notifications in
+                    try await self.resync()
+                    logger.info("revocation feed synchronised", metadata: ["channel": "\(IdentityChange.channel)"])
+                    for try await notification in notifications {
+                        try await self.apply(notification.payload)
+                    }
+                }
+            }
+        }
+    }
+
+    private func resync() async throws {
+        let revocations = try await store.activeRevocations()
+        let hierarchy = try await store.hierarchy()
+        var fresh = Snapshot()
+        for revocation in revocations { fresh.apply(revocation) }
+        fresh.hierarchy = hierarchy
+        fresh.synchronized = true
+        state.withLock { $0 = fresh }
+        await onKeysChanged()
+        changeCount.add(1, ordering: .releasing)
+    }
+
+    private func apply(_ payload: String) async throws {
+        switch IdentityChange(payload: payload) {
+        case let .revoked(revocation)?:
+            state.withLock { snapshot in
+                snapshot.forgetExpired(now: Date())
+                snapshot.apply(revocation)
+            }
+        case .hierarchyChanged?:
+            let hierarchy = try await store.hierarchy()
+            state.withLock { $0.hierarchy = hierarchy }
+        case .keysChanged?:
+            await onKeysChanged()
+        case nil:
+            logger.warning("unreadable identity notification; resynchronising")
+            try await resync()
+        }
+        changeCount.add(1, ordering: .releasing)
+    }
+}

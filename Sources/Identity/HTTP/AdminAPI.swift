@@ -1,0 +1,334 @@
+import Audit
+import Cedar
+import Foundation
+import Hummingbird
+
+/// The policy set that decides admin API requests, and its version for the audit trail.
+public struct AdminPolicies: Sendable {
+    public let authorizer: Authorizer
+    public let version: String
+
+    public init(authorizer: Authorizer, version: String) {
+        self.authorizer = authorizer
+        self.version = version
+    }
+}
+
+/// Who is making an admin change, as recorded in the audit trail.
+struct AdminActor: Sendable {
+    var principal: String
+    var policies: [String]
+    var policyVersion: String
+}
+
+/// `/v1/admin/…`: users, roles, groups, service accounts and sessions.
+///
+/// Authorized with Cedar like every other route: the caller's bearer token is verified, its
+/// account re-read from the database (a disabled admin is refused at once), and the request is
+/// decided as `principal = User::"<login>"`, `action = Action::"<METHOD>"`,
+/// `resource = Route::"<adminRoute>"`. With no policy loaded, everything is denied.
+/// Every change is recorded as an admin audit event with a before/after summary.
+struct AdminAPI: Sendable {
+    let service: IdentityService
+    let policies: @Sendable () -> AdminPolicies?
+    static let pageLimit = 100
+
+    private var store: IdentityStore { service.store }
+
+    func register(on router: Router<IdentityRequestContext>) {
+        let group = router.group("/v1/admin")
+        route(group, .get, "users") { request, _, _ in
+            let (after, limit) = try Self.pagination(request)
+            return JSONResponse.make(.ok, try await store.listUsers(after: after, limit: limit))
+        }
+        route(group, .post, "users") { request, context, actor in try await createUser(request, context, actor) }
+        route(group, .get, "users/:login") { _, context, _ in
+            JSONResponse.make(.ok, try await store.requireUser(login: try Self.parameter(context, "login")))
+        }
+        route(group, .patch, "users/:login") { request, context, actor in try await updateUser(request, context, actor) }
+        route(group, .post, "users/:login/mfa-reset") { _, context, actor in
+            let login = try Self.parameter(context, "login")
+            let user = try await store.resetMFA(login: login, revocationLifetime: service.settings.revocationLifetime)
+            record(actor, "user.mfa_reset", target: "User::\"\(login)\"", before: nil, after: user)
+            return JSONResponse.make(.ok, user)
+        }
+        route(group, .post, "users/:login/unlock") { _, context, actor in
+            let login = try Self.parameter(context, "login")
+            try await store.clearFailedAttempts(login: login)
+            record(actor, "user.unlock", target: "User::\"\(login)\"", before: nil, after: nil)
+            return Response(status: .noContent)
+        }
+        for membership in [Membership.role, .group] {
+            for granted in [true, false] {
+                route(group, granted ? .put : .delete, "users/:login/\(membership.rawValue)s/:name") { _, context, actor in
+                    let login = try Self.parameter(context, "login")
+                    let name = try Names.identifier(try Self.parameter(context, "name"), field: membership.rawValue)
+                    let (before, after) = try await store.setUserMembership(login: login, membership, name: name, granted: granted)
+                    record(actor, "user.\(membership.rawValue).\(granted ? "grant" : "revoke")", target: "User::\"\(login)\"",
+                           before: before, after: after)
+                    return JSONResponse.make(.ok, after)
+                }
+            }
+        }
+
+        route(group, .get, "roles") { _, _, _ in JSONResponse.make(.ok, ["items": try await store.listRoles()]) }
+        route(group, .post, "roles") { request, context, actor in
+            var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+            let nameInput = body.requiredString("name")
+            let name = body.check { () throws(IdentityError) in try Names.identifier(nameInput, field: "name") }
+            let descriptionInput = body.string("description") ?? ""
+            let description = body.check { () throws(IdentityError) in try Names.text(descriptionInput, field: "description") }
+            let parents = body.strings("parents")
+            let checkedParents = parents.compactMap { parent in body.check { () throws(IdentityError) in try Names.identifier(parent, field: "parents") } }
+            try body.finish()
+            let role = try await store.createRole(name: name!, description: description!, parents: checkedParents)
+            record(actor, "role.create", target: "Role::\"\(role.name)\"", before: nil, after: role)
+            return JSONResponse.make(.created, role)
+        }
+        route(group, .get, "roles/:name") { _, context, _ in
+            JSONResponse.make(.ok, try await store.requireRole(try Self.parameter(context, "name")))
+        }
+        for granted in [true, false] {
+            route(group, granted ? .put : .delete, "roles/:name/parents/:parent") { _, context, actor in
+                let name = try Names.identifier(try Self.parameter(context, "name"), field: "name")
+                let parent = try Names.identifier(try Self.parameter(context, "parent"), field: "parent")
+                let before = try await store.requireRole(name)
+                let after = granted ? try await store.addRoleParent(role: name, parent: parent)
+                                    : try await store.removeRoleParent(role: name, parent: parent)
+                record(actor, granted ? "role.parent.add" : "role.parent.remove", target: "Role::\"\(name)\"", before: before, after: after)
+                return JSONResponse.make(.ok, after)
+            }
+        }
+
+        route(group, .get, "groups") { _, _, _ in JSONResponse.make(.ok, ["items": try await store.listGroups()]) }
+        route(group, .post, "groups") { request, context, actor in
+            var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+            let nameInput = body.requiredString("name")
+            let name = body.check { () throws(IdentityError) in try Names.identifier(nameInput, field: "name") }
+            let descriptionInput = body.string("description") ?? ""
+            let description = body.check { () throws(IdentityError) in try Names.text(descriptionInput, field: "description") }
+            try body.finish()
+            let created = try await store.createGroup(name: name!, description: description!)
+            record(actor, "group.create", target: "Group::\"\(created.name)\"", before: nil, after: created)
+            return JSONResponse.make(.created, created)
+        }
+
+        route(group, .get, "services") { request, _, _ in
+            let (after, limit) = try Self.pagination(request)
+            return JSONResponse.make(.ok, try await store.listServices(after: after, limit: limit))
+        }
+        route(group, .post, "services") { request, context, actor in try await createService(request, context, actor) }
+        route(group, .get, "services/:name") { _, context, _ in
+            JSONResponse.make(.ok, try await store.requireService(try Self.parameter(context, "name")))
+        }
+        route(group, .patch, "services/:name") { request, context, actor in
+            let name = try Self.parameter(context, "name")
+            var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+            let statusInput = body.requiredString("status")
+            let status = body.check { () throws(IdentityError) in try Self.status(statusInput) }
+            try body.finish()
+            let (before, after) = try await store.setServiceStatus(name: name, status!, revocationLifetime: service.settings.revocationLifetime)
+            record(actor, "service.status", target: "Service::\"\(name)\"", before: before, after: after)
+            return JSONResponse.make(.ok, after)
+        }
+        for granted in [true, false] {
+            route(group, granted ? .put : .delete, "services/:name/roles/:role") { _, context, actor in
+                let name = try Self.parameter(context, "name")
+                let role = try Names.identifier(try Self.parameter(context, "role"), field: "role")
+                let before = try await store.requireService(name)
+                let after = try await store.setServiceRole(name: name, role: role, granted: granted)
+                record(actor, "service.role.\(granted ? "grant" : "revoke")", target: "Service::\"\(name)\"", before: before, after: after)
+                return JSONResponse.make(.ok, after)
+            }
+        }
+        route(group, .get, "services/:name/secrets") { _, context, _ in
+            JSONResponse.make(.ok, ["items": try await store.listServiceSecrets(service: try Self.parameter(context, "name"))])
+        }
+        route(group, .post, "services/:name/secrets") { request, context, actor in
+            let name = try Self.parameter(context, "name")
+            var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+            let lifetime = body.seconds("lifetime_seconds")
+            let revokeOthers = body.bool("revoke_others") ?? false
+            try body.finish()
+            let (secret, metadata) = try await service.newServiceSecret(service: name, lifetime: lifetime, revokeOthers: revokeOthers)
+            record(actor, "service.secret.create", target: "Service::\"\(name)\"", before: nil, after: metadata)
+            struct Created: Encodable { var secret: String; var metadata: ServiceSecret }
+            return JSONResponse.make(.created, Created(secret: secret, metadata: metadata))
+        }
+        route(group, .delete, "services/:name/secrets/:id") { _, context, actor in
+            let name = try Self.parameter(context, "name")
+            guard let id = UUID(uuidString: try Self.parameter(context, "id")) else { throw IdentityError.invalid("id", "expected a UUID") }
+            try await store.revokeServiceSecret(service: name, secretID: id)
+            record(actor, "service.secret.revoke", target: "Service::\"\(name)\"", before: nil, after: ["secret": id.uuidString.lowercased()])
+            return Response(status: .noContent)
+        }
+
+        route(group, .get, "sessions") { request, _, _ in
+            let (after, limit) = try Self.pagination(request)
+            let login = request.uri.queryParameters["login"].map(String.init)
+            var cursor: UUID?
+            if let after {
+                guard let id = UUID(uuidString: after) else { throw IdentityError.invalid("after", "expected a session id") }
+                cursor = id
+            }
+            return JSONResponse.make(.ok, try await store.listSessions(login: login, after: cursor, limit: limit))
+        }
+        route(group, .delete, "sessions/:id") { _, context, actor in
+            guard let id = UUID(uuidString: try Self.parameter(context, "id")) else { throw IdentityError.invalid("id", "expected a session id") }
+            let session = try await service.endSession(id, reason: "revoked by \(actor.principal)")
+            record(actor, "session.revoke", target: "Session::\"\(id.uuidString.lowercased())\"", before: nil, after: session)
+            return JSONResponse.make(.ok, session)
+        }
+    }
+
+    // MARK: Handlers with bodies
+
+    private func createUser(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
+        var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+        let loginInput = body.requiredString("login")
+        let login = body.check { () throws(IdentityError) in try Names.login(loginInput) }
+        let emailInput = body.requiredString("email")
+        let email = body.check { () throws(IdentityError) in try Names.email(emailInput) }
+        let nameInput = body.string("display_name") ?? ""
+        let name = body.check { () throws(IdentityError) in try Names.text(nameInput, field: "display_name") }
+        let password = body.string("password")
+        if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
+        let roles = body.strings("roles").compactMap { role in body.check { () throws(IdentityError) in try Names.identifier(role, field: "roles") } }
+        let groups = body.strings("groups").compactMap { group in body.check { () throws(IdentityError) in try Names.identifier(group, field: "groups") } }
+        try body.finish()
+        let hash = if let password { try await service.hashPassword(password) } else { nil as String? }
+        var user = try await store.createUser(login: login!, email: email!, displayName: name!, passwordHash: hash)
+        for role in roles { user = try await store.setUserMembership(login: user.login, .role, name: role, granted: true).after }
+        for group in groups { user = try await store.setUserMembership(login: user.login, .group, name: group, granted: true).after }
+        record(actor, "user.create", target: "User::\"\(user.login)\"", before: nil, after: user)
+        return JSONResponse.make(.created, user)
+    }
+
+    private func updateUser(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
+        let login = try Self.parameter(context, "login")
+        var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+        let email = body.string("email").flatMap { value in body.check { () throws(IdentityError) in try Names.email(value) } }
+        let name = body.string("display_name").flatMap { value in body.check { () throws(IdentityError) in try Names.text(value, field: "display_name") } }
+        let status = body.string("status").flatMap { value in body.check { () throws(IdentityError) in try Self.status(value) } }
+        let password = body.string("password")
+        if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
+        try body.finish()
+        let before = try await store.requireUser(login: login)
+        if email != nil || name != nil { _ = try await store.updateUser(login: login, email: email, displayName: name) }
+        if let status { _ = try await store.setStatus(login: login, status, revocationLifetime: service.settings.revocationLifetime) }
+        if let password { try await store.setPasswordHash(login: login, try await service.hashPassword(password)) }
+        let after = try await store.requireUser(login: login)
+        record(actor, password == nil ? "user.update" : "user.update+password", target: "User::\"\(login)\"", before: before, after: after)
+        return JSONResponse.make(.ok, after)
+    }
+
+    private func createService(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
+        var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+        let nameInput = body.requiredString("name")
+        let name = body.check { () throws(IdentityError) in try Names.identifier(nameInput, field: "name") }
+        let ownerInput = body.string("owner") ?? ""
+        let owner = body.check { () throws(IdentityError) in try Names.text(ownerInput, field: "owner") }
+        let spiffe = body.string("spiffe_id").flatMap { value in body.check { () throws(IdentityError) in try Names.spiffeID(value) } }
+        let roles = body.strings("roles").compactMap { role in body.check { () throws(IdentityError) in try Names.identifier(role, field: "roles") } }
+        try body.finish()
+        let created = try await store.createService(name: name!, owner: owner!, spiffeID: spiffe, roles: roles)
+        record(actor, "service.create", target: "Service::\"\(created.name)\"", before: nil, after: created)
+        return JSONResponse.make(.created, created)
+    }
+
+    // MARK: Authorization
+
+    private func route(_ group: RouterGroup<IdentityRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
+                       _ body: @escaping @Sendable (Request, IdentityRequestContext, AdminActor) async throws -> Response) {
+        group.on(path, method: method) { request, context in
+            await handle {
+                let actor = try await authorize(request, context)
+                return try await body(request, context, actor)
+            }
+        }
+    }
+
+    private func authorize(_ request: Request, _ context: IdentityRequestContext) async throws(IdentityError) -> AdminActor {
+        guard let bearer = IdentityAPI.bearer(request) else { throw .unauthenticated("a bearer access token is required") }
+        let (claims, user, serviceAccount) = try await service.authenticate(bearer: bearer)
+        let principal: Entity
+        if let user {
+            principal = PrincipalEntity.user(login: user.login, id: user.id.uuidString.lowercased(), email: user.email,
+                                             name: user.displayName, roles: user.roles, groups: user.groups)
+        } else if let serviceAccount {
+            principal = PrincipalEntity.service(name: serviceAccount.name, spiffeID: serviceAccount.spiffeID, roles: serviceAccount.roles)
+        } else {
+            throw .unauthenticated("unknown principal")
+        }
+        guard let policies = policies() else { throw .forbidden("no policy is loaded; every admin request is denied") }
+        let hierarchy = try await store.hierarchy()
+        let resource = EntityUID("Route", service.settings.adminRoute)
+        let entities: Entities
+        do {
+            entities = try Entities([principal, Entity(uid: resource)] + hierarchy.cedarEntities() + PrincipalEntity.actions)
+        } catch {
+            throw .forbidden("the request's entities are inconsistent: \(error)")
+        }
+        let cedarRequest = Cedar.Request(
+            principal: principal.uid, action: EntityUID("Action", request.method.rawValue), resource: resource,
+            context: [
+                "http": .record(["method": .string(CedarString(request.method.rawValue)), "path": .string(CedarString(request.uri.path))]),
+                "auth": .record(["method": .string("token"), "mfa": .bool(claims.mfaTime != nil)]),
+            ])
+        let response = policies.authorizer.isAuthorized(cedarRequest, entities: entities)
+        let actor = AdminActor(principal: principal.uid.description, policies: response.reasons, policyVersion: policies.version)
+        guard response.decision == Cedar.Decision.allow else {
+            service.recorder.record(AuditEvent(
+                kind: .admin, principal: actor.principal, authMethod: "token", action: "\(request.method.rawValue) \(request.uri.path)",
+                route: service.settings.adminRoute, target: request.uri.path, clientAddress: context.clientInfo(request, settings: service.settings).address,
+                outcome: "deny", policies: response.reasons, policyVersion: policies.version))
+            throw .forbidden("policy denies \(principal.uid) \(request.method.rawValue) on the admin API")
+        }
+        return actor
+    }
+
+    private func record(_ actor: AdminActor, _ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?) {
+        let details = (try? JSONResponse.encoder.encode(ChangeSummary(before: before, after: after))).map { String(decoding: $0, as: UTF8.self) }
+        service.recorder.record(AuditEvent(
+            kind: .admin, principal: actor.principal, authMethod: "token", action: action, route: service.settings.adminRoute,
+            target: target, outcome: "applied", policies: actor.policies, policyVersion: actor.policyVersion, details: details))
+    }
+
+    // MARK: Input helpers
+
+    private static func parameter(_ context: IdentityRequestContext, _ name: String) throws(IdentityError) -> String {
+        guard let value = context.parameters.get(name) else { throw .invalid(name, "is required") }
+        return value.lowercased()
+    }
+
+    private static func status(_ raw: String) throws(IdentityError) -> AccountStatus {
+        guard let status = AccountStatus(rawValue: raw) else { throw .invalid("status", "expected active, disabled or locked") }
+        return status
+    }
+
+    private static func pagination(_ request: Request) throws(IdentityError) -> (after: String?, limit: Int) {
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let raw = query["limit"] {
+            guard let value = Int(String(raw)), (1...pageLimit).contains(value) else {
+                throw .invalid("limit", "expected a number from 1 to \(pageLimit)")
+            }
+            limit = value
+        }
+        return (query["after"].map { String($0).lowercased() }, limit)
+    }
+}
+
+/// An admin change's before/after summary for the audit record's details.
+private struct ChangeSummary: Encodable {
+    let before: (any Encodable)?
+    let after: (any Encodable)?
+
+    enum CodingKeys: String, CodingKey { case before, after }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if let before { try container.encode(before, forKey: .before) }
+        if let after { try container.encode(after, forKey: .after) }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// A JSON object body read strictly: unknown keys and wrongly typed fields are reported per
+/// field, all at once, so a client can fix a request in one round trip.
+struct JSONBody {
+    private let object: [String: Any]
+    private var errors: [FieldError] = []
+    private var seen: Set<String> = []
+
+    static func read(_ request: Request, context: IdentityRequestContext, limit: Int) async throws(IdentityError) -> JSONBody {
+        let bytes = try await RequestBytes.collect(request, context: context, limit: limit)
+        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
+            throw .malformedBody("expected Content-Type application/json")
+        }
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(bytes), options: []) else {
+            throw .malformedBody("not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else { throw .malformedBody("expected a JSON object") }
+        return JSONBody(object: object)
+    }
+
+    private init(object: [String: Any]) { self.object = object }
+
+    mutating func string(_ key: String) -> String? {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let string = value as? String else {
+            errors.append(FieldError(key, "expected a string"))
+            return nil
+        }
+        return string
+    }
+
+    mutating func requiredString(_ key: String) -> String {
+        guard let value = string(key) else {
+            if object[key] == nil || object[key] is NSNull { errors.append(FieldError(key, "is required")) }
+            return ""
+        }
+        return value
+    }
+
+    mutating func strings(_ key: String) -> [String] {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return [] }
+        guard let array = value as? [Any], let strings = array as? [String], strings.count <= 100 else {
+            errors.append(FieldError(key, "expected an array of at most 100 strings"))
+            return []
+        }
+        return strings
+    }
+
+    mutating func bool(_ key: String) -> Bool? {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard Self.isBoolean(value), let flag = value as? Bool else {
+            errors.append(FieldError(key, "expected true or false"))
+            return nil
+        }
+        return flag
+    }
+
+    mutating func seconds(_ key: String) -> TimeInterval? {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard !Self.isBoolean(value), let number = value as? NSNumber, number.doubleValue > 0, number.doubleValue <= 366 * 86_400 else {
+            errors.append(FieldError(key, "expected a number of seconds between 1 and 31622400"))
+            return nil
+        }
+        return number.doubleValue
+    }
+
+    /// Foundation hands JSON `true` and `1` out as NSNumbers that both cast to Bool; only the
+    /// boolean one has the boolean class.
+    private static func isBoolean(_ value: Any) -> Bool {
+        String(describing: type(of: value)).contains("Boolean")
+    }
+
+    /// Runs a validator and collects its field error instead of stopping at the first.
+    mutating func check<T>(_ validate: () throws(IdentityError) -> T) -> T? {
+        do {
+            return try validate()
+        } catch {
+            let reported = Set(errors.map(\.field))
+            let fresh = if case let .invalidInput(fieldErrors) = error { fieldErrors } else { [FieldError("input", error.description)] }
+            // One message per field: a missing value is not also reported as too short.
+            errors += fresh.filter { !reported.contains($0.field) }
+            return nil
+        }
+    }
+
+    /// Throws every collected error, plus one per unknown key.
+    func finish() throws(IdentityError) {
+        let unknown = object.keys.filter { !seen.contains($0) }.sorted().map { FieldError($0, "unknown field") }
+        let all = errors + unknown
+        if !all.isEmpty { throw .invalidInput(all) }
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body (RFC 6749 requests). Repeated parameters are
+/// refused, as RFC 6749 §3.1 requires, so two readers can never pick different values.
+struct FormBody {
+    let fields: [String: String]
+
+    static func read(_ request: Request, context: IdentityRequestContext, limit: Int) async throws(IdentityError) -> FormBody {
+        guard let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") else {
+            throw .malformedBody("expected Content-Type application/x-www-form-urlencoded")
+        }
+        let bytes = try await RequestBytes.collect(request, context: context, limit: limit)
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .malformedBody("form body is not UTF-8") }
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
+                throw .malformedBody("invalid percent-encoding in form body")
+            }
+            guard fields[name] == nil else { throw .malformedBody("parameter '\(name)' appears more than once") }
+            if !value.isEmpty { fields[name] = value }
+        }
+        return FormBody(fields: fields)
+    }
+
+    private static func decode(_ text: Substring) -> String? {
+        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    subscript(_ name: String) -> String? { fields[name] }
+}
+
+enum RequestBytes {
+    static func collect(_ request: Request, context: IdentityRequestContext, limit: Int) async throws(IdentityError) -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw .malformedBody("request body is larger than \(limit) bytes")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw .malformedBody("request body is larger than \(limit) bytes")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Account states. `locked` is set by an administrator (suspected compromise); throttling
+/// after failed logins is separate and expires by itself.
+public enum AccountStatus: String, Sendable, Codable, CaseIterable {
+    case active, disabled, locked
+}
+
+/// A person. Never carries the password hash or the TOTP secret out of the store.
+public struct User: Sendable, Equatable, Encodable {
+    public var id: UUID
+    public var login: String
+    public var email: String
+    public var displayName: String
+    public var status: AccountStatus
+    /// Whether a TOTP second factor is enrolled and confirmed.
+    public var mfaEnrolled: Bool
+    public var roles: [String]
+    public var groups: [String]
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, login, email, status, roles, groups
+        case displayName = "display_name", mfaEnrolled = "mfa_enrolled", createdAt = "created_at", updatedAt = "updated_at"
+    }
+}
+
+/// A role and the roles it is a member of (Cedar: `Role::"dispatcher" in Role::"staff"`).
+public struct Role: Sendable, Equatable, Encodable {
+    public var name: String
+    public var description: String
+    public var parents: [String]
+}
+
+public struct Group: Sendable, Equatable, Encodable {
+    public var name: String
+    public var description: String
+}
+
+/// A workload identity: authenticates with client secrets or, once bound, its SPIFFE certificate.
+public struct ServiceAccount: Sendable, Equatable, Encodable {
+    public var id: UUID
+    public var name: String
+    public var owner: String
+    public var spiffeID: String?
+    public var status: AccountStatus
+    public var roles: [String]
+    public var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, owner, status, roles
+        case spiffeID = "spiffe_id", createdAt = "created_at"
+    }
+}
+
+/// Metadata of one client secret; the secret itself exists only in the response that created it.
+public struct ServiceSecret: Sendable, Equatable, Encodable {
+    public var id: UUID
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at"
+    }
+}
+
+/// A login session. Refresh tokens and browser cookies refer to it by id; revoking it ends both.
+public struct Session: Sendable, Equatable, Encodable {
+    public var id: UUID
+    public var userID: UUID
+    public var login: String
+    public var authMethods: [String]
+    public var mfaAt: Date?
+    public var clientAddress: String?
+    public var userAgent: String
+    public var createdAt: Date
+    public var lastSeenAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, login
+        case userID = "user_id", authMethods = "auth_methods", mfaAt = "mfa_at", clientAddress = "client_address",
+             userAgent = "user_agent", createdAt = "created_at", lastSeenAt = "last_seen_at", expiresAt = "expires_at",
+             revokedAt = "revoked_at"
+    }
+}
+
+/// One page of a listing plus the cursor for the next (`nil` on the last page).
+public struct Page<Item: Sendable & Encodable>: Sendable, Encodable {
+    public var items: [Item]
+    public var next: String?
+}
