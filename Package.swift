@@ -79,7 +79,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "Gateway", dependencies: ["Cedar", "Tokens", "PKI", "Audit"]),
+        .target(
+            name: "Gateway",
+            dependencies: ["Cedar", "Tokens", "PKI", "Audit", "Identity", .product(name: "HTTPTypes", package: "swift-http-types")]
+        ),
 
         // MARK: Composition root
         .target(
@@ -131,6 +134,7 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(
             name: "IdentityTests",
             dependencies: [

@@ -67,6 +67,14 @@ public enum DatabaseHealth: Sendable, Equatable {
 }
 
 extension Database {
+    /// Opens a connection of its own, outside the pool, for a LISTEN that lives as long as the
+    /// process. The caller closes it; the pool never sees it, so stopping the listener cannot
+    /// race with the pool closing connections.
+    public func openDedicatedConnection(logger: Logger) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: Int.random(in: 1_000_000...Int.max), logger: logger)
+    }
+
     /// Runs the pool only for the duration of `body`: for commands (`migrate`, `audit verify`)
     /// rather than long-running services.
     public func withRunning<T: Sendable>(_ body: (PostgresClient) async throws -> T) async throws -> T {

@@ -123,18 +123,38 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The same settings for one connection outside the pool (a long-lived LISTEN).
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        switch endpoint {
+        case .unixSocket(let path):
+            return PostgresConnection.Configuration(unixSocketPath: path, username: username, password: password, database: database)
+        case .tcp(let host, let port):
+            let tls: PostgresConnection.Configuration.TLS = switch tlsMode {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration()))
+            case .require, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration()))
+            }
+            return PostgresConnection.Configuration(host: host, port: port, username: username, password: password,
+                                                    database: database, tls: tls)
+        }
+    }
+
     /// libpq semantics: `prefer` and `require` encrypt without checking the server's identity;
     /// only `verify-full` checks the certificate chain and the host name.
     private func tls() -> PostgresClient.Configuration.TLS {
+        switch tlsMode {
+        case .disable: .disable
+        case .prefer: .prefer(tlsConfiguration())
+        case .require, .verifyFull: .require(tlsConfiguration())
+        }
+    }
+
+    private func tlsConfiguration() -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         if let rootCertificatePath { configuration.trustRoots = .file(rootCertificatePath) }
         if tlsMode != .verifyFull { configuration.certificateVerification = .none }
-        switch tlsMode {
-        case .disable: return .disable
-        case .prefer: return .prefer(configuration)
-        case .require, .verifyFull: return .require(configuration)
-        }
+        return configuration
     }
 }
 

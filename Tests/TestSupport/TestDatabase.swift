@@ -31,7 +31,7 @@ public enum TestDatabase {
         let server = try serverURL()
         let name = "portcullis_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
         try await withClient(server) { client in
-            try await client.query("CREATE DATABASE \(unescaped: String(name))")
+            _ = try await client.query("CREATE DATABASE \(unescaped: String(name))")
         }
         var url = server
         url.database = String(name)
@@ -47,7 +47,7 @@ public enum TestDatabase {
 
     private static func drop(name: String, on server: DatabaseURL) async throws {
         try await withClient(server) { client in
-            try await client.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)")
+            _ = try await client.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)")
         }
     }
 

@@ -28,7 +28,8 @@ public enum IdentityRuntime {
         let pool = BlockingWorkPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1), maxQueued: 256)
         let service = try await IdentityService(store: store, keys: keys, settings: configuration.identity.settings, passwordPool: pool,
                                                 masterKey: masterKey, recorder: recorder, logger: logger)
-        let feed = RevocationFeed(store: store, logger: logger) {
+        let feed = RevocationFeed(store: store, openConnection: { try await database.openDedicatedConnection(logger: logger) },
+                                  logger: logger) {
             do { try await keys.refresh(policy: rotation) } catch { logger.error("reloading signing keys failed", metadata: ["error": "\(error)"]) }
         }
         return Parts(keys: keys, service: service, feed: feed,

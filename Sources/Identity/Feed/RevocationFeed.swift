@@ -55,13 +55,18 @@ public final class RevocationFeed: Service, Sendable {
 
     private let state = Mutex(Snapshot())
     private let store: IdentityStore
+    private let openConnection: @Sendable () async throws -> PostgresConnection
     private let logger: Logger
     private let onKeysChanged: @Sendable () async -> Void
     private let changeCount = Atomic<Int>(0)
 
-    /// `onKeysChanged` runs when another replica rotated the signing keys.
-    public init(store: IdentityStore, logger: Logger, onKeysChanged: @escaping @Sendable () async -> Void = {}) {
+    /// `openConnection` gives a connection outside the pool for the LISTEN (see
+    /// `Database.openDedicatedConnection`); `onKeysChanged` runs when another replica rotated
+    /// the signing keys.
+    public init(store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection, logger: Logger,
+                onKeysChanged: @escaping @Sendable () async -> Void = {}) {
         self.store = store
+        self.openConnection = openConnection
         self.logger = logger
         self.onKeysChanged = onKeysChanged
     }
@@ -91,16 +96,27 @@ public final class RevocationFeed: Service, Sendable {
 
     private func listen() async throws {
         let logger = self.logger
+        let connection = try await openConnection()
+        defer { Self.close(connection) }
         try await cancelWhenGracefulShutdown {
-            try await self.store.client.withConnection { connection in
-                try await connection.listen(on: IdentityChange.channel) { notifications in
-                    try await self.resync()
-                    logger.info("revocation feed synchronised", metadata: ["channel": "\(IdentityChange.channel)"])
-                    for try await notification in notifications {
-                        try await self.apply(notification.payload)
-                    }
+            try await connection.listen(on: IdentityChange.channel) { notifications in
+                try await self.resync()
+                logger.info("revocation feed synchronised", metadata: ["channel": "\(IdentityChange.channel)"])
+                for try await notification in notifications {
+                    try await self.apply(notification.payload)
                 }
             }
+        }
+    }
+
+    /// Closes the LISTEN connection once its UNLISTEN has been processed. postgres-nio sends
+    /// UNLISTEN without waiting when the listen closure exits; closing before it ran trips an
+    /// assertion in its state machine, so a round trip goes first, in a task of its own that the
+    /// (usually cancelled) caller cannot cancel.
+    private static func close(_ connection: PostgresConnection) {
+        Task {
+            _ = try? await connection.query("SELECT 1", logger: Logger(label: "portcullis.revocation-feed"))
+            try? await connection.close()
         }
     }
 

@@ -24,6 +24,21 @@ public struct User: Sendable, Equatable, Encodable {
         case id, login, email, status, roles, groups
         case displayName = "display_name", mfaEnrolled = "mfa_enrolled", createdAt = "created_at", updatedAt = "updated_at"
     }
+
+    /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id.uuidString.lowercased(), forKey: .id)
+        try container.encode(login, forKey: .login)
+        try container.encode(email, forKey: .email)
+        try container.encode(displayName, forKey: .displayName)
+        try container.encode(status, forKey: .status)
+        try container.encode(mfaEnrolled, forKey: .mfaEnrolled)
+        try container.encode(roles, forKey: .roles)
+        try container.encode(groups, forKey: .groups)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+    }
 }
 
 /// A role and the roles it is a member of (Cedar: `Role::"dispatcher" in Role::"staff"`).
@@ -52,6 +67,18 @@ public struct ServiceAccount: Sendable, Equatable, Encodable {
         case id, name, owner, status, roles
         case spiffeID = "spiffe_id", createdAt = "created_at"
     }
+
+    /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id.uuidString.lowercased(), forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(owner, forKey: .owner)
+        try container.encodeIfPresent(spiffeID, forKey: .spiffeID)
+        try container.encode(status, forKey: .status)
+        try container.encode(roles, forKey: .roles)
+        try container.encode(createdAt, forKey: .createdAt)
+    }
 }
 
 /// Metadata of one client secret; the secret itself exists only in the response that created it.
@@ -64,6 +91,15 @@ public struct ServiceSecret: Sendable, Equatable, Encodable {
     enum CodingKeys: String, CodingKey {
         case id
         case createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at"
+    }
+
+    /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id.uuidString.lowercased(), forKey: .id)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encodeIfPresent(revokedAt, forKey: .revokedAt)
     }
 }
 
@@ -86,6 +122,22 @@ public struct Session: Sendable, Equatable, Encodable {
         case userID = "user_id", authMethods = "auth_methods", mfaAt = "mfa_at", clientAddress = "client_address",
              userAgent = "user_agent", createdAt = "created_at", lastSeenAt = "last_seen_at", expiresAt = "expires_at",
              revokedAt = "revoked_at"
+    }
+
+    /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id.uuidString.lowercased(), forKey: .id)
+        try container.encode(userID.uuidString.lowercased(), forKey: .userID)
+        try container.encode(login, forKey: .login)
+        try container.encode(authMethods, forKey: .authMethods)
+        try container.encodeIfPresent(mfaAt, forKey: .mfaAt)
+        try container.encodeIfPresent(clientAddress, forKey: .clientAddress)
+        try container.encode(userAgent, forKey: .userAgent)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(lastSeenAt, forKey: .lastSeenAt)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encodeIfPresent(revokedAt, forKey: .revokedAt)
     }
 }
 

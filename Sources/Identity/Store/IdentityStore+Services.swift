@@ -48,7 +48,7 @@ extension IdentityStore {
         try await run {
             let rows = try await client.query("""
                 SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s
-                WHERE \(after) IS NULL OR s.name > \(after) ORDER BY s.name LIMIT \(limit + 1)
+                WHERE \(after)::text IS NULL OR s.name > \(after) ORDER BY s.name LIMIT \(limit + 1)
                 """, logger: logger)
             var services: [ServiceAccount] = []
             for try await row in rows.decode(ServiceRow.self) { services.append(Self.service(row)) }

@@ -58,7 +58,7 @@ extension IdentityStore {
         try await run {
             let rows = try await client.query("""
                 SELECT \(unescaped: Self.userColumns) FROM identity_users u
-                WHERE \(after) IS NULL OR u.login > \(after)
+                WHERE \(after)::text IS NULL OR u.login > \(after)
                 ORDER BY u.login LIMIT \(limit + 1)
                 """, logger: logger)
             var users: [User] = []

@@ -1,0 +1,84 @@
+import Foundation
+import Identity
+import Testing
+import Tokens
+
+/// TOTP enrolment and two-step login, with recovery codes, over HTTP.
+@Suite struct MFATests {
+    /// Enrols alice and returns her TOTP generator and recovery codes.
+    func enrol(_ harness: IdentityHarness) async throws -> (TOTP, [String]) {
+        try await harness.makeUser("alice")
+        let access = try #require(try await harness.login("alice", "correct horse battery staple").string("access_token"))
+        let begin = try await harness.send(.post, "/v1/mfa/totp", bearer: access)
+        #expect(begin.status == 200)
+        let secret = try #require(begin.string("secret").flatMap(Base32.decode))
+        #expect(begin.string("otpauth_uri")?.hasPrefix("otpauth://totp/Portcullis:alice?secret=") == true)
+        let totp = TOTP(secret: secret)
+        let wrong = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": "000000"]), bearer: access)
+        #expect(wrong.status == 400)
+        let confirm = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": totp.code(at: Date())]), bearer: access)
+        #expect(confirm.status == 200)
+        let codes = try #require(confirm.json["recovery_codes"] as? [String])
+        #expect(codes.count == 10)
+        return (totp, codes)
+    }
+
+    @Test func enrolledUsersNeedASecondFactorAndGetAnMFATime() async throws {
+        try await IdentityHarness.run { harness in
+            let (totp, _) = try await enrol(harness)
+            let first = try await harness.login("alice", "correct horse battery staple")
+            #expect(first.status == 401)
+            #expect(first.string("error") == "mfa_required")
+            let challenge = try #require(first.string("challenge"))
+            #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": "123456"])).status == 401)
+            // Enrolment used the current step's code; codes are single-use, so present the next
+            // step's (accepted: the verification window is one step either side).
+            let next = totp.code(forStep: TOTP.step(at: Date()) + 1)
+            #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": totp.code(at: Date())])).status == 401)
+            let second = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": next]))
+            #expect(second.status == 200)
+            let claims = try PasetoPublicVerifier(keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests)
+                .verify(try #require(second.string("access_token")), now: Date())
+            #expect(claims.authMethods == ["pwd", "otp"])
+            #expect(claims.mfaTime != nil)
+            // The same code cannot be replayed, even in a one-step login.
+            let replay = try await harness.login("alice", "correct horse battery staple", extra: ["totp": next])
+            #expect(replay.status == 401)
+            #expect(replay.string("error") == "invalid_credentials")
+        }
+    }
+
+    @Test func aRecoveryCodeWorksOnce() async throws {
+        try await IdentityHarness.run { harness in
+            let (_, codes) = try await enrol(harness)
+            let login = try await harness.login("alice", "correct horse battery staple", extra: ["recovery_code": codes[3].lowercased()])
+            #expect(login.status == 200)
+            let again = try await harness.login("alice", "correct horse battery staple", extra: ["recovery_code": codes[3]])
+            #expect(again.status == 401)
+        }
+    }
+
+    @Test func aChallengeAllowsOnlyAFewCodes() async throws {
+        try await IdentityHarness.run(configure: { $0.mfaChallengeAttempts = 2 }) { harness in
+            let (totp, _) = try await enrol(harness)
+            let challenge = try #require(try await harness.login("alice", "correct horse battery staple").string("challenge"))
+            for code in ["111111", "222222"] {
+                #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": code])).status == 401)
+            }
+            let late = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": totp.code(at: Date())]))
+            #expect(late.status == 401)
+        }
+    }
+
+    @Test func anAdministratorResetRemovesTheFactorAndEndsSessions() async throws {
+        try await IdentityHarness.run { harness in
+            let (_, codes) = try await enrol(harness)
+            let session = try await harness.login("alice", "correct horse battery staple", extra: ["recovery_code": codes[0]])
+            let sessionID = try #require(session.string("session_id"))
+            let admin = try await harness.adminToken()
+            #expect(try await harness.send(.post, "/v1/admin/users/alice/mfa-reset", bearer: admin).status == 200)
+            try await IdentityHarness.waitUntil("the session revocation") { harness.parts.feed.snapshot.isSessionRevoked(sessionID) }
+            #expect(try await harness.login("alice", "correct horse battery staple").status == 200)
+        }
+    }
+}
