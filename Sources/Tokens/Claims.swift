@@ -40,11 +40,19 @@ public struct Claims: Sendable, Equatable {
     public var mfaTime: Date?
     /// `device_id`
     public var deviceID: String?
+    /// `method` and `path`: the request an upstream identity assertion was minted for, so it
+    /// cannot be replayed against another path of the same route.
+    public var httpMethod: String?
+    public var httpPath: String?
+    /// `session_exp`: when the login session ends, carried in browser cookies so that sliding
+    /// (idle) renewal never extends a session past its absolute lifetime.
+    public var sessionExpiresAt: Date?
 
     public init(issuer: String, subject: String, audience: [String], issuedAt: Date, notBefore: Date? = nil,
                 expiresAt: Date, tokenID: String, subjectKind: SubjectKind, roles: [String] = [],
                 groups: [String] = [], sessionID: String? = nil, authMethods: [String] = [],
-                mfaTime: Date? = nil, deviceID: String? = nil) {
+                mfaTime: Date? = nil, deviceID: String? = nil, httpMethod: String? = nil, httpPath: String? = nil,
+                sessionExpiresAt: Date? = nil) {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience
@@ -59,6 +67,9 @@ public struct Claims: Sendable, Equatable {
         self.authMethods = authMethods
         self.mfaTime = mfaTime?.wholeSeconds
         self.deviceID = deviceID
+        self.httpMethod = httpMethod
+        self.httpPath = httpPath
+        self.sessionExpiresAt = sessionExpiresAt?.wholeSeconds
     }
 
     /// A random 128-bit token id (base64url) for `jti`.
@@ -112,7 +123,10 @@ public enum ClaimsCodec {
             sessionID: try reader.optionalString("sid"),
             authMethods: try reader.strings("amr"),
             mfaTime: try reader.date("mfa_time"),
-            deviceID: try reader.optionalString("device_id"))
+            deviceID: try reader.optionalString("device_id"),
+            httpMethod: try reader.optionalString("method"),
+            httpPath: try reader.optionalString("path"),
+            sessionExpiresAt: try reader.date("session_exp"))
     }
 }
 
@@ -180,6 +194,7 @@ extension Claims: Encodable {
         case issuer = "iss", subject = "sub", audience = "aud", issuedAt = "iat", notBefore = "nbf"
         case expiresAt = "exp", tokenID = "jti", subjectKind = "kind", roles, groups, sessionID = "sid"
         case authMethods = "amr", mfaTime = "mfa_time", deviceID = "device_id"
+        case httpMethod = "method", httpPath = "path", sessionExpiresAt = "session_exp"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -206,6 +221,9 @@ extension Claims: Encodable {
         if !authMethods.isEmpty { try c.encode(authMethods, forKey: .authMethods) }
         try put(mfaTime, .mfaTime)
         try c.encodeIfPresent(deviceID, forKey: .deviceID)
+        try c.encodeIfPresent(httpMethod, forKey: .httpMethod)
+        try c.encodeIfPresent(httpPath, forKey: .httpPath)
+        try put(sessionExpiresAt, .sessionExpiresAt)
     }
 }
 

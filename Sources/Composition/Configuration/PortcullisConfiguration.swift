@@ -63,8 +63,6 @@ public struct PortcullisConfiguration: Sendable {
     }
 
     public struct KeysSection: Sendable {
-        /// The Ed25519 key ring (seeds sealed with the master key).
-        public var ringFile = ".portcullis/keys/keyring.json"
         /// The master key (32 bytes raw, hex or base64); `PORTCULLIS_MASTER_KEY` takes precedence.
         public var masterKeyFile: String?
     }
@@ -205,7 +203,6 @@ extension PortcullisConfiguration {
             try section.finish()
         }
         if var section = try top.mapping("keys") {
-            updated.keys.ringFile = try section.string("ring_file") ?? updated.keys.ringFile
             updated.keys.masterKeyFile = try section.string("master_key_file") ?? updated.keys.masterKeyFile
             try section.finish()
         }

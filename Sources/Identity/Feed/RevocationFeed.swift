@@ -21,6 +21,8 @@ public final class RevocationFeed: Service, Sendable {
         /// Subjects → tokens issued at or before this instant are revoked.
         var subjects: [String: (revokedAt: Date, expiresAt: Date)] = [:]
         public var hierarchy: RoleHierarchy = .empty
+        /// Active service accounts by the SPIFFE ID bound to them: how a client certificate becomes a principal.
+        public var services: [String: ServiceAccount] = [:]
         /// False until the first full load, and again while disconnected.
         public var synchronized = false
 
@@ -123,7 +125,9 @@ public final class RevocationFeed: Service, Sendable {
     private func resync() async throws {
         let revocations = try await store.activeRevocations()
         let hierarchy = try await store.hierarchy()
+        let services = try await store.activeServicesBySPIFFEID()
         var fresh = Snapshot()
+        fresh.services = services
         for revocation in revocations { fresh.apply(revocation) }
         fresh.hierarchy = hierarchy
         fresh.synchronized = true
@@ -141,7 +145,11 @@ public final class RevocationFeed: Service, Sendable {
             }
         case .hierarchyChanged?:
             let hierarchy = try await store.hierarchy()
-            state.withLock { $0.hierarchy = hierarchy }
+            let services = try await store.activeServicesBySPIFFEID()
+            state.withLock { snapshot in
+                snapshot.hierarchy = hierarchy
+                snapshot.services = services
+            }
         case .keysChanged?:
             await onKeysChanged()
         case nil:

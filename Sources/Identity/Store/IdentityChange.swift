@@ -5,7 +5,7 @@ import Foundation
 public enum IdentityChange: Sendable, Equatable {
     /// A session, token id or subject is revoked until `expiresAt`.
     case revoked(Revocation)
-    /// Roles, role parents or group definitions changed: reload the hierarchy snapshot.
+    /// Roles, role parents, groups or service accounts changed: reload the directory snapshot.
     case hierarchyChanged
     /// The signing key ring changed (rotation): reload verification keys and the signer.
     case keysChanged

@@ -26,6 +26,7 @@ extension IdentityStore {
                         "INSERT INTO identity_service_roles (service_id, role) VALUES (\(id), \(role))", logger: logger)
                 }
             }
+            try await Self.notify(.hierarchyChanged, on: connection, logger: logger)
         }
         return try await requireService(name)
     }
@@ -58,15 +59,17 @@ extension IdentityStore {
 
     public func setServiceRole(name: String, role: String, granted: Bool) async throws(IdentityError) -> ServiceAccount {
         let service = try await requireService(name)
-        try await run {
+        let logger = self.logger
+        try await transaction { connection in
             if granted {
-                try await client.query("""
+                try await connection.query("""
                     INSERT INTO identity_service_roles (service_id, role) VALUES (\(service.id), \(role)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             } else {
-                try await client.query(
+                try await connection.query(
                     "DELETE FROM identity_service_roles WHERE service_id = \(service.id) AND role = \(role)", logger: logger)
             }
+            try await Self.notify(.hierarchyChanged, on: connection, logger: logger)
         }
         return try await requireService(name)
     }
@@ -82,6 +85,7 @@ extension IdentityStore {
             if status != .active {
                 try await Self.revokeSubject(name, lifetime: revocationLifetime, on: connection, logger: logger)
             }
+            try await Self.notify(.hierarchyChanged, on: connection, logger: logger)
         }
         return (before, try await requireService(name))
     }
@@ -139,6 +143,22 @@ extension IdentityStore {
             return found
         }
         guard revoked else { throw .notFound("secret \(secretID) of service account '\(name)'") }
+    }
+
+    /// Active service accounts with a SPIFFE binding, keyed by it (for the directory snapshot).
+    func activeServicesBySPIFFEID() async throws(IdentityError) -> [String: ServiceAccount] {
+        try await run {
+            let rows = try await client.query("""
+                SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s
+                WHERE s.status = 'active' AND s.spiffe_id IS NOT NULL
+                """, logger: logger)
+            var services: [String: ServiceAccount] = [:]
+            for try await row in rows.decode(ServiceRow.self) {
+                let service = Self.service(row)
+                if let spiffeID = service.spiffeID { services[spiffeID] = service }
+            }
+            return services
+        }
     }
 
     /// The active service account that owns an unexpired, unrevoked secret with this hash.

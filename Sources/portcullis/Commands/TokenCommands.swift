@@ -1,4 +1,5 @@
 import ArgumentParser
+import Composition
 import Foundation
 import Tokens
 
@@ -82,7 +83,8 @@ struct TokenCommand: AsyncParsableCommand {
     }
 }
 
-/// `portcullis keys rotate|list`: manage the file-backed signing key ring.
+/// `portcullis keys rotate|list`: manage a signing key ring: the one `serve` uses in PostgreSQL
+/// (`--database`), or a file-backed ring for tools and single-file setups.
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
@@ -93,6 +95,11 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Key store file (JSON of sealed key records, written 0600).")
         var store: String = "portcullis-keys.json"
 
+        @Flag(help: "Use the key ring in the configured database (the one `serve` signs with) instead of --store.")
+        var database = false
+
+        @OptionGroup var configuration: ConfigurationOptions
+
         @Option(help: "File holding the master key (32 bytes raw, hex or base64). Default: $\(MasterKey.environmentVariable).")
         var masterKeyFile: String?
 
@@ -100,6 +107,13 @@ struct KeysCommand: AsyncParsableCommand {
             if let masterKeyFile { return try MasterKey(contentsOf: URL(fileURLWithPath: masterKeyFile)) }
             guard let key = try MasterKey.fromEnvironment() else { throw KeyRingError.missingMasterKey }
             return key
+        }
+
+        /// Runs `body` with the chosen store (for the database, with a pool running meanwhile).
+        func withStore<T: Sendable>(_ body: @Sendable (any KeyRingStore, String) async throws -> T) async throws -> T {
+            guard database else { return try await body(FileKeyRingStore(path: store), store) }
+            let (settings, logger) = try configuration.load()
+            return try await KeyStoreRuntime.withDatabaseStore(configuration: settings, logger: logger) { try await body($0, "database") }
         }
     }
 
@@ -124,11 +138,14 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let policy = RotationPolicy(rotationPeriod: period.seconds, publishLead: publishLead.seconds,
                                         maxTokenLifetime: maxTokenLifetime.seconds)
-            let rotator = KeyRingRotator(store: FileKeyRingStore(path: options.store), masterKey: try options.masterKey(),
-                                         policy: policy)
-            let (ring, changed) = try await rotator.rotateIfDue(now: Date(), force: force)
-            print(changed ? "key ring updated: \(options.store)" : "no rotation due")
-            KeysCommand.printTable(ring)
+            let masterKey = try options.masterKey()
+            let force = force
+            try await options.withStore { store, name in
+                let rotator = KeyRingRotator(store: store, masterKey: masterKey, policy: policy)
+                let (ring, changed) = try await rotator.rotateIfDue(now: Date(), force: force)
+                print(changed ? "key ring updated: \(name)" : "no rotation due")
+                KeysCommand.printTable(ring)
+            }
         }
     }
 
@@ -143,7 +160,7 @@ struct KeysCommand: AsyncParsableCommand {
         var format: Format = .table
 
         func run() async throws {
-            let ring = try await FileKeyRingStore(path: options.store).load()
+            let ring = try await options.withStore { store, _ in try await store.load() }
             switch format {
             case .table: KeysCommand.printTable(ring)
             case .jwks: print(String(decoding: try ring.verificationKeys().jwks(), as: UTF8.self))

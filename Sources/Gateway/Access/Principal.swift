@@ -1,0 +1,62 @@
+import Cedar
+import Foundation
+
+/// Who sent a request, as established by the authentication chain. Exactly one per request.
+public struct Principal: Sendable {
+    public enum Kind: String, Sendable {
+        case user, service, anonymous
+    }
+
+    public let kind: Kind
+    /// Login, service account name, or `anonymous`.
+    public let name: String
+    /// How it was authenticated; nil for anonymous callers.
+    public let method: AuthMethod?
+    public let roles: [String]
+    public let groups: [String]
+    public let mfa: Bool
+    public let authenticatedAt: Date?
+    public let sessionID: String?
+    public let spiffeID: String?
+
+    public static let anonymous = Principal(kind: .anonymous, name: "anonymous", method: nil, roles: [], groups: [], mfa: false,
+                                            authenticatedAt: nil, sessionID: nil, spiffeID: nil)
+
+    /// `User::"alice"`, `Service::"billing"` or `Anonymous::"anonymous"`.
+    public var uid: EntityUID {
+        switch kind {
+        case .user: EntityUID("User", name)
+        case .service: EntityUID("Service", name)
+        case .anonymous: EntityUID("Anonymous", "anonymous")
+        }
+    }
+
+    /// The Cedar entity: attributes and parents (roles, then groups) as `docs/policy-model.md` describes.
+    var entity: Entity {
+        switch kind {
+        case .user:
+            Entity(uid: uid, attributes: ["id": .string(CedarString(name))],
+                   parents: roles.map { EntityUID("Role", $0) } + groups.map { EntityUID("Group", $0) })
+        case .service:
+            Entity(uid: uid, attributes: ["spiffe_id": .string(CedarString(spiffeID ?? ""))], parents: roles.map { EntityUID("Role", $0) })
+        case .anonymous:
+            Entity(uid: uid)
+        }
+    }
+}
+
+/// What the TLS layer learnt about the connection's client certificate (already verified
+/// against the internal CA and the revocation list during the handshake).
+public struct ClientCertificate: Sendable, Equatable {
+    public let spiffeID: String?
+    /// Serial number, hex.
+    public let serial: String
+    /// SHA-256 of the DER certificate, hex.
+    public let sha256: String
+
+    public init(spiffeID: String?, serial: String, sha256: String) {
+        self.spiffeID = spiffeID
+        self.serial = serial
+        self.sha256 = sha256
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// How a route admits callers.
+public enum AuthMethod: String, Sendable, CaseIterable, Codable {
+    /// A client certificate issued by the internal CA (services).
+    case mtls
+    /// `Authorization: Bearer` with a PASETO access token from the identity service.
+    case token
+    /// The browser session cookie set by the gateway's login pages.
+    case session
+}
+
+/// One route: which requests it takes, where they go, and how callers must authenticate.
+/// Every field is checked when the table is built; a table with one bad route is refused whole.
+public struct RouteSettings: Sendable {
+    public var id: String
+    public var hosts: [String]
+    /// Canonical path prefix, matched on segment boundaries.
+    public var pathPrefix: String
+    /// `http://` or `https://` base URL of the upstream; the request path is appended to its path.
+    public var upstream: URL
+    /// Anonymous callers may reach a public route (policy still decides).
+    public var isPublic: Bool
+    /// Which credentials this route accepts.
+    public var authMethods: Set<AuthMethod>
+    /// Refuse requests that did not arrive on a connection with a verified client certificate.
+    public var requiresClientCertificate: Bool
+    /// Time allowed for the upstream's response head.
+    public var timeout: Duration
+    public var allowsWebSocket: Bool
+    /// Attributes of the Cedar resource `Route::"<id>"`.
+    public var labels: [String: String]
+    public var maxBodyBytes: Int
+
+    public init(id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,
+                authMethods: Set<AuthMethod> = Set(AuthMethod.allCases), requiresClientCertificate: Bool = false,
+                timeout: Duration = .seconds(30), allowsWebSocket: Bool = false, labels: [String: String] = [:],
+                maxBodyBytes: Int = 10 << 20) {
+        self.id = id
+        self.hosts = hosts
+        self.pathPrefix = pathPrefix
+        self.upstream = upstream
+        self.isPublic = isPublic
+        self.authMethods = authMethods
+        self.requiresClientCertificate = requiresClientCertificate
+        self.timeout = timeout
+        self.allowsWebSocket = allowsWebSocket
+        self.labels = labels
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// The gateway's listener and session settings (routes are separate: they reload on their own).
+public struct GatewaySettings: Sendable {
+    public var host: String = "0.0.0.0"
+    public var port: Int = 8443
+    /// PEM chain (leaf first) and key of the gateway's server certificate; reloaded on change.
+    public var certificateFile: String = "certs/gateway.crt"
+    public var keyFile: String = "certs/gateway.key"
+    /// PEM bundle of the CAs whose client certificates are accepted (the internal CA). Without it
+    /// no client certificate is requested and mTLS routes refuse every request.
+    public var clientCAFile: String?
+    /// A plain-HTTP listener that only redirects to HTTPS; nil: none.
+    public var redirectPort: Int?
+    /// Issuer and audience the gateway accepts on access tokens.
+    public var tokenIssuers: [String] = ["portcullis"]
+    public var tokenAudiences: [String] = ["portcullis"]
+    /// A browser session ends after this long without a request (the absolute limit is the identity session's).
+    public var sessionIdleTimeout: TimeInterval = 1800
+    /// Lifetime of the `X-Portcullis-Assertion` JWT given to upstreams.
+    public var assertionLifetime: TimeInterval = 60
+    /// Issuer written into assertions (upstreams check it).
+    public var assertionIssuer: String = "portcullis-gateway"
+
+    public init() {}
+}
