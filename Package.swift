@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -81,7 +82,17 @@ let package = Package(
         ),
         .target(
             name: "Gateway",
-            dependencies: ["Cedar", "Tokens", "PKI", "Audit", "Identity", .product(name: "HTTPTypes", package: "swift-http-types")]
+            dependencies: [
+                "Cedar", "Tokens", "PKI", "Audit", "Identity",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // MARK: Composition root
@@ -93,7 +104,11 @@ let package = Package(
                 "Tokens",
                 "Cedar",
                 "Identity",
+                "Gateway",
+                "PKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -131,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "PKITests",
             dependencies: ["PKI", "TestSupport", .product(name: "X509", package: "swift-certificates"),
-                           .product(name: "Crypto", package: "swift-crypto")]
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", .product(name: "HTTPTypes", package: "swift-http-types")]),

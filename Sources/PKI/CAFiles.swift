@@ -1,8 +1,5 @@
 import Foundation
 import X509
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The CA's files in one directory (see `certs/README.md`):
 /// `root.crt`, `root.key` (keep offline), `intermediate.crt`, `intermediate.key`,
@@ -54,18 +51,6 @@ public struct CAFiles: Sendable {
 /// Writes PEM files atomically; private keys get mode 0600 before any byte is written.
 public enum PEMFile {
     public static func write(_ contents: String, to url: URL, secret: Bool) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil,
-                                             attributes: [.posixPermissions: secret ? 0o600 : 0o644]) else {
-            throw PKIError.unreadable("cannot write \(temporary.path)")
-        }
-        let handle = try FileHandle(forWritingTo: temporary)
-        try handle.write(contentsOf: Data(contents.utf8))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temporary.path, url.path) == 0 else {
-            try? FileManager.default.removeItem(at: temporary)
-            throw PKIError.unreadable("cannot write \(url.path): \(String(cString: strerror(errno)))")
-        }
+        try StagedFile(contents: Array(contents.utf8), destination: url.path, mode: secret ? 0o600 : 0o644).commit()
     }
 }

@@ -39,6 +39,19 @@ public enum PKIError: Error, Equatable, CustomStringConvertible {
     case invalidRequest(String)
     case fileExists(String)
     case unreadable(String)
+    /// A CSR that is not a PKCS#10 request in PEM or DER.
+    case invalidCSR(String)
+    /// The CSR is not signed by the key it carries: the requester does not hold that key.
+    case invalidCSRSignature
+    /// A certificate whose fields or extensions cannot be decoded.
+    case malformedCertificate(String)
+    /// The CA could not sign or encode a certificate or CRL.
+    case signingFailed(String)
+    case writeFailed(path: String, reason: String)
+    /// A credential file's certificate does not belong to its private key.
+    case credentialMismatch(String)
+    /// A certificate that is not a SPIFFE X.509-SVID (exactly one URI SAN, a SPIFFE ID, not a CA).
+    case notAnSVID(String)
 
     public var description: String {
         switch self {
@@ -48,6 +61,13 @@ public enum PKIError: Error, Equatable, CustomStringConvertible {
         case .invalidRequest(let reason): reason
         case .fileExists(let path): "\(path) exists; pass --force to overwrite it"
         case .unreadable(let reason): reason
+        case .invalidCSR(let reason): "invalid certificate signing request: \(reason)"
+        case .invalidCSRSignature: "the certificate signing request is not signed by the key it contains"
+        case .malformedCertificate(let reason): "malformed certificate: \(reason)"
+        case .signingFailed(let reason): "the CA could not sign: \(reason)"
+        case .writeFailed(let path, let reason): "cannot write \(path): \(reason)"
+        case .credentialMismatch(let prefix): "\(prefix).crt does not match \(prefix).key"
+        case .notAnSVID(let reason): "not a SPIFFE X.509-SVID: \(reason)"
         }
     }
 }

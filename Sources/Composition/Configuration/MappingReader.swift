@@ -114,6 +114,37 @@ struct MappingReader {
         }
     }
 
+    /// A sequence of mappings (e.g. `gateway.routes`), each read with its index in the path.
+    mutating func mappings(_ key: String) throws(ConfigurationError) -> [MappingReader]? {
+        guard let node = take(key) else { return nil }
+        guard case .sequence(let sequence) = node else {
+            throw .wrongType(Self.location(of: node, file: file), path: join(key), expected: "a list of mappings")
+        }
+        var readers: [MappingReader] = []
+        for (index, item) in sequence.enumerated() {
+            readers.append(try MappingReader(item, path: "\(join(key))[\(index)]", file: file))
+        }
+        return readers
+    }
+
+    /// Every remaining key of this mapping as a string (e.g. route `labels`); marks all consumed.
+    mutating func stringValues() throws(ConfigurationError) -> [String: String] {
+        var values: [String: String] = [:]
+        for entry in entries {
+            consumed.insert(entry.key)
+            guard case .scalar(let scalar) = entry.value else {
+                throw .wrongType(Self.location(of: entry.value, file: file), path: join(entry.key), expected: "a string")
+            }
+            values[entry.key] = scalar.string
+        }
+        return values
+    }
+
+    /// The location of a key's value, for errors found after reading (e.g. an invalid route).
+    func location(of key: String) -> SourceLocation {
+        entries.first { $0.key == key }.map { Self.location(of: $0.value, file: file) } ?? location
+    }
+
     mutating func mapping(_ key: String) throws(ConfigurationError) -> MappingReader? {
         guard let node = take(key) else { return nil }
         return try MappingReader(node, path: join(key), file: file)

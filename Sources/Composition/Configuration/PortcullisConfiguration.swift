@@ -1,6 +1,7 @@
 import Audit
 import Database
 import Foundation
+import Gateway
 import Identity
 import Logging
 import Tokens
@@ -78,7 +79,17 @@ public struct PortcullisConfiguration: Sendable {
         public var directory = "policies"
     }
 
+    public struct GatewaySection: Sendable {
+        /// Runs when configured (a `gateway` section is present).
+        public var enabled = false
+        public var settings = GatewaySettings()
+        /// The SPIFFE trust domain client certificates must belong to (with `client_ca`).
+        public var trustDomain: String?
+        public var routes: [RouteSettings] = []
+    }
+
     public var database = DatabaseSection()
+    public var gateway = GatewaySection()
     public var identity = IdentitySection()
     public var policies = PoliciesSection()
     public var admin = AdminSection()
@@ -198,6 +209,9 @@ extension PortcullisConfiguration {
             try section.finish()
             updated.identity.settings = settings
         }
+        if var section = try top.mapping("gateway") {
+            updated.gateway = try Self.gateway(&section, defaults: updated.gateway)
+        }
         if var section = try top.mapping("policies") {
             updated.policies.directory = try section.string("directory") ?? updated.policies.directory
             try section.finish()
@@ -214,6 +228,76 @@ extension PortcullisConfiguration {
         try top.finish()
         updated.sourceFile = file
         self = updated
+    }
+
+    private static func gateway(_ section: inout MappingReader, defaults: GatewaySection) throws(ConfigurationError) -> GatewaySection {
+        var gateway = defaults
+        gateway.enabled = true
+        if let listen = try section.parsed("listen", expected: "host:port", { try ListenAddress($0) }) {
+            gateway.settings.host = listen.host
+            gateway.settings.port = listen.port
+        }
+        gateway.settings.certificateFile = try section.string("certificate") ?? gateway.settings.certificateFile
+        gateway.settings.keyFile = try section.string("key") ?? gateway.settings.keyFile
+        gateway.settings.clientCAFile = try section.string("client_ca") ?? gateway.settings.clientCAFile
+        gateway.trustDomain = try section.string("trust_domain") ?? gateway.trustDomain
+        if gateway.settings.clientCAFile != nil && gateway.trustDomain == nil {
+            throw .missing(section.location, path: "gateway.trust_domain", hint: "client certificates are checked against a SPIFFE trust domain")
+        }
+        gateway.settings.sessionIdleTimeout = try section.duration("session_idle_timeout").map(\.seconds) ?? gateway.settings.sessionIdleTimeout
+        gateway.settings.tokenIssuers = try section.strings("token_issuers") ?? gateway.settings.tokenIssuers
+        gateway.settings.tokenAudiences = try section.strings("token_audiences") ?? gateway.settings.tokenAudiences
+        if var routes = try section.mappings("routes") {
+            let location = section.location(of: "routes")
+            var parsed: [RouteSettings] = []
+            for index in routes.indices { parsed.append(try route(&routes[index])) }
+            do {
+                _ = try RouteSettings.table(parsed)
+            } catch {
+                throw .invalidValue(location, path: "gateway.routes", reason: error.description)
+            }
+            gateway.routes = parsed
+        }
+        try section.finish()
+        return gateway
+    }
+
+    private static func route(_ reader: inout MappingReader) throws(ConfigurationError) -> RouteSettings {
+        guard let id = try reader.string("id") else { throw reader.missing("id", hint: "every route needs an id (the Cedar resource Route::\"<id>\")") }
+        guard let hosts = try reader.strings("hosts") else { throw reader.missing("hosts", hint: "e.g. [shipments.logistics.internal]") }
+        guard let upstream = try reader.parsed("upstream", expected: "an http:// or https:// URL", { text -> URL in
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.query == nil, url.fragment == nil
+            else { throw ConfigValueError("expected an http:// or https:// URL without query or fragment") }
+            return url
+        }) else { throw reader.missing("upstream", hint: "e.g. http://127.0.0.1:9101") }
+        var route = RouteSettings(id: id, hosts: hosts, pathPrefix: try reader.string("path") ?? "/", upstream: upstream)
+        route.isPublic = try reader.parsed("public", expected: "true or false", { try Self.boolean($0) }) ?? route.isPublic
+        if let methods = try reader.strings("auth") {
+            var accepted = Set<AuthMethod>()
+            for method in methods {
+                guard let value = AuthMethod(rawValue: method) else {
+                    throw .invalidValue(reader.location(of: "auth"), path: reader.join("auth"), reason: "'\(method)' is not one of mtls, token, session")
+                }
+                accepted.insert(value)
+            }
+            route.authMethods = accepted
+        }
+        route.requiresClientCertificate = try reader.parsed("require_client_certificate", expected: "true or false", { try Self.boolean($0) })
+            ?? route.requiresClientCertificate
+        route.timeout = try reader.duration("timeout") ?? route.timeout
+        route.allowsWebSocket = try reader.parsed("websocket", expected: "true or false", { try Self.boolean($0) }) ?? route.allowsWebSocket
+        route.maxBodyBytes = (try reader.integer("max_body_mb", in: 0...10_240)).map { $0 << 20 } ?? route.maxBodyBytes
+        if var labels = try reader.mapping("labels") { route.labels = try labels.stringValues() }
+        try reader.finish()
+        return route
+    }
+
+    private static func boolean(_ text: String) throws -> Bool {
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw ConfigValueError("expected true or false, got '\(text)'")
+        }
     }
 
     mutating func apply(environment: [String: String]) throws(ConfigurationError) {

@@ -1,5 +1,7 @@
 import Audit
+import Cedar
 import Database
+import Gateway
 import Foundation
 import Logging
 import Tokens
@@ -14,7 +16,7 @@ public enum ServeRuntime {
         let database = Database(url: url, pool: configuration.database.pool, logger: logger)
         let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
         var auditConfiguration = configuration.audit.pipeline
-        let identitySigner = Mutex<IdentityReplica?>(nil)
+        let identitySigner = Mutex<AccessReplica?>(nil)
         // Checkpoints are signed with the identity service's active key, followed across rotations.
         auditConfiguration.checkpointSigner = { identitySigner.withLock { $0?.currentSigner } }
         let audit = AuditPipeline(
@@ -23,11 +25,11 @@ public enum ServeRuntime {
         var checks: [any ReadinessCheck] = [DatabaseReadiness(database: database), AuditReadiness(recorder: audit)]
         if let masterKey {
             let loaded = try PolicyDirectory.load(configuration.policies.directory)
-            let adminPolicies = PolicyDirectory.adminPolicies(loaded)
             logger.info("policies loaded", metadata: ["directory": "\(configuration.policies.directory)", "version": "\(loaded.version)",
                                                       "files": "\(loaded.files.count)"])
-            let identity = IdentityReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: audit,
-                                           policies: { adminPolicies }, logger: logger)
+            let policies = PolicyHolder(PolicySnapshot(authorizer: Authorizer(loaded.set), version: loaded.version))
+            let identity = AccessReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: audit,
+                                         policies: policies, logger: logger)
             identitySigner.withLock { $0 = identity }
             services.append(.init(service: identity))
             checks.append(identity)

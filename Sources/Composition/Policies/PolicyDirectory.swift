@@ -1,6 +1,5 @@
 import Cedar
 import Foundation
-import Identity
 import Tokens
 
 /// Loads the Cedar policy set from a directory of `*.cedar` files (name order). The whole set
@@ -49,10 +48,5 @@ public enum PolicyDirectory {
         case let .failure(error):
             throw .invalid(error)
         }
-    }
-
-    /// The admin API's view of a loaded set.
-    public static func adminPolicies(_ loaded: Loaded) -> AdminPolicies {
-        AdminPolicies(authorizer: Authorizer(loaded.set), version: loaded.version)
     }
 }

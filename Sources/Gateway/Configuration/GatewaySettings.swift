@@ -74,3 +74,16 @@ public struct GatewaySettings: Sendable {
 
     public init() {}
 }
+
+extension RouteSettings {
+    /// The routing table for these routes; any invalid route or ambiguity refuses the whole set.
+    public static func table(_ routes: [RouteSettings]) throws(RouteTableError) -> RouteTable<RouteSettings> {
+        var entries: [Route<RouteSettings>] = []
+        for route in routes {
+            var hosts: [HostPattern] = []
+            for host in route.hosts { hosts.append(try HostPattern(host)) }
+            entries.append(Route(id: route.id, hosts: hosts, pathPrefix: route.pathPrefix, payload: route))
+        }
+        return try RouteTable(entries)
+    }
+}

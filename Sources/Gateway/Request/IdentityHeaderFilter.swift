@@ -142,6 +142,20 @@ public struct IdentityHeaderFilter: Sendable {
         return table
     }()
 
+    /// An upstream response's fields without hop-by-hop headers and those its `Connection`
+    /// names (RFC 9110 §7.6.1); the framing of the client connection is the server's business.
+    public static func removingHopByHop(from fields: HTTPFields) -> HTTPFields {
+        let connectionOptions = Self.connectionOptions(fields)
+        var result = HTTPFields()
+        result.reserveCapacity(fields.count)
+        for field in fields {
+            let name = folded(field.name)
+            if hopByHopNames.contains(name) || (name != "content-length" && connectionOptions.contains(name)) { continue }
+            result.append(field)
+        }
+        return result
+    }
+
     private static let hopByHopNames = Set(hopByHopHeaders)
 
     /// Lower case with `_` spelled `-`: the one form every comparison uses.

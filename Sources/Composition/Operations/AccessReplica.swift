@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import Audit
+import Database
+import Foundation
+import Gateway
+import Identity
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Tokens
+
+/// The identity service and, when configured, the gateway, as one `Service` of `portcullis serve`.
+///
+/// It waits for the database (retrying with backoff, so a replica started before PostgreSQL
+/// comes up by itself), then runs the revocation feed, key maintenance, the identity listener,
+/// the gateway listener and the reloader as a nested group. Both listeners share one policy set,
+/// one key ring and one revocation feed.
+final class AccessReplica: Service {
+    private let configuration: PortcullisConfiguration
+    private let database: Database
+    private let masterKey: MasterKey
+    private let recorder: any AuditRecorder
+    private let policies: PolicyHolder
+    private let logger: Logger
+    private let parts = Mutex<IdentityRuntime.Parts?>(nil)
+
+    init(configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey, recorder: any AuditRecorder,
+         policies: PolicyHolder, logger: Logger) {
+        self.configuration = configuration
+        self.database = database
+        self.masterKey = masterKey
+        self.recorder = recorder
+        self.policies = policies
+        self.logger = logger
+    }
+
+    /// The active signing key, once assembled (audit checkpoints are signed with it).
+    var currentSigner: TokenSigner? {
+        parts.withLock { $0 }.flatMap { try? $0.keys.signer() }
+    }
+
+    func run() async throws {
+        var delay = Duration.milliseconds(200)
+        var assembled: IdentityRuntime.Parts?
+        while assembled == nil && !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                assembled = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
+                                                               recorder: recorder, logger: logger)
+            } catch {
+                logger.warning("identity service waiting for its database", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                let wait = delay
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        guard let assembled else { return }
+        parts.withLock { $0 = assembled }
+        let policies = self.policies
+        let identity = IdentityRuntime.application(configuration: configuration, service: assembled.service, policies: {
+            policies.snapshot.map { AdminPolicies(authorizer: $0.authorizer, version: $0.version) }
+        }, logger: logger)
+        var services: [any Service] = [assembled.feed, assembled.maintenance, identity]
+        var httpClient: HTTPClient?
+        if configuration.gateway.enabled {
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamForwarder.clientConfiguration())
+            httpClient = client
+            let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
+                                                      recorder: recorder, httpClient: client, logger: logger)
+            services += [gateway.application, gateway.reloader]
+        }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient?.shutdown()
+            throw error
+        }
+        try await httpClient?.shutdown()
+    }
+}
+
+extension AccessReplica: ReadinessCheck {
+    var name: String { "identity" }
+
+    /// Ready once assembled and the revocation feed has loaded the current revocations.
+    func problem() async -> String? {
+        guard let parts = parts.withLock({ $0 }) else { return "not started (waiting for the database)" }
+        return parts.feed.snapshot.synchronized ? nil : "revocation feed not synchronised"
+    }
+}

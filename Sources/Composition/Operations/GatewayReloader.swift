@@ -1,0 +1,86 @@
+import Foundation
+import Gateway
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Keeps the gateway's policies, routes and certificates current: on SIGHUP, and whenever one
+/// of their files changes (checked every second). Each piece is validated whole before it
+/// replaces the one in force; a failure is logged with its file, line and column, and the
+/// running version stays.
+struct GatewayReloader: Service {
+    let configuration: PortcullisConfiguration
+    let policies: PolicyHolder
+    let routes: RouteHolder
+    let credentials: ServerCredentials
+    let clientTrust: ClientTrust?
+    let logger: Logger
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups {
+                    logger.notice("SIGHUP: reloading policies, routes and certificates")
+                    reloadAll()
+                }
+            }
+            group.addTask {
+                var stamps = fileStamps()
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    let current = fileStamps()
+                    if current != stamps {
+                        stamps = current
+                        reloadAll()
+                    }
+                }
+            }
+            await cancelWhenGracefulShutdown { try? await Task.sleep(for: .seconds(Int64.max / 2_000_000_000)) }
+            group.cancelAll()
+        }
+    }
+
+    /// Modification times and sizes of every file the gateway reads.
+    private func fileStamps() -> [String: [Double]] {
+        var files = [configuration.gateway.settings.certificateFile, configuration.gateway.settings.keyFile]
+        if let bundle = configuration.gateway.settings.clientCAFile { files.append(bundle) }
+        if let source = configuration.sourceFile { files.append(source) }
+        let directory = configuration.policies.directory
+        let policyFiles = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        files += policyFiles.filter { $0.hasSuffix(".cedar") }.map { (directory as NSString).appendingPathComponent($0) }
+        var stamps: [String: [Double]] = [:]
+        for file in files {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: file)
+            stamps[file] = [(attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
+                            Double((attributes?[.size] as? NSNumber)?.int64Value ?? -1)]
+        }
+        return stamps
+    }
+
+    private func reloadAll() {
+        do {
+            let loaded = try PolicyDirectory.load(configuration.policies.directory)
+            if loaded.version != policies.snapshot?.version {
+                policies.replace(with: PolicySnapshot(authorizer: .init(loaded.set), version: loaded.version))
+                logger.notice("policies reloaded", metadata: ["version": "\(loaded.version)", "files": "\(loaded.files.count)"])
+            }
+        } catch {
+            logger.error("policy reload refused; the previous policies stay in force", metadata: ["error": "\(error)"])
+        }
+        if let source = configuration.sourceFile {
+            do {
+                let fresh = try PortcullisConfiguration.load(path: source)
+                routes.replace(with: try RouteSettings.table(fresh.gateway.routes))
+            } catch {
+                logger.error("route reload refused; the previous routes stay in force", metadata: ["error": "\(error)"])
+            }
+        }
+        do { try credentials.reload() } catch {
+            logger.error("server certificate reload refused; the previous one stays in use", metadata: ["error": "\(error)"])
+        }
+        do { try clientTrust?.reload() } catch {
+            logger.error("client CA reload refused; the previous bundle stays in use", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import AsyncHTTPClient
+import Audit
+import Foundation
+import Gateway
+import Hummingbird
+import Identity
+import Logging
+import ServiceLifecycle
+import Tokens
+
+/// Builds the gateway of `portcullis serve` from the configuration and the identity parts it
+/// shares (keys, revocation feed), plus the reloader that keeps its files current.
+enum GatewayRuntime {
+    struct Parts {
+        let application: any Service
+        let reloader: GatewayReloader
+    }
+
+    static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
+                         recorder: any AuditRecorder, httpClient: HTTPClient, logger: Logger) throws -> Parts {
+        let settings = configuration.gateway.settings
+        let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
+        let credentials = try ServerCredentials(certificateFile: settings.certificateFile, keyFile: settings.keyFile)
+        let clientTrust = try settings.clientCAFile.map { file throws in
+            try ClientTrust(bundleFile: file, trustDomain: configuration.gateway.trustDomain ?? "")
+        }
+        let cookieKey = try PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "gateway-session-cookie"))
+        let sessions = SessionCookieCodec(current: cookieKey, policy: ClaimsPolicy(
+            issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], maxLifetime: settings.sessionIdleTimeout + 60))
+        let keys = parts.keys
+        let authenticator = Authenticator(
+            verificationKeys: { keys.verificationKeys },
+            claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
+            sessions: sessions, directory: parts.feed)
+        let responder = GatewayResponder(
+            settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
+            forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder, logger: logger)
+        let application = try GatewayServer.application(
+            settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, logger: logger,
+            onStarted: { address in logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) })
+        let reloader = GatewayReloader(configuration: configuration, policies: policies, routes: routes, credentials: credentials,
+                                       clientTrust: clientTrust, logger: logger)
+        return Parts(application: application, reloader: reloader)
+    }
+}

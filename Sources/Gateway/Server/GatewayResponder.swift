@@ -1,0 +1,235 @@
+import Audit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Identity
+import Logging
+import NIOCore
+import NIOSSL
+import PKI
+import Synchronization
+import Tokens
+import X509
+
+/// The route table in force, swapped whole on reload like the policy set.
+public final class RouteHolder: Sendable {
+    private let current: Mutex<RouteTable<RouteSettings>>
+
+    public init(_ table: RouteTable<RouteSettings>) { current = Mutex(table) }
+
+    public var table: RouteTable<RouteSettings> { current.withLock { $0 } }
+
+    public func replace(with table: RouteTable<RouteSettings>) { current.withLock { $0 = table } }
+}
+
+/// Every request's path through the gateway: canonicalize once, route, authenticate, authorize
+/// with Cedar, forward with a signed identity assertion, and record the decision. Each step
+/// fails closed, and the canonical request computed first is the one routed, decided, forwarded
+/// and audited.
+public struct GatewayResponder: Sendable {
+    let settings: GatewaySettings
+    let routes: RouteHolder
+    let authenticator: Authenticator
+    let access: AccessControl
+    let forwarder: UpstreamForwarder
+    let signer: @Sendable () throws -> TokenSigner
+    let recorder: any AuditRecorder
+    let logger: Logger
+
+    public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, access: AccessControl,
+                forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner, recorder: any AuditRecorder,
+                logger: Logger) {
+        self.settings = settings
+        self.routes = routes
+        self.authenticator = authenticator
+        self.access = access
+        self.forwarder = forwarder
+        self.signer = signer
+        self.recorder = recorder
+        self.logger = logger
+    }
+
+    public func respond(to request: Request, context: GatewayRequestContext) async -> Response {
+        let started = ContinuousClock.now
+        let requestID = Self.newRequestID()
+        var record = AccessRecord(requestID: requestID, clientAddress: context.clientAddress)
+        let response = await decideAndForward(request, context: context, record: &record)
+        let elapsed = ContinuousClock.now - started
+        record.durationMicros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        recorder.record(record.event(status: Int(response.status.code)))
+        return response
+    }
+
+    private func decideAndForward(_ request: Request, context: GatewayRequestContext, record: inout AccessRecord) async -> Response {
+        let requestID = record.requestID
+        guard recorder.isAcceptingTraffic else {
+            record.outcome = "error"
+            record.reason = "audit trail cannot record"
+            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "the audit trail cannot record requests right now"],
+                                       requestID: requestID, headers: [.retryAfter: "5"])
+        }
+        let canonical: CanonicalRequest
+        do {
+            canonical = try RequestCanonicalizer.canonicalize(request.head)
+        } catch {
+            record.outcome = "error"
+            record.reason = error.description
+            record.method = request.method.rawValue
+            return GatewayAnswers.json(.badRequest, ["error": "bad_request", "message": error.description], requestID: requestID)
+        }
+        record.method = canonical.method.rawValue
+        record.target = canonical.path
+        guard let route = routes.table.match(canonical)?.payload else {
+            record.outcome = "deny"
+            record.reason = "no route"
+            return GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID)
+        }
+        record.route = route.id
+        let tls = await context.tlsFacts()
+        let certificate = tls.certificate.flatMap(Self.describe)
+        let principal: Principal
+        do {
+            principal = try authenticator.authenticate(request.headers, certificate: certificate)
+        } catch {
+            record.outcome = "deny"
+            record.reason = error.description
+            return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": error.description], requestID: requestID,
+                                       headers: [.wwwAuthenticate: #"Bearer realm="portcullis", error="invalid_token""#])
+        }
+        record.principal = principal.uid.description
+        record.authMethod = principal.method?.rawValue ?? "none"
+        if let refusal = admission(principal, route: route, certificate: certificate, canonical: canonical, requestID: requestID) {
+            record.outcome = "deny"
+            record.reason = "not admitted by route settings"
+            return refusal
+        }
+        let decision = access.decide(principal: principal, route: route, request: canonical,
+                                     facts: RequestFacts(clientAddress: context.clientAddress, tlsVersion: tls.version, certificate: certificate))
+        record.policies = decision.policies
+        record.policyVersion = decision.policyVersion
+        guard decision.allowed else {
+            record.outcome = "deny"
+            record.reason = decision.errors.isEmpty ? nil : decision.errors.joined(separator: "; ")
+            if principal.kind == .anonymous { return unauthenticated(request.headers, canonical: canonical, requestID: requestID) }
+            if GatewayAnswers.isBrowserNavigation(request.headers) {
+                return GatewayAnswers.page(.forbidden, title: "Access denied",
+                                           message: "Your account is not allowed to open this page. If you need it, ask your administrator.",
+                                           requestID: requestID)
+            }
+            return GatewayAnswers.json(.forbidden, ["error": "forbidden", "message": "policy denies this request"], requestID: requestID)
+        }
+        record.outcome = "allow"
+        let headers: HTTPFields
+        do {
+            headers = try upstreamHeaders(request.headers, canonical: canonical, route: route, principal: principal,
+                                          clientAddress: context.clientAddress, requestID: requestID)
+        } catch {
+            record.outcome = "error"
+            record.reason = "cannot sign the identity assertion"
+            logger.error("cannot sign the identity assertion", metadata: ["request_id": "\(requestID)"])
+            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "identity assertion unavailable"], requestID: requestID)
+        }
+        do {
+            var response = try await forwarder.forward(request, canonical: canonical, route: route, headers: headers)
+            response.headers[GatewayHeaders.requestID] = requestID
+            return response
+        } catch {
+            record.reason = "upstream: \(error)"
+            return GatewayAnswers.json(error.status, ["error": error.status == .gatewayTimeout ? "upstream_timeout" : "bad_gateway",
+                                                      "message": "the upstream service did not answer"], requestID: requestID)
+        }
+    }
+
+    /// Route-level requirements checked before policy: accepted credential kinds, a client
+    /// certificate on the connection, and anonymous access only to public routes.
+    private func admission(_ principal: Principal, route: RouteSettings, certificate: ClientCertificate?, canonical: CanonicalRequest,
+                           requestID: String) -> Response? {
+        if route.requiresClientCertificate && certificate == nil {
+            return GatewayAnswers.json(.forbidden, ["error": "client_certificate_required",
+                                                    "message": "this route requires a client certificate from the internal CA"],
+                                       requestID: requestID)
+        }
+        if let method = principal.method, !route.authMethods.contains(method) {
+            return GatewayAnswers.json(.forbidden, ["error": "auth_method_not_accepted",
+                                                    "message": "this route does not accept \(method.rawValue) authentication"],
+                                       requestID: requestID)
+        }
+        return nil
+    }
+
+    /// No credentials on a route that needs them: browsers are sent to the login page on the
+    /// same host; everything else gets 401 with the login URL (never a cross-origin redirect).
+    private func unauthenticated(_ fields: HTTPFields, canonical: CanonicalRequest, requestID: String) -> Response {
+        var next = canonical.path
+        if let query = canonical.query { next += "?" + query }
+        let login = "/.portcullis/login?next=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
+        if GatewayAnswers.isBrowserNavigation(fields) {
+            return Response(status: .found, headers: [.location: login, .cacheControl: "no-store"])
+        }
+        return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": "log in or present a bearer token", "login_url": login],
+                                   requestID: requestID, headers: [.wwwAuthenticate: #"Bearer realm="portcullis""#])
+    }
+
+    /// Client headers minus anything that could carry identity or hop-by-hop meaning, plus the
+    /// gateway's own: forwarding facts, request id, and the signed identity assertion.
+    private func upstreamHeaders(_ fields: HTTPFields, canonical: CanonicalRequest, route: RouteSettings, principal: Principal,
+                                 clientAddress: String, requestID: String) throws -> HTTPFields {
+        var headers = IdentityHeaderFilter(keepsUpgrade: route.allowsWebSocket).filtered(fields)
+        if principal.method == .token { headers[.authorization] = nil }
+        headers[GatewayHeaders.forwardedFor] = clientAddress
+        headers[GatewayHeaders.forwardedProto] = "https"
+        headers[GatewayHeaders.forwardedHost] = canonical.host
+        headers[GatewayHeaders.requestID] = requestID
+        let now = Date()
+        let claims = Claims(issuer: settings.assertionIssuer, subject: principal.name, audience: [route.id], issuedAt: now,
+                            expiresAt: now + settings.assertionLifetime, tokenID: requestID,
+                            subjectKind: principal.kind == .service ? .service : .user, roles: principal.roles, groups: principal.groups,
+                            sessionID: principal.sessionID, authMethods: principal.method.map { [$0.rawValue] } ?? [],
+                            httpMethod: canonical.method.rawValue, httpPath: canonical.path)
+        if principal.kind != .anonymous { headers[GatewayHeaders.assertion] = try signer().jwt(claims) }
+        return headers
+    }
+
+    static func describe(_ certificate: NIOSSLCertificate) -> ClientCertificate? {
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der),
+              let fingerprint = try? parsed.sha256Fingerprint() else { return nil }
+        return ClientCertificate(spiffeID: (try? SPIFFEID(certificate: parsed))?.description, serial: parsed.serialNumber.hex,
+                                 sha256: fingerprint)
+    }
+
+    /// 128 random bits, hex: unguessable, so ids in URLs and logs reveal nothing.
+    static func newRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64, low = generator.next() as UInt64
+        let hex = String(high, radix: 16), tail = String(low, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex + String(repeating: "0", count: 16 - tail.count) + tail
+    }
+}
+
+/// What one request's audit record says, filled in as the request advances.
+struct AccessRecord {
+    let requestID: String
+    let clientAddress: String
+    var method = "-"
+    var target: String?
+    var route: String?
+    var principal: String?
+    var authMethod: String?
+    var outcome = "error"
+    var reason: String?
+    var policies: [String] = []
+    var policyVersion: String?
+    var durationMicros: Int64 = 0
+
+    func event(status: Int) -> AuditEvent {
+        AuditEvent(kind: .access, requestID: requestID, principal: principal, authMethod: authMethod, action: method, route: route,
+                   target: target, clientAddress: clientAddress, outcome: outcome, policies: policies, policyVersion: policyVersion,
+                   upstreamStatus: outcome == "allow" ? status : nil, durationMicros: durationMicros,
+                   details: reason.map { #"{"reason":"# + Self.jsonString($0) + "}" })
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    }
+}
