@@ -157,6 +157,6 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"], exclude: ["Fixtures"]),
     ]
 )

@@ -1,0 +1,191 @@
+import Foundation
+import TestSupport
+
+/// A whole Portcullis deployment for gateway tests, built the way an operator builds one: the
+/// CLI creates the CA, the gateway's server certificate and a workload certificate, migrates
+/// a fresh database and creates accounts; `portcullis serve` runs the identity service and the
+/// gateway in front of a small echo upstream; clients are curl and openssl.
+struct GatewayFixture: Sendable {
+    let directory: URL
+    let environment: [String: String]
+    let gatewayPort: Int
+    let identityPort: Int
+    let upstreamLog: URL
+    let serve: PortcullisProcess
+
+    static let trustDomain = "logistics.internal"
+
+    static func run(policies: [String: String], routes: String, _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let masterKey = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let environment = ["PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_MASTER_KEY": masterKey,
+                               "PORTCULLIS_LOG_LEVEL": "warning"]
+            let certs = directory.appendingPathComponent("certs").path
+            for arguments in [
+                ["migrate"],
+                ["ca", "init", "--trust-domain", trustDomain, "--out", certs],
+                ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/gateway", "--server", "--dns", "localhost",
+                 "--dns", "shipments.localhost", "--dns", "billing.localhost", "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs],
+                ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/billing", "--out", "\(certs)/billing", "--ca", certs],
+            ] {
+                _ = try await cli(arguments, environment: environment)
+            }
+            for (name, text) in policies {
+                try text.write(to: directory.appendingPathComponent("policies/\(name)"), atomically: true, encoding: .utf8)
+            }
+
+            let upstreamLog = directory.appendingPathComponent("upstream.log")
+            let portFile = directory.appendingPathComponent("upstream.port")
+            let upstream = Process()
+            upstream.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
+            upstream.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/echo_upstream.py").path,
+                                  portFile.path, upstreamLog.path]
+            // Not our pipes: a child holding the test runner's stdout would keep `swift test` waiting.
+            upstream.standardOutput = FileHandle.nullDevice
+            upstream.standardError = FileHandle.nullDevice
+            upstream.standardInput = FileHandle.nullDevice
+            try upstream.run()
+            // SIGKILL: the child inherits the runner's signal mask, in which SIGTERM may be blocked.
+            defer { kill(upstream.processIdentifier, SIGKILL) }
+            var upstreamPort = ""
+            for _ in 0..<200 where upstreamPort.isEmpty {
+                upstreamPort = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
+                if upstreamPort.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+            }
+
+            let config = """
+                identity:
+                  listen: 127.0.0.1:0
+                admin:
+                  listen: 127.0.0.1:0
+                audit:
+                  spool_directory: \(directory.path)/spool
+                policies:
+                  directory: \(directory.path)/policies
+                gateway:
+                  listen: 127.0.0.1:0
+                  certificate: \(certs)/gateway.crt
+                  key: \(certs)/gateway.key
+                  client_ca: \(certs)/ca-bundle.crt
+                  trust_domain: \(trustDomain)
+                  routes:
+                \(routes.replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)"))
+                """
+            let configFile = directory.appendingPathComponent("config.yaml")
+            try config.write(to: configFile, atomically: true, encoding: .utf8)
+            let serve = try PortcullisProcess(["serve", "--config", configFile.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
+            let gatewayPort = try await serve.listenerPort("gateway listener started")
+            let identityPort = try await serve.listenerPort("identity listener started")
+            let fixture = GatewayFixture(directory: directory, environment: environment, gatewayPort: gatewayPort, identityPort: identityPort,
+                                         upstreamLog: upstreamLog, serve: serve)
+            do {
+                try await body(fixture)
+            } catch {
+                serve.signal(SIGTERM)
+                _ = try? await serve.wait()
+                throw error
+            }
+            serve.signal(SIGTERM)
+            _ = try await serve.wait()
+        }
+    }
+
+    /// Runs a `portcullis` command to completion; fails with its stderr when it exits non-zero.
+    static func cli(_ arguments: [String], environment: [String: String]) async throws -> String {
+        let process = try PortcullisProcess(arguments, environment: environment)
+        let status = try await process.wait()
+        guard status == 0 else {
+            throw PortcullisProcess.Failure(description: "portcullis \(arguments.joined(separator: " ")) exited \(status): \(process.standardError)")
+        }
+        return process.standardOutput
+    }
+
+    func cli(_ arguments: [String]) async throws -> String { try await Self.cli(arguments, environment: environment) }
+
+    var certs: String { directory.appendingPathComponent("certs").path }
+
+    // MARK: Clients
+
+    struct Reply {
+        let status: Int
+        let headers: [(name: String, value: String)]
+        let body: String
+
+        func header(_ name: String) -> String? { headers.first { $0.name == name.lowercased() }?.value }
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    }
+
+    /// curl against the gateway as `host` (resolved to loopback), trusting the internal CA.
+    func curl(_ path: String, _ extra: [String] = [], host: String = "shipments.localhost") throws -> Reply {
+        try Self.curl(["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gatewayPort):127.0.0.1"] + extra
+                      + ["https://\(host):\(gatewayPort)\(path)"])
+    }
+
+    static func curl(_ arguments: [String]) throws -> Reply {
+        let id = UUID().uuidString
+        let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(id).body")
+        let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(id).headers")
+        defer {
+            try? FileManager.default.removeItem(at: bodyFile)
+            try? FileManager.default.removeItem(at: headerFile)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sS", "--max-time", "20", "-o", bodyFile.path, "-D", headerFile.path] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let headerText = (try? String(contentsOf: headerFile, encoding: .utf8)) ?? ""
+        let lines = headerText.split(separator: "\r\n").map(String.init)
+        guard process.terminationStatus == 0, let statusLine = lines.last(where: { $0.hasPrefix("HTTP/") }),
+              let status = Int(statusLine.split(separator: " ")[1]) else {
+            return Reply(status: 0, headers: [], body: "curl exit \(process.terminationStatus)")
+        }
+        let headers = lines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
+            return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        return Reply(status: status, headers: headers, body: (try? String(contentsOf: bodyFile, encoding: .utf8)) ?? "")
+    }
+
+    /// Logs `login` in at the identity service and returns the access token.
+    func accessToken(_ login: String, _ password: String) throws -> String {
+        let reply = try Self.curl(["-H", "content-type: application/json", "-d", #"{"login":"\#(login)","password":"\#(password)"}"#,
+                                   "http://127.0.0.1:\(identityPort)/v1/login"])
+        guard let token = reply.json["access_token"] as? String else {
+            throw PortcullisProcess.Failure(description: "login of \(login) failed: \(reply.status) \(reply.body)")
+        }
+        return token
+    }
+
+    /// Creates a user with the CLI and returns its one-time password.
+    func createUser(_ login: String, roles: [String]) async throws -> String {
+        for role in roles { _ = try? await cli(["role", "add", role]) }
+        let output = try await cli(["user", "add", login, "--email", "\(login)@logistics.example"] + roles.flatMap { ["--role", $0] })
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("one-time password") }),
+              let password = line.split(separator: " ").last else { throw PortcullisProcess.Failure(description: "no password in \(output)") }
+        return String(password)
+    }
+
+    /// Every request the upstream received, oldest first.
+    func upstreamRequests() -> [[String: Any]] {
+        let text = (try? String(contentsOf: upstreamLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
+
+extension PortcullisProcess {
+    /// The port of a listener, read from its `… listener started` log line.
+    func listenerPort(_ message: String) async throws -> Int {
+        try await waitForLogLine { line in
+            guard line.contains(message), let data = line.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let address = object["address"] as? String, let port = address.split(separator: ":").last else { return nil }
+            return Int(port)
+        }
+    }
+}
