@@ -138,6 +138,16 @@ public struct Condition: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable { case when, unless }
     public let kind: Kind
     public let body: Expr
+    /// Where each node of `body` starts, in post-order (children before parents, left to right);
+    /// empty when the policy did not come from text. Lets the validator point at subexpressions.
+    /// Not part of equality: the same condition written elsewhere is the same condition.
+    public var locations: [SourceLocation] = []
+
+    public static func == (l: Condition, r: Condition) -> Bool { l.kind == r.kind && l.body == r.body }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(body)
+    }
 }
 
 public struct Annotation: Hashable, Sendable {

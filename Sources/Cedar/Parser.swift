@@ -12,6 +12,8 @@ struct Parser {
     private let file: String
     private var p = 0
     private var depth = 0
+    /// Start of every expression node built so far, in construction (post-)order; see `Condition.locations`.
+    private var nodeStarts: [SourceLocation] = []
 
     static let reserved: Set<String> = ["true", "false", "if", "then", "else", "in", "like", "has", "is", "__cedar"]
 
@@ -47,6 +49,12 @@ struct Parser {
     }
 
     private mutating func advance() { if p < tokens.count - 1 { p += 1 } }
+
+    /// Records where a freshly built node starts; every node is built through here.
+    private mutating func node(_ e: Expr, _ start: Token) -> Expr {
+        nodeStarts.append(location(start))
+        return e
+    }
 
     private mutating func expect(_ k: TokenKind, _ what: String) throws(ParseError) {
         guard kind == k else { throw expected(what) }
@@ -128,9 +136,11 @@ struct Parser {
             advance()
             try expect(.lbrace, "`{` after `\(word)`")
             if kind == .rbrace { throw error("expected an expression: an empty `\(word) {}` is not allowed") }
+            let firstNode = nodeStarts.count
             let body = try expression()
             try expect(.rbrace, "`}` to close the `\(word)` condition")
-            conditions.append(Condition(kind: word == "when" ? .when : .unless, body: body))
+            conditions.append(Condition(kind: word == "when" ? .when : .unless, body: body,
+                                        locations: Array(nodeStarts[firstNode...])))
         }
         if case .identifier(let word) = kind {
             throw error("expected `when`, `unless` or `;`, found `\(word)`")
@@ -257,6 +267,7 @@ struct Parser {
     mutating func expression() throws(ParseError) -> Expr {
         try enter()
         defer { leave() }
+        let start = current
         if isIdent("if") {
             advance()
             let c = try expression()
@@ -266,23 +277,24 @@ struct Parser {
             guard isIdent("else") else { throw expected("`else`") }
             advance()
             let e = try expression()
-            return .ifThenElse(c, t, e)
+            return node(.ifThenElse(c, t, e), start)
         }
         var operands = [try conjunction()]
         while kind == .or {
             advance()
             operands.append(try conjunction())
         }
-        return operands.count == 1 ? operands[0] : .or(operands)
+        return operands.count == 1 ? operands[0] : node(.or(operands), start)
     }
 
     private mutating func conjunction() throws(ParseError) -> Expr {
+        let start = current
         var operands = [try relation()]
         while kind == .and {
             advance()
             operands.append(try relation())
         }
-        return operands.count == 1 ? operands[0] : .and(operands)
+        return operands.count == 1 ? operands[0] : node(.and(operands), start)
     }
 
     private var isRelationStart: Bool {
@@ -294,6 +306,7 @@ struct Parser {
     }
 
     private mutating func relation() throws(ParseError) -> Expr {
+        let start = current
         let lhs = try additive()
         let result: Expr
         switch kind {
@@ -309,29 +322,29 @@ struct Parser {
             default: op = .in
             }
             advance()
-            result = .binary(op, lhs, try additive())
+            result = node(.binary(op, lhs, try additive()), start)
         case .identifier("has"):
             advance()
             if case .string(let raw) = kind {
                 advance()
-                result = .hasAttribute(lhs, [CedarString(try unescapeString(raw))])
+                result = node(.hasAttribute(lhs, [CedarString(try unescapeString(raw))]), start)
             } else {
                 var path = [CedarString(try identifier(what: "an attribute name or string after `has`"))]
                 while kind == .dot {
                     advance()
                     path.append(CedarString(try identifier(what: "an attribute name after `.`")))
                 }
-                result = .hasAttribute(lhs, path)
+                result = node(.hasAttribute(lhs, path), start)
             }
         case .identifier("like"):
             advance()
             guard case .string(let raw) = kind else { throw expected("a string literal pattern after `like`") }
             switch Unescaper.unescape(raw, pattern: true) {
             case .success(let pieces):
-                result = .like(lhs, Pattern(pieces.map {
+                result = node(.like(lhs, Pattern(pieces.map {
                     if case .scalar(let s) = $0 { return .scalar(s) }
                     return .wildcard
-                }))
+                })), start)
             case .failure(let bad):
                 throw error("the input `\(bad.text)` is not a valid escape")
             }
@@ -341,9 +354,9 @@ struct Parser {
             let type = try path()
             if isIdent("in") {
                 advance()
-                result = .isType(lhs, type, in: try additive())
+                result = node(.isType(lhs, type, in: try additive()), start)
             } else {
-                result = .isType(lhs, type, in: nil)
+                result = node(.isType(lhs, type, in: nil), start)
             }
         case .assign:
             throw error("expected `==` for equality, found `=`")
@@ -357,6 +370,7 @@ struct Parser {
     }
 
     private mutating func additive() throws(ParseError) -> Expr {
+        let start = current
         let first = try multiplicative()
         var terms: [AdditiveTerm] = []
         while kind == .plus || kind == .minus {
@@ -364,10 +378,11 @@ struct Parser {
             advance()
             terms.append(AdditiveTerm(subtract: subtract, operand: try multiplicative()))
         }
-        return terms.isEmpty ? first : .add(first, terms)
+        return terms.isEmpty ? first : node(.add(first, terms), start)
     }
 
     private mutating func multiplicative() throws(ParseError) -> Expr {
+        let start = current
         var operands = [try unary()]
         while true {
             switch kind {
@@ -377,12 +392,13 @@ struct Parser {
             case .slash, .percent:
                 throw error(kind == .slash ? "division is not supported" : "remainder (`%`) is not supported")
             default:
-                return operands.count == 1 ? operands[0] : .multiply(operands)
+                return operands.count == 1 ? operands[0] : node(.multiply(operands), start)
             }
         }
     }
 
     private mutating func unary() throws(ParseError) -> Expr {
+        let start = current
         let opKind = kind
         guard opKind == .bang || opKind == .minus else { return try member() }
         var count = 0
@@ -400,16 +416,17 @@ struct Parser {
             guard let magnitude = UInt64(digits), magnitude <= UInt64(Int64.max) + 1 else {
                 throw error("integer literal `\(digits)` is too large", at: t)
             }
-            operand = .literal(.long(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)))
+            operand = node(.literal(.long(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))), start)
             count -= 1
         } else {
             operand = try member()
         }
-        for _ in 0..<count { operand = opKind == .bang ? .not(operand) : .negate(operand) }
+        for _ in 0..<count { operand = node(opKind == .bang ? .not(operand) : .negate(operand), start) }
         return operand
     }
 
     private mutating func member() throws(ParseError) -> Expr {
+        let start = current
         var e = try primary()
         var chain = 0
         defer { depth -= chain }
@@ -430,9 +447,9 @@ struct Parser {
                     if f.isBuiltinMethod, args.count + 1 != f.arity {
                         throw error("call to `\(name)` requires exactly \(f.arity - 1) argument\(f.arity == 2 ? "" : "s"), but got \(args.count)", at: nameToken)
                     }
-                    e = .call(f, [e] + args)
+                    e = node(.call(f, [e] + args), start)
                 } else {
-                    e = .getAttribute(e, CedarString(name))
+                    e = node(.getAttribute(e, CedarString(name)), start)
                 }
             case .lbracket:
                 advance()
@@ -440,7 +457,7 @@ struct Parser {
                 advance()
                 let key = CedarString(try unescapeString(raw))
                 try expect(.rbracket, "`]` after the attribute name")
-                e = .getAttribute(e, key)
+                e = node(.getAttribute(e, key), start)
             case .lparen:
                 throw error("only extension functions and methods can be called")
             default:
@@ -469,10 +486,10 @@ struct Parser {
         case .number(let digits):
             advance()
             guard let v = Int64(digits) else { throw error("integer literal `\(digits)` is too large", at: t) }
-            return .literal(.long(v))
+            return node(.literal(.long(v)), t)
         case .string(let raw):
             advance()
-            return .literal(.string(CedarString(try unescapeString(raw))))
+            return node(.literal(.string(CedarString(try unescapeString(raw)))), t)
         case .lparen:
             advance()
             let e = try expression()
@@ -481,7 +498,7 @@ struct Parser {
         case .lbracket:
             advance()
             if kind == .comma { throw expected("an expression or `]`") }
-            return .set(try expressionList(closing: .rbracket, what: "`,` or `]` in the set literal"))
+            return node(.set(try expressionList(closing: .rbracket, what: "`,` or `]` in the set literal")), t)
         case .lbrace:
             advance()
             var entries: [RecordEntry] = []
@@ -503,13 +520,13 @@ struct Parser {
                 if kind == .comma { advance() } else { break }
             }
             try expect(.rbrace, "`,` or `}` in the record literal")
-            return .record(entries)
+            return node(.record(entries), t)
         case .slot(let name):
             throw error("template slot `?\(name)` is only allowed in the policy scope")
         case .identifier(let name):
             if name == "true" || name == "false" {
                 advance()
-                return .literal(.bool(name == "true"))
+                return node(.literal(.bool(name == "true")), t)
             }
             if Self.reserved.contains(name) && peekKind() != .doubleColon {
                 throw error("expected an expression, found reserved word `\(name)`")
@@ -523,7 +540,7 @@ struct Parser {
                 if case .string(let raw) = kind {
                     advance()
                     let id = CedarString(try unescapeString(raw))
-                    return .literal(.entity(EntityUID(type: EntityType(components: components), id: id)))
+                    return node(.literal(.entity(EntityUID(type: EntityType(components: components), id: id))), t)
                 }
             }
             if kind == .lparen {
@@ -534,12 +551,12 @@ struct Parser {
                     throw error("`\(fullName)` is not a valid function", at: t)
                 }
                 guard f.isConstructor else { throw error("`\(fullName)` is a method, not a function", at: t) }
-                return .call(f, args)
+                return node(.call(f, args), t)
             }
             guard components.count == 1, let v = Variable(rawValue: components[0]) else {
                 throw error("expected an expression: `\(components.joined(separator: "::"))` is not a variable, entity reference or function call", at: t)
             }
-            return .variable(v)
+            return node(.variable(v), t)
         default:
             throw expected("an expression")
         }

@@ -66,7 +66,7 @@ public struct AccessControl: Sendable {
             return AccessDecision(allowed: false, policies: [], errors: ["no policy set is loaded"], policyVersion: nil)
         }
         let resource = Entity(uid: EntityUID("Route", route.id),
-                              attributes: route.labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
+                              tags: route.labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
         let entities: Entities
         do {
             entities = try Entities([principal.entity, resource] + directory.snapshot.hierarchy.cedarEntities() + PrincipalEntity.actions)
@@ -80,31 +80,11 @@ public struct AccessControl: Sendable {
                               errors: response.errors.map { "\($0.policyID): \($0.error)" }, policyVersion: snapshot.version)
     }
 
-    /// `http`, `client`, `cert`, `auth` and `time`, exactly as documented for policy authors.
     static func context(principal: Principal, request: CanonicalRequest, facts: RequestFacts) -> [CedarString: Value] {
-        func string(_ text: String) -> Value { .string(CedarString(text)) }
-        func datetime(_ date: Date) -> Value { .datetime(CedarDatetime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))) }
-        let calendarSeconds = Int64(facts.now.timeIntervalSince1970.rounded(.down))
-        let hour = (calendarSeconds % 86_400) / 3600
-        // 1970-01-01 was a Thursday; weekday counts Monday = 1 … Sunday = 7 (ISO 8601).
-        let weekday = ((calendarSeconds / 86_400) + 3) % 7 + 1
-        var client: [CedarString: Value] = ["tls_version": string(facts.tlsVersion)]
-        if case let .success(address) = IPAddress.parse(facts.clientAddress) { client["ip"] = .ipaddr(address) }
-        var certificate: [CedarString: Value] = ["present": .bool(facts.certificate != nil)]
-        if let cert = facts.certificate {
-            certificate["serial"] = string(cert.serial)
-            certificate["sha256"] = string(cert.sha256)
-            if let spiffeID = cert.spiffeID { certificate["spiffe_id"] = string(spiffeID) }
-        }
-        var auth: [CedarString: Value] = ["method": string(principal.method?.rawValue ?? "none"), "mfa": .bool(principal.mfa)]
-        if let at = principal.authenticatedAt { auth["authenticated_at"] = datetime(at) }
-        return [
-            "http": .record(["method": string(request.method.rawValue), "host": string(request.host), "path": string(request.path),
-                             "query": string(request.query ?? "")]),
-            "client": .record(client),
-            "cert": .record(certificate),
-            "auth": .record(auth),
-            "time": .record(["now": datetime(facts.now), "hour": .long(hour), "weekday": .long(weekday)]),
-        ]
+        AccessContext.make(
+            method: request.method.rawValue, host: request.host, path: request.path, query: request.query, clientAddress: facts.clientAddress,
+            tlsVersion: facts.tlsVersion,
+            certificate: facts.certificate.map { AccessContext.Certificate(spiffeID: $0.spiffeID, serial: $0.serial, sha256: $0.sha256) },
+            authMethod: principal.method?.rawValue ?? "none", mfa: principal.mfa, authenticatedAt: principal.authenticatedAt, now: facts.now)
     }
 }

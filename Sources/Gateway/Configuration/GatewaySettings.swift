@@ -28,7 +28,7 @@ public struct RouteSettings: Sendable {
     /// Time allowed for the upstream's response head.
     public var timeout: Duration
     public var allowsWebSocket: Bool
-    /// Attributes of the Cedar resource `Route::"<id>"`.
+    /// Tags of the Cedar resource `Route::"<id>"` (`resource.getTag("team")`).
     public var labels: [String: String]
     public var maxBodyBytes: Int
 

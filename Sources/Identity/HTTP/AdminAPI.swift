@@ -271,10 +271,10 @@ struct AdminAPI: Sendable {
         }
         let cedarRequest = Cedar.Request(
             principal: principal.uid, action: EntityUID("Action", request.method.rawValue), resource: resource,
-            context: [
-                "http": .record(["method": .string(CedarString(request.method.rawValue)), "path": .string(CedarString(request.uri.path))]),
-                "auth": .record(["method": .string("token"), "mfa": .bool(claims.mfaTime != nil)]),
-            ])
+            context: AccessContext.make(
+                method: request.method.rawValue, host: request.head.authority ?? "", path: request.uri.path, query: request.uri.query,
+                clientAddress: context.clientInfo(request, settings: service.settings).address, tlsVersion: "none", certificate: nil,
+                authMethod: "token", mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt, now: Date()))
         let response = policies.authorizer.isAuthorized(cedarRequest, entities: entities)
         let actor = AdminActor(principal: principal.uid.description, policies: response.reasons, policyVersion: policies.version)
         guard response.decision == Cedar.Decision.allow else {

@@ -1,3 +1,4 @@
+import Foundation
 import Cedar
 
 /// The role graph and group list as one immutable snapshot: what the gateway needs to turn a
@@ -51,4 +52,51 @@ public enum PrincipalEntity {
         }
         return entities
     }()
+}
+
+/// The context side of the request model: the same record shape (`http`, `client`, `cert`,
+/// `auth`, `time`) for gateway requests and admin-API requests, as `policies/schema.cedarschema`
+/// declares it.
+public enum AccessContext {
+    /// A client certificate as the context shows it.
+    public struct Certificate: Sendable {
+        public var spiffeID: String?
+        public var serial: String
+        public var sha256: String
+
+        public init(spiffeID: String?, serial: String, sha256: String) {
+            self.spiffeID = spiffeID
+            self.serial = serial
+            self.sha256 = sha256
+        }
+    }
+
+    public static func make(method: String, host: String, path: String, query: String?, clientAddress: String, tlsVersion: String,
+                            certificate: Certificate?, authMethod: String, mfa: Bool, authenticatedAt: Date?,
+                            now: Date) -> [CedarString: Value] {
+        func string(_ text: String) -> Value { .string(CedarString(text)) }
+        func datetime(_ date: Date) -> Value {
+            .datetime(CedarDatetime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down))))
+        }
+        let seconds = Int64(now.timeIntervalSince1970.rounded(.down))
+        // 1970-01-01 was a Thursday; weekday counts Monday = 1 … Sunday = 7 (ISO 8601), in UTC.
+        let weekday = ((seconds / 86_400) + 3) % 7 + 1
+        var client: [CedarString: Value] = ["tls_version": string(tlsVersion)]
+        if case let .success(address) = IPAddress.parse(clientAddress) { client["ip"] = .ipaddr(address) }
+        var cert: [CedarString: Value] = ["present": .bool(certificate != nil)]
+        if let certificate {
+            cert["serial"] = string(certificate.serial)
+            cert["sha256"] = string(certificate.sha256)
+            if let spiffeID = certificate.spiffeID { cert["spiffe_id"] = string(spiffeID) }
+        }
+        var auth: [CedarString: Value] = ["method": string(authMethod), "mfa": .bool(mfa)]
+        if let authenticatedAt { auth["authenticated_at"] = datetime(authenticatedAt) }
+        return [
+            "http": .record(["method": string(method), "host": string(host), "path": string(path), "query": string(query ?? "")]),
+            "client": .record(client),
+            "cert": .record(cert),
+            "auth": .record(auth),
+            "time": .record(["now": datetime(now), "hour": .long((seconds % 86_400) / 3600), "weekday": .long(weekday)]),
+        ]
+    }
 }

@@ -8,7 +8,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Evaluate, validate and format Cedar policies.",
-        subcommands: [Authorize.self, Validate.self, Format.self]
+        subcommands: [Authorize.self, Validate.self, Format.self, ValidationCases.self]
     )
 
     struct Authorize: AsyncParsableCommand {
@@ -58,16 +58,85 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check policy syntax and id uniqueness; print a one-line summary."
+            abstract: "Check policy syntax and id uniqueness; with --schema, typecheck them as Cedar's strict validator does.",
+            discussion: "Errors print as file:line:column: error: …; exit status 1 when validation fails, 2 when input cannot be read."
         )
 
         @Argument(help: "A .cedar file or a directory of them.")
         var path: String
 
+        @Option(help: "Cedar schema (.cedarschema, or .json for the JSON schema format).")
+        var schema: String?
+
         func run() async throws {
             let files = try PolicyFiles.sources(path)
             let set = try PolicyFiles.parse(files)
-            print("ok: \(set.policies.count) policies and \(set.templates.count) templates in \(files.count) file\(files.count == 1 ? "" : "s")")
+            if let schema {
+                let text = try PolicyFiles.read(schema)
+                let parsed: CedarSchema
+                do throws(SchemaError) {
+                    parsed = schema.hasSuffix(".json") ? try CedarSchema.parseJSON(text, file: schema) : try CedarSchema.parse(text, file: schema)
+                } catch {
+                    throw PolicyFiles.fail("\(error.location): error: \(error.message)")
+                }
+                let diagnostics = Validator(schema: parsed).validate(set)
+                for diagnostic in diagnostics { print(diagnostic) }
+                let errors = diagnostics.filter { $0.severity == .error }.count
+                guard errors == 0 else {
+                    print("failed: \(errors) error\(errors == 1 ? "" : "s") in \(set.policies.count + set.templates.count) policies")
+                    throw ExitCode.failure
+                }
+            }
+            print("ok: \(set.policies.count) policies and \(set.templates.count) templates in \(files.count) file\(files.count == 1 ? "" : "s")"
+                  + (schema == nil ? "" : ", valid against the schema"))
+        }
+    }
+
+    /// Batch validation for `scripts/cedar_validate_differential.py`: one JSON case per input line,
+    /// `{"schema", "format": "cedar"|"json", "policies"}`, one result per output line.
+    struct ValidationCases: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "validate-cases", abstract: "Validate JSON-lines cases from stdin (differential testing).", shouldDisplay: false)
+
+        func run() async throws {
+            var output = StandardOutput()
+            while let line = readLine() {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let schema = object["schema"] as? String, let policies = object["policies"] as? String else {
+                    output.write(Self.result(passed: false, errors: [Self.entry("", SourceLocation(file: "<stdin>", line: 1, column: 1), "malformed case")]))
+                    continue
+                }
+                output.write(Self.validate(schema: schema, json: object["format"] as? String == "json", policies: policies))
+            }
+            output.flush()
+        }
+
+        static func validate(schema text: String, json: Bool, policies: String) -> String {
+            let schema: CedarSchema
+            do throws(SchemaError) {
+                schema = json ? try CedarSchema.parseJSON(text, file: "<schema>") : try CedarSchema.parse(text, file: "<schema>")
+            } catch {
+                return result(passed: false, errors: [entry("", error.location, "schema error: \(error.message)")])
+            }
+            switch PolicySet.parse(policies, name: "<policies>") {
+            case .failure(let failure):
+                return result(passed: false, errors: failure.errors.map { entry("", $0.location, "parse error: \($0.message)") })
+            case .success(let set):
+                let diagnostics = Validator(schema: schema).validate(set)
+                let errors = diagnostics.filter { $0.severity == .error }
+                return result(passed: errors.isEmpty, errors: errors.map { entry($0.policyID, $0.location, $0.message) },
+                              warnings: diagnostics.filter { $0.severity == .warning }.map { entry($0.policyID, $0.location, $0.message) })
+            }
+        }
+
+        static func entry(_ policy: String, _ location: SourceLocation, _ message: String) -> String {
+            let object: [String: Any] = ["policy": policy, "file": location.file, "line": location.line, "column": location.column,
+                                         "message": message]
+            return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        }
+
+        static func result(passed: Bool, errors: [String], warnings: [String] = []) -> String {
+            #"{"passed":\#(passed),"errors":[\#(errors.joined(separator: ","))],"warnings":[\#(warnings.joined(separator: ","))]}"#
         }
     }
 
