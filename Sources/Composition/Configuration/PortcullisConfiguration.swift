@@ -287,6 +287,8 @@ extension PortcullisConfiguration {
         route.timeout = try reader.duration("timeout") ?? route.timeout
         route.allowsWebSocket = try reader.parsed("websocket", expected: "true or false", { try Self.boolean($0) }) ?? route.allowsWebSocket
         route.maxBodyBytes = (try reader.integer("max_body_mb", in: 0...10_240)).map { $0 << 20 } ?? route.maxBodyBytes
+        route.passesAuthorization = try reader.parsed("pass_authorization", expected: "true or false", { try Self.boolean($0) })
+            ?? route.passesAuthorization
         if var labels = try reader.mapping("labels") { route.labels = try labels.stringValues() }
         try reader.finish()
         return route

@@ -31,6 +31,10 @@ public struct RouteSettings: Sendable {
     /// Tags of the Cedar resource `Route::"<id>"` (`resource.getTag("team")`).
     public var labels: [String: String]
     public var maxBodyBytes: Int
+    /// Forward the caller's `Authorization` header. Off by default, so a bearer token valid on
+    /// every route never reaches upstreams; on only for upstreams that verify the token
+    /// themselves (the identity service's own API).
+    public var passesAuthorization: Bool = false
 
     public init(id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,
                 authMethods: Set<AuthMethod> = Set(AuthMethod.allCases), requiresClientCertificate: Bool = false,

@@ -118,6 +118,12 @@ public struct GatewayResponder: Sendable {
             }
             return GatewayAnswers.json(.forbidden, ["error": "forbidden", "message": "policy denies this request"], requestID: requestID)
         }
+        if case let .contentLength(length) = canonical.bodyFraming, length > route.maxBodyBytes {
+            record.outcome = "deny"
+            record.reason = "body of \(length) bytes exceeds the route's limit"
+            return GatewayAnswers.json(.contentTooLarge, ["error": "body_too_large",
+                                                          "message": "the request body exceeds \(route.maxBodyBytes) bytes"], requestID: requestID)
+        }
         record.outcome = "allow"
         let headers: HTTPFields
         do {
@@ -175,7 +181,7 @@ public struct GatewayResponder: Sendable {
     private func upstreamHeaders(_ fields: HTTPFields, canonical: CanonicalRequest, route: RouteSettings, principal: Principal,
                                  clientAddress: String, requestID: String) throws -> HTTPFields {
         var headers = IdentityHeaderFilter(keepsUpgrade: route.allowsWebSocket).filtered(fields)
-        if principal.method == .token { headers[.authorization] = nil }
+        if principal.method == .token && !route.passesAuthorization { headers[.authorization] = nil }
         headers[GatewayHeaders.forwardedFor] = clientAddress
         headers[GatewayHeaders.forwardedProto] = "https"
         headers[GatewayHeaders.forwardedHost] = canonical.host
