@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import PKI
+import SwiftASN1
 import X509
 
 struct CACommand: AsyncParsableCommand {
@@ -25,7 +26,29 @@ struct CACommand: AsyncParsableCommand {
 
 struct CertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cert", abstract: "Issue service certificates.", subcommands: [Issue.self])
+        commandName: "cert", abstract: "Issue and inspect service certificates.", subcommands: [Issue.self, Inspect.self])
+
+    struct Inspect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a certificate's subject, SANs, SPIFFE ID, validity, serial and issuer, and whether it chains to the CA.")
+
+        @Argument(help: "PEM file: the certificate, optionally followed by its intermediates.")
+        var file: String
+
+        @Option(help: "CA directory to check the chain against; the check is skipped when it has no CA.")
+        var ca: String = "certs"
+
+        func run() async throws {
+            let pem = try String(contentsOfFile: file, encoding: .utf8)
+            let chain = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
+            guard let leaf = chain.first else { throw ValidationError("\(file) holds no certificate") }
+            let summary = try CertificateSummary(certificate: leaf)
+            let authority = try? CAFiles(directory: URL(fileURLWithPath: ca)).load()
+            var status: CertificateSummary.ChainStatus?
+            if let authority { status = await summary.chainsTo(authority, presented: Array(chain.dropFirst())) }
+            print(summary.render(chain: status))
+        }
+    }
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
