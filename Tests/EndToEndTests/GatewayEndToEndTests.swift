@@ -215,4 +215,53 @@ import Testing
             #expect(denied, "the new policy set was not enforced within 5 s")
         }
     }
+
+    /// The browser flow with curl as the browser: login form with a CSRF token, the session
+    /// cookie, a request through the gateway on that cookie, open-redirect refusal, logout that
+    /// revokes the session so a copied cookie stops working.
+    @Test func browserLoginSetsASessionCookieAndLogoutRevokesIt() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let password = try await gateway.createUser("dana", roles: ["dispatcher"])
+            let jar = gateway.directory.appendingPathComponent("cookies.txt").path
+            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
+            let form = try gateway.curl("/.portcullis/login?next=%2Fv1%2Fshipments%3Fpage%3D2", browser)
+            #expect(form.status == 200)
+            #expect(form.header("content-security-policy")?.contains("default-src 'none'") == true)
+            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
+
+            let forged = try gateway.curl("/.portcullis/login", browser + ["--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)",
+                                                                          "--data-urlencode", "csrf=wrong"])
+            #expect(forged.status == 403)
+
+            let evil = try gateway.curl("/.portcullis/login", browser + [
+                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                "--data-urlencode", "next=//evil.example/steal"])
+            #expect(evil.header("location") == "/")
+
+            let signIn = try gateway.curl("/.portcullis/login", browser + [
+                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                "--data-urlencode", "next=/v1/shipments?page=2"])
+            #expect(signIn.status == 303)
+            #expect(signIn.header("location") == "/v1/shipments?page=2")
+            let cookie = try #require(signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value)
+            #expect(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"))
+
+            let page = try gateway.curl("/v1/shipments?page=2", browser)
+            #expect(page.status == 200)
+            let forwarded = (gateway.upstreamRequests().last?["headers"] as? [[String]] ?? []).map { $0[0] }
+            #expect(!forwarded.contains("cookie"), "the session cookie must never reach an upstream")
+
+            let sessionValue = String(cookie.dropFirst("__Host-portcullis=".count).prefix { $0 != ";" })
+            let logout = try gateway.curl("/.portcullis/logout", browser + ["--data-urlencode", "csrf=\(csrf)"])
+            #expect(logout.status == 303)
+            var replayed = 0
+            for _ in 0..<50 {
+                replayed = try gateway.curl("/v1/shipments", ["-H", "cookie: __Host-portcullis=\(sessionValue)"]).status
+                if replayed == 401 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(replayed == 401, "a cookie of a logged-out session must stop working")
+        }
+    }
 }
+

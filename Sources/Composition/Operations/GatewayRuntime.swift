@@ -34,7 +34,8 @@ enum GatewayRuntime {
             sessions: sessions, directory: parts.feed)
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
-            forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder, logger: logger)
+            forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder,
+            browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings), logger: logger)
         let application = try GatewayServer.application(
             settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, logger: logger,
             onStarted: { address in logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) })

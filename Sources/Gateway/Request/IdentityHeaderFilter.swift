@@ -71,7 +71,7 @@ public struct IdentityHeaderFilter: Sendable {
     /// Keep `Upgrade` and send `Connection: upgrade` when the client asked for an upgrade;
     /// only for routes that allow WebSocket.
     public let keepsUpgrade: Bool
-    /// The cookie removed from every `Cookie` field.
+    /// The cookie removed from every `Cookie` field, with its `<name>-…` companions.
     public let removedCookieName: String
 
     public init(keepsUpgrade: Bool = false, removedCookieName: String = IdentityHeaderFilter.sessionCookieName) {
@@ -193,7 +193,9 @@ public struct IdentityHeaderFilter: Sendable {
         for pair in bytes.split(separator: ASCII.semicolon, omittingEmptySubsequences: false) {
             let nameAndSpaces = pair.drop(while: isWhitespace).prefix { $0 != ASCII.equals }
             let nameEnd = nameAndSpaces.lastIndex { !isWhitespace($0) }.map { $0 + 1 } ?? nameAndSpaces.startIndex
-            if nameAndSpaces[..<nameEnd].elementsEqual(cookieName.utf8) {
+            let name = nameAndSpaces[..<nameEnd]
+            // The named cookie and its companions (`__Host-portcullis-csrf`) are all the gateway's own.
+            if name.elementsEqual(cookieName.utf8) || (name.starts(with: cookieName.utf8) && name.dropFirst(cookieName.utf8.count).first == ASCII.hyphen) {
                 removedAny = true
             } else {
                 kept.append(pair)

@@ -34,11 +34,12 @@ public struct GatewayResponder: Sendable {
     let forwarder: UpstreamForwarder
     let signer: @Sendable () throws -> TokenSigner
     let recorder: any AuditRecorder
+    let browserLogin: BrowserLogin?
     let logger: Logger
 
     public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, access: AccessControl,
                 forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner, recorder: any AuditRecorder,
-                logger: Logger) {
+                browserLogin: BrowserLogin?, logger: Logger) {
         self.settings = settings
         self.routes = routes
         self.authenticator = authenticator
@@ -46,6 +47,7 @@ public struct GatewayResponder: Sendable {
         self.forwarder = forwarder
         self.signer = signer
         self.recorder = recorder
+        self.browserLogin = browserLogin
         self.logger = logger
     }
 
@@ -79,6 +81,11 @@ public struct GatewayResponder: Sendable {
         }
         record.method = canonical.method.rawValue
         record.target = canonical.path
+        if canonical.path.hasPrefix(BrowserLogin.prefix), let browserLogin {
+            record.route = "portcullis-login"
+            record.outcome = "allow"
+            return await browserLogin.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: requestID)
+        }
         guard let route = routes.table.match(canonical)?.payload else {
             record.outcome = "deny"
             record.reason = "no route"

@@ -98,8 +98,7 @@ struct JSONBody {
     }
 }
 
-/// An `application/x-www-form-urlencoded` body (RFC 6749 requests). Repeated parameters are
-/// refused, as RFC 6749 §3.1 requires, so two readers can never pick different values.
+/// An `application/x-www-form-urlencoded` body (RFC 6749 requests), parsed by `FormURLEncoded`.
 struct FormBody {
     let fields: [String: String]
 
@@ -109,20 +108,10 @@ struct FormBody {
         }
         let bytes = try await RequestBytes.collect(request, context: context, limit: limit)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .malformedBody("form body is not UTF-8") }
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
-                throw .malformedBody("invalid percent-encoding in form body")
-            }
-            guard fields[name] == nil else { throw .malformedBody("parameter '\(name)' appears more than once") }
-            if !value.isEmpty { fields[name] = value }
+        switch FormURLEncoded.parse(text) {
+        case let .success(fields): return FormBody(fields: fields)
+        case let .failure(error): throw .malformedBody(error.description)
         }
-        return FormBody(fields: fields)
-    }
-
-    private static func decode(_ text: Substring) -> String? {
-        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
     subscript(_ name: String) -> String? { fields[name] }
@@ -139,5 +128,31 @@ enum RequestBytes {
         } catch {
             throw .malformedBody("request body is larger than \(limit) bytes")
         }
+    }
+}
+
+/// `application/x-www-form-urlencoded` (the WHATWG URL standard's form encoding), strictly:
+/// a parameter given twice is refused (as RFC 6749 §3.1 requires of token requests), so two
+/// readers can never pick different values; empty values count as absent.
+public enum FormURLEncoded {
+    public struct Malformed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func parse(_ text: String) -> Result<[String: String], Malformed> {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
+                return .failure(Malformed(description: "invalid percent-encoding in form body"))
+            }
+            guard fields[name] == nil else { return .failure(Malformed(description: "parameter '\(name.prefix(40))' appears more than once")) }
+            if !value.isEmpty { fields[name] = value }
+        }
+        return .success(fields)
+    }
+
+    private static func decode(_ text: Substring) -> String? {
+        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 }

@@ -17,6 +17,8 @@ public struct ClientInfo: Sendable {
 /// A session as handed to its user: the only time the refresh token exists in clear.
 public struct IssuedSession: Sendable {
     public var session: Session
+    /// The account as it was when the session opened (roles and groups for cookies).
+    public var user: User
     public var accessToken: String
     public var refreshToken: String
     public var accessTokenLifetime: TimeInterval
@@ -160,7 +162,7 @@ public struct IdentityService: Sendable {
         let user = try await store.requireUser(login: stored.login)
         recordAuthentication("login", principal: "User::\"\(user.login)\"", outcome: "success", client: client,
                              details: "session \(session.id.uuidString.lowercased()), methods \(methods.joined(separator: "+"))")
-        return IssuedSession(session: session, accessToken: try accessToken(for: user, session: session), refreshToken: refreshToken,
+        return IssuedSession(session: session, user: user, accessToken: try accessToken(for: user, session: session), refreshToken: refreshToken,
                              accessTokenLifetime: settings.accessTokenLifetime)
     }
 
