@@ -156,6 +156,7 @@ let package = Package(
             dependencies: [
                 "Identity", "Composition", "Tokens", "Audit", "Cedar", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"], exclude: ["Fixtures"]),

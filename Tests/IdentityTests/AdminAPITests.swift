@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Identity
 import Testing
 
@@ -133,6 +134,29 @@ import Testing
             let refresh = try #require(session.string("refresh_token"))
             #expect(try await harness.token(form: "grant_type=refresh_token&refresh_token=\(refresh)").status == 400)
             #expect(try await harness.auditEvents(action: "session.revoke").count == 1)
+        }
+    }
+
+    @Test func theAuditTrailIsSearchableThroughTheAdminAPI() async throws {
+        try await IdentityHarness.run { harness in
+            let admin = try await harness.adminToken()
+            for login in ["ann", "ben", "cat"] {
+                _ = try await harness.send(.post, "/v1/admin/users", body: harness.json(["login": login, "email": "\(login)@logistics.example"]),
+                                           bearer: admin)
+            }
+            _ = try await harness.auditEvents(action: "user.create")  // waits until the writer has stored everything
+            let page = try await harness.send(.get, "/v1/admin/audit?decision=applied&limit=2", bearer: admin)
+            #expect(page.status == 200)
+            let lines = page.text.split(separator: "\n")
+            #expect(lines.count == 2)
+            #expect(lines.allSatisfy { $0.contains(#""action":"user.create""#) && $0.contains(#""principal":"User::\"sec-admin\"""#) })
+            let cursor = try #require(page.headers[HTTPField.Name("X-Next-Cursor")!])
+            let rest = try await harness.send(.get, "/v1/admin/audit?decision=applied&limit=2&after=\(cursor)", bearer: admin)
+            #expect(rest.text.split(separator: "\n").count == 1)
+            #expect(try await harness.send(.get, "/v1/admin/audit?since=yesterday", bearer: admin).status == 400)
+            try await harness.makeUser("driver9", roles: ["driver"])
+            let driver = try #require(try await harness.login("driver9", "correct horse battery staple").string("access_token"))
+            #expect(try await harness.send(.get, "/v1/admin/audit", bearer: driver).status == 403)
         }
     }
 }

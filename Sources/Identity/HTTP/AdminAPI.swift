@@ -1,7 +1,9 @@
 import Audit
 import Cedar
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// The policy set that decides admin API requests, and its version for the audit trail.
 public struct AdminPolicies: Sendable {
@@ -163,6 +165,7 @@ struct AdminAPI: Sendable {
             return Response(status: .noContent)
         }
 
+        route(group, .get, "audit") { request, _, _ in try await auditSearch(request) }
         route(group, .get, "sessions") { request, _, _ in
             let (after, limit) = try Self.pagination(request)
             let login = request.uri.queryParameters["login"].map(String.init)
@@ -234,6 +237,38 @@ struct AdminAPI: Sendable {
         let created = try await store.createService(name: name!, owner: owner!, spiffeID: spiffe, roles: roles)
         record(actor, "service.create", target: "Service::\"\(created.name)\"", before: nil, after: created)
         return JSONResponse.make(.created, created)
+    }
+
+    /// `GET /v1/admin/audit?principal=&route=&decision=&request_id=&since=&until=&limit=&after=`:
+    /// newest first, one JSON object per line in the export schema (`AuditExportFormat`, v1),
+    /// with the cursor for the next page in the `X-Next-Cursor` header.
+    private func auditSearch(_ request: Request) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        func text(_ name: String) -> String? { parameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+        func time(_ name: String) throws(IdentityError) -> Date? {
+            guard let raw = text(name) else { return nil }
+            guard let date = ISO8601DateFormatter().date(from: raw) else { throw .invalid(name, "expected an RFC 3339 time such as 2026-11-24T08:00:00Z") }
+            return date
+        }
+        var limit = 100
+        if let raw = text("limit") {
+            guard let value = Int(raw), (1...1000).contains(value) else { throw IdentityError.invalid("limit", "expected a number from 1 to 1000") }
+            limit = value
+        }
+        var after: AuditQuery.Cursor?
+        if let raw = text("after") {
+            guard let cursor = AuditQuery.Cursor(raw) else { throw IdentityError.invalid("after", "expected a cursor from X-Next-Cursor") }
+            after = cursor
+        }
+        let query = AuditQuery(principal: text("principal"), route: text("route"), outcome: text("decision"), requestID: text("request_id"),
+                               since: try time("since"), until: try time("until"), after: after, limit: limit)
+        let records = try await AuditStore(client: store.client, logger: store.logger).search(query)
+        let body = records.map { AuditExportFormat.jsonl.line($0) + "\n" }.joined()
+        var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
+        if records.count == limit, let last = records.last {
+            headers[HTTPField.Name("X-Next-Cursor")!] = AuditQuery.Cursor(timeMicros: last.event.timeMicros, id: last.event.id).description
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     // MARK: Authorization
