@@ -49,7 +49,10 @@ struct IdentityHarness: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await database.run() }
                 _ = try await Migrator(client: database.client, logger: logger).apply(try Migration.bundled())
-                group.addTask { try await audit.run() }
+                // Stopped before the pool (as `serve` does): a pool closing under an in-flight
+                // audit write trips an assertion in postgres-nio.
+                let auditWriter = Task { try await audit.run() }
+                defer { auditWriter.cancel() }
                 let parts = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
                                                                recorder: audit, logger: logger)
                 // The feed holds a LISTEN connection: it stops before the pool does, as in `serve`.
@@ -63,6 +66,8 @@ struct IdentityHarness: Sendable {
                 }
                 feed.cancel()
                 _ = await feed.result
+                auditWriter.cancel()
+                _ = await auditWriter.result
                 group.cancelAll()
             }
             try? FileManager.default.removeItem(at: auditConfiguration.spoolDirectory)

@@ -117,7 +117,8 @@ public final class RevocationFeed: Service, Sendable {
     /// (usually cancelled) caller cannot cancel.
     private static func close(_ connection: PostgresConnection) {
         Task {
-            _ = try? await connection.query("SELECT 1", logger: Logger(label: "portcullis.revocation-feed"))
+            // If even the round trip fails the connection is already broken; leave it to die.
+            guard (try? await connection.query("SELECT 1", logger: Logger(label: "portcullis.revocation-feed"))) != nil else { return }
             try? await connection.close()
         }
     }
