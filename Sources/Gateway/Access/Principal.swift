@@ -1,5 +1,6 @@
 import Cedar
 import Foundation
+import Identity
 
 /// Who sent a request, as established by the authentication chain. Exactly one per request.
 public struct Principal: Sendable {
@@ -34,13 +35,9 @@ public struct Principal: Sendable {
     /// The Cedar entity: attributes and parents (roles, then groups) as `docs/policy-model.md` describes.
     var entity: Entity {
         switch kind {
-        case .user:
-            Entity(uid: uid, attributes: ["id": .string(CedarString(name))],
-                   parents: roles.map { EntityUID("Role", $0) } + groups.map { EntityUID("Group", $0) })
-        case .service:
-            Entity(uid: uid, attributes: ["spiffe_id": .string(CedarString(spiffeID ?? ""))], parents: roles.map { EntityUID("Role", $0) })
-        case .anonymous:
-            Entity(uid: uid)
+        case .user: PrincipalEntity.user(login: name, roles: roles, groups: groups)
+        case .service: PrincipalEntity.service(name: name, spiffeID: spiffeID, roles: roles)
+        case .anonymous: Entity(uid: uid)
         }
     }
 }

@@ -288,8 +288,7 @@ struct AdminAPI: Sendable {
         let (claims, user, serviceAccount) = try await service.authenticate(bearer: bearer)
         let principal: Entity
         if let user {
-            principal = PrincipalEntity.user(login: user.login, id: user.id.uuidString.lowercased(), email: user.email,
-                                             name: user.displayName, roles: user.roles, groups: user.groups)
+            principal = PrincipalEntity.user(login: user.login, email: user.email, name: user.displayName, roles: user.roles, groups: user.groups)
         } else if let serviceAccount {
             principal = PrincipalEntity.service(name: serviceAccount.name, spiffeID: serviceAccount.spiffeID, roles: serviceAccount.roles)
         } else {

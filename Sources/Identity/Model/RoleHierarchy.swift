@@ -30,11 +30,14 @@ public struct RoleHierarchy: Sendable, Equatable {
 /// The principal side of Portcullis's Cedar request model (see `docs/policy-model.md`),
 /// shared by the gateway and the identity admin API so both build principals the same way.
 public enum PrincipalEntity {
-    /// `User::"<login>"` with attributes id, email, name and parents: its roles and groups.
-    public static func user(login: String, id: String, email: String, name: String, roles: [String], groups: [String]) -> Entity {
-        Entity(uid: EntityUID("User", login),
-               attributes: ["id": .string(CedarString(id)), "email": .string(CedarString(email)), "name": .string(CedarString(name))],
-               parents: roles.map { EntityUID("Role", $0) } + groups.map { EntityUID("Group", $0) })
+    /// `User::"<login>"` with attributes id (the login) and, when known, email and name; parents:
+    /// its roles and groups.
+    public static func user(login: String, email: String? = nil, name: String? = nil, roles: [String], groups: [String]) -> Entity {
+        var attributes: [CedarString: Value] = ["id": .string(CedarString(login))]
+        if let email { attributes["email"] = .string(CedarString(email)) }
+        if let name { attributes["name"] = .string(CedarString(name)) }
+        return Entity(uid: EntityUID("User", login), attributes: attributes,
+                      parents: roles.map { EntityUID("Role", $0) } + groups.map { EntityUID("Group", $0) })
     }
 
     /// `Service::"<name>"` with attribute spiffe_id and parents: its roles.

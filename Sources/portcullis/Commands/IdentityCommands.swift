@@ -23,6 +23,16 @@ enum IdentityCommandRunner {
         return (IdentityAdministration.oneTimePassword(), true)
     }
 
+    /// Every item of a paginated listing, page after page.
+    static func forEachPage<Item>(_ fetch: (String?) async throws -> Page<Item>, _ body: (Item) -> Void) async throws {
+        var after: String?
+        repeat {
+            let page = try await fetch(after)
+            page.items.forEach(body)
+            after = page.next
+        } while after != nil
+    }
+
     static func describe(_ user: User) -> String {
         let mfa = user.mfaEnrolled ? "mfa" : "no-mfa"
         return "\(user.login)\t\(user.email)\t\(user.status.rawValue)\t\(mfa)\troles=\(user.roles.joined(separator: ","))\tgroups=\(user.groups.joined(separator: ","))"
@@ -75,12 +85,9 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await IdentityCommandRunner.run(options, "user list") { admin in
-                var after: String?
-                repeat {
-                    let page = try await admin.store.listUsers(after: after, limit: 100)
-                    for user in page.items { print(IdentityCommandRunner.describe(user)) }
-                    after = page.next
-                } while after != nil
+                try await IdentityCommandRunner.forEachPage({ try await admin.store.listUsers(after: $0, limit: 100) }) { user in
+                    print(IdentityCommandRunner.describe(user))
+                }
             }
         }
     }
@@ -295,12 +302,9 @@ struct ServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await IdentityCommandRunner.run(options, "service list") { admin in
-                var after: String?
-                repeat {
-                    let page = try await admin.store.listServices(after: after, limit: 100)
-                    for service in page.items { print(IdentityCommandRunner.describe(service)) }
-                    after = page.next
-                } while after != nil
+                try await IdentityCommandRunner.forEachPage({ try await admin.store.listServices(after: $0, limit: 100) }) { service in
+                    print(IdentityCommandRunner.describe(service))
+                }
             }
         }
     }
@@ -323,14 +327,13 @@ struct BootstrapAdminCommand: AsyncParsableCommand {
                 _ = try await admin.store.createRole(name: role, description: "Administers identities, policies and the audit trail", parents: [])
                 admin.record("role.create", target: "Role::\"\(role)\"")
             }
-            var after: String?
-            repeat {
-                let page = try await admin.store.listUsers(after: after, limit: 100)
-                if let existing = page.items.first(where: { $0.roles.contains(role) }) {
-                    throw IdentityError.conflict("'\(existing.login)' is already a security admin; bootstrap runs only once")
-                }
-                after = page.next
-            } while after != nil
+            var existing: String?
+            try await IdentityCommandRunner.forEachPage({ try await admin.store.listUsers(after: $0, limit: 100) }) { user in
+                if user.roles.contains(role) { existing = existing ?? user.login }
+            }
+            if let existing {
+                throw IdentityError.conflict("'\(existing)' is already a security admin; bootstrap runs only once")
+            }
             let password = IdentityAdministration.oneTimePassword()
             var user = try await admin.store.createUser(login: try Names.login(login), email: try Names.email(email),
                                                         displayName: "Security administrator",
