@@ -51,12 +51,12 @@ import Testing
 
             try cluster.stop()
             for n in 300..<700 { #expect(pipeline.record(event(n))) }
-            try await waitUntil("events to be spooled") { pipeline.statistics.spooled == 400 }
+            try await waitUntil("events to be spooled") { pipeline.statistics.spooled >= 400 }
             #expect(!pipeline.isAcceptingTraffic, "fail_closed must refuse traffic while the spool is over its limit")
 
             try cluster.start()
-            try await waitUntil("the spool to be replayed") { pipeline.statistics.replayed == 400 }
-            #expect(pipeline.isAcceptingTraffic)
+            try await waitUntil("the spool to be replayed") { pipeline.statistics.replayed == pipeline.statistics.spooled }
+            try await waitUntil("the pipeline to accept traffic again") { pipeline.isAcceptingTraffic }
             group.cancelAll()
         }
 
