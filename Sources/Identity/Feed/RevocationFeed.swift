@@ -117,8 +117,8 @@ public final class RevocationFeed: Service, Sendable {
     /// (usually cancelled) caller cannot cancel.
     private static func close(_ connection: PostgresConnection) {
         Task {
-            // If even the round trip fails the connection is already broken; leave it to die.
-            guard (try? await connection.query("SELECT 1", logger: Logger(label: "portcullis.revocation-feed"))) != nil else { return }
+            // Succeeded or failed, the round trip is over: nothing is in flight when close runs.
+            _ = try? await connection.query("SELECT 1", logger: Logger(label: "portcullis.revocation-feed"))
             try? await connection.close()
         }
     }
