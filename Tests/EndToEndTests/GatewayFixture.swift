@@ -79,6 +79,14 @@ struct GatewayFixture: Sendable {
             let serve = try PortcullisProcess(["serve", "--config", configFile.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
             let gatewayPort = try await serve.listenerPort("gateway listener started")
             let identityPort = try await serve.listenerPort("identity listener started")
+            // Credentials are refused (503) until the revocation feed has synchronised: wait for readiness.
+            let admin = try await serve.adminAddress()
+            var attempts = 0
+            while (try? Curl.get("http://\(admin)/readyz").status) != 200 {
+                attempts += 1
+                guard attempts < 200 else { throw PortcullisProcess.Failure(description: "serve never became ready: \(serve.standardError)") }
+                try await Task.sleep(for: .milliseconds(25))
+            }
             let fixture = GatewayFixture(directory: directory, environment: environment, gatewayPort: gatewayPort, identityPort: identityPort,
                                          upstreamLog: upstreamLog, serve: serve)
             do {

@@ -9,9 +9,13 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
     case invalidToken(String)
     case revoked
     case unknownWorkload(String)
+    /// The revocation feed is not synchronised (starting, or PostgreSQL unreachable): whether a
+    /// credential was revoked cannot be known, so none is accepted (fail closed).
+    case revocationStateUnavailable
 
     public var description: String {
         switch self {
+        case .revocationStateUnavailable: "revocation state is unavailable; retry shortly"
         case let .invalidToken(reason): "the bearer token is not valid: \(reason)"
         case .revoked: "the credential has been revoked"
         case let .unknownWorkload(spiffeID): "no active service account is bound to \(spiffeID)"
@@ -40,6 +44,9 @@ public struct Authenticator: Sendable {
 
     public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, now: Date = Date()) throws(AuthenticationFailure) -> Principal {
         let snapshot = directory.snapshot
+        let presentsCredentials = Self.bearerToken(fields) != nil || certificate != nil
+            || Self.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields) != nil
+        if presentsCredentials && !snapshot.synchronized { throw .revocationStateUnavailable }
         if let token = Self.bearerToken(fields) {
             let policy = claimsPolicy
             let keys = verificationKeys

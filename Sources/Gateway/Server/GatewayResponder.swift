@@ -97,6 +97,11 @@ public struct GatewayResponder: Sendable {
         let principal: Principal
         do {
             principal = try authenticator.authenticate(request.headers, certificate: certificate)
+        } catch .revocationStateUnavailable {
+            record.outcome = "error"
+            record.reason = AuthenticationFailure.revocationStateUnavailable.description
+            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": AuthenticationFailure.revocationStateUnavailable.description],
+                                       requestID: requestID, headers: [.retryAfter: "2"])
         } catch {
             record.outcome = "deny"
             record.reason = error.description
