@@ -90,14 +90,91 @@ public enum ClaimsCodec {
         case jwt
     }
 
-    static let formatKey = CodingUserInfoKey(rawValue: "portcullis.claims.format")!
-
+    /// Compact JSON with members in key order. Written by hand rather than with `JSONEncoder`:
+    /// the gateway mints an assertion per request, and Foundation's encoder was a measurable
+    /// part of that path (docs/performance.md).
     public static func encode(_ claims: Claims, as format: Format) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.userInfo[formatKey] = format
-        // Encoding a struct of strings, arrays and numbers cannot fail.
-        return Array(try! encoder.encode(claims))
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        var first = true
+        func key(_ name: String) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            appendString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+        }
+        func string(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            appendString(value, to: &out)
+        }
+        func strings(_ name: String, _ values: [String]) {
+            guard !values.isEmpty else { return }
+            key(name)
+            out.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(value, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        func date(_ name: String, _ value: Date?) {
+            guard let value else { return }
+            switch format {
+            case .jwt:
+                key(name)
+                out.append(contentsOf: String(Int64(value.timeIntervalSince1970)).utf8)
+            case .paseto:
+                string(name, RFC3339.format(value))
+            }
+        }
+        strings("amr", claims.authMethods)
+        if claims.audience.count == 1 { string("aud", claims.audience[0]) } else {
+            key("aud")
+            out.append(UInt8(ascii: "["))
+            for (index, value) in claims.audience.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(value, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        string("device_id", claims.deviceID)
+        date("exp", claims.expiresAt)
+        strings("groups", claims.groups)
+        date("iat", claims.issuedAt)
+        string("iss", claims.issuer)
+        string("jti", claims.tokenID)
+        string("kind", claims.subjectKind.rawValue)
+        string("method", claims.httpMethod)
+        date("mfa_time", claims.mfaTime)
+        date("nbf", claims.notBefore)
+        string("path", claims.httpPath)
+        strings("roles", claims.roles)
+        date("session_exp", claims.sessionExpiresAt)
+        string("sid", claims.sessionID)
+        string("sub", claims.subject)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// A JSON string literal (RFC 8259 §7): quote, backslash and control characters escaped.
+    static func appendString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Decodes and type-checks claims from untrusted (but authenticated) JSON.
@@ -186,44 +263,6 @@ private struct ClaimReader {
     func requiredDate(_ key: String) throws(TokenError) -> Date {
         guard let value = try date(key) else { throw TokenError.invalidClaims("missing claim '\(key)'") }
         return value
-    }
-}
-
-extension Claims: Encodable {
-    enum CodingKeys: String, CodingKey {
-        case issuer = "iss", subject = "sub", audience = "aud", issuedAt = "iat", notBefore = "nbf"
-        case expiresAt = "exp", tokenID = "jti", subjectKind = "kind", roles, groups, sessionID = "sid"
-        case authMethods = "amr", mfaTime = "mfa_time", deviceID = "device_id"
-        case httpMethod = "method", httpPath = "path", sessionExpiresAt = "session_exp"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        let format = encoder.userInfo[ClaimsCodec.formatKey] as? ClaimsCodec.Format ?? .paseto
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        func put(_ date: Date?, _ key: CodingKeys) throws {
-            guard let date else { return }
-            switch format {
-            case .jwt: try c.encode(Int64(date.timeIntervalSince1970), forKey: key)
-            case .paseto: try c.encode(RFC3339.format(date), forKey: key)
-            }
-        }
-        try c.encode(issuer, forKey: .issuer)
-        try c.encode(subject, forKey: .subject)
-        if audience.count == 1 { try c.encode(audience[0], forKey: .audience) } else { try c.encode(audience, forKey: .audience) }
-        try put(issuedAt, .issuedAt)
-        try put(notBefore, .notBefore)
-        try put(expiresAt, .expiresAt)
-        try c.encode(tokenID, forKey: .tokenID)
-        try c.encode(subjectKind, forKey: .subjectKind)
-        if !roles.isEmpty { try c.encode(roles, forKey: .roles) }
-        if !groups.isEmpty { try c.encode(groups, forKey: .groups) }
-        try c.encodeIfPresent(sessionID, forKey: .sessionID)
-        if !authMethods.isEmpty { try c.encode(authMethods, forKey: .authMethods) }
-        try put(mfaTime, .mfaTime)
-        try c.encodeIfPresent(deviceID, forKey: .deviceID)
-        try c.encodeIfPresent(httpMethod, forKey: .httpMethod)
-        try c.encodeIfPresent(httpPath, forKey: .httpPath)
-        try put(sessionExpiresAt, .sessionExpiresAt)
     }
 }
 

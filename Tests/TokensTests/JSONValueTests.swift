@@ -66,4 +66,18 @@ final class ErrorMessageTests: XCTestCase {
         XCTAssertEqual(TokenError.unsupportedAlgorithm(String(repeating: "A", count: 100)).description.count,
                        "algorithm '' is not accepted (only EdDSA)".count + 32)
     }
+
+    /// The hand-written claims encoder escapes what JSON requires and round-trips through the
+    /// strict decoder in both timestamp formats.
+    func testClaimsWithQuotesBackslashesAndControlCharactersRoundTrip() throws {
+        let awkward = "a\"b\\c\n\u{01}d/é"
+        let claims = Claims(issuer: "iss", subject: awkward, audience: ["x", "y"], issuedAt: Date(timeIntervalSince1970: 1_800_000_000),
+                            expiresAt: Date(timeIntervalSince1970: 1_800_000_600), tokenID: "t", subjectKind: .service,
+                            roles: [awkward], authMethods: ["mtls"], httpMethod: "GET", httpPath: "/p")
+        for format in [ClaimsCodec.Format.jwt, .paseto] {
+            let encoded = ClaimsCodec.encode(claims, as: format)
+            XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(encoded)))
+            XCTAssertEqual(try ClaimsCodec.decode(encoded, as: format), claims)
+        }
+    }
 }
