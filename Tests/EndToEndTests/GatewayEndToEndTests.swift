@@ -65,11 +65,18 @@ import Testing
             // Only the two allowed requests (the dispatcher's and the public health check) reached the upstream.
             #expect(gateway.upstreamRequests().count == 2)
 
-            let audit = try await gateway.cli(["audit", "search", "--request-id", requestID])
+            // The audit writer works off the request path: poll until the records are stored.
+            var audit = ""
+            var denials = ""
+            for _ in 0..<100 {
+                audit = try await gateway.cli(["audit", "search", "--request-id", requestID])
+                denials = try await gateway.cli(["audit", "search", "--decision", "deny", "--route", "shipments"])
+                if !audit.isEmpty && denials.split(separator: "\n").count >= 4 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
             #expect(audit.contains(#""principal":"User::\"dana\"""#))
             #expect(audit.contains(#""outcome":"allow""#))
             #expect(audit.contains(#""policies":["dispatchers-read-shipments"]"#))
-            let denials = try await gateway.cli(["audit", "search", "--decision", "deny", "--route", "shipments"])
             #expect(denials.split(separator: "\n").count >= 4)
         }
     }
