@@ -129,15 +129,7 @@ public enum ClaimsCodec {
             }
         }
         strings("amr", claims.authMethods)
-        if claims.audience.count == 1 { string("aud", claims.audience[0]) } else {
-            key("aud")
-            out.append(UInt8(ascii: "["))
-            for (index, value) in claims.audience.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendString(value, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        }
+        if claims.audience.count == 1 { string("aud", claims.audience[0]) } else { strings("aud", claims.audience) }
         string("device_id", claims.deviceID)
         date("exp", claims.expiresAt)
         strings("groups", claims.groups)
