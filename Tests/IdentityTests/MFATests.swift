@@ -5,8 +5,9 @@ import Tokens
 
 /// TOTP enrolment and two-step login, with recovery codes, over HTTP.
 @Suite struct MFATests {
-    /// Enrols alice and returns her TOTP generator and recovery codes.
-    func enrol(_ harness: IdentityHarness) async throws -> (TOTP, [String]) {
+    /// Enrols alice and returns her TOTP generator, recovery codes and the time step whose code
+    /// confirmed the enrolment (already used, so a later login must present another step's code).
+    func enrol(_ harness: IdentityHarness) async throws -> (TOTP, [String], enrolmentStep: UInt64) {
         try await harness.makeUser("alice")
         let access = try #require(try await harness.login("alice", "correct horse battery staple").string("access_token"))
         let begin = try await harness.send(.post, "/v1/mfa/totp", bearer: access)
@@ -16,25 +17,28 @@ import Tokens
         let totp = TOTP(secret: secret)
         let wrong = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": "000000"]), bearer: access)
         #expect(wrong.status == 400)
-        let confirm = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": totp.code(at: Date())]), bearer: access)
+        let enrolmentStep = TOTP.step(at: Date())
+        let confirm = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": totp.code(forStep: enrolmentStep)]), bearer: access)
         #expect(confirm.status == 200)
         let codes = try #require(confirm.json["recovery_codes"] as? [String])
         #expect(codes.count == 10)
-        return (totp, codes)
+        return (totp, codes, enrolmentStep)
     }
 
     @Test func enrolledUsersNeedASecondFactorAndGetAnMFATime() async throws {
         try await IdentityHarness.run { harness in
-            let (totp, _) = try await enrol(harness)
+            let (totp, _, enrolmentStep) = try await enrol(harness)
             let first = try await harness.login("alice", "correct horse battery staple")
             #expect(first.status == 401)
             #expect(first.string("error") == "mfa_required")
             let challenge = try #require(first.string("challenge"))
             #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": "123456"])).status == 401)
-            // Enrolment used the current step's code; codes are single-use, so present the next
-            // step's (accepted: the verification window is one step either side).
-            let next = totp.code(forStep: TOTP.step(at: Date()) + 1)
-            #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": totp.code(at: Date())])).status == 401)
+            // Enrolment used its step's code and codes are single-use, so replaying it fails and the
+            // following step's code is accepted (the verification window is one step either side).
+            // Steps are fixed here, not read from the clock again, so a 30-second boundary crossed
+            // mid-test cannot change the outcome.
+            let next = totp.code(forStep: enrolmentStep + 1)
+            #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": totp.code(forStep: enrolmentStep)])).status == 401)
             let second = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": next]))
             #expect(second.status == 200)
             let claims = try PasetoPublicVerifier(keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests)
@@ -50,7 +54,7 @@ import Tokens
 
     @Test func aRecoveryCodeWorksOnce() async throws {
         try await IdentityHarness.run { harness in
-            let (_, codes) = try await enrol(harness)
+            let (_, codes, _) = try await enrol(harness)
             let login = try await harness.login("alice", "correct horse battery staple", extra: ["recovery_code": codes[3].lowercased()])
             #expect(login.status == 200)
             let again = try await harness.login("alice", "correct horse battery staple", extra: ["recovery_code": codes[3]])
@@ -60,7 +64,7 @@ import Tokens
 
     @Test func aChallengeAllowsOnlyAFewCodes() async throws {
         try await IdentityHarness.run(configure: { $0.mfaChallengeAttempts = 2 }) { harness in
-            let (totp, _) = try await enrol(harness)
+            let (totp, _, _) = try await enrol(harness)
             let challenge = try #require(try await harness.login("alice", "correct horse battery staple").string("challenge"))
             for code in ["111111", "222222"] {
                 #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": code])).status == 401)
@@ -72,7 +76,7 @@ import Tokens
 
     @Test func anAdministratorResetRemovesTheFactorAndEndsSessions() async throws {
         try await IdentityHarness.run { harness in
-            let (_, codes) = try await enrol(harness)
+            let (_, codes, _) = try await enrol(harness)
             let session = try await harness.login("alice", "correct horse battery staple", extra: ["recovery_code": codes[0]])
             let sessionID = try #require(session.string("session_id"))
             let admin = try await harness.adminToken()
