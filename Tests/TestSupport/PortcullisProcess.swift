@@ -57,7 +57,7 @@ public final class PortcullisProcess: Sendable {
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw Failure(description: "no matching log line; stderr was:\n\(standardError)")
+        throw Failure(description: "no matching log line; stderr was:\n\(standardError)\nstdout was:\n\(standardOutput)")
     }
 
     /// The admin listener's `host:port`, read from the `admin listener started` log line.

@@ -6,6 +6,7 @@ import Hummingbird
 import Identity
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Tokens
 
 /// Builds the gateway of `portcullis serve` from the configuration and the identity parts it
@@ -47,12 +48,16 @@ enum GatewayRuntime {
             writer.counter("portcullis_gateway_token_cache_lookups_total", lookups.misses, labels: ["result": "miss"])
             writer.gauge("portcullis_gateway_routes", routes.table.routes.count)
         }
+        let boundPort = Atomic<Int>(settings.port)
         var services: [any Service] = [try GatewayServer.application(
             settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, gate: gate, logger: logger,
-            onStarted: { address in logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) })]
+            onStarted: { address in
+                if let port = address?.port { boundPort.store(port, ordering: .relaxed) }
+                logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"])
+            })]
         if let redirect = settings.redirectListen {
             services.append(HTTPSRedirectListener.application(
-                host: redirect.host, port: redirect.port, httpsPort: settings.port, routes: routes, logger: logger,
+                host: redirect.host, port: redirect.port, httpsPort: { boundPort.load(ordering: .relaxed) }, routes: routes, logger: logger,
                 onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
         }
         services.append(GatewayReloader(configuration: configuration, policies: policies, routes: routes, credentials: credentials,

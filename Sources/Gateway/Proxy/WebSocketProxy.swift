@@ -2,8 +2,10 @@ import Foundation
 import HTTPTypes
 import HummingbirdWebSocket
 import HummingbirdWSClient
+import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// WebSocket through the gateway. The upgrade request passes exactly the checks of any other
 /// request (`GatewayResponder.admit`: canonical path, route, authentication, Cedar), and only on
@@ -22,15 +24,29 @@ struct WebSocketProxy: Sendable {
     let maxMessageBytes: Int
     let logger: Logger
 
-    /// Upgrades only an admitted request to a WebSocket route. Anything else goes on to the
-    /// HTTP responder, which runs the same checks, answers (401, 403, 400…) and records it.
+    /// Upgrades only an admitted request to a WebSocket route. A refused one is recorded and
+    /// answered here (401, 403, 400…) before the connection closes: the WebSocket channel would
+    /// otherwise answer every refusal with a bare 400.
     func shouldUpgrade(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
         let started = ContinuousClock.now
         let clientAddress = channel.remoteAddress?.ipAddress ?? "unknown"
         var record = AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: clientAddress)
-        guard case let .forward(admitted) = await responder.admit(head, clientAddress: clientAddress, tls: { await TLSFacts.read(from: channel) },
-                                                                  record: &record),
-              admitted.route.allowsWebSocket else { return .dontUpgrade }
+        let refusal: Response
+        switch await responder.admit(head, clientAddress: clientAddress, tls: { await TLSFacts.read(from: channel) }, record: &record) {
+        case let .forward(admitted) where admitted.route.allowsWebSocket:
+            return upgrade(admitted, record: &record, started: started)
+        case let .answer(answer):
+            refusal = answer
+        case .forward, .login:
+            refusal = responder.refuseUpgrade(record: &record)
+        }
+        responder.finish(&record, status: Int(refusal.status.code), started: started)
+        await Self.answer(refusal, requestID: record.requestID, on: channel)
+        return .dontUpgrade
+    }
+
+    private func upgrade(_ admitted: GatewayResponder.Admitted, record: inout AccessRecord, started: ContinuousClock.Instant)
+        -> ShouldUpgradeResult<Handler> {
         responder.finish(&record, status: 101, started: started)
         responder.metrics.recordWebSocketUpgrade(route: admitted.route.id)
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
@@ -61,6 +77,24 @@ struct WebSocketProxy: Sendable {
                 try? await clientOutbound.close(.unexpectedServerError, reason: "upstream unavailable")
             }
         }
+    }
+
+    /// Writes a refusal straight to the HTTP/1.1 connection and closes it. Status and headers
+    /// are the gateway's answer; the body is a short JSON (an upgrade client reads the status).
+    static func answer(_ response: Response, requestID: String, on channel: any Channel) async {
+        let body = ByteBuffer(string: #"{"error":"upgrade_refused","status":\#(response.status.code),"request_id":"\#(requestID)"}"#)
+        var headers = HTTPHeaders()
+        for field in response.headers where field.name != .contentType && field.name != .contentLength {
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        headers.add(name: "Connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status.code), headers: headers)
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
+        try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
+        try? await channel.close()
     }
 
     static func frame(_ message: WebSocketMessage) -> WebSocketOutboundWriter.OutboundFrame {

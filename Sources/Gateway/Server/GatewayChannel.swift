@@ -3,6 +3,7 @@ import HummingbirdHTTP2
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTP2
 import NIOSSL
 import NIOTLS
@@ -72,7 +73,13 @@ struct GatewayChannel: ServerChildChannel {
                 case .negotiated("h2"):
                     return http2.setup(channel: channel, logger: logger).map { .http2($0) }
                 case .negotiated("http/1.1"), .fallback:
-                    return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
+                    let idleTimeout = Self.timeAmount(limits.idleTimeout)
+                    return http1.setup(channel: channel, logger: logger).flatMapThrowing { connection in
+                        // Hummingbird's idle timer starts with the first request; until then this one runs.
+                        let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                        try channel.pipeline.syncOperations.addHandler(FirstRequestHeadDeadline(timeout: idleTimeout), position: .after(decoder))
+                        return .http1_1(connection)
+                    }
                 case .negotiated:
                     return channel.close().flatMap { channel.eventLoop.makeFailedFuture(NIOHTTP2Errors.invalidALPNToken()) }
                 }
@@ -100,5 +107,38 @@ struct GatewayChannel: ServerChildChannel {
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {
         .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
+
+/// Closes an HTTP/1.1 connection whose first request head is not complete within `timeout` of
+/// the TLS handshake: a head sent a byte at a time (slowloris) or never. Later requests are
+/// covered by Hummingbird's idle timer, which counts from the end of each response.
+final class FirstRequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let isHead = if case .head = unwrapInboundIn(data) { true } else { false }
+        context.fireChannelRead(data)
+        if isHead {
+            deadline?.cancel()
+            deadline = nil
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
     }
 }

@@ -104,6 +104,14 @@ public struct GatewayResponder: Sendable {
             return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "the audit trail cannot record requests right now"],
                                                requestID: requestID, headers: [.retryAfter: "5"]))
         }
+        guard head.headerFields.count <= settings.limits.maxHeaderCount else {
+            record.outcome = .error
+            record.reason = "more than \(settings.limits.maxHeaderCount) header fields"
+            record.method = head.method.rawValue
+            return .answer(GatewayAnswers.json(.init(code: 431), ["error": "too_many_headers",
+                                                                  "message": "the request has more than \(settings.limits.maxHeaderCount) header fields"],
+                                               requestID: requestID))
+        }
         let canonical: CanonicalRequest
         do {
             canonical = try RequestCanonicalizer.canonicalize(head)
@@ -186,11 +194,9 @@ public struct GatewayResponder: Sendable {
     private func forward(_ request: Request, _ admitted: Admitted, record: inout AccessRecord) async -> Response {
         let requestID = record.requestID
         if Self.asksForUpgrade(request.headers) {
-            // Upgrades the route allows were taken over by the WebSocket channel before reaching here.
-            record.outcome = .deny
-            record.reason = "upgrade not allowed on this route"
-            return GatewayAnswers.json(.badRequest, ["error": "upgrade_not_allowed", "message": "this route does not accept WebSocket or other upgrades"],
-                                       requestID: requestID)
+            // Upgrades the route allows were taken over by the WebSocket channel before reaching
+            // here; this is any other (an HTTP/1.1 `Upgrade` on a later request of a connection).
+            return refuseUpgrade(record: &record)
         }
         do {
             var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
@@ -202,6 +208,13 @@ public struct GatewayResponder: Sendable {
             return GatewayAnswers.json(error.status, ["error": error.status == .gatewayTimeout ? "upstream_timeout" : "bad_gateway",
                                                       "message": "the upstream service did not answer"], requestID: requestID)
         }
+    }
+
+    func refuseUpgrade(record: inout AccessRecord) -> Response {
+        record.outcome = .deny
+        record.reason = "upgrade not allowed on this route"
+        return GatewayAnswers.json(.badRequest, ["error": "upgrade_not_allowed", "message": "this route does not accept WebSocket or other upgrades"],
+                                   requestID: record.requestID)
     }
 
     static func asksForUpgrade(_ fields: HTTPFields) -> Bool {

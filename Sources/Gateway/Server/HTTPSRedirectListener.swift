@@ -10,7 +10,7 @@ import NIOCore
 /// redirect keeps the method and body (308) so no form is silently turned into a GET.
 public enum HTTPSRedirectListener {
     public static func application(
-        host: String, port: Int, httpsPort: Int, routes: RouteHolder, logger: Logger,
+        host: String, port: Int, httpsPort: @escaping @Sendable () -> Int, routes: RouteHolder, logger: Logger,
         onStarted: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
@@ -22,11 +22,12 @@ public enum HTTPSRedirectListener {
 
     struct Responder: HTTPResponder {
         typealias Context = BasicRequestContext
-        let httpsPort: Int
+        /// The HTTPS listener's port (read per request: with port 0 it is known only once bound).
+        let httpsPort: @Sendable () -> Int
         let routes: RouteHolder
 
         func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-            Self.answer(request.head, httpsPort: httpsPort, routes: routes.table)
+            Self.answer(request.head, httpsPort: httpsPort(), routes: routes.table)
         }
 
         static func answer(_ head: HTTPRequest, httpsPort: Int, routes: RouteTable<RouteSettings>) -> Response {

@@ -1,0 +1,191 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The gateway as operators run it: metrics, the HTTP redirect listener, WebSocket routes,
+/// connection limits against slow or flooding clients, reloads under load, and draining on
+/// shutdown. Real TLS on loopback; clients are curl, openssl and Python's `websockets`.
+@Suite(.serialized) struct GatewayOperationsTests {
+    static let routes = """
+            - id: shipments
+              hosts: [shipments.localhost]
+              path: /
+              upstream: UPSTREAM
+            - id: live
+              hosts: [shipments.localhost]
+              path: /live
+              upstream: WSUPSTREAM
+              websocket: true
+            - id: billing
+              hosts: [billing.localhost]
+              path: /
+              upstream: UPSTREAM
+        """
+
+    static let policies = [
+        "logistics.cedar": """
+            @id("dispatchers-use-shipments")
+            permit (principal in Role::"dispatcher", action in Action::"read", resource)
+            when { resource == Route::"shipments" || resource == Route::"live" };
+            """,
+    ]
+
+    @Test func metricsCountDecisionsAndThePlainListenerOnlyRedirects() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            for _ in 0..<3 { #expect(try gateway.curl("/v1/shipments", ["-H", "authorization: Bearer \(token)"]).status == 200) }
+            #expect(try gateway.curl("/v1/shipments", ["-X", "DELETE", "-H", "authorization: Bearer \(token)"]).status == 403)
+
+            let metrics = try GatewayFixture.curl(["http://\(gateway.adminAddress)/metrics"])
+            #expect(metrics.status == 200)
+            #expect(metrics.header("content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            let lines = Set(metrics.body.split(separator: "\n").map(String.init))
+            #expect(lines.contains(#"portcullis_gateway_requests_total{route="shipments",outcome="allow"} 3"#), "\(metrics.body)")
+            #expect(lines.contains(#"portcullis_gateway_requests_total{route="shipments",outcome="deny"} 1"#))
+            #expect(lines.contains(#"portcullis_gateway_request_duration_seconds_count{route="shipments"} 4"#))
+            // The same token three times and once more: one signature check, three cache hits.
+            #expect(lines.contains(#"portcullis_gateway_token_cache_lookups_total{result="miss"} 1"#))
+            #expect(lines.contains(#"portcullis_gateway_token_cache_lookups_total{result="hit"} 3"#))
+            #expect(lines.contains("portcullis_audit_events_dropped_total 0"))
+            #expect(lines.contains("portcullis_audit_accepting_traffic 1"))
+            #expect(lines.contains { $0.hasPrefix("portcullis_gateway_open_connections ") })
+            // The admin listener is not reachable through a route.
+            #expect(try gateway.curl("/metrics", ["-H", "authorization: Bearer \(token)"]).json["target"] as? String == "/metrics")
+
+            let redirect = try GatewayFixture.curl(["-H", "Host: shipments.localhost", "http://127.0.0.1:\(gateway.redirectPort)/v1/a/../shipments?x=1"])
+            #expect(redirect.status == 308)
+            #expect(redirect.header("location") == "https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments?x=1")
+            let elsewhere = try GatewayFixture.curl(["-H", "Host: evil.example", "http://127.0.0.1:\(gateway.redirectPort)/"])
+            #expect(elsewhere.status == 404, "never a redirect to a host no route names")
+            #expect(elsewhere.header("location") == nil)
+        }
+    }
+
+    @Test func webSocketsPassTheSameChecksAndCarryTheAssertion() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let dispatcher = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let driver = try gateway.accessToken("drew", try await gateway.createUser("drew", roles: ["driver"]))
+
+            let session = try webSocket(gateway, path: "/live/updates", token: dispatcher, messages: ["hello", "binary:crate 7"])
+            #expect(session["status"] as? Int == 101)
+            #expect(session["echoes"] as? [String] == ["hello", "binary:crate 7"])
+            let handshake = try #require(session["handshake"] as? [String: Any])
+            #expect(handshake["path"] as? String == "/live/updates")
+            let headers = (handshake["headers"] as? [[String]] ?? []).map { ($0[0], $0[1]) }
+            #expect(headers.contains { $0.0 == "x-portcullis-assertion" && $0.1.split(separator: ".").count == 3 })
+            #expect(headers.contains { $0.0 == "x-forwarded-host" && $0.1 == "shipments.localhost" })
+            #expect(!headers.contains { $0.0 == "authorization" }, "the bearer token must not reach the upstream")
+
+            #expect(try webSocket(gateway, path: "/live/updates", token: driver, messages: [])["status"] as? Int == 403)
+            #expect(try webSocket(gateway, path: "/live/updates", token: "", messages: [])["status"] as? Int == 401)
+            // A route without `websocket: true` refuses the upgrade instead of forwarding it.
+            #expect(try webSocket(gateway, path: "/v1/shipments", token: dispatcher, messages: [])["status"] as? Int == 400)
+
+            let requestID = try #require(session["request_id"] as? String)
+            var audit = ""
+            for _ in 0..<100 where audit.isEmpty {
+                audit = try await gateway.cli(["audit", "search", "--request-id", requestID])
+                if audit.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(audit.contains(#""route":"live""#))
+            #expect(audit.contains(#""upstream_status":101"#))
+        }
+    }
+
+    @Test func slowAndFloodingClientsAreCutOff() async throws {
+        let limits = ["max_connections: 4", "handshake_timeout: 1s", "idle_timeout: 1s", "max_header_count: 40"]
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes, limits: limits) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            // A connection that never starts TLS is closed after the handshake deadline.
+            let silent = try RawConnection(port: gateway.gatewayPort)
+            #expect(silent.waitForClose(within: 10), "a silent connection stayed open")
+
+            // Slowloris: TLS done, then a request head that never ends.
+            let slow = try OpenSSLClient(port: gateway.gatewayPort, serverName: "shipments.localhost", caFile: "\(gateway.certs)/ca-bundle.crt")
+            slow.send("GET /v1/shipments HTTP/1.1\r\nHost: shipments.localhost\r\nX-Slow: 1\r\n")
+            #expect(slow.waitForExit(within: 10), "a request head sent slowly kept its connection")
+
+            // Beyond max_connections, a new connection is closed at once; the others are not affected.
+            let held = try (0..<4).map { _ in try RawConnection(port: gateway.gatewayPort) }
+            // Accepted connections are set up on several event loops: let the four be counted first.
+            try await Task.sleep(for: .milliseconds(300))
+            let extra = try RawConnection(port: gateway.gatewayPort)
+            #expect(extra.waitForClose(within: 0.5))
+            for connection in held { #expect(connection.waitForClose(within: 10)) }
+            #expect(try gateway.curl("/v1/shipments", ["-H", "authorization: Bearer \(token)"]).status == 200)
+
+            let crowded = (0..<60).flatMap { ["-H", "X-Extra-\($0): 1"] }
+            #expect(try gateway.curl("/v1/shipments", ["-H", "authorization: Bearer \(token)"] + crowded).status != 200)
+            #expect(!gateway.upstreamRequests().contains { ($0["headers"] as? [[String]] ?? []).contains { $0[0] == "x-extra-59" } })
+
+            // At least the extra one (a TLS connection closed just before may still be counted
+            // while its close_notify exchange finishes).
+            let metrics = try GatewayFixture.curl(["http://\(gateway.adminAddress)/metrics"]).body
+            let refused = metrics.split(separator: "\n").first { $0.hasPrefix("portcullis_gateway_refused_connections_total ") }
+            #expect((refused?.split(separator: " ").last).flatMap { Int($0) } ?? 0 >= 1, "\(metrics)")
+        }
+    }
+
+    @Test func policyAndRouteReloadsUnderLoadFailNoRequest() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let load = Task.detached { try Self.python("keepalive_load.py", ["shipments.localhost", "\(gateway.gatewayPort)",
+                                                                             "\(gateway.certs)/ca-bundle.crt", token, "/v1/shipments", "6", "4"]) }
+            let policyFile = gateway.directory.appendingPathComponent("policies/logistics.cedar")
+            let configFile = gateway.directory.appendingPathComponent("config.yaml")
+            let configuration = try String(contentsOf: configFile, encoding: .utf8)
+            for round in 1...5 {
+                try await Task.sleep(for: .milliseconds(900))
+                try (Self.policies["logistics.cedar"]! + "\n// revision \(round)\n").write(to: policyFile, atomically: true, encoding: .utf8)
+                try (configuration + "\n    - id: extra-\(round)\n      hosts: [shipments.localhost]\n      path: /extra-\(round)\n      upstream: http://127.0.0.1:9\n")
+                    .write(to: configFile, atomically: true, encoding: .utf8)
+            }
+            let result = try #require(try JSONSerialization.jsonObject(with: Data(try await load.value.utf8)) as? [String: Any])
+            let statuses = try #require(result["statuses"] as? [String: Int])
+            #expect(result["errors"] as? Int == 0)
+            #expect(statuses.keys.sorted() == ["200"], "\(result)")
+            #expect((statuses["200"] ?? 0) > 50)
+            #expect(gateway.serve.standardError.contains("policies reloaded"))
+            // The last route added is in force: policy denies it (403), where before the reload the
+            // path fell under the `shipments` route, which the dispatcher may read.
+            #expect(try gateway.curl("/extra-5/x", ["-H", "authorization: Bearer \(token)"]).status == 403)
+        }
+    }
+
+    @Test func shutdownDrainsRequestsInFlight() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let slow = Task.detached { try gateway.curl("/v1/shipments?sleep=2", ["-H", "authorization: Bearer \(token)"]) }
+            // The upstream holds the request for 2 s; stop the server while it does.
+            try await Task.sleep(for: .seconds(1))
+            gateway.serve.signal(SIGTERM)
+            let reply = try await slow.value
+            #expect(reply.status == 200, "the request in flight at SIGTERM was cut off")
+            #expect(try await gateway.serve.wait() == 0)
+        }
+    }
+
+    // MARK: Helpers
+
+    func webSocket(_ gateway: GatewayFixture, path: String, token: String, messages: [String]) throws -> [String: Any] {
+        let output = try Self.python("websocket_client.py", ["wss://shipments.localhost:\(gateway.gatewayPort)\(path)",
+                                                             "\(gateway.certs)/ca-bundle.crt", token] + messages)
+        return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+    }
+
+    /// Runs a fixture script with the test Python and returns its standard output.
+    static func python(_ script: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(script)").path
+        process.arguments = [path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
