@@ -158,7 +158,9 @@ let package = Package(
         .testTarget(
             name: "IdentityTests",
             dependencies: [
-                "Identity", "Composition", "Tokens", "Audit", "Cedar", "TestSupport",
+                "Identity", "Composition", "Tokens", "Audit", "Cedar", "TestSupport", "PKI",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
