@@ -15,7 +15,10 @@ struct GatewayFixture: Sendable {
 
     static let trustDomain = "logistics.internal"
 
-    static func run(policies: [String: String], routes: String, _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
+    /// `routes` may name the identity API's address as `IDENTITY`; `identity` adds lines to the
+    /// `identity:` section, with `CERTS` standing for the CA directory.
+    static func run(policies: [String: String], routes: String, identity: String = "",
+                    _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
@@ -56,9 +59,12 @@ struct GatewayFixture: Sendable {
                 if upstreamPort.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
             }
 
+            let identityAddress = "127.0.0.1:\(try FreePort.reserve())"
+            let identityLines = identity.split(separator: "\n").map { "  " + $0.replacingOccurrences(of: "CERTS", with: certs) }
             let config = """
                 identity:
-                  listen: 127.0.0.1:0
+                  listen: \(identityAddress)
+                \(identityLines.joined(separator: "\n"))
                 admin:
                   listen: 127.0.0.1:0
                 audit:
@@ -72,7 +78,8 @@ struct GatewayFixture: Sendable {
                   client_ca: \(certs)/ca-bundle.crt
                   trust_domain: \(trustDomain)
                   routes:
-                \(routes.replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)"))
+                \(routes.replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
+                    .replacingOccurrences(of: "IDENTITY", with: "http://\(identityAddress)"))
                 """
             let configFile = directory.appendingPathComponent("config.yaml")
             try config.write(to: configFile, atomically: true, encoding: .utf8)
