@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Identity
+import Logging
+import Synchronization
 import PKI
 import SwiftASN1
 import Testing
@@ -250,6 +252,31 @@ import X509
         try process.run()
         process.waitUntilExit()
         return [UInt8](try Data(contentsOf: file))
+    }
+
+    /// A feed that connects late loads every revoked serial still in force (and none that
+    /// expired), and its observers (the gateway's TLS verifier) see every later revocation.
+    @Test func aLateFeedResyncsRevokedSerialsAndObserversFollowNotifications() async throws {
+        try await IdentityHarness.run { harness in
+            #expect(try await harness.store.revokeCertificate(serial: "0a0b", reason: .superseded, revokedBy: "test", expiresAt: Date() + 600))
+            #expect(try await harness.store.revokeCertificate(serial: "0c0d", reason: .superseded, revokedBy: "test", expiresAt: Date() - 1))
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let quiet = logger
+            let late = RevocationFeed(store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: quiet) },
+                                      logger: quiet)
+            let seen = Mutex<[Set<String>]>([])
+            late.observe { snapshot in seen.withLock { $0.append(snapshot.revokedSerials) } }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await late.run() }
+                try await IdentityHarness.waitUntil("the late feed to synchronise") { late.snapshot.synchronized }
+                #expect(late.snapshot.revokedSerials == ["0a0b"])
+                #expect(seen.withLock { $0.last } == ["0a0b"])
+                #expect(try await harness.store.revokeCertificate(serial: "0e0f", reason: .keyCompromise, revokedBy: "test", expiresAt: Date() + 600))
+                try await IdentityHarness.waitUntil("the observer to see the new serial") { seen.withLock { $0.last } == ["0a0b", "0e0f"] }
+                group.cancelAll()
+            }
+        }
     }
 
     @Test func withoutACATheWorkloadAPIIsUnavailable() async throws {
