@@ -33,6 +33,8 @@ public final class VerifiedTokenCache: Sendable {
     private let capacityPerShard: Int
     private let hashKey: [UInt8]
     private let epoch = Atomic<UInt64>(0)
+    private let hitCount = Atomic<Int>(0)
+    private let missCount = Atomic<Int>(0)
     private let revoked = Mutex<[String: Date]>([:])
     /// How long a revoked session or token id is remembered (at least the longest token lifetime).
     public let revocationMemory: TimeInterval
@@ -100,7 +102,11 @@ public final class VerifiedTokenCache: Sendable {
     /// Returns cached claims, or runs `verify` (signature and policy) and caches its result.
     public func verified(_ token: String, now: Date,
                          verify: (String) throws(TokenError) -> Claims) throws(TokenError) -> Claims {
-        if let claims = lookup(token, now: now) { return claims }
+        if let claims = lookup(token, now: now) {
+            hitCount.wrappingAdd(1, ordering: .relaxed)
+            return claims
+        }
+        missCount.wrappingAdd(1, ordering: .relaxed)
         let ticket = ticket()
         let claims = try verify(token)
         insert(token, claims: claims, ticket: ticket, now: now)
@@ -122,6 +128,10 @@ public final class VerifiedTokenCache: Sendable {
         epoch.add(1, ordering: .acquiringAndReleasing)
         for shard in shards { shard.entries.withLock { $0.removeAll() } }
     }
+
+    /// Tokens answered from the cache and tokens that needed full verification, since start
+    /// (for metrics).
+    public var lookups: (hits: Int, misses: Int) { (hitCount.load(ordering: .relaxed), missCount.load(ordering: .relaxed)) }
 
     /// Number of cached entries (for metrics).
     public var count: Int { shards.reduce(0) { $0 + $1.entries.withLock(\.count) } }

@@ -12,12 +12,17 @@ struct GatewayFixture: Sendable {
     let identityPort: Int
     let upstreamLog: URL
     let serve: PortcullisProcess
+    /// The admin listener (`/metrics`, `/readyz`), as host:port.
+    let adminAddress: String
+    /// Port of the plain-HTTP redirect listener.
+    let redirectPort: Int
 
     static let trustDomain = "logistics.internal"
 
-    /// `routes` may name the identity API's address as `IDENTITY`; `identity` adds lines to the
-    /// `identity:` section, with `CERTS` standing for the CA directory.
-    static func run(policies: [String: String], routes: String, identity: String = "",
+    /// - Parameter limits: `key: value` lines for `gateway.limits`.
+    /// - Parameter identity: lines added to the `identity:` section, with `CERTS` standing for the
+    ///   CA directory; `routes` may name the identity API's address as `IDENTITY`.
+    static func run(policies: [String: String], routes: String, limits: [String] = [], identity: String = "",
                     _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
@@ -53,11 +58,13 @@ struct GatewayFixture: Sendable {
             try upstream.run()
             // SIGKILL: the child inherits the runner's signal mask, in which SIGTERM may be blocked.
             defer { kill(upstream.processIdentifier, SIGKILL) }
-            var upstreamPort = ""
-            for _ in 0..<200 where upstreamPort.isEmpty {
-                upstreamPort = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-                if upstreamPort.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+            var ports: [Substring] = []
+            for _ in 0..<400 where ports.count < 2 {
+                ports = ((try? String(contentsOf: portFile, encoding: .utf8)) ?? "").split(separator: " ")
+                if ports.count < 2 { try await Task.sleep(for: .milliseconds(25)) }
             }
+            guard ports.count == 2 else { throw PortcullisProcess.Failure(description: "the echo upstream did not start") }
+            let upstreamPort = ports[0], webSocketPort = ports[1]
 
             let identityAddress = "127.0.0.1:\(try FreePort.reserve())"
             let identityLines = identity.split(separator: "\n").map { "  " + $0.replacingOccurrences(of: "CERTS", with: certs) }
@@ -77,8 +84,12 @@ struct GatewayFixture: Sendable {
                   key: \(certs)/gateway.key
                   client_ca: \(certs)/ca-bundle.crt
                   trust_domain: \(trustDomain)
+                  redirect_listen: 127.0.0.1:0
+                  limits:
+                    \(limits.isEmpty ? "{}" : limits.joined(separator: "\n    "))
                   routes:
-                \(routes.replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
+                \(routes.replacingOccurrences(of: "WSUPSTREAM", with: "http://127.0.0.1:\(webSocketPort)")
+                    .replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
                     .replacingOccurrences(of: "IDENTITY", with: "http://\(identityAddress)"))
                 """
             let configFile = directory.appendingPathComponent("config.yaml")
@@ -86,6 +97,7 @@ struct GatewayFixture: Sendable {
             let serve = try PortcullisProcess(["serve", "--config", configFile.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
             let gatewayPort = try await serve.listenerPort("gateway listener started")
             let identityPort = try await serve.listenerPort("identity listener started")
+            let redirectPort = try await serve.listenerPort("redirect listener started")
             // Credentials are refused (503) until the revocation feed has synchronised: wait for readiness.
             let admin = try await serve.adminAddress()
             var attempts = 0
@@ -95,7 +107,7 @@ struct GatewayFixture: Sendable {
                 try await Task.sleep(for: .milliseconds(25))
             }
             let fixture = GatewayFixture(directory: directory, environment: environment, gatewayPort: gatewayPort, identityPort: identityPort,
-                                         upstreamLog: upstreamLog, serve: serve)
+                                         upstreamLog: upstreamLog, serve: serve, adminAddress: admin, redirectPort: redirectPort)
             do {
                 try await body(fixture)
             } catch {

@@ -259,6 +259,12 @@ extension PortcullisConfiguration {
         gateway.settings.sessionIdleTimeout = try section.duration("session_idle_timeout").map(\.seconds) ?? gateway.settings.sessionIdleTimeout
         gateway.settings.tokenIssuers = try section.strings("token_issuers") ?? gateway.settings.tokenIssuers
         gateway.settings.tokenAudiences = try section.strings("token_audiences") ?? gateway.settings.tokenAudiences
+        if let redirect = try section.parsed("redirect_listen", expected: "host:port", { try ListenAddress($0) }) {
+            gateway.settings.redirectListen = (redirect.host, redirect.port)
+        }
+        if var limits = try section.mapping("limits") {
+            gateway.settings.limits = try Self.limits(&limits, defaults: gateway.settings.limits)
+        }
         if var routes = try section.mappings("routes") {
             let location = section.location(of: "routes")
             var parsed: [RouteSettings] = []
@@ -272,6 +278,19 @@ extension PortcullisConfiguration {
         }
         try section.finish()
         return gateway
+    }
+
+    private static func limits(_ reader: inout MappingReader, defaults: ConnectionLimits) throws(ConfigurationError) -> ConnectionLimits {
+        var limits = defaults
+        limits.maxConnections = try reader.integer("max_connections", in: 1...1_000_000) ?? limits.maxConnections
+        limits.handshakeTimeout = try reader.duration("handshake_timeout") ?? limits.handshakeTimeout
+        limits.idleTimeout = try reader.duration("idle_timeout") ?? limits.idleTimeout
+        limits.maxHeaderBytes = (try reader.integer("max_header_kb", in: 1...1024)).map { $0 << 10 } ?? limits.maxHeaderBytes
+        limits.maxHeaderCount = try reader.integer("max_header_count", in: 1...10_000) ?? limits.maxHeaderCount
+        limits.maxWebSocketMessageBytes = (try reader.integer("max_websocket_message_kb", in: 1...65_536)).map { $0 << 10 }
+            ?? limits.maxWebSocketMessageBytes
+        try reader.finish()
+        return limits
     }
 
     private static func route(_ reader: inout MappingReader) throws(ConfigurationError) -> RouteSettings {

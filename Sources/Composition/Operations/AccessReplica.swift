@@ -21,16 +21,18 @@ final class AccessReplica: Service {
     private let masterKey: MasterKey
     private let recorder: any AuditRecorder
     private let policies: PolicyHolder
+    private let telemetry: Telemetry
     private let logger: Logger
     private let parts = Mutex<IdentityRuntime.Parts?>(nil)
 
     init(configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey, recorder: any AuditRecorder,
-         policies: PolicyHolder, logger: Logger) {
+         policies: PolicyHolder, telemetry: Telemetry, logger: Logger) {
         self.configuration = configuration
         self.database = database
         self.masterKey = masterKey
         self.recorder = recorder
         self.policies = policies
+        self.telemetry = telemetry
         self.logger = logger
     }
 
@@ -65,8 +67,8 @@ final class AccessReplica: Service {
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamForwarder.clientConfiguration())
             httpClient = client
             let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
-                                                      recorder: recorder, httpClient: client, logger: logger)
-            services += [gateway.application, gateway.reloader]
+                                                      recorder: recorder, httpClient: client, telemetry: telemetry, logger: logger)
+            services += gateway.services
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         do {

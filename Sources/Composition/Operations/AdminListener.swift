@@ -3,12 +3,13 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// The operations listener: liveness and readiness for orchestrators, bound to its own
-/// address so that nothing routed through the gateway can reach it.
+/// The operations listener: liveness and readiness for orchestrators and Prometheus metrics,
+/// bound to its own address so that nothing routed through the gateway can reach it.
 public enum AdminListener {
     public static func application(
         listen: ListenAddress,
         checks: [any ReadinessCheck],
+        metrics: @escaping @Sendable () -> [UInt8] = { [] },
         logger: Logger,
         onStarted: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -21,6 +22,10 @@ public enum AdminListener {
             let details = report.problems.mapValues { $0 ?? "ok" }
             return jsonResponse(report.isReady ? .ok : .serviceUnavailable,
                                 ["status": report.isReady ? "ready" : "unavailable", "checks": details])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics())))
         }
         return Application(
             router: router,

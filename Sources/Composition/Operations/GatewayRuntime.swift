@@ -12,12 +12,12 @@ import Tokens
 /// shares (keys, revocation feed), plus the reloader that keeps its files current.
 enum GatewayRuntime {
     struct Parts {
-        let application: any Service
-        let reloader: GatewayReloader
+        /// The HTTPS listener, the optional HTTP-to-HTTPS redirect listener, and the reloader.
+        let services: [any Service]
     }
 
     static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
-                         recorder: any AuditRecorder, httpClient: HTTPClient, logger: Logger) throws -> Parts {
+                         recorder: any AuditRecorder, httpClient: HTTPClient, telemetry: Telemetry, logger: Logger) throws -> Parts {
         let settings = configuration.gateway.settings
         let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
         let credentials = try ServerCredentials(certificateFile: settings.certificateFile, keyFile: settings.keyFile)
@@ -30,19 +30,35 @@ enum GatewayRuntime {
         let sessions = SessionCookieCodec(current: cookieKey, policy: ClaimsPolicy(
             issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], maxLifetime: settings.sessionIdleTimeout + 60))
         let keys = parts.keys
+        let tokenCache = VerifiedTokenCache()
         let authenticator = Authenticator(
             verificationKeys: { keys.verificationKeys },
             claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
-            sessions: sessions, directory: parts.feed)
+            sessions: sessions, directory: parts.feed, cache: tokenCache)
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
             forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder,
-            browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings), logger: logger)
-        let application = try GatewayServer.application(
-            settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, logger: logger,
-            onStarted: { address in logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) })
-        let reloader = GatewayReloader(configuration: configuration, policies: policies, routes: routes, credentials: credentials,
-                                       clientTrust: clientTrust, logger: logger)
-        return Parts(application: application, reloader: reloader)
+            browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings),
+            metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
+        let gate = ConnectionGate(limit: settings.limits.maxConnections)
+        telemetry.addSampler { writer in
+            writer.gauge("portcullis_gateway_open_connections", gate.openConnections)
+            writer.counter("portcullis_gateway_refused_connections_total", gate.refusedConnections)
+            let lookups = tokenCache.lookups
+            writer.counter("portcullis_gateway_token_cache_lookups_total", lookups.hits, labels: ["result": "hit"])
+            writer.counter("portcullis_gateway_token_cache_lookups_total", lookups.misses, labels: ["result": "miss"])
+            writer.gauge("portcullis_gateway_routes", routes.table.routes.count)
+        }
+        var services: [any Service] = [try GatewayServer.application(
+            settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, gate: gate, logger: logger,
+            onStarted: { address in logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) })]
+        if let redirect = settings.redirectListen {
+            services.append(HTTPSRedirectListener.application(
+                host: redirect.host, port: redirect.port, httpsPort: settings.port, routes: routes, logger: logger,
+                onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
+        }
+        services.append(GatewayReloader(configuration: configuration, policies: policies, routes: routes, credentials: credentials,
+                                        clientTrust: clientTrust, logger: logger))
+        return Parts(services: services)
     }
 }

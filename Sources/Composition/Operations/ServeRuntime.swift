@@ -21,6 +21,18 @@ public enum ServeRuntime {
         auditConfiguration.checkpointSigner = { identitySigner.withLock { $0?.currentSigner } }
         let audit = AuditPipeline(
             configuration: auditConfiguration, store: AuditStore(client: database.client, logger: logger), logger: logger)
+        let telemetry = Telemetry()
+        telemetry.addSampler { writer in
+            let figures = audit.statistics
+            writer.counter("portcullis_audit_events_accepted_total", figures.accepted)
+            writer.counter("portcullis_audit_events_written_total", figures.written)
+            writer.counter("portcullis_audit_events_spooled_total", figures.spooled)
+            writer.counter("portcullis_audit_events_replayed_total", figures.replayed)
+            writer.counter("portcullis_audit_events_dropped_total", figures.dropped)
+            writer.gauge("portcullis_audit_queue_events", figures.queued)
+            writer.gauge("portcullis_audit_spool_bytes", figures.spoolBytes)
+            writer.gauge("portcullis_audit_accepting_traffic", audit.isAcceptingTraffic ? 1 : 0)
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: database), .init(service: audit)]
         var checks: [any ReadinessCheck] = [DatabaseReadiness(database: database), AuditReadiness(recorder: audit)]
         if let masterKey {
@@ -29,7 +41,7 @@ public enum ServeRuntime {
                                                       "files": "\(loaded.files.count)"])
             let policies = PolicyHolder(PolicySnapshot(authorizer: Authorizer(loaded.set), version: loaded.version))
             let identity = AccessReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: audit,
-                                         policies: policies, logger: logger)
+                                         policies: policies, telemetry: telemetry, logger: logger)
             identitySigner.withLock { $0 = identity }
             services.append(.init(service: identity))
             checks.append(identity)
@@ -39,6 +51,7 @@ public enum ServeRuntime {
         let admin = AdminListener.application(
             listen: configuration.admin.listen,
             checks: checks,
+            metrics: { telemetry.exposition() },
             logger: logger,
             onStarted: { address in
                 logger.notice("admin listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"])

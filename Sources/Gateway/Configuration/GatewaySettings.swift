@@ -64,8 +64,10 @@ public struct GatewaySettings: Sendable {
     /// PEM bundle of the CAs whose client certificates are accepted (the internal CA). Without it
     /// no client certificate is requested and mTLS routes refuse every request.
     public var clientCAFile: String?
-    /// A plain-HTTP listener that only redirects to HTTPS; nil: none.
-    public var redirectPort: Int?
+    /// A plain-HTTP listener that only redirects to HTTPS (`host:port`); nil: none.
+    public var redirectListen: (host: String, port: Int)?
+    /// Connection-level limits, the defence against slow and flooding clients.
+    public var limits = ConnectionLimits()
     /// Issuer and audience the gateway accepts on access tokens.
     public var tokenIssuers: [String] = ["portcullis"]
     public var tokenAudiences: [String] = ["portcullis"]
@@ -75,6 +77,26 @@ public struct GatewaySettings: Sendable {
     public var assertionLifetime: TimeInterval = 60
     /// Issuer written into assertions (upstreams check it).
     public var assertionIssuer: String = "portcullis-gateway"
+
+    public init() {}
+}
+
+/// Limits applied to every client connection before any request is seen.
+public struct ConnectionLimits: Sendable {
+    /// Open client connections; a connection beyond it is closed as soon as it is accepted.
+    public var maxConnections = 10_000
+    /// Time from accept to a finished TLS handshake.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// HTTP/1.1: time from accept, or from the end of the last response, to a complete request
+    /// head. It bounds both an idle keep-alive connection and a head sent a byte at a time
+    /// (slowloris). HTTP/2: time a connection may stay without open streams.
+    public var idleTimeout: Duration = .seconds(30)
+    /// Size of the request head's header fields, in bytes (431 or a reset beyond it).
+    public var maxHeaderBytes = 32 * 1024
+    /// Number of header fields in one request.
+    public var maxHeaderCount = 100
+    /// Largest WebSocket message relayed in either direction.
+    public var maxWebSocketMessageBytes = 1 << 20
 
     public init() {}
 }

@@ -19,8 +19,19 @@ public struct GatewayRequestContext: RequestContext {
     /// The verified client certificate and TLS version of this request's connection, in one hop
     /// to the event loop. For HTTP/2 the request runs on a stream channel and TLS lives on its
     /// parent; for HTTP/1 the parent is the listening socket, so the handler is looked up here first.
-    func tlsFacts() async -> (certificate: NIOSSLCertificate?, version: String) {
-        let channel = self.channel
+    func tlsFacts() async -> TLSFacts {
+        await TLSFacts.read(from: channel)
+    }
+}
+
+/// What the TLS layer of a connection established: the verified client certificate, if one was
+/// presented, and the protocol version.
+struct TLSFacts {
+    let certificate: NIOSSLCertificate?
+    let version: String
+
+    /// Reads the facts of `channel`'s connection, in one hop to its event loop.
+    static func read(from channel: any Channel) async -> TLSFacts {
         let facts = try? await channel.eventLoop.submit { () -> (NIOSSLCertificate?, TLSVersion?) in
             for candidate in [channel, channel.parent].compactMap({ $0 }) {
                 if let handler = try? candidate.pipeline.syncOperations.handler(type: NIOSSLHandler.self) {
@@ -29,7 +40,7 @@ public struct GatewayRequestContext: RequestContext {
             }
             return (nil, nil)
         }.get()
-        return (facts?.0, facts?.1.map(Self.name) ?? "none")
+        return TLSFacts(certificate: facts?.0, version: facts?.1.map(Self.name) ?? "none")
     }
 
     private static func name(_ version: TLSVersion) -> String {

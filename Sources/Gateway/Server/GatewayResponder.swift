@@ -35,11 +35,12 @@ public struct GatewayResponder: Sendable {
     let signer: @Sendable () throws -> TokenSigner
     let recorder: any AuditRecorder
     let browserLogin: BrowserLogin?
+    let metrics: GatewayMetrics
     let logger: Logger
 
     public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, access: AccessControl,
                 forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner, recorder: any AuditRecorder,
-                browserLogin: BrowserLogin?, logger: Logger) {
+                browserLogin: BrowserLogin?, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
         self.settings = settings
         self.routes = routes
         self.authenticator = authenticator
@@ -48,114 +49,163 @@ public struct GatewayResponder: Sendable {
         self.signer = signer
         self.recorder = recorder
         self.browserLogin = browserLogin
+        self.metrics = metrics
         self.logger = logger
+    }
+
+    /// A request that passed every check, with the headers to send upstream.
+    struct Admitted {
+        let canonical: CanonicalRequest
+        let route: RouteSettings
+        let principal: Principal
+        let headers: HTTPFields
+    }
+
+    /// What the checks concluded: the gateway answers itself, serves its login pages, or forwards.
+    enum Admission {
+        case answer(Response)
+        case login(CanonicalRequest)
+        case forward(Admitted)
     }
 
     public func respond(to request: Request, context: GatewayRequestContext) async -> Response {
         let started = ContinuousClock.now
-        let requestID = Self.newRequestID()
-        var record = AccessRecord(requestID: requestID, clientAddress: context.clientAddress)
-        let response = await decideAndForward(request, context: context, record: &record)
-        let elapsed = ContinuousClock.now - started
-        record.durationMicros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        recorder.record(record.event(status: Int(response.status.code)))
+        var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
+        let response: Response
+        switch await admit(request.head, clientAddress: context.clientAddress, tls: { await context.tlsFacts() }, record: &record) {
+        case let .answer(answer):
+            response = answer
+        case let .login(canonical):
+            response = await browserLogin?.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
+                ?? GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no login pages here"], requestID: record.requestID)
+        case let .forward(admitted):
+            response = await forward(request, admitted, record: &record)
+        }
+        finish(&record, status: Int(response.status.code), started: started)
         return response
     }
 
-    private func decideAndForward(_ request: Request, context: GatewayRequestContext, record: inout AccessRecord) async -> Response {
+    /// Stamps the duration, counts the outcome and hands the record to the audit trail.
+    func finish(_ record: inout AccessRecord, status: Int, started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        record.durationMicros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        metrics.record(route: record.route, outcome: record.outcome, duration: elapsed)
+        recorder.record(record.event(status: status))
+    }
+
+    /// Canonicalize, route, authenticate, apply the route's admission rules and decide with
+    /// Cedar. Shared by plain requests and WebSocket upgrades, so both pass the same checks.
+    /// `tls` is only asked for once a route matched (it costs a hop to the connection's loop).
+    func admit(_ head: HTTPRequest, clientAddress: String, tls: () async -> TLSFacts, record: inout AccessRecord) async -> Admission {
         let requestID = record.requestID
         guard recorder.isAcceptingTraffic else {
-            record.outcome = "error"
+            record.outcome = .error
             record.reason = "audit trail cannot record"
-            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "the audit trail cannot record requests right now"],
-                                       requestID: requestID, headers: [.retryAfter: "5"])
+            return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "the audit trail cannot record requests right now"],
+                                               requestID: requestID, headers: [.retryAfter: "5"]))
         }
         let canonical: CanonicalRequest
         do {
-            canonical = try RequestCanonicalizer.canonicalize(request.head)
+            canonical = try RequestCanonicalizer.canonicalize(head)
         } catch {
-            record.outcome = "error"
+            record.outcome = .error
             record.reason = error.description
-            record.method = request.method.rawValue
-            return GatewayAnswers.json(.badRequest, ["error": "bad_request", "message": error.description], requestID: requestID)
+            record.method = head.method.rawValue
+            return .answer(GatewayAnswers.json(.badRequest, ["error": "bad_request", "message": error.description], requestID: requestID))
         }
         record.method = canonical.method.rawValue
         record.target = canonical.path
-        if canonical.path.hasPrefix(BrowserLogin.prefix), let browserLogin {
+        if canonical.path.hasPrefix(BrowserLogin.prefix), browserLogin != nil {
             record.route = "portcullis-login"
-            record.outcome = "allow"
-            return await browserLogin.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: requestID)
+            record.outcome = .allow
+            return .login(canonical)
         }
         guard let route = routes.table.match(canonical)?.payload else {
-            record.outcome = "deny"
+            record.outcome = .deny
             record.reason = "no route"
-            return GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID)
+            return .answer(GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID))
         }
         record.route = route.id
-        let tls = await context.tlsFacts()
+        let tls = await tls()
         let certificate = tls.certificate.flatMap(Self.describe)
         let principal: Principal
         do {
-            principal = try authenticator.authenticate(request.headers, certificate: certificate)
+            principal = try authenticator.authenticate(head.headerFields, certificate: certificate)
         } catch .revocationStateUnavailable {
-            record.outcome = "error"
+            record.outcome = .error
             record.reason = AuthenticationFailure.revocationStateUnavailable.description
-            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": AuthenticationFailure.revocationStateUnavailable.description],
-                                       requestID: requestID, headers: [.retryAfter: "2"])
+            return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": AuthenticationFailure.revocationStateUnavailable.description],
+                                               requestID: requestID, headers: [.retryAfter: "2"]))
         } catch {
-            record.outcome = "deny"
+            record.outcome = .deny
             record.reason = error.description
-            return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": error.description], requestID: requestID,
-                                       headers: [.wwwAuthenticate: #"Bearer realm="portcullis", error="invalid_token""#])
+            return .answer(GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": error.description], requestID: requestID,
+                                               headers: [.wwwAuthenticate: #"Bearer realm="portcullis", error="invalid_token""#]))
         }
         record.principal = principal.uid.description
         record.authMethod = principal.method?.rawValue ?? "none"
         if let refusal = admission(principal, route: route, certificate: certificate, canonical: canonical, requestID: requestID) {
-            record.outcome = "deny"
+            record.outcome = .deny
             record.reason = "not admitted by route settings"
-            return refusal
+            return .answer(refusal)
         }
         let decision = access.decide(principal: principal, route: route, request: canonical,
-                                     facts: RequestFacts(clientAddress: context.clientAddress, tlsVersion: tls.version, certificate: certificate))
+                                     facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: certificate))
         record.policies = decision.policies
         record.policyVersion = decision.policyVersion
         guard decision.allowed else {
-            record.outcome = "deny"
+            record.outcome = .deny
             record.reason = decision.errors.isEmpty ? nil : decision.errors.joined(separator: "; ")
-            if principal.kind == .anonymous { return unauthenticated(request.headers, canonical: canonical, requestID: requestID) }
-            if GatewayAnswers.isBrowserNavigation(request.headers) {
-                return GatewayAnswers.page(.forbidden, title: "Access denied",
-                                           message: "Your account is not allowed to open this page. If you need it, ask your administrator.",
-                                           requestID: requestID)
+            if principal.kind == .anonymous { return .answer(unauthenticated(head.headerFields, canonical: canonical, requestID: requestID)) }
+            if GatewayAnswers.isBrowserNavigation(head.headerFields) {
+                return .answer(GatewayAnswers.page(.forbidden, title: "Access denied",
+                                                   message: "Your account is not allowed to open this page. If you need it, ask your administrator.",
+                                                   requestID: requestID))
             }
-            return GatewayAnswers.json(.forbidden, ["error": "forbidden", "message": "policy denies this request"], requestID: requestID)
+            return .answer(GatewayAnswers.json(.forbidden, ["error": "forbidden", "message": "policy denies this request"], requestID: requestID))
         }
         if case let .contentLength(length) = canonical.bodyFraming, length > route.maxBodyBytes {
-            record.outcome = "deny"
+            record.outcome = .deny
             record.reason = "body of \(length) bytes exceeds the route's limit"
-            return GatewayAnswers.json(.contentTooLarge, ["error": "body_too_large",
-                                                          "message": "the request body exceeds \(route.maxBodyBytes) bytes"], requestID: requestID)
+            return .answer(GatewayAnswers.json(.contentTooLarge, ["error": "body_too_large",
+                                                                  "message": "the request body exceeds \(route.maxBodyBytes) bytes"], requestID: requestID))
         }
-        record.outcome = "allow"
-        let headers: HTTPFields
         do {
-            headers = try upstreamHeaders(request.headers, canonical: canonical, route: route, principal: principal,
-                                          clientAddress: context.clientAddress, requestID: requestID)
+            let headers = try upstreamHeaders(head.headerFields, canonical: canonical, route: route, principal: principal,
+                                              clientAddress: clientAddress, requestID: requestID)
+            record.outcome = .allow
+            return .forward(Admitted(canonical: canonical, route: route, principal: principal, headers: headers))
         } catch {
-            record.outcome = "error"
+            record.outcome = .error
             record.reason = "cannot sign the identity assertion"
             logger.error("cannot sign the identity assertion", metadata: ["request_id": "\(requestID)"])
-            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "identity assertion unavailable"], requestID: requestID)
+            return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "identity assertion unavailable"], requestID: requestID))
+        }
+    }
+
+    private func forward(_ request: Request, _ admitted: Admitted, record: inout AccessRecord) async -> Response {
+        let requestID = record.requestID
+        if Self.asksForUpgrade(request.headers) {
+            // Upgrades the route allows were taken over by the WebSocket channel before reaching here.
+            record.outcome = .deny
+            record.reason = "upgrade not allowed on this route"
+            return GatewayAnswers.json(.badRequest, ["error": "upgrade_not_allowed", "message": "this route does not accept WebSocket or other upgrades"],
+                                       requestID: requestID)
         }
         do {
-            var response = try await forwarder.forward(request, canonical: canonical, route: route, headers: headers)
+            var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
             response.headers[GatewayHeaders.requestID] = requestID
             return response
         } catch {
             record.reason = "upstream: \(error)"
+            metrics.recordUpstreamFailure(route: admitted.route.id, error.status == .gatewayTimeout ? .timeout : .unreachable)
             return GatewayAnswers.json(error.status, ["error": error.status == .gatewayTimeout ? "upstream_timeout" : "bad_gateway",
                                                       "message": "the upstream service did not answer"], requestID: requestID)
         }
+    }
+
+    static func asksForUpgrade(_ fields: HTTPFields) -> Bool {
+        fields[.upgrade] != nil
     }
 
     /// Route-level requirements checked before policy: accepted credential kinds, a client
@@ -233,7 +283,7 @@ struct AccessRecord {
     var route: String?
     var principal: String?
     var authMethod: String?
-    var outcome = "error"
+    var outcome = GatewayMetrics.Outcome.error
     var reason: String?
     var policies: [String] = []
     var policyVersion: String?
@@ -241,8 +291,8 @@ struct AccessRecord {
 
     func event(status: Int) -> AuditEvent {
         AuditEvent(kind: .access, requestID: requestID, principal: principal, authMethod: authMethod, action: method, route: route,
-                   target: target, clientAddress: clientAddress, outcome: outcome, policies: policies, policyVersion: policyVersion,
-                   upstreamStatus: outcome == "allow" ? status : nil, durationMicros: durationMicros,
+                   target: target, clientAddress: clientAddress, outcome: outcome.label, policies: policies, policyVersion: policyVersion,
+                   upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros,
                    details: reason.map { #"{"reason":"# + Self.jsonString($0) + "}" })
     }
 

@@ -1,13 +1,17 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdHTTP2
+import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP2
 import NIOSSL
 
-/// The HTTPS listener: TLS 1.2+ with ALPN h2 and http/1.1, the server certificate served from
-/// `ServerCredentials` on every handshake, and client certificates requested (not required) and
-/// verified by `ClientTrust` when a CA bundle is configured.
+/// The HTTPS listener: TLS 1.2+ with ALPN h2 and http/1.1 (with WebSocket upgrade), the server
+/// certificate served from `ServerCredentials` on every handshake, client certificates requested
+/// (not required) and verified by `ClientTrust` when a CA bundle is configured, and the
+/// connection limits of `GatewaySettings.limits`.
 public enum GatewayServer {
     struct Responder: HTTPResponder {
         let gateway: GatewayResponder
@@ -19,11 +23,12 @@ public enum GatewayServer {
 
     public static func application(
         settings: GatewaySettings, responder: GatewayResponder, credentials: ServerCredentials, clientTrust: ClientTrust?,
-        logger: Logger, onStarted: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
+        gate: ConnectionGate, logger: Logger, onStarted: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let (chain, key) = credentials.current
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        tls.applicationProtocols = NIOHTTP2SupportedALPNProtocols
         tls.sslContextCallback = { _, promise in
             let (chain, key) = credentials.current
             var override = NIOSSLContextConfigurationOverride()
@@ -31,23 +36,36 @@ public enum GatewayServer {
             override.privateKey = .privateKey(key)
             promise.succeed(override)
         }
-        let channel: HummingbirdHTTP2.TLSChannelConfiguration
+        var verification: TLSChannelConfiguration.CustomVerificationCallback?
         if let clientTrust {
             // Request a certificate without requiring one; a presented one must pass `ClientTrust`.
             tls.certificateVerification = .optionalVerification
             tls.trustRoots = .certificates(clientTrust.authorities.withLock { $0 })
             tls.sendCANameList = true
-            channel = .init(tlsConfiguration: tls, customAsyncVerificationCallback: { chain in await clientTrust.verify(chain) })
+            verification = { chain, promise in promise.completeWithTask { await clientTrust.verify(chain) } }
         } else {
             tls.certificateVerification = .none
-            channel = .init(tlsConfiguration: tls)
         }
-        var http2 = HTTP2UpgradeChannel.Configuration()
-        http2.idleTimeout = .seconds(60)
-        http2.streamConfiguration = .init(idleTimeout: .seconds(60))
+        let sslContext = try NIOSSLContext(configuration: tls)
+        let limits = settings.limits
+        var http1 = HTTP1Channel.Configuration(idleTimeout: GatewayChannel.timeAmount(limits.idleTimeout))
+        http1.httpDecoder = .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
+                                  maxHeaderFieldCount: limits.maxHeaderCount)
+        let http2 = HTTP2ChannelConfiguration(idleTimeout: limits.idleTimeout, gracefulCloseTimeout: .seconds(5), streamConfiguration: http1)
+        let verifier = verification, http1Configuration = http1
+        let webSockets = WebSocketProxy(responder: responder, maxMessageBytes: limits.maxWebSocketMessageBytes, logger: logger)
+        let server = HTTPServerBuilder { respond in
+            GatewayChannel(
+                sslContext: sslContext, verification: verifier,
+                http1: HTTP1WebSocketUpgradeChannel(
+                    responder: respond, configuration: .init(http1: http1Configuration, ws: .init(maxFrameSize: limits.maxWebSocketMessageBytes)),
+                    shouldUpgrade: { head, channel, _ in await webSockets.shouldUpgrade(head, channel: channel) }),
+                http2: HTTP2Channel(responder: respond, configuration: http2),
+                limits: limits, gate: gate)
+        }
         return Application(
             responder: Responder(gateway: responder),
-            server: try .http2Upgrade(tlsChannelConfiguration: channel, configuration: http2),
+            server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in await onStarted(channel.localAddress) },
             logger: logger)

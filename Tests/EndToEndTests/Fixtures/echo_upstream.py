@@ -1,10 +1,23 @@
 """A stand-in internal service for gateway tests: answers every request with a JSON echo of
 what it received (method, target, headers, body) and appends the same record to a log file,
 so tests can check both what an allowed request looked like upstream and that a refused one
-never arrived. Usage: echo_upstream.py PORT_FILE LOG_FILE (it binds port 0 and writes the port)."""
+never arrived. A target containing `sleep=N` is answered after N seconds (for drain tests).
+
+It also runs a WebSocket echo service (the `websockets` package): the first message it sends
+is a JSON record of the handshake it received (path, headers); then it echoes every message.
+
+Usage: echo_upstream.py PORT_FILE LOG_FILE. Both servers bind port 0; PORT_FILE receives
+"HTTP_PORT WS_PORT"."""
+import asyncio
 import http.server
 import json
+import os
+import re
 import sys
+import threading
+import time
+
+from websockets.asyncio.server import serve
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -23,6 +36,9 @@ class Echo(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
         else:
             body = self.rfile.read(length) if length else b""
+        delay = re.search(r"sleep=([0-9.]+)", self.path)
+        if delay:
+            time.sleep(float(delay.group(1)))
         record = {"method": self.command, "target": self.path,
                   "headers": [[name.lower(), value] for name, value in self.headers.items()],
                   "body_bytes": len(body)}
@@ -43,7 +59,23 @@ class Echo(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-with open(sys.argv[1], "w") as port_file:
-    port_file.write(str(server.server_address[1]))
-server.serve_forever()
+async def websocket_echo(connection):
+    handshake = {"path": connection.request.path,
+                 "headers": [[name.lower(), value] for name, value in connection.request.headers.raw_items()]}
+    await connection.send(json.dumps(handshake))
+    async for message in connection:
+        await connection.send(message)
+
+
+async def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    async with serve(websocket_echo, "127.0.0.1", 0) as websocket_server:
+        ws_port = websocket_server.sockets[0].getsockname()[1]
+        with open(sys.argv[1] + ".tmp", "w") as port_file:
+            port_file.write(f"{server.server_address[1]} {ws_port}")
+        os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+        await asyncio.get_running_loop().create_future()
+
+
+asyncio.run(main())

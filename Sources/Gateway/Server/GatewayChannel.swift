@@ -1,0 +1,104 @@
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOSSL
+import NIOTLS
+import Synchronization
+
+/// Counts open client connections against `ConnectionLimits.maxConnections`; lock-free, since
+/// every accept passes through it.
+public final class ConnectionGate: Sendable {
+    private let open = Atomic<Int>(0)
+    private let refused = Atomic<Int>(0)
+    public let limit: Int
+
+    public init(limit: Int) { self.limit = limit }
+
+    /// Connections currently open.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+    /// Connections closed at accept because the limit was reached, since start.
+    public var refusedConnections: Int { refused.load(ordering: .relaxed) }
+
+    func admit() -> Bool {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue > limit {
+            open.wrappingSubtract(1, ordering: .relaxed)
+            refused.wrappingAdd(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release() { open.wrappingSubtract(1, ordering: .relaxed) }
+}
+
+/// One client connection of the HTTPS listener: admitted by the `ConnectionGate`, TLS with a
+/// handshake deadline, then by ALPN either HTTP/2 or HTTP/1.1 (which may upgrade to WebSocket).
+///
+/// This is Hummingbird's TLS/HTTP2 upgrade channel with two additions it cannot express: the
+/// connection limit and handshake deadline before TLS, and the WebSocket upgrade on HTTP/1.1.
+struct GatewayChannel: ServerChildChannel {
+    typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1WebSocketUpgradeChannel.Value, HTTP2Channel.Value>
+
+    struct Value: ServerChildChannelValue {
+        let negotiated: EventLoopFuture<Negotiated>
+        let channel: any Channel
+    }
+
+    struct ConnectionRefused: Error {}
+
+    let sslContext: NIOSSLContext
+    let verification: TLSChannelConfiguration.CustomVerificationCallback?
+    let http1: HTTP1WebSocketUpgradeChannel
+    let http2: HTTP2Channel
+    let limits: ConnectionLimits
+    let gate: ConnectionGate
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        guard gate.admit() else {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(ConnectionRefused())
+        }
+        let gate = self.gate
+        channel.closeFuture.whenComplete { _ in gate.release() }
+        do {
+            try channel.pipeline.syncOperations.addHandler(
+                NIOSSLServerHandler(context: sslContext, customVerificationCallback: verification, configuration: .init()))
+            let http1 = self.http1, http2 = self.http2
+            let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
+                switch result {
+                case .negotiated("h2"):
+                    return http2.setup(channel: channel, logger: logger).map { .http2($0) }
+                case .negotiated("http/1.1"), .fallback:
+                    return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
+                case .negotiated:
+                    return channel.close().flatMap { channel.eventLoop.makeFailedFuture(NIOHTTP2Errors.invalidALPNToken()) }
+                }
+            }
+            try channel.pipeline.syncOperations.addHandler(negotiation)
+            let deadline = channel.eventLoop.scheduleTask(in: Self.timeAmount(limits.handshakeTimeout)) { channel.close(promise: nil) }
+            negotiation.protocolNegotiationResult.whenComplete { _ in deadline.cancel() }
+            return channel.eventLoop.makeSucceededFuture(Value(negotiated: negotiation.protocolNegotiationResult, channel: channel))
+        } catch {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.negotiated.get() {
+            case let .http1_1(connection): await http1.handle(value: connection, logger: logger)
+            case let .http2(connection): await http2.handle(value: connection, logger: logger)
+            }
+        } catch {
+            logger.debug("connection ended before a protocol was negotiated", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
