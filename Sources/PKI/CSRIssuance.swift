@@ -69,3 +69,28 @@ extension CertificateAuthority {
             || P521.Signing.PublicKey(key) != nil || Curve25519.Signing.PublicKey(key) != nil
     }
 }
+
+extension CertificateSigningRequest {
+    /// The subject alternative names the request asks for (its extensionRequest attribute), as
+    /// `uri:…`, `dns:…`, `ip:…` or `other:…` strings. The Workload API never copies them into a
+    /// certificate, but it refuses a request that asks for a name other than the service's bound
+    /// SPIFFE ID, so that a workload configured with the wrong identity, or a forged request,
+    /// fails visibly instead of silently getting a certificate for something else.
+    public func requestedNames() throws(PKIError) -> [String] {
+        let names: SubjectAlternativeNames?
+        do {
+            names = try attributes.extensionRequest?.extensions.subjectAlternativeNames
+        } catch {
+            throw .invalidCSR("cannot decode the requested extensions: \(error)")
+        }
+        return (names ?? SubjectAlternativeNames()).map { name in
+            switch name {
+            case .uniformResourceIdentifier(let uri): "uri:\(uri)"
+            case .dnsName(let dns): "dns:\(dns)"
+            case .ipAddress(let bytes): "ip:\(hexEncoded(bytes.bytes))"
+            case .rfc822Name(let mail): "email:\(mail)"
+            default: "other:\(name)"
+            }
+        }
+    }
+}

@@ -154,3 +154,15 @@ struct StagedFile {
         .writeFailed(path: path, reason: String(cString: strerror(errno)))
     }
 }
+
+extension RenewalSchedule {
+    /// Two thirds of the lifetime that remained when the certificate was obtained. Issuers
+    /// backdate notBefore (Portcullis by a minute) to absorb clock skew; counting from it would
+    /// put the renewal point of a certificate that lives only seconds before its issuance, and a
+    /// renewal agent would renew in a tight loop. A certificate read from disk counts as obtained
+    /// when its file was written.
+    public static func nextRenewal(obtainedAt: Date, notBefore: Date, notAfter: Date) -> Date {
+        let start = max(notBefore, min(obtainedAt, notAfter))
+        return nextRenewal(notBefore: start, notAfter: notAfter)
+    }
+}

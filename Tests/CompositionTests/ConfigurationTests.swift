@@ -39,6 +39,20 @@ import Testing
         #expect(configuration.log.format == .text)
     }
 
+    @Test func readsTheWorkloadAPIKeys() throws {
+        let configuration = try load("""
+            identity:
+              ca_directory: /etc/portcullis/ca
+              certificate_ttl: 15m
+              gateway_route: identity-api
+            """)
+        #expect(configuration.identity.caDirectory == "/etc/portcullis/ca")
+        #expect(configuration.identity.settings.workload.certificateLifetime == 900)
+        #expect(configuration.identity.settings.workload.gatewayRoute == "identity-api")
+        #expect(PortcullisConfiguration().identity.settings.workload.certificateLifetime == 3600)
+        #expect(throws: ConfigurationError.self) { try load("identity:\n  certificate_ttl: 90d\n") }
+    }
+
     @Test func environmentOverridesTheFile() throws {
         let configuration = try load(
             "database:\n  url: postgres://app@file-host/db\n",

@@ -20,7 +20,10 @@ struct GatewayFixture: Sendable {
     static let trustDomain = "logistics.internal"
 
     /// - Parameter limits: `key: value` lines for `gateway.limits`.
-    static func run(policies: [String: String], routes: String, limits: [String] = [], _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
+    /// - Parameter identity: lines added to the `identity:` section, with `CERTS` standing for the
+    ///   CA directory; `routes` may name the identity API's address as `IDENTITY`.
+    static func run(policies: [String: String], routes: String, limits: [String] = [], identity: String = "",
+                    _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
@@ -63,9 +66,12 @@ struct GatewayFixture: Sendable {
             guard ports.count == 2 else { throw PortcullisProcess.Failure(description: "the echo upstream did not start") }
             let upstreamPort = ports[0], webSocketPort = ports[1]
 
+            let identityAddress = "127.0.0.1:\(try FreePort.reserve())"
+            let identityLines = identity.split(separator: "\n").map { "  " + $0.replacingOccurrences(of: "CERTS", with: certs) }
             let config = """
                 identity:
-                  listen: 127.0.0.1:0
+                  listen: \(identityAddress)
+                \(identityLines.joined(separator: "\n"))
                 admin:
                   listen: 127.0.0.1:0
                 audit:
@@ -83,7 +89,8 @@ struct GatewayFixture: Sendable {
                     \(limits.isEmpty ? "{}" : limits.joined(separator: "\n    "))
                   routes:
                 \(routes.replacingOccurrences(of: "WSUPSTREAM", with: "http://127.0.0.1:\(webSocketPort)")
-                    .replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)"))
+                    .replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
+                    .replacingOccurrences(of: "IDENTITY", with: "http://\(identityAddress)"))
                 """
             let configFile = directory.appendingPathComponent("config.yaml")
             try config.write(to: configFile, atomically: true, encoding: .utf8)

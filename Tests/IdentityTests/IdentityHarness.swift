@@ -30,7 +30,8 @@ struct IdentityHarness: Sendable {
         permit (principal in Role::"security-admin", action, resource == Route::"identity-admin");
         """
 
-    static func run(configure: (inout IdentitySettings) -> Void = { _ in }, policy: String = adminPolicy,
+    /// `caDirectory` (a `portcullis ca init` directory) enables the Workload API.
+    static func run(configure: (inout IdentitySettings) -> Void = { _ in }, policy: String = adminPolicy, caDirectory: String? = nil,
                     _ body: @Sendable (IdentityHarness) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             var logger = Logger(label: "identity-test")
@@ -39,6 +40,7 @@ struct IdentityHarness: Sendable {
             configuration.database.url = url
             configuration.identity.listen = ListenAddress(host: "127.0.0.1", port: 0)
             configure(&configuration.identity.settings)
+            configuration.identity.caDirectory = caDirectory
             let database = Database(url: url, pool: .init(maximumConnections: 4), logger: logger)
             var auditConfiguration = AuditPipeline.Configuration(
                 spoolDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("identity-spool-\(UUID().uuidString)"))
@@ -59,7 +61,8 @@ struct IdentityHarness: Sendable {
                 let feed = Task { try await parts.feed.run() }
                 defer { feed.cancel() }
                 try await waitUntil("the revocation feed to synchronise") { parts.feed.snapshot.synchronized }
-                let app = IdentityRuntime.application(configuration: configuration, service: parts.service, policies: { policies }, logger: logger)
+                let app = IdentityRuntime.application(configuration: configuration, service: parts.service, policies: { policies },
+                                                      workload: parts.workload, logger: logger)
                 try await app.test(.live) { client in
                     try await body(IdentityHarness(port: client.port!, parts: parts, database: database, audit: audit, url: url,
                                                    masterKey: masterKey))

@@ -72,6 +72,9 @@ public struct PortcullisConfiguration: Sendable {
         /// The identity API (login, token endpoint, keys, admin). Runs when a master key is configured.
         public var listen = ListenAddress(host: "127.0.0.1", port: 8081)
         public var settings = IdentitySettings()
+        /// The CA directory (`portcullis ca init --out`) whose intermediate signs Workload API
+        /// certificates; nil leaves `/v1/certs/…` unconfigured (503).
+        public var caDirectory: String?
     }
 
     public struct PoliciesSection: Sendable {
@@ -205,6 +208,15 @@ extension PortcullisConfiguration {
             settings.throttle.window = try section.duration("login_window").map(\.seconds) ?? settings.throttle.window
             settings.trustedProxies = try section.strings("trusted_proxies").map(Set.init) ?? settings.trustedProxies
             settings.adminRoute = try section.string("admin_route") ?? settings.adminRoute
+            updated.identity.caDirectory = try section.string("ca_directory") ?? updated.identity.caDirectory
+            if let ttl = try section.duration("certificate_ttl") {
+                guard ttl >= .seconds(1), ttl <= .seconds(30 * 86_400) else {
+                    throw .invalidValue(section.location(of: "certificate_ttl"), path: "identity.certificate_ttl",
+                                        reason: "expected a lifetime between 1s and 30d")
+                }
+                settings.workload.certificateLifetime = ttl.seconds
+            }
+            settings.workload.gatewayRoute = try section.string("gateway_route") ?? settings.workload.gatewayRoute
             if let cost = try section.choice("password_cost", of: PasswordCost.self) { settings.passwordPolicy = cost.policy }
             try section.finish()
             updated.identity.settings = settings

@@ -60,7 +60,7 @@ final class AccessReplica: Service {
         let policies = self.policies
         let identity = IdentityRuntime.application(configuration: configuration, service: assembled.service, policies: {
             policies.snapshot.map { AdminPolicies(authorizer: $0.authorizer, version: $0.version) }
-        }, logger: logger)
+        }, workload: assembled.workload, logger: logger)
         var services: [any Service] = [assembled.feed, assembled.maintenance, identity]
         var httpClient: HTTPClient?
         if configuration.gateway.enabled {

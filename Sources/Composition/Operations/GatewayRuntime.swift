@@ -25,6 +25,8 @@ enum GatewayRuntime {
         let clientTrust = try settings.clientCAFile.map { file throws in
             try ClientTrust(bundleFile: file, trustDomain: configuration.gateway.trustDomain ?? "")
         }
+        // Revoked certificate serials follow the feed: refused from the next handshake on.
+        if let clientTrust { parts.feed.observe { clientTrust.setRevokedSerials($0.revokedSerials) } }
         let cookieKey = try PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "gateway-session-cookie"))
         let sessions = SessionCookieCodec(current: cookieKey, policy: ClaimsPolicy(
             issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], maxLifetime: settings.sessionIdleTimeout + 60))

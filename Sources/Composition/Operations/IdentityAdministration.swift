@@ -12,7 +12,8 @@ public struct IdentityAdministration: Sendable {
     public let service: IdentityService
     public var store: IdentityStore { service.store }
     let recorder: any AuditRecorder
-    let actor: String
+    /// `Operator::"<OS user>"`: who ran the command, for the audit trail and revocation records.
+    public let actor: String
 
     /// Runs `body` with a short-lived pool, audit writer and identity service, and waits until
     /// every audit event it recorded is stored before returning.

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Identity
 import Logging
+import PKI
 import ServiceLifecycle
 import Tokens
 
@@ -15,6 +16,8 @@ public enum IdentityRuntime {
         public let service: IdentityService
         public let feed: RevocationFeed
         public let maintenance: IdentityMaintenance
+        /// The Workload API's CA, when `identity.ca_directory` is configured.
+        public let workload: WorkloadCertificates?
     }
 
     /// Loads the signing keys (creating the first on a new database) and assembles the service.
@@ -32,16 +35,22 @@ public enum IdentityRuntime {
                                   logger: logger) {
             do { try await keys.refresh(policy: rotation) } catch { logger.error("reloading signing keys failed", metadata: ["error": "\(error)"]) }
         }
+        // A configured CA that cannot be read stops startup: a replica that silently lacked the
+        // Workload API would break every renewal routed to it.
+        let workload = try configuration.identity.caDirectory.map { directory throws in
+            WorkloadCertificates(identity: service, authority: try CAFiles(directory: URL(fileURLWithPath: directory)).load())
+        }
         return Parts(keys: keys, service: service, feed: feed,
-                     maintenance: IdentityMaintenance(keys: keys, store: store, rotation: rotation, logger: logger))
+                     maintenance: IdentityMaintenance(keys: keys, store: store, rotation: rotation, logger: logger), workload: workload)
     }
 
     /// The HTTP listener of the identity API.
     public static func application(configuration: PortcullisConfiguration, service: IdentityService,
-                                   policies: @escaping @Sendable () -> AdminPolicies?, logger: Logger) -> some ApplicationProtocol {
+                                   policies: @escaping @Sendable () -> AdminPolicies?, workload: WorkloadCertificates? = nil,
+                                   logger: Logger) -> some ApplicationProtocol {
         let listen = configuration.identity.listen
         return Application(
-            router: IdentityAPI(service: service, policies: policies).router(),
+            router: IdentityAPI(service: service, policies: policies, workload: workload).router(),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in
                 logger.notice("identity listener started", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

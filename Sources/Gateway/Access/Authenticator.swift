@@ -67,6 +67,9 @@ public struct Authenticator: Sendable {
             return principal(claims, method: .session, certificate: certificate)
         }
         if let certificate, let spiffeID = certificate.spiffeID {
+            // The handshake refused the certificate if it was revoked then; this catches a
+            // revocation that arrived while the connection stayed open.
+            guard !snapshot.isCertificateRevoked(serial: certificate.serial) else { throw .revoked }
             guard let service = snapshot.services[spiffeID] else { throw .unknownWorkload(spiffeID) }
             return Principal(kind: .service, name: service.name, method: .mtls, roles: service.roles, groups: [], mfa: false,
                              authenticatedAt: now, sessionID: nil, spiffeID: spiffeID)

@@ -20,6 +20,8 @@ public final class RevocationFeed: Service, Sendable {
         var tokens: [String: Date] = [:]
         /// Subjects → tokens issued at or before this instant are revoked.
         var subjects: [String: (revokedAt: Date, expiresAt: Date)] = [:]
+        /// Revoked certificate serials (`Certificate.SerialNumber.hex`) → the certificate's notAfter.
+        var certificates: [String: Date] = [:]
         public var hierarchy: RoleHierarchy = .empty
         /// Active service accounts by the SPIFFE ID bound to them: how a client certificate becomes a principal.
         public var services: [String: ServiceAccount] = [:]
@@ -34,6 +36,8 @@ public final class RevocationFeed: Service, Sendable {
                 let previous = subjects[revocation.value]
                 subjects[revocation.value] = (max(previous?.revokedAt ?? .distantPast, revocation.revokedAt),
                                               max(previous?.expiresAt ?? .distantPast, revocation.expiresAt))
+            case .certificate:
+                certificates[revocation.value] = max(certificates[revocation.value] ?? .distantPast, revocation.expiresAt)
             }
         }
 
@@ -41,7 +45,15 @@ public final class RevocationFeed: Service, Sendable {
             sessions = sessions.filter { $0.value > now }
             tokens = tokens.filter { $0.value > now }
             subjects = subjects.filter { $0.value.expiresAt > now }
+            certificates = certificates.filter { $0.value > now }
         }
+
+        /// Serials of revoked client certificates that have not expired yet: what a gateway's TLS
+        /// verifier refuses (`ClientTrust.setRevokedSerials`).
+        public var revokedSerials: Set<String> { Set(certificates.keys) }
+
+        /// Whether a client certificate, by `Certificate.SerialNumber.hex`, has been revoked.
+        public func isCertificateRevoked(serial: String) -> Bool { certificates[serial] != nil }
 
         /// Whether a token with these claims has been revoked (its session, itself, or its subject).
         public func isRevoked(_ claims: Claims) -> Bool {
@@ -61,6 +73,7 @@ public final class RevocationFeed: Service, Sendable {
     private let logger: Logger
     private let onKeysChanged: @Sendable () async -> Void
     private let changeCount = Atomic<Int>(0)
+    private let observers = Mutex<[@Sendable (Snapshot) -> Void]>([])
 
     /// `openConnection` gives a connection outside the pool for the LISTEN (see
     /// `Database.openDedicatedConnection`); `onKeysChanged` runs when another replica rotated
@@ -74,6 +87,21 @@ public final class RevocationFeed: Service, Sendable {
     }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
+
+    /// Calls `observer` with the current snapshot now and with every new one after a change is
+    /// applied or a resync completes. For state that lives outside the feed and must follow it
+    /// (the gateway's TLS verifier holds the revoked certificate serials), so it is updated as
+    /// soon as the notification arrives rather than polled. Observers run on the feed's task and
+    /// must be quick.
+    public func observe(_ observer: @escaping @Sendable (Snapshot) -> Void) {
+        observers.withLock { $0.append(observer) }
+        observer(snapshot)
+    }
+
+    private func publish() {
+        let current = snapshot
+        for observer in observers.withLock({ $0 }) { observer(current) }
+    }
 
     /// How many notifications and resyncs have been applied: lets tests and tools measure
     /// propagation without sleeping blindly.
@@ -133,6 +161,7 @@ public final class RevocationFeed: Service, Sendable {
         fresh.hierarchy = hierarchy
         fresh.synchronized = true
         state.withLock { $0 = fresh }
+        publish()
         await onKeysChanged()
         changeCount.add(1, ordering: .releasing)
     }
@@ -157,6 +186,7 @@ public final class RevocationFeed: Service, Sendable {
             logger.warning("unreadable identity notification; resynchronising")
             try await resync()
         }
+        publish()
         changeCount.add(1, ordering: .releasing)
     }
 }

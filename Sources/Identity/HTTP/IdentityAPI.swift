@@ -8,10 +8,13 @@ import Tokens
 public struct IdentityAPI: Sendable {
     let service: IdentityService
     let admin: AdminAPI
+    let workload: WorkloadAPI
 
-    public init(service: IdentityService, policies: @escaping @Sendable () -> AdminPolicies?) {
+    /// `workload` is nil when no CA is configured; `/v1/certs/…` then answers 503 `not_configured`.
+    public init(service: IdentityService, policies: @escaping @Sendable () -> AdminPolicies?, workload: WorkloadCertificates? = nil) {
         self.service = service
         self.admin = AdminAPI(service: service, policies: policies)
+        self.workload = WorkloadAPI(workload: workload, settings: service.settings)
     }
 
     public func router() -> Router<IdentityRequestContext> {
@@ -30,6 +33,7 @@ public struct IdentityAPI: Sendable {
             publishedKeys(request, document: service.keys.verificationKeys.paserkDocument(), contentType: "application/json")
         }
         admin.register(on: router)
+        workload.register(on: router)
         return router
     }
 

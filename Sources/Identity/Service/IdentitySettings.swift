@@ -32,6 +32,8 @@ public struct IdentitySettings: Sendable {
     public var passwordPolicy: PasswordPolicy = .interactive
     /// Largest request body accepted, JSON or form.
     public var maxBodyBytes: Int = 64 * 1024
+    /// The Workload API (`/v1/certs/…`): certificate lifetime and which gateway assertions renew.
+    public var workload = WorkloadSettings()
 
     public init() {}
 

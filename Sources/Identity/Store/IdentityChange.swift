@@ -59,6 +59,9 @@ public struct Revocation: Sendable, Equatable, Hashable {
         /// Every token of a user login or service name issued at or before `revokedAt`
         /// (disabling an account; rotating a service's secrets).
         case subject
+        /// A client certificate, by serial (`Certificate.SerialNumber.hex`), until its notAfter:
+        /// refused at the next TLS handshake on every gateway.
+        case certificate
     }
 
     public var kind: Kind

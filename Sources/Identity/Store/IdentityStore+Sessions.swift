@@ -210,6 +210,8 @@ extension IdentityStore {
         try await run {
             let rows = try await client.query("""
                 SELECT kind, value, revoked_at, expires_at FROM identity_revocations WHERE expires_at > now()
+                UNION ALL
+                SELECT 'certificate', serial, revoked_at, expires_at FROM identity_revoked_certificates WHERE expires_at > now()
                 """, logger: logger)
             var revocations: [Revocation] = []
             for try await (kind, value, revokedAt, expiresAt) in rows.decode((String, String, Date, Date).self) {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Crypto
+import Composition
 import Foundation
+import Identity
+import Logging
 import PKI
 import SwiftASN1
 import X509
@@ -26,7 +29,82 @@ struct CACommand: AsyncParsableCommand {
 
 struct CertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cert", abstract: "Issue and inspect service certificates.", subcommands: [Issue.self, Inspect.self])
+        commandName: "cert", abstract: "Issue, inspect, renew and revoke service certificates.",
+        subcommands: [Issue.self, Inspect.self, Renew.self, Revoke.self])
+
+    struct Renew: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Renew <prefix>.crt/.key through the Workload API (mTLS with the current certificate, or a join token).",
+            discussion: """
+                Generates a new key, sends a CSR to <url>/v1/certs/sign and replaces <prefix>.crt (leaf + intermediate) \
+                and <prefix>.key atomically. With --watch it keeps doing so at two thirds of each certificate's lifetime, \
+                retrying failures until the certificate expires. The first certificate needs --join-token \
+                (or PORTCULLIS_JOIN_TOKEN); later renewals authenticate with the current certificate.
+                """)
+        @Option(help: "Credential prefix: <prefix>.crt and <prefix>.key.") var from: String
+        @Option(help: "Base URL of the identity API as this service reaches it, normally the gateway (https://gateway:8443).") var url: String
+        @Option(help: "PEM bundle of CAs to trust for the server (e.g. certs/ca-bundle.crt); default: the system store.") var cacert: String?
+        @Option(help: "One-time join token for the first certificate (or set PORTCULLIS_JOIN_TOKEN).") var joinToken: String?
+        @Flag(help: "Keep running and renew at two thirds of every lifetime.") var watch = false
+
+        func run() async throws {
+            var logger = Logger(label: "portcullis.cert-renew")
+            logger.logLevel = .warning
+            let token = joinToken ?? ProcessInfo.processInfo.environment["PORTCULLIS_JOIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            let agent = RenewalAgent(prefix: from, baseURL: url, trustRoots: cacert, logger: logger)
+            do {
+                if watch {
+                    try await agent.watch(joinToken: token) { leaf, due in
+                        // Unbuffered: a supervisor (or a test) reading the pipe sees each renewal as it happens.
+                        FileHandle.standardOutput.write(Data(("certificate \(leaf.serialNumber.hex) valid until "
+                            + "\(leaf.notValidAfter.formatted(.iso8601)); next renewal at \(due.formatted(.iso8601))\n").utf8))
+                    }
+                } else {
+                    let renewed = try await agent.renew(joinToken: token)
+                    print("renewed \(from).crt: serial \(renewed.leaf.serialNumber.hex), valid until \(renewed.leaf.notValidAfter.formatted(.iso8601))")
+                }
+            } catch {
+                FileHandle.standardError.write(Data("portcullis cert renew: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a certificate: every gateway refuses it from its next handshake, and it is listed in the CRL.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "The serial (hex, as `cert inspect` prints it; colons allowed) or a PEM file holding the certificate.")
+        var certificate: String
+        @Option(help: "Why: \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", ")).") var reason = "unspecified"
+
+        func run() async throws {
+            guard let reason = RevocationReason.allCases.first(where: { $0.rawValue.lowercased() == self.reason.lowercased() }) else {
+                throw ValidationError("--reason must be one of \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            var serial = certificate
+            var expiresAt: Date?
+            if FileManager.default.fileExists(atPath: certificate) {
+                let pem = try String(contentsOfFile: certificate, encoding: .utf8)
+                guard let leaf = try PEMDocument.parseMultiple(pemString: pem).map({ try Certificate(pemDocument: $0) }).first else {
+                    throw ValidationError("\(certificate) holds no certificate")
+                }
+                serial = leaf.serialNumber.hex
+                expiresAt = leaf.notValidAfter
+            }
+            let (target, until) = (serial, expiresAt)
+            try await IdentityCommandRunner.run(options, "cert revoke") { admin in
+                let revoked = try await admin.service.revokeCertificate(serial: target, reason: reason, revokedBy: admin.actor, expiresAt: until)
+                let normalized = try Certificate.SerialNumber(hex: target.lowercased()).hex
+                if revoked {
+                    admin.record("certificate.revoke", target: "Certificate::\"\(normalized)\"", details: #"{"reason":"\#(reason.rawValue)"}"#)
+                    print("revoked \(normalized) (\(reason.rawValue)): refused by every gateway from its next handshake, listed in the CRL")
+                } else {
+                    print("\(normalized) was already revoked")
+                }
+            }
+        }
+    }
 
     struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -251,8 +251,31 @@ struct RoleCommand: AsyncParsableCommand {
 
 struct ServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "service", abstract: "Manage service accounts: add, secret-rotate, list.",
-        subcommands: [Add.self, SecretRotate.self, List.self])
+        commandName: "service", abstract: "Manage service accounts: add, secret-rotate, join-token, list.",
+        subcommands: [Add.self, SecretRotate.self, JoinToken.self, List.self])
+
+    struct JoinToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "join-token",
+            abstract: "Create a one-time join token for a service's first certificate (printed once).",
+            discussion: "The service obtains its certificate with `portcullis cert renew --from <prefix> --url <gateway> --join-token <token>`.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var name: String
+        @Option(help: "Lifetime: 30s, 10m, 1h…") var ttl = "10m"
+
+        func run() async throws {
+            guard let lifetime = CertCommand.Issue.seconds(ttl) else { throw ValidationError("--ttl must look like 30s, 10m or 1h") }
+            let name = name
+            try await IdentityCommandRunner.run(options, "service join-token") { admin in
+                let checked = try Names.identifier(name, field: "name")
+                let (token, service, expiresAt) = try await admin.service.newJoinToken(service: checked, lifetime: lifetime,
+                                                                                     createdBy: admin.actor)
+                admin.record("service.join_token.create", target: "Service::\"\(service.name)\"",
+                             details: #"{"expires_at":"\#(expiresAt.formatted(.iso8601))"}"#)
+                print("join token for \(service.spiffeID ?? service.name) (shown once, single use, expires \(expiresAt.formatted(.iso8601))): \(token)")
+            }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a service account and its first client secret (printed once).")
