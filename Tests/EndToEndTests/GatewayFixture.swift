@@ -19,10 +19,12 @@ struct GatewayFixture: Sendable {
 
     static let trustDomain = "logistics.internal"
 
-    /// - Parameter limits: `key: value` lines for `gateway.limits`.
-    /// - Parameter identity: lines added to the `identity:` section, with `CERTS` standing for the
-    ///   CA directory; `routes` may name the identity API's address as `IDENTITY`.
-    static func run(policies: [String: String], routes: String, limits: [String] = [], identity: String = "",
+    /// - Parameters:
+    ///   - limits: `key: value` lines for `gateway.limits`.
+    ///   - gatewayLines: further `key: value` lines for the `gateway` section.
+    ///   - identity: lines added to the `identity:` section, with `CERTS` standing for the CA
+    ///     directory; `routes` may name the identity API's address as `IDENTITY`.
+    static func run(policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
                     _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
@@ -85,6 +87,7 @@ struct GatewayFixture: Sendable {
                   client_ca: \(certs)/ca-bundle.crt
                   trust_domain: \(trustDomain)
                   redirect_listen: 127.0.0.1:0
+                  \(gatewayLines.joined(separator: "\n  "))
                   limits:
                     \(limits.isEmpty ? "{}" : limits.joined(separator: "\n    "))
                   routes:

@@ -165,6 +165,37 @@ import Testing
         }
     }
 
+    @Test func anActiveBrowserSessionSlidesAndAnIdleOneEnds() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes, gatewayLines: ["session_idle_timeout: 4s"]) { gateway in
+            let password = try await gateway.createUser("dana", roles: ["dispatcher"])
+            let jar = gateway.directory.appendingPathComponent("cookies.txt").path
+            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
+            let form = try gateway.curl("/.portcullis/login", browser)
+            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
+            let signIn = try gateway.curl("/.portcullis/login", browser + [
+                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)"])
+            let first = try #require(signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value)
+            #expect(first.contains("Max-Age=4"))
+
+            // Within the first half of the window nothing is re-issued.
+            let early = try gateway.curl("/v1/shipments", browser)
+            #expect(early.status == 200)
+            #expect(!early.headers.contains { $0.name == "set-cookie" })
+            // Past half of it, a request slides the window: a new cookie with a new 4 s lifetime.
+            try await Task.sleep(for: .milliseconds(2_500))
+            let late = try gateway.curl("/v1/shipments", browser)
+            #expect(late.status == 200)
+            let renewed = try #require(late.headers.first { $0.name == "set-cookie" }?.value)
+            #expect(renewed.hasPrefix("__Host-portcullis=") && renewed.contains("Max-Age=4") && renewed.contains("HttpOnly"))
+            #expect(renewed != first)
+            // 5 s after sign-in the first cookie has expired, the renewed one still works.
+            try await Task.sleep(for: .milliseconds(2_500))
+            let original = String(first.dropFirst("__Host-portcullis=".count).prefix { $0 != ";" })
+            #expect(try gateway.curl("/v1/shipments", ["-H", "cookie: __Host-portcullis=\(original)"]).status == 401)
+            #expect(try gateway.curl("/v1/shipments", browser).status == 200)
+        }
+    }
+
     // MARK: Helpers
 
     func webSocket(_ gateway: GatewayFixture, path: String, token: String, messages: [String]) throws -> [String: Any] {

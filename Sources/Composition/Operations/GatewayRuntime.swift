@@ -28,8 +28,11 @@ enum GatewayRuntime {
         // Revoked certificate serials follow the feed: refused from the next handshake on.
         if let clientTrust { parts.feed.observe { clientTrust.setRevokedSerials($0.revokedSerials) } }
         let cookieKey = try PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "gateway-session-cookie"))
+        // Cookies are sealed and opened by gateways on synchronised clocks: no skew allowance,
+        // so the idle timeout is exact.
         let sessions = SessionCookieCodec(current: cookieKey, policy: ClaimsPolicy(
-            issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], maxLifetime: settings.sessionIdleTimeout + 60))
+            issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], clockSkew: 0,
+            maxLifetime: settings.sessionIdleTimeout + 60))
         let keys = parts.keys
         let tokenCache = VerifiedTokenCache()
         let authenticator = Authenticator(

@@ -64,7 +64,9 @@ public struct Authenticator: Sendable {
         if let sessions, let cookie = Self.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields),
            let claims = try? sessions.open(cookie, now: now), claims.sessionID.map(snapshot.isSessionRevoked) == false,
            !snapshot.isRevoked(claims) {
-            return principal(claims, method: .session, certificate: certificate)
+            var principal = principal(claims, method: .session, certificate: certificate)
+            principal.renewedSessionCookie = renewal(of: claims, with: sessions, now: now)
+            return principal
         }
         if let certificate, let spiffeID = certificate.spiffeID {
             // The handshake refused the certificate if it was revoked then; this catches a
@@ -75,6 +77,20 @@ public struct Authenticator: Sendable {
                              authenticatedAt: now, sessionID: nil, spiffeID: spiffeID)
         }
         return .anonymous
+    }
+
+    /// Sliding idle timeout: a cookie past half its idle window is re-sealed with a fresh one,
+    /// never beyond the identity session's absolute end. An active browser stays signed in, an
+    /// idle one is signed out, and most requests (the first half of each window) cost nothing.
+    func renewal(of claims: Claims, with sessions: SessionCookieCodec, now: Date) -> RenewedSessionCookie? {
+        let idleWindow = claims.expiresAt.timeIntervalSince(claims.issuedAt)
+        guard claims.expiresAt.timeIntervalSince(now) < idleWindow / 2 else { return nil }
+        var renewed = claims
+        renewed.issuedAt = now
+        renewed.expiresAt = min(now + idleWindow, claims.sessionExpiresAt ?? claims.expiresAt)
+        renewed.tokenID = Claims.newTokenID()
+        guard renewed.expiresAt > claims.expiresAt, let sealed = try? sessions.seal(renewed) else { return nil }
+        return RenewedSessionCookie(value: sealed, maxAge: Int(renewed.expiresAt.timeIntervalSince(now)))
     }
 
     private func principal(_ claims: Claims, method: AuthMethod, certificate: ClientCertificate?) -> Principal {

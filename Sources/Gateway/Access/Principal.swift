@@ -19,6 +19,9 @@ public struct Principal: Sendable {
     public let authenticatedAt: Date?
     public let sessionID: String?
     public let spiffeID: String?
+    /// A re-sealed session cookie to send back, when the one presented is past half its idle
+    /// lifetime (sliding renewal); nil otherwise.
+    public internal(set) var renewedSessionCookie: RenewedSessionCookie?
 
     public static let anonymous = Principal(kind: .anonymous, name: "anonymous", method: nil, roles: [], groups: [], mfa: false,
                                             authenticatedAt: nil, sessionID: nil, spiffeID: nil)
@@ -40,6 +43,12 @@ public struct Principal: Sendable {
         case .anonymous: Entity(uid: uid)
         }
     }
+}
+
+/// A session cookie value with a fresh idle window, and its `Max-Age` in seconds.
+public struct RenewedSessionCookie: Sendable, Equatable {
+    public let value: String
+    public let maxAge: Int
 }
 
 /// What the TLS layer learnt about the connection's client certificate (already verified

@@ -201,6 +201,10 @@ public struct GatewayResponder: Sendable {
         do {
             var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
             response.headers[GatewayHeaders.requestID] = requestID
+            if let renewed = admitted.principal.renewedSessionCookie {
+                response.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.cookie(
+                    IdentityHeaderFilter.sessionCookieName, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
+            }
             return response
         } catch {
             record.reason = "upstream: \(error)"
