@@ -90,6 +90,32 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load("- just\n- a list\n") }
     }
 
+    @Test func gatewayLimitsRedirectAndUpstreamTLSAreReadAndChecked() throws {
+        let gateway = """
+            gateway:
+              redirect_listen: 0.0.0.0:8080
+              limits: {max_connections: 500, handshake_timeout: 3s, idle_timeout: 15s, max_header_kb: 16, max_header_count: 50}
+              routes:
+            """
+        let configuration = try load(gateway + "\n    - {id: a, hosts: [a.internal], upstream: 'http://10.0.0.1:80'}\n")
+        let settings = configuration.gateway.settings
+        #expect(settings.redirectListen?.host == "0.0.0.0" && settings.redirectListen?.port == 8080)
+        #expect(settings.limits.maxConnections == 500 && settings.limits.handshakeTimeout == .seconds(3))
+        #expect(settings.limits.idleTimeout == .seconds(15) && settings.limits.maxHeaderBytes == 16 << 10)
+        #expect(settings.limits.maxHeaderCount == 50)
+        // Upstream TLS files only for https upstreams, in pairs, and readable when loaded.
+        #expect(throws: ConfigurationError.self) {
+            try load(gateway + "\n    - {id: a, hosts: [a.internal], upstream: 'http://10.0.0.1:80', upstream_ca: /etc/hosts}\n")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try load(gateway + "\n    - {id: a, hosts: [a.internal], upstream: 'https://10.0.0.1', upstream_certificate: /nonexistent.pem}\n")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try load(gateway + "\n    - {id: a, hosts: [a.internal], upstream: 'https://10.0.0.1', upstream_ca: /nonexistent.pem}\n")
+        }
+        #expect(throws: ConfigurationError.self) { try load("gateway:\n  limits: {max_connections: 0}\n") }
+    }
+
     @Test func missingRequiredFieldIsNamed() throws {
         let configuration = try load("log:\n  level: info\n")
         #expect(throws: ConfigurationError.missing(

@@ -196,6 +196,67 @@ import Testing
         }
     }
 
+    /// An `https://` upstream that requires a client certificate: the gateway presents its own
+    /// workload certificate and checks the upstream's against the internal CA. The routes are
+    /// added to the running gateway by editing its configuration file.
+    @Test func httpsUpstreamsGetTheGatewaysClientCertificate() async throws {
+        let policies = ["logistics.cedar": """
+            @id("dispatchers-read-everything")
+            permit (principal in Role::"dispatcher", action in Action::"read", resource);
+            """]
+        try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let certs = gateway.certs
+            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/shipments-api", "--server",
+                                       "--dns", "localhost", "--out", "\(certs)/upstream", "--ca", certs])
+            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/gateway-client",
+                                       "--out", "\(certs)/gateway-client", "--ca", certs])
+            let portFile = gateway.directory.appendingPathComponent("tls-upstream.port")
+            let upstream = Process()
+            upstream.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
+            upstream.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tls_upstream.py").path,
+                                  portFile.path, "\(certs)/upstream.crt", "\(certs)/upstream.key", "\(certs)/ca-bundle.crt"]
+            upstream.standardOutput = FileHandle.nullDevice
+            upstream.standardError = FileHandle.nullDevice
+            upstream.standardInput = FileHandle.nullDevice
+            try upstream.run()
+            defer { kill(upstream.processIdentifier, SIGKILL) }
+            var port = ""
+            for _ in 0..<200 where port.isEmpty {
+                port = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
+                if port.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+            }
+
+            let configFile = gateway.directory.appendingPathComponent("config.yaml")
+            try (try String(contentsOf: configFile, encoding: .utf8) + """
+
+                    - id: secure
+                      hosts: [shipments.localhost]
+                      path: /secure
+                      upstream: https://localhost:\(port)
+                      upstream_ca: \(certs)/ca-bundle.crt
+                      upstream_certificate: \(certs)/gateway-client.crt
+                      upstream_key: \(certs)/gateway-client.key
+                    - id: secure-without-certificate
+                      hosts: [shipments.localhost]
+                      path: /secure-anonymous
+                      upstream: https://localhost:\(port)
+                      upstream_ca: \(certs)/ca-bundle.crt
+
+                """).write(to: configFile, atomically: true, encoding: .utf8)
+            var reply = try gateway.curl("/secure/orders", ["-H", "authorization: Bearer \(token)"])
+            for _ in 0..<100 where reply.json["peer_spiffe_ids"] == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                reply = try gateway.curl("/secure/orders", ["-H", "authorization: Bearer \(token)"])
+            }
+            #expect(reply.status == 200, "\(reply.body)")
+            #expect(reply.json["peer_spiffe_ids"] as? [String] == ["spiffe://\(GatewayFixture.trustDomain)/gateway-client"])
+            #expect(reply.json["target"] as? String == "/secure/orders")
+            // Without a client certificate the upstream refuses the handshake: 502, never a bypass.
+            #expect(try gateway.curl("/secure-anonymous/orders", ["-H", "authorization: Bearer \(token)"]).status == 502)
+        }
+    }
+
     // MARK: Helpers
 
     func webSocket(_ gateway: GatewayFixture, path: String, token: String, messages: [String]) throws -> [String: Any] {

@@ -321,6 +321,20 @@ extension PortcullisConfiguration {
         route.passesAuthorization = try reader.parsed("pass_authorization", expected: "true or false", { try Self.boolean($0) })
             ?? route.passesAuthorization
         if var labels = try reader.mapping("labels") { route.labels = try labels.stringValues() }
+        let (caFile, certificateFile, keyFile) = (try reader.string("upstream_ca"), try reader.string("upstream_certificate"),
+                                                  try reader.string("upstream_key"))
+        if caFile != nil || certificateFile != nil || keyFile != nil {
+            guard upstream.scheme == "https" else {
+                throw .invalidValue(reader.location(of: "upstream"), path: reader.join("upstream"),
+                                    reason: "upstream_ca, upstream_certificate and upstream_key need an https:// upstream")
+            }
+            do {
+                route.upstreamTLS = try UpstreamTLS(caFile: caFile, certificateFile: certificateFile, keyFile: keyFile)
+            } catch {
+                throw .invalidValue(reader.location(of: certificateFile != nil ? "upstream_certificate" : "upstream_ca"),
+                                    path: reader.join("upstream_tls"), reason: error.description)
+            }
+        }
         try reader.finish()
         return route
     }

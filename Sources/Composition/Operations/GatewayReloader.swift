@@ -46,6 +46,7 @@ struct GatewayReloader: Service {
         var files = [configuration.gateway.settings.certificateFile, configuration.gateway.settings.keyFile]
         if let bundle = configuration.gateway.settings.clientCAFile { files.append(bundle) }
         if let source = configuration.sourceFile { files.append(source) }
+        files += routes.table.routes.flatMap { $0.payload.upstreamTLS?.files ?? [] }
         let directory = configuration.policies.directory
         let policyFiles = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         files += policyFiles.filter { $0.hasSuffix(".cedar") }.map { (directory as NSString).appendingPathComponent($0) }

@@ -43,6 +43,7 @@ public struct UpstreamForwarder: Sendable {
         var upstream = HTTPClientRequest(url: Self.url(route.upstream, target: canonical.forwardedTarget))
         upstream.method = HTTPMethod(rawValue: canonical.method.rawValue)
         upstream.headers = Self.nioHeaders(headers)
+        upstream.tlsConfiguration = route.upstreamTLS?.configuration
         switch canonical.bodyFraming {
         case .unframed:
             break

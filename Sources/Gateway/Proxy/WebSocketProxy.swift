@@ -52,10 +52,11 @@ struct WebSocketProxy: Sendable {
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
         let headers = Self.upstreamHandshakeHeaders(admitted.headers)
         let requestID = record.requestID, maxMessageBytes = self.maxMessageBytes, logger = self.logger
+        let tls = admitted.route.upstreamTLS?.configuration
         return .upgrade([GatewayHeaders.requestID: requestID]) { clientInbound, clientOutbound, _ in
             do {
                 try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: maxMessageBytes, additionalHeaders: headers),
-                                                  logger: logger) { upstreamInbound, upstreamOutbound, _ in
+                                                  tlsConfiguration: tls, logger: logger) { upstreamInbound, upstreamOutbound, _ in
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for try await message in clientInbound.messages(maxSize: maxMessageBytes) {
