@@ -25,6 +25,10 @@ extension Entity {
 /// The entity store: entities by UID with transitive ancestors; immutable after construction.
 public struct Entities: Sendable {
     private var storage: [EntityUID: Entity]
+    /// Entities added by `withLeaves(_:)`: few, looked up before `storage`.
+    private var leaves: [Entity] = []
+    /// Every UID some stored entity names as a parent (a leaf must not be one of them).
+    private var referencedParents: Set<EntityUID> = []
 
     public static let empty = Entities(validated: [:])
 
@@ -70,15 +74,46 @@ public struct Entities: Sendable {
         }
         for (uid, ancestors) in done { map[uid]!.ancestors = ancestors }
         storage = map
+        referencedParents = Set(map.values.lazy.flatMap(\.parents))
     }
 
-    public subscript(uid: EntityUID) -> Entity? { storage[uid] }
+    /// This store plus entities that nothing in it descends from, such as a request's principal
+    /// and resource. Their ancestors come from the store's closure, already computed, so a
+    /// shared store (roles, groups, actions) is built once and each request only adds its
+    /// leaves. The result is what `Entities(storeEntities + extra)` would be.
+    public func withLeaves(_ extra: [Entity]) throws(InputError) -> Entities {
+        var result = self
+        result.leaves.reserveCapacity(leaves.count + extra.count)
+        for entity in extra {
+            if let existing = result[entity.uid] {
+                guard existing.hasSameContent(as: entity) else {
+                    throw InputError("entities", "duplicate entity uid `\(entity.uid)` with different content")
+                }
+                continue
+            }
+            guard !referencedParents.contains(entity.uid), !extra.contains(where: { $0.parents.contains(entity.uid) }) else {
+                throw InputError("entities", "`\(entity.uid)` is a parent of another entity, so it cannot be added as a leaf")
+            }
+            var leaf = entity
+            for parent in entity.parents {
+                leaf.ancestors.insert(parent)
+                if let above = self[parent]?.ancestors { leaf.ancestors.formUnion(above) }
+            }
+            result.leaves.append(leaf)
+        }
+        return result
+    }
 
-    public var count: Int { storage.count }
+    public subscript(uid: EntityUID) -> Entity? {
+        for leaf in leaves where leaf.uid == uid { return leaf }
+        return storage[uid]
+    }
+
+    public var count: Int { storage.count + leaves.count }
 
     /// Cedar `in` on entities: reflexive, else `ancestor` is among `uid`'s ancestors.
     @inline(__always)
     public func isDescendant(_ uid: EntityUID, of ancestor: EntityUID) -> Bool {
-        uid == ancestor || storage[uid]?.ancestors.contains(ancestor) == true
+        uid == ancestor || self[uid]?.ancestors.contains(ancestor) == true
     }
 }

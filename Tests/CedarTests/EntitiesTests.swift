@@ -23,6 +23,38 @@ import Testing
         #expect(!e.isDescendant(EntityUID("G", "e"), of: EntityUID("U", "a")))
     }
 
+    /// A shared store plus per-request leaves answers exactly like the store built whole.
+    @Test func leavesAddedToABuiltStoreMatchTheWholeStore() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<50 {
+            // Random role DAG: each role's parents are among the earlier roles.
+            let roles = (0..<12).map { k in
+                Entity(uid: EntityUID("Role", "r\(k)"),
+                       parents: (0..<k).filter { _ in Int.random(in: 0..<4, using: &generator) == 0 }.map { EntityUID("Role", "r\($0)") })
+            }
+            let user = Entity(uid: EntityUID("User", "u"), attributes: ["id": .string("u")],
+                              parents: (0..<12).filter { _ in Bool.random(using: &generator) }.map { EntityUID("Role", "r\($0)") }
+                                  + [EntityUID("Group", "outside-the-store")])
+            let route = Entity(uid: EntityUID("Route", "shipments"))
+            let whole = try Entities(roles + [user, route])
+            let layered = try Entities(roles).withLeaves([user, route])
+            #expect(layered.count == whole.count)
+            for target in roles.map(\.uid) + [EntityUID("Group", "outside-the-store"), route.uid, user.uid] {
+                #expect(layered.isDescendant(user.uid, of: target) == whole.isDescendant(user.uid, of: target))
+            }
+            #expect(layered[user.uid]?.ancestors == whole[user.uid]?.ancestors)
+        }
+    }
+
+    @Test func aLeafThatIsAParentOrConflictsIsRefused() throws {
+        let store = try Entities([Entity(uid: EntityUID("Role", "a"), parents: [EntityUID("User", "u")])])
+        #expect(throws: InputError.self) { try store.withLeaves([Entity(uid: EntityUID("User", "u"))]) }
+        #expect(throws: InputError.self) { try store.withLeaves([Entity(uid: EntityUID("User", "v"), parents: [EntityUID("User", "v")])]) }
+        #expect(throws: InputError.self) {
+            try store.withLeaves([Entity(uid: EntityUID("Role", "a"), attributes: ["x": .long(1)])])
+        }
+    }
+
     @Test func longChainsDoNotExhaustTheStack() throws {
         let n = 1_200
         let items = (0..<n).map { k in

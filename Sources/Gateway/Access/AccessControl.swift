@@ -69,7 +69,7 @@ public struct AccessControl: Sendable {
                               tags: route.labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
         let entities: Entities
         do {
-            entities = try Entities([principal.entity, resource] + directory.snapshot.hierarchy.cedarEntities() + PrincipalEntity.actions)
+            entities = try directory.snapshot.hierarchy.entities.get().withLeaves([principal.entity, resource])
         } catch {
             return AccessDecision(allowed: false, policies: [], errors: ["inconsistent entities: \(error)"], policyVersion: snapshot.version)
         }

@@ -299,7 +299,7 @@ struct AdminAPI: Sendable {
         let resource = EntityUID("Route", service.settings.adminRoute)
         let entities: Entities
         do {
-            entities = try Entities([principal, Entity(uid: resource)] + hierarchy.cedarEntities() + PrincipalEntity.actions)
+            entities = try hierarchy.entities.get().withLeaves([principal, Entity(uid: resource)])
         } catch {
             throw .forbidden("the request's entities are inconsistent: \(error)")
         }

@@ -7,19 +7,29 @@ public struct RoleHierarchy: Sendable, Equatable {
     /// Each role's direct parents.
     public let parents: [String: [String]]
     public let groups: Set<String>
+    /// Roles, groups and the action hierarchy as one entity store with its closure computed, to
+    /// which each request adds only its principal and resource (`Entities.withLeaves`). A
+    /// failure (a cycle, which the store refuses to record) is kept and refuses every decision.
+    public let entities: Result<Entities, InputError>
 
     public init(roles: [Role], groups: [String]) {
         var parents: [String: [String]] = [:]
         for role in roles { parents[role.name] = role.parents }
         self.parents = parents
         self.groups = Set(groups)
+        let entities = Self.cedarEntities(parents: parents, groups: self.groups) + PrincipalEntity.actions
+        self.entities = Result { () throws(InputError) in try Entities(entities) }
+    }
+
+    public static func == (left: RoleHierarchy, right: RoleHierarchy) -> Bool {
+        left.parents == right.parents && left.groups == right.groups
     }
 
     public static let empty = RoleHierarchy(roles: [], groups: [])
 
-    /// Cedar entities for every role (with its parent roles) and group: added to each request's
-    /// entity store so `principal in Role::"staff"` follows the hierarchy.
-    public func cedarEntities() -> [Entity] {
+    /// Cedar entities for every role (with its parent roles) and group, so that
+    /// `principal in Role::"staff"` follows the hierarchy.
+    private static func cedarEntities(parents: [String: [String]], groups: Set<String>) -> [Entity] {
         let roles = parents.keys.sorted().map { name in
             Entity(uid: EntityUID("Role", name), parents: (parents[name] ?? []).map { EntityUID("Role", $0) })
         }
