@@ -46,8 +46,11 @@ final class AccessReplica: Service {
         var assembled: IdentityRuntime.Parts?
         while assembled == nil && !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                assembled = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
-                                                               recorder: recorder, logger: logger)
+                // Cancelled on shutdown: a replica still waiting for its database stops at once.
+                assembled = try await cancelWhenGracefulShutdown { [configuration, database, masterKey, recorder, logger] in
+                    try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
+                                                       recorder: recorder, logger: logger)
+                }
             } catch {
                 logger.warning("identity service waiting for its database", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 let wait = delay
