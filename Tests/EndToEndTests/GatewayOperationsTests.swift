@@ -196,6 +196,33 @@ import Testing
         }
     }
 
+    /// A browser session on a connection with a device certificate from the internal CA is a
+    /// managed device (`context.device`); the same session without it is not.
+    @Test func aDeviceCertificateMarksABrowserSessionAsManaged() async throws {
+        let policies = ["devices.cedar": """
+            @id("dispatchers-from-managed-devices")
+            permit (principal in Role::"dispatcher", action, resource == Route::"shipments")
+            when { context has device && context.device.managed && context.device.id == "laptop-17" };
+            """]
+        try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
+            let password = try await gateway.createUser("dana", roles: ["dispatcher"])
+            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/device/laptop-17",
+                                       "--out", "\(gateway.certs)/laptop", "--ca", gateway.certs])
+            let jar = gateway.directory.appendingPathComponent("cookies.txt").path
+            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
+            let form = try gateway.curl("/.portcullis/login", browser)
+            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
+            #expect(try gateway.curl("/.portcullis/login", browser + [
+                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)"]).status == 303)
+            #expect(try gateway.curl("/v1/shipments", browser).status == 403)
+            let device = ["--cert", "\(gateway.certs)/laptop.crt", "--key", "\(gateway.certs)/laptop.key"]
+            #expect(try gateway.curl("/v1/shipments", browser + device).status == 200)
+            // A workload certificate is not a device.
+            let workload = ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"]
+            #expect(try gateway.curl("/v1/shipments", browser + workload).status == 403)
+        }
+    }
+
     /// An `https://` upstream that requires a client certificate: the gateway presents its own
     /// workload certificate and checks the upstream's against the internal CA. The routes are
     /// added to the running gateway by editing its configuration file.

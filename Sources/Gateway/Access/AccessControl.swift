@@ -81,10 +81,10 @@ public struct AccessControl: Sendable {
     }
 
     static func context(principal: Principal, request: CanonicalRequest, facts: RequestFacts) -> [CedarString: Value] {
-        AccessContext.make(
+        let certificate = facts.certificate.map { AccessContext.Certificate(spiffeID: $0.spiffeID, serial: $0.serial, sha256: $0.sha256) }
+        return AccessContext.make(
             method: request.method.rawValue, host: request.host, path: request.path, query: request.query, clientAddress: facts.clientAddress,
-            tlsVersion: facts.tlsVersion,
-            certificate: facts.certificate.map { AccessContext.Certificate(spiffeID: $0.spiffeID, serial: $0.serial, sha256: $0.sha256) },
-            authMethod: principal.method?.rawValue ?? "none", mfa: principal.mfa, authenticatedAt: principal.authenticatedAt, now: facts.now)
+            tlsVersion: facts.tlsVersion, certificate: certificate, authMethod: principal.method?.rawValue ?? "none", mfa: principal.mfa,
+            authenticatedAt: principal.authenticatedAt, deviceID: principal.method == .session ? certificate?.deviceID : nil, now: facts.now)
     }
 }

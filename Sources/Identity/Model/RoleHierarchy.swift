@@ -77,6 +77,17 @@ public enum AccessContext {
         public var serial: String
         public var sha256: String
 
+        /// `<id>` of a device certificate, whose SPIFFE ID is `spiffe://<trust domain>/device/<id>`;
+        /// nil for workload certificates.
+        public var deviceID: String? {
+            guard let spiffeID, spiffeID.hasPrefix("spiffe://"),
+                  let marker = spiffeID.dropFirst("spiffe://".count).firstIndex(of: "/") else { return nil }
+            let path = spiffeID[marker...]
+            guard path.hasPrefix("/device/") else { return nil }
+            let id = path.dropFirst("/device/".count)
+            return id.isEmpty || id.contains("/") ? nil : String(id)
+        }
+
         public init(spiffeID: String?, serial: String, sha256: String) {
             self.spiffeID = spiffeID
             self.serial = serial
@@ -84,9 +95,11 @@ public enum AccessContext {
         }
     }
 
+    /// - Parameter deviceID: the device named by a device certificate that accompanied a
+    ///   browser session (see `Certificate.deviceID`), which becomes `context.device`.
     public static func make(method: String, host: String, path: String, query: String?, clientAddress: String, tlsVersion: String,
                             certificate: Certificate?, authMethod: String, mfa: Bool, authenticatedAt: Date?,
-                            now: Date) -> [CedarString: Value] {
+                            deviceID: String? = nil, now: Date) -> [CedarString: Value] {
         func string(_ text: String) -> Value { .string(CedarString(text)) }
         func datetime(_ date: Date) -> Value {
             .datetime(CedarDatetime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down))))
@@ -104,12 +117,16 @@ public enum AccessContext {
         }
         var auth: [CedarString: Value] = ["method": string(authMethod), "mfa": .bool(mfa)]
         if let authenticatedAt { auth["authenticated_at"] = datetime(authenticatedAt) }
-        return [
+        var context: [CedarString: Value] = [
             "http": .record(["method": string(method), "host": string(host), "path": string(path), "query": string(query ?? "")]),
             "client": .record(client),
             "cert": .record(cert),
             "auth": .record(auth),
             "time": .record(["now": datetime(now), "hour": .long((seconds % 86_400) / 3600), "weekday": .long(weekday)]),
         ]
+        // Only certificates from the internal CA reach here (the handshake verified the chain),
+        // so a device certificate means a device the company manages.
+        if let deviceID { context["device"] = .record(["managed": .bool(true), "id": string(deviceID)]) }
+        return context
     }
 }

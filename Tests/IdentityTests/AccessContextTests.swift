@@ -1,0 +1,34 @@
+import Cedar
+import Foundation
+import Identity
+import Testing
+
+/// The context record every gateway and admin-API decision sees (docs/policy-model.md).
+@Suite struct AccessContextTests {
+    func certificate(_ spiffeID: String?) -> AccessContext.Certificate {
+        AccessContext.Certificate(spiffeID: spiffeID, serial: "0a", sha256: "ff")
+    }
+
+    @Test func deviceCertificatesAreRecognisedByTheirSPIFFEPath() {
+        #expect(certificate("spiffe://logistics.internal/device/laptop-17").deviceID == "laptop-17")
+        #expect(certificate("spiffe://logistics.internal/billing").deviceID == nil)
+        #expect(certificate("spiffe://logistics.internal/device/").deviceID == nil)
+        #expect(certificate("spiffe://logistics.internal/device/a/b").deviceID == nil)
+        #expect(certificate("spiffe://logistics.internal/services/device/x").deviceID == nil)
+        #expect(certificate(nil).deviceID == nil)
+    }
+
+    @Test func theDeviceRecordAppearsOnlyWithADevice() {
+        func context(_ deviceID: String?) -> [CedarString: Value] {
+            AccessContext.make(method: "GET", host: "ops.internal", path: "/", query: nil, clientAddress: "192.0.2.7", tlsVersion: "TLSv1.3",
+                               certificate: nil, authMethod: "session", mfa: true, authenticatedAt: nil, deviceID: deviceID,
+                               now: Date(timeIntervalSince1970: 1_700_000_000))
+        }
+        #expect(context(nil)["device"] == nil)
+        #expect(context("laptop-17")["device"] == .record(["managed": .bool(true), "id": .string("laptop-17")]))
+        // 2023-11-14T22:13:20Z was a Tuesday.
+        #expect(context(nil)["time"] == .record([
+            "now": .datetime(CedarDatetime(epochMilliseconds: 1_700_000_000_000)), "hour": .long(22), "weekday": .long(2),
+        ]))
+    }
+}
