@@ -1,3 +1,4 @@
+import Foundation
 import Database
 import Testing
 @testable import Composition
@@ -155,5 +156,27 @@ import Testing
     @Test(arguments: ["", "s", "5", "-5s", "5 s", "1.5s", "5w"])
     func rejectedDurations(_ text: String) {
         #expect(DurationText.parse(text) == nil)
+    }
+}
+
+/// The demo organisation `portcullis up` seeds.
+@Suite struct DemoSeedTests {
+    @Test func theShippedSeedIsComplete() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/demo/seed.yaml").path
+        let seed = try DemoSeed.load(path: path)
+        #expect(Set(seed.roles.map(\.name)) == ["staff", "dispatcher", "driver", "finance", "ops-admin", "security-admin"])
+        #expect(seed.users.contains { $0.login == "casey" && $0.groups == ["contractors"] })
+        #expect(seed.services.map(\.spiffeID) == ["spiffe://logistics.internal/billing", "spiffe://logistics.internal/fleet-sync"])
+        // Parents are declared before their children, so applying in order always works.
+        var declared = Set<String>()
+        for role in seed.roles {
+            #expect(role.parents.allSatisfy(declared.contains), "\(role.name) names a parent declared after it")
+            declared.insert(role.name)
+        }
+    }
+
+    @Test func aBadSeedNamesTheEntry() {
+        #expect(throws: ConfigurationError.self) { try DemoSeed.parse("users:\n  - {login: a, email: a@b.c}\n", file: "seed.yaml") }
+        #expect(throws: ConfigurationError.self) { try DemoSeed.parse("roles:\n  - {name: a, colour: red}\n", file: "seed.yaml") }
     }
 }

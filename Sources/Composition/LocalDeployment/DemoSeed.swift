@@ -1,0 +1,105 @@
+import Foundation
+import Identity
+import Yams
+
+/// The demo organisation of `deploy/demo/seed.yaml`: roles (with parents), groups, users with
+/// their passwords, roles and groups, and service accounts bound to SPIFFE IDs. Read whole and
+/// checked before anything is written; applying it only creates what does not exist yet.
+public struct DemoSeed: Sendable, Equatable {
+    public struct Role: Sendable, Equatable { public var name, description: String; public var parents: [String] }
+    public struct Group: Sendable, Equatable { public var name, description: String }
+    public struct User: Sendable, Equatable {
+        public var login, name, email, password: String
+        public var roles, groups: [String]
+    }
+    public struct Service: Sendable, Equatable { public var name, owner, spiffeID: String; public var roles: [String] }
+
+    public var roles: [Role] = []
+    public var groups: [Group] = []
+    public var users: [User] = []
+    public var services: [Service] = []
+
+    public static func load(path: String) throws(ConfigurationError) -> DemoSeed {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> DemoSeed {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw .syntax(SourceLocation(file: file, line: 1, column: 1), "\(error)")
+        }
+        guard let root else { return DemoSeed() }
+        var top = try MappingReader(root, path: "", file: file)
+        var seed = DemoSeed()
+        for var item in try top.mappings("roles") ?? [] {
+            seed.roles.append(Role(name: try required(&item, "name"), description: try item.string("description") ?? "",
+                                   parents: try item.strings("parents") ?? []))
+            try item.finish()
+        }
+        for var item in try top.mappings("groups") ?? [] {
+            seed.groups.append(Group(name: try required(&item, "name"), description: try item.string("description") ?? ""))
+            try item.finish()
+        }
+        for var item in try top.mappings("users") ?? [] {
+            seed.users.append(User(login: try required(&item, "login"), name: try item.string("name") ?? "", email: try required(&item, "email"),
+                                   password: try required(&item, "password"), roles: try item.strings("roles") ?? [],
+                                   groups: try item.strings("groups") ?? []))
+            try item.finish()
+        }
+        for var item in try top.mappings("services") ?? [] {
+            seed.services.append(Service(name: try required(&item, "name"), owner: try item.string("owner") ?? "demo",
+                                         spiffeID: try required(&item, "spiffe_id"), roles: try item.strings("roles") ?? []))
+            try item.finish()
+        }
+        try top.finish()
+        return seed
+    }
+
+    private static func required(_ reader: inout MappingReader, _ key: String) throws(ConfigurationError) -> String {
+        guard let value = try reader.string(key) else { throw reader.missing(key, hint: "every entry needs a \(key)") }
+        return value
+    }
+
+    /// Creates whatever of the seed is missing, through the same store calls (and audit
+    /// records) as the operator commands. Returns what it created, for the console.
+    public func apply(with admin: IdentityAdministration) async throws -> [String] {
+        var created: [String] = []
+        let store = admin.store
+        // Parents first: roles are listed parents-before-children in the seed.
+        for role in roles where try await store.role(role.name) == nil {
+            _ = try await store.createRole(name: try Names.identifier(role.name, field: "role"), description: role.description,
+                                           parents: role.parents)
+            admin.record("role.create", target: "Role::\"\(role.name)\"")
+            created.append("role \(role.name)")
+        }
+        let existingGroups = Set(try await store.listGroups().map(\.name))
+        for group in groups where !existingGroups.contains(group.name) {
+            _ = try await store.createGroup(name: try Names.identifier(group.name, field: "group"), description: group.description)
+            admin.record("group.create", target: "Group::\"\(group.name)\"")
+            created.append("group \(group.name)")
+        }
+        for user in users where try await store.user(login: user.login) == nil {
+            let hash = try await admin.service.hashPassword(user.password)
+            let account = try await store.createUser(login: try Names.login(user.login), email: try Names.email(user.email),
+                                                     displayName: try Names.text(user.name, field: "name"), passwordHash: hash)
+            for role in user.roles { _ = try await store.setUserMembership(login: account.login, .role, name: role, granted: true) }
+            for group in user.groups { _ = try await store.setUserMembership(login: account.login, .group, name: group, granted: true) }
+            admin.record("user.create", target: "User::\"\(account.login)\"")
+            created.append("user \(account.login)")
+        }
+        for service in services where try await store.service(service.name) == nil {
+            _ = try await store.createService(name: service.name, owner: service.owner, spiffeID: service.spiffeID, roles: service.roles)
+            admin.record("service.create", target: "Service::\"\(service.name)\"")
+            created.append("service \(service.name)")
+        }
+        return created
+    }
+}
