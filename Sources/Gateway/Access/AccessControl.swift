@@ -65,11 +65,10 @@ public struct AccessControl: Sendable {
         guard let snapshot = policies.snapshot else {
             return AccessDecision(allowed: false, policies: [], errors: ["no policy set is loaded"], policyVersion: nil)
         }
-        let resource = Entity(uid: EntityUID("Route", route.id),
-                              tags: route.labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
+        let resource = RequestEntities.route(id: route.id, labels: route.labels)
         let entities: Entities
         do {
-            entities = try Entities([principal.entity, resource] + directory.snapshot.hierarchy.cedarEntities() + PrincipalEntity.actions)
+            entities = try RequestEntities.store(principal: principal.entity, route: resource, hierarchy: directory.snapshot.hierarchy)
         } catch {
             return AccessDecision(allowed: false, policies: [], errors: ["inconsistent entities: \(error)"], policyVersion: snapshot.version)
         }

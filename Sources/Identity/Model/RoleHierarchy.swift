@@ -15,6 +15,12 @@ public struct RoleHierarchy: Sendable, Equatable {
         self.groups = Set(groups)
     }
 
+    /// From role names to their direct parent roles, as a policy test file writes the hierarchy.
+    public init(parents: [String: [String]], groups: [String]) {
+        self.parents = parents
+        self.groups = Set(groups)
+    }
+
     public static let empty = RoleHierarchy(roles: [], groups: [])
 
     /// Cedar entities for every role (with its parent roles) and group: added to each request's
@@ -46,6 +52,9 @@ public enum PrincipalEntity {
                parents: roles.map { EntityUID("Role", $0) })
     }
 
+    /// `Anonymous::"anonymous"`: a request without credentials.
+    public static let anonymous = Entity(uid: EntityUID("Anonymous", "anonymous"))
+
     /// `Action::"GET"` … each a member of `Action::"read"` or `Action::"write"`.
     public static let actions: [Entity] = {
         let groups = ["read": ["GET", "HEAD", "OPTIONS"], "write": ["POST", "PUT", "PATCH", "DELETE"]]
@@ -55,6 +64,22 @@ public enum PrincipalEntity {
         }
         return entities
     }()
+}
+
+/// The entities of one request: the principal, the route (its labels as tags), the role
+/// hierarchy and the actions. The gateway, the admin API and the policy tools (`policy test`,
+/// `explain`, `diff`) all build them here, so a tested request is the request the gateway decides.
+public enum RequestEntities {
+    /// `Route::"<id>"` with the route's labels as tags.
+    public static func route(id: String, labels: [String: String] = [:]) -> Entity {
+        Entity(uid: EntityUID("Route", id), tags: labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
+    }
+
+    /// The entity store for one decision; fails only when the principal or route collides with
+    /// a hierarchy entity (e.g. a principal named like a role with different parents).
+    public static func store(principal: Entity, route: Entity, hierarchy: RoleHierarchy) throws(InputError) -> Entities {
+        try Entities([principal, route] + hierarchy.cedarEntities() + PrincipalEntity.actions)
+    }
 }
 
 /// The context side of the request model: the same record shape (`http`, `client`, `cert`,
@@ -74,9 +99,21 @@ public enum AccessContext {
         }
     }
 
+    /// A managed device (`context.device`); the browser flow does not fill it yet, the policy
+    /// tools can.
+    public struct Device: Sendable {
+        public var managed: Bool
+        public var id: String
+
+        public init(managed: Bool, id: String) {
+            self.managed = managed
+            self.id = id
+        }
+    }
+
     public static func make(method: String, host: String, path: String, query: String?, clientAddress: String, tlsVersion: String,
                             certificate: Certificate?, authMethod: String, mfa: Bool, authenticatedAt: Date?,
-                            now: Date) -> [CedarString: Value] {
+                            now: Date, device: Device? = nil) -> [CedarString: Value] {
         func string(_ text: String) -> Value { .string(CedarString(text)) }
         func datetime(_ date: Date) -> Value {
             .datetime(CedarDatetime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down))))
@@ -94,12 +131,14 @@ public enum AccessContext {
         }
         var auth: [CedarString: Value] = ["method": string(authMethod), "mfa": .bool(mfa)]
         if let authenticatedAt { auth["authenticated_at"] = datetime(authenticatedAt) }
-        return [
+        var context: [CedarString: Value] = [
             "http": .record(["method": string(method), "host": string(host), "path": string(path), "query": string(query ?? "")]),
             "client": .record(client),
             "cert": .record(cert),
             "auth": .record(auth),
             "time": .record(["now": datetime(now), "hour": .long((seconds % 86_400) / 3600), "weekday": .long(weekday)]),
         ]
+        if let device { context["device"] = .record(["managed": .bool(device.managed), "id": string(device.id)]) }
+        return context
     }
 }

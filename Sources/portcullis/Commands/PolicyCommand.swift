@@ -7,8 +7,8 @@ import Foundation
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Evaluate, validate and format Cedar policies.",
-        subcommands: [Authorize.self, Validate.self, Format.self, ValidationCases.self]
+        abstract: "Evaluate, validate, format, test, explain and diff Cedar policies.",
+        subcommands: [Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self]
     )
 
     struct Authorize: AsyncParsableCommand {
