@@ -20,6 +20,8 @@ public struct Response: Hashable, Sendable {
 /// A policy prepared for evaluation: slots filled, conditions constant-folded.
 struct CompiledPolicy: Sendable {
     let id: String
+    /// The policy as written, for explanations (clause kinds, text and locations).
+    let source: IdentifiedPolicy
     let effect: Effect
     let principal: EntityConstraint
     let action: ActionConstraint
@@ -29,6 +31,7 @@ struct CompiledPolicy: Sendable {
 
     init(_ p: IdentifiedPolicy) {
         id = p.id
+        source = p
         effect = p.policy.effect
         principal = p.policy.principal
         action = p.policy.action
@@ -69,12 +72,39 @@ struct CompiledPolicy: Sendable {
     /// Evaluates the policy as Cedar's `scope && c1 && c2 …` chain: true, false, or an error.
     func isSatisfied(_ evaluator: Evaluator) throws(EvaluationError) -> Bool {
         guard scopeMatches(evaluator.request, evaluator.entities) else { return false }
-        for c in conditions {
-            let v = try evaluator.evaluate(c)
-            guard case .bool(let b) = v else { throw .typeError(expected: [.bool], got: v.typeName) }
-            if !b { return false }
+        do throws(ClauseError) {
+            return try firstFalseCondition(evaluator) == nil
+        } catch {
+            throw error.error
         }
-        return true
+    }
+
+    /// An error raised by one condition clause (index into `conditions`).
+    struct ClauseError: Error {
+        let clause: Int
+        let error: EvaluationError
+    }
+
+    /// Runs the conditions in order, stopping at the first false one (its index) or error; nil
+    /// when all hold. The one evaluation path for both `isAuthorized` and `explain`.
+    @inline(__always)
+    func firstFalseCondition(_ evaluator: Evaluator) throws(ClauseError) -> Int? {
+        for (n, c) in conditions.enumerated() {
+            let v: Value
+            do throws(EvaluationError) { v = try evaluator.evaluate(c) } catch { throw ClauseError(clause: n, error: error) }
+            guard case .bool(let b) = v else { throw ClauseError(clause: n, error: .typeError(expected: [.bool], got: v.typeName)) }
+            if !b { return n }
+        }
+        return nil
+    }
+
+    /// The scope parts that do not match the request; empty when the scope matches.
+    func scopeMismatches(_ r: Request, _ entities: Entities) -> [ScopePart] {
+        var parts: [ScopePart] = []
+        if !Self.matches(principal, r.principal, entities) { parts.append(.principal) }
+        if !Self.matches(action, r.action, entities) { parts.append(.action) }
+        if !Self.matches(resource, r.resource, entities) { parts.append(.resource) }
+        return parts
     }
 }
 
@@ -283,7 +313,7 @@ struct PolicyIndex: Sendable {
 /// and no forbid is; policies that error are skipped and reported.
 public struct Authorizer: Sendable {
     static let scanThreshold = 16
-    private let compiled: [CompiledPolicy]
+    let compiled: [CompiledPolicy]
     private let index: PolicyIndex
 
     public init(_ set: PolicySet) {
@@ -313,10 +343,18 @@ public struct Authorizer: Sendable {
         } else {
             for p in compiled { run(p) }
         }
+        return Response(permits: permits, forbids: forbids, errors: errors)
+    }
+}
+
+extension Response {
+    /// Cedar's decision rule: Allow iff some permit and no forbid is satisfied.
+    init(permits: [String], forbids: [String], errors: [PolicyEvaluationError]) {
         if forbids.isEmpty && !permits.isEmpty {
-            return Response(decision: .allow, reasons: permits, errors: errors)
+            self.init(decision: .allow, reasons: permits, errors: errors)
+        } else {
+            self.init(decision: .deny, reasons: forbids, errors: errors)
         }
-        return Response(decision: .deny, reasons: forbids, errors: errors)
     }
 }
 

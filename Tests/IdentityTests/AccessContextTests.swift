@@ -21,8 +21,8 @@ import Testing
     @Test func theDeviceRecordAppearsOnlyWithADevice() {
         func context(_ deviceID: String?) -> [CedarString: Value] {
             AccessContext.make(method: "GET", host: "ops.internal", path: "/", query: nil, clientAddress: "192.0.2.7", tlsVersion: "TLSv1.3",
-                               certificate: nil, authMethod: "session", mfa: true, authenticatedAt: nil, deviceID: deviceID,
-                               now: Date(timeIntervalSince1970: 1_700_000_000))
+                               certificate: nil, authMethod: "session", mfa: true, authenticatedAt: nil,
+                               now: Date(timeIntervalSince1970: 1_700_000_000), device: deviceID.map { AccessContext.Device(managed: true, id: $0) })
         }
         #expect(context(nil)["device"] == nil)
         #expect(context("laptop-17")["device"] == .record(["managed": .bool(true), "id": .string("laptop-17")]))

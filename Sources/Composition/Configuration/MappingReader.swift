@@ -29,6 +29,9 @@ struct MappingReader {
         }
     }
 
+    /// The mapping's keys in file order (for mappings whose keys are data, e.g. `role_parents`).
+    var keys: [String] { entries.map(\.key) }
+
     static func location(of node: Node, file: String) -> SourceLocation {
         SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
     }
@@ -81,6 +84,15 @@ struct MappingReader {
             throw .invalidValue(location, path: join(key), reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    mutating func boolean(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let (text, location) = try scalar(key, expected: "true or false") else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw .wrongType(location, path: join(key), expected: "true or false")
+        }
     }
 
     mutating func duration(_ key: String) throws(ConfigurationError) -> Duration? {

@@ -302,7 +302,7 @@ extension PortcullisConfiguration {
             return url
         }) else { throw reader.missing("upstream", hint: "e.g. http://127.0.0.1:9101") }
         var route = RouteSettings(id: id, hosts: hosts, pathPrefix: try reader.string("path") ?? "/", upstream: upstream)
-        route.isPublic = try reader.parsed("public", expected: "true or false", { try Self.boolean($0) }) ?? route.isPublic
+        route.isPublic = try reader.boolean("public") ?? route.isPublic
         if let methods = try reader.strings("auth") {
             var accepted = Set<AuthMethod>()
             for method in methods {
@@ -313,12 +313,12 @@ extension PortcullisConfiguration {
             }
             route.authMethods = accepted
         }
-        route.requiresClientCertificate = try reader.parsed("require_client_certificate", expected: "true or false", { try Self.boolean($0) })
+        route.requiresClientCertificate = try reader.boolean("require_client_certificate")
             ?? route.requiresClientCertificate
         route.timeout = try reader.duration("timeout") ?? route.timeout
-        route.allowsWebSocket = try reader.parsed("websocket", expected: "true or false", { try Self.boolean($0) }) ?? route.allowsWebSocket
+        route.allowsWebSocket = try reader.boolean("websocket") ?? route.allowsWebSocket
         route.maxBodyBytes = (try reader.integer("max_body_mb", in: 0...10_240)).map { $0 << 20 } ?? route.maxBodyBytes
-        route.passesAuthorization = try reader.parsed("pass_authorization", expected: "true or false", { try Self.boolean($0) })
+        route.passesAuthorization = try reader.boolean("pass_authorization")
             ?? route.passesAuthorization
         if var labels = try reader.mapping("labels") { route.labels = try labels.stringValues() }
         let (caFile, certificateFile, keyFile) = (try reader.string("upstream_ca"), try reader.string("upstream_certificate"),
@@ -337,14 +337,6 @@ extension PortcullisConfiguration {
         }
         try reader.finish()
         return route
-    }
-
-    private static func boolean(_ text: String) throws -> Bool {
-        switch text {
-        case "true": return true
-        case "false": return false
-        default: throw ConfigValueError("expected true or false, got '\(text)'")
-        }
     }
 
     mutating func apply(environment: [String: String]) throws(ConfigurationError) {

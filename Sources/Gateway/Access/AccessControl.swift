@@ -65,11 +65,10 @@ public struct AccessControl: Sendable {
         guard let snapshot = policies.snapshot else {
             return AccessDecision(allowed: false, policies: [], errors: ["no policy set is loaded"], policyVersion: nil)
         }
-        let resource = Entity(uid: EntityUID("Route", route.id),
-                              tags: route.labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
+        let resource = RequestEntities.route(id: route.id, labels: route.labels)
         let entities: Entities
         do {
-            entities = try directory.snapshot.hierarchy.entities.get().withLeaves([principal.entity, resource])
+            entities = try RequestEntities.store(principal: principal.entity, route: resource, hierarchy: directory.snapshot.hierarchy)
         } catch {
             return AccessDecision(allowed: false, policies: [], errors: ["inconsistent entities: \(error)"], policyVersion: snapshot.version)
         }
@@ -85,6 +84,7 @@ public struct AccessControl: Sendable {
         return AccessContext.make(
             method: request.method.rawValue, host: request.host, path: request.path, query: request.query, clientAddress: facts.clientAddress,
             tlsVersion: facts.tlsVersion, certificate: certificate, authMethod: principal.method?.rawValue ?? "none", mfa: principal.mfa,
-            authenticatedAt: principal.authenticatedAt, deviceID: principal.method == .session ? certificate?.deviceID : nil, now: facts.now)
+            authenticatedAt: principal.authenticatedAt, now: facts.now,
+            device: principal.method == .session ? certificate?.deviceID.map { AccessContext.Device(managed: true, id: $0) } : nil)
     }
 }

@@ -40,7 +40,7 @@ public struct Principal: Sendable {
         switch kind {
         case .user: PrincipalEntity.user(login: name, roles: roles, groups: groups)
         case .service: PrincipalEntity.service(name: name, spiffeID: spiffeID, roles: roles)
-        case .anonymous: Entity(uid: uid)
+        case .anonymous: PrincipalEntity.anonymous
         }
     }
 }

@@ -296,10 +296,11 @@ struct AdminAPI: Sendable {
         }
         guard let policies = policies() else { throw .forbidden("no policy is loaded; every admin request is denied") }
         let hierarchy = try await store.hierarchy()
-        let resource = EntityUID("Route", service.settings.adminRoute)
+        let route = RequestEntities.route(id: service.settings.adminRoute)
+        let resource = route.uid
         let entities: Entities
         do {
-            entities = try hierarchy.entities.get().withLeaves([principal, Entity(uid: resource)])
+            entities = try RequestEntities.store(principal: principal, route: route, hierarchy: hierarchy)
         } catch {
             throw .forbidden("the request's entities are inconsistent: \(error)")
         }

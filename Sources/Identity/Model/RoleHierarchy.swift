@@ -15,14 +15,19 @@ public struct RoleHierarchy: Sendable, Equatable {
     public init(roles: [Role], groups: [String]) {
         var parents: [String: [String]] = [:]
         for role in roles { parents[role.name] = role.parents }
-        self.parents = parents
-        self.groups = Set(groups)
-        let entities = Self.cedarEntities(parents: parents, groups: self.groups) + PrincipalEntity.actions
-        self.entities = Result { () throws(InputError) in try Entities(entities) }
+        self.init(parents: parents, groups: groups)
     }
 
     public static func == (left: RoleHierarchy, right: RoleHierarchy) -> Bool {
         left.parents == right.parents && left.groups == right.groups
+    }
+
+    /// From role names to their direct parent roles, as a policy test file writes the hierarchy.
+    public init(parents: [String: [String]], groups: [String]) {
+        self.parents = parents
+        self.groups = Set(groups)
+        let entities = Self.cedarEntities(parents: parents, groups: self.groups) + PrincipalEntity.actions
+        self.entities = Result { () throws(InputError) in try Entities(entities) }
     }
 
     public static let empty = RoleHierarchy(roles: [], groups: [])
@@ -56,6 +61,9 @@ public enum PrincipalEntity {
                parents: roles.map { EntityUID("Role", $0) })
     }
 
+    /// `Anonymous::"anonymous"`: a request without credentials.
+    public static let anonymous = Entity(uid: EntityUID("Anonymous", "anonymous"))
+
     /// `Action::"GET"` … each a member of `Action::"read"` or `Action::"write"`.
     public static let actions: [Entity] = {
         let groups = ["read": ["GET", "HEAD", "OPTIONS"], "write": ["POST", "PUT", "PATCH", "DELETE"]]
@@ -65,6 +73,22 @@ public enum PrincipalEntity {
         }
         return entities
     }()
+}
+
+/// The entities of one request: the principal, the route (its labels as tags), the role
+/// hierarchy and the actions. The gateway, the admin API and the policy tools (`policy test`,
+/// `explain`, `diff`) all build them here, so a tested request is the request the gateway decides.
+public enum RequestEntities {
+    /// `Route::"<id>"` with the route's labels as tags.
+    public static func route(id: String, labels: [String: String] = [:]) -> Entity {
+        Entity(uid: EntityUID("Route", id), tags: labels.reduce(into: [:]) { $0[CedarString($1.key)] = .string(CedarString($1.value)) })
+    }
+
+    /// The entity store for one decision; fails only when the principal or route collides with
+    /// a hierarchy entity (e.g. a principal named like a role with different parents).
+    public static func store(principal: Entity, route: Entity, hierarchy: RoleHierarchy) throws(InputError) -> Entities {
+        try hierarchy.entities.get().withLeaves([principal, route])
+    }
 }
 
 /// The context side of the request model: the same record shape (`http`, `client`, `cert`,
@@ -95,11 +119,21 @@ public enum AccessContext {
         }
     }
 
-    /// - Parameter deviceID: the device named by a device certificate that accompanied a
-    ///   browser session (see `Certificate.deviceID`), which becomes `context.device`.
+    /// A device (`context.device`): the gateway fills it from a device certificate that
+    /// accompanies a browser session (`Certificate.deviceID`); the policy tools from a test case.
+    public struct Device: Sendable {
+        public var managed: Bool
+        public var id: String
+
+        public init(managed: Bool, id: String) {
+            self.managed = managed
+            self.id = id
+        }
+    }
+
     public static func make(method: String, host: String, path: String, query: String?, clientAddress: String, tlsVersion: String,
                             certificate: Certificate?, authMethod: String, mfa: Bool, authenticatedAt: Date?,
-                            deviceID: String? = nil, now: Date) -> [CedarString: Value] {
+                            now: Date, device: Device? = nil) -> [CedarString: Value] {
         func string(_ text: String) -> Value { .string(CedarString(text)) }
         func datetime(_ date: Date) -> Value {
             .datetime(CedarDatetime(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down))))
@@ -124,9 +158,7 @@ public enum AccessContext {
             "auth": .record(auth),
             "time": .record(["now": datetime(now), "hour": .long((seconds % 86_400) / 3600), "weekday": .long(weekday)]),
         ]
-        // Only certificates from the internal CA reach here (the handshake verified the chain),
-        // so a device certificate means a device the company manages.
-        if let deviceID { context["device"] = .record(["managed": .bool(true), "id": string(deviceID)]) }
+        if let device { context["device"] = .record(["managed": .bool(device.managed), "id": string(device.id)]) }
         return context
     }
 }

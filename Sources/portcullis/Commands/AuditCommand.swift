@@ -14,8 +14,8 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: #"Principal, e.g. 'User::"alice"'."#) var principal: String?
         @Option(help: "Route id.") var route: String?
         @Option(help: "Outcome: allow, deny, error, success, failure, applied.") var decision: String?
-        @Option(help: "Only events at or after this time (RFC 3339).", transform: parseTime) var since: Date?
-        @Option(help: "Only events before this time (RFC 3339).", transform: parseTime) var until: Date?
+        @Option(help: "Only events at or after this time (RFC 3339).", transform: RFC3339.parse) var since: Date?
+        @Option(help: "Only events before this time (RFC 3339).", transform: RFC3339.parse) var until: Date?
         @Option(name: .customLong("request-id"), help: "One request's events.") var requestID: String?
 
         func query(limit: Int) -> AuditQuery {
@@ -27,7 +27,7 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute every hash chain and name each modified, deleted, inserted or reordered record.")
         @OptionGroup var options: ConfigurationOptions
-        @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: parseTime) var since: Date?
+        @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: RFC3339.parse) var since: Date?
         @Option(help: "Public keys (JWKS or PASERK lines) to check checkpoint signatures with.") var keys: String?
 
         func run() async throws {
@@ -97,9 +97,3 @@ struct AuditCommand: AsyncParsableCommand {
 }
 
 extension AuditExportFormat: ExpressibleByArgument {}
-
-private func parseTime(_ text: String) throws -> Date {
-    if let date = try? Date(text, strategy: .iso8601) { return date }
-    if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-    throw ValidationError("'\(text)' is not an RFC 3339 time such as 2026-11-24T09:00:00Z")
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cedar
+import Composition
 import Foundation
 
 /// `portcullis policy …`: authorize requests, validate and format Cedar policy files.
@@ -7,8 +8,8 @@ import Foundation
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Evaluate, validate and format Cedar policies.",
-        subcommands: [Authorize.self, Validate.self, Format.self, ValidationCases.self]
+        abstract: "Evaluate, validate, format, test, explain and diff Cedar policies.",
+        subcommands: [Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self]
     )
 
     struct Authorize: AsyncParsableCommand {
@@ -72,13 +73,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let files = try PolicyFiles.sources(path)
             let set = try PolicyFiles.parse(files)
             if let schema {
-                let text = try PolicyFiles.read(schema)
-                let parsed: CedarSchema
-                do throws(SchemaError) {
-                    parsed = schema.hasSuffix(".json") ? try CedarSchema.parseJSON(text, file: schema) : try CedarSchema.parse(text, file: schema)
-                } catch {
-                    throw PolicyFiles.fail("\(error.location): error: \(error.message)")
-                }
+                let parsed = try PolicyToolExit.run { try ToolPolicies.schema(schema) }
                 let diagnostics = Validator(schema: parsed).validate(set)
                 for diagnostic in diagnostics { print(diagnostic) }
                 let errors = diagnostics.filter { $0.severity == .error }.count
@@ -103,7 +98,7 @@ struct PolicyCommand: AsyncParsableCommand {
             while let line = readLine() {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                       let schema = object["schema"] as? String, let policies = object["policies"] as? String else {
-                    output.write(Self.result(passed: false, errors: [Self.entry("", SourceLocation(file: "<stdin>", line: 1, column: 1), "malformed case")]))
+                    output.write(Self.result(passed: false, errors: [Self.entry("", Cedar.SourceLocation(file: "<stdin>", line: 1, column: 1), "malformed case")]))
                     continue
                 }
                 output.write(Self.validate(schema: schema, json: object["format"] as? String == "json", policies: policies))
@@ -129,7 +124,7 @@ struct PolicyCommand: AsyncParsableCommand {
             }
         }
 
-        static func entry(_ policy: String, _ location: SourceLocation, _ message: String) -> String {
+        static func entry(_ policy: String, _ location: Cedar.SourceLocation, _ message: String) -> String {
             let object: [String: Any] = ["policy": policy, "file": location.file, "line": location.line, "column": location.column,
                                          "message": message]
             return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)

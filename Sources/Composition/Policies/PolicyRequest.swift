@@ -1,0 +1,249 @@
+import Cedar
+import Foundation
+import Identity
+import Yams
+
+/// One gateway request as the policy tools (`policy test`, `explain`, `diff`) describe it: who,
+/// which HTTP method on which route, and the request facts that make up the Cedar context.
+/// `cedar(hierarchy:)` turns it into the Cedar request with the same builders the gateway uses
+/// (`PrincipalEntity`, `RequestEntities`, `AccessContext.make`), so a tested request is decided
+/// exactly as the gateway would decide it. Unset fields take the defaults documented in
+/// docs/policies.md and policies/tests/identity.yaml.
+public struct PolicyRequest: Sendable {
+    public enum PrincipalKind: String, Sendable, CaseIterable {
+        case user = "User", service = "Service", anonymous = "Anonymous"
+    }
+
+    public struct Principal: Sendable {
+        public var kind: PrincipalKind
+        /// Login, service name, or `anonymous`.
+        public var id: String
+        /// Roles granted directly; parents come from the role hierarchy.
+        public var roles: [String] = []
+        /// Groups (users only).
+        public var groups: [String] = []
+        public var email: String?
+        public var name: String?
+        /// Services only; `""` when the service has no certificate binding.
+        public var spiffeID: String?
+
+        public init(kind: PrincipalKind, id: String) {
+            self.kind = kind
+            self.id = kind == .anonymous ? "anonymous" : id
+        }
+
+        public var uid: EntityUID { EntityUID(kind.rawValue, id) }
+
+        var entity: Entity {
+            switch kind {
+            case .user: PrincipalEntity.user(login: id, email: email, name: name, roles: roles, groups: groups)
+            case .service: PrincipalEntity.service(name: id, spiffeID: spiffeID, roles: roles)
+            case .anonymous: PrincipalEntity.anonymous
+            }
+        }
+    }
+
+    /// The HTTP methods the request model knows (each an `Action` in `read` or `write`).
+    public static let methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+    /// Decision time when none is given: Monday 2025-01-06 10:00 UTC, so time-based policies
+    /// give the same answer on every run.
+    public static let defaultNow = Date(timeIntervalSince1970: 1_736_157_600)
+
+    public var principal: Principal
+    /// The HTTP method; also `context.http.method`.
+    public var method: String
+    public var route: String
+    public var labels: [String: String] = [:]
+    public var host = "localhost"
+    public var path = "/"
+    public var query = ""
+    public var clientIP = "127.0.0.1"
+    public var tlsVersion = "TLSv1.3"
+    public var certificate: AccessContext.Certificate?
+    /// nil: `none` for anonymous, `mtls` for a service with a SPIFFE ID, else `token`.
+    public var authMethod: String?
+    public var mfa = false
+    public var authenticatedAt: Date?
+    public var now = PolicyRequest.defaultNow
+    public var device: AccessContext.Device?
+
+    public init(principal: Principal, method: String, route: String) {
+        self.principal = principal
+        self.method = method
+        self.route = route
+    }
+
+    /// The authentication method the context shows.
+    public var effectiveAuthMethod: String {
+        if let authMethod { return authMethod }
+        switch principal.kind {
+        case .anonymous: return "none"
+        case .service: return (principal.spiffeID ?? "").isEmpty ? "token" : "mtls"
+        case .user: return "token"
+        }
+    }
+
+    /// The client certificate the context shows: the one given, else for mTLS the service's
+    /// SPIFFE ID with placeholder serial `00` and empty fingerprint.
+    public var effectiveCertificate: AccessContext.Certificate? {
+        if let certificate { return certificate }
+        guard effectiveAuthMethod == "mtls" else { return nil }
+        return AccessContext.Certificate(spiffeID: principal.spiffeID, serial: "00", sha256: "")
+    }
+
+    /// The Cedar request and entity store the gateway would build for this request.
+    public func cedar(hierarchy: RoleHierarchy) throws(PolicyToolError) -> (request: Cedar.Request, entities: Entities) {
+        let route = RequestEntities.route(id: self.route, labels: labels)
+        let entities: Entities
+        do {
+            entities = try RequestEntities.store(principal: principal.entity, route: route, hierarchy: hierarchy)
+        } catch {
+            throw .inconsistentRequest("\(principal.uid) on \(route.uid): \(error)")
+        }
+        let context = AccessContext.make(
+            method: method, host: host, path: path, query: query, clientAddress: clientIP, tlsVersion: tlsVersion,
+            certificate: effectiveCertificate, authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, now: now,
+            device: device)
+        return (Cedar.Request(principal: principal.uid, action: EntityUID("Action", method), resource: route.uid, context: context), entities)
+    }
+
+    /// One line for reports: `GET /v1/admin/users on Route::"identity" (token, mfa)`.
+    public var summary: String {
+        var facts = [effectiveAuthMethod]
+        if mfa { facts.append("mfa") }
+        return "\(method) \(path)\(query.isEmpty ? "" : "?" + query) on Route::\"\(route)\" (\(facts.joined(separator: ", ")))"
+    }
+}
+
+// MARK: Reading requests from YAML or JSON
+
+/// A request document: a request (`principal`, `action`, `resource`, `context`) plus, for
+/// `explain` and `diff --requests`, the role hierarchy it needs (`role_parents`).
+struct RequestDocument {
+    var request: PolicyRequest
+    var hierarchy: RoleHierarchy
+}
+
+enum PolicyRequestReader {
+    /// Parses YAML (JSON is accepted: it is YAML) into its root node; errors carry file:line:column.
+    static func compose(_ text: String, file: String) throws(PolicyToolError) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                throw .invalidFile(.syntax(Composition.SourceLocation(file: file, line: mark.line, column: mark.column), problem))
+            default:
+                throw .invalidFile(.syntax(Composition.SourceLocation(file: file, line: 1, column: 1), "\(error)"))
+            }
+        } catch {
+            throw .invalidFile(.syntax(Composition.SourceLocation(file: file, line: 1, column: 1), "\(error)"))
+        }
+    }
+
+    /// `role_parents: {dispatcher: [staff], staff: []}`: the hierarchy the identity service holds.
+    static func hierarchy(_ reader: inout MappingReader) throws(ConfigurationError) -> RoleHierarchy {
+        guard var parents = try reader.mapping("role_parents") else { return .empty }
+        var result: [String: [String]] = [:]
+        for key in parents.keys { result[key] = try parents.strings(key) ?? [] }
+        try parents.finish()
+        return RoleHierarchy(parents: result, groups: [])
+    }
+
+    /// Reads `principal`, `action`, `resource` and `context` from a case mapping; the caller
+    /// reads its other keys and calls `finish()`.
+    static func request(_ reader: inout MappingReader) throws(ConfigurationError) -> PolicyRequest {
+        guard var p = try reader.mapping("principal") else {
+            throw reader.missing("principal", hint: "e.g. {type: User, id: dana, roles: [dispatcher]}")
+        }
+        let kind = try p.choice("type", of: PolicyRequest.PrincipalKind.self) ?? .user
+        let id = try p.string("id")
+        guard kind == .anonymous || id != nil else { throw p.missing("id", hint: "the login or service name") }
+        var principal = PolicyRequest.Principal(kind: kind, id: id ?? "anonymous")
+        if kind != .anonymous { principal.roles = try p.strings("roles") ?? [] }
+        switch kind {
+        case .user:
+            principal.groups = try p.strings("groups") ?? []
+            principal.email = try p.string("email")
+            principal.name = try p.string("name")
+        case .service:
+            principal.spiffeID = try p.string("spiffe_id")
+        case .anonymous:
+            break
+        }
+        try p.finish()
+
+        let methodLocation = reader.location(of: "action")
+        guard let method = try reader.string("action") else { throw reader.missing("action", hint: "an HTTP method such as GET") }
+        guard PolicyRequest.methods.contains(method) else {
+            throw .invalidValue(methodLocation, path: reader.join("action"),
+                                reason: "'\(method)' is not one of \(PolicyRequest.methods.joined(separator: ", "))")
+        }
+        guard var r = try reader.mapping("resource") else { throw reader.missing("resource", hint: "e.g. {route: shipments}") }
+        guard let route = try r.string("route") else { throw r.missing("route", hint: "the route id (Route::\"<id>\")") }
+        var request = PolicyRequest(principal: principal, method: method, route: route)
+        if var labels = try r.mapping("labels") { request.labels = try labels.stringValues() }
+        try r.finish()
+
+        guard var context = try reader.mapping("context") else { return request }
+        if var http = try context.mapping("http") {
+            request.host = try http.string("host") ?? request.host
+            request.path = try http.string("path") ?? request.path
+            request.query = try http.string("query") ?? request.query
+            try http.finish()
+        }
+        if var client = try context.mapping("client") {
+            request.clientIP = try client.string("ip") ?? request.clientIP
+            request.tlsVersion = try client.string("tls_version") ?? request.tlsVersion
+            try client.finish()
+        }
+        if var cert = try context.mapping("cert") {
+            request.certificate = AccessContext.Certificate(spiffeID: try cert.string("spiffe_id"), serial: try cert.string("serial") ?? "00",
+                                                            sha256: try cert.string("sha256") ?? "")
+            try cert.finish()
+        }
+        if var auth = try context.mapping("auth") {
+            request.authMethod = try auth.choice("method", of: AuthMethodName.self)?.rawValue
+            request.mfa = try auth.boolean("mfa") ?? request.mfa
+            request.authenticatedAt = try auth.parsed("authenticated_at", expected: "an RFC 3339 time", RFC3339.parse)
+            try auth.finish()
+        }
+        if var time = try context.mapping("time") {
+            request.now = try time.parsed("now", expected: "an RFC 3339 time", RFC3339.parse) ?? request.now
+            try time.finish()
+        }
+        if var device = try context.mapping("device") {
+            request.device = AccessContext.Device(managed: try device.boolean("managed") ?? false, id: try device.string("id") ?? "")
+            try device.finish()
+        }
+        try context.finish()
+        return request
+    }
+
+    /// A whole request document (a file for `explain --request`, a line for `diff --requests`).
+    static func document(_ node: Node, file: String, path: String = "") throws(ConfigurationError) -> RequestDocument {
+        var reader = try MappingReader(node, path: path, file: file)
+        let hierarchy = try hierarchy(&reader)
+        let request = try request(&reader)
+        // Test-case keys are allowed so a failing test case can be pasted into `explain` as is.
+        _ = try reader.string("name")
+        _ = try reader.string("expect")
+        _ = try reader.strings("policies")
+        try reader.finish()
+        return RequestDocument(request: request, hierarchy: hierarchy)
+    }
+}
+
+/// `context.auth.method` values.
+enum AuthMethodName: String, CaseIterable {
+    case mtls, token, session, none
+}
+
+/// RFC 3339 times, with or without fractional seconds.
+public enum RFC3339 {
+    public static func parse(_ text: String) throws -> Date {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        throw ConfigValueError("'\(text)' is not an RFC 3339 time such as 2025-01-06T10:00:00Z")
+    }
+}
