@@ -2,13 +2,15 @@ import ArgumentParser
 import Cedar
 import Foundation
 
-/// `portcullis policy …`: authorize requests, validate and format Cedar policy files.
+/// `portcullis policy …`: authorize requests, validate and format Cedar policy files; the policy
+/// store's commands are in `PolicyStoreCommands`.
 /// Only file reading lives here; parsing and evaluation are pure functions in `Cedar`.
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Evaluate, validate and format Cedar policies.",
-        subcommands: [Authorize.self, Validate.self, Format.self, ValidationCases.self]
+        abstract: "Evaluate, validate and format Cedar policies; push, list, show and roll back versions in the policy store.",
+        subcommands: [Authorize.self, Validate.self, Format.self, ValidationCases.self,
+                      PolicyStoreCommands.Push.self, PolicyStoreCommands.History.self, PolicyStoreCommands.Show.self, PolicyStoreCommands.Rollback.self]
     )
 
     struct Authorize: AsyncParsableCommand {
