@@ -151,7 +151,8 @@ public struct PolicyVersions: Sendable {
         encoder.outputFormatting = .sortedKeys
         let validation = String(decoding: (try? encoder.encode(StoredValidation(warnings: report.warnings))) ?? Data(), as: UTF8.self)
         let tests = String(decoding: (try? encoder.encode(report.tests)) ?? Data(), as: UTF8.self)
-        let schema = bundle.schema ?? PolicyBundle.File(name: "", text: "")
+        // The checks refuse a bundle without a schema, so every stored version has one.
+        guard let schema = bundle.schema else { throw .invalidBundle("a version needs a schema") }
         let number = try await run {
             try await client.withTransaction(logger: logger) { connection in
                 // The single pointer row serialises writers: versions are numbered without gaps or races.

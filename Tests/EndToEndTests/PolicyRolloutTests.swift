@@ -58,31 +58,52 @@ import Testing
         return String(match.1)
     }
 
-    /// Runs a policy command and measures how long until every replica reports the hash it printed
-    /// on /readyz (polled with curl, one replica after the other, for up to 10 s: the figure
-    /// includes the polling's own granularity). Prints the figure; fails only at the 10 s limit.
+    /// Runs a policy command, waits (up to 10 s) until every replica reports the hash it printed
+    /// on /readyz, and prints how long each took: from the version's `created_at` (the start of
+    /// the transaction that made it active, PostgreSQL's clock) to the `policy version enforced`
+    /// log line of each gateway (its clock; same machine). Fails only at the 10 s limit.
     static func propagate(_ what: String, _ arguments: [String], to replicas: [Replica], fixture: GatewayFixture) async throws -> String {
         let started = ContinuousClock.now
         let output = try await fixture.cli(arguments)
-        let returned = ContinuousClock.now
+        let took = ContinuousClock.now - started
         let expected = try hash(in: output)
+        let deadline = ContinuousClock.now + .seconds(10)
         var pending = Set(replicas.indices)
-        var arrivals: [Duration] = []
-        while !pending.isEmpty && ContinuousClock.now - returned < .seconds(10) {
-            for index in pending where replicas[index].enforcedVersion() == expected {
-                pending.remove(index)
-                arrivals.append(ContinuousClock.now - returned)
-            }
-            try await Task.sleep(for: .milliseconds(5))
+        while !pending.isEmpty && ContinuousClock.now < deadline {
+            pending = pending.filter { replicas[$0].enforcedVersion() != expected }
+            if !pending.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         }
         #expect(pending.isEmpty, "\(what): replicas \(pending.sorted()) still enforce another version after 10 s")
-        let slowest = arrivals.max() ?? .zero
-        func milliseconds(_ duration: Duration) -> String {
-            String(format: "%.1f ms", Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
+
+        let url = try DatabaseURL(try #require(fixture.environment["PORTCULLIS_DATABASE_URL"]))
+        let committed = try await TestDatabase.withClient(url) { client in
+            var epoch = 0.0
+            for try await value in try await client.query("""
+                SELECT extract(epoch FROM v.created_at)::float8 FROM policy_versions v JOIN policy_active a ON a.version = v.version
+                """).decode(Double.self) { epoch = value }
+            return Date(timeIntervalSince1970: epoch)
         }
-        print("policy \(what): all \(replicas.count) gateways enforce \(expected.prefix(12)) \(milliseconds(slowest)) after the command "
-              + "returned (\(milliseconds(returned - started + slowest)) after it started, process start-up and checks included)")
+        let delays = try replicas.map { replica in
+            (try enforcedAt(expected, in: replica.process).timeIntervalSince(committed)) * 1000
+        }
+        let figures = delays.map { String(format: "%.1f", $0) }.joined(separator: ", ")
+        print("policy \(what): \(replicas.count) gateways enforce \(expected.prefix(12)) within \(String(format: "%.1f", delays.max() ?? 0)) ms "
+              + "of the transaction that activated it (each: \(figures) ms); the command itself took "
+              + String(format: "%.0f ms (process start-up and checks)", Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15))
         return expected
+    }
+
+    /// When `process` logged that it enforces the version with this hash.
+    static func enforcedAt(_ hash: String, in process: PortcullisProcess) throws -> Date {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in process.standardError.split(separator: "\n").reversed() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  object["message"] as? String == "policy version enforced", object["hash"] as? String == hash,
+                  let time = (object["time"] as? String).flatMap(formatter.date(from:)) else { continue }
+            return time
+        }
+        throw PortcullisProcess.Failure(description: "no 'policy version enforced' line for \(hash)")
     }
 
     /// The status each replica's gateway answers for `path`.

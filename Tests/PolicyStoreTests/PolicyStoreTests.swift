@@ -212,7 +212,7 @@ import Testing
             try await store.database.client.withTransaction(logger: logger) { connection in
                 try await connection.query("""
                     INSERT INTO policy_versions (version, content_hash, schema_name, schema_text, author, message, validation, tests)
-                    VALUES (2, \(String(repeating: "0", count: 64)), '', '', 'sql', 'around the checks', '{"warnings":[]}', '{"files":0,"cases":0,"failures":[]}')
+                    VALUES (2, \(String(repeating: "0", count: 64)), 'schema.cedarschema', '', 'sql', 'around the checks', '{"warnings":[]}', '{"files":0,"cases":0,"failures":[]}')
                     """, logger: logger)
                 try await connection.query("INSERT INTO policy_files VALUES (2, 'policy', 'bad.cedar', 'permit (')", logger: logger)
                 try await connection.query("UPDATE policy_active SET version = 2", logger: logger)

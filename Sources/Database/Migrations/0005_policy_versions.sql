@@ -9,7 +9,7 @@ CREATE TABLE policy_versions (
     -- reports on /readyz and in each audit record, and the same value a gateway reading the
     -- same files from a directory computes.
     content_hash  text        NOT NULL CHECK (content_hash ~ '^[0-9a-f]{64}$'),
-    schema_name   text        NOT NULL,
+    schema_name   text        NOT NULL CHECK (schema_name IN ('schema.cedarschema', 'schema.cedarschema.json')),
     schema_text   text        NOT NULL,
     author        text        NOT NULL CHECK (author <> ''),
     message       text        NOT NULL CHECK (message <> ''),
@@ -28,6 +28,7 @@ CREATE TABLE policy_files (
     kind     text   NOT NULL CHECK (kind IN ('policy', 'test')),
     name     text   NOT NULL CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'),
     content  text   NOT NULL,
+    CHECK ((kind = 'policy' AND name LIKE '%.cedar') OR (kind = 'test' AND name LIKE '%.yaml')),
     PRIMARY KEY (version, kind, name)
 );
 
