@@ -17,18 +17,6 @@ import Testing
               public: true
         """
 
-    static let schema = try! String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("policies/schema.cedarschema"), encoding: .utf8)
-
-    /// Anyone may GET paths under `/<prefix>` of the shipments route, nothing else.
-    static func opens(_ prefix: String) -> String {
-        """
-        @id("open-\(prefix)")
-        permit (principal, action == Action::"GET", resource == Route::"shipments")
-        when { context.http.path like "/\(prefix)*" };
-        """
-    }
-
     /// One running gateway: its HTTPS and admin ports.
     struct Replica {
         let process: PortcullisProcess
@@ -46,7 +34,7 @@ import Testing
     static func directory(_ fixture: GatewayFixture, _ name: String, _ files: [String: String]) throws -> String {
         let path = fixture.directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
-        for (file, text) in files.merging(["schema.cedarschema": schema], uniquingKeysWith: { $1 }) {
+        for (file, text) in files.merging(["schema.cedarschema": PolicyFixtures.schema], uniquingKeysWith: { $1 }) {
             try text.write(to: path.appendingPathComponent(file), atomically: true, encoding: .utf8)
         }
         return path.path
@@ -115,7 +103,7 @@ import Testing
     }
 
     @Test func pushesAndRollbacksReachEveryGatewayAndARefusedPushChangesNothing() async throws {
-        try await GatewayFixture.run(policies: ["shipments.cedar": Self.opens("a"), "schema.cedarschema": Self.schema], routes: Self.routes,
+        try await GatewayFixture.run(policies: ["shipments.cedar": PolicyFixtures.opens("a"), "schema.cedarschema": PolicyFixtures.schema], routes: Self.routes,
                                      policySource: "database") { fixture in
             var replicas = [Replica(process: fixture.serve, gatewayPort: fixture.gatewayPort, adminAddress: fixture.adminAddress)]
             let config = fixture.directory.appendingPathComponent(GatewayFixture.configFileName).path
@@ -138,7 +126,7 @@ import Testing
 
             // A type error: refused with its location, no new version, every gateway unchanged.
             let broken = try Self.directory(fixture, "broken", [
-                "shipments.cedar": Self.opens("b"),
+                "shipments.cedar": PolicyFixtures.opens("b"),
                 "typo.cedar": "@id(\"typo\")\npermit (principal, action, resource)\nwhen { context.http.path > 3 };\n",
             ])
             let refused = try PortcullisProcess(["policy", "push", broken, "-m", "typo"], environment: fixture.environment)
@@ -150,7 +138,7 @@ import Testing
             #expect(try Self.statuses("/b/1", replicas, fixture: fixture) == [401, 401, 401])
 
             // A push reaches all three; the audit record of a request names the store's hash.
-            let second = try Self.directory(fixture, "second", ["shipments.cedar": Self.opens("b")])
+            let second = try Self.directory(fixture, "second", ["shipments.cedar": PolicyFixtures.opens("b")])
             let pushed = try await Self.propagate("push", ["policy", "push", second, "-m", "open /b instead of /a"], to: replicas, fixture: fixture)
             #expect(try Self.statuses("/b/1", replicas, fixture: fixture) == [200, 200, 200])
             #expect(try Self.statuses("/a/1", replicas, fixture: fixture) == [401, 401, 401])
@@ -184,7 +172,7 @@ import Testing
                 return count
             }
             #expect(terminated == 3)
-            let third = try Self.directory(fixture, "third", ["shipments.cedar": Self.opens("c")])
+            let third = try Self.directory(fixture, "third", ["shipments.cedar": PolicyFixtures.opens("c")])
             _ = try await Self.propagate("push after LISTEN connections were dropped", ["policy", "push", third, "-m", "open /c"], to: replicas,
                                          fixture: fixture)
             #expect(try Self.statuses("/c/1", replicas, fixture: fixture) == [200, 200, 200])

@@ -1,21 +1,20 @@
 import Foundation
 import HTTPTypes
 import Identity
+import TestSupport
 import Testing
 
 /// `/v1/admin/policies…`: the policy store over HTTP, for security administrators only, with
 /// the same checks as `portcullis policy push` and every change (applied or refused) audited.
 @Suite struct AdminPolicyAPITests {
-    static let schema = try! String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("policies/schema.cedarschema"), encoding: .utf8)
 
     static func push(_ harness: IdentityHarness, _ policies: [String: String], message: String, bearer: String) async throws -> IdentityHarness.Reply {
-        try await harness.send(.post, "/v1/admin/policies", body: harness.json(["message": message, "policies": policies, "schema": schema]),
+        try await harness.send(.post, "/v1/admin/policies", body: harness.json(["message": message, "policies": policies, "schema": PolicyFixtures.schema]),
                                bearer: bearer)
     }
 
-    static let routeA = #"@id("a") permit (principal, action == Action::"GET", resource == Route::"shipments") when { context.http.path like "/a*" };"#
-    static let routeB = #"@id("b") permit (principal, action == Action::"GET", resource == Route::"shipments") when { context.http.path like "/b*" };"#
+    static let routeA = PolicyFixtures.opens("a")
+    static let routeB = PolicyFixtures.opens("b")
 
     @Test func securityAdminsPushListShowAndRollBack() async throws {
         try await IdentityHarness.run { harness in

@@ -11,23 +11,11 @@ import Testing
 /// The policy store on a real PostgreSQL: checks before anything becomes active, append-only
 /// history, rollback as a new entry, and the feed that keeps a process on the active version.
 @Suite struct PolicyStoreTests {
-    /// The shipped request model, so test policies are validated the way operators' are.
-    static let schema = PolicyBundle.File(
-        name: "schema.cedarschema",
-        text: try! String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("policies/schema.cedarschema"), encoding: .utf8))
+    static let schema = PolicyBundle.File(name: "schema.cedarschema", text: PolicyFixtures.schema)
 
     static func bundle(_ policies: [String: String], schema: PolicyBundle.File? = schema, tests: [String: String] = [:]) throws -> PolicyBundle {
         try PolicyBundle(policies: policies.map { .init(name: $0.key, text: $0.value) }, schema: schema,
                          tests: tests.map { .init(name: $0.key, text: $0.value) })
-    }
-
-    static func opens(_ prefix: String) -> String {
-        """
-        @id("open-\(prefix)")
-        permit (principal, action == Action::"GET", resource == Route::"shipments")
-        when { context.http.path like "/\(prefix)*" };
-        """
     }
 
     struct Store {
@@ -68,7 +56,7 @@ import Testing
 
     @Test func aSetWithATypeErrorIsRefusedAndChangesNothing() async throws {
         try await Self.withStore { store in
-            let first = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("a")]), author: "dana", message: "open /a",
+            let first = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "open /a",
                                                       origin: "policies")
             #expect(first.number == 1 && first.active)
             let typeError = """
@@ -77,7 +65,7 @@ import Testing
                 when { context.http.path > 3 };
                 """
             let report = try #require(await Self.refusal {
-                try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("b"), "typo.cedar": typeError]), author: "dana",
+                try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("b"), "typo.cedar": typeError]), author: "dana",
                                               message: "broken", origin: "work/policies")
             })
             #expect(!report.passed)
@@ -93,9 +81,9 @@ import Testing
 
     @Test(arguments: [
         ("parse", ["bad.cedar": "permit (principal, action, resource) when { ;"], true, [String: String](), "bad.cedar:1:"),
-        ("no schema", ["open.cedar": opens("a")], false, [:], "no schema"),
+        ("no schema", ["open.cedar": PolicyFixtures.opens("a")], false, [:], "no schema"),
         ("empty set", [:], true, [:], "no *.cedar files"),
-        ("untested", ["open.cedar": opens("a")], true, ["open.yaml": "cases: []\n"], "no policy test runner"),
+        ("untested", ["open.cedar": PolicyFixtures.opens("a")], true, ["open.yaml": "cases: []\n"], "no policy test runner"),
     ])
     func everyOtherFailureIsRefusedToo(name: String, policies: [String: String], withSchema: Bool, tests: [String: String], expected: String)
         async throws {
@@ -111,12 +99,12 @@ import Testing
     }
 
     @Test func badFileNamesAndEmptyMessagesAreRefused() async throws {
-        #expect(throws: PolicyStoreError.self) { try Self.bundle(["../escape.cedar": Self.opens("a")]) }
-        #expect(throws: PolicyStoreError.self) { try Self.bundle(["notes.txt": Self.opens("a")]) }
-        #expect(throws: PolicyStoreError.self) { try Self.bundle(["a.cedar": Self.opens("a")], tests: [".hidden.yaml": ""]) }
+        #expect(throws: PolicyStoreError.self) { try Self.bundle(["../escape.cedar": PolicyFixtures.opens("a")]) }
+        #expect(throws: PolicyStoreError.self) { try Self.bundle(["notes.txt": PolicyFixtures.opens("a")]) }
+        #expect(throws: PolicyStoreError.self) { try Self.bundle(["a.cedar": PolicyFixtures.opens("a")], tests: [".hidden.yaml": ""]) }
         try await Self.withStore { store in
             await #expect(throws: PolicyStoreError.self) {
-                try await store.versions.push(try Self.bundle(["a.cedar": Self.opens("a")]), author: "dana", message: "  ", origin: "p")
+                try await store.versions.push(try Self.bundle(["a.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "  ", origin: "p")
             }
             let stored = try await store.count("policy_versions")
             #expect(stored == 0)
@@ -125,8 +113,8 @@ import Testing
 
     @Test func rollbackRestoresAnOldVersionAsANewEntry() async throws {
         try await Self.withStore { store in
-            let v1 = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("a")]), author: "dana", message: "one", origin: "p")
-            let v2 = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("b")]), author: "erin", message: "two", origin: "p")
+            let v1 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
+            let v2 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("b")]), author: "erin", message: "two", origin: "p")
             #expect(v1.hash != v2.hash)
             let v3 = try await store.versions.rollback(to: 1, author: "frank", message: nil)
             #expect(v3.number == 3 && v3.rollbackOf == 1 && v3.hash == v1.hash && v3.active && v3.message == "rollback to version 1")
@@ -143,7 +131,7 @@ import Testing
 
     @Test func historyCannotBeRewritten() async throws {
         try await Self.withStore { store in
-            _ = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("a")]), author: "dana", message: "one", origin: "p")
+            _ = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
             for statement in ["DELETE FROM policy_versions", "UPDATE policy_versions SET message = 'x'", "DELETE FROM policy_files",
                               "UPDATE policy_files SET content = ''", "TRUNCATE policy_files", "DELETE FROM policy_active"] {
                 await #expect(throws: PSQLError.self, "\(statement)") {
@@ -159,7 +147,7 @@ import Testing
     /// the resync on reconnect must still bring it to the new version.
     @Test func theFeedResyncsAfterMissingANotification() async throws {
         try await Self.withStore { store in
-            _ = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("a")]), author: "dana", message: "one", origin: "p")
+            _ = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
             let enforced = Mutex<[String]>([])
             let reconnecting = Mutex(true)
             let database = store.database, logger = store.logger
@@ -182,7 +170,7 @@ import Testing
                 """).decode(Bool.self) where done { terminated += 1 }
             #expect(terminated == 1)
             try await Self.waitUntil("the feed to notice") { !feed.state.synchronized }
-            let v2 = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("b")]), author: "dana", message: "two", origin: "p")
+            let v2 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("b")]), author: "dana", message: "two", origin: "p")
             try await Task.sleep(for: .milliseconds(200))
             #expect(feed.state.enforced?.number == 1, "nothing can have told the feed yet")
 
@@ -199,7 +187,7 @@ import Testing
     /// set in force stays, and the next good version is taken.
     @Test func theFeedKeepsTheSetInForceWhenTheActiveVersionDoesNotParse() async throws {
         try await Self.withStore { store in
-            let v1 = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("a")]), author: "dana", message: "one", origin: "p")
+            let v1 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
             let enforced = Mutex<[Int64]>([])
             let database = store.database, logger = store.logger
             let feed = PolicyFeed(versions: store.versions, openConnection: { try await database.openDedicatedConnection(logger: logger) },
@@ -222,7 +210,7 @@ import Testing
             #expect(feed.state.enforced == v1)
             #expect(enforced.withLock { $0 } == [1])
 
-            let v3 = try await store.versions.push(try Self.bundle(["open.cedar": Self.opens("c")]), author: "dana", message: "three", origin: "p")
+            let v3 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("c")]), author: "dana", message: "three", origin: "p")
             try await Self.waitUntil("version 3") { feed.state.enforced?.number == 3 }
             #expect(feed.state.refused == nil)
             #expect(enforced.withLock { $0 } == [1, v3.number])

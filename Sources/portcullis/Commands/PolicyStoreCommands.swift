@@ -40,7 +40,8 @@ enum PolicyStoreCommands {
             try await PolicyStoreCommands.run(options, "push") { [directory, message, author] administration in
                 let version = try await administration.push(directory: directory, message: message, author: author)
                 for warning in version.warnings { print("warning: \(warning)") }
-                print("pushed version \(version.number) (\(version.hash)); tests: \(version.tests.cases) case\(version.tests.cases == 1 ? "" : "s") passed")
+                let tests = version.tests.files == 0 ? "no tests" : "\(version.tests.cases) test case\(version.tests.cases == 1 ? "" : "s") passed"
+                print("pushed version \(version.number) (\(version.hash)); \(tests)")
             }
         }
     }
