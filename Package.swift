@@ -1,8 +1,8 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-// Dependencies point one way: domain modules (Cedar, Tokens, PKI, Database, Identity,
-// Audit, Gateway) never import Composition or the executable; `Cedar` imports nothing
+// Dependencies point one way: domain modules (Cedar, Tokens, PKI, Database, PolicyStore,
+// Identity, Audit, Gateway) never import Composition or the executable; `Cedar` imports nothing
 // of ours; `portcullis` is the only composition root.
 let package = Package(
     name: "Portcullis",
@@ -61,9 +61,21 @@ let package = Package(
             resources: [.copy("Migrations")]
         ),
         .target(
+            name: "PolicyStore",
+            dependencies: [
+                "Cedar",
+                "Database",
+                "Tokens",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "Identity",
             dependencies: [
                 "Database",
+                "PolicyStore",
                 "Tokens",
                 "Audit",
                 "Cedar",
@@ -118,6 +130,7 @@ let package = Package(
                 "Gateway",
                 "PKI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                "PolicyStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -141,6 +154,7 @@ let package = Package(
                 "Audit",
                 "PKI",
                 "Identity",
+                "PolicyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -167,6 +181,8 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
+        .testTarget(name: "PolicyStoreTests", dependencies: ["PolicyStore", "Cedar", "Database", "TestSupport",
+                                                             .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(
             name: "IdentityTests",
@@ -178,6 +194,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", .product(name: "PostgresNIO", package: "postgres-nio")],
+                    exclude: ["Fixtures"]),
     ]
 )

@@ -54,6 +54,20 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load("identity:\n  certificate_ttl: 90d\n") }
     }
 
+    @Test func readsThePolicySource() throws {
+        #expect(PortcullisConfiguration().policies.source == .files)
+        let configuration = try load("policies:\n  source: database\n")
+        #expect(configuration.policies.source == .database)
+        #expect(configuration.policies.directory == "policies")
+        do {
+            _ = try load("policies:\n  source: etcd\n")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.hasPrefix("portcullis.yaml:2:11:"), "\(error)")
+            #expect(error.description.contains("files, database"), "\(error)")
+        }
+    }
+
     @Test func environmentOverridesTheFile() throws {
         let configuration = try load(
             "database:\n  url: postgres://app@file-host/db\n",

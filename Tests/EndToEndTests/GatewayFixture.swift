@@ -18,14 +18,17 @@ struct GatewayFixture: Sendable {
     let redirectPort: Int
 
     static let trustDomain = "logistics.internal"
+    static let configFileName = "config.yaml"
 
     /// - Parameters:
     ///   - limits: `key: value` lines for `gateway.limits`.
     ///   - gatewayLines: further `key: value` lines for the `gateway` section.
     ///   - identity: lines added to the `identity:` section, with `CERTS` standing for the CA
     ///     directory; `routes` may name the identity API's address as `IDENTITY`.
+    ///   - policySource: `policies.source`; with `database`, `policies` (which then needs a
+    ///     `schema.cedarschema`) is pushed as version 1 before `serve` starts.
     static func run(policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
-                    _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
+                    policySource: String = "files", _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
@@ -45,6 +48,9 @@ struct GatewayFixture: Sendable {
             }
             for (name, text) in policies {
                 try text.write(to: directory.appendingPathComponent("policies/\(name)"), atomically: true, encoding: .utf8)
+            }
+            if policySource == "database" {
+                _ = try await cli(["policy", "push", directory.appendingPathComponent("policies").path, "-m", "initial"], environment: environment)
             }
 
             let upstreamLog = directory.appendingPathComponent("upstream.log")
@@ -79,6 +85,7 @@ struct GatewayFixture: Sendable {
                 audit:
                   spool_directory: \(directory.path)/spool
                 policies:
+                  source: \(policySource)
                   directory: \(directory.path)/policies
                 gateway:
                   listen: 127.0.0.1:0
@@ -95,7 +102,7 @@ struct GatewayFixture: Sendable {
                     .replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
                     .replacingOccurrences(of: "IDENTITY", with: "http://\(identityAddress)"))
                 """
-            let configFile = directory.appendingPathComponent("config.yaml")
+            let configFile = directory.appendingPathComponent(configFileName)
             try config.write(to: configFile, atomically: true, encoding: .utf8)
             let serve = try PortcullisProcess(["serve", "--config", configFile.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
             let gatewayPort = try await serve.listenerPort("gateway listener started")

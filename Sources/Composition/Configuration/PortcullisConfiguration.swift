@@ -78,7 +78,15 @@ public struct PortcullisConfiguration: Sendable {
     }
 
     public struct PoliciesSection: Sendable {
-        /// `*.cedar` files deciding every request, the admin API's included.
+        /// Where the policy set deciding every request (the admin API's included) comes from.
+        public enum Source: String, Sendable, CaseIterable {
+            /// `directory`, re-read when a file changes: one node, or files shipped by other means.
+            case files
+            /// The active version of the policy store (`portcullis policy push`), followed by NOTIFY: a fleet.
+            case database
+        }
+        public var source: Source = .files
+        /// `*.cedar` files deciding every request with `source: files`.
         public var directory = "policies"
     }
 
@@ -225,6 +233,7 @@ extension PortcullisConfiguration {
             updated.gateway = try Self.gateway(&section, defaults: updated.gateway)
         }
         if var section = try top.mapping("policies") {
+            updated.policies.source = try section.choice("source", of: PoliciesSection.Source.self) ?? updated.policies.source
             updated.policies.directory = try section.string("directory") ?? updated.policies.directory
             try section.finish()
         }

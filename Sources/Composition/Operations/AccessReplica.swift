@@ -5,6 +5,7 @@ import Foundation
 import Gateway
 import Identity
 import Logging
+import PolicyStore
 import ServiceLifecycle
 import Synchronization
 import Tokens
@@ -12,7 +13,8 @@ import Tokens
 /// The identity service and, when configured, the gateway, as one `Service` of `portcullis serve`.
 ///
 /// It waits for the database (retrying with backoff, so a replica started before PostgreSQL
-/// comes up by itself), then runs the revocation feed, key maintenance, the identity listener,
+/// comes up by itself) and, with `policies.source: database`, loads the active policy version,
+/// then runs the policy feed, the revocation feed, key maintenance, the identity listener,
 /// the gateway listener and the reloader as a nested group. Both listeners share one policy set,
 /// one key ring and one revocation feed.
 final class AccessReplica: Service {
@@ -21,17 +23,20 @@ final class AccessReplica: Service {
     private let masterKey: MasterKey
     private let recorder: any AuditRecorder
     private let policies: PolicyHolder
+    /// Keeps `policies` on the store's active version (`policies.source: database`).
+    private let policyFeed: PolicyFeed?
     private let telemetry: Telemetry
     private let logger: Logger
     private let parts = Mutex<IdentityRuntime.Parts?>(nil)
 
     init(configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey, recorder: any AuditRecorder,
-         policies: PolicyHolder, telemetry: Telemetry, logger: Logger) {
+         policies: PolicyHolder, policyFeed: PolicyFeed?, telemetry: Telemetry, logger: Logger) {
         self.configuration = configuration
         self.database = database
         self.masterKey = masterKey
         self.recorder = recorder
         self.policies = policies
+        self.policyFeed = policyFeed
         self.telemetry = telemetry
         self.logger = logger
     }
@@ -47,10 +52,13 @@ final class AccessReplica: Service {
         while assembled == nil && !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 // Cancelled on shutdown: a replica still waiting for its database stops at once.
-                assembled = try await cancelWhenGracefulShutdown { [configuration, database, masterKey, recorder, logger] in
+                let parts = try await cancelWhenGracefulShutdown { [configuration, database, masterKey, recorder, logger] in
                     try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
                                                        recorder: recorder, logger: logger)
                 }
+                // The store's active version is in force before any listener opens.
+                try await policyFeed?.synchronize()
+                assembled = parts
             } catch {
                 logger.warning("identity service waiting for its database", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 let wait = delay
@@ -65,6 +73,7 @@ final class AccessReplica: Service {
             policies.snapshot.map { AdminPolicies(authorizer: $0.authorizer, version: $0.version) }
         }, workload: assembled.workload, logger: logger)
         var services: [any Service] = [assembled.feed, assembled.maintenance, identity]
+        if let policyFeed { services.append(policyFeed) }
         var httpClient: HTTPClient?
         if configuration.gateway.enabled {
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamForwarder.clientConfiguration())

@@ -4,11 +4,13 @@ import Logging
 import NIOCore
 
 /// The operations listener: liveness and readiness for orchestrators and Prometheus metrics,
-/// bound to its own address so that nothing routed through the gateway can reach it.
+/// bound to its own address so that nothing routed through the gateway can reach it. `facts`
+/// adds fields to `/readyz` (the policy version this process enforces).
 public enum AdminListener {
     public static func application(
         listen: ListenAddress,
         checks: [any ReadinessCheck],
+        facts: @escaping @Sendable () -> [String: String] = { [:] },
         metrics: @escaping @Sendable () -> [UInt8] = { [] },
         logger: Logger,
         onStarted: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }
@@ -20,8 +22,10 @@ public enum AdminListener {
         router.get("/readyz") { _, _ in
             let report = await ReadinessReport.gather(checks)
             let details = report.problems.mapValues { $0 ?? "ok" }
-            return jsonResponse(report.isReady ? .ok : .serviceUnavailable,
-                                ["status": report.isReady ? "ready" : "unavailable", "checks": details])
+            var body: [String: any Sendable] = facts()
+            body["status"] = report.isReady ? "ready" : "unavailable"
+            body["checks"] = details
+            return jsonResponse(report.isReady ? .ok : .serviceUnavailable, body)
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],

@@ -5,12 +5,14 @@ import ServiceLifecycle
 import UnixSignals
 
 /// Keeps the gateway's policies, routes and certificates current: on SIGHUP, and whenever one
-/// of their files changes (checked every second). Each piece is validated whole before it
+/// of their files changes (checked every second). Policies only with `policies.source: files`;
+/// from the store, the `PolicyFeed` keeps them current. Each piece is validated whole before it
 /// replaces the one in force; a failure is logged with its file, line and column, and the
 /// running version stays.
 struct GatewayReloader: Service {
     let configuration: PortcullisConfiguration
-    let policies: PolicyHolder
+    /// nil when the policies come from the store.
+    let policies: PolicyHolder?
     let routes: RouteHolder
     let credentials: ServerCredentials
     let clientTrust: ClientTrust?
@@ -47,9 +49,11 @@ struct GatewayReloader: Service {
         if let bundle = configuration.gateway.settings.clientCAFile { files.append(bundle) }
         if let source = configuration.sourceFile { files.append(source) }
         files += routes.table.routes.flatMap { $0.payload.upstreamTLS?.files ?? [] }
-        let directory = configuration.policies.directory
-        let policyFiles = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        files += policyFiles.filter { $0.hasSuffix(".cedar") }.map { (directory as NSString).appendingPathComponent($0) }
+        if policies != nil {
+            let directory = configuration.policies.directory
+            let policyFiles = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            files += policyFiles.filter { $0.hasSuffix(".cedar") }.map { (directory as NSString).appendingPathComponent($0) }
+        }
         var stamps: [String: [Double]] = [:]
         for file in files {
             let attributes = try? FileManager.default.attributesOfItem(atPath: file)
@@ -60,14 +64,16 @@ struct GatewayReloader: Service {
     }
 
     private func reloadAll() {
-        do {
-            let loaded = try PolicyDirectory.load(configuration.policies.directory)
-            if loaded.version != policies.snapshot?.version {
-                policies.replace(with: PolicySnapshot(authorizer: .init(loaded.set), version: loaded.version))
-                logger.notice("policies reloaded", metadata: ["version": "\(loaded.version)", "files": "\(loaded.files.count)"])
+        if let policies {
+            do {
+                let loaded = try PolicyDirectory.load(configuration.policies.directory)
+                if loaded.version != policies.snapshot?.version {
+                    policies.replace(with: PolicySnapshot(authorizer: .init(loaded.set), version: loaded.version))
+                    logger.notice("policies reloaded", metadata: ["version": "\(loaded.version)", "files": "\(loaded.files.count)"])
+                }
+            } catch {
+                logger.error("policy reload refused; the previous policies stay in force", metadata: ["error": "\(error)"])
             }
-        } catch {
-            logger.error("policy reload refused; the previous policies stay in force", metadata: ["error": "\(error)"])
         }
         if let source = configuration.sourceFile {
             do {

@@ -65,7 +65,8 @@ enum GatewayRuntime {
                 host: redirect.host, port: redirect.port, httpsPort: { boundPort.load(ordering: .relaxed) }, routes: routes, logger: logger,
                 onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
         }
-        services.append(GatewayReloader(configuration: configuration, policies: policies, routes: routes, credentials: credentials,
+        services.append(GatewayReloader(configuration: configuration, policies: configuration.policies.source == .files ? policies : nil,
+                                        routes: routes, credentials: credentials,
                                         clientTrust: clientTrust, logger: logger))
         return Parts(services: services)
     }

@@ -21,21 +21,10 @@ public struct IdentityAdministration: Sendable {
         configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (IdentityAdministration) async throws -> T
     ) async throws -> T {
         guard let masterKey = try IdentityRuntime.masterKey(configuration: configuration) else { throw KeyRingError.missingMasterKey }
-        let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        let audit = AuditPipeline(configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
-                                  logger: logger)
-        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await database.run(); return nil }
-            group.addTask { try await audit.run(); return nil }
-            defer { group.cancelAll() }
+        return try await CommandRuntime.withDatabaseAndAudit(configuration: configuration, logger: logger) { database, audit in
             let parts = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
                                                            recorder: audit, logger: logger)
-            let result = try await body(IdentityAdministration(service: parts.service, recorder: audit, actor: "Operator::\"\(user)\""))
-            while audit.statistics.queued > 0 || audit.statistics.accepted > audit.statistics.written + audit.statistics.spooled {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            return result
+            return try await body(IdentityAdministration(service: parts.service, recorder: audit, actor: CommandRuntime.operatorPrincipal))
         }
     }
 

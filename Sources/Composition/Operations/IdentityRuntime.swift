@@ -5,6 +5,7 @@ import Hummingbird
 import Identity
 import Logging
 import PKI
+import PolicyStore
 import ServiceLifecycle
 import Tokens
 
@@ -50,7 +51,9 @@ public enum IdentityRuntime {
                                    logger: Logger) -> some ApplicationProtocol {
         let listen = configuration.identity.listen
         return Application(
-            router: IdentityAPI(service: service, policies: policies, workload: workload).router(),
+            router: IdentityAPI(service: service, policies: policies,
+                                policyVersions: PolicyVersions(client: service.store.client, checker: PolicyWorkflow.checker, logger: logger),
+                                workload: workload).router(),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in
                 logger.notice("identity listener started", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -1,5 +1,6 @@
 import Audit
 import Database
+import PolicyStore
 
 /// One dependency that must be healthy before this process may receive traffic.
 public protocol ReadinessCheck: Sendable {
@@ -54,5 +55,21 @@ public struct AuditReadiness: ReadinessCheck {
 
     public func problem() async -> String? {
         recorder.isAcceptingTraffic ? nil : "audit queue and spool are full (fail_closed)"
+    }
+}
+
+/// With `policies.source: database`: ready once a version from the store is enforced and the feed
+/// is listening for the next one. An active version that failed to parse leaves the previous one
+/// in force, which keeps the process ready (pulling every gateway out of service at once would
+/// be worse); with no version at all, every request would be denied, so it is not ready.
+extension PolicyFeed: ReadinessCheck {
+    public var name: String { "policies" }
+
+    public func problem() async -> String? {
+        let current = state
+        guard current.synchronized else { return "policy feed not synchronised with the store" }
+        guard current.enforced == nil else { return nil }
+        if let refused = current.refused { return "active policy version \(refused.number) was refused: \(refused.reason)" }
+        return "the policy store has no version yet (portcullis policy push)"
     }
 }

@@ -4,6 +4,7 @@ import Database
 import Gateway
 import Foundation
 import Logging
+import PolicyStore
 import Tokens
 import ServiceLifecycle
 import Synchronization
@@ -35,22 +36,39 @@ public enum ServeRuntime {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: database), .init(service: audit)]
         var checks: [any ReadinessCheck] = [DatabaseReadiness(database: database), AuditReadiness(recorder: audit)]
+        var policies: PolicyHolder?
         if let masterKey {
-            let loaded = try PolicyDirectory.load(configuration.policies.directory)
-            logger.info("policies loaded", metadata: ["directory": "\(configuration.policies.directory)", "version": "\(loaded.version)",
-                                                      "files": "\(loaded.files.count)"])
-            let policies = PolicyHolder(PolicySnapshot(authorizer: Authorizer(loaded.set), version: loaded.version))
+            let holder: PolicyHolder
+            var policyFeed: PolicyFeed?
+            switch configuration.policies.source {
+            case .files:
+                let loaded = try PolicyDirectory.load(configuration.policies.directory)
+                logger.info("policies loaded", metadata: ["directory": "\(configuration.policies.directory)", "version": "\(loaded.version)",
+                                                          "files": "\(loaded.files.count)"])
+                holder = PolicyHolder(PolicySnapshot(authorizer: Authorizer(loaded.set), version: loaded.version))
+            case .database:
+                holder = PolicyHolder(nil)
+                let feed = PolicyFeed(versions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
+                                      openConnection: { try await database.openDedicatedConnection(logger: logger) }, logger: logger) { set, version in
+                    holder.replace(with: PolicySnapshot(authorizer: Authorizer(set), version: version.hash))
+                }
+                policyFeed = feed
+                checks.append(feed)
+            }
+            policies = holder
             let identity = AccessReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: audit,
-                                         policies: policies, telemetry: telemetry, logger: logger)
+                                         policies: holder, policyFeed: policyFeed, telemetry: telemetry, logger: logger)
             identitySigner.withLock { $0 = identity }
             services.append(.init(service: identity))
             checks.append(identity)
         } else {
             logger.warning("no master key (PORTCULLIS_MASTER_KEY or keys.master_key_file): the identity service is not started and audit checkpoints are not signed")
         }
+        let enforced = policies
         let admin = AdminListener.application(
             listen: configuration.admin.listen,
             checks: checks,
+            facts: { enforced?.snapshot.map { ["policy_version": $0.version] } ?? [:] },
             metrics: { telemetry.exposition() },
             logger: logger,
             onStarted: { address in

@@ -1,9 +1,10 @@
 import Cedar
 import Foundation
-import Tokens
+import PolicyStore
 
 /// Loads the Cedar policy set from a directory of `*.cedar` files (name order). The whole set
-/// parses or nothing is used; its version is the BLAKE2b-256 of the files' names and contents.
+/// parses or nothing is used; its version is the BLAKE2b-256 of the files' names and contents,
+/// the same hash the policy store gives the same files (`PolicyBundle.version(of:)`).
 public enum PolicyDirectory {
     public struct Loaded: Sendable {
         public let set: PolicySet
@@ -24,27 +25,15 @@ public enum PolicyDirectory {
     }
 
     public static func load(_ path: String) throws(LoadError) -> Loaded {
-        let names: [String]
+        let files: [PolicyBundle.File]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: path)
-                .filter { $0.hasSuffix(".cedar") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            files = try PolicyBundle.policyFiles(in: path)
         } catch {
-            throw .unreadable("\(path): cannot list the policy directory")
+            throw .unreadable(error.description)
         }
-        var sources: [PolicySource] = []
-        var hashed: [[UInt8]] = []
-        for name in names {
-            let file = (path as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: file), let text = String(validating: data, as: UTF8.self) else {
-                throw .unreadable("\(file): cannot read the file as UTF-8")
-            }
-            sources.append(PolicySource(name: file, text: text))
-            hashed += [Array(name.utf8), [0], Array(data), [0]]
-        }
-        switch PolicySet.parse(sources) {
+        switch PolicyBundle.parse(files, origin: path) {
         case let .success(set):
-            let version = Digest.blake2b256(hashed).map { String(format: "%02x", $0) }.joined()
-            return Loaded(set: set, version: version, files: sources.map(\.name))
+            return Loaded(set: set, version: PolicyBundle.version(of: files), files: files.map { PolicyBundle.path(path, $0.name) })
         case let .failure(error):
             throw .invalid(error)
         }

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import PostgresNIO
@@ -69,7 +70,7 @@ public final class RevocationFeed: Service, Sendable {
 
     private let state = Mutex(Snapshot())
     private let store: IdentityStore
-    private let openConnection: @Sendable () async throws -> PostgresConnection
+    private let subscription: ChannelSubscription
     private let logger: Logger
     private let onKeysChanged: @Sendable () async -> Void
     private let changeCount = Atomic<Int>(0)
@@ -81,7 +82,8 @@ public final class RevocationFeed: Service, Sendable {
     public init(store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection, logger: Logger,
                 onKeysChanged: @escaping @Sendable () async -> Void = {}) {
         self.store = store
-        self.openConnection = openConnection
+        self.subscription = ChannelSubscription(channel: IdentityChange.channel, name: "revocation feed", openConnection: openConnection,
+                                                logger: logger)
         self.logger = logger
         self.onKeysChanged = onKeysChanged
     }
@@ -108,47 +110,10 @@ public final class RevocationFeed: Service, Sendable {
     public var appliedChanges: Int { changeCount.load(ordering: .acquiring) }
 
     public func run() async throws {
-        var delay = Duration.milliseconds(100)
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await listen()
-            } catch is CancellationError {
-                break
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                logger.warning("revocation feed disconnected; will resync", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
-            }
-            state.withLock { $0.synchronized = false }
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
-        }
-    }
-
-    private func listen() async throws {
-        let logger = self.logger
-        let connection = try await openConnection()
-        defer { Self.close(connection) }
-        try await cancelWhenGracefulShutdown {
-            try await connection.listen(on: IdentityChange.channel) { notifications in
-                try await self.resync()
-                logger.info("revocation feed synchronised", metadata: ["channel": "\(IdentityChange.channel)"])
-                for try await notification in notifications {
-                    try await self.apply(notification.payload)
-                }
-            }
-        }
-    }
-
-    /// Closes the LISTEN connection once its UNLISTEN has been processed. postgres-nio sends
-    /// UNLISTEN without waiting when the listen closure exits; closing before it ran trips an
-    /// assertion in its state machine, so a round trip goes first, in a task of its own that the
-    /// (usually cancelled) caller cannot cancel.
-    private static func close(_ connection: PostgresConnection) {
-        Task {
-            // Succeeded or failed, the round trip is over: nothing is in flight when close runs.
-            _ = try? await connection.query("SELECT 1", logger: Logger(label: "portcullis.revocation-feed"))
-            try? await connection.close()
-        }
+        await subscription.run(
+            resync: { try await self.resync() },
+            receive: { try await self.apply($0) },
+            disconnected: { self.state.withLock { $0.synchronized = false } })
     }
 
     private func resync() async throws {

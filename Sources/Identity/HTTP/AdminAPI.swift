@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PolicyStore
 
 /// The policy set that decides admin API requests, and its version for the audit trail.
 public struct AdminPolicies: Sendable {
@@ -23,7 +24,8 @@ struct AdminActor: Sendable {
     var policyVersion: String
 }
 
-/// `/v1/admin/…`: users, roles, groups, service accounts and sessions.
+/// `/v1/admin/…`: users, roles, groups, service accounts, sessions, the audit trail and policy
+/// versions (`AdminPolicyAPI.swift`).
 ///
 /// Authorized with Cedar like every other route: the caller's bearer token is verified, its
 /// account re-read from the database (a disabled admin is refused at once), and the request is
@@ -33,6 +35,7 @@ struct AdminActor: Sendable {
 struct AdminAPI: Sendable {
     let service: IdentityService
     let policies: @Sendable () -> AdminPolicies?
+    let policyVersions: PolicyVersions
     static let pageLimit = 100
 
     private var store: IdentityStore { service.store }
@@ -176,6 +179,7 @@ struct AdminAPI: Sendable {
             }
             return JSONResponse.make(.ok, try await store.listSessions(login: login, after: cursor, limit: limit))
         }
+        registerPolicies(on: group)
         route(group, .delete, "sessions/:id") { _, context, actor in
             guard let id = UUID(uuidString: try Self.parameter(context, "id")) else { throw IdentityError.invalid("id", "expected a session id") }
             let session = try await service.endSession(id, reason: "revoked by \(actor.principal)")
@@ -273,7 +277,7 @@ struct AdminAPI: Sendable {
 
     // MARK: Authorization
 
-    private func route(_ group: RouterGroup<IdentityRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
+    func route(_ group: RouterGroup<IdentityRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
                        _ body: @escaping @Sendable (Request, IdentityRequestContext, AdminActor) async throws -> Response) {
         group.on(path, method: method) { request, context in
             await handle {
@@ -322,16 +326,17 @@ struct AdminAPI: Sendable {
         return actor
     }
 
-    private func record(_ actor: AdminActor, _ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?) {
+    func record(_ actor: AdminActor, _ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?,
+                outcome: String = "applied") {
         let details = (try? JSONResponse.encoder.encode(ChangeSummary(before: before, after: after))).map { String(decoding: $0, as: UTF8.self) }
         service.recorder.record(AuditEvent(
             kind: .admin, principal: actor.principal, authMethod: "token", action: action, route: service.settings.adminRoute,
-            target: target, outcome: "applied", policies: actor.policies, policyVersion: actor.policyVersion, details: details))
+            target: target, outcome: outcome, policies: actor.policies, policyVersion: actor.policyVersion, details: details))
     }
 
     // MARK: Input helpers
 
-    private static func parameter(_ context: IdentityRequestContext, _ name: String) throws(IdentityError) -> String {
+    static func parameter(_ context: IdentityRequestContext, _ name: String) throws(IdentityError) -> String {
         guard let value = context.parameters.get(name) else { throw .invalid(name, "is required") }
         return value.lowercased()
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import PolicyStore
 import Tokens
 
 /// The identity service's HTTP API: login, MFA, the OAuth 2.0 token endpoint, published keys,
@@ -11,9 +12,11 @@ public struct IdentityAPI: Sendable {
     let workload: WorkloadAPI
 
     /// `workload` is nil when no CA is configured; `/v1/certs/…` then answers 503 `not_configured`.
-    public init(service: IdentityService, policies: @escaping @Sendable () -> AdminPolicies?, workload: WorkloadCertificates? = nil) {
+    /// `policyVersions` is the policy store behind `/v1/admin/policies`.
+    public init(service: IdentityService, policies: @escaping @Sendable () -> AdminPolicies?, policyVersions: PolicyVersions,
+                workload: WorkloadCertificates? = nil) {
         self.service = service
-        self.admin = AdminAPI(service: service, policies: policies)
+        self.admin = AdminAPI(service: service, policies: policies, policyVersions: policyVersions)
         self.workload = WorkloadAPI(workload: workload, settings: service.settings)
     }
 

@@ -51,6 +51,17 @@ struct JSONBody {
         return strings
     }
 
+    /// An object whose values are all strings (file name → contents), at most 1000 entries.
+    mutating func stringMap(_ key: String) -> [String: String] {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return [:] }
+        guard let map = value as? [String: Any], let strings = map as? [String: String], strings.count <= 1000 else {
+            errors.append(FieldError(key, "expected an object of at most 1000 string values"))
+            return [:]
+        }
+        return strings
+    }
+
     mutating func bool(_ key: String) -> Bool? {
         seen.insert(key)
         guard let value = object[key], !(value is NSNull) else { return nil }

@@ -3,13 +3,15 @@ import Cedar
 import Composition
 import Foundation
 
-/// `portcullis policy …`: authorize requests, validate and format Cedar policy files.
+/// `portcullis policy …`: authorize requests, validate and format Cedar policy files; the policy
+/// store's commands are in `PolicyStoreCommands`.
 /// Only file reading lives here; parsing and evaluation are pure functions in `Cedar`.
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Evaluate, validate, format, test, explain and diff Cedar policies.",
-        subcommands: [Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self]
+        abstract: "Evaluate, validate, format, test, explain and diff Cedar policies; push, list, show and roll back versions in the policy store.",
+        subcommands: [Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self,
+                      PolicyStoreCommands.Push.self, PolicyStoreCommands.History.self, PolicyStoreCommands.Show.self, PolicyStoreCommands.Rollback.self]
     )
 
     struct Authorize: AsyncParsableCommand {

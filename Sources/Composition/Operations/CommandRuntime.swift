@@ -1,0 +1,35 @@
+import Audit
+import Database
+import Foundation
+import Logging
+
+/// The short-lived parts an operator command needs: a pool on the configured database and an
+/// audit writer, both running only while the command does.
+enum CommandRuntime {
+    /// Runs `body` with the pool and audit writer, then waits until every audit event it recorded
+    /// is stored, whether it succeeded or failed (a refused change is audited too).
+    static func withDatabaseAndAudit<T: Sendable>(
+        configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (Database, AuditPipeline) async throws -> T
+    ) async throws -> T {
+        let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
+        let audit = AuditPipeline(configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
+                                  logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await database.run(); return nil }
+            group.addTask { try await audit.run(); return nil }
+            defer { group.cancelAll() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(database, audit)) } catch { result = .failure(error) }
+            while audit.statistics.queued > 0 || audit.statistics.accepted > audit.statistics.written + audit.statistics.spooled {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return try result.get()
+        }
+    }
+
+    /// `Operator::"<OS user>"`: who ran the command, for the audit trail.
+    static var operatorPrincipal: String { "Operator::\"\(operatorName)\"" }
+
+    /// The OS account running the command.
+    static var operatorName: String { ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName }
+}
