@@ -1,9 +1,11 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
 import Synchronization
+import Testing
 import Tokens
 
 @testable import LogisticsDemo

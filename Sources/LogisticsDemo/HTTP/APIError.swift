@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -22,7 +23,7 @@ public enum APIError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    var status: HTTPResponse.Status {
+    public var status: HTTPResponse.Status {
         switch self {
         case .rejected(.keysUnavailable): .serviceUnavailable
         case .rejected: .unauthorized
@@ -45,17 +46,19 @@ public enum APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension APIError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        struct Body: Encodable {
-            var error: String
-            var message: String
-            var fields: [FieldError]?
-        }
         var fields: [FieldError]?
         if case let .invalidInput(list) = self { fields = list }
         var headers: HTTPFields = [:]
         if case .rejected(.keysUnavailable) = self { headers[.retryAfter] = "5" }
-        return JSONBody.response(status, Body(error: code, message: description, fields: fields), headers: headers)
+        return JSONBody.response(status, ErrorBody(error: code, message: description, fields: fields), headers: headers)
     }
+}
+
+/// The JSON body of every refusal.
+private struct ErrorBody: Encodable {
+    var error: String
+    var message: String
+    var fields: [FieldError]?
 }
 
 /// One invalid field of a request body or query.

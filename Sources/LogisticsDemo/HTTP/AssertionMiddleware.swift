@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Tokens
@@ -61,10 +62,10 @@ struct AssertionMiddleware: RouterMiddleware {
         do {
             claims = try await verifier.verify(headerValues: request.headers[values: Self.header], method: request.method.rawValue,
                                                path: request.uri.path)
-        } catch {
+        } catch let rejection as AssertionRejection {
             logger.notice("request refused", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)",
-                                                        "reason": "\(error.code)"])
-            throw APIError.rejected(error)
+                                                        "reason": "\(rejection.code)"])
+            throw APIError.rejected(rejection)
         }
         var context = context
         context.caller = Caller(claims)

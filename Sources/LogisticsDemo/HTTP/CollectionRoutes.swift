@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -11,7 +12,7 @@ enum CollectionRoutes {
         let base = RouterPath("/v1/\(Record.collection)")
         router.get(base) { request, context in
             let caller = try context.requireCaller()
-            let records = store.list(matching: try filters(request.uri, allowed: Record.filters))
+            let records = store.list(matching: try filters(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, allowed: Record.filters))
             return JSONBody.response(.ok, ListBody(collection: Record.collection, records: records, caller: caller))
         }
         router.get(RouterPath("/v1/\(Record.collection)/:id")) { _, context in
@@ -42,17 +43,16 @@ enum CollectionRoutes {
     }
 
     /// Query parameters as exact-match filters; unknown or repeated parameters are refused.
-    static func filters(_ uri: URI, allowed: [String]) throws(APIError) -> [String: String] {
+    static func filters(_ parameters: [(String, String)], allowed: [String]) throws(APIError) -> [String: String] {
         var filters: [String: String] = [:]
         var problems: [FieldError] = []
-        for (key, value) in uri.queryParameters {
-            let name = String(key)
+        for (name, value) in parameters {
             if !allowed.contains(name) {
                 problems.append(FieldError(field: name, message: "is not a filter (use: \(allowed.joined(separator: ", ")))"))
             } else if filters[name] != nil {
                 problems.append(FieldError(field: name, message: "is given more than once"))
             } else {
-                filters[name] = String(value)
+                filters[name] = value
             }
         }
         if !problems.isEmpty { throw .invalidInput(problems) }
