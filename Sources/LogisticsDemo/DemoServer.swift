@@ -10,9 +10,10 @@ import UnixSignals
 public enum DemoServer {
     public static func run(_ configuration: DemoConfiguration, logger: Logger) async throws {
         let keySet = GatewayKeySet(settings: configuration.keySet, logger: logger)
-        // Fetched at start so a misconfigured URL shows in the log at once; a failure is not
-        // fatal (the identity service may start later): requests retry the fetch.
-        _ = try? await keySet.keys()
+        // Fetched at start, beside the listeners, so a misconfigured URL shows in the log at once.
+        // A failure is not fatal (the identity service may start later): requests fetch again, and
+        // requests arriving meanwhile wait for this fetch rather than starting their own.
+        Task { _ = try? await keySet.keys() }
         let bound = PortReport(expected: configuration.listeners.count, file: configuration.portsFile, logger: logger)
         let startedAt = Date()
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.listeners.map { listener in

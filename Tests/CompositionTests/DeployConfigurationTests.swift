@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Composition
 
 /// deploy/: the configuration files the systemd units and the Kubernetes ConfigMap ship are read
@@ -62,19 +63,7 @@ import Testing
     }
 
     static func check(_ directory: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
-        process.arguments = [deploy.appendingPathComponent("check.py").path, directory.path]
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-check-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        let python = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
+        return try ChildProcess.run(python, [deploy.appendingPathComponent("check.py").path, directory.path])
     }
 }

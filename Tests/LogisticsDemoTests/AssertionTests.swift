@@ -120,16 +120,42 @@ import Tokens
         }
     }
 
+    @Test func concurrentRequestsShareOneFetchOfTheKeySet() async throws {
+        let ring = try KeyRingFixture()
+        let jwks = JWKSServer()
+        jwks.publish([ring])
+        try await jwks.application().test(.live) { client in
+            let url = URL(string: "http://127.0.0.1:\(try #require(client.port))/.well-known/jwks.json")!
+            let keySet = GatewayKeySet(settings: .init(url: url), logger: Logger(label: "test"))
+            let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<20 { group.addTask { try await keySet.keys().byID.count } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(counts == Array(repeating: 1, count: 20))
+            #expect(jwks.fetches == 1)
+        }
+    }
+
     @Test func withoutReachableKeysEveryRequestIsRefusedAsUnavailable() async throws {
         let ring = try KeyRingFixture()
         let settings = GatewayKeySet.Settings(url: URL(string: "http://127.0.0.1:9/.well-known/jwks.json")!, unknownKeyRefreshInterval: .zero)
         let app = DemoHarness.application(.shipments, keySet: GatewayKeySet(settings: settings, logger: Logger(label: "test")))
         try await app.test(.router) { client in
-            let token = try ring.sign(DemoHarness.claims(.get, "/v1/shipments", audience: "shipments"))
-            try await client.execute(uri: "/v1/shipments", method: .get, headers: [AssertionMiddleware.header: token]) { response in
-                #expect(response.status == .serviceUnavailable)
-                #expect(response.headers[.retryAfter] == "5")
-                #expect(String(buffer: response.body).contains("keys_unavailable"))
+            // Concurrent requests wait for one fetch and all report its failure.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        let token = try ring.sign(DemoHarness.claims(.get, "/v1/shipments", audience: "shipments"))
+                        try await client.execute(uri: "/v1/shipments", method: .get, headers: [AssertionMiddleware.header: token]) { response in
+                            #expect(response.status == .serviceUnavailable)
+                            #expect(response.headers[.retryAfter] == "5")
+                            let body = String(buffer: response.body)
+                            #expect(body.contains("keys_unavailable"))
+                            #expect(body.contains("Connection refused"), "\(body)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
             }
         }
     }

@@ -42,7 +42,7 @@ public actor GatewayKeySet {
     private var cached: (keys: VerificationKeys, fetchedAt: ContinuousClock.Instant)?
     private var lastAttempt: ContinuousClock.Instant?
     private var lastFailure: KeySetError?
-    private var inFlight: Task<Result<VerificationKeys, KeySetError>, Never>?
+    private var inFlight: Task<Void, Never>?
 
     public init(settings: Settings, client: HTTPClient = .shared, logger: Logger) {
         self.settings = settings
@@ -72,16 +72,20 @@ public actor GatewayKeySet {
         throw lastFailure ?? .unreachable(settings.url.absoluteString, "no fetch attempted")
     }
 
-    /// Fetches once (joining a fetch already running) and stores the outcome.
+    /// Fetches once, or joins a fetch already running. The outcome is stored by the fetching task
+    /// itself, so every caller that awaited it sees the new state.
     private func refresh() async {
         if let inFlight {
-            _ = await inFlight.value
+            await inFlight.value
             return
         }
-        let settings = self.settings, client = self.client
-        let task = Task { await Self.fetch(settings: settings, client: client) }
+        let task = Task { await self.fetchAndStore() }
         inFlight = task
-        let result = await task.value
+        await task.value
+    }
+
+    private func fetchAndStore() async {
+        let result = await Self.fetch(settings: settings, client: client)
         inFlight = nil
         lastAttempt = .now
         switch result {

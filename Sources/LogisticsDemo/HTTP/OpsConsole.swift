@@ -41,7 +41,7 @@ enum OpsConsole {
         """
 
     static func page(caller: Caller, links: [ConsoleLink]) -> Response {
-        let nonce = Base64.random(bytes: 18)
+        let nonce = Self.nonce()
         let rows: [(String, String)] = [
             ("Subject", caller.subject),
             ("Kind", caller.kind),
@@ -85,28 +85,16 @@ enum OpsConsole {
                         body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
+    /// 144 random bits, base64: a CSP nonce, new for every page.
+    static func nonce() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<18).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
+    }
+
+    static let entities: [Character: String] = ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"]
+
     /// HTML text and attribute escaping.
     static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-}
-
-enum Base64 {
-    /// `bytes` random bytes, standard base64 (a CSP nonce).
-    static func random(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Data((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
+        text.reduce(into: "") { out, character in out += entities[character] ?? String(character) }
     }
 }
