@@ -8,7 +8,7 @@ public enum ChildProcess {
         process.executableURL = executable
         process.arguments = arguments
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle

@@ -62,10 +62,10 @@ struct AssertionMiddleware: RouterMiddleware {
         do {
             claims = try await verifier.verify(headerValues: request.headers[values: Self.header], method: request.method.rawValue,
                                                path: request.uri.path)
-        } catch let rejection as AssertionRejection {
+        } catch {
             logger.notice("request refused", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)",
-                                                        "reason": "\(rejection.code)"])
-            throw APIError.rejected(rejection)
+                                                        "reason": "\(error.code)"])
+            throw APIError.rejected(error)
         }
         var context = context
         context.caller = Caller(claims)
