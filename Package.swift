@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "portcullis", targets: ["portcullis"]),
+        .executable(name: "logistics-demo", targets: ["logistics-demo"]),
         .library(name: "Cedar", targets: ["Cedar"]),
         .library(name: "Tokens", targets: ["Tokens"]),
     ],
@@ -161,6 +162,28 @@ let package = Package(
             ]
         ),
 
+        // MARK: Demo upstreams (issue 10): trust the gateway's signed assertion, not the network
+        .target(
+            name: "LogisticsDemo",
+            dependencies: [
+                "Tokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "logistics-demo",
+            dependencies: [
+                "LogisticsDemo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Tests
         .target(
             name: "TestSupport",
@@ -192,6 +215,15 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .testTarget(
+            name: "LogisticsDemoTests",
+            dependencies: [
+                "LogisticsDemo", "Tokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", .product(name: "PostgresNIO", package: "postgres-nio")],

@@ -16,6 +16,8 @@ struct GatewayFixture: Sendable {
     let adminAddress: String
     /// Port of the plain-HTTP redirect listener.
     let redirectPort: Int
+    /// Ports of the `logistics-demo` services by name, when the routes use them.
+    let demoPorts: [String: Int]
 
     static let trustDomain = "logistics.internal"
     static let configFileName = "config.yaml"
@@ -27,6 +29,10 @@ struct GatewayFixture: Sendable {
     ///     directory; `routes` may name the identity API's address as `IDENTITY`.
     ///   - policySource: `policies.source`; with `database`, `policies` (which then needs a
     ///     `schema.cedarschema`) is pushed as version 1 before `serve` starts.
+    ///   - routes: the routing table; `UPSTREAM` and `WSUPSTREAM` stand for the echo service and
+    ///     `LOGISTICS_SHIPMENTS`, `LOGISTICS_FLEET`, `LOGISTICS_BILLING`, `LOGISTICS_OPS_CONSOLE` for
+    ///     the `logistics-demo` upstreams (started only when named), which verify the gateway's
+    ///     assertions against the identity service's JWKS.
     static func run(policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
                     policySource: String = "files", _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
@@ -53,6 +59,28 @@ struct GatewayFixture: Sendable {
                 _ = try await cli(["policy", "push", directory.appendingPathComponent("policies").path, "-m", "initial"], environment: environment)
             }
 
+            let identityAddress = "127.0.0.1:\(try FreePort.reserve())"
+            var demo: PortcullisProcess?
+            // SIGKILL, as for the echo service: no graceful stop is needed from a test upstream.
+            defer { demo?.signal(SIGKILL) }
+            var demoPorts: [String: Int] = [:]
+            if routes.contains("LOGISTICS_") {
+                let portsFile = directory.appendingPathComponent("demo-ports.json")
+                demo = try PortcullisProcess(["--all", "--ports-file", portsFile.path, "--log-level", "warning",
+                                              "--jwks-url", "http://\(identityAddress)/.well-known/jwks.json"],
+                                             executable: PortcullisProcess.siblingBinaryURL("logistics-demo"))
+                for _ in 0..<400 where demoPorts.isEmpty {
+                    if let data = try? Data(contentsOf: portsFile) {
+                        demoPorts = (try JSONSerialization.jsonObject(with: data) as? [String: Int]) ?? [:]
+                    } else {
+                        try await Task.sleep(for: .milliseconds(25))
+                    }
+                }
+                guard demoPorts.count == 4 else {
+                    throw PortcullisProcess.Failure(description: "logistics-demo did not start: \(demo?.standardError ?? "")")
+                }
+            }
+
             let upstreamLog = directory.appendingPathComponent("upstream.log")
             let portFile = directory.appendingPathComponent("upstream.port")
             let upstream = Process()
@@ -74,7 +102,10 @@ struct GatewayFixture: Sendable {
             guard ports.count == 2 else { throw PortcullisProcess.Failure(description: "the echo upstream did not start") }
             let upstreamPort = ports[0], webSocketPort = ports[1]
 
-            let identityAddress = "127.0.0.1:\(try FreePort.reserve())"
+            let routeTable = demoPorts.reduce(routes) { text, demo in
+                text.replacingOccurrences(of: "LOGISTICS_" + demo.key.uppercased().replacingOccurrences(of: "-", with: "_"),
+                                          with: "http://127.0.0.1:\(demo.value)")
+            }
             let identityLines = identity.split(separator: "\n").map { "  " + $0.replacingOccurrences(of: "CERTS", with: certs) }
             let config = """
                 identity:
@@ -98,7 +129,7 @@ struct GatewayFixture: Sendable {
                   limits:
                     \(limits.isEmpty ? "{}" : limits.joined(separator: "\n    "))
                   routes:
-                \(routes.replacingOccurrences(of: "WSUPSTREAM", with: "http://127.0.0.1:\(webSocketPort)")
+                \(routeTable.replacingOccurrences(of: "WSUPSTREAM", with: "http://127.0.0.1:\(webSocketPort)")
                     .replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
                     .replacingOccurrences(of: "IDENTITY", with: "http://\(identityAddress)"))
                 """
@@ -117,7 +148,8 @@ struct GatewayFixture: Sendable {
                 try await Task.sleep(for: .milliseconds(25))
             }
             let fixture = GatewayFixture(directory: directory, environment: environment, gatewayPort: gatewayPort, identityPort: identityPort,
-                                         upstreamLog: upstreamLog, serve: serve, adminAddress: admin, redirectPort: redirectPort)
+                                         upstreamLog: upstreamLog, serve: serve, adminAddress: admin, redirectPort: redirectPort,
+                                         demoPorts: demoPorts)
             do {
                 try await body(fixture)
             } catch {

@@ -205,22 +205,9 @@ extension GatewayFixture {
     }
 
     func openssl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("openssl-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw PortcullisProcess.Failure(description: "openssl \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        let (status, text) = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/openssl"), arguments)
+        guard status == 0 else {
+            throw PortcullisProcess.Failure(description: "openssl \(arguments.joined(separator: " ")) exited \(status): \(text)")
         }
         return text
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// The real `portcullis` binary, run as a child process the way an operator runs it.
+/// The real `portcullis` binary (or another executable of this package), run as a child process
+/// the way an operator runs it.
 public final class PortcullisProcess: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -16,12 +17,17 @@ public final class PortcullisProcess: Sendable {
         return root.appendingPathComponent(".build/debug/portcullis")
     }
 
+    /// Another executable of this package built beside `portcullis` (e.g. `logistics-demo`).
+    public static func siblingBinaryURL(_ name: String) -> URL {
+        binaryURL.deletingLastPathComponent().appendingPathComponent(name)
+    }
+
     private let process: Process
     private let output = Mutex<(stdout: String, stderr: String)>(("", ""))
 
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    public init(_ arguments: [String], environment: [String: String] = [:], executable: URL = binaryURL) throws {
         let process = Process()
-        process.executableURL = Self.binaryURL
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["PORTCULLIS_DATABASE_URL"] = nil

@@ -1,0 +1,223 @@
+import Crypto
+import Foundation
+import Logging
+import PKI
+import X509
+
+/// `portcullis up`: the whole logistics deployment on one machine, from a state directory
+/// (`.portcullis/`) created on the first run and reused afterwards.
+///
+/// It starts (or connects to) PostgreSQL, creates the master key, the internal CA and the
+/// signing keys once, applies migrations and the demo organisation, issues the gateway's server
+/// certificate and the demo services' client certificates, starts the `logistics-demo`
+/// upstreams, and runs `portcullis serve` (identity service and gateway) until SIGINT or
+/// SIGTERM, then stops everything it started.
+public struct LocalDeployment: Sendable {
+    public struct Options: Sendable {
+        public var stateDirectory: URL
+        /// Use this server instead of a private cluster in the state directory.
+        public var databaseURL: String?
+        public var gatewayPort = 8443
+        public var identityPort = 8081
+        public var adminPort = 9090
+        public var seedFile: String
+        public var policiesDirectory: String
+        /// The `logistics-demo` executable (by default next to this one).
+        public var demoExecutable: URL
+
+        public init(stateDirectory: URL, seedFile: String, policiesDirectory: String, demoExecutable: URL) {
+            self.stateDirectory = stateDirectory
+            self.seedFile = seedFile
+            self.policiesDirectory = policiesDirectory
+            self.demoExecutable = demoExecutable
+        }
+    }
+
+    public static let trustDomain = "logistics.internal"
+    /// The routed demo hosts: all under `.localhost`, which resolves to loopback by itself.
+    static let demoHosts = ["shipments": "shipments.localhost", "fleet": "fleet.localhost", "billing": "billing.localhost",
+                            "ops-console": "ops.localhost"]
+
+    let options: Options
+    let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let state = options.stateDirectory
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let seed = try DemoSeed.load(path: options.seedFile)
+        let postgres = options.databaseURL == nil ? LocalPostgres(directory: state.appendingPathComponent("pg")) : nil
+        let databaseURL = try options.databaseURL ?? postgres!.start()
+        defer { if let postgres { try? postgres.stop() } }
+
+        let masterKeyFile = state.appendingPathComponent("master.key")
+        if !FileManager.default.fileExists(atPath: masterKeyFile.path) {
+            let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+            FileManager.default.createFile(atPath: masterKeyFile.path, contents: key, attributes: [.posixPermissions: 0o600])
+        }
+        let certs = state.appendingPathComponent("certs")
+        let authority = try certificateAuthority(in: certs)
+        try issueCredentials(authority, in: certs)
+
+        // The demo upstreams first: they learn the identity service's keys when it is up.
+        let demoPortsFile = state.appendingPathComponent("demo-ports.json")
+        try? FileManager.default.removeItem(at: demoPortsFile)
+        let demo = try startDemoUpstreams(portsFile: demoPortsFile)
+        defer { if demo.isRunning { demo.terminate(); demo.waitUntilExit() } }
+        let demoPorts = try await waitForPorts(demoPortsFile, of: demo)
+
+        let configurationFile = state.appendingPathComponent("portcullis.yaml")
+        try configurationText(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts)
+            .write(to: configurationFile, atomically: true, encoding: .utf8)
+        let configuration = try PortcullisConfiguration.load(path: configurationFile.path)
+
+        _ = try await MigrationRuntime.run(configuration: configuration, logger: logger)
+        let created = try await IdentityAdministration.run(configuration: configuration, logger: logger) { admin in
+            try await seed.apply(with: admin)
+        }
+        if !created.isEmpty { logger.notice("demo organisation created", metadata: ["created": "\(created.joined(separator: ", "))"]) }
+
+        print(walkthrough(seed: seed, certs: certs))
+        try await ServeRuntime.run(configuration: configuration, logger: logger)
+    }
+
+    /// The CA of the state directory, created on the first run.
+    private func certificateAuthority(in certs: URL) throws -> CertificateAuthority {
+        let files = CAFiles(directory: certs)
+        if let existing = try? files.load() { return existing }
+        let (authority, rootKey) = try CertificateAuthority.create(trustDomain: Self.trustDomain)
+        try files.save(authority, rootKey: rootKey, force: false)
+        return authority
+    }
+
+    /// Fresh credentials on every start: the gateway's server certificate for every demo host,
+    /// and the demo services' client certificates (renew them with `portcullis cert renew`).
+    private func issueCredentials(_ authority: CertificateAuthority, in certs: URL) throws {
+        let gatewayKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let gateway = try authority.issue(spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/gateway"), publicKey: gatewayKey.publicKey,
+                                          dnsNames: ["localhost"] + Self.demoHosts.values.sorted(), server: true, lifetime: 86_400)
+        try CredentialFiles.write(prefix: certs.appendingPathComponent("gateway").path, chain: [gateway, authority.intermediate], key: gatewayKey)
+        for service in ["billing", "fleet-sync"] {
+            let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+            let certificate = try authority.issue(spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/\(service)"), publicKey: key.publicKey,
+                                                  dnsNames: [], server: false, lifetime: 86_400)
+            try CredentialFiles.write(prefix: certs.appendingPathComponent(service).path, chain: [certificate, authority.intermediate], key: key)
+        }
+    }
+
+    private func startDemoUpstreams(portsFile: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = options.demoExecutable
+        process.arguments = ["--all", "--ports-file", portsFile.path, "--log-level", "warning",
+                             "--jwks-url", "http://127.0.0.1:\(options.identityPort)/.well-known/jwks.json",
+                             "--console-link", "Shipments=https://shipments.localhost:\(options.gatewayPort)/v1/shipments",
+                             "--console-link", "Fleet=https://fleet.localhost:\(options.gatewayPort)/v1/vehicles",
+                             "--console-link", "Billing=https://billing.localhost:\(options.gatewayPort)/v1/invoices"]
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw LocalDeploymentError.demoUpstreams("cannot start \(options.demoExecutable.path): \(error)")
+        }
+        return process
+    }
+
+    private func waitForPorts(_ file: URL, of process: Process) async throws -> [String: Int] {
+        for _ in 0..<200 {
+            if let data = try? Data(contentsOf: file), let ports = try? JSONDecoder().decode([String: Int].self, from: data) { return ports }
+            guard process.isRunning else { throw LocalDeploymentError.demoUpstreams("logistics-demo exited with status \(process.terminationStatus)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw LocalDeploymentError.demoUpstreams("logistics-demo did not report its ports within 10 s")
+    }
+
+    func configurationText(databaseURL: String, masterKeyFile: URL, demoPorts: [String: Int]) throws -> String {
+        let state = options.stateDirectory.path
+        var routes = """
+                - id: identity
+                  hosts: [localhost]
+                  path: /
+                  upstream: http://127.0.0.1:\(options.identityPort)
+                  public: true
+                  pass_authorization: true
+
+            """
+        for (service, host) in Self.demoHosts.sorted(by: { $0.key < $1.key }) {
+            guard let port = demoPorts[service] else { throw LocalDeploymentError.demoUpstreams("no port reported for \(service)") }
+            routes += """
+                    - id: \(service)
+                      hosts: [\(host)]
+                      path: /
+                      upstream: http://127.0.0.1:\(port)
+                      labels: {team: \(service == "billing" ? "finance" : service == "ops-console" ? "ops" : "dispatch")}
+
+                """
+        }
+        return """
+            # Written by `portcullis up` on every start; edit deploy/demo/seed.yaml or policies/ instead.
+            database:
+              url: "\(databaseURL)"
+            admin:
+              listen: 127.0.0.1:\(options.adminPort)
+            keys:
+              master_key_file: \(masterKeyFile.path)
+            identity:
+              listen: 127.0.0.1:\(options.identityPort)
+              ca_directory: \(state)/certs
+              # The gateway runs on this host: believe its X-Forwarded-For for login throttling.
+              trusted_proxies: [127.0.0.1]
+            audit:
+              spool_directory: \(state)/audit-spool
+            policies:
+              directory: \(options.policiesDirectory)
+            gateway:
+              listen: 127.0.0.1:\(options.gatewayPort)
+              certificate: \(state)/certs/gateway.crt
+              key: \(state)/certs/gateway.key
+              client_ca: \(state)/certs/ca-bundle.crt
+              trust_domain: \(Self.trustDomain)
+              routes:
+            \(routes)
+            """
+    }
+
+    func walkthrough(seed: DemoSeed, certs: URL) -> String {
+        let port = options.gatewayPort
+        let accounts = seed.users.map { user in
+            "    \(user.login.padding(toLength: 8, withPad: " ", startingAt: 0)) \(user.password.padding(toLength: 22, withPad: " ", startingAt: 0)) "
+                + (user.roles + user.groups).joined(separator: ", ")
+        }.joined(separator: "\n")
+        return """
+
+            Portcullis is up. Everything below goes through the gateway on port \(port); its certificate comes from
+            the internal CA in \(certs.path) (curl: --cacert \(certs.path)/ca-bundle.crt).
+
+              identity API    https://localhost:\(port)/v1/login
+              shipments       https://shipments.localhost:\(port)/v1/shipments
+              fleet           https://fleet.localhost:\(port)/v1/vehicles
+              billing         https://billing.localhost:\(port)/v1/invoices
+              ops console     https://ops.localhost:\(port)/
+              operations      http://127.0.0.1:\(options.adminPort)/readyz  /metrics
+
+            Demo accounts (local demo only):
+            \(accounts)
+
+            The walkthrough is docs/quickstart.md. Ctrl-C stops everything; the state stays in \(options.stateDirectory.path).
+
+            """
+    }
+}
+
+public enum LocalDeploymentError: Error, CustomStringConvertible {
+    case demoUpstreams(String)
+
+    public var description: String {
+        switch self {
+        case let .demoUpstreams(reason): "demo upstreams: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Composition
+import Foundation
+import Logging
+
+/// `portcullis up`: the whole logistics deployment on this machine (see `LocalDeployment`).
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the logistics demo: PostgreSQL, identity service, gateway and demo services, until Ctrl-C.",
+        discussion: "State (database, CA, keys, configuration) lives in --state and is reused on the next run.")
+
+    @Option(help: "State directory.") var state = ".portcullis"
+    @Option(help: "Use this PostgreSQL server instead of a private cluster in the state directory (default: $PORTCULLIS_DATABASE_URL).")
+    var databaseURL: String?
+    @Option(help: "HTTPS port of the gateway.") var gatewayPort = 8443
+    @Option(help: "Port of the identity service (loopback).") var identityPort = 8081
+    @Option(help: "Port of the operations listener (loopback).") var adminPort = 9090
+    @Option(help: "The demo organisation.") var seed = "deploy/demo/seed.yaml"
+    @Option(help: "Policy directory.") var policies = "policies"
+    @Option(help: "The logistics-demo executable (default: next to this one).") var demoExecutable: String?
+    @Option(help: "Log format: text or json.") var logFormat = "text"
+
+    func run() async throws {
+        guard let format = PortcullisConfiguration.LogSection.Format(rawValue: logFormat) else { throw ValidationError("--log-format must be text or json") }
+        LoggingSetup.bootstrap(format: format, level: .notice)
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var options = LocalDeployment.Options(
+            stateDirectory: URL(fileURLWithPath: state), seedFile: seed, policiesDirectory: policies,
+            demoExecutable: demoExecutable.map { URL(fileURLWithPath: $0) }
+                ?? executable.deletingLastPathComponent().appendingPathComponent("logistics-demo"))
+        options.databaseURL = databaseURL ?? ProcessInfo.processInfo.environment["PORTCULLIS_DATABASE_URL"]
+        options.gatewayPort = gatewayPort
+        options.identityPort = identityPort
+        options.adminPort = adminPort
+        try await LocalDeployment(options: options, logger: Logger(label: "portcullis")).run()
+    }
+}
