@@ -51,6 +51,8 @@ public final class PortcullisProcess: Sendable {
     }
 
     public var standardOutput: String { output.withLock { $0.stdout } }
+
+    public var isRunning: Bool { process.isRunning }
     public var standardError: String { output.withLock { $0.stderr } }
 
     /// Waits until a line of standard error satisfies `match`, and returns what `match` extracted.

@@ -81,7 +81,8 @@ public struct LocalDeployment: Sendable {
         }
         if !created.isEmpty { logger.notice("demo organisation created", metadata: ["created": "\(created.joined(separator: ", "))"]) }
 
-        print(walkthrough(seed: seed, certs: certs))
+        // Written unbuffered: whoever started us (a terminal, a test, a pipe) sees it now.
+        FileHandle.standardOutput.write(Data(walkthrough(seed: seed, certs: certs).utf8))
         try await ServeRuntime.run(configuration: configuration, logger: logger)
     }
 

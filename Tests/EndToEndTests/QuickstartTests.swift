@@ -1,0 +1,81 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `portcullis up` in the background on free ports, walked through the way docs/quickstart.md
+/// walks a newcomer through it: a token, a service certificate, a browser session with its CSRF
+/// token, a denial, and the audit records of each.
+@Suite(.serialized) struct QuickstartTests {
+    @Test func theQuickstartWorksAsWritten() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let state = FileManager.default.temporaryDirectory.appendingPathComponent("up-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: state) }
+            let (gateway, identity, admin) = (try FreePort.reserve(), try FreePort.reserve(), try FreePort.reserve())
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let up = try PortcullisProcess([
+                "up", "--state", state.path, "--database-url", url.connectionString, "--gateway-port", "\(gateway)",
+                "--identity-port", "\(identity)", "--admin-port", "\(admin)", "--seed", root.appendingPathComponent("deploy/demo/seed.yaml").path,
+                "--policies", root.appendingPathComponent("policies").path,
+                "--demo-executable", PortcullisProcess.siblingBinaryURL("logistics-demo").path,
+            ])
+            defer { up.signal(SIGKILL) }
+            var ready = false
+            for _ in 0..<600 where !ready {
+                ready = (try? Curl.get("http://127.0.0.1:\(admin)/readyz").status) == 200
+                if !ready {
+                    guard up.isRunning else { throw PortcullisProcess.Failure(description: "portcullis up stopped: \(up.standardError)") }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(ready, "portcullis up never became ready: \(up.standardError)")
+            #expect(up.standardOutput.contains("dana     demo-dispatcher-2026"))
+
+            let certs = state.appendingPathComponent("certs").path
+            func curl(_ host: String, _ path: String, _ extra: [String] = []) throws -> GatewayFixture.Reply {
+                try GatewayFixture.curl(["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1"] + extra
+                                        + ["https://\(host):\(gateway)\(path)"])
+            }
+            // 1. A token for the dispatcher, then the shipments API with it.
+            let login = try curl("localhost", "/v1/login", ["-H", "content-type: application/json",
+                                                            "-d", #"{"login":"dana","password":"demo-dispatcher-2026"}"#])
+            let token = try #require(login.json["access_token"] as? String, "\(login.body)")
+            let shipments = try curl("shipments.localhost", "/v1/shipments", ["-H", "authorization: Bearer \(token)"])
+            #expect(shipments.status == 200)
+            #expect((shipments.json["caller"] as? [String: Any])?["sub"] as? String == "dana")
+
+            // 2. The billing service with its client certificate.
+            let service = try curl("shipments.localhost", "/v1/shipments", ["--cert", "\(certs)/billing.crt", "--key", "\(certs)/billing.key"])
+            #expect(service.status == 200)
+            #expect((service.json["caller"] as? [String: Any])?["kind"] as? String == "service")
+
+            // 3. A denial: a dispatcher has no business in billing; its request id is in the audit log.
+            let denied = try curl("billing.localhost", "/v1/invoices", ["-H", "authorization: Bearer \(token)"])
+            #expect(denied.status == 403)
+            let deniedID = try #require(denied.json["request_id"] as? String)
+
+            // 4. The browser: login form with its CSRF token, then the ops console is refused
+            //    (dana is no ops admin), and shipments open with the session cookie.
+            let jar = state.appendingPathComponent("cookies.txt").path
+            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
+            let form = try curl("shipments.localhost", "/.portcullis/login?next=%2Fv1%2Fshipments", browser)
+            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
+            let signIn = try curl("shipments.localhost", "/.portcullis/login", browser + [
+                "--data-urlencode", "login=dana", "--data-urlencode", "password=demo-dispatcher-2026", "--data-urlencode", "csrf=\(csrf)",
+                "--data-urlencode", "next=/v1/shipments"])
+            #expect(signIn.status == 303)
+            #expect(try curl("shipments.localhost", "/v1/shipments", browser).status == 200)
+
+            var record = ""
+            for _ in 0..<100 where !record.contains(deniedID) {
+                record = try await GatewayFixture.cli(["audit", "search", "--request-id", deniedID], environment: ["PORTCULLIS_DATABASE_URL": url.connectionString])
+                if !record.contains(deniedID) { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(record.contains(#""outcome":"deny""#) && record.contains(#""route":"billing""#), "\(record)")
+
+            // Ctrl-C stops everything, the demo services included.
+            up.signal(SIGINT)
+            #expect(try await up.wait() == 0)
+            #expect(try Curl.get("http://127.0.0.1:\(admin)/readyz").status != 200)
+        }
+    }
+}
