@@ -87,12 +87,8 @@ public struct DemoSeed: Sendable, Equatable {
             created.append("group \(group.name)")
         }
         for user in users where try await store.user(login: user.login) == nil {
-            let hash = try await admin.service.hashPassword(user.password)
-            let account = try await store.createUser(login: try Names.login(user.login), email: try Names.email(user.email),
-                                                     displayName: try Names.text(user.name, field: "name"), passwordHash: hash)
-            for role in user.roles { _ = try await store.setUserMembership(login: account.login, .role, name: role, granted: true) }
-            for group in user.groups { _ = try await store.setUserMembership(login: account.login, .group, name: group, granted: true) }
-            admin.record("user.create", target: "User::\"\(account.login)\"")
+            let account = try await admin.createUser(login: user.login, email: user.email, name: user.name, password: user.password,
+                                                     roles: user.roles, groups: user.groups)
             created.append("user \(account.login)")
         }
         for service in services where try await store.service(service.name) == nil {

@@ -28,6 +28,22 @@ public struct IdentityAdministration: Sendable {
         }
     }
 
+    /// Creates a user with its password, roles and groups, and records the change: what
+    /// `portcullis user add` and the demo seed both do.
+    public func createUser(login: String, email: String, name: String, password: String, roles: [String], groups: [String]) async throws -> User {
+        let hash = try await service.hashPassword(password)
+        var user = try await store.createUser(login: try Names.login(login), email: try Names.email(email),
+                                              displayName: try Names.text(name, field: "name"), passwordHash: hash)
+        for role in roles {
+            user = try await store.setUserMembership(login: user.login, .role, name: try Names.identifier(role, field: "role"), granted: true).after
+        }
+        for group in groups {
+            user = try await store.setUserMembership(login: user.login, .group, name: try Names.identifier(group, field: "group"), granted: true).after
+        }
+        record("user.create", target: "User::\"\(user.login)\"")
+        return user
+    }
+
     /// Records one operator change.
     public func record(_ action: String, target: String, details: String? = nil) {
         recorder.record(AuditEvent(kind: .admin, principal: actor, authMethod: "cli", action: action, target: target,

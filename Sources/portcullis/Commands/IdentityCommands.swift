@@ -62,17 +62,7 @@ struct UserCommand: AsyncParsableCommand {
             let (login, email, name, roles, groups) = (login, email, name, role, group)
             let (password, generated) = IdentityCommandRunner.password(fromStandardInput: passwordStdin)
             try await IdentityCommandRunner.run(options, "user add") { admin in
-                let checkedLogin = try Names.login(login)
-                let hash = try await admin.service.hashPassword(password)
-                var user = try await admin.store.createUser(login: checkedLogin, email: try Names.email(email),
-                                                            displayName: try Names.text(name, field: "name"), passwordHash: hash)
-                for role in roles {
-                    user = try await admin.store.setUserMembership(login: user.login, .role, name: try Names.identifier(role, field: "role"), granted: true).after
-                }
-                for group in groups {
-                    user = try await admin.store.setUserMembership(login: user.login, .group, name: try Names.identifier(group, field: "group"), granted: true).after
-                }
-                admin.record("user.create", target: "User::\"\(user.login)\"")
+                let user = try await admin.createUser(login: login, email: email, name: name, password: password, roles: roles, groups: groups)
                 print(IdentityCommandRunner.describe(user))
                 if generated { print("one-time password (shown once): \(password)") }
             }
