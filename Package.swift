@@ -94,6 +94,7 @@ let package = Package(
                 "Database",
                 "Tokens",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -197,7 +198,7 @@ let package = Package(
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "PKITests",
             dependencies: ["PKI", "TestSupport", .product(name: "X509", package: "swift-certificates"),

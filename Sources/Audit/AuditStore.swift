@@ -34,13 +34,13 @@ public struct AuditStore: Sendable {
         public let count: Int
 
         public init(_ batch: [ChainedEvent]) {
-            var payload = ByteBuffer()
+            var rows = CopyTextWriter(capacity: batch.count * 400)
             var days = Set<Int64>()
             for record in batch {
-                payload.writeString(AuditStore.copyLine(record, timeAsText: true))
+                AuditStore.copyRow(record, timeAsText: true, into: &rows)
                 days.insert(AuditStore.day(ofMicros: record.event.timeMicros))
             }
-            self.payload = payload
+            self.payload = rows.buffer
             self.days = days
             self.count = batch.count
         }
@@ -69,8 +69,9 @@ public struct AuditStore: Sendable {
     public func writeIdempotently(_ batch: [ChainedEvent]) async throws {
         guard !batch.isEmpty else { return }
         try await ensurePartitions(covering: batch.map(\.event.timeMicros))
-        var buffer = ByteBuffer()
-        for record in batch { buffer.writeString(Self.copyLine(record, timeAsText: false)) }
+        var rows = CopyTextWriter(capacity: batch.count * 400)
+        for record in batch { Self.copyRow(record, timeAsText: false, into: &rows) }
+        let buffer = rows.buffer
         let logger = self.logger
         try await client.withConnection { connection in
             try await connection.query("""
@@ -98,9 +99,8 @@ public struct AuditStore: Sendable {
     }
 
     /// One COPY text row; the time as `timestamptz` text for the table, or as microseconds for staging.
-    static func copyLine(_ record: ChainedEvent, timeAsText: Bool) -> String {
+    static func copyRow(_ record: ChainedEvent, timeAsText: Bool, into row: inout CopyTextWriter) {
         let event = record.event
-        var row = CopyTextRow()
         row.text(event.id.uuidString)
         if timeAsText { row.text(CivilTime.timestampText(micros: event.timeMicros)) } else { row.integer(event.timeMicros) }
         row.text(event.kind.rawValue)
@@ -121,7 +121,7 @@ public struct AuditStore: Sendable {
         row.integer(record.sequence)
         row.bytes(record.previousHash)
         row.bytes(record.hash)
-        return row.line + "\n"
+        row.endRow()
     }
 
     // MARK: Partitions

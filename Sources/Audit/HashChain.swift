@@ -49,7 +49,12 @@ public struct HashChain: Sendable {
 }
 
 struct CanonicalEncoder {
-    private(set) var bytes: [UInt8] = []
+    private(set) var bytes: [UInt8]
+
+    init() {
+        bytes = []
+        bytes.reserveCapacity(512)
+    }
 
     mutating func append(_ value: Int64) {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
@@ -62,9 +67,8 @@ struct CanonicalEncoder {
     }
 
     mutating func append(_ text: String) {
-        let utf8 = Array(text.utf8)
-        append(Int64(utf8.count))
-        bytes.append(contentsOf: utf8)
+        append(Int64(text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
     }
 
     mutating func append(_ text: String?) {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 @testable import Audit
 
@@ -51,12 +52,17 @@ import Testing
 
 @Suite struct CopyTextTests {
     @Test func escapesFieldAndRowSeparators() {
-        var row = CopyTextRow()
+        var row = CopyTextWriter()
         row.text("a\tb\nc\\d\re")
         row.text(nil)
         row.integer(42)
-        row.textArray(["x", "y\"z", "back\\slash", "comma,"])
+        row.textArray(["x", "y\"z", "back\\slash", "comma,", "tab\there"])
         row.bytes([0x00, 0xab, 0x10])
-        #expect(row.line == #"a\tb\nc\\d\re"# + "\t" + #"\N"# + "\t42\t" + #"{"x","y\\"z","back\\\\slash","comma,"}"# + "\t" + #"\\x00ab10"#)
+        row.text("ünïcode, plain")
+        row.endRow()
+        row.text("second")
+        row.endRow()
+        #expect(String(buffer: row.buffer) == #"a\tb\nc\\d\re"# + "\t" + #"\N"# + "\t42\t" + #"{"x","y\\"z","back\\\\slash","comma,","tab\there"}"#
+                + "\t" + #"\\x00ab10"# + "\tünïcode, plain\nsecond\n")
     }
 }
