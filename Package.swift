@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -119,6 +120,20 @@ let package = Package(
             ]
         ),
 
+        // The admin console (issue 11): server-rendered pages the gateway serves under
+        // `/.portcullis/admin/` after authenticating and authorizing the request.
+        .target(
+            name: "Console",
+            dependencies: [
+                "Identity", "Audit", "PolicyStore", "Gateway",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Templates"), .copy("Assets")]
+        ),
+
         // MARK: Composition root
         .target(
             name: "Composition",
@@ -129,6 +144,7 @@ let package = Package(
                 "Cedar",
                 "Identity",
                 "Gateway",
+                "Console",
                 "PKI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "PolicyStore",
