@@ -99,6 +99,10 @@ public struct ExplainedDecision: Sendable, Equatable, Codable {
         public var policyVersion: String?
         public var time: Date
 
+        enum CodingKeys: String, CodingKey {
+            case outcome, policies, policyVersion = "policy_version", time
+        }
+
         public init(outcome: String, policies: [String], policyVersion: String?, time: Date) {
             self.outcome = outcome
             self.policies = policies
@@ -107,7 +111,7 @@ public struct ExplainedDecision: Sendable, Equatable, Codable {
         }
     }
 
-    /// `allow` or `deny`.
+    /// `Allow` or `Deny`, as Cedar names them.
     public var decision: String
     /// The request in one line: principal, method, path, route.
     public var request: String
@@ -118,6 +122,10 @@ public struct ExplainedDecision: Sendable, Equatable, Codable {
     /// What could not be reconstructed from an audit record; empty otherwise.
     public var notes: [String]
     public var recorded: Recorded?
+
+    enum CodingKeys: String, CodingKey {
+        case decision, request, policyVersion = "policy_version", policies, notes, recorded
+    }
 
     public init(decision: String, request: String, policyVersion: String, policies: [PolicyTrace], notes: [String], recorded: Recorded?) {
         self.decision = decision
@@ -142,11 +150,16 @@ public struct DecisionDiff: Sendable, Equatable, Codable {
         public var authMethod: String
         /// How often the audit trail saw it (nil for a requests file).
         public var seen: Int?
-        /// `allow` or `deny` under the old set, and the policies that decided.
+        /// `Allow` or `Deny` under the old set, and the policies that decided.
         public var old: String
         public var oldPolicies: [String]
         public var new: String
         public var newPolicies: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case principal, roles, groups, route, method, path, authMethod = "auth_method", seen, old
+            case oldPolicies = "old_policies", new, newPolicies = "new_policies"
+        }
 
         public init(principal: String, roles: [String], groups: [String], route: String, method: String, path: String, authMethod: String,
                     seen: Int?, old: String, oldPolicies: [String], new: String, newPolicies: [String]) {
@@ -175,6 +188,10 @@ public struct DecisionDiff: Sendable, Equatable, Codable {
     public var changes: [Change]
     /// Requests that could not be replayed and gaps in their reconstruction.
     public var notes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case oldVersion = "old_version", newVersion = "new_version", corpus, total, changes, notes
+    }
 
     public init(oldVersion: String, newVersion: String, corpus: String, total: Int, changes: [Change], notes: [String]) {
         self.oldVersion = oldVersion

@@ -26,6 +26,23 @@ import Testing
         }
     }
 
+    @Test func aProcessThatDiscardsAuditEventsNeverReportsReady() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let migrate = try PortcullisProcess(["migrate"], environment: ["PORTCULLIS_DATABASE_URL": url.connectionString])
+            #expect(try await migrate.wait() == 0)
+            let serve = try PortcullisProcess(["serve", "--benchmark-without-audit"], environment: [
+                "PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0",
+                "PORTCULLIS_MASTER_KEY": String(repeating: "ab", count: 32), "PORTCULLIS_IDENTITY_LISTEN": "127.0.0.1:0"])
+            let address = try await serve.adminAddress()
+            let ready = try Curl.get("http://\(address)/readyz")
+            #expect(ready.status == 503)
+            #expect(ready.body.contains("--benchmark-without-audit"), "\(ready.body)")
+            #expect(serve.standardError.contains("audit events are discarded"))
+            serve.signal(SIGTERM)
+            #expect(try await serve.wait() == 0)
+        }
+    }
+
     @Test func notReadyWhileTheDatabaseIsUnreachable() async throws {
         let closedPort = try FreePort.reserve()
         let serve = try PortcullisProcess(["serve"], environment: [

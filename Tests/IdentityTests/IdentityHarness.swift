@@ -41,6 +41,8 @@ struct IdentityHarness: Sendable {
             configuration.identity.listen = ListenAddress(host: "127.0.0.1", port: 0)
             configure(&configuration.identity.settings)
             configuration.identity.caDirectory = caDirectory
+            // The workbench's "active version" is the policy store's, as on a fleet.
+            configuration.policies.source = .database
             let database = Database(url: url, pool: .init(maximumConnections: 4), logger: logger)
             var auditConfiguration = AuditPipeline.Configuration(
                 spoolDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("identity-spool-\(UUID().uuidString)"))

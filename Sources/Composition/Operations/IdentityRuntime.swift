@@ -50,9 +50,11 @@ public enum IdentityRuntime {
                                    policies: @escaping @Sendable () -> AdminPolicies?, workload: WorkloadCertificates? = nil,
                                    logger: Logger) -> some ApplicationProtocol {
         let listen = configuration.identity.listen
+        let versions = PolicyVersions(client: service.store.client, checker: PolicyWorkflow.checker, logger: logger)
         return Application(
-            router: IdentityAPI(service: service, policies: policies,
-                                policyVersions: PolicyVersions(client: service.store.client, checker: PolicyWorkflow.checker, logger: logger),
+            router: IdentityAPI(service: service, policies: policies, policyVersions: versions,
+                                workbench: LivePolicyWorkbench(client: service.store.client, versions: versions, configuration: configuration,
+                                                               logger: logger),
                                 workload: workload).router(),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in

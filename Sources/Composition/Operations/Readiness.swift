@@ -73,3 +73,15 @@ extension PolicyFeed: ReadinessCheck {
         return "the policy store has no version yet (portcullis policy push)"
     }
 }
+
+/// Accepts and forgets every event, so `scripts/bench-gateway` can measure what recording costs
+/// (`serve --benchmark-without-audit`). As a readiness check it always fails.
+struct DiscardingRecorder: AuditRecorder, ReadinessCheck {
+    let name = "audit"
+
+    func record(_ event: AuditEvent) -> Bool { true }
+
+    var isAcceptingTraffic: Bool { true }
+
+    func problem() async -> String? { "audit events are discarded (--benchmark-without-audit): not for real traffic" }
+}

@@ -12,7 +12,16 @@ import Synchronization
 /// `portcullis serve`: every long-running service of one process in a `ServiceGroup`
 /// that shuts down gracefully on SIGTERM or SIGINT (in reverse start order).
 public enum ServeRuntime {
-    public static func run(configuration: PortcullisConfiguration, logger: Logger) async throws {
+    /// Where the gateway's and identity service's events go.
+    public enum AuditMode: Sendable {
+        /// Into the audit pipeline: always, except to measure what recording costs.
+        case record
+        /// Nowhere (`serve --benchmark-without-audit`, used by `scripts/bench-gateway`). Such a
+        /// process never reports ready on `/readyz`, so no load balancer sends it real traffic.
+        case discardForBenchmark
+    }
+
+    public static func run(configuration: PortcullisConfiguration, logger: Logger, auditMode: AuditMode = .record) async throws {
         let url = try configuration.requireDatabaseURL()
         let database = Database(url: url, pool: configuration.database.pool, logger: logger)
         let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
@@ -56,7 +65,13 @@ public enum ServeRuntime {
                 checks.append(feed)
             }
             policies = holder
-            let identity = AccessReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: audit,
+            var recorder: any AuditRecorder = audit
+            if auditMode == .discardForBenchmark {
+                logger.error("audit events are discarded (--benchmark-without-audit): this process reports not ready and must not serve real traffic")
+                recorder = DiscardingRecorder()
+                checks.append(DiscardingRecorder())
+            }
+            let identity = AccessReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: recorder,
                                          policies: holder, policyFeed: policyFeed, telemetry: telemetry, logger: logger)
             identitySigner.withLock { $0 = identity }
             services.append(.init(service: identity))

@@ -3,6 +3,7 @@ import Cedar
 import Foundation
 import Identity
 import Logging
+import PostgresNIO
 
 /// `portcullis policy diff`: replays a corpus of requests through two policy sets and lists
 /// every request whose decision changes, grouped by principal and route, so a reviewer sees
@@ -52,8 +53,13 @@ public struct PolicyDiffReport: Sendable {
     /// A requests file: one JSON object per line, each shaped like a test case (plus optional
     /// `role_parents`); blank lines are skipped. Any bad line rejects the file, naming its line.
     public static func entries(file: String) throws(PolicyToolError) -> [Entry] {
+        try entries(text: try readText(file), source: file)
+    }
+
+    /// Requests written one JSON object per line in `text`; `source` names it in errors.
+    static func entries(text: String, source file: String) throws(PolicyToolError) -> [Entry] {
         var entries: [Entry] = []
-        for (n, line) in try readText(file).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         where !line.allSatisfy(\.isWhitespace) {
             // Leading newlines make the YAML parser report the line's real number.
             guard let node = try PolicyRequestReader.compose(String(repeating: "\n", count: n) + line, file: file) else { continue }
@@ -71,21 +77,27 @@ public struct PolicyDiffReport: Sendable {
     /// access records, each replayed at the time it was last seen.
     public static func auditEntries(days: Int, now: Date = Date(), configuration: PortcullisConfiguration,
                                     logger: Logger) async throws -> (entries: [Entry], notes: [String]) {
-        let since = now.addingTimeInterval(-Double(days) * 86_400)
-        return try await AuditReplay.withDatabase(configuration, logger: logger) { client in
-            let shapes = try await AuditStore(client: client, logger: logger).accessShapes(since: since)
-            var replay = await AuditReplay.open(client: client, configuration: configuration, logger: logger)
-            var entries: [Entry] = []
-            var notes: [String] = []
-            for shape in shapes {
-                let (request, shapeNotes) = await replay.request(principal: shape.principal, method: shape.action, route: shape.route,
-                                                                 path: shape.path, authMethod: shape.authMethod,
-                                                                 clientAddress: shape.clientAddress, time: shape.lastSeen)
-                for note in shapeNotes where !notes.contains(note) { notes.append(note) }
-                if let request { entries.append(Entry(request: request, hierarchy: replay.hierarchy, seen: shape.count)) }
-            }
-            return (entries, notes + (shapes.isEmpty ? [] : AuditReplay.alwaysMissing))
+        try await AuditReplay.withDatabase(configuration, logger: logger) { client in
+            try await auditEntries(days: days, now: now, client: client, configuration: configuration, logger: logger)
         }
+    }
+
+    /// The audit corpus read through `client`.
+    static func auditEntries(days: Int, now: Date = Date(), client: PostgresClient, configuration: PortcullisConfiguration,
+                             logger: Logger) async throws -> (entries: [Entry], notes: [String]) {
+        let since = now.addingTimeInterval(-Double(days) * 86_400)
+        let shapes = try await AuditStore(client: client, logger: logger).accessShapes(since: since)
+        var replay = await AuditReplay.open(client: client, configuration: configuration, logger: logger)
+        var entries: [Entry] = []
+        var notes: [String] = []
+        for shape in shapes {
+            let (request, shapeNotes) = await replay.request(principal: shape.principal, method: shape.action, route: shape.route,
+                                                             path: shape.path, authMethod: shape.authMethod,
+                                                             clientAddress: shape.clientAddress, time: shape.lastSeen)
+            for note in shapeNotes where !notes.contains(note) { notes.append(note) }
+            if let request { entries.append(Entry(request: request, hierarchy: replay.hierarchy, seen: shape.count)) }
+        }
+        return (entries, notes + (shapes.isEmpty ? [] : AuditReplay.alwaysMissing))
     }
 
     public var text: String {

@@ -29,6 +29,7 @@ struct AdminAPI: Sendable {
     let service: IdentityService
     let policies: @Sendable () -> AdminPolicies?
     let policyVersions: PolicyVersions
+    let workbench: any PolicyWorkbench
     static let pageLimit = 100
 
     private var store: IdentityStore { service.store }

@@ -23,21 +23,43 @@ extension AdminAPI {
         route(group, .post, "policies") { request, context, actor in
             var body = try await JSONBody.read(request, context: context, limit: Self.policyBodyLimit)
             let message = body.requiredString("message")
-            let policies = body.stringMap("policies")
-            let schemaText = body.requiredString("schema")
-            let schemaFormat = body.string("schema_format") ?? "cedar"
-            let schemaName = body.check { () throws(IdentityError) in
-                guard let index = ["cedar", "json"].firstIndex(of: schemaFormat) else { throw .invalid("schema_format", "expected cedar or json") }
-                return PolicyBundle.schemaNames[index]
-            }
-            let tests = body.stringMap("tests")
+            let files = Self.bundleFiles(&body)
             try body.finish()
             return await policyChange(actor, "policy.push", target: "policy-store") {
-                let bundle = try PolicyBundle(policies: policies.map { PolicyBundle.File(name: $0.key, text: $0.value) },
-                                              schema: PolicyBundle.File(name: schemaName!, text: schemaText),
-                                              tests: tests.map { PolicyBundle.File(name: $0.key, text: $0.value) })
-                return try await policyVersions.push(bundle, author: actor.principal, message: message, origin: "request")
+                try await policyVersions.push(try files!.bundle(), author: actor.principal, message: message, origin: "request")
             }
+        }
+        route(group, .post, "policies/check") { request, context, _ in
+            var body = try await JSONBody.read(request, context: context, limit: Self.policyBodyLimit)
+            let files = Self.bundleFiles(&body)
+            try body.finish()
+            let report = await workbench.check(try Self.translating { try files!.bundle() })
+            return JSONResponse.make(.ok, report)
+        }
+        route(group, .post, "policies/explain") { request, context, _ in
+            var body = try await JSONBody.read(request, context: context, limit: Self.policyBodyLimit)
+            let described = body.jsonText("request")
+            let requestID = body.string("request_id")
+            let source = try await policySource(&body, prefix: "")
+            try body.finish()
+            let subject: WorkbenchRequest
+            switch (described, requestID) {
+            case let (text?, nil): subject = .described(text: text, source: "request")
+            case let (nil, id?): subject = .audited(requestID: id)
+            default: throw IdentityError.invalid("request", "give either request (a request shaped like a policy test case) or request_id")
+            }
+            return try await preview { () throws(PolicyWorkbenchError) in try await workbench.explain(subject, policies: source) }
+        }
+        route(group, .post, "policies/diff") { request, context, _ in
+            var body = try await JSONBody.read(request, context: context, limit: Self.policyBodyLimit)
+            let old = try await policySource(&body, prefix: "from_")
+            let new = try await policySource(&body, prefix: "")
+            let days = body.integer("days", in: 1...366)
+            let requests = body.jsonLines("requests")
+            try body.finish()
+            guard let new else { throw IdentityError.invalid("policies", "give the new policy set (policies and schema) or version") }
+            let corpus: DiffCorpus = requests.map { .requests(text: $0, source: "requests") } ?? .audit(days: days ?? 7)
+            return try await preview { () throws(PolicyWorkbenchError) in try await workbench.diff(from: old, to: new, corpus: corpus) }
         }
         route(group, .post, "policies/:version/rollback") { request, context, actor in
             let number = try Self.versionNumber(context)
@@ -48,6 +70,68 @@ extension AdminAPI {
                 try await policyVersions.rollback(to: number, author: actor.principal, message: message)
             }
         }
+    }
+
+    /// The files of a bundle given in a body: `policies` (name → text), `schema`, `schema_format`
+    /// (`cedar` or `json`), `tests` (name → text). Field errors are collected in `body`.
+    private struct BundleFiles {
+        var policies: [String: String]
+        var schemaName: String
+        var schema: String
+        var tests: [String: String]
+
+        func bundle() throws(PolicyStoreError) -> PolicyBundle {
+            try PolicyBundle(policies: policies.map { PolicyBundle.File(name: $0.key, text: $0.value) },
+                             schema: PolicyBundle.File(name: schemaName, text: schema),
+                             tests: tests.map { PolicyBundle.File(name: $0.key, text: $0.value) })
+        }
+    }
+
+    private static func bundleFiles(_ body: inout JSONBody, prefix: String = "") -> BundleFiles? {
+        let policies = body.stringMap(prefix + "policies")
+        let schema = body.requiredString(prefix + "schema")
+        let format = body.string(prefix + "schema_format") ?? "cedar"
+        let schemaName = body.check { () throws(IdentityError) in
+            guard let index = ["cedar", "json"].firstIndex(of: format) else { throw .invalid(prefix + "schema_format", "expected cedar or json") }
+            return PolicyBundle.schemaNames[index]
+        }
+        let tests = body.stringMap(prefix + "tests")
+        return schemaName.map { BundleFiles(policies: policies, schemaName: $0, schema: schema, tests: tests) }
+    }
+
+    /// A policy set to preview: `<prefix>version` (a stored version), the files under
+    /// `<prefix>policies`…, or neither (nil: the active version).
+    private func policySource(_ body: inout JSONBody, prefix: String) async throws(IdentityError) -> PolicyBundle? {
+        let number = body.integer(prefix + "version", in: 1...Int.max)
+        guard body.has(prefix + "policies") || body.has(prefix + "schema") else {
+            guard let number else { return nil }
+            return try await Self.translating { try await policyVersions.show(Int64(number)).bundle }
+        }
+        guard number == nil else { throw .invalid(prefix + "version", "give either \(prefix)version or \(prefix)policies, not both") }
+        guard let files = Self.bundleFiles(&body, prefix: prefix) else { return nil }
+        return try Self.translating { try files.bundle() }
+    }
+
+    /// Answers a preview: 200 with the result; 422 with the report for a set that does not
+    /// validate; 400, 404 or 503 otherwise. Previews change nothing, so nothing is recorded.
+    private func preview<Result: Encodable>(_ compute: () async throws(PolicyWorkbenchError) -> Result) async throws(IdentityError) -> Response {
+        do {
+            return JSONResponse.make(.ok, try await compute())
+        } catch {
+            switch error {
+            case let .invalidPolicies(report):
+                return JSONResponse.make(.unprocessableContent, InvalidPolicies(report: report))
+            case let .invalidInput(reason): throw .invalid("request", reason)
+            case let .notFound(what): throw .notFound(what)
+            case let .unavailable(reason): throw .unavailable(reason)
+            }
+        }
+    }
+
+    private struct InvalidPolicies: Encodable {
+        var error = "policy_invalid"
+        var message = "the policy set does not parse or fails validation"
+        var report: PolicyCheckReport
     }
 
     /// Runs a push or rollback and answers 201 with the new version, or the refusal; both are audited.
@@ -72,6 +156,10 @@ extension AdminAPI {
 
     private static func translating<T>(_ body: () async throws -> T) async throws(IdentityError) -> T {
         do { return try await body() } catch { throw identityError(error) }
+    }
+
+    private static func translating<T>(_ body: () throws -> T) throws(IdentityError) -> T {
+        do { return try body() } catch { throw identityError(error) }
     }
 
     private static func identityError(_ error: any Error) -> IdentityError {

@@ -12,11 +12,12 @@ public struct IdentityAPI: Sendable {
     let workload: WorkloadAPI
 
     /// `workload` is nil when no CA is configured; `/v1/certs/…` then answers 503 `not_configured`.
-    /// `policyVersions` is the policy store behind `/v1/admin/policies`.
+    /// `policyVersions` is the policy store behind `/v1/admin/policies`, and `workbench`
+    /// previews policy sets there (check, explain, diff).
     public init(service: IdentityService, policies: @escaping @Sendable () -> AdminPolicies?, policyVersions: PolicyVersions,
-                workload: WorkloadCertificates? = nil) {
+                workbench: any PolicyWorkbench, workload: WorkloadCertificates? = nil) {
         self.service = service
-        self.admin = AdminAPI(service: service, policies: policies, policyVersions: policyVersions)
+        self.admin = AdminAPI(service: service, policies: policies, policyVersions: policyVersions, workbench: workbench)
         self.workload = WorkloadAPI(workload: workload, settings: service.settings)
     }
 

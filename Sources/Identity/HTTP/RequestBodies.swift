@@ -62,6 +62,46 @@ struct JSONBody {
         return strings
     }
 
+    /// Whether the body has `key` with a non-null value.
+    func has(_ key: String) -> Bool {
+        guard let value = object[key] else { return false }
+        return !(value is NSNull)
+    }
+
+    /// A whole number within `range`.
+    mutating func integer(_ key: String, in range: ClosedRange<Int>) -> Int? {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard !Self.isBoolean(value), let number = value as? NSNumber, let integer = Int(exactly: number.doubleValue), range.contains(integer) else {
+            errors.append(FieldError(key, "expected a whole number from \(range.lowerBound) to \(range.upperBound)"))
+            return nil
+        }
+        return integer
+    }
+
+    /// A nested JSON object, as JSON text (pretty-printed, so messages about it name a line).
+    mutating func jsonText(_ key: String) -> String? {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard value is [String: Any], let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys]) else {
+            errors.append(FieldError(key, "expected a JSON object"))
+            return nil
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// An array of JSON objects, as JSON text with one object per line.
+    mutating func jsonLines(_ key: String) -> String? {
+        seen.insert(key)
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let array = value as? [Any], array.count <= 10_000, array.allSatisfy({ $0 is [String: Any] }),
+              let lines = try? array.map({ try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }) else {
+            errors.append(FieldError(key, "expected an array of at most 10000 JSON objects"))
+            return nil
+        }
+        return lines.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+    }
+
     mutating func bool(_ key: String) -> Bool? {
         seen.insert(key)
         guard let value = object[key], !(value is NSNull) else { return nil }

@@ -7,10 +7,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Flag(help: "Benchmark only: discard every audit event, to measure what recording costs. The process then reports not ready on /readyz.")
+    var benchmarkWithoutAudit = false
+
     func run() async throws {
         let (configuration, logger) = try options.load()
         do {
-            try await ServeRuntime.run(configuration: configuration, logger: logger)
+            try await ServeRuntime.run(configuration: configuration, logger: logger,
+                                       auditMode: benchmarkWithoutAudit ? .discardForBenchmark : .record)
         } catch let error as ConfigurationError {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(2)
