@@ -242,7 +242,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", .product(name: "PostgresNIO", package: "postgres-nio")],
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", "Console", "Tokens",
+                                                          .product(name: "PostgresNIO", package: "postgres-nio")],
                     exclude: ["Fixtures"]),
     ]
 )

@@ -93,11 +93,11 @@ extension AdminConsole {
         case "csv": format = .csv
         default: throw ConsoleError.invalid("format must be jsonl or csv")
         }
-        let audit = self.audit
+        let (audit, search) = (self.audit, query)
         let body = ResponseBody { writer in
             if let header = format.header { try await writer.write(ByteBuffer(string: header + "\n")) }
             var chunk = ""
-            try await audit.forEach(query) { record in
+            try await audit.forEach(search) { record in
                 chunk += format.line(record) + "\n"
                 if chunk.utf8.count >= 64 * 1024 {
                     try await writer.write(ByteBuffer(string: chunk))

@@ -172,7 +172,7 @@ extension AdminConsole {
         let account = try await identity.store.requireService(try context.parameter("name"))
         let secrets = try await identity.store.listServiceSecrets(service: account.name)
         let certificates = try await identity.store.issuedCertificates(service: account.name)
-        let revoked = Set(try await identity.store.revokedCertificates().map(\.serial))
+        let revoked = Set(try await identity.store.revokedCertificates().map(\.serialNumber.hex))
         var values: [String: Any] = [
             "section": "services", "title": "Service \(account.name)",
             "service": ["name": account.name, "path": Self.escapePath(account.name), "owner": account.owner, "spiffe_id": account.spiffeID ?? "",

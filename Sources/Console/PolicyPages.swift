@@ -76,15 +76,15 @@ extension AdminConsole {
             return editorPage(report.passed ? .ok : .unprocessableContent, base: base, files: files, message: message,
                               outcome: ["tested": true, "report": Self.reportValues(report)], context)
         case "diff":
-            let workbench = try requireWorkbench()
-            let diff: DecisionDiff
-            do {
-                diff = try await workbench.diff(from: nil, to: bundle, corpus: .audit(days: Self.diffDays))
-            } catch let .invalidPolicies(report) {
+            switch await trafficDiff(bundle) {
+            case let .success(diff):
+                return editorPage(.ok, base: base, files: files, message: message, outcome: ["diff": Self.diffValues(diff)], context)
+            case let .failure(.invalidPolicies(report)):
                 return editorPage(.unprocessableContent, base: base, files: files, message: message,
                                   outcome: ["tested": true, "report": Self.reportValues(report)], context)
+            case let .failure(error):
+                throw error
             }
-            return editorPage(.ok, base: base, files: files, message: message, outcome: ["diff": Self.diffValues(diff)], context)
         case "push":
             let operations = operations(context)
             do {
@@ -134,6 +134,12 @@ extension AdminConsole {
             let failure = ConsoleError.from(error)
             return Self.json(failure.status, Answer(passed: false, error: failure.description))
         }
+    }
+
+    /// The decisions `bundle` would change over the last days of traffic.
+    private func trafficDiff(_ bundle: PolicyBundle) async -> Result<DecisionDiff, PolicyWorkbenchError> {
+        guard let workbench else { return .failure(.unavailable("Policy previews are not available in this process.")) }
+        do { return .success(try await workbench.diff(from: nil, to: bundle, corpus: .audit(days: Self.diffDays))) } catch { return .failure(error) }
     }
 
     // MARK: Try a request
@@ -202,30 +208,22 @@ extension AdminConsole {
 
     /// Changes grouped by principal, then route (the diff is already in that order).
     static func diffValues(_ diff: DecisionDiff) -> [String: Any] {
-        var principals: [[String: Any]] = []
-        var current: (principal: String, routes: [(route: String, changes: [[String: Any]])])?
-        func flush() {
-            guard let entry = current else { return }
-            principals.append(["principal": entry.principal,
-                               "routes": entry.routes.map { ["route": $0.route, "changes": $0.changes] as [String: Any] }])
-        }
+        // Consecutive runs of one principal, and within them of one route.
+        var groups: [(principal: String, routes: [(route: String, changes: [[String: Any]])])] = []
         for change in diff.changes {
             let row: [String: Any] = [
                 "method": change.method, "path": change.path, "auth": change.authMethod, "seen": change.seen as Any,
                 "old": change.old, "new": change.new, "old_policies": change.oldPolicies.joined(separator: ", "),
                 "new_policies": change.newPolicies.joined(separator: ", "), "now_allowed": change.new == "allow",
             ]
-            if current?.principal != change.principal {
-                flush()
-                current = (change.principal, [])
-            }
-            if current?.routes.last?.route == change.route {
-                current?.routes[current!.routes.count - 1].changes.append(row)
-            } else {
-                current?.routes.append((change.route, [row]))
-            }
+            if groups.last?.principal != change.principal { groups.append((change.principal, [])) }
+            var routes = groups[groups.count - 1].routes
+            if routes.last?.route == change.route { routes[routes.count - 1].changes.append(row) } else { routes.append((change.route, [row])) }
+            groups[groups.count - 1].routes = routes
         }
-        flush()
+        let principals = groups.map { group in
+            ["principal": group.principal, "routes": group.routes.map { ["route": $0.route, "changes": $0.changes] as [String: Any] }] as [String: Any]
+        }
         return ["corpus": diff.corpus, "total": diff.total, "count": diff.changes.count, "principals": principals, "notes": diff.notes,
                 "old_version": String(diff.oldVersion.prefix(12)), "new_version": String(diff.newVersion.prefix(12))]
     }

@@ -98,10 +98,11 @@ final class AccessReplica: Service {
 extension AccessReplica {
     /// The admin console, served by this process's gateway under `/.portcullis/admin/`.
     private func console(_ parts: IdentityRuntime.Parts) async throws -> EmbeddedMount {
+        let versions = PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger)
         let console = try await AdminConsole.load(
-            identity: parts.service,
-            policyVersions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
-            audit: AuditStore(client: database.client, logger: logger), workbench: nil, logger: logger)
+            identity: parts.service, policyVersions: versions, audit: AuditStore(client: database.client, logger: logger),
+            workbench: LivePolicyWorkbench(client: database.client, versions: versions, configuration: configuration, logger: logger),
+            logger: logger)
         return EmbeddedMount(prefix: AdminConsole.prefix, routeID: AdminConsole.routeID, labels: AdminConsole.labels,
                              maxBodyBytes: AdminConsole.maxBodyBytes, application: console)
     }

@@ -170,9 +170,9 @@ public struct AdminOperations: Sendable {
     /// A one-time join token for the service's first certificate, returned once.
     public func newJoinToken(service name: String, lifetime: TimeInterval) async throws(WorkloadError)
         -> (token: String, service: ServiceAccount, expiresAt: Date) {
-        let name: String
-        do { name = try Names.identifier(name, field: "name") } catch { throw .invalidInput(error.description) }
-        let created = try await service.newJoinToken(service: name, lifetime: lifetime, createdBy: actor.principal)
+        let checked: String
+        do { checked = try Names.identifier(name, field: "name") } catch { throw .invalidInput(error.description) }
+        let created = try await service.newJoinToken(service: checked, lifetime: lifetime, createdBy: actor.principal)
         record("service.join_token.create", target: Self.service(created.service.name), before: nil, after: ["expires_at": created.expiresAt])
         return created
     }
