@@ -49,6 +49,10 @@ public struct AdminOperations: Sendable {
         let displayName = try Names.text(displayName, field: "display_name")
         let roles = try roles.map { role throws(IdentityError) in try Names.identifier(role, field: "roles") }
         let groups = try groups.map { group throws(IdentityError) in try Names.identifier(group, field: "groups") }
+        // Unknown roles or groups refuse the whole request before anything is created.
+        for role in roles where try await store.role(role) == nil { throw .notFound("role \(role)") }
+        let known = Set(try await store.listGroups().map(\.name))
+        if let unknown = groups.first(where: { !known.contains($0) }) { throw .notFound("group \(unknown)") }
         let hash: String? = if let password { try await service.hashPassword(try Names.password(password)) } else { nil }
         var user = try await store.createUser(login: login, email: email, displayName: displayName, passwordHash: hash)
         for role in roles { user = try await store.setUserMembership(login: user.login, .role, name: role, granted: true).after }
