@@ -38,29 +38,37 @@ enum ConsoleSecurity {
     /// Reads a POST's body into the context (form fields or JSON) and refuses it (403) unless it
     /// carries the browser's CSRF token and comes from this site.
     static func refuseForgery(_ request: Request, context: inout ConsoleContext) async -> Response? {
-        let refusal = context.console.render(.forbidden, "message", [
-            "title": "Refused", "message": "The form expired or did not come from this console. Reload the page and try again.",
-        ], context)
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" { return refusal }
-        if let origin = request.headers[.origin] {
-            guard let url = URL(string: origin), url.scheme == "https", url.host?.lowercased() == context.caller.host else { return refusal }
+        let console = context.console, page = context
+        func refusal(_ reason: String) -> Response {
+            console.logger.notice("console post refused", metadata: ["reason": "\(reason)", "request_id": "\(page.caller.requestID)"])
+            return console.render(.forbidden, "message", [
+                "title": "Refused", "message": "The form expired or did not come from this console. Reload the page and try again.",
+            ], page)
         }
-        guard let buffer = try? await request.body.collect(upTo: AdminConsole.maxBodyBytes) else { return refusal }
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" { return refusal("cross-site: \(site)") }
+        // Pages are served with `Referrer-Policy: no-referrer`, under which browsers send form posts
+        // with `Origin: null`: that says nothing either way, and the token and Sec-Fetch-Site decide.
+        if let origin = request.headers[.origin], origin != "null" {
+            guard let url = URL(string: origin), url.scheme == "https", url.host?.lowercased() == context.caller.host else {
+                return refusal("origin \(origin)")
+            }
+        }
+        guard let buffer = try? await request.body.collect(upTo: AdminConsole.maxBodyBytes) else { return refusal("body unreadable") }
         let type = request.headers[.contentType]?.lowercased() ?? ""
         let presented: String?
         if type.hasPrefix("application/json") {
             context.json = Data(buffer.readableBytesView)
             presented = request.headers[header]
         } else if type.hasPrefix("application/x-www-form-urlencoded") {
-            guard let text = String(validating: buffer.readableBytesView, as: UTF8.self),
-                  case let .success(fields) = FormURLEncoded.parse(text) else { return refusal }
+            guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else { return refusal("form is not UTF-8") }
+            guard case let .success(fields) = FormURLEncoded.parse(text) else { return refusal("malformed form") }
             context.form = fields
             presented = fields["csrf"]
         } else {
-            return refusal
+            return refusal("content type \(type)")
         }
         // A browser without the cookie has no token to present: nothing it posts is accepted.
-        guard !context.csrfIsNew, let presented, constantTimeEqual(presented, context.csrf) else { return refusal }
+        guard !context.csrfIsNew, let presented, constantTimeEqual(presented, context.csrf) else { return refusal("CSRF token missing or wrong") }
         return nil
     }
 

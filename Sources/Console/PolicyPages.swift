@@ -214,7 +214,7 @@ extension AdminConsole {
             let row: [String: Any] = [
                 "method": change.method, "path": change.path, "auth": change.authMethod, "seen": change.seen as Any,
                 "old": change.old, "new": change.new, "old_policies": change.oldPolicies.joined(separator: ", "),
-                "new_policies": change.newPolicies.joined(separator: ", "), "now_allowed": change.new == "allow",
+                "new_policies": change.newPolicies.joined(separator: ", "), "now_allowed": change.new.lowercased() == "allow",
             ]
             if groups.last?.principal != change.principal { groups.append((change.principal, [])) }
             var routes = groups[groups.count - 1].routes
@@ -230,7 +230,7 @@ extension AdminConsole {
 
     static func explanationValues(_ explained: ExplainedDecision) -> [String: Any] {
         [
-            "decision": explained.decision, "allowed": explained.decision == "allow", "request": explained.request,
+            "decision": explained.decision, "allowed": explained.decision.lowercased() == "allow", "request": explained.request,
             "policy_version": explained.policyVersion, "notes": explained.notes,
             "policies": explained.policies.map { trace in
                 ["id": trace.id, "effect": trace.effect, "location": trace.location, "outcome": trace.outcome.rawValue,

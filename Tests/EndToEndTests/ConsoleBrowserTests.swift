@@ -31,6 +31,8 @@ import Testing
         try #require(Self.browserAvailable, "chromium, chromium-driver and selenium are required under CI")
         try await GatewayFixture.run(policies: ConsoleTests.policies, routes: ConsoleTests.routes, policySource: "database") { gateway in
             let samPassword = try await gateway.createUser("sam", roles: ["security-admin"])
+            // A token from before the second factor: the admin API (not MFA-gated) shows when the traffic is recorded.
+            let samToken = try gateway.accessToken("sam", samPassword)
             let secret = try ConsoleSession.enrolTOTP(gateway, "sam", samPassword)
             let danaPassword = try await gateway.createUser("dana", roles: ["dispatcher"])
             let dana = try gateway.accessToken("dana", danaPassword)
@@ -39,7 +41,6 @@ import Testing
             // Traffic for the diff: dana reads shipments, and is refused the reports.
             #expect(try gateway.curl("/v1/shipments", bearer).status == 200)
             #expect(try gateway.curl("/v1/reports", bearer).status == 403)
-            let samToken = try gateway.accessToken("sam", samPassword)
             var recorded = 0
             for _ in 0..<100 where recorded < 2 {
                 let reply = try GatewayFixture.curl(["-H", "authorization: Bearer \(samToken)",
@@ -57,7 +58,8 @@ import Testing
                 "--login", "sam", "--password", samPassword, "--totp-secret", secret, "--screenshots", screenshots,
                 "--chromium", Self.chromium, "--chromedriver", Self.chromedriver,
             ])
-            #expect(result.status == 0, "\(result.output)")
+            let consoleLog = gateway.serve.standardError.split(separator: "\n").filter { $0.contains("console") }.joined(separator: "\n")
+            #expect(result.status == 0, "\(result.output)\n\(consoleLog)")
 
             // The pushed rule is enforced by the gateway (the policy feed swaps within a second).
             var status = 0

@@ -70,6 +70,9 @@ class Console:
         self.url = arguments.url.rstrip("/")
         self.screenshots = arguments.screenshots
         os.makedirs(self.screenshots, exist_ok=True)
+        for stale in ("console-failure.png", "console-failure.html"):
+            if os.path.exists(os.path.join(self.screenshots, stale)):
+                os.remove(os.path.join(self.screenshots, stale))
         options = webdriver.ChromeOptions()
         options.binary_location = arguments.chromium
         self.profile = tempfile.mkdtemp(prefix="console-chromium-")
@@ -167,7 +170,7 @@ def run(arguments):
                                         "path": "/v1/reports"})
         console.open("/.portcullis/admin/policies/try?" + query)
         explanation = console.find("#explanation")
-        console.expect("Decision: allow" in explanation.text and "shipments.dispatchers-read" in explanation.text,
+        console.expect("Decision: allow" in explanation.text.replace("Allow", "allow") and "shipments.dispatchers-read" in explanation.text,
                        "the try form explains the decision: " + explanation.text)
         console.shot("try-a-request")
 
@@ -184,6 +187,12 @@ def run(arguments):
             console.open("/.portcullis/admin/" + page)
             console.find("main h1")
             console.shot(page.replace("/", "-"))
+    except Exception:
+        # What the browser showed when it went wrong, beside the other screenshots.
+        console.shot("failure")
+        with open(os.path.join(console.screenshots, "console-failure.html"), "w") as handle:
+            handle.write(console.driver.page_source)
+        raise
     finally:
         console.close()
 
