@@ -73,14 +73,24 @@ extension AdminConsole {
         var values: [String: Any] = [
             "section": "audit", "title": "Request \(requestID)", "request_id": requestID, "events": records.map(Self.eventValues),
         ]
-        if records.contains(where: { $0.event.kind == .access }) {
+        if let access = records.first(where: { $0.event.kind == .access }) {
             do {
-                values["explanation"] = Self.explanationValues(try await requireWorkbench().explain(.audited(requestID: requestID), policies: nil))
+                // Explained under the version that decided it when the store still has it, else under the one in force.
+                let decidedBy = try await storedVersion(hash: access.event.policyVersion)
+                let explained = try await requireWorkbench().explain(.audited(requestID: requestID), policies: decidedBy?.bundle)
+                values["explanation"] = Self.explanationValues(explained)
+                values["explained_under"] = decidedBy.map { "version \($0.version.number), the one that decided it" } ?? "the version in force"
             } catch {
                 values["explanation_error"] = ConsoleError.from(error).description
             }
         }
         return render(.ok, "event", values, context)
+    }
+
+    /// The stored policy version with this content hash, among the last 200.
+    private func storedVersion(hash: String?) async throws -> StoredPolicyVersion? {
+        guard let hash, let version = try await policyVersions.history(limit: 200).first(where: { $0.hash == hash }) else { return nil }
+        return try await policyVersions.show(version.number)
     }
 
     /// The whole search (not just one page), oldest first, streamed: memory stays bounded however long the range.

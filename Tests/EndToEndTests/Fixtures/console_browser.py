@@ -86,7 +86,10 @@ class Console:
     def close(self):
         self.driver.quit()
 
-    def shot(self, name):
+    def shot(self, name, focus=None):
+        """Saves the window, scrolled so that `focus` (an element) is in the middle of it."""
+        if focus is not None:
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", focus)
         self.driver.save_screenshot(os.path.join(self.screenshots, "console-%s.png" % name))
 
     def open(self, path):
@@ -137,13 +140,13 @@ def run(arguments):
                        "the type error is shown at line %d, not %s: %s" % (BROKEN_LINE, error.get_attribute("data-line"), error.text))
         marked = console.find("#gutter-%s span.mark" % index)
         console.expect(marked.text == str(BROKEN_LINE), "the gutter marks line %d" % BROKEN_LINE)
-        console.shot("editor-type-error")
+        console.shot("editor-type-error", area)
         console.find("#push-message").send_keys("a broken change")
         console.find("#push").click()
         console.find("#push-refused")
         console.expect("line" in console.find("#report").text or ":%d:" % BROKEN_LINE in console.find("#report").text,
                        "the refusal shows the report")
-        console.shot("push-refused")
+        console.shot("push-refused", console.find("#push-refused"))
 
         # Fix it; the live check turns green; the diff against traffic lists dana's GET /v1/reports.
         area = console.find("textarea[data-file='shipments.cedar']")
@@ -156,7 +159,7 @@ def run(arguments):
         console.expect("/v1/reports" in diff.text and 'User::"dana"' in diff.text, "the diff lists dana's GET /v1/reports: " + diff.text)
         gained = console.driver.find_elements(By.CSS_SELECTOR, "#diff tr.gain")
         console.expect(any("/v1/reports" in row.text for row in gained), "GET /v1/reports becomes allowed")
-        console.shot("diff")
+        console.shot("diff", diff)
 
         # Push; the policies page shows the new version in force.
         console.find("#push-message").send_keys("dispatchers read reports")
