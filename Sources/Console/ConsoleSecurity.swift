@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Gateway
 import Identity
 
 /// The console's browser-side defences: a CSRF token on every POST (double submit: a
@@ -68,14 +69,8 @@ enum ConsoleSecurity {
             return refusal("content type \(type)")
         }
         // A browser without the cookie has no token to present: nothing it posts is accepted.
-        guard !context.csrfIsNew, let presented, constantTimeEqual(presented, context.csrf) else { return refusal("CSRF token missing or wrong") }
+        guard !context.csrfIsNew, let presented, BrowserLogin.constantTimeEqual(presented, context.csrf) else { return refusal("CSRF token missing or wrong") }
         return nil
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let left = Array(a.utf8), right = Array(b.utf8)
-        guard left.count == right.count else { return false }
-        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// The headers of every console response, and the CSRF cookie when the browser had none.
