@@ -115,8 +115,18 @@ public struct AdminConsole: EmbeddedApplication {
         object["prefix"] = Self.prefix
         object["actor"] = context.caller.principal.uid.description
         object["section_" + (values["section"] as? String ?? "none")] = true
-        let html = templates.render(object, withTemplate: template) ?? "template \(template) missing"
+        let html = templates.render(Self.withoutNils(object) ?? [:], withTemplate: template) ?? "template \(template) missing"
         return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The values with every absent optional removed, at any depth: Mustache would otherwise
+    /// take a nil wrapped in `Any` for a present value and render "nil".
+    static func withoutNils(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional { return mirror.children.first.flatMap { withoutNils($0.value) } }
+        if let dictionary = value as? [String: Any] { return dictionary.compactMapValues(withoutNils) }
+        if let array = value as? [Any] { return array.compactMap(withoutNils) }
+        return value
     }
 
     /// After a change: back to the page that shows it (POST, redirect, GET).

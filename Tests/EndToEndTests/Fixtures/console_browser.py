@@ -162,10 +162,14 @@ def run(arguments):
         console.shot("diff", diff)
 
         # Push; the policies page shows the new version in force.
-        console.find("#push-message").send_keys("dispatchers read reports")
+        message = console.find("#push-message")
+        message.clear()
+        message.send_keys("dispatchers read reports")
         console.find("#push").click()
         current = console.find("section.current")
-        console.expect("dispatchers read reports" in current.text, "the pushed version is in force: " + current.text)
+        console.expect("dispatchers read reports" in current.text and "version 2" in current.text,
+                       "the pushed version is in force: " + current.text)
+        console.expect("nil" not in console.find("table.history").text, "absent values are not rendered")
         console.shot("policies-pushed")
 
         # Try a request: the decision and each policy's trace.
