@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -120,6 +121,20 @@ let package = Package(
             ]
         ),
 
+        // The admin console (issue 11): server-rendered pages the gateway serves under
+        // `/.portcullis/admin/` after authenticating and authorizing the request.
+        .target(
+            name: "Console",
+            dependencies: [
+                "Identity", "Audit", "PolicyStore", "Gateway",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Templates"), .copy("Assets")]
+        ),
+
         // MARK: Composition root
         .target(
             name: "Composition",
@@ -130,6 +145,7 @@ let package = Package(
                 "Cedar",
                 "Identity",
                 "Gateway",
+                "Console",
                 "PKI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "PolicyStore",
@@ -227,7 +243,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", .product(name: "PostgresNIO", package: "postgres-nio")],
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", "Console", "Tokens",
+                                                          .product(name: "PostgresNIO", package: "postgres-nio")],
                     exclude: ["Fixtures"]),
     ]
 )

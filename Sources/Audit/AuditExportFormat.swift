@@ -48,7 +48,7 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
     }
 
     /// RFC 3339 with microseconds, always UTC.
-    static func timestamp(_ micros: Int64) -> String {
+    public static func timestamp(_ micros: Int64) -> String {
         let (seconds, fraction) = micros.quotientAndRemainder(dividingBy: 1_000_000)
         let wholeSeconds = fraction < 0 ? seconds - 1 : seconds
         let positiveFraction = fraction < 0 ? fraction + 1_000_000 : fraction

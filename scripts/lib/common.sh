@@ -9,7 +9,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Installs the Debian packages Portcullis builds and tests with, when any is missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 # Extra arguments name further commands to install from Debian packages of the same name
-# (benchmarks ask for wrk and nginx).
+# (benchmarks ask for wrk and nginx), or as `command=package` when the names differ (the
+# console's browser test asks for chromium and chromedriver=chromium-driver).
 ensure_system_packages() {
     local missing=()
     pkg-config --exists libsodium 2>/dev/null || missing+=(libsodium-dev)
@@ -18,7 +19,7 @@ ensure_system_packages() {
     command -v curl >/dev/null || missing+=(curl)
     command -v openssl >/dev/null || missing+=(openssl)
     python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
-    for tool in "$@"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+    for tool in "$@"; do command -v "${tool%%=*}" >/dev/null || missing+=("${tool#*=}"); done
     [ ${#missing[@]} -eq 0 ] && return 0
     # pkg-config must come with libsodium-dev for SwiftPM to find the library.
     if [ "$(id -u)" -eq 0 ]; then

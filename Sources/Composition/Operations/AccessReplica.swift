@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Audit
+import Console
 import Database
 import Foundation
 import Gateway
@@ -79,7 +80,8 @@ final class AccessReplica: Service {
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamForwarder.clientConfiguration())
             httpClient = client
             let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
-                                                      recorder: recorder, httpClient: client, telemetry: telemetry, logger: logger)
+                                                      recorder: recorder, httpClient: client, console: try await console(assembled),
+                                                      telemetry: telemetry, logger: logger)
             services += gateway.services
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
@@ -90,6 +92,19 @@ final class AccessReplica: Service {
             throw error
         }
         try await httpClient?.shutdown()
+    }
+}
+
+extension AccessReplica {
+    /// The admin console, served by this process's gateway under `/.portcullis/admin/`.
+    private func console(_ parts: IdentityRuntime.Parts) async throws -> EmbeddedMount {
+        let versions = PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger)
+        let console = try await AdminConsole.load(
+            identity: parts.service, policyVersions: versions, audit: AuditStore(client: database.client, logger: logger),
+            workbench: LivePolicyWorkbench(client: database.client, versions: versions, configuration: configuration, logger: logger),
+            logger: logger)
+        return EmbeddedMount(prefix: AdminConsole.prefix, routeID: AdminConsole.routeID, labels: AdminConsole.labels,
+                             maxBodyBytes: AdminConsole.maxBodyBytes, application: console)
     }
 }
 

@@ -18,7 +18,8 @@ enum GatewayRuntime {
     }
 
     static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
-                         recorder: any AuditRecorder, httpClient: HTTPClient, telemetry: Telemetry, logger: Logger) throws -> Parts {
+                         recorder: any AuditRecorder, httpClient: HTTPClient, console: EmbeddedMount?, telemetry: Telemetry,
+                         logger: Logger) throws -> Parts {
         let settings = configuration.gateway.settings
         let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
         let credentials = try ServerCredentials(certificateFile: settings.certificateFile, keyFile: settings.keyFile)
@@ -42,7 +43,7 @@ enum GatewayRuntime {
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
             forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder,
-            browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings),
+            browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings), embedded: console,
             metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
         let gate = ConnectionGate(limit: settings.limits.maxConnections)
         telemetry.addSampler { writer in

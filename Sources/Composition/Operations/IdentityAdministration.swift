@@ -28,33 +28,20 @@ public struct IdentityAdministration: Sendable {
         }
     }
 
+    /// The identity changes the admin API and console make, made and recorded as the operator.
+    public var operations: AdminOperations {
+        AdminOperations(service: service, actor: AdminActor(principal: actor, authMethod: "cli", route: nil))
+    }
+
     /// Creates a user with its password, roles and groups, and records the change: what
     /// `portcullis user add` and the demo seed both do.
     public func createUser(login: String, email: String, name: String, password: String, roles: [String], groups: [String]) async throws -> User {
-        let hash = try await service.hashPassword(password)
-        var user = try await store.createUser(login: try Names.login(login), email: try Names.email(email),
-                                              displayName: try Names.text(name, field: "name"), passwordHash: hash)
-        for role in roles {
-            user = try await store.setUserMembership(login: user.login, .role, name: try Names.identifier(role, field: "role"), granted: true).after
-        }
-        for group in groups {
-            user = try await store.setUserMembership(login: user.login, .group, name: try Names.identifier(group, field: "group"), granted: true).after
-        }
-        record("user.create", target: "User::\"\(user.login)\"")
-        return user
+        try await operations.createUser(login: login, email: email, displayName: name, password: password, roles: roles, groups: groups)
     }
 
     /// Records one operator change.
     public func record(_ action: String, target: String, details: String? = nil) {
         recorder.record(AuditEvent(kind: .admin, principal: actor, authMethod: "cli", action: action, target: target,
                                    outcome: "applied", details: details))
-    }
-
-    /// A random password for accounts created or reset by an operator: 20 characters from an
-    /// unambiguous 55-character alphabet (about 115 bits, from the system CSPRNG), shown once.
-    public static func oneTimePassword() -> String {
-        let alphabet = Array("abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<20).map { _ in alphabet.randomElement(using: &generator)! })
     }
 }

@@ -180,7 +180,8 @@ public struct BrowserLogin: Sendable {
         return fields
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    /// Compares CSRF tokens without revealing where they differ (also used by the admin console).
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let left = Array(a.utf8), right = Array(b.utf8)
         guard left.count == right.count else { return false }
         return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0

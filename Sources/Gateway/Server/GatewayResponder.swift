@@ -35,12 +35,14 @@ public struct GatewayResponder: Sendable {
     let signer: @Sendable () throws -> TokenSigner
     let recorder: any AuditRecorder
     let browserLogin: BrowserLogin?
+    /// The admin console, when this process serves it; its prefix answers 404 otherwise.
+    let embedded: EmbeddedMount?
     let metrics: GatewayMetrics
     let logger: Logger
 
     public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, access: AccessControl,
                 forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner, recorder: any AuditRecorder,
-                browserLogin: BrowserLogin?, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+                browserLogin: BrowserLogin?, embedded: EmbeddedMount? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
         self.settings = settings
         self.routes = routes
         self.authenticator = authenticator
@@ -49,16 +51,19 @@ public struct GatewayResponder: Sendable {
         self.signer = signer
         self.recorder = recorder
         self.browserLogin = browserLogin
+        self.embedded = embedded
         self.metrics = metrics
         self.logger = logger
     }
 
-    /// A request that passed every check, with the headers to send upstream.
+    /// A request that passed every check, with the headers to send upstream, or the embedded
+    /// application that answers it instead of an upstream.
     struct Admitted {
         let canonical: CanonicalRequest
         let route: RouteSettings
         let principal: Principal
         let headers: HTTPFields
+        var application: (any EmbeddedApplication)? = nil
     }
 
     /// What the checks concluded: the gateway answers itself, serves its login pages, or forwards.
@@ -79,7 +84,15 @@ public struct GatewayResponder: Sendable {
             response = await browserLogin?.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
                 ?? GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no login pages here"], requestID: record.requestID)
         case let .forward(admitted):
-            response = await forward(request, admitted, record: &record)
+            if let application = admitted.application {
+                let caller = EmbeddedCaller(principal: admitted.principal, requestID: record.requestID, policies: record.policies,
+                                            policyVersion: record.policyVersion, clientAddress: context.clientAddress,
+                                            host: admitted.canonical.host, path: admitted.canonical.path)
+                response = Self.stamped(await application.respond(to: request, caller: caller), requestID: record.requestID,
+                                        principal: admitted.principal)
+            } else {
+                response = await forward(request, admitted, record: &record)
+            }
         }
         finish(&record, status: Int(response.status.code), started: started)
         return response
@@ -123,12 +136,13 @@ public struct GatewayResponder: Sendable {
         }
         record.method = canonical.method.rawValue
         record.target = canonical.path
-        if canonical.path.hasPrefix(BrowserLogin.prefix), browserLogin != nil {
+        let mounted = embedded.flatMap { $0.matches(canonical.path) ? $0 : nil }
+        if mounted == nil, canonical.path.hasPrefix(BrowserLogin.prefix), browserLogin != nil {
             record.route = "portcullis-login"
             record.outcome = .allow
             return .login(canonical)
         }
-        guard let route = routes.table.match(canonical)?.payload else {
+        guard let route = mounted?.route ?? routes.table.match(canonical)?.payload else {
             record.outcome = .deny
             record.reason = "no route"
             return .answer(GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID))
@@ -178,6 +192,10 @@ public struct GatewayResponder: Sendable {
             return .answer(GatewayAnswers.json(.contentTooLarge, ["error": "body_too_large",
                                                                   "message": "the request body exceeds \(route.maxBodyBytes) bytes"], requestID: requestID))
         }
+        if let mounted {
+            record.outcome = .allow
+            return .forward(Admitted(canonical: canonical, route: route, principal: principal, headers: [:], application: mounted.application))
+        }
         do {
             let headers = try upstreamHeaders(head.headerFields, canonical: canonical, route: route, principal: principal,
                                               clientAddress: clientAddress, requestID: requestID)
@@ -199,19 +217,25 @@ public struct GatewayResponder: Sendable {
             return refuseUpgrade(record: &record)
         }
         do {
-            var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
-            response.headers[GatewayHeaders.requestID] = requestID
-            if let renewed = admitted.principal.renewedSessionCookie {
-                response.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.cookie(
-                    IdentityHeaderFilter.sessionCookieName, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
-            }
-            return response
+            let response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
+            return Self.stamped(response, requestID: requestID, principal: admitted.principal)
         } catch {
             record.reason = "upstream: \(error)"
             metrics.recordUpstreamFailure(route: admitted.route.id, error.status == .gatewayTimeout ? .timeout : .unreachable)
             return GatewayAnswers.json(error.status, ["error": error.status == .gatewayTimeout ? "upstream_timeout" : "bad_gateway",
                                                       "message": "the upstream service did not answer"], requestID: requestID)
         }
+    }
+
+    /// Adds the request id and, when the session's idle window was renewed, the new cookie.
+    private static func stamped(_ response: Response, requestID: String, principal: Principal) -> Response {
+        var response = response
+        response.headers[GatewayHeaders.requestID] = requestID
+        if let renewed = principal.renewedSessionCookie {
+            response.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.cookie(
+                IdentityHeaderFilter.sessionCookieName, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
+        }
+        return response
     }
 
     func refuseUpgrade(record: inout AccessRecord) -> Response {

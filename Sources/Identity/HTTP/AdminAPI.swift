@@ -17,13 +17,6 @@ public struct AdminPolicies: Sendable {
     }
 }
 
-/// Who is making an admin change, as recorded in the audit trail.
-struct AdminActor: Sendable {
-    var principal: String
-    var policies: [String]
-    var policyVersion: String
-}
-
 /// `/v1/admin/…`: users, roles, groups, service accounts, sessions, the audit trail and policy
 /// versions (`AdminPolicyAPI.swift`).
 ///
@@ -31,7 +24,7 @@ struct AdminActor: Sendable {
 /// account re-read from the database (a disabled admin is refused at once), and the request is
 /// decided as `principal = User::"<login>"`, `action = Action::"<METHOD>"`,
 /// `resource = Route::"<adminRoute>"`. With no policy loaded, everything is denied.
-/// Every change is recorded as an admin audit event with a before/after summary.
+/// Every change goes through `AdminOperations`, which records it with a before/after summary.
 struct AdminAPI: Sendable {
     let service: IdentityService
     let policies: @Sendable () -> AdminPolicies?
@@ -53,26 +46,17 @@ struct AdminAPI: Sendable {
         }
         route(group, .patch, "users/:login") { request, context, actor in try await updateUser(request, context, actor) }
         route(group, .post, "users/:login/mfa-reset") { _, context, actor in
-            let login = try Self.parameter(context, "login")
-            let user = try await store.resetMFA(login: login, revocationLifetime: service.settings.revocationLifetime)
-            record(actor, "user.mfa_reset", target: "User::\"\(login)\"", before: nil, after: user)
-            return JSONResponse.make(.ok, user)
+            JSONResponse.make(.ok, try await operations(actor).resetMFA(login: try Self.parameter(context, "login")))
         }
         route(group, .post, "users/:login/unlock") { _, context, actor in
-            let login = try Self.parameter(context, "login")
-            try await store.clearFailedAttempts(login: login)
-            record(actor, "user.unlock", target: "User::\"\(login)\"", before: nil, after: nil)
+            try await operations(actor).unlock(login: try Self.parameter(context, "login"))
             return Response(status: .noContent)
         }
         for membership in [Membership.role, .group] {
             for granted in [true, false] {
                 route(group, granted ? .put : .delete, "users/:login/\(membership.rawValue)s/:name") { _, context, actor in
-                    let login = try Self.parameter(context, "login")
-                    let name = try Names.identifier(try Self.parameter(context, "name"), field: membership.rawValue)
-                    let (before, after) = try await store.setUserMembership(login: login, membership, name: name, granted: granted)
-                    record(actor, "user.\(membership.rawValue).\(granted ? "grant" : "revoke")", target: "User::\"\(login)\"",
-                           before: before, after: after)
-                    return JSONResponse.make(.ok, after)
+                    JSONResponse.make(.ok, try await operations(actor).setMembership(
+                        login: try Self.parameter(context, "login"), membership, name: try Self.parameter(context, "name"), granted: granted))
                 }
             }
         }
@@ -87,22 +71,15 @@ struct AdminAPI: Sendable {
             let parents = body.strings("parents")
             let checkedParents = parents.compactMap { parent in body.check { () throws(IdentityError) in try Names.identifier(parent, field: "parents") } }
             try body.finish()
-            let role = try await store.createRole(name: name!, description: description!, parents: checkedParents)
-            record(actor, "role.create", target: "Role::\"\(role.name)\"", before: nil, after: role)
-            return JSONResponse.make(.created, role)
+            return JSONResponse.make(.created, try await operations(actor).createRole(name: name!, description: description!, parents: checkedParents))
         }
         route(group, .get, "roles/:name") { _, context, _ in
             JSONResponse.make(.ok, try await store.requireRole(try Self.parameter(context, "name")))
         }
         for granted in [true, false] {
             route(group, granted ? .put : .delete, "roles/:name/parents/:parent") { _, context, actor in
-                let name = try Names.identifier(try Self.parameter(context, "name"), field: "name")
-                let parent = try Names.identifier(try Self.parameter(context, "parent"), field: "parent")
-                let before = try await store.requireRole(name)
-                let after = granted ? try await store.addRoleParent(role: name, parent: parent)
-                                    : try await store.removeRoleParent(role: name, parent: parent)
-                record(actor, granted ? "role.parent.add" : "role.parent.remove", target: "Role::\"\(name)\"", before: before, after: after)
-                return JSONResponse.make(.ok, after)
+                JSONResponse.make(.ok, try await operations(actor).setRoleParent(
+                    role: try Self.parameter(context, "name"), parent: try Self.parameter(context, "parent"), granted: granted))
             }
         }
 
@@ -114,9 +91,7 @@ struct AdminAPI: Sendable {
             let descriptionInput = body.string("description") ?? ""
             let description = body.check { () throws(IdentityError) in try Names.text(descriptionInput, field: "description") }
             try body.finish()
-            let created = try await store.createGroup(name: name!, description: description!)
-            record(actor, "group.create", target: "Group::\"\(created.name)\"", before: nil, after: created)
-            return JSONResponse.make(.created, created)
+            return JSONResponse.make(.created, try await operations(actor).createGroup(name: name!, description: description!))
         }
 
         route(group, .get, "services") { request, _, _ in
@@ -133,18 +108,12 @@ struct AdminAPI: Sendable {
             let statusInput = body.requiredString("status")
             let status = body.check { () throws(IdentityError) in try Self.status(statusInput) }
             try body.finish()
-            let (before, after) = try await store.setServiceStatus(name: name, status!, revocationLifetime: service.settings.revocationLifetime)
-            record(actor, "service.status", target: "Service::\"\(name)\"", before: before, after: after)
-            return JSONResponse.make(.ok, after)
+            return JSONResponse.make(.ok, try await operations(actor).setServiceStatus(name: name, status!))
         }
         for granted in [true, false] {
             route(group, granted ? .put : .delete, "services/:name/roles/:role") { _, context, actor in
-                let name = try Self.parameter(context, "name")
-                let role = try Names.identifier(try Self.parameter(context, "role"), field: "role")
-                let before = try await store.requireService(name)
-                let after = try await store.setServiceRole(name: name, role: role, granted: granted)
-                record(actor, "service.role.\(granted ? "grant" : "revoke")", target: "Service::\"\(name)\"", before: before, after: after)
-                return JSONResponse.make(.ok, after)
+                JSONResponse.make(.ok, try await operations(actor).setServiceRole(
+                    name: try Self.parameter(context, "name"), role: try Self.parameter(context, "role"), granted: granted))
             }
         }
         route(group, .get, "services/:name/secrets") { _, context, _ in
@@ -156,16 +125,14 @@ struct AdminAPI: Sendable {
             let lifetime = body.seconds("lifetime_seconds")
             let revokeOthers = body.bool("revoke_others") ?? false
             try body.finish()
-            let (secret, metadata) = try await service.newServiceSecret(service: name, lifetime: lifetime, revokeOthers: revokeOthers)
-            record(actor, "service.secret.create", target: "Service::\"\(name)\"", before: nil, after: metadata)
+            let (secret, metadata) = try await operations(actor).newServiceSecret(service: name, lifetime: lifetime, revokeOthers: revokeOthers)
             struct Created: Encodable { var secret: String; var metadata: ServiceSecret }
             return JSONResponse.make(.created, Created(secret: secret, metadata: metadata))
         }
         route(group, .delete, "services/:name/secrets/:id") { _, context, actor in
             let name = try Self.parameter(context, "name")
             guard let id = UUID(uuidString: try Self.parameter(context, "id")) else { throw IdentityError.invalid("id", "expected a UUID") }
-            try await store.revokeServiceSecret(service: name, secretID: id)
-            record(actor, "service.secret.revoke", target: "Service::\"\(name)\"", before: nil, after: ["secret": id.uuidString.lowercased()])
+            try await operations(actor).revokeServiceSecret(service: name, secretID: id)
             return Response(status: .noContent)
         }
 
@@ -183,9 +150,7 @@ struct AdminAPI: Sendable {
         registerPolicies(on: group)
         route(group, .delete, "sessions/:id") { _, context, actor in
             guard let id = UUID(uuidString: try Self.parameter(context, "id")) else { throw IdentityError.invalid("id", "expected a session id") }
-            let session = try await service.endSession(id, reason: "revoked by \(actor.principal)")
-            record(actor, "session.revoke", target: "Session::\"\(id.uuidString.lowercased())\"", before: nil, after: session)
-            return JSONResponse.make(.ok, session)
+            return JSONResponse.make(.ok, try await operations(actor).revokeSession(id))
         }
     }
 
@@ -204,12 +169,8 @@ struct AdminAPI: Sendable {
         let roles = body.strings("roles").compactMap { role in body.check { () throws(IdentityError) in try Names.identifier(role, field: "roles") } }
         let groups = body.strings("groups").compactMap { group in body.check { () throws(IdentityError) in try Names.identifier(group, field: "groups") } }
         try body.finish()
-        let hash = if let password { try await service.hashPassword(password) } else { nil as String? }
-        var user = try await store.createUser(login: login!, email: email!, displayName: name!, passwordHash: hash)
-        for role in roles { user = try await store.setUserMembership(login: user.login, .role, name: role, granted: true).after }
-        for group in groups { user = try await store.setUserMembership(login: user.login, .group, name: group, granted: true).after }
-        record(actor, "user.create", target: "User::\"\(user.login)\"", before: nil, after: user)
-        return JSONResponse.make(.created, user)
+        return JSONResponse.make(.created, try await operations(actor).createUser(login: login!, email: email!, displayName: name!,
+                                                                                   password: password, roles: roles, groups: groups))
     }
 
     private func updateUser(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
@@ -221,13 +182,8 @@ struct AdminAPI: Sendable {
         let password = body.string("password")
         if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
         try body.finish()
-        let before = try await store.requireUser(login: login)
-        if email != nil || name != nil { _ = try await store.updateUser(login: login, email: email, displayName: name) }
-        if let status { _ = try await store.setStatus(login: login, status, revocationLifetime: service.settings.revocationLifetime) }
-        if let password { try await store.setPasswordHash(login: login, try await service.hashPassword(password)) }
-        let after = try await store.requireUser(login: login)
-        record(actor, password == nil ? "user.update" : "user.update+password", target: "User::\"\(login)\"", before: before, after: after)
-        return JSONResponse.make(.ok, after)
+        return JSONResponse.make(.ok, try await operations(actor).updateUser(login: login, email: email, displayName: name, status: status,
+                                                                              password: password))
     }
 
     private func createService(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
@@ -239,9 +195,7 @@ struct AdminAPI: Sendable {
         let spiffe = body.string("spiffe_id").flatMap { value in body.check { () throws(IdentityError) in try Names.spiffeID(value) } }
         let roles = body.strings("roles").compactMap { role in body.check { () throws(IdentityError) in try Names.identifier(role, field: "roles") } }
         try body.finish()
-        let created = try await store.createService(name: name!, owner: owner!, spiffeID: spiffe, roles: roles)
-        record(actor, "service.create", target: "Service::\"\(created.name)\"", before: nil, after: created)
-        return JSONResponse.make(.created, created)
+        return JSONResponse.make(.created, try await operations(actor).createService(name: name!, owner: owner!, spiffeID: spiffe, roles: roles))
     }
 
     /// `GET /v1/admin/audit?principal=&route=&decision=&request_id=&since=&until=&limit=&after=`:
@@ -316,7 +270,8 @@ struct AdminAPI: Sendable {
                 clientAddress: context.clientInfo(request, settings: service.settings).address, tlsVersion: "none", certificate: nil,
                 authMethod: "token", mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt, now: Date()))
         let response = policies.authorizer.isAuthorized(cedarRequest, entities: entities)
-        let actor = AdminActor(principal: principal.uid.description, policies: response.reasons, policyVersion: policies.version)
+        let actor = AdminActor(principal: principal.uid.description, authMethod: "token", route: service.settings.adminRoute,
+                               policies: response.reasons, policyVersion: policies.version)
         guard response.decision == Cedar.Decision.allow else {
             service.recorder.record(AuditEvent(
                 kind: .admin, principal: actor.principal, authMethod: "token", action: "\(request.method.rawValue) \(request.uri.path)",
@@ -327,12 +282,12 @@ struct AdminAPI: Sendable {
         return actor
     }
 
+    /// The identity changes, made and recorded as `actor`.
+    func operations(_ actor: AdminActor) -> AdminOperations { AdminOperations(service: service, actor: actor) }
+
     func record(_ actor: AdminActor, _ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?,
                 outcome: String = "applied") {
-        let details = (try? JSONResponse.encoder.encode(ChangeSummary(before: before, after: after))).map { String(decoding: $0, as: UTF8.self) }
-        service.recorder.record(AuditEvent(
-            kind: .admin, principal: actor.principal, authMethod: "token", action: action, route: service.settings.adminRoute,
-            target: target, outcome: outcome, policies: actor.policies, policyVersion: actor.policyVersion, details: details))
+        operations(actor).record(action, target: target, before: before, after: after, outcome: outcome)
     }
 
     // MARK: Input helpers
@@ -357,19 +312,5 @@ struct AdminAPI: Sendable {
             limit = value
         }
         return (query["after"].map { String($0).lowercased() }, limit)
-    }
-}
-
-/// An admin change's before/after summary for the audit record's details.
-private struct ChangeSummary: Encodable {
-    let before: (any Encodable)?
-    let after: (any Encodable)?
-
-    enum CodingKeys: String, CodingKey { case before, after }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        if let before { try container.encode(before, forKey: .before) }
-        if let after { try container.encode(after, forKey: .after) }
     }
 }

@@ -94,10 +94,9 @@ struct CertCommand: AsyncParsableCommand {
             }
             let (target, until) = (serial, expiresAt)
             try await IdentityCommandRunner.run(options, "cert revoke") { admin in
-                let revoked = try await admin.service.revokeCertificate(serial: target, reason: reason, revokedBy: admin.actor, expiresAt: until)
+                let revoked = try await admin.operations.revokeCertificate(serial: target, reason: reason, expiresAt: until)
                 let normalized = try Certificate.SerialNumber(hex: target.lowercased()).hex
                 if revoked {
-                    admin.record("certificate.revoke", target: "Certificate::\"\(normalized)\"", details: #"{"reason":"\#(reason.rawValue)"}"#)
                     print("revoked \(normalized) (\(reason.rawValue)): refused by every gateway from its next handshake, listed in the CRL")
                 } else {
                     print("\(normalized) was already revoked")

@@ -20,7 +20,7 @@ enum IdentityCommandRunner {
     /// The password from standard input (first line), or a generated one-time password.
     static func password(fromStandardInput: Bool) -> (password: String, generated: Bool) {
         if fromStandardInput, let line = readLine(strippingNewline: true) { return (line, false) }
-        return (IdentityAdministration.oneTimePassword(), true)
+        return (AdminOperations.oneTimePassword(), true)
     }
 
     /// Every item of a paginated listing, page after page.
@@ -258,10 +258,7 @@ struct ServiceCommand: AsyncParsableCommand {
             let name = name
             try await IdentityCommandRunner.run(options, "service join-token") { admin in
                 let checked = try Names.identifier(name, field: "name")
-                let (token, service, expiresAt) = try await admin.service.newJoinToken(service: checked, lifetime: lifetime,
-                                                                                     createdBy: admin.actor)
-                admin.record("service.join_token.create", target: "Service::\"\(service.name)\"",
-                             details: #"{"expires_at":"\#(expiresAt.formatted(.iso8601))"}"#)
+                let (token, service, expiresAt) = try await admin.operations.newJoinToken(service: checked, lifetime: lifetime)
                 print("join token for \(service.spiffeID ?? service.name) (shown once, single use, expires \(expiresAt.formatted(.iso8601))): \(token)")
             }
         }
@@ -347,7 +344,7 @@ struct BootstrapAdminCommand: AsyncParsableCommand {
             if let existing {
                 throw IdentityError.conflict("'\(existing)' is already a security admin; bootstrap runs only once")
             }
-            let password = IdentityAdministration.oneTimePassword()
+            let password = AdminOperations.oneTimePassword()
             var user = try await admin.store.createUser(login: try Names.login(login), email: try Names.email(email),
                                                         displayName: "Security administrator",
                                                         passwordHash: try await admin.service.hashPassword(password))
