@@ -1,4 +1,5 @@
 import Audit
+import Console
 import Cedar
 import Database
 import Foundation
@@ -15,7 +16,8 @@ import PostgresNIO
 /// tools' defaults, and each such gap is named in `notes`.
 struct AuditReplay {
     let identity: IdentityStore
-    let routes: [String: RouteSettings]
+    /// Route id → labels, as the gateway gives them to policies.
+    let routes: [String: [String: String]]
     let hierarchy: RoleHierarchy
     /// Set when the identity store could not be read (e.g. no identity tables).
     let identityProblem: String?
@@ -23,7 +25,9 @@ struct AuditReplay {
 
     static func open(client: PostgresClient, configuration: PortcullisConfiguration, logger: Logger) async -> AuditReplay {
         let identity = IdentityStore(client: client, logger: logger)
-        let routes = Dictionary(configuration.gateway.routes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var routes = Dictionary(configuration.gateway.routes.map { ($0.id, $0.labels) }, uniquingKeysWith: { first, _ in first })
+        // The console is a route of every gateway that serves it, though not in the configuration.
+        routes[AdminConsole.routeID] = AdminConsole.labels
         do {
             return AuditReplay(identity: identity, routes: routes, hierarchy: try await identity.hierarchy(), identityProblem: nil)
         } catch {
@@ -31,7 +35,7 @@ struct AuditReplay {
         }
     }
 
-    private init(identity: IdentityStore, routes: [String: RouteSettings], hierarchy: RoleHierarchy, identityProblem: String?) {
+    private init(identity: IdentityStore, routes: [String: [String: String]], hierarchy: RoleHierarchy, identityProblem: String?) {
         self.identity = identity
         self.routes = routes
         self.hierarchy = hierarchy
@@ -58,8 +62,8 @@ struct AuditReplay {
         request.authMethod = authMethod
         request.now = time
         if let clientAddress { request.clientIP = clientAddress } else { notes.append("no client address recorded: 127.0.0.1 used") }
-        if let settings = routes[route] {
-            request.labels = settings.labels
+        if let labels = routes[route] {
+            request.labels = labels
         } else {
             notes.append("route \(route) is not in the configuration: no labels")
         }
