@@ -5,8 +5,10 @@ import X509
 import Glibc
 #endif
 
-/// A service's credentials as two files, `<prefix>.crt` (leaf then intermediate) and `<prefix>.key`
-/// (mode 0600), replaced on every renewal while the service keeps running and re-reads them.
+/// A service's credentials as `<prefix>.crt` (leaf then intermediate) and `<prefix>.key` (mode 0600),
+/// plus `<prefix>.pem` holding both (key first, mode 0600), replaced on every renewal while the
+/// service keeps running and re-reads them. A client that can load the pair from one file (curl's
+/// `--cert`, HAProxy, Envoy) should use `.pem`: one rename replaces it, so it is never mismatched.
 ///
 /// Each file is replaced by rename(2), so a reader never sees a half-written file. Two renames cannot
 /// be one atomic step, though: the key is renamed first and the certificate second, so for the moment
@@ -30,21 +32,24 @@ public enum CredentialFiles {
         } catch {
             throw .signingFailed("cannot encode the credentials for \(prefix): \(error)")
         }
-        let keyFile = try StagedFile(contents: Array(privateKey.utf8), destination: prefix + ".key", mode: 0o600)
-        let certificateFile: StagedFile
+        // Staged in commit order: the combined file, the key, then the certificate (the commit point).
+        var staged: [StagedFile] = []
         do {
-            certificateFile = try StagedFile(contents: Array(certificates.utf8), destination: prefix + ".crt", mode: 0o644)
+            staged.append(try StagedFile(contents: Array((privateKey + certificates).utf8), destination: prefix + ".pem", mode: 0o600))
+            staged.append(try StagedFile(contents: Array(privateKey.utf8), destination: prefix + ".key", mode: 0o600))
+            staged.append(try StagedFile(contents: Array(certificates.utf8), destination: prefix + ".crt", mode: 0o644))
         } catch {
-            keyFile.discard()
+            staged.forEach { $0.discard() }
             throw error
         }
-        do {
-            try keyFile.commit()
-        } catch {
-            certificateFile.discard()
-            throw error
+        for (index, file) in staged.enumerated() {
+            do {
+                try file.commit()
+            } catch {
+                staged[(index + 1)...].forEach { $0.discard() }
+                throw error
+            }
         }
-        try certificateFile.commit()
         StagedFile.synchronizeDirectory(of: prefix + ".crt")
     }
 

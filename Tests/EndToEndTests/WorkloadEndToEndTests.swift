@@ -112,7 +112,7 @@ import Testing
     }
 
     /// `cert renew --watch` over several lifetimes of five seconds while a client keeps calling
-    /// the billing route with whatever the files hold: every call succeeds.
+    /// the billing route with whatever `<prefix>.pem` holds: every call succeeds.
     @Test func theRenewalAgentKeepsAClientWorkingAcrossShortLifetimes() async throws {
         try await Self.run(ttl: "5s") { gateway in
             let prefix = gateway.directory.appendingPathComponent("svc").path
@@ -131,7 +131,8 @@ import Testing
             var failures: [String] = []
             let start = ContinuousClock.now
             while ContinuousClock.now - start < .seconds(17) {
-                let reply = try gateway.curl("/v1/invoices", ["--cert", prefix + ".crt", "--key", prefix + ".key"], host: "billing.localhost")
+                // The combined file: curl reads key and certificate from one rename, never a mismatched pair.
+                let reply = try gateway.curl("/v1/invoices", ["--cert", prefix + ".pem"], host: "billing.localhost")
                 if reply.status != 200 { failures.append("\(reply.status) \(reply.body)") }
                 serials.insert(try gateway.serial(prefix + ".crt"))
                 try await Task.sleep(for: .milliseconds(200))

@@ -21,8 +21,9 @@ import X509
         try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
     }
 
-    /// Both files are replaced by rename (a new inode, not rewritten in place), the key is 0600 even
-    /// over a world-readable file and whatever the umask, and nothing temporary is left behind.
+    /// The files are replaced by rename (a new inode, not rewritten in place), the key and the
+    /// combined file are 0600 even over a world-readable file and whatever the umask, and nothing
+    /// temporary is left behind.
     @Test func writesByRenameWithAPrivateKey() throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -38,9 +39,15 @@ import X509
         try CredentialFiles.write(prefix: prefix, chain: first.chain, key: first.key)
         #expect(try mode(prefix + ".key") == 0o600)
         #expect(try mode(prefix + ".crt") == 0o644)
+        #expect(try mode(prefix + ".pem") == 0o600)
+        // The combined file is the key followed by the chain: OpenSSL reads both from it.
+        let combined = try String(contentsOfFile: prefix + ".pem", encoding: .utf8)
+        #expect(combined == (try String(contentsOfFile: prefix + ".key", encoding: .utf8)) + (try String(contentsOfFile: prefix + ".crt", encoding: .utf8)))
+        #expect(try OpenSSL.run(["x509", "-in", prefix + ".pem", "-noout"]).status == 0)
+        #expect(try OpenSSL.run(["pkey", "-in", prefix + ".pem", "-noout"]).status == 0)
         #expect(try inode(prefix + ".key") != before.0)
         #expect(try inode(prefix + ".crt") != before.1)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["billing.crt", "billing.key"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["billing.crt", "billing.key", "billing.pem"])
 
         let read = try CredentialFiles.read(prefix: prefix)
         #expect(read.chain == first.chain)
@@ -92,7 +99,7 @@ import X509
         }
         try await writer.value
         try await reader.value
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["billing.crt", "billing.key"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["billing.crt", "billing.key", "billing.pem"])
     }
 
     @Test func renewsTwoThirdsIntoTheLifetime() {
