@@ -180,6 +180,7 @@ import Testing
         let seed = try DemoSeed.load(path: path)
         #expect(Set(seed.roles.map(\.name)) == ["staff", "dispatcher", "driver", "finance", "ops-admin", "security-admin"])
         #expect(seed.users.contains { $0.login == "casey" && $0.groups == ["contractors"] })
+        #expect(seed.users.filter { $0.totpSecret != nil }.map(\.login) == ["sam"])
         #expect(seed.services.map(\.spiffeID) == ["spiffe://logistics.internal/billing", "spiffe://logistics.internal/fleet-sync"])
         // Parents are declared before their children, so applying in order always works.
         var declared = Set<String>()
@@ -192,5 +193,7 @@ import Testing
     @Test func aBadSeedNamesTheEntry() {
         #expect(throws: ConfigurationError.self) { try DemoSeed.parse("users:\n  - {login: a, email: a@b.c}\n", file: "seed.yaml") }
         #expect(throws: ConfigurationError.self) { try DemoSeed.parse("roles:\n  - {name: a, colour: red}\n", file: "seed.yaml") }
+        let weak = "users:\n  - {login: a, email: a@b.c, password: p,\n     totp_secret: ABCDEFGH}\n"
+        #expect { try DemoSeed.parse(weak, file: "seed.yaml") } throws: { "\($0)".contains("seed.yaml:3:") && "\($0)".contains("128 bits") }
     }
 }

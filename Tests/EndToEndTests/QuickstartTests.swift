@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Tokens
 
 /// `portcullis up` in the background on free ports, walked through the way docs/quickstart.md
 /// walks a newcomer through it: a token, a service certificate, a browser session with its CSRF
@@ -42,6 +43,19 @@ import Testing
             let shipments = try curl("shipments.localhost", "/v1/shipments", ["-H", "authorization: Bearer \(token)"])
             #expect(shipments.status == 200)
             #expect((shipments.json["caller"] as? [String: Any])?["sub"] as? String == "dana")
+
+            // 1b. The security admin's second factor, enrolled by the seed with its published secret:
+            // the password alone asks for a code, and a code from that secret completes the login.
+            #expect(up.standardOutput.contains("TOTP secret DEMOSAMSECONDFACTORTWENTYTWENTYS"))
+            let first = try curl("localhost", "/v1/login", ["-H", "content-type: application/json",
+                                                            "-d", #"{"login":"sam","password":"demo-security-2026"}"#])
+            #expect(first.status == 401 && first.json["error"] as? String == "mfa_required", "\(first.body)")
+            let challenge = try #require(first.json["challenge"] as? String)
+            // The next step's code: enrolment used the current one, and a code is never accepted twice.
+            let code = TOTP(secret: try #require(Base32.decode("DEMOSAMSECONDFACTORTWENTYTWENTYS"))).code(at: Date() + TOTP.period)
+            let second = try curl("localhost", "/v1/login/mfa", ["-H", "content-type: application/json",
+                                                                 "-d", #"{"challenge":"\#(challenge)","totp":"\#(code)"}"#])
+            #expect(second.status == 200 && second.json["access_token"] is String, "\(second.body)")
 
             // 2. The billing service with its client certificate.
             let service = try curl("shipments.localhost", "/v1/shipments", ["--cert", "\(certs)/billing.crt", "--key", "\(certs)/billing.key"])

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Tokens
 import Yams
 
 /// The demo organisation of `deploy/demo/seed.yaml`: roles (with parents), groups, users with
@@ -11,6 +12,8 @@ public struct DemoSeed: Sendable, Equatable {
     public struct User: Sendable, Equatable {
         public var login, name, email, password: String
         public var roles, groups: [String]
+        /// A second factor enrolled with this known secret (base32), so the demo can show MFA.
+        public var totpSecret: String?
     }
     public struct Service: Sendable, Equatable { public var name, owner, spiffeID: String; public var roles: [String] }
 
@@ -49,9 +52,14 @@ public struct DemoSeed: Sendable, Equatable {
             try item.finish()
         }
         for var item in try top.mappings("users") ?? [] {
+            let secret = try item.string("totp_secret")
+            if let secret, (Base32.decode(secret)?.count ?? 0) < 16 {
+                throw .invalidValue(item.location(of: "totp_secret"), path: item.join("totp_secret"),
+                                    reason: "expected a base32 secret of at least 128 bits (26 characters or more)")
+            }
             seed.users.append(User(login: try required(&item, "login"), name: try item.string("name") ?? "", email: try required(&item, "email"),
                                    password: try required(&item, "password"), roles: try item.strings("roles") ?? [],
-                                   groups: try item.strings("groups") ?? []))
+                                   groups: try item.strings("groups") ?? [], totpSecret: secret))
             try item.finish()
         }
         for var item in try top.mappings("services") ?? [] {
@@ -90,6 +98,10 @@ public struct DemoSeed: Sendable, Equatable {
             let account = try await admin.createUser(login: user.login, email: user.email, name: user.name, password: user.password,
                                                      roles: user.roles, groups: user.groups)
             created.append("user \(account.login)")
+            if let secret = user.totpSecret.flatMap(Base32.decode) {
+                _ = try await admin.service.enrolTOTP(user: account, secret: secret)
+                created.append("second factor of \(account.login)")
+            }
         }
         for service in services where try await store.service(service.name) == nil {
             _ = try await store.createService(name: service.name, owner: service.owner, spiffeID: service.spiffeID, roles: service.roles)

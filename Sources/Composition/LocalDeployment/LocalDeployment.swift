@@ -190,7 +190,7 @@ public struct LocalDeployment: Sendable {
         let port = options.gatewayPort
         let accounts = seed.users.map { user in
             "    \(user.login.padding(toLength: 8, withPad: " ", startingAt: 0)) \(user.password.padding(toLength: 22, withPad: " ", startingAt: 0)) "
-                + (user.roles + user.groups).joined(separator: ", ")
+                + (user.roles + user.groups).joined(separator: ", ") + (user.totpSecret.map { "; TOTP secret \($0)" } ?? "")
         }.joined(separator: "\n")
         return """
 
@@ -202,6 +202,7 @@ public struct LocalDeployment: Sendable {
               fleet           https://fleet.localhost:\(port)/v1/vehicles
               billing         https://billing.localhost:\(port)/v1/invoices
               ops console     https://ops.localhost:\(port)/
+              admin console   https://localhost:\(port)/.portcullis/admin/  (security-admin with MFA: codes from oathtool --totp -b <secret>)
               operations      http://127.0.0.1:\(options.adminPort)/readyz  /metrics
 
             Demo accounts (local demo only):

@@ -257,11 +257,23 @@ public struct IdentityService: Sendable {
     /// Starts TOTP enrolment: a new secret, sealed under the master key, shown once as a URI.
     public func beginTOTPEnrolment(user: User) async throws(IdentityError) -> (secret: String, uri: String) {
         let secret = TOTP.generateSecret()
+        try await storePendingTOTP(user: user, secret: secret)
+        return (Base32.encode(secret), TOTP(secret: secret).provisioningURI(issuer: settings.totpIssuer, account: user.login))
+    }
+
+    /// Enrols a second factor whose secret the operator chose (the demo organisation's, so the
+    /// walkthrough can name it): stored and confirmed as if its first code had been entered.
+    /// Returns the recovery codes.
+    public func enrolTOTP(user: User, secret: [UInt8]) async throws(IdentityError) -> [String] {
+        guard secret.count >= 16 else { throw .invalid("totp_secret", "expected at least 128 bits") }
+        try await storePendingTOTP(user: user, secret: secret)
+        return try await confirmTOTPEnrolment(user: user, code: TOTP(secret: secret).code(at: Date()))
+    }
+
+    private func storePendingTOTP(user: User, secret: [UInt8]) async throws(IdentityError) {
         let sealed = masterKey.seal(secret, context: "totp:\(user.id.uuidString.lowercased())")
         let json = #"{"nonce":"\#(sealed.nonce)","ciphertext":"\#(sealed.ciphertext)"}"#
         try await store.beginTOTPEnrolment(userID: user.id, sealed: json)
-        let totp = TOTP(secret: secret)
-        return (Base32.encode(secret), totp.provisioningURI(issuer: settings.totpIssuer, account: user.login))
     }
 
     /// Confirms enrolment with a first code; returns the recovery codes, which are never shown again.
