@@ -31,9 +31,13 @@ struct CopyTextRow {
         for (index, value) in values.enumerated() {
             if index > 0 { literal.append(",") }
             literal.append("\"")
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { literal.append("\\") }
-                literal.unicodeScalars.append(character)
+            if value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                for character in value.unicodeScalars {
+                    if character == "\"" || character == "\\" { literal.append("\\") }
+                    literal.unicodeScalars.append(character)
+                }
+            } else {
+                literal.append(value)
             }
             literal.append("\"")
         }
@@ -43,19 +47,37 @@ struct CopyTextRow {
 
     /// A `bytea` in hex form (`\x0a1b…`).
     mutating func bytes(_ value: [UInt8]) {
-        text("\\x" + value.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
+        separate()
+        // `\x` with its backslash escaped for COPY, then two lower-case hex digits per byte.
+        line.append("\\\\x")
+        line.append(String(unsafeUninitializedCapacity: value.count * 2) { buffer in
+            for (index, byte) in value.enumerated() {
+                buffer[2 * index] = Self.hexDigits[Int(byte >> 4)]
+                buffer[2 * index + 1] = Self.hexDigits[Int(byte & 0x0f)]
+            }
+            return value.count * 2
+        })
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Most values need no escaping: those are appended whole, the rest byte by byte (the
+    /// four escaped characters are ASCII, so UTF-8 sequences pass through untouched).
     private static func escape(_ value: String, into line: inout String) {
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\\": line.append("\\\\")
-            case "\t": line.append("\\t")
-            case "\n": line.append("\\n")
-            case "\r": line.append("\\r")
-            default: line.unicodeScalars.append(scalar)
+        let needsEscape = value.utf8.contains { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
+        guard needsEscape else { return line.append(value) }
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(value.utf8.count + 8)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\t"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\n"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            default: escaped.append(byte)
             }
         }
+        line.append(String(decoding: escaped, as: UTF8.self))
     }
 }
 

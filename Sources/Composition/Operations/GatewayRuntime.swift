@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Audit
 import Foundation
 import Gateway
@@ -18,7 +17,7 @@ enum GatewayRuntime {
     }
 
     static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
-                         recorder: any AuditRecorder, httpClient: HTTPClient, telemetry: Telemetry, logger: Logger) throws -> Parts {
+                         recorder: any AuditRecorder, upstreamClient: UpstreamClient, telemetry: Telemetry, logger: Logger) throws -> Parts {
         let settings = configuration.gateway.settings
         let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
         let credentials = try ServerCredentials(certificateFile: settings.certificateFile, keyFile: settings.keyFile)
@@ -41,7 +40,7 @@ enum GatewayRuntime {
             sessions: sessions, directory: parts.feed, cache: tokenCache)
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
-            forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder,
+            forwarder: UpstreamForwarder(client: upstreamClient), signer: { try keys.signer() }, recorder: recorder,
             browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings),
             metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
         let gate = ConnectionGate(limit: settings.limits.maxConnections)

@@ -36,11 +36,14 @@ public struct GatewayResponder: Sendable {
     let recorder: any AuditRecorder
     let browserLogin: BrowserLogin?
     let metrics: GatewayMetrics
+    /// TLS facts of the open client connections, registered by the listener.
+    let connections: ConnectionFacts
     let logger: Logger
 
     public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, access: AccessControl,
                 forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner, recorder: any AuditRecorder,
-                browserLogin: BrowserLogin?, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+                browserLogin: BrowserLogin?, metrics: GatewayMetrics = GatewayMetrics(), connections: ConnectionFacts = ConnectionFacts(),
+                logger: Logger) {
         self.settings = settings
         self.routes = routes
         self.authenticator = authenticator
@@ -50,6 +53,7 @@ public struct GatewayResponder: Sendable {
         self.recorder = recorder
         self.browserLogin = browserLogin
         self.metrics = metrics
+        self.connections = connections
         self.logger = logger
     }
 
@@ -72,14 +76,15 @@ public struct GatewayResponder: Sendable {
         let started = ContinuousClock.now
         var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
         let response: Response
-        switch await admit(request.head, clientAddress: context.clientAddress, tls: { await context.tlsFacts() }, record: &record) {
+        switch await admit(request.head, clientAddress: context.clientAddress, tls: connections.facts(for: context.channel),
+                                record: &record) {
         case let .answer(answer):
             response = answer
         case let .login(canonical):
             response = await browserLogin?.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
                 ?? GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no login pages here"], requestID: record.requestID)
         case let .forward(admitted):
-            response = await forward(request, admitted, record: &record)
+            response = await forward(request, admitted, eventLoop: context.channel.eventLoop, record: &record)
         }
         finish(&record, status: Int(response.status.code), started: started)
         return response
@@ -95,8 +100,7 @@ public struct GatewayResponder: Sendable {
 
     /// Canonicalize, route, authenticate, apply the route's admission rules and decide with
     /// Cedar. Shared by plain requests and WebSocket upgrades, so both pass the same checks.
-    /// `tls` is only asked for once a route matched (it costs a hop to the connection's loop).
-    func admit(_ head: HTTPRequest, clientAddress: String, tls: () async -> TLSFacts, record: inout AccessRecord) async -> Admission {
+    func admit(_ head: HTTPRequest, clientAddress: String, tls: TLSFacts, record: inout AccessRecord) async -> Admission {
         let requestID = record.requestID
         guard recorder.isAcceptingTraffic else {
             record.outcome = .error
@@ -134,8 +138,7 @@ public struct GatewayResponder: Sendable {
             return .answer(GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID))
         }
         record.route = route.id
-        let tls = await tls()
-        let certificate = tls.certificate.flatMap(Self.describe)
+        let certificate = tls.certificate
         let principal: Principal
         do {
             principal = try authenticator.authenticate(head.headerFields, certificate: certificate)
@@ -191,7 +194,8 @@ public struct GatewayResponder: Sendable {
         }
     }
 
-    private func forward(_ request: Request, _ admitted: Admitted, record: inout AccessRecord) async -> Response {
+    /// New upstream connections are opened on `eventLoop`, the client connection's.
+    private func forward(_ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, record: inout AccessRecord) async -> Response {
         let requestID = record.requestID
         if Self.asksForUpgrade(request.headers) {
             // Upgrades the route allows were taken over by the WebSocket channel before reaching
@@ -199,7 +203,8 @@ public struct GatewayResponder: Sendable {
             return refuseUpgrade(record: &record)
         }
         do {
-            var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
+            var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
+                                                       eventLoop: eventLoop)
             response.headers[GatewayHeaders.requestID] = requestID
             if let renewed = admitted.principal.renewedSessionCookie {
                 response.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.cookie(
