@@ -33,7 +33,7 @@ public struct UpstreamForwarder: Sendable {
     private static let replayableMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .trace]
 
     func forward(_ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
-                 eventLoop: any EventLoop) async throws(UpstreamFailure) -> Response {
+                 eventLoop: any EventLoop, toHTTP2Client: Bool) async throws(UpstreamFailure) -> Response {
         guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
         let head = Self.requestHead(canonical, endpoint: endpoint, headers: headers)
         let deadline = NIODeadline.now() + TimeAmount(route.timeout)
@@ -43,7 +43,8 @@ public struct UpstreamForwarder: Sendable {
         while true {
             let (connection, reused) = try await client.connection(to: endpoint, tls: tls, on: eventLoop, deadline: deadline, fresh: fresh)
             do throws(ExchangeFailure) {
-                return try await exchange(request, on: connection, head: head, framing: canonical.bodyFraming, route: route, deadline: deadline)
+                return try await exchange(request, on: connection, head: head, framing: canonical.bodyFraming, route: route, deadline: deadline,
+                                          toHTTP2Client: toHTTP2Client)
             } catch {
                 switch error {
                 case .stale:
@@ -62,7 +63,7 @@ public struct UpstreamForwarder: Sendable {
     }
 
     private func exchange(_ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
-                          route: RouteSettings, deadline: NIODeadline) async throws(ExchangeFailure) -> Response {
+                          route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool) async throws(ExchangeFailure) -> Response {
         let started = connection.start(head, hasBody: framing != .unframed, deadline: deadline)
         if framing != .unframed {
             do { try await started.sent.get() } catch { throw .stale }
@@ -93,7 +94,7 @@ public struct UpstreamForwarder: Sendable {
             // The response is over: a request body still being sent is no longer wanted.
             upload?.cancel()
             await upload?.value
-            return Response(status: status, headers: headers, body: Self.completeBody(start.body, status: status, method: head.method,
+            return Response(status: status, headers: headers, body: Self.completeBody(start.body, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
                                                                                      framed: headers[.contentLength] != nil))
         }
         let stream = StreamedResponse(connection: connection, upload: upload)
@@ -105,12 +106,17 @@ public struct UpstreamForwarder: Sendable {
     /// A body that arrived whole with its head. Without a `Content-Length` from the upstream
     /// the server adds one, except where a response may not carry it (HEAD, 1xx, 204, 304).
     ///
-    /// Written as head, then body, then end, never as Hummingbird's single batched write of a
-    /// complete response: on an HTTP/2 connection that is draining at shutdown, Hummingbird
-    /// 2.28 closes the connection as that batch closes the last stream, before it is flushed,
-    /// and the client loses the response (`shutdownDrainsRequestsInFlight`).
-    static func completeBody(_ parts: [ByteBuffer], status: HTTPResponse.Status, method: HTTPMethod, framed: Bool) -> ResponseBody {
+    /// To an HTTP/1.1 client the response goes out in one batched write (head, body, end). To
+    /// an HTTP/2 client it is written as head, then body, then end: on an HTTP/2 connection
+    /// that is draining at shutdown, Hummingbird 2.28 closes the connection as the batch closes
+    /// the last stream, before it is flushed, and the client loses the response
+    /// (`shutdownDrainsRequestsInFlight`).
+    static func completeBody(_ parts: [ByteBuffer], status: HTTPResponse.Status, method: HTTPMethod, toHTTP2Client: Bool,
+                             framed: Bool) -> ResponseBody {
         let lengthless = !framed && (method == .HEAD || status.kind == .informational || status == .noContent || status == .notModified)
+        if !toHTTP2Client, !lengthless, parts.count <= 1 {
+            return parts.first.map(ResponseBody.init(byteBuffer:)) ?? ResponseBody()
+        }
         return ResponseBody(contentLength: lengthless ? nil : parts.reduce(0) { $0 + $1.readableBytes }) { writer in
             if !parts.isEmpty { try await writer.write(contentsOf: parts) }
             try await writer.finish(nil)

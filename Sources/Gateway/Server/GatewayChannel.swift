@@ -71,7 +71,7 @@ struct GatewayChannel: ServerChildChannel {
             let http1 = self.http1, http2 = self.http2, connections = self.connections
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
                 // The handshake is complete: its facts are read once, before any request.
-                connections.register(channel)
+                connections.register(channel, http2: result == .negotiated("h2"))
                 switch result {
                 case .negotiated("h2"):
                     return http2.setup(channel: channel, logger: logger).map { .http2($0) }

@@ -19,20 +19,22 @@ public struct GatewayRequestContext: RequestContext {
 }
 
 /// What the TLS layer of a connection established: the verified client certificate, if one was
-/// presented (already described for authentication and policy), and the protocol version.
+/// presented (already described for authentication and policy), the protocol version, and
+/// whether ALPN chose HTTP/2.
 struct TLSFacts: Sendable {
     let certificate: ClientCertificate?
     let version: String
+    let http2: Bool
 
     /// A connection the gateway holds no facts for (it closed while its request was running):
     /// no certificate, so nothing that needs one is admitted.
-    static let unknown = TLSFacts(certificate: nil, version: "none")
+    static let unknown = TLSFacts(certificate: nil, version: "none", http2: true)
 
     /// Reads the facts from `channel`'s TLS handler; on its event loop, after the handshake.
-    static func read(fromHandshakenChannel channel: any Channel) -> TLSFacts {
+    static func read(fromHandshakenChannel channel: any Channel, http2: Bool) -> TLSFacts {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self) else { return .unknown }
         return TLSFacts(certificate: handler.peerCertificate.flatMap(GatewayResponder.describe),
-                        version: handler.tlsVersion.map(Self.name) ?? "none")
+                        version: handler.tlsVersion.map(Self.name) ?? "none", http2: http2)
     }
 
     private static func name(_ version: TLSVersion) -> String {
@@ -54,9 +56,9 @@ public final class ConnectionFacts: Sendable {
 
     /// Records the facts of a connection whose handshake just completed (on its event loop);
     /// they are dropped when it closes.
-    func register(_ channel: any Channel) {
+    func register(_ channel: any Channel, http2: Bool) {
         let key = ObjectIdentifier(channel)
-        let facts = TLSFacts.read(fromHandshakenChannel: channel)
+        let facts = TLSFacts.read(fromHandshakenChannel: channel, http2: http2)
         byConnection.withLock { $0[key] = facts }
         channel.closeFuture.whenComplete { [self] _ in _ = byConnection.withLock { $0.removeValue(forKey: key) } }
     }

@@ -76,15 +76,15 @@ public struct GatewayResponder: Sendable {
         let started = ContinuousClock.now
         var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
         let response: Response
-        switch await admit(request.head, clientAddress: context.clientAddress, tls: connections.facts(for: context.channel),
-                                record: &record) {
+        let tls = connections.facts(for: context.channel)
+        switch await admit(request.head, clientAddress: context.clientAddress, tls: tls, record: &record) {
         case let .answer(answer):
             response = answer
         case let .login(canonical):
             response = await browserLogin?.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
                 ?? GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no login pages here"], requestID: record.requestID)
         case let .forward(admitted):
-            response = await forward(request, admitted, eventLoop: context.channel.eventLoop, record: &record)
+            response = await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
         }
         finish(&record, status: Int(response.status.code), started: started)
         return response
@@ -194,8 +194,10 @@ public struct GatewayResponder: Sendable {
         }
     }
 
-    /// New upstream connections are opened on `eventLoop`, the client connection's.
-    private func forward(_ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, record: inout AccessRecord) async -> Response {
+    /// New upstream connections are opened on `eventLoop`, the client connection's; `http2`
+    /// says how the client connection speaks.
+    private func forward(_ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, http2: Bool,
+                         record: inout AccessRecord) async -> Response {
         let requestID = record.requestID
         if Self.asksForUpgrade(request.headers) {
             // Upgrades the route allows were taken over by the WebSocket channel before reaching
@@ -204,7 +206,7 @@ public struct GatewayResponder: Sendable {
         }
         do {
             var response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
-                                                       eventLoop: eventLoop)
+                                                       eventLoop: eventLoop, toHTTP2Client: http2)
             response.headers[GatewayHeaders.requestID] = requestID
             if let renewed = admitted.principal.renewedSessionCookie {
                 response.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.cookie(
