@@ -221,6 +221,21 @@ struct GatewayFixture: Sendable {
         return Reply(status: status, headers: headers, body: (try? String(contentsOf: bodyFile, encoding: .utf8)) ?? "")
     }
 
+    /// Runs a program to completion with null stdin and stderr and returns its standard output.
+    static func standardOutput(of executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Logs `login` in at the identity service and returns the access token.
     func accessToken(_ login: String, _ password: String) throws -> String {
         let reply = try Self.curl(["-H", "content-type: application/json", "-d", #"{"login":"\#(login)","password":"\#(password)"}"#,

@@ -105,30 +105,10 @@ import Testing
 
     /// Runs curl, writing the body where `-o` says, and returns the HTTP status.
     static func curlStatus(_ arguments: [String]) throws -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sS", "--max-time", "60", "-w", "%{http_code}"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Int(String(decoding: data, as: UTF8.self)) ?? 0
+        Int(try GatewayFixture.standardOutput(of: "/usr/bin/curl", ["-sS", "--max-time", "60", "-w", "%{http_code}"] + arguments)) ?? 0
     }
 
     static func sha256(of file: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(String(decoding: data, as: UTF8.self).prefix { $0 != " " })
+        String(try GatewayFixture.standardOutput(of: "/usr/bin/sha256sum", [file.path]).prefix { $0 != " " })
     }
 }

@@ -36,7 +36,7 @@ public struct UpstreamEndpoint: Sendable, Hashable {
     /// The server name to send (SNI) and check the certificate against; nil for an IP literal,
     /// whose certificate is checked against the connected address instead.
     var serverName: String? {
-        host.contains(":") || host.split(separator: ".").allSatisfy({ Int($0) != nil }) ? nil : host
+        (try? SocketAddress(ipAddress: host, port: port)) == nil ? host : nil
     }
 }
 
@@ -66,8 +66,8 @@ public final class UpstreamClient: Sendable {
     }
 
     public struct Timeouts: Sendable {
-        /// TCP connect (and, for the first exchange, the time its TLS handshake may take
-        /// counts against the route's response timeout).
+        /// TCP connect; a TLS handshake that follows counts against the route's timeout for
+        /// the response head.
         public var connect: Duration = .seconds(5)
         /// Silence from the upstream while the client waits for more of a response body.
         public var read: Duration = .seconds(60)
