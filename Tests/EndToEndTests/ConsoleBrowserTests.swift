@@ -21,8 +21,8 @@ import Testing
         probe.arguments = ["-c", "import selenium"]
         (probe.standardInput, probe.standardOutput, probe.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
         guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        let probeStatus = ChildExit.waitBlocking(probe)
+        return probeStatus == 0
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] != nil || browserAvailable,
@@ -90,7 +90,7 @@ import Testing
         let deadline = Date() + 300
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let processStatus = ChildExit.waitBlocking(process)
+        return (processStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 }

@@ -128,8 +128,8 @@ import Testing
             python.standardOutput = output
             try python.run()
             let data = output.fileHandleForReading.readDataToEndOfFile()
-            python.waitUntilExit()
-            #expect(python.terminationStatus == 0)
+            let pythonStatus = ChildExit.waitBlocking(python)
+            #expect(pythonStatus == 0)
             let claims = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             #expect(claims["sub"] as? String == "dana")
             #expect(claims["kind"] as? String == "user")
@@ -188,7 +188,7 @@ import Testing
                                  "-addext", "subjectAltName=URI:spiffe://\(GatewayFixture.trustDomain)/billing"]
             openssl.standardError = FileHandle.nullDevice
             try openssl.run()
-            openssl.waitUntilExit()
+            ChildExit.waitBlocking(openssl)
             let impostor = try gateway.curl("/v1/invoices", ["--cert", foreignCert, "--key", foreignKey], host: "billing.localhost")
             #expect(impostor.status == 0, "a certificate from another CA must fail the handshake")
             #expect(gateway.upstreamRequests().count == 1)

@@ -207,18 +207,33 @@ struct GatewayFixture: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        let processStatus = ChildExit.waitBlocking(process)
         let headerText = (try? String(contentsOf: headerFile, encoding: .utf8)) ?? ""
         let lines = headerText.split(separator: "\r\n").map(String.init)
-        guard process.terminationStatus == 0, let statusLine = lines.last(where: { $0.hasPrefix("HTTP/") }),
+        guard processStatus == 0, let statusLine = lines.last(where: { $0.hasPrefix("HTTP/") }),
               let status = Int(statusLine.split(separator: " ")[1]) else {
-            return Reply(status: 0, headers: [], body: "curl exit \(process.terminationStatus)")
+            return Reply(status: 0, headers: [], body: "curl exit \(processStatus)")
         }
         let headers = lines.compactMap { line -> (String, String)? in
             guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
             return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
         return Reply(status: status, headers: headers, body: (try? String(contentsOf: bodyFile, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs a program to completion with null stdin and stderr and returns its standard output.
+    static func standardOutput(of executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        ChildExit.waitBlocking(process)
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Logs `login` in at the identity service and returns the access token.

@@ -201,8 +201,8 @@ extension GatewayFixture {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PortcullisProcess.Failure(description: "curl \(path) exited \(process.terminationStatus)") }
+        let processStatus = ChildExit.waitBlocking(process)
+        guard processStatus == 0 else { throw PortcullisProcess.Failure(description: "curl \(path) exited \(processStatus)") }
     }
 
     func openssl(_ arguments: [String]) throws -> String {

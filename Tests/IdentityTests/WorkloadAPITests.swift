@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import PKI
 import SwiftASN1
+import TestSupport
 import Testing
 import Tokens
 import X509
@@ -250,7 +251,8 @@ import X509
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        // Not a blocking wait: curl is asking the identity service running in this process.
+        _ = try await ChildExit.wait(process)
         return [UInt8](try Data(contentsOf: file))
     }
 
@@ -299,9 +301,9 @@ func openssl(_ arguments: [String]) throws -> String {
     process.standardInput = FileHandle.nullDevice
     try process.run()
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw WorkloadTestFailure(description: "openssl \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(output)")
+    let processStatus = ChildExit.waitBlocking(process)
+    guard processStatus == 0 else {
+        throw WorkloadTestFailure(description: "openssl \(arguments.joined(separator: " ")) exited \(processStatus): \(output)")
     }
     return output
 }

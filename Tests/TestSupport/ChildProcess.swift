@@ -15,8 +15,8 @@ public enum ChildProcess {
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        let status = ChildExit.waitBlocking(process)
         try handle.close()
-        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 }

@@ -52,7 +52,7 @@ public final class PortcullisProcess: Sendable {
 
     public var standardOutput: String { output.withLock { $0.stdout } }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { ChildExit.status(process) == nil }
     public var standardError: String { output.withLock { $0.stderr } }
 
     /// Waits until a line of standard error satisfies `match`, and returns what `match` extracted.
@@ -62,7 +62,7 @@ public final class PortcullisProcess: Sendable {
             for line in standardError.split(separator: "\n") {
                 if let value = match(String(line)) { return value }
             }
-            guard process.isRunning else { break }
+            guard isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw Failure(description: "no matching log line; stderr was:\n\(standardError)\nstdout was:\n\(standardOutput)")
@@ -87,7 +87,7 @@ public final class PortcullisProcess: Sendable {
     @discardableResult
     public func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while ChildExit.status(process) == nil {
             guard ContinuousClock.now < deadline else {
                 process.terminate()
                 throw Failure(description: "process did not exit; stderr was:\n\(standardError)")
@@ -95,7 +95,7 @@ public final class PortcullisProcess: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(50))  // let the pipes drain
-        return process.terminationStatus
+        return ChildExit.waitBlocking(process)
     }
 
     deinit {
@@ -113,7 +113,7 @@ public enum Curl {
         process.standardOutput = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        ChildExit.waitBlocking(process)
         let text = String(decoding: data, as: UTF8.self)
         guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
             throw PortcullisProcess.Failure(description: "curl printed no status: \(text)")

@@ -48,11 +48,10 @@ public final class PrivateCluster: Sendable {
         process.standardError = try FileHandle(forWritingTo: errorURL)
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Polled: waitUntilExit() can miss the exit when called from a Swift-concurrency thread.
-        while process.isRunning { usleep(20_000) }
+        let status = ChildExit.waitBlocking(process)
         let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
         let problems = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
+        guard status == 0 else {
             throw PortcullisProcess.Failure(description: "scripts/pg \(command) failed: \(problems)")
         }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -80,6 +80,14 @@ public struct LocalDeployment: Sendable {
             try await seed.apply(with: admin)
         }
         if !created.isEmpty { logger.notice("demo organisation created", metadata: ["created": "\(created.joined(separator: ", "))"]) }
+        // The gateway enforces the policy store's active version (so the admin console can edit,
+        // test and push it); the first run stores the policies directory as version 1.
+        try await PolicyAdministration.run(configuration: configuration, logger: logger) { policies in
+            guard try await policies.versions.active() == nil else { return }
+            let version = try await policies.push(directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
+                                                  author: "portcullis up")
+            logger.notice("policies stored", metadata: ["version": "\(version.number)", "hash": "\(version.hash)"])
+        }
 
         // Written unbuffered: whoever started us (a terminal, a test, a pipe) sees it now.
         FileHandle.standardOutput.write(Data(walkthrough(seed: seed, certs: certs).utf8))
@@ -159,7 +167,8 @@ public struct LocalDeployment: Sendable {
                 """
         }
         return """
-            # Written by `portcullis up` on every start; edit deploy/demo/seed.yaml or policies/ instead.
+            # Written by `portcullis up` on every start; edit deploy/demo/seed.yaml instead, and ship policies with
+            # `portcullis policy push` or the admin console.
             database:
               url: "\(databaseURL)"
             admin:
@@ -174,6 +183,7 @@ public struct LocalDeployment: Sendable {
             audit:
               spool_directory: \(state)/audit-spool
             policies:
+              source: database
               directory: \(options.policiesDirectory)
             gateway:
               listen: 127.0.0.1:\(options.gatewayPort)

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Audit
 import Console
 import Database
@@ -75,23 +74,18 @@ final class AccessReplica: Service {
         }, workload: assembled.workload, logger: logger)
         var services: [any Service] = [assembled.feed, assembled.maintenance, identity]
         if let policyFeed { services.append(policyFeed) }
-        var httpClient: HTTPClient?
+        var upstreamClient: UpstreamClient?
         if configuration.gateway.enabled {
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamForwarder.clientConfiguration())
-            httpClient = client
+            let client = try UpstreamClient()
+            upstreamClient = client
             let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
-                                                      recorder: recorder, httpClient: client, console: try await console(assembled),
+                                                      recorder: recorder, upstreamClient: client, console: try await console(assembled),
                                                       telemetry: telemetry, logger: logger)
             services += gateway.services
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient?.shutdown()
-            throw error
-        }
-        try await httpClient?.shutdown()
+        defer { upstreamClient?.closeIdleConnections() }
+        try await group.run()
     }
 }
 

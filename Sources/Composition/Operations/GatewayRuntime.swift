@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Audit
 import Foundation
 import Gateway
@@ -18,7 +17,7 @@ enum GatewayRuntime {
     }
 
     static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
-                         recorder: any AuditRecorder, httpClient: HTTPClient, console: EmbeddedMount?, telemetry: Telemetry,
+                         recorder: any AuditRecorder, upstreamClient: UpstreamClient, console: EmbeddedMount?, telemetry: Telemetry,
                          logger: Logger) throws -> Parts {
         let settings = configuration.gateway.settings
         let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
@@ -42,7 +41,7 @@ enum GatewayRuntime {
             sessions: sessions, directory: parts.feed, cache: tokenCache)
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
-            forwarder: UpstreamForwarder(client: httpClient), signer: { try keys.signer() }, recorder: recorder,
+            forwarder: UpstreamForwarder(client: upstreamClient), signer: { try keys.signer() }, recorder: recorder,
             browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings), embedded: console,
             metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
         let gate = ConnectionGate(limit: settings.limits.maxConnections)

@@ -19,7 +19,9 @@ public struct RouteSettings: Sendable {
     /// Canonical path prefix, matched on segment boundaries.
     public var pathPrefix: String
     /// `http://` or `https://` base URL of the upstream; the request path is appended to its path.
-    public var upstream: URL
+    public var upstream: URL { didSet { endpoint = UpstreamEndpoint(upstream) } }
+    /// `upstream` taken apart once, for the forwarder; nil when it is not a usable URL.
+    public private(set) var endpoint: UpstreamEndpoint?
     /// Anonymous callers may reach a public route (policy still decides).
     public var isPublic: Bool
     /// Which credentials this route accepts.
@@ -47,6 +49,7 @@ public struct RouteSettings: Sendable {
         self.hosts = hosts
         self.pathPrefix = pathPrefix
         self.upstream = upstream
+        endpoint = UpstreamEndpoint(upstream)
         self.isPublic = isPublic
         self.authMethods = authMethods
         self.requiresClientCertificate = requiresClientCertificate
@@ -129,6 +132,10 @@ public struct UpstreamTLS: Sendable {
     public let certificateFile: String?
     public let keyFile: String?
     public let configuration: TLSConfiguration
+    /// `configuration` made ready for connections: built here, off the event loops, once per
+    /// route table. Upstream connections are pooled per context, so a table rebuilt after these
+    /// files changed opens new connections with the new files.
+    public let context: NIOSSLContext
 
     public init(caFile: String?, certificateFile: String?, keyFile: String?) throws(UpstreamTLSError) {
         guard (certificateFile == nil) == (keyFile == nil) else { throw .incompleteClientCredentials }
@@ -147,6 +154,11 @@ public struct UpstreamTLS: Sendable {
         self.certificateFile = certificateFile
         self.keyFile = keyFile
         self.configuration = configuration
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw .unusable(reason: "\(error)")
+        }
     }
 
     /// The files this configuration was read from (for change detection).
@@ -164,11 +176,14 @@ public struct UpstreamTLS: Sendable {
 public enum UpstreamTLSError: Error, CustomStringConvertible, Equatable {
     case incompleteClientCredentials
     case unreadable(file: String, reason: String)
+    /// The files were read but do not make a TLS client (e.g. a key that does not match the certificate).
+    case unusable(reason: String)
 
     public var description: String {
         switch self {
         case .incompleteClientCredentials: "upstream_certificate and upstream_key go together"
         case let .unreadable(file, reason): "cannot read \(file): \(reason)"
+        case let .unusable(reason): "the upstream TLS settings cannot be used: \(reason)"
         }
     }
 }

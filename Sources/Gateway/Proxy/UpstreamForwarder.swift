@@ -1,9 +1,9 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Why an upstream exchange failed; mapped to 502 or 504 with the request id, never a trace.
 public enum UpstreamFailure: Error, Sendable {
@@ -18,56 +18,128 @@ public enum UpstreamFailure: Error, Sendable {
     }
 }
 
-/// Sends the canonical request to the route's upstream over a pooled keep-alive client and
-/// streams both bodies: nothing is buffered whole. Redirects are passed back, never followed,
-/// and content is never decoded.
+/// Sends the canonical request to the route's upstream over a pooled keep-alive connection of
+/// the `UpstreamClient` and streams both bodies: nothing is buffered whole. Redirects are
+/// passed back, never followed, and content is never decoded.
 public struct UpstreamForwarder: Sendable {
-    let client: HTTPClient
+    let client: UpstreamClient
 
-    public init(client: HTTPClient) {
+    public init(client: UpstreamClient) {
         self.client = client
     }
 
-    /// The client configuration a proxy needs (AsyncHTTPClient's defaults follow redirects).
-    public static func clientConfiguration() -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: .seconds(60)),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 128),
-            decompression: .disabled)
-        configuration.httpVersion = .automatic
-        return configuration
+    /// Methods whose request may be sent again when a reused connection turned out to be closed
+    /// before any response arrived (only without a body, so nothing is lost either).
+    private static let replayableMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .trace]
+
+    func forward(_ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
+                 eventLoop: any EventLoop, toHTTP2Client: Bool) async throws(UpstreamFailure) -> Response {
+        guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
+        let head = Self.requestHead(canonical, endpoint: endpoint, headers: headers)
+        let deadline = NIODeadline.now() + TimeAmount(route.timeout)
+        let tls = route.upstreamTLS?.context
+        var fresh = false
+        var staleConnections = 0
+        while true {
+            let (connection, reused) = try await client.connection(to: endpoint, tls: tls, on: eventLoop, deadline: deadline, fresh: fresh)
+            do throws(ExchangeFailure) {
+                return try await exchange(request, on: connection, head: head, framing: canonical.bodyFraming, route: route, deadline: deadline,
+                                          toHTTP2Client: toHTTP2Client)
+            } catch {
+                switch error {
+                case .stale:
+                    // Closed while idle in the pool, before anything was sent on it.
+                    staleConnections += 1
+                    fresh = staleConnections > 2
+                case let .failed(failure, beforeResponse):
+                    guard reused, beforeResponse, !fresh, canonical.bodyFraming == .unframed, Self.replayableMethods.contains(canonical.method)
+                    else { throw failure }
+                    // The upstream closed a kept-alive connection as the request went out: once
+                    // more on a new connection.
+                    fresh = true
+                }
+            }
+        }
     }
 
-    func forward(_ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields) async throws(UpstreamFailure) -> Response {
-        var upstream = HTTPClientRequest(url: Self.url(route.upstream, target: canonical.forwardedTarget))
-        upstream.method = HTTPMethod(rawValue: canonical.method.rawValue)
-        upstream.headers = Self.nioHeaders(headers)
-        upstream.tlsConfiguration = route.upstreamTLS?.configuration
-        switch canonical.bodyFraming {
-        case .unframed:
-            break
-        case let .contentLength(length):
-            upstream.body = .stream(request.body, length: .known(Int64(length)))
-        case .chunked:
-            upstream.body = .stream(SizeLimitedBody(base: request.body, limit: route.maxBodyBytes), length: .unknown)
+    private func exchange(_ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
+                          route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool) async throws(ExchangeFailure) -> Response {
+        let started = connection.start(head, hasBody: framing != .unframed, deadline: deadline)
+        if framing != .unframed {
+            do { try await started.sent.get() } catch { throw .stale }
         }
-        let response: HTTPClientResponse
+        // Sent alongside the wait for the response, which may start before the body ends.
+        let upload: Task<Void, Never>? = switch framing {
+        case .unframed: nil
+        case .contentLength: Task { await connection.upload(request.body) }
+        case .chunked: Task { await connection.upload(SizeLimitedBody(base: request.body, limit: route.maxBodyBytes)) }
+        }
+        let start: ResponseStart
         do {
-            response = try await client.execute(upstream, timeout: TimeAmount.nanoseconds(Int64(route.timeout.components.seconds) * 1_000_000_000
-                                                                                              + route.timeout.components.attoseconds / 1_000_000_000))
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw error == .connectTimeout ? .unreachable("connect timeout") : .timedOut
+            start = try await started.response.get()
         } catch {
-            throw .unreachable("\(error)")
+            upload?.cancel()
+            await upload?.value
+            throw error as? ExchangeFailure ?? .failed(.unreachable("\(error)"), beforeResponse: true)
         }
         var fields = HTTPFields()
-        for header in response.headers {
+        fields.reserveCapacity(start.head.headers.count)
+        for header in start.head.headers {
             guard let name = HTTPField.Name(header.name) else { continue }
             fields.append(HTTPField(name: name, value: header.value))
         }
-        return Response(status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
-                        headers: ResponseHeaders.sanitized(fields), body: .init(asyncSequence: response.body))
+        let status = HTTPResponse.Status(code: Int(start.head.status.code), reasonPhrase: start.head.status.reasonPhrase)
+        let headers = ResponseHeaders.sanitized(fields)
+        if start.complete {
+            // The response is over: a request body still being sent is no longer wanted.
+            upload?.cancel()
+            await upload?.value
+            return Response(status: status, headers: headers, body: Self.completeBody(start.body, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
+                                                                                     framed: headers[.contentLength] != nil))
+        }
+        let stream = StreamedResponse(connection: connection, upload: upload)
+        return Response(status: status, headers: headers, body: ResponseBody { writer in
+            try await stream.relay(to: &writer)
+        })
+    }
+
+    /// A body that arrived whole with its head. Without a `Content-Length` from the upstream
+    /// the server adds one, except where a response may not carry it (HEAD, 1xx, 204, 304).
+    ///
+    /// To an HTTP/1.1 client the response goes out in one batched write (head, body, end). To
+    /// an HTTP/2 client it is written as head, then body, then end: on an HTTP/2 connection
+    /// that is draining at shutdown, Hummingbird 2.28 closes the connection as the batch closes
+    /// the last stream, before it is flushed, and the client loses the response
+    /// (`shutdownDrainsRequestsInFlight`).
+    static func completeBody(_ parts: [ByteBuffer], status: HTTPResponse.Status, method: HTTPMethod, toHTTP2Client: Bool,
+                             framed: Bool) -> ResponseBody {
+        let lengthless = !framed && (method == .HEAD || status.kind == .informational || status == .noContent || status == .notModified)
+        if !toHTTP2Client, !lengthless, parts.count <= 1 {
+            return parts.first.map(ResponseBody.init(byteBuffer:)) ?? ResponseBody()
+        }
+        return ResponseBody(contentLength: lengthless ? nil : parts.reduce(0) { $0 + $1.readableBytes }) { writer in
+            if !parts.isEmpty { try await writer.write(contentsOf: parts) }
+            try await writer.finish(nil)
+        }
+    }
+
+    /// The request head sent upstream: the canonical target under the upstream's base path,
+    /// the upstream's own `Host`, the filtered fields, and framing that matches the body sent.
+    static func requestHead(_ canonical: CanonicalRequest, endpoint: UpstreamEndpoint, headers: HTTPFields) -> HTTPRequestHead {
+        var nio = HTTPHeaders()
+        nio.reserveCapacity(headers.count + 2)
+        nio.add(name: "Host", value: endpoint.authority)
+        for field in headers where field.name != .contentLength && field.name != .transferEncoding {
+            nio.add(name: field.name.canonicalName, value: field.value)
+        }
+        switch canonical.bodyFraming {
+        case let .contentLength(length): nio.add(name: "Content-Length", value: String(length))
+        case .chunked: nio.add(name: "Transfer-Encoding", value: "chunked")
+        case .unframed:
+            if canonical.method == .post || canonical.method == .put || canonical.method == .patch { nio.add(name: "Content-Length", value: "0") }
+        }
+        return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: canonical.method.rawValue),
+                               uri: endpoint.basePath + canonical.forwardedTarget, headers: nio)
     }
 
     /// The upstream base URL with the canonical target appended under its path.
@@ -76,12 +148,45 @@ public struct UpstreamForwarder: Sendable {
         if text.hasSuffix("/") { text.removeLast() }
         return text + target
     }
+}
 
-    static func nioHeaders(_ fields: HTTPFields) -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(fields.count)
-        for field in fields { headers.add(name: field.name.canonicalName, value: field.value) }
-        return headers
+/// A response body still arriving from the upstream when its head was returned. If the
+/// server never relays it (or stops part-way), the upstream connection is closed, not reused.
+final class StreamedResponse: Sendable {
+    private let connection: UpstreamConnection
+    private let upload: Task<Void, Never>?
+    private let finished = Atomic<Bool>(false)
+
+    init(connection: UpstreamConnection, upload: Task<Void, Never>?) {
+        self.connection = connection
+        self.upload = upload
+    }
+
+    /// Copies the rest of the body to the client at the pace the client takes it.
+    func relay(to writer: inout any ResponseBodyWriter) async throws {
+        do {
+            while let part = try await connection.nextBodyPart() {
+                try await writer.write(part)
+            }
+            finished.store(true, ordering: .relaxed)
+        } catch {
+            connection.abandon()
+            await settleUpload()
+            throw error
+        }
+        await settleUpload()
+        try await writer.finish(nil)
+    }
+
+    /// The response is over: a request body still being sent is no longer wanted.
+    private func settleUpload() async {
+        upload?.cancel()
+        await upload?.value
+    }
+
+    deinit {
+        upload?.cancel()
+        if !finished.load(ordering: .relaxed) { connection.abandon() }
     }
 }
 

@@ -32,7 +32,7 @@ struct WebSocketProxy: Sendable {
         let clientAddress = channel.remoteAddress?.ipAddress ?? "unknown"
         var record = AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: clientAddress)
         let refusal: Response
-        switch await responder.admit(head, clientAddress: clientAddress, tls: { await TLSFacts.read(from: channel) }, record: &record) {
+        switch await responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record) {
         case let .forward(admitted) where admitted.route.allowsWebSocket:
             return upgrade(admitted, record: &record, started: started)
         case let .answer(answer):

@@ -56,6 +56,7 @@ struct GatewayChannel: ServerChildChannel {
     let http2: HTTP2Channel
     let limits: ConnectionLimits
     let gate: ConnectionGate
+    let connections: ConnectionFacts
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         guard gate.admit() else {
@@ -67,8 +68,10 @@ struct GatewayChannel: ServerChildChannel {
         do {
             try channel.pipeline.syncOperations.addHandler(
                 NIOSSLServerHandler(context: sslContext, customVerificationCallback: verification, configuration: .init()))
-            let http1 = self.http1, http2 = self.http2
+            let http1 = self.http1, http2 = self.http2, connections = self.connections
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
+                // The handshake is complete: its facts are read once, before any request.
+                connections.register(channel, http2: result == .negotiated("h2"))
                 switch result {
                 case .negotiated("h2"):
                     return http2.setup(channel: channel, logger: logger).map { .http2($0) }

@@ -1,10 +1,11 @@
 import Hummingbird
 import NIOCore
 import NIOSSL
+import Synchronization
 import X509
 
-/// Per-request context: Hummingbird's storage plus the channel, through which the TLS facts of
-/// the connection (client certificate, protocol version) are read.
+/// Per-request context: Hummingbird's storage plus the channel, which identifies the connection
+/// whose `TLSFacts` apply.
 public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     let channel: any Channel
@@ -15,32 +16,25 @@ public struct GatewayRequestContext: RequestContext {
     }
 
     var clientAddress: String { (channel.parent ?? channel).remoteAddress?.ipAddress ?? channel.remoteAddress?.ipAddress ?? "unknown" }
-
-    /// The verified client certificate and TLS version of this request's connection, in one hop
-    /// to the event loop. For HTTP/2 the request runs on a stream channel and TLS lives on its
-    /// parent; for HTTP/1 the parent is the listening socket, so the handler is looked up here first.
-    func tlsFacts() async -> TLSFacts {
-        await TLSFacts.read(from: channel)
-    }
 }
 
 /// What the TLS layer of a connection established: the verified client certificate, if one was
-/// presented, and the protocol version.
-struct TLSFacts {
-    let certificate: NIOSSLCertificate?
+/// presented (already described for authentication and policy), the protocol version, and
+/// whether ALPN chose HTTP/2.
+struct TLSFacts: Sendable {
+    let certificate: ClientCertificate?
     let version: String
+    let http2: Bool
 
-    /// Reads the facts of `channel`'s connection, in one hop to its event loop.
-    static func read(from channel: any Channel) async -> TLSFacts {
-        let facts = try? await channel.eventLoop.submit { () -> (NIOSSLCertificate?, TLSVersion?) in
-            for candidate in [channel, channel.parent].compactMap({ $0 }) {
-                if let handler = try? candidate.pipeline.syncOperations.handler(type: NIOSSLHandler.self) {
-                    return (handler.peerCertificate, handler.tlsVersion)
-                }
-            }
-            return (nil, nil)
-        }.get()
-        return TLSFacts(certificate: facts?.0, version: facts?.1.map(Self.name) ?? "none")
+    /// A connection the gateway holds no facts for (it closed while its request was running):
+    /// no certificate, so nothing that needs one is admitted.
+    static let unknown = TLSFacts(certificate: nil, version: "none", http2: true)
+
+    /// Reads the facts from `channel`'s TLS handler; on its event loop, after the handshake.
+    static func read(fromHandshakenChannel channel: any Channel, http2: Bool) -> TLSFacts {
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self) else { return .unknown }
+        return TLSFacts(certificate: handler.peerCertificate.flatMap(GatewayResponder.describe),
+                        version: handler.tlsVersion.map(Self.name) ?? "none", http2: http2)
     }
 
     private static func name(_ version: TLSVersion) -> String {
@@ -50,5 +44,29 @@ struct TLSFacts {
         case .tlsv11: "TLSv1.1"
         case .tlsv1: "TLSv1"
         }
+    }
+}
+
+/// The `TLSFacts` of every open client connection, read once when its handshake completes
+/// instead of with a hop to the connection's event loop on each request.
+public final class ConnectionFacts: Sendable {
+    private let byConnection = Mutex<[ObjectIdentifier: TLSFacts]>([:])
+
+    public init() {}
+
+    /// Records the facts of a connection whose handshake just completed (on its event loop);
+    /// they are dropped when it closes.
+    func register(_ channel: any Channel, http2: Bool) {
+        let key = ObjectIdentifier(channel)
+        let facts = TLSFacts.read(fromHandshakenChannel: channel, http2: http2)
+        byConnection.withLock { $0[key] = facts }
+        channel.closeFuture.whenComplete { [self] _ in _ = byConnection.withLock { $0.removeValue(forKey: key) } }
+    }
+
+    /// The facts of the connection `channel` belongs to: itself for HTTP/1.1, its parent for an
+    /// HTTP/2 stream.
+    func facts(for channel: any Channel) -> TLSFacts {
+        let own = ObjectIdentifier(channel), parent = channel.parent.map(ObjectIdentifier.init)
+        return byConnection.withLock { facts in facts[own] ?? parent.flatMap { facts[$0] } } ?? .unknown
     }
 }

@@ -38,11 +38,14 @@ public struct GatewayResponder: Sendable {
     /// The admin console, when this process serves it; its prefix answers 404 otherwise.
     let embedded: EmbeddedMount?
     let metrics: GatewayMetrics
+    /// TLS facts of the open client connections, registered by the listener.
+    let connections: ConnectionFacts
     let logger: Logger
 
     public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, access: AccessControl,
                 forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner, recorder: any AuditRecorder,
-                browserLogin: BrowserLogin?, embedded: EmbeddedMount? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+                browserLogin: BrowserLogin?, embedded: EmbeddedMount? = nil, metrics: GatewayMetrics = GatewayMetrics(),
+                connections: ConnectionFacts = ConnectionFacts(), logger: Logger) {
         self.settings = settings
         self.routes = routes
         self.authenticator = authenticator
@@ -53,6 +56,7 @@ public struct GatewayResponder: Sendable {
         self.browserLogin = browserLogin
         self.embedded = embedded
         self.metrics = metrics
+        self.connections = connections
         self.logger = logger
     }
 
@@ -77,7 +81,8 @@ public struct GatewayResponder: Sendable {
         let started = ContinuousClock.now
         var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
         let response: Response
-        switch await admit(request.head, clientAddress: context.clientAddress, tls: { await context.tlsFacts() }, record: &record) {
+        let tls = connections.facts(for: context.channel)
+        switch await admit(request.head, clientAddress: context.clientAddress, tls: tls, record: &record) {
         case let .answer(answer):
             response = answer
         case let .login(canonical):
@@ -91,7 +96,7 @@ public struct GatewayResponder: Sendable {
                 response = Self.stamped(await application.respond(to: request, caller: caller), requestID: record.requestID,
                                         principal: admitted.principal)
             } else {
-                response = await forward(request, admitted, record: &record)
+                response = await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
             }
         }
         finish(&record, status: Int(response.status.code), started: started)
@@ -108,8 +113,7 @@ public struct GatewayResponder: Sendable {
 
     /// Canonicalize, route, authenticate, apply the route's admission rules and decide with
     /// Cedar. Shared by plain requests and WebSocket upgrades, so both pass the same checks.
-    /// `tls` is only asked for once a route matched (it costs a hop to the connection's loop).
-    func admit(_ head: HTTPRequest, clientAddress: String, tls: () async -> TLSFacts, record: inout AccessRecord) async -> Admission {
+    func admit(_ head: HTTPRequest, clientAddress: String, tls: TLSFacts, record: inout AccessRecord) async -> Admission {
         let requestID = record.requestID
         guard recorder.isAcceptingTraffic else {
             record.outcome = .error
@@ -148,8 +152,7 @@ public struct GatewayResponder: Sendable {
             return .answer(GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID))
         }
         record.route = route.id
-        let tls = await tls()
-        let certificate = tls.certificate.flatMap(Self.describe)
+        let certificate = tls.certificate
         let principal: Principal
         do {
             principal = try authenticator.authenticate(head.headerFields, certificate: certificate)
@@ -209,7 +212,10 @@ public struct GatewayResponder: Sendable {
         }
     }
 
-    private func forward(_ request: Request, _ admitted: Admitted, record: inout AccessRecord) async -> Response {
+    /// New upstream connections are opened on `eventLoop`, the client connection's; `http2`
+    /// says how the client connection speaks.
+    private func forward(_ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, http2: Bool,
+                         record: inout AccessRecord) async -> Response {
         let requestID = record.requestID
         if Self.asksForUpgrade(request.headers) {
             // Upgrades the route allows were taken over by the WebSocket channel before reaching
@@ -217,7 +223,8 @@ public struct GatewayResponder: Sendable {
             return refuseUpgrade(record: &record)
         }
         do {
-            let response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers)
+            let response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
+                                                       eventLoop: eventLoop, toHTTP2Client: http2)
             return Self.stamped(response, requestID: requestID, principal: admitted.principal)
         } catch {
             record.reason = "upstream: \(error)"

@@ -61,7 +61,7 @@ public enum GatewayServer {
                     responder: respond, configuration: .init(http1: http1Configuration, ws: .init(maxFrameSize: limits.maxWebSocketMessageBytes)),
                     shouldUpgrade: { head, channel, _ in await webSockets.shouldUpgrade(head, channel: channel) }),
                 http2: HTTP2Channel(responder: respond, configuration: http2),
-                limits: limits, gate: gate)
+                limits: limits, gate: gate, connections: responder.connections)
         }
         return Application(
             responder: Responder(gateway: responder),

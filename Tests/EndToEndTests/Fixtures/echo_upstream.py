@@ -1,7 +1,11 @@
 """A stand-in internal service for gateway tests: answers every request with a JSON echo of
 what it received (method, target, headers, body) and appends the same record to a log file,
 so tests can check both what an allowed request looked like upstream and that a refused one
-never arrived. A target containing `sleep=N` is answered after N seconds (for drain tests).
+never arrived. A target containing `sleep=N` is answered after N seconds (for drain tests and
+timeouts). Each record names the client port the request came from (to see connection reuse)
+and the SHA-256 of the body. `mirror=1` answers with the request body itself, chunked, in
+64 KiB pieces; `close=1` closes the connection after answering without announcing it (an
+upstream dropping a kept-alive connection).
 
 It also runs a WebSocket echo service (the `websockets` package): the first message it sends
 is a JSON record of the handshake it received (path, headers); then it echoes every message.
@@ -9,6 +13,7 @@ is a JSON record of the handshake it received (path, headers); then it echoes ev
 Usage: echo_upstream.py PORT_FILE LOG_FILE. Both servers bind port 0; PORT_FILE receives
 "HTTP_PORT WS_PORT"."""
 import asyncio
+import hashlib
 import http.server
 import json
 import os
@@ -41,9 +46,20 @@ class Echo(http.server.BaseHTTPRequestHandler):
             time.sleep(float(delay.group(1)))
         record = {"method": self.command, "target": self.path,
                   "headers": [[name.lower(), value] for name, value in self.headers.items()],
-                  "body_bytes": len(body)}
+                  "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest(),
+                  "peer_port": self.client_address[1]}
         with open(sys.argv[2], "a") as log:
             log.write(json.dumps(record) + "\n")
+        if "mirror=1" in self.path:
+            self.send_response(200)
+            self.send_header("content-type", "application/octet-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 65536):
+                piece = body[start:start + 65536]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         out = json.dumps(record).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -52,6 +68,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_header("x-upstream-secret", "must not reach the client")
         self.end_headers()
         self.wfile.write(out)
+        if "close=1" in self.path:
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = answer
 
