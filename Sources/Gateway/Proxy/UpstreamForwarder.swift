@@ -35,7 +35,8 @@ public struct UpstreamForwarder: Sendable {
     func forward(_ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
                  eventLoop: any EventLoop, toHTTP2Client: Bool) async throws(UpstreamFailure) -> Response {
         guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
-        let head = Self.requestHead(canonical, endpoint: endpoint, headers: headers)
+        let framing = Self.upstreamFraming(canonical, fromHTTP2Client: toHTTP2Client)
+        let head = Self.requestHead(canonical, framing: framing, endpoint: endpoint, headers: headers)
         let deadline = NIODeadline.now() + TimeAmount(route.timeout)
         let tls = route.upstreamTLS?.context
         var fresh = false
@@ -43,7 +44,7 @@ public struct UpstreamForwarder: Sendable {
         while true {
             let (connection, reused) = try await client.connection(to: endpoint, tls: tls, on: eventLoop, deadline: deadline, fresh: fresh)
             do throws(ExchangeFailure) {
-                return try await exchange(request, on: connection, head: head, framing: canonical.bodyFraming, route: route, deadline: deadline,
+                return try await exchange(request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
                                           toHTTP2Client: toHTTP2Client)
             } catch {
                 switch error {
@@ -52,7 +53,7 @@ public struct UpstreamForwarder: Sendable {
                     staleConnections += 1
                     fresh = staleConnections > 2
                 case let .failed(failure, beforeResponse):
-                    guard reused, beforeResponse, !fresh, canonical.bodyFraming == .unframed, Self.replayableMethods.contains(canonical.method)
+                    guard reused, beforeResponse, !fresh, framing == .unframed, Self.replayableMethods.contains(canonical.method)
                     else { throw failure }
                     // The upstream closed a kept-alive connection as the request went out: once
                     // more on a new connection.
@@ -60,6 +61,14 @@ public struct UpstreamForwarder: Sendable {
                 }
             }
         }
+    }
+
+    /// How the request body travels upstream. An HTTP/2 request without `Content-Length` may
+    /// still have a body (the rest of its stream): it is sent chunked, except for methods that
+    /// carry none by convention, so such a body is never silently dropped.
+    static func upstreamFraming(_ canonical: CanonicalRequest, fromHTTP2Client: Bool) -> BodyFraming {
+        if fromHTTP2Client, canonical.bodyFraming == .unframed, !replayableMethods.contains(canonical.method) { return .chunked }
+        return canonical.bodyFraming
     }
 
     private func exchange(_ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
@@ -125,14 +134,14 @@ public struct UpstreamForwarder: Sendable {
 
     /// The request head sent upstream: the canonical target under the upstream's base path,
     /// the upstream's own `Host`, the filtered fields, and framing that matches the body sent.
-    static func requestHead(_ canonical: CanonicalRequest, endpoint: UpstreamEndpoint, headers: HTTPFields) -> HTTPRequestHead {
+    static func requestHead(_ canonical: CanonicalRequest, framing: BodyFraming, endpoint: UpstreamEndpoint, headers: HTTPFields) -> HTTPRequestHead {
         var nio = HTTPHeaders()
         nio.reserveCapacity(headers.count + 2)
         nio.add(name: "Host", value: endpoint.authority)
         for field in headers where field.name != .contentLength && field.name != .transferEncoding {
             nio.add(name: field.name.canonicalName, value: field.value)
         }
-        switch canonical.bodyFraming {
+        switch framing {
         case let .contentLength(length): nio.add(name: "Content-Length", value: String(length))
         case .chunked: nio.add(name: "Transfer-Encoding", value: "chunked")
         case .unframed:
