@@ -75,6 +75,39 @@ import Testing
         }
     }
 
+    @Test func aRequestBeyondTheUpstreamConnectionLimitIsA503AtOnce() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes(refusingPort: try FreePort.reserve()),
+                                     limits: ["max_upstream_connections: 1"]) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let bearer = ["-H", "authorization: Bearer \(token)"]
+            // The only upstream connection is busy with this request for 3 s.
+            let held = Self.inBackground { try gateway.curl("/v1/held?sleep=3", bearer) }
+            try await Task.sleep(for: .seconds(1))
+            let refused = try gateway.curl("/v1/refused", bearer)
+            #expect(refused.status == 503, "\(refused.body)")
+            #expect(refused.json["error"] as? String == "upstream_busy")
+            #expect(refused.header("retry-after") == "1")
+            #expect(refused.header("x-request-id") != nil)
+            #expect(try await held.value.status == 200)
+            // Its connection went back to the pool: the next request is served on it.
+            #expect(try gateway.curl("/v1/after", bearer).status == 200)
+            let targets = gateway.upstreamRequests().compactMap { $0["target"] as? String }
+            #expect(!targets.contains("/v1/refused"), "the refused request never reached the upstream: \(targets)")
+
+            let metrics = try GatewayFixture.curl(["http://\(gateway.adminAddress)/metrics"])
+            #expect(metrics.body.contains(#"portcullis_gateway_upstream_errors_total{route="shipments",kind="saturated"} 1"#), "\(metrics.body)")
+        }
+    }
+
+    /// Runs a blocking client call on a thread of its own, so the test's tasks keep running.
+    static func inBackground<T: Sendable>(_ call: @escaping @Sendable () throws -> T) -> Task<T, any Error> {
+        Task {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try call() }) }
+            }
+        }
+    }
+
     @Test func largeBodiesStreamBothWaysIntact() async throws {
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes(refusingPort: try FreePort.reserve())) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))

@@ -298,6 +298,7 @@ extension PortcullisConfiguration {
         limits.maxHeaderCount = try reader.integer("max_header_count", in: 1...10_000) ?? limits.maxHeaderCount
         limits.maxWebSocketMessageBytes = (try reader.integer("max_websocket_message_kb", in: 1...65_536)).map { $0 << 10 }
             ?? limits.maxWebSocketMessageBytes
+        limits.maxUpstreamConnections = try reader.integer("max_upstream_connections", in: 1...100_000) ?? limits.maxUpstreamConnections
         try reader.finish()
         return limits
     }

@@ -76,7 +76,7 @@ final class AccessReplica: Service {
         if let policyFeed { services.append(policyFeed) }
         var upstreamClient: UpstreamClient?
         if configuration.gateway.enabled {
-            let client = try UpstreamClient()
+            let client = try UpstreamClient(maxOpenPerUpstream: configuration.gateway.settings.limits.maxUpstreamConnections)
             upstreamClient = client
             let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
                                                       recorder: recorder, upstreamClient: client, console: try await console(assembled),

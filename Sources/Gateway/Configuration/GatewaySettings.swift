@@ -103,6 +103,9 @@ public struct ConnectionLimits: Sendable {
     public var maxHeaderCount = 100
     /// Largest WebSocket message relayed in either direction.
     public var maxWebSocketMessageBytes = 1 << 20
+    /// Open connections to one upstream (host, port, TLS settings); a request that would need
+    /// one more while all are busy is answered 503 at once instead of opening it.
+    public var maxUpstreamConnections = 1024
 
     public init() {}
 }

@@ -41,7 +41,10 @@ public struct UpstreamEndpoint: Sendable, Hashable {
 }
 
 /// Portcullis's HTTP/1.1 client towards upstreams: per (host, port, TLS settings) a pool of
-/// keep-alive connections, each carrying one exchange at a time. Bodies stream both ways with
+/// keep-alive connections, each carrying one exchange at a time, and at most
+/// `maxOpenPerUpstream` of them open: a request that would need one more fails at once with
+/// `UpstreamFailure.saturated` (503), so a burst of slow requests cannot pile up connections
+/// on an upstream. Bodies stream both ways with
 /// backpressure (the upstream is read only as fast as the client takes the response); a
 /// connection that failed, was told `Connection: close`, or whose exchange did not finish
 /// cleanly is closed, never reused. No redirects are followed and nothing is decompressed.
@@ -77,19 +80,34 @@ public final class UpstreamClient: Sendable {
         public init() {}
     }
 
-    private let idle = Mutex<[PoolKey: [UpstreamConnection]]>([:])
+    /// The connections of one upstream: those waiting for an exchange, and how many are open.
+    struct Pool {
+        var idle: [UpstreamConnection] = []
+        var open = 0
+    }
+
+    private enum Reservation {
+        case pooled(UpstreamConnection)
+        case newConnection
+        case saturated
+    }
+
+    private let pools = Mutex<[PoolKey: Pool]>([:])
     private let defaultTLS: NIOSSLContext
     let timeouts: Timeouts
     /// Idle connections kept per upstream; more are closed when their exchange ends.
     let maxIdlePerUpstream: Int
+    /// Open connections (idle or busy) per upstream.
+    let maxOpenPerUpstream: Int
 
     /// - Throws: when the default TLS context (system trust store) cannot be built.
-    public init(timeouts: Timeouts = Timeouts(), maxIdlePerUpstream: Int = 128) throws {
+    public init(timeouts: Timeouts = Timeouts(), maxIdlePerUpstream: Int = 128, maxOpenPerUpstream: Int = 1024) throws {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         defaultTLS = try NIOSSLContext(configuration: configuration)
         self.timeouts = timeouts
         self.maxIdlePerUpstream = maxIdlePerUpstream
+        self.maxOpenPerUpstream = maxOpenPerUpstream
     }
 
     /// A pooled connection to `endpoint` when one is idle (and `fresh` is false), otherwise a
@@ -97,9 +115,16 @@ public final class UpstreamClient: Sendable {
     func connection(to endpoint: UpstreamEndpoint, tls: NIOSSLContext?, on eventLoop: any EventLoop, deadline: NIODeadline,
                     fresh: Bool) async throws(UpstreamFailure) -> (connection: UpstreamConnection, reused: Bool) {
         let key = PoolKey(host: endpoint.host, port: endpoint.port, tls: endpoint.secure ? (tls ?? defaultTLS) : nil)
-        if !fresh, let pooled = takeIdle(key) { return (pooled, true) }
+        switch reserve(key, fresh: fresh) {
+        case let .pooled(connection): return (connection, true)
+        case .saturated: throw .saturated
+        case .newConnection: break
+        }
         let connectTimeout = min(TimeAmount(timeouts.connect), deadline - .now())
-        guard connectTimeout > .zero else { throw .timedOut }
+        guard connectTimeout > .zero else {
+            release(key)
+            throw .timedOut
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.autoRead, value: false)
@@ -120,8 +145,10 @@ public final class UpstreamClient: Sendable {
         do {
             channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
         } catch ChannelError.connectTimeout {
+            release(key)
             throw .unreachable("connect timeout")
         } catch {
+            release(key)
             throw .unreachable("connect: \(error)")
         }
         do {
@@ -134,38 +161,59 @@ public final class UpstreamClient: Sendable {
                 return connection
             }.get(), false)
         } catch {
+            // Its close handler was not registered yet: the slot is given back here.
             channel.close(promise: nil)
+            release(key)
             throw .unreachable("connection setup: \(error)")
         }
     }
 
-    private func takeIdle(_ key: PoolKey) -> UpstreamConnection? {
-        idle.withLock { pools in pools[key]?.popLast() }
+    /// An idle connection, or a slot for a new one while fewer than `maxOpenPerUpstream` are open.
+    private func reserve(_ key: PoolKey, fresh: Bool) -> Reservation {
+        pools.withLock { pools in
+            if !fresh, let pooled = pools[key]?.idle.popLast() { return .pooled(pooled) }
+            guard pools[key, default: Pool()].open < maxOpenPerUpstream else { return .saturated }
+            pools[key, default: Pool()].open += 1
+            return .newConnection
+        }
+    }
+
+    /// Gives back the slot of a connection that failed to open or has closed.
+    private func release(_ key: PoolKey) {
+        pools.withLock { pools in
+            pools[key]?.open -= 1
+            if pools[key]?.open == 0 { pools[key] = nil }
+        }
     }
 
     private func putIdle(_ connection: UpstreamConnection, key: PoolKey) {
-        let kept = idle.withLock { pools in
-            guard pools[key, default: []].count < maxIdlePerUpstream else { return false }
-            pools[key, default: []].append(connection)
+        let kept = pools.withLock { pools in
+            guard pools[key, default: Pool()].idle.count < maxIdlePerUpstream else { return false }
+            pools[key, default: Pool()].idle.append(connection)
             return true
         }
         if !kept { connection.channel.close(promise: nil) }
     }
 
+    /// A connection closed: out of the idle list if it was there, and its slot given back.
     private func remove(_ connection: UpstreamConnection, key: PoolKey) {
-        idle.withLock { pools in
-            guard let index = pools[key]?.firstIndex(where: { $0 === connection }) else { return }
-            pools[key]?.remove(at: index)
-            if pools[key]?.isEmpty == true { pools[key] = nil }
+        pools.withLock { pools in
+            if let index = pools[key]?.idle.firstIndex(where: { $0 === connection }) { pools[key]?.idle.remove(at: index) }
+            pools[key]?.open -= 1
+            if pools[key]?.open == 0 { pools[key] = nil }
         }
     }
 
     /// Closes every idle connection (at shutdown); connections in use close when their
     /// exchange ends.
     public func closeIdleConnections() {
-        let all = idle.withLock { pools in
-            defer { pools.removeAll() }
-            return pools.values.flatMap { $0 }
+        let all = pools.withLock { pools in
+            var idle: [UpstreamConnection] = []
+            for key in Array(pools.keys) {
+                idle += pools[key]?.idle ?? []
+                pools[key]?.idle.removeAll()
+            }
+            return idle
         }
         for connection in all { connection.channel.close(promise: nil) }
     }

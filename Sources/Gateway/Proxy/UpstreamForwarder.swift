@@ -9,13 +9,8 @@ import Synchronization
 public enum UpstreamFailure: Error, Sendable {
     case unreachable(String)
     case timedOut
-
-    var status: HTTPResponse.Status {
-        switch self {
-        case .unreachable: .badGateway
-        case .timedOut: .gatewayTimeout
-        }
-    }
+    /// The upstream already has `limits.max_upstream_connections` open connections, all busy.
+    case saturated
 }
 
 /// Sends the canonical request to the route's upstream over a pooled keep-alive connection of

@@ -22,9 +22,15 @@ public final class GatewayMetrics: Sendable {
 
     /// Why the upstream gave no answer, as counted in `portcullis_gateway_upstream_errors_total`.
     enum UpstreamFailure: Int, CaseIterable {
-        case unreachable, timeout
+        case unreachable, timeout, saturated
 
-        var label: String { self == .timeout ? "timeout" : "unreachable" }
+        var label: String {
+            switch self {
+            case .unreachable: "unreachable"
+            case .timeout: "timeout"
+            case .saturated: "saturated"
+            }
+        }
     }
 
     private struct RouteInstruments: Sendable {

@@ -228,9 +228,21 @@ public struct GatewayResponder: Sendable {
             return Self.stamped(response, requestID: requestID, principal: admitted.principal)
         } catch {
             record.reason = "upstream: \(error)"
-            metrics.recordUpstreamFailure(route: admitted.route.id, error.status == .gatewayTimeout ? .timeout : .unreachable)
-            return GatewayAnswers.json(error.status, ["error": error.status == .gatewayTimeout ? "upstream_timeout" : "bad_gateway",
-                                                      "message": "the upstream service did not answer"], requestID: requestID)
+            switch error {
+            case .saturated:
+                metrics.recordUpstreamFailure(route: admitted.route.id, .saturated)
+                return GatewayAnswers.json(.serviceUnavailable, ["error": "upstream_busy",
+                                                                 "message": "the upstream service has too many requests in progress"],
+                                           requestID: requestID, headers: [.retryAfter: "1"])
+            case .timedOut:
+                metrics.recordUpstreamFailure(route: admitted.route.id, .timeout)
+                return GatewayAnswers.json(.gatewayTimeout, ["error": "upstream_timeout", "message": "the upstream service did not answer"],
+                                           requestID: requestID)
+            case .unreachable:
+                metrics.recordUpstreamFailure(route: admitted.route.id, .unreachable)
+                return GatewayAnswers.json(.badGateway, ["error": "bad_gateway", "message": "the upstream service did not answer"],
+                                           requestID: requestID)
+            }
         }
     }
 
