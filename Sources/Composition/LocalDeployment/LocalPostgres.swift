@@ -61,7 +61,7 @@ struct LocalPostgres {
 
     /// Fast shutdown; the data stays.
     func stop() throws {
-        guard let data = try? String(contentsOf: directory.appendingPathComponent("location"), encoding: .utf8) else { return }
+        guard let data = recordedLocation() else { return }
         let bin = try binaries()
         if (try? asServer(bin + "/pg_ctl", ["-D", data, "status"])) != nil {
             try asServer(bin + "/pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"])
@@ -77,10 +77,17 @@ struct LocalPostgres {
         return "\(root)/\(newest)/bin"
     }
 
+    /// The data directory recorded by an earlier start, by this code or by `scripts/pg` (which
+    /// shares the layout and ends the file with a newline).
+    private func recordedLocation() -> String? {
+        (try? String(contentsOf: directory.appendingPathComponent("location"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `DIR/data`, or for root a directory under /tmp the `postgres` user can reach.
     private func dataDirectory() throws -> String {
         let location = directory.appendingPathComponent("location")
-        if let recorded = try? String(contentsOf: location, encoding: .utf8) { return recorded }
+        if let recorded = recordedLocation() { return recorded }
         var data = directory.appendingPathComponent("data").path
         if isRoot {
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-pg-\(UUID().uuidString.prefix(8))")
