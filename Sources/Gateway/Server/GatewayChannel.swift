@@ -81,6 +81,10 @@ struct GatewayChannel: ServerChildChannel {
                         // Hummingbird's idle timer starts with the first request; until then this one runs.
                         let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
                         try channel.pipeline.syncOperations.addHandler(FirstRequestHeadDeadline(timeout: idleTimeout), position: .after(decoder))
+                        // A request the HTTP/1.1 parser refuses (conflicting framing, bad field
+                        // syntax) gets 400 and the connection closes, also on its first request,
+                        // which Hummingbird's own handling does not see.
+                        try channel.pipeline.syncOperations.addHandler(HTTPServerProtocolErrorHandler(), position: .after(decoder))
                         return .http1_1(connection)
                     }
                 case .negotiated:
