@@ -40,13 +40,11 @@ import Testing
         Shape(description: "a request hidden after an empty chunked body is decided on its own",
               bytes: "GET /health/ping HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                   + "GET /admin/users HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
-              statuses: [200, 401],
-              knownGap: "a request pipelined behind the first one of a connection is not answered"),
+              statuses: [200, 401]),
         Shape(description: "pipelined requests are answered in order, each decided on its own",
               bytes: "GET /health/one HTTP/1.1\r\n\(host)\r\nGET /admin/two HTTP/1.1\r\n\(host)\r\n"
                   + "GET /health/three HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
-              statuses: [200, 401, 200],
-              knownGap: "a request pipelined behind the first one of a connection is not answered"),
+              statuses: [200, 401, 200]),
     ]
 
     @Test func smugglingShapesAreRefusedOrDecidedOneByOne() async throws {
@@ -64,9 +62,7 @@ import Testing
             // Nothing policy refuses reached the upstream; what arrived was allowed, each once.
             let targets = gateway.upstreamRequests().compactMap { $0["target"] as? String }
             #expect(!targets.contains { $0.contains("admin") || $0.contains("invoices") }, "\(targets)")
-            #expect(Set(targets).isSubset(of: ["/health/one", "/health/ping", "/health/three"]) && Set(targets).count == targets.count,
-                    "\(targets)")
-            #expect(targets.contains("/health/one") && targets.contains("/health/ping"), "\(targets)")
+            #expect(targets.sorted() == ["/health/one", "/health/ping", "/health/three"], "\(targets)")
         }
     }
 
@@ -90,10 +86,9 @@ import Testing
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The status of every response, in order. A response's body does not end with a line
+    /// break, so the next status line may follow it directly.
     static func statuses(in output: String) -> [Int] {
-        output.components(separatedBy: "\r\n").compactMap { line in
-            guard line.hasPrefix("HTTP/1.1 ") else { return nil }
-            return Int(line.dropFirst(9).prefix(3))
-        }
+        output.components(separatedBy: "HTTP/1.1 ").dropFirst().compactMap { Int($0.prefix(3)) }
     }
 }

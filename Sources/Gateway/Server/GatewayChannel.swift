@@ -81,10 +81,6 @@ struct GatewayChannel: ServerChildChannel {
                         // Hummingbird's idle timer starts with the first request; until then this one runs.
                         let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
                         try channel.pipeline.syncOperations.addHandler(FirstRequestHeadDeadline(timeout: idleTimeout), position: .after(decoder))
-                        // A request the HTTP/1.1 parser refuses (conflicting framing, bad field
-                        // syntax) gets 400 and the connection closes, also on its first request,
-                        // which Hummingbird's own handling does not see.
-                        try channel.pipeline.syncOperations.addHandler(HTTPServerProtocolErrorHandler(), position: .after(decoder))
                         return .http1_1(connection)
                     }
                 case .negotiated:
@@ -120,9 +116,15 @@ struct GatewayChannel: ServerChildChannel {
 /// Closes an HTTP/1.1 connection whose first request head is not complete within `timeout` of
 /// the TLS handshake: a head sent a byte at a time (slowloris) or never. Later requests are
 /// covered by Hummingbird's idle timer, which counts from the end of each response.
+///
+/// It also answers 400 and closes when the parser refuses that first head (conflicting
+/// framing, bad field syntax): the WebSocket-upgrade stage holds the first request, so
+/// Hummingbird's own 400 for parser errors only covers later ones. Leaving with the first head,
+/// it is never in a WebSocket pipeline.
 final class FirstRequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
@@ -137,6 +139,13 @@ final class FirstRequestHeadDeadline: ChannelInboundHandler, RemovableChannelHan
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close", "Content-Length": "0"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
