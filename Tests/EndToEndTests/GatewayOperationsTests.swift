@@ -146,9 +146,16 @@ import Testing
             #expect(statuses.keys.sorted() == ["200"], "\(result)")
             #expect((statuses["200"] ?? 0) > 50)
             #expect(gateway.serve.standardError.contains("policies reloaded"))
-            // The last route added is in force: policy denies it (403), where before the reload the
-            // path fell under the `shipments` route, which the dispatcher may read.
-            #expect(try gateway.curl("/extra-5/x", ["-H", "authorization: Bearer \(token)"]).status == 403)
+            // The last route added comes into force (the files are checked every second): policy
+            // denies it (403), where before the reload the path fell under the `shipments` route,
+            // which the dispatcher may read.
+            var status = 0
+            for _ in 0..<10 {
+                status = try gateway.curl("/extra-5/x", ["-H", "authorization: Bearer \(token)"]).status
+                if status == 403 { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(status == 403)
         }
     }
 

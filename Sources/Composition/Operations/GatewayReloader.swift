@@ -43,7 +43,9 @@ struct GatewayReloader: Service {
         }
     }
 
-    /// Modification times and sizes of every file the gateway reads.
+    /// Inode, modification time and size of every file the gateway reads: an atomic
+    /// replacement (a new inode) counts as a change even when size and timestamp match the
+    /// previous version's at the file system's timestamp granularity.
     private func fileStamps() -> [String: [Double]] {
         var files = [configuration.gateway.settings.certificateFile, configuration.gateway.settings.keyFile]
         if let bundle = configuration.gateway.settings.clientCAFile { files.append(bundle) }
@@ -57,7 +59,8 @@ struct GatewayReloader: Service {
         var stamps: [String: [Double]] = [:]
         for file in files {
             let attributes = try? FileManager.default.attributesOfItem(atPath: file)
-            stamps[file] = [(attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
+            stamps[file] = [Double((attributes?[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0),
+                            (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
                             Double((attributes?[.size] as? NSNumber)?.int64Value ?? -1)]
         }
         return stamps
