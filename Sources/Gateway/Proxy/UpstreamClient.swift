@@ -44,8 +44,8 @@ public struct UpstreamEndpoint: Sendable, Hashable {
 /// keep-alive connections, each carrying one exchange at a time, and at most
 /// `maxOpenPerUpstream` of them open: a request that would need one more fails at once with
 /// `UpstreamFailure.saturated` (503), so a burst of slow requests cannot pile up connections
-/// on an upstream. Bodies stream both ways with
-/// backpressure (the upstream is read only as fast as the client takes the response); a
+/// on an upstream. Bodies stream both ways with backpressure (the upstream is read only as
+/// fast as the client takes the response); a
 /// connection that failed, was told `Connection: close`, or whose exchange did not finish
 /// cleanly is closed, never reused. No redirects are followed and nothing is decompressed.
 /// HTTP/2 towards upstreams is not spoken: connections offer no ALPN.
@@ -178,12 +178,14 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// Gives back the slot of a connection that failed to open or has closed.
+    /// Gives back the slot of a connection that failed to open.
     private func release(_ key: PoolKey) {
-        pools.withLock { pools in
-            pools[key]?.open -= 1
-            if pools[key]?.open == 0 { pools[key] = nil }
-        }
+        pools.withLock { Self.giveBackSlot(key, in: &$0) }
+    }
+
+    private static func giveBackSlot(_ key: PoolKey, in pools: inout [PoolKey: Pool]) {
+        pools[key]?.open -= 1
+        if pools[key]?.open == 0 { pools[key] = nil }
     }
 
     private func putIdle(_ connection: UpstreamConnection, key: PoolKey) {
@@ -199,8 +201,7 @@ public final class UpstreamClient: Sendable {
     private func remove(_ connection: UpstreamConnection, key: PoolKey) {
         pools.withLock { pools in
             if let index = pools[key]?.idle.firstIndex(where: { $0 === connection }) { pools[key]?.idle.remove(at: index) }
-            pools[key]?.open -= 1
-            if pools[key]?.open == 0 { pools[key] = nil }
+            Self.giveBackSlot(key, in: &pools)
         }
     }
 
