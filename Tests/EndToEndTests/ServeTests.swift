@@ -57,6 +57,20 @@ import Testing
         #expect(try await serve.wait() == 0)
     }
 
+    @Test func aListenerThatCannotBindStopsTheProcessWithTheReasonLogged() async throws {
+        let first = try PortcullisProcess(["serve"], environment: [
+            "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable", "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0"])
+        let taken = try await first.adminAddress()
+        defer { first.signal(SIGKILL) }
+        let second = try PortcullisProcess(["serve"], environment: [
+            "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable", "PORTCULLIS_ADMIN_LISTEN": taken])
+        #expect(try await second.wait() == 1)
+        let line = second.standardError.split(separator: "\n").first { $0.contains("stopped on an error") }
+        let object = try line.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(object?["level"] as? String == "critical", "\(second.standardError)")
+        #expect((object?["error"] as? String)?.contains("in use") == true, "\(second.standardError)")
+    }
+
     @Test func aBadConfigurationFileIsRefusedWithItsLine() async throws {
         let path = try configFile("log:\n  level: info\n  colour: blue\n")
         let serve = try PortcullisProcess(["serve", "--config", path])

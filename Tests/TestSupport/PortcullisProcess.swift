@@ -23,7 +23,8 @@ public final class PortcullisProcess: Sendable {
     }
 
     private let process: Process
-    private let output = Mutex<(stdout: String, stderr: String)>(("", ""))
+    /// What the child wrote so far, and how many of its two pipes reached end-of-file.
+    private let output = Mutex<(stdout: String, stderr: String, closedPipes: Int)>(("", "", 0))
 
     public init(_ arguments: [String], environment: [String: String] = [:], executable: URL = binaryURL) throws {
         let process = Process()
@@ -40,14 +41,24 @@ public final class PortcullisProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         self.process = process
         stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            self?.output.withLock { $0.stdout += text }
+            self?.collect(handle) { $0.stdout += $1 }
         }
         stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            self?.output.withLock { $0.stderr += text }
+            self?.collect(handle) { $0.stderr += $1 }
         }
         try process.run()
+    }
+
+    /// Appends what `handle` has; an empty read is end-of-file, after which the handler is removed.
+    private func collect(_ handle: FileHandle, into append: (inout (stdout: String, stderr: String, closedPipes: Int), String) -> Void) {
+        let data = handle.availableData
+        guard !data.isEmpty else {
+            handle.readabilityHandler = nil
+            output.withLock { $0.closedPipes += 1 }
+            return
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        output.withLock { append(&$0, text) }
     }
 
     public var standardOutput: String { output.withLock { $0.stdout } }
@@ -94,7 +105,13 @@ public final class PortcullisProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        try await Task.sleep(for: .milliseconds(50))  // let the pipes drain
+        // Both pipes reach end-of-file once the child's output is all read; on a loaded machine that
+        // can take much longer than the exit itself. A grandchild that kept a pipe open is waited for
+        // no longer than a few seconds.
+        let drained = ContinuousClock.now + .seconds(5)
+        while output.withLock({ $0.closedPipes }) < 2, ContinuousClock.now < drained {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         return ChildExit.waitBlocking(process)
     }
 

@@ -18,6 +18,11 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(2)
+        } catch {
+            // A service that failed (a listener that could not bind, say) ends the whole group; say
+            // which error in the log, where operators look, rather than only on standard error.
+            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
         }
     }
 }
