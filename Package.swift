@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
@@ -223,7 +224,11 @@ let package = Package(
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
         .testTarget(name: "PolicyStoreTests", dependencies: ["PolicyStore", "Cedar", "Database", "TestSupport",
                                                              .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", .product(name: "HTTPTypes", package: "swift-http-types")]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", .product(name: "HTTPTypes", package: "swift-http-types"),
+            // The conversion the HTTP/1.1 pipeline applies, to pin what `HTTP1Target` relies on.
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+        ]),
         .testTarget(
             name: "IdentityTests",
             dependencies: [

@@ -34,7 +34,15 @@ struct WebSocketProxy: Sendable {
         let refusal: Response
         switch await responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record) {
         case let .forward(admitted) where admitted.route.allowsWebSocket:
-            return upgrade(admitted, record: &record, started: started)
+            // After the 101 the connection carries WebSocket frames, which the HTTP/1.1 head guard
+            // cannot read: it leaves before the answer is written.
+            do {
+                try await channel.pipeline.removeHandler(name: HTTP1HeadGuard.name).get()
+                return upgrade(admitted, record: &record, started: started)
+            } catch {
+                logger.error("websocket upgrade refused: the HTTP/1.1 head guard could not be removed", metadata: ["error": "\(error)"])
+                refusal = responder.failUpgrade(record: &record)
+            }
         case let .answer(answer):
             refusal = answer
         case .forward, .login:

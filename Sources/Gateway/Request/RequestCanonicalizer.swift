@@ -5,8 +5,8 @@ import HTTPTypes
 /// unambiguous. Computed once per request; nothing downstream re-parses the raw target.
 ///
 /// The request must carry the target exactly as it was on the wire in `path` (origin-form,
-/// absolute-form or `*`), and the host in `authority` (HTTP/2 `:authority`, or the HTTP/1
-/// `Host`).
+/// absolute-form or `*`; over HTTP/1.1 the last two arrive as ``HTTP1Target`` carries them),
+/// and the host in `authority` (HTTP/2 `:authority`, or the HTTP/1 `Host`).
 ///
 /// **Host.** From `authority`; a `Host` header field present in addition is refused, as is a
 /// lone `Host` field repeated when there is no authority. Lower-cased, one trailing dot
@@ -51,7 +51,7 @@ public enum RequestCanonicalizer {
         let (host, port) = try requestHost(request, hostFieldCount: fields.hostFieldCount)
         guard let target = request.pseudoHeaderFields.path else { throw .missingTarget }
         let (path, query) = try target.withUnsafeBytesOfValue { (bytes) throws(RequestRejection) in
-            try pathAndQuery(ofTarget: bytes, method: request.method, host: host, port: port)
+            try pathAndQuery(ofTarget: HTTP1Target.unwrapped(bytes), method: request.method, host: host, port: port)
         }
         return CanonicalRequest(
             method: request.method,

@@ -78,9 +78,9 @@ struct GatewayChannel: ServerChildChannel {
                 case .negotiated("http/1.1"), .fallback:
                     let idleTimeout = Self.timeAmount(limits.idleTimeout)
                     return http1.setup(channel: channel, logger: logger).flatMapThrowing { connection in
-                        // Hummingbird's idle timer starts with the first request; until then this one runs.
                         let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-                        try channel.pipeline.syncOperations.addHandler(FirstRequestHeadDeadline(timeout: idleTimeout), position: .after(decoder))
+                        try channel.pipeline.syncOperations.addHandler(HTTP1HeadGuard(timeout: idleTimeout), name: HTTP1HeadGuard.name,
+                                                                       position: .after(decoder))
                         return .http1_1(connection)
                     }
                 case .negotiated:
@@ -113,21 +113,28 @@ struct GatewayChannel: ServerChildChannel {
     }
 }
 
-/// Closes an HTTP/1.1 connection whose first request head is not complete within `timeout` of
-/// the TLS handshake: a head sent a byte at a time (slowloris) or never. Later requests are
-/// covered by Hummingbird's idle timer, which counts from the end of each response.
+/// Stands between SwiftNIO's HTTP/1.1 parser and everything that reads its request heads, for
+/// as long as the connection speaks HTTP/1.1 (a WebSocket upgrade removes it: see
+/// ``WebSocketProxy``).
 ///
-/// It also answers 400 and closes when the parser refuses that first head (conflicting
-/// framing, bad field syntax): the WebSocket-upgrade stage holds the first request, so
-/// Hummingbird's own 400 for parser errors only covers later ones. Leaving with the first head,
-/// it is never in a WebSocket pipeline.
-final class FirstRequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
+/// - The first request head must be complete within `timeout` of the TLS handshake: a head sent
+///   a byte at a time (slowloris) or never closes the connection. Later requests are covered by
+///   Hummingbird's idle timer, which counts from the end of each response.
+/// - A parser error on the first request (conflicting framing, bad field syntax) is answered 400
+///   and the connection closed: the WebSocket-upgrade stage holds the first request, so
+///   Hummingbird's own 400 for parser errors only covers later ones.
+/// - A request-target that is not origin-form goes on as ``HTTP1Target`` carries it, so the
+///   canonicalizer sees it whole and refuses an absolute-form target for another host.
+final class HTTP1HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    static let name = "portcullis-http1-head-guard"
+
     private let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
+    private var sawFirstHead = false
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
@@ -142,19 +149,21 @@ final class FirstRequestHeadDeadline: ChannelInboundHandler, RemovableChannelHan
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        guard !sawFirstHead, error is HTTPParserError else { return context.fireErrorCaught(error) }
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close", "Content-Length": "0"])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let isHead = if case .head = unwrapInboundIn(data) { true } else { false }
-        context.fireChannelRead(data)
-        if isHead {
+        guard case var .head(head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        if !sawFirstHead {
+            sawFirstHead = true
             deadline?.cancel()
             deadline = nil
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
+        guard head.uri.utf8.first != UInt8(ascii: "/") else { return context.fireChannelRead(data) }
+        head.uri = HTTP1Target.carried(head.uri)
+        context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 }

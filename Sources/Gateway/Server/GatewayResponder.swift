@@ -264,6 +264,14 @@ public struct GatewayResponder: Sendable {
                                    requestID: record.requestID)
     }
 
+    /// An upgrade the gateway admitted but could not carry out on this connection.
+    func failUpgrade(record: inout AccessRecord) -> Response {
+        record.outcome = .error
+        record.reason = "upgrade could not be prepared"
+        return GatewayAnswers.json(.internalServerError, ["error": "upgrade_failed", "message": "the WebSocket upgrade could not be prepared"],
+                                   requestID: record.requestID)
+    }
+
     static func asksForUpgrade(_ fields: HTTPFields) -> Bool {
         fields[.upgrade] != nil
     }
