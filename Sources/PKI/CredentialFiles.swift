@@ -54,21 +54,32 @@ public enum CredentialFiles {
     }
 
     /// Reads a pair written by `write`, retrying briefly (at most about 50 ms) when it catches the
-    /// pair between the two renames.
+    /// pair between the two renames. Both files are read before either is parsed, the key first as
+    /// `write` renames it first, so the window in which a renewal can come between the two reads is
+    /// two system calls wide, not the time it takes to parse a chain.
     public static func read(prefix: String) throws(PKIError) -> (chain: [Certificate], key: Certificate.PrivateKey) {
         for attempt in 1...5 {
-            let chain = try readChain(prefix + ".crt")
-            let key = try readKey(prefix + ".key")
+            let keyText = try contents(of: prefix + ".key", holding: "the private key")
+            let chainText = try contents(of: prefix + ".crt", holding: "the certificates")
+            let chain = try parseChain(chainText, path: prefix + ".crt")
+            let key = try parseKey(keyText, path: prefix + ".key")
             if chain[0].publicKey == key.publicKey { return (chain, key) }
             if attempt < 5 { usleep(10_000) }
         }
         throw .credentialMismatch(prefix)
     }
 
-    private static func readChain(_ path: String) throws(PKIError) -> [Certificate] {
+    private static func contents(of path: String, holding what: String) throws(PKIError) -> String {
         do {
-            let chain = try PEMDocument.parseMultiple(pemString: String(contentsOfFile: path, encoding: .utf8))
-                .map { try Certificate(pemDocument: $0) }
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .unreadable("cannot read \(what) in \(path): \(error)")
+        }
+    }
+
+    private static func parseChain(_ text: String, path: String) throws(PKIError) -> [Certificate] {
+        do {
+            let chain = try PEMDocument.parseMultiple(pemString: text).map { try Certificate(pemDocument: $0) }
             guard !chain.isEmpty else { throw PKIError.unreadable("\(path) holds no certificate") }
             return chain
         } catch let error as PKIError {
@@ -78,9 +89,9 @@ public enum CredentialFiles {
         }
     }
 
-    private static func readKey(_ path: String) throws(PKIError) -> Certificate.PrivateKey {
+    private static func parseKey(_ text: String, path: String) throws(PKIError) -> Certificate.PrivateKey {
         do {
-            return try Certificate.PrivateKey(pemEncoded: String(contentsOfFile: path, encoding: .utf8))
+            return try Certificate.PrivateKey(pemEncoded: text)
         } catch {
             throw .unreadable("cannot read the private key in \(path): \(error)")
         }
