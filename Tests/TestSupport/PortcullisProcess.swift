@@ -23,8 +23,7 @@ public final class PortcullisProcess: Sendable {
     }
 
     private let process: Process
-    /// What the child wrote so far, and how many of its two pipes reached end-of-file.
-    private let output = Mutex<(stdout: String, stderr: String, closedPipes: Int)>(("", "", 0))
+    private let output = CapturedOutput()
 
     public init(_ arguments: [String], environment: [String: String] = [:], executable: URL = binaryURL) throws {
         let process = Process()
@@ -40,31 +39,15 @@ public final class PortcullisProcess: Sendable {
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
         self.process = process
-        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            self?.collect(handle) { $0.stdout += $1 }
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            self?.collect(handle) { $0.stderr += $1 }
-        }
         try process.run()
+        output.drain(stdout.fileHandleForReading, \.stdout)
+        output.drain(stderr.fileHandleForReading, \.stderr)
     }
 
-    /// Appends what `handle` has; an empty read is end-of-file, after which the handler is removed.
-    private func collect(_ handle: FileHandle, into append: (inout (stdout: String, stderr: String, closedPipes: Int), String) -> Void) {
-        let data = handle.availableData
-        guard !data.isEmpty else {
-            handle.readabilityHandler = nil
-            output.withLock { $0.closedPipes += 1 }
-            return
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        output.withLock { append(&$0, text) }
-    }
-
-    public var standardOutput: String { output.withLock { $0.stdout } }
+    public var standardOutput: String { output.text(\.stdout) }
 
     public var isRunning: Bool { ChildExit.status(process) == nil }
-    public var standardError: String { output.withLock { $0.stderr } }
+    public var standardError: String { output.text(\.stderr) }
 
     /// Waits until a line of standard error satisfies `match`, and returns what `match` extracted.
     public func waitForLogLine<T>(timeout: Duration = .seconds(30), _ match: (String) -> T?) async throws -> T {
@@ -100,8 +83,10 @@ public final class PortcullisProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ChildExit.status(process) == nil {
             guard ContinuousClock.now < deadline else {
+                let stacks = Self.threadStacks(of: process.processIdentifier)
                 process.terminate()
-                throw Failure(description: "process did not exit; stderr was:\n\(standardError)")
+                throw Failure(description: "\(process.arguments ?? []) did not exit within \(timeout); stderr was:\n\(standardError)\n"
+                              + "its threads were:\n\(stacks)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -109,14 +94,64 @@ public final class PortcullisProcess: Sendable {
         // can take much longer than the exit itself. A grandchild that kept a pipe open is waited for
         // no longer than a few seconds.
         let drained = ContinuousClock.now + .seconds(5)
-        while output.withLock({ $0.closedPipes }) < 2, ContinuousClock.now < drained {
+        while output.closedPipes < 2, ContinuousClock.now < drained {
             try await Task.sleep(for: .milliseconds(10))
         }
         return ChildExit.waitBlocking(process)
     }
 
+    /// Where a hung child's threads are, from gdb when the machine has it: a hang seen once in CI
+    /// should say where it was.
+    private static func threadStacks(of pid: Int32) -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(no /usr/bin/gdb to show them)" }
+        let gdb = Process()
+        gdb.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        gdb.arguments = ["30", "/usr/bin/gdb", "-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 25"]
+        let pipe = Pipe()
+        gdb.standardOutput = pipe
+        gdb.standardError = FileHandle.nullDevice
+        gdb.standardInput = FileHandle.nullDevice
+        guard (try? gdb.run()) != nil else { return "(gdb did not start)" }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ChildExit.waitBlocking(gdb)
+        return text.split(separator: "\n").filter { $0.hasPrefix("#") || $0.hasPrefix("Thread") }.prefix(400).joined(separator: "\n")
+    }
+
     deinit {
         if process.isRunning { process.terminate() }
+    }
+}
+
+/// What a child wrote to its standard output and error so far, and how many of the two pipes
+/// reached end-of-file.
+private final class CapturedOutput: Sendable {
+    struct Streams {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        var closedPipes = 0
+    }
+
+    private let streams = Mutex(Streams())
+
+    var closedPipes: Int { streams.withLock { $0.closedPipes } }
+
+    func text(_ stream: KeyPath<Streams, [UInt8]>) -> String {
+        streams.withLock { String(decoding: $0[keyPath: stream], as: UTF8.self) }
+    }
+
+    /// Reads `handle` on a thread of its own with blocking read(2) until end-of-file. (Foundation's
+    /// `readabilityHandler` lost the end of a child's output on a loaded machine.)
+    func drain(_ handle: FileHandle, _ stream: WritableKeyPath<Streams, [UInt8]> & Sendable) {
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                streams.withLock { $0[keyPath: stream] += buffer[..<count] }
+            }
+            streams.withLock { $0.closedPipes += 1 }
+        }
     }
 }
 

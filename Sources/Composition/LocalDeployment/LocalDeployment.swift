@@ -57,7 +57,7 @@ public struct LocalDeployment: Sendable {
         let masterKeyFile = state.appendingPathComponent("master.key")
         if !FileManager.default.fileExists(atPath: masterKeyFile.path) {
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-            FileManager.default.createFile(atPath: masterKeyFile.path, contents: key, attributes: [.posixPermissions: 0o600])
+            try createOwnerOnlyFile(atPath: masterKeyFile.path, contents: key)
         }
         let certs = state.appendingPathComponent("certs")
         let authority = try certificateAuthority(in: certs)
@@ -226,10 +226,20 @@ public struct LocalDeployment: Sendable {
 
 public enum LocalDeploymentError: Error, CustomStringConvertible {
     case demoUpstreams(String)
+    case cannotCreate(path: String)
 
     public var description: String {
         switch self {
         case let .demoUpstreams(reason): "demo upstreams: \(reason)"
+        case let .cannotCreate(path): "cannot create \(path)"
         }
+    }
+}
+
+/// Creates (or replaces) a file of the local deployment readable by its owner only: keys,
+/// passwords and logs that may hold them. Going on without it would fail later, further from the cause.
+func createOwnerOnlyFile(atPath path: String, contents: Data?) throws(LocalDeploymentError) {
+    guard FileManager.default.createFile(atPath: path, contents: contents, attributes: [.posixPermissions: 0o600]) else {
+        throw .cannotCreate(path: path)
     }
 }

@@ -32,9 +32,9 @@ struct LocalPostgres {
         if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let password = (0..<24).map { _ in "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789".randomElement()! }
-            FileManager.default.createFile(atPath: passwordFile.path, contents: Data(String(password).utf8), attributes: [.posixPermissions: 0o600])
+            try createOwnerOnlyFile(atPath: passwordFile.path, contents: Data(String(password).utf8))
             let pwfile = data + "/../initdb-password"
-            FileManager.default.createFile(atPath: pwfile, contents: Data(String(password).utf8), attributes: [.posixPermissions: 0o600])
+            try createOwnerOnlyFile(atPath: pwfile, contents: Data(String(password).utf8))
             defer { try? FileManager.default.removeItem(atPath: pwfile) }
             if isRoot { try run("/bin/chown", ["-R", "postgres:", (data as NSString).deletingLastPathComponent]) }
             try asServer(bin + "/initdb", ["-D", data, "-U", "portcullis", "--pwfile=" + pwfile, "--auth-local=scram-sha-256",
@@ -112,7 +112,7 @@ struct LocalPostgres {
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-up-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        try createOwnerOnlyFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
