@@ -76,12 +76,10 @@ extension Database {
     }
 
     /// Runs the pool only for the duration of `body`: for commands (`migrate`, `audit verify`)
-    /// rather than long-running services.
-    public func withRunning<T: Sendable>(_ body: (PostgresClient) async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.run() }
-            defer { group.cancelAll() }
-            return try await body(client)
-        }
+    /// rather than long-running services. See ``BackgroundWork`` for how it stops.
+    public func withRunning<T: Sendable>(logger: Logger, _ body: (PostgresClient) async throws -> T) async throws -> T {
+        let (result, stoppedInTime) = try await BackgroundWork.during([{ try await self.run() }]) { try await body(client) }
+        if !stoppedInTime { logger.warning("the database pool did not stop within 5 s; the command ends anyway") }
+        return result
     }
 }

@@ -35,7 +35,7 @@ import Testing
             var logger = Logger(label: "policy-store-test")
             logger.logLevel = .critical
             let database = Database(url: url, pool: .init(maximumConnections: 4), logger: logger)
-            try await database.withRunning { client in
+            try await database.withRunning(logger: logger) { client in
                 _ = try await Migrator(client: client, logger: logger).apply(try Migration.bundled())
                 try await body(Store(database: database, versions: PolicyVersions(client: client, checker: PolicyChecker(testRunner: nil), logger: logger),
                                      logger: logger))

@@ -85,7 +85,7 @@ public final class PortcullisProcess: Sendable {
             guard ContinuousClock.now < deadline else {
                 let stacks = Self.threadStacks(of: process.processIdentifier)
                 process.terminate()
-                throw Failure(description: "\(process.arguments ?? []) did not exit within \(timeout); stderr was:\n\(standardError)\n"
+                throw Failure(description: "\(process.arguments ?? []) did not exit within \(timeout); stdout was:\n\(standardOutput)\nstderr was:\n\(standardError)\n"
                               + "its threads were:\n\(stacks)")
             }
             try await Task.sleep(for: .milliseconds(20))

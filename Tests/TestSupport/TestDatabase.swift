@@ -58,6 +58,6 @@ public enum TestDatabase {
         var logger = Logger(label: "test-db")
         logger.logLevel = .error  // the pool warns about leases requested before run() starts; that race is harmless here
         let database = Database(url: url, pool: .init(maximumConnections: 4), logger: logger)
-        return try await database.withRunning(body)
+        return try await database.withRunning(logger: logger, body)
     }
 }

@@ -10,7 +10,7 @@ public enum AuditRuntime {
         _ configuration: PortcullisConfiguration, logger: Logger, _ body: (AuditStore) async throws -> T
     ) async throws -> T {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        return try await database.withRunning { client in try await body(AuditStore(client: client, logger: logger)) }
+        return try await database.withRunning(logger: logger) { client in try await body(AuditStore(client: client, logger: logger)) }
     }
 
     public static func verify(

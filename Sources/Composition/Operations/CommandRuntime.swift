@@ -14,17 +14,16 @@ enum CommandRuntime {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
         let audit = AuditPipeline(configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
                                   logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await database.run(); return nil }
-            group.addTask { try await audit.run(); return nil }
-            defer { group.cancelAll() }
+        let (result, stoppedInTime) = try await BackgroundWork.during([{ try await database.run() }, { try await audit.run() }]) {
             let result: Result<T, any Error>
             do { result = .success(try await body(database, audit)) } catch { result = .failure(error) }
             while audit.statistics.queued > 0 || audit.statistics.accepted > audit.statistics.written + audit.statistics.spooled {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            return try result.get()
+            return result
         }
+        if !stoppedInTime { logger.warning("the database pool and audit writer did not stop within 5 s; the command ends anyway") }
+        return try result.get()
     }
 
     /// `Operator::"<OS user>"`: who ran the command, for the audit trail.

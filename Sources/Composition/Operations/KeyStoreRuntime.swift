@@ -10,6 +10,6 @@ public enum KeyStoreRuntime {
         configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (any KeyRingStore) async throws -> T
     ) async throws -> T {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        return try await database.withRunning { client in try await body(PostgresKeyRingStore(client: client, logger: logger)) }
+        return try await database.withRunning(logger: logger) { client in try await body(PostgresKeyRingStore(client: client, logger: logger)) }
     }
 }

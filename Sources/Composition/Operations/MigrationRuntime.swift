@@ -6,7 +6,7 @@ public enum MigrationRuntime {
     public static func run(configuration: PortcullisConfiguration, logger: Logger) async throws -> Migrator.Report {
         let migrations = try Migration.bundled()
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        return try await database.withRunning { client in
+        return try await database.withRunning(logger: logger) { client in
             try await Migrator(client: client, logger: logger).apply(migrations)
         }
     }

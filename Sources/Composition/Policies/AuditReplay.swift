@@ -115,6 +115,6 @@ struct AuditReplay {
         _ configuration: PortcullisConfiguration, logger: Logger, _ body: (PostgresClient) async throws -> T
     ) async throws -> T {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        return try await database.withRunning { client in try await body(client) }
+        return try await database.withRunning(logger: logger) { client in try await body(client) }
     }
 }
