@@ -11,12 +11,12 @@
 ///
 /// An HTTP/2 client could send the prefix in `:path`; all it gets is what an HTTP/1.1 client gets
 /// by sending the target itself, with the same checks.
-public enum HTTP1Target {
-    public static let prefix = "non-origin-form "
+enum HTTP1Target {
+    static let prefix = "non-origin-form "
 
     /// The text to put in place of `target` before conversion: `target` itself when it is
     /// origin-form, else the prefixed target.
-    public static func carried(_ target: String) -> String {
+    static func carried(_ target: String) -> String {
         target.utf8.first == ASCII.slash ? target : prefix + target
     }
 
