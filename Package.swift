@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -45,6 +47,13 @@ let package = Package(
         // MARK: Domain modules
         .target(name: "Cedar"),
         .target(name: "Tokens", dependencies: ["CSodium"]),
+        .target(
+            name: "ChildProcesses",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "PKI",
             dependencies: [
@@ -148,6 +157,7 @@ let package = Package(
                 "Gateway",
                 "Console",
                 "PKI",
+                "ChildProcesses",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "PolicyStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -214,6 +224,7 @@ let package = Package(
         ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(

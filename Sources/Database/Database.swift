@@ -21,6 +21,7 @@ public struct Database: Service {
 
     public let client: PostgresClient
     public let url: DatabaseURL
+    private let running = RunningSignal()
 
     public init(url: DatabaseURL, pool: PoolSettings = .init(), logger: Logger) {
         var configuration = url.clientConfiguration()
@@ -32,7 +33,17 @@ public struct Database: Service {
     }
 
     public func run() async throws {
+        // Nothing suspends between raising the signal and `PostgresClient.run()` marking itself
+        // running, so a command that waits for the signal does not lease too early (which
+        // PostgresNIO answers with a warning on the command's standard error).
+        running.raise()
         await client.run()
+    }
+
+    /// Returns once `run()` has started: commands that run the pool beside their own work wait
+    /// for it before their first query.
+    public func waitUntilRunning() async {
+        await running.wait()
     }
 
     /// Whether a trivial query completes within `timeout`; the reason when it does not.
@@ -78,7 +89,10 @@ extension Database {
     /// Runs the pool only for the duration of `body`: for commands (`migrate`, `audit verify`)
     /// rather than long-running services. See ``BackgroundWork`` for how it stops.
     public func withRunning<T: Sendable>(logger: Logger, _ body: (PostgresClient) async throws -> T) async throws -> T {
-        let (result, stoppedInTime) = try await BackgroundWork.during([{ try await self.run() }]) { try await body(client) }
+        let (result, stoppedInTime) = try await BackgroundWork.during([{ try await self.run() }]) {
+            await waitUntilRunning()
+            return try await body(client)
+        }
         if !stoppedInTime { logger.warning("the database pool did not stop within 5 s; the command ends anyway") }
         return result
     }

@@ -27,6 +27,9 @@ public struct DemoConfiguration: Sendable {
     public var portsFile: String?
     /// Links shown on the ops console.
     public var consoleLinks: [ConsoleLink] = []
+    /// Stop when the process that started us is gone (`portcullis up` killed with SIGKILL
+    /// cannot stop us itself, and we must not keep its ports).
+    public var exitWithParent = false
 
     public func routeID(_ service: DemoService) -> String { routeIDs[service] ?? service.rawValue }
 

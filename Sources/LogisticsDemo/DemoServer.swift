@@ -26,7 +26,9 @@ public enum DemoServer {
             }
             return .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let watch: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.exitWithParent
+            ? [.init(service: ParentWatch(logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)] : []
+        let group = ServiceGroup(configuration: .init(services: services + watch, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.notice("stopped")
     }

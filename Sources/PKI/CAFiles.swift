@@ -17,11 +17,11 @@ public struct CAFiles: Sendable {
     public func save(_ authority: CertificateAuthority, rootKey: Certificate.PrivateKey, force: Bool) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let files: [(String, String, Bool)] = [
-            ("root.crt", try authority.root.serializeAsPEM().pemString, false),
-            ("root.key", try rootKey.serializeAsPEM().pemString, true),
-            ("intermediate.crt", try authority.intermediate.serializeAsPEM().pemString, false),
-            ("intermediate.key", try authority.intermediateKey.serializeAsPEM().pemString, true),
-            ("ca-bundle.crt", try authority.intermediate.serializeAsPEM().pemString + "\n" + authority.root.serializeAsPEM().pemString, false),
+            ("root.crt", PEMText.of(try authority.root.serializeAsPEM()), false),
+            ("root.key", PEMText.of(try rootKey.serializeAsPEM()), true),
+            ("intermediate.crt", PEMText.of(try authority.intermediate.serializeAsPEM()), false),
+            ("intermediate.key", PEMText.of(try authority.intermediateKey.serializeAsPEM()), true),
+            ("ca-bundle.crt", PEMText.of(try authority.intermediate.serializeAsPEM(), try authority.root.serializeAsPEM()), false),
             ("trust-domain", authority.trustDomain + "\n", false),
         ]
         if !force, let existing = files.first(where: { FileManager.default.fileExists(atPath: url($0.0).path) }) {

@@ -48,7 +48,7 @@ public struct CertificateRevocationList: Sendable {
     public let nextUpdate: Date
 
     /// The same CRL as PEM, `-----BEGIN X509 CRL-----`.
-    public var pemString: String { PEMDocument(type: "X509 CRL", derBytes: derBytes).pemString }
+    public var pemString: String { PEMText.of(PEMDocument(type: "X509 CRL", derBytes: derBytes)) }
 
     /// Signs a complete CRL listing `revoked`. `number` must grow with every CRL issued (RFC 5280
     /// §5.2.3), so verifiers can tell the newer of two CRLs apart.

@@ -27,8 +27,8 @@ public enum CredentialFiles {
         let certificates: String
         let privateKey: String
         do {
-            certificates = try chain.map { try $0.serializeAsPEM().pemString + "\n" }.joined()
-            privateKey = try key.serializeAsPEM().pemString + "\n"
+            certificates = PEMText.of(try chain.map { try $0.serializeAsPEM() })
+            privateKey = PEMText.of(try key.serializeAsPEM())
         } catch {
             throw .signingFailed("cannot encode the credentials for \(prefix): \(error)")
         }

@@ -53,6 +53,9 @@ struct LogisticsDemoCommand: AsyncParsableCommand {
     @Option(help: "Seconds after which the cached key set is refetched.")
     var keyMaxAge = 300
 
+    @Flag(help: "Stop when the process that started this one ends.")
+    var exitWithParent = false
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -68,11 +71,13 @@ struct LogisticsDemoCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        var settings = configuration
+        settings.exitWithParent = exitWithParent
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        try await DemoServer.run(configuration, logger: Logger(label: "logistics-demo"))
+        try await DemoServer.run(settings, logger: Logger(label: "logistics-demo"))
     }
 }

@@ -1,7 +1,10 @@
+import ChildProcesses
 import Crypto
 import Foundation
 import Logging
 import PKI
+import Synchronization
+import UnixSignals
 import X509
 
 /// `portcullis up`: the whole logistics deployment on one machine, from a state directory
@@ -46,14 +49,46 @@ public struct LocalDeployment: Sendable {
         self.logger = logger
     }
 
+    /// Runs until SIGINT or SIGTERM. A signal while serving shuts the services down gracefully;
+    /// a signal before that (initialising the database, migrating, …) stops the work at once.
+    /// Either way every program started here, PostgreSQL included, is stopped before this returns.
     public func run() async throws {
+        let serving = ServingFlag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.deploy(serving: serving) }
+            group.addTask {
+                for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) where !serving.isSet {
+                    throw LocalDeploymentError.interrupted(signal: "\(signal)")
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func deploy(serving: ServingFlag) async throws {
         let state = options.stateDirectory
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         let seed = try DemoSeed.load(path: options.seedFile)
-        let postgres = options.databaseURL == nil ? LocalPostgres(directory: state.appendingPathComponent("pg")) : nil
-        let databaseURL = try options.databaseURL ?? postgres!.start()
-        defer { if let postgres { try? postgres.stop() } }
+        for (port, option) in [(options.gatewayPort, "--gateway-port"), (options.identityPort, "--identity-port"), (options.adminPort, "--admin-port")]
+        where !LocalPorts.isFree(port) {
+            throw LocalDeploymentError.portTaken(port: port, option: option)
+        }
+        guard let postgres = options.databaseURL == nil ? LocalPostgres(directory: state.appendingPathComponent("pg"), progress: progress) : nil else {
+            return try await deploy(databaseURL: options.databaseURL!, seed: seed, serving: serving)
+        }
+        do {
+            try await deploy(databaseURL: try await postgres.start(), seed: seed, serving: serving)
+        } catch {
+            // Stopped even when we were interrupted: cancellation must not leave the server behind.
+            try? await Task { try await postgres.stop() }.value
+            throw error
+        }
+        try await Task { try await postgres.stop() }.value
+    }
 
+    private func deploy(databaseURL: String, seed: DemoSeed, serving: ServingFlag) async throws {
+        let state = options.stateDirectory
         let masterKeyFile = state.appendingPathComponent("master.key")
         if !FileManager.default.fileExists(atPath: masterKeyFile.path) {
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
@@ -64,34 +99,44 @@ public struct LocalDeployment: Sendable {
         try issueCredentials(authority, in: certs)
 
         // The demo upstreams first: they learn the identity service's keys when it is up.
+        progress("starting the demo services (log: \(state.path)/logistics-demo.log)")
         let demoPortsFile = state.appendingPathComponent("demo-ports.json")
         try? FileManager.default.removeItem(at: demoPortsFile)
-        let demo = try startDemoUpstreams(portsFile: demoPortsFile)
-        defer { if demo.isRunning { demo.terminate(); demo.waitUntilExit() } }
-        let demoPorts = try await waitForPorts(demoPortsFile, of: demo)
+        let demoLog = try CapturedOutput(path: state.appendingPathComponent("logistics-demo.log").path)
+        try await demoUpstreams(portsFile: demoPortsFile).supervise(output: demoLog) {
+            let demoPorts = try await waitForPorts(demoPortsFile)
+            let configurationFile = state.appendingPathComponent("portcullis.yaml")
+            try configurationText(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts)
+                .write(to: configurationFile, atomically: true, encoding: .utf8)
+            let configuration = try PortcullisConfiguration.load(path: configurationFile.path)
 
-        let configurationFile = state.appendingPathComponent("portcullis.yaml")
-        try configurationText(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts)
-            .write(to: configurationFile, atomically: true, encoding: .utf8)
-        let configuration = try PortcullisConfiguration.load(path: configurationFile.path)
-
-        _ = try await MigrationRuntime.run(configuration: configuration, logger: logger)
-        let created = try await IdentityAdministration.run(configuration: configuration, logger: logger) { admin in
-            try await seed.apply(with: admin)
+            progress("migrating the database")
+            _ = try await MigrationRuntime.run(configuration: configuration, logger: logger)
+            progress("creating the demo company (\(options.seedFile))")
+            let created = try await IdentityAdministration.run(configuration: configuration, logger: logger) { admin in
+                try await seed.apply(with: admin)
+            }
+            if !created.isEmpty { progress("created \(created.joined(separator: ", "))") }
+            // The gateway enforces the policy store's active version (so the admin console can edit,
+            // test and push it); the first run stores the policies directory as version 1.
+            try await PolicyAdministration.run(configuration: configuration, logger: logger) { policies in
+                guard try await policies.versions.active() == nil else { return }
+                let version = try await policies.push(directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
+                                                      author: "portcullis up")
+                progress("stored \(options.policiesDirectory) as policy version \(version.number)")
+            }
+            progress("starting the identity service and the gateway")
+            serving.set()
+            // Written unbuffered: whoever started us (a terminal, a test, a pipe) sees it now.
+            FileHandle.standardOutput.write(Data(walkthrough(seed: seed, certs: certs).utf8))
+            try await ServeRuntime.run(configuration: configuration, logger: logger)
         }
-        if !created.isEmpty { logger.notice("demo organisation created", metadata: ["created": "\(created.joined(separator: ", "))"]) }
-        // The gateway enforces the policy store's active version (so the admin console can edit,
-        // test and push it); the first run stores the policies directory as version 1.
-        try await PolicyAdministration.run(configuration: configuration, logger: logger) { policies in
-            guard try await policies.versions.active() == nil else { return }
-            let version = try await policies.push(directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
-                                                  author: "portcullis up")
-            logger.notice("policies stored", metadata: ["version": "\(version.number)", "hash": "\(version.hash)"])
-        }
+        progress("stopped the identity service, the gateway and the demo services")
+    }
 
-        // Written unbuffered: whoever started us (a terminal, a test, a pipe) sees it now.
-        FileHandle.standardOutput.write(Data(walkthrough(seed: seed, certs: certs).utf8))
-        try await ServeRuntime.run(configuration: configuration, logger: logger)
+    /// One line on standard error for a person watching: what is happening now.
+    private func progress(_ message: String) {
+        FileHandle.standardError.write(Data("portcullis up: \(message)\n".utf8))
     }
 
     /// The CA of the state directory, created on the first run.
@@ -118,30 +163,24 @@ public struct LocalDeployment: Sendable {
         }
     }
 
-    private func startDemoUpstreams(portsFile: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = options.demoExecutable
-        process.arguments = ["--all", "--ports-file", portsFile.path, "--log-level", "warning",
-                             "--jwks-url", "http://127.0.0.1:\(options.identityPort)/.well-known/jwks.json",
-                             "--console-link", "Shipments=https://shipments.localhost:\(options.gatewayPort)/v1/shipments",
-                             "--console-link", "Fleet=https://fleet.localhost:\(options.gatewayPort)/v1/vehicles",
-                             "--console-link", "Billing=https://billing.localhost:\(options.gatewayPort)/v1/invoices"]
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw LocalDeploymentError.demoUpstreams("cannot start \(options.demoExecutable.path): \(error)")
-        }
-        return process
+    /// The four demo services in one `logistics-demo`, which leaves if we are killed.
+    private func demoUpstreams(portsFile: URL) -> ChildCommand {
+        ChildCommand(options.demoExecutable.path, [
+            "--all", "--ports-file", portsFile.path, "--log-level", "warning", "--exit-with-parent",
+            "--jwks-url", "http://127.0.0.1:\(options.identityPort)/.well-known/jwks.json",
+            "--console-link", "Shipments=https://shipments.localhost:\(options.gatewayPort)/v1/shipments",
+            "--console-link", "Fleet=https://fleet.localhost:\(options.gatewayPort)/v1/vehicles",
+            "--console-link", "Billing=https://billing.localhost:\(options.gatewayPort)/v1/invoices",
+        ])
     }
 
-    private func waitForPorts(_ file: URL, of process: Process) async throws -> [String: Int] {
-        for _ in 0..<200 {
+    /// The ports the demo services bound; if the program ends first, supervision cancels this wait.
+    private func waitForPorts(_ file: URL) async throws -> [String: Int] {
+        for _ in 0..<600 {
             if let data = try? Data(contentsOf: file), let ports = try? JSONDecoder().decode([String: Int].self, from: data) { return ports }
-            guard process.isRunning else { throw LocalDeploymentError.demoUpstreams("logistics-demo exited with status \(process.terminationStatus)") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw LocalDeploymentError.demoUpstreams("logistics-demo did not report its ports within 10 s")
+        throw LocalDeploymentError.demoUpstreams("logistics-demo did not report its ports within 30 s")
     }
 
     func configurationText(databaseURL: String, masterKeyFile: URL, demoPorts: [String: Int]) throws -> String {
@@ -224,14 +263,26 @@ public struct LocalDeployment: Sendable {
     }
 }
 
+/// Whether `portcullis serve` has taken over signal handling (and with it graceful shutdown).
+private final class ServingFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}
+
 public enum LocalDeploymentError: Error, CustomStringConvertible {
     case demoUpstreams(String)
     case cannotCreate(path: String)
+    case portTaken(port: Int, option: String)
+    /// SIGINT or SIGTERM before the services were up: everything started so far was stopped.
+    case interrupted(signal: String)
 
     public var description: String {
         switch self {
         case let .demoUpstreams(reason): "demo upstreams: \(reason)"
         case let .cannotCreate(path): "cannot create \(path)"
+        case let .portTaken(port, option): "port \(port) on 127.0.0.1 is in use (another `portcullis up`?); choose another with \(option)"
+        case let .interrupted(signal): "interrupted by \(signal); everything started was stopped"
         }
     }
 }

@@ -1,70 +1,137 @@
+import ChildProcesses
 import Foundation
 
 /// A private PostgreSQL cluster in a directory (Debian's `initdb` and `pg_ctl`), listening on
 /// loopback only, with a random password for the `portcullis` superuser kept beside it (mode
 /// 0600). Started on demand and stopped with `stop()`; its data survives for the next run.
 ///
-/// Run as root, the server runs as the unprivileged `postgres` user (PostgreSQL refuses root),
-/// and the data lives where that user can reach it; `location` records where.
+/// It picks up wherever an earlier run left it: a cluster that was never started or whose
+/// `initdb` was interrupted, a `postmaster.pid` left by a crash, a server still running from a
+/// run that was killed, a recorded port now taken by something else.
+///
+/// Run as root, the server runs as the unprivileged `postgres` account (PostgreSQL refuses
+/// root), and the data lives where that account can reach it; `location` records where. The
+/// layout is the one `scripts/pg` uses.
 struct LocalPostgres {
     let directory: URL
+    /// Told what is happening, in words, while it happens.
+    let progress: @Sendable (String) -> Void
 
     enum Failure: Error, CustomStringConvertible {
         case serverNotInstalled
-        case command(String, status: Int32, output: String)
+        case passwordMissing(cluster: String, passwordFile: String)
+        case cannotPrepare(path: String, reason: String)
 
         var description: String {
             switch self {
-            case .serverNotInstalled: "PostgreSQL server programs not found under /usr/lib/postgresql (apt-get install postgresql)"
-            case let .command(command, status, output): "\(command) exited \(status): \(output)"
+            case .serverNotInstalled:
+                "PostgreSQL server programs not found under /usr/lib/postgresql (apt-get install postgresql)"
+            case let .passwordMissing(cluster, passwordFile):
+                "the cluster in \(cluster) exists but its password file \(passwordFile) is gone; delete both to start over"
+            case let .cannotPrepare(path, reason):
+                "cannot prepare \(path): \(reason)"
             }
         }
     }
 
     private var isRoot: Bool { getuid() == 0 }
+    private var serverAccount: String? { isRoot ? "postgres" : nil }
+    private var passwordFile: String { directory.appendingPathComponent("password").path }
 
-    /// Initialises the cluster on first use and starts it; returns its database URL.
-    func start() throws -> String {
+    /// Initialises the cluster on first use, starts it unless it runs, and returns its database URL.
+    func start() async throws -> String {
         let bin = try binaries()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let data = try dataDirectory()
-        let passwordFile = directory.appendingPathComponent("password")
+        let data = try await dataDirectory()
         if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
-            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let password = (0..<24).map { _ in "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789".randomElement()! }
-            try createOwnerOnlyFile(atPath: passwordFile.path, contents: Data(String(password).utf8))
-            let pwfile = data + "/../initdb-password"
-            try createOwnerOnlyFile(atPath: pwfile, contents: Data(String(password).utf8))
-            defer { try? FileManager.default.removeItem(atPath: pwfile) }
-            if isRoot { try run("/bin/chown", ["-R", "postgres:", (data as NSString).deletingLastPathComponent]) }
-            try asServer(bin + "/initdb", ["-D", data, "-U", "portcullis", "--pwfile=" + pwfile, "--auth-local=scram-sha-256",
-                                           "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"])
+            try await initialise(data, bin: bin)
         }
-        let password = try String(contentsOf: passwordFile, encoding: .utf8)
+        guard let password = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+            throw Failure.passwordMissing(cluster: data, passwordFile: passwordFile)
+        }
+        removeStaleLockFile(data)
         let portFile = directory.appendingPathComponent("port")
-        var port = Int((try? String(contentsOf: portFile, encoding: .utf8)) ?? "") ?? 0
-        if (try? asServer(bin + "/pg_ctl", ["-D", data, "status"])) == nil {
-            if port == 0 || !Self.isFree(port) { port = Self.freePort() }
+        var port = Int((try? String(contentsOf: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        if try await isRunning(data, bin: bin) {
+            progress("PostgreSQL is already running (port \(port))")
+        } else {
+            if port == 0 || !LocalPorts.isFree(port) { port = LocalPorts.free() }
             try String(port).write(to: portFile, atomically: true, encoding: .utf8)
-            try asServer(bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o",
-                                           "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=200", "start"])
+            progress("starting PostgreSQL on 127.0.0.1:\(port)")
+            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o",
+                                                     "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=200", "start"],
+                                   account: serverAccount, deadline: .seconds(90)).run()
         }
-        let url = "postgres://portcullis:\(password)@127.0.0.1:\(port)/portcullis?sslmode=disable"
-        let exists = try run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "portcullis", "-d", "postgres", "-Atqc",
-                                               "SELECT 1 FROM pg_database WHERE datname = 'portcullis'"], environment: ["PGPASSWORD": password])
-        if !exists.contains("1") {
-            try run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "portcullis", "-d", "postgres", "-qc", "CREATE DATABASE portcullis"],
-                    environment: ["PGPASSWORD": password])
+        let psql = { (sql: String) in
+            ChildCommand("/usr/bin/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "portcullis", "-d", "postgres", "-Atqc", sql],
+                         environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"], deadline: .seconds(30))
         }
-        return url
+        if !(try await psql("SELECT 1 FROM pg_database WHERE datname = 'portcullis'").run()).contains("1") {
+            try await psql("CREATE DATABASE portcullis").run()
+        }
+        return "postgres://portcullis:\(password)@127.0.0.1:\(port)/portcullis?sslmode=disable"
     }
 
     /// Fast shutdown; the data stays.
-    func stop() throws {
+    func stop() async throws {
         guard let data = recordedLocation() else { return }
         let bin = try binaries()
-        if (try? asServer(bin + "/pg_ctl", ["-D", data, "status"])) != nil {
-            try asServer(bin + "/pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"])
+        if try await isRunning(data, bin: bin) {
+            progress("stopping PostgreSQL")
+            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"], account: serverAccount,
+                                   deadline: .seconds(90)).run()
+        }
+    }
+
+    /// `initdb` into an empty data directory with a new password. Whatever an interrupted
+    /// earlier attempt left there is cleared first (without PG_VERSION it never became a cluster).
+    private func initialise(_ data: String, bin: String) async throws {
+        progress("initialising a PostgreSQL cluster in \(data)")
+        try? FileManager.default.removeItem(atPath: data)
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        let password = String((0..<24).map { _ in alphabet.randomElement()! })
+        try createOwnerOnlyFile(atPath: passwordFile, contents: Data(password.utf8))
+        let parent = (data as NSString).deletingLastPathComponent
+        let initPassword = parent + "/initdb-password"
+        try createOwnerOnlyFile(atPath: initPassword, contents: Data(password.utf8))
+        defer { try? FileManager.default.removeItem(atPath: initPassword) }
+        if let account = serverAccount {
+            for path in [parent, data, initPassword] { try hand(path, to: account) }
+        }
+        try await ChildCommand(bin + "/initdb", ["-D", data, "-U", "portcullis", "--pwfile=" + initPassword, "--auth-local=scram-sha-256",
+                                                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
+                               account: serverAccount, deadline: .seconds(180)).run()
+    }
+
+    /// `pg_ctl status`: 0 when a server runs on this data directory, 3 when none does.
+    private func isRunning(_ data: String, bin: String) async throws -> Bool {
+        do {
+            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "status"], account: serverAccount, deadline: .seconds(30)).run()
+            return true
+        } catch ChildProcessError.failed(_, status: "exited with status 3", _) {
+            return false
+        }
+    }
+
+    /// A `postmaster.pid` whose process is gone, or is no PostgreSQL (its number was reused after
+    /// a crash or a reboot), would make `pg_ctl` believe a server runs or refuse to start one.
+    private func removeStaleLockFile(_ data: String) {
+        let lockFile = data + "/postmaster.pid"
+        guard let contents = try? String(contentsOfFile: lockFile, encoding: .utf8),
+              let pid = contents.split(separator: "\n").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespaces)) })
+        else { return }
+        let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if command != "postgres" {
+            progress("removing the lock file of a PostgreSQL that no longer runs (pid \(pid))")
+            try? FileManager.default.removeItem(atPath: lockFile)
+        }
+    }
+
+    private func hand(_ path: String, to account: String) throws {
+        guard let entry = getpwnam(account) else { throw Failure.cannotPrepare(path: path, reason: "no account named \(account)") }
+        guard chown(path, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else {
+            throw Failure.cannotPrepare(path: path, reason: String(cString: strerror(errno)))
         }
     }
 
@@ -84,74 +151,21 @@ struct LocalPostgres {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// `DIR/data`, or for root a directory under /tmp the `postgres` user can reach.
-    private func dataDirectory() throws -> String {
-        let location = directory.appendingPathComponent("location")
+    /// `DIR/data`, or for root a directory under /tmp that the `postgres` account can reach
+    /// (created first when the system has none, as `scripts/pg` does).
+    private func dataDirectory() async throws -> String {
         if let recorded = recordedLocation() { return recorded }
         var data = directory.appendingPathComponent("data").path
         if isRoot {
+            if getpwnam("postgres") == nil {
+                try await ChildCommand("/usr/sbin/useradd", ["--system", "--home-dir", "/var/lib/postgresql", "--shell", "/usr/sbin/nologin",
+                                                             "postgres"]).run()
+            }
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-pg-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
             data = base.appendingPathComponent("data").path
         }
-        try data.write(to: location, atomically: true, encoding: .utf8)
+        try data.write(to: directory.appendingPathComponent("location"), atomically: true, encoding: .utf8)
         return data
-    }
-
-    @discardableResult
-    private func asServer(_ program: String, _ arguments: [String]) throws -> String {
-        isRoot ? try run("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments) : try run(program, arguments)
-    }
-
-    /// Runs a program to completion with no inherited descriptors but a log pipe; its output
-    /// comes back, or its failure with the output.
-    @discardableResult
-    private func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-up-\(UUID().uuidString).log")
-        try createOwnerOnlyFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw Failure.command(([program] + arguments).joined(separator: " "), status: process.terminationStatus, output: output)
-        }
-        return output
-    }
-
-    static func freePort() -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length) == 0 ? getsockname(socket, pointer, &length) : -1
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    static func isFree(_ port: Int) -> Bool {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }

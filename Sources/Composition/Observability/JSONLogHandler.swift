@@ -54,19 +54,3 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Installs the process-wide log handler once, from configuration.
-public enum LoggingSetup {
-    public static func bootstrap(format: PortcullisConfiguration.LogSection.Format, level: PortcullisConfiguration.LogSection.Level) {
-        let level = level.loggerLevel
-        switch format {
-        case .json:
-            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
-        case .text:
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-        }
-    }
-}

@@ -15,6 +15,7 @@ enum CommandRuntime {
         let audit = AuditPipeline(configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
                                   logger: logger)
         let (result, stoppedInTime) = try await BackgroundWork.during([{ try await database.run() }, { try await audit.run() }]) {
+            await database.waitUntilRunning()
             let result: Result<T, any Error>
             do { result = .success(try await body(database, audit)) } catch { result = .failure(error) }
             while audit.statistics.queued > 0 || audit.statistics.accepted > audit.statistics.written + audit.statistics.spooled {

@@ -48,7 +48,7 @@ struct WorkloadAPI: Sendable {
         }
         let chain = try await workload.sign(csr, credential: credential, client: context.clientInfo(request, settings: settings))
         let pem: String
-        do { pem = try chain.map { try $0.serializeAsPEM().pemString + "\n" }.joined() } catch { throw .signingFailed("\(error)") }
+        do { pem = PEMText.of(try chain.map { try $0.serializeAsPEM() }) } catch { throw .signingFailed("\(error)") }
         return Response(status: .ok, headers: [.contentType: "application/pem-certificate-chain", .cacheControl: "no-store"],
                         body: .init(byteBuffer: ByteBuffer(string: pem)))
     }

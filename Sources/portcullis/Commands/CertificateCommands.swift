@@ -143,8 +143,8 @@ struct CertCommand: AsyncParsableCommand {
             let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
             let certificate = try authority.issue(spiffeID: try SPIFFEID(spiffe), publicKey: key.publicKey, dnsNames: dns,
                                                   server: server, lifetime: lifetime)
-            try PEMFile.write(try key.serializeAsPEM().pemString, to: URL(fileURLWithPath: out + ".key"), secret: true)
-            try PEMFile.write(try certificate.serializeAsPEM().pemString + "\n" + authority.intermediate.serializeAsPEM().pemString,
+            try PEMFile.write(PEMText.of(try key.serializeAsPEM()), to: URL(fileURLWithPath: out + ".key"), secret: true)
+            try PEMFile.write(PEMText.of(try certificate.serializeAsPEM(), try authority.intermediate.serializeAsPEM()),
                               to: URL(fileURLWithPath: out + ".crt"), secret: false)
             print("issued \(spiffe) (serial \(certificate.serialNumber), valid until \(certificate.notValidAfter)) to \(out).crt")
         }

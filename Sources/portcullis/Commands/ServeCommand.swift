@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
     var benchmarkWithoutAudit = false
 
     func run() async throws {
-        let (configuration, logger) = try options.load()
+        let (configuration, logger) = try options.load(service: true)
         do {
             try await ServeRuntime.run(configuration: configuration, logger: logger,
                                        auditMode: benchmarkWithoutAudit ? .discardForBenchmark : .record)

@@ -33,6 +33,12 @@ struct UpCommand: AsyncParsableCommand {
         options.gatewayPort = gatewayPort
         options.identityPort = identityPort
         options.adminPort = adminPort
-        try await LocalDeployment(options: options, logger: Logger(label: "portcullis")).run()
+        do {
+            try await LocalDeployment(options: options, logger: Logger(label: "portcullis")).run()
+        } catch {
+            FileHandle.standardError.write(Data("portcullis up: \(error)\n".utf8))
+            if case LocalDeploymentError.interrupted = error { throw ExitCode(130) }
+            throw ExitCode.failure
+        }
     }
 }

@@ -1,0 +1,78 @@
+# `scripts/demo --check`: the README's first command as a new user runs it, checked end to end.
+# Source it; do not run it.
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+demo_check() {
+    local binary=$1
+    local scratch
+    scratch=$(mktemp -d /tmp/portcullis-demo-check.XXXXXX)
+    local state=$scratch/state gateway identity admin
+    gateway=$(free_port); identity=$(free_port); admin=$(free_port)
+    log "demo check: portcullis up from an empty state directory ($state), gateway on port $gateway"
+    "$binary" up --state "$state" --gateway-port "$gateway" --identity-port "$identity" --admin-port "$admin" \
+        >"$scratch/stdout" 2>"$scratch/stderr" &
+    local up=$!
+    local deadline=$((SECONDS + 300))
+    until grep -q "Portcullis is up" "$scratch/stdout" && curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null; do
+        if ! kill -0 "$up" 2>/dev/null; then
+            cat "$scratch/stderr" >&2
+            die "portcullis up stopped before it was up"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            kill -INT "$up" 2>/dev/null || true
+            cat "$scratch/stderr" >&2
+            die "portcullis up was not up within 300 s"
+        fi
+        sleep 0.5
+    done
+    log "demo check: up after $((SECONDS + 300 - deadline)) s; walking the quickstart"
+    local failed=""
+    demo_check_walkthrough "$binary" "$state" "$gateway" || failed=yes
+
+    log "demo check: Ctrl-C"
+    kill -INT "$up"
+    local status=0
+    wait "$up" || status=$?
+    [ "$status" -eq 0 ] || { cat "$scratch/stderr" >&2; die "portcullis up exited with status $status after Ctrl-C"; }
+    local left
+    left=$(pgrep -af -- "$state" || true)
+    [ -z "$left" ] || die "still running after Ctrl-C: $left"
+    local data
+    data=$(cat "$state/pg/location")
+    [ ! -e "$data/postmaster.pid" ] || die "PostgreSQL in $data still runs after Ctrl-C"
+    [ -z "$failed" ] || { cat "$scratch/stderr" >&2; die "the quickstart walkthrough failed"; }
+    grep -q "portcullis up: initialising a PostgreSQL cluster" "$scratch/stderr" || die "no progress was reported while starting"
+    rm -rf "$(dirname "$data")" "$scratch"
+    log "demo check: passed (up, walkthrough, Ctrl-C, nothing left running)"
+}
+
+# Steps 1-3 of docs/quickstart.md, with the doc's own curl commands on this run's ports.
+demo_check_walkthrough() {
+    local binary=$1 state=$2 port=$3
+    local CA=$state/certs/ca-bundle.crt
+    local TOKEN body request_id
+    TOKEN=$(curl -s --cacert "$CA" "https://localhost:$port/v1/login" -H 'content-type: application/json' \
+        -d '{"login":"dana","password":"demo-dispatcher-2026"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') \
+        || { echo "step 1: no token for dana" >&2; return 1; }
+    body=$(curl -s --cacert "$CA" "https://shipments.localhost:$port/v1/shipments?status=in_transit" -H "authorization: Bearer $TOKEN")
+    echo "$body" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["caller"]["sub"] == "dana" and d["shipments"], d' \
+        || { echo "step 1: shipments answered $body" >&2; return 1; }
+    body=$(curl -s --cacert "$CA" --cert "$state/certs/billing.crt" --key "$state/certs/billing.key" \
+        "https://shipments.localhost:$port/v1/shipments?status=planned")
+    echo "$body" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["caller"]["kind"] == "service" and d["caller"]["sub"] == "billing", d' \
+        || { echo "step 2: shipments answered the billing certificate $body" >&2; return 1; }
+    body=$(curl -s -w '\n%{http_code}' --cacert "$CA" "https://billing.localhost:$port/v1/invoices" -H "authorization: Bearer $TOKEN")
+    [ "$(echo "$body" | tail -n 1)" = 403 ] || { echo "step 3: billing answered $body" >&2; return 1; }
+    request_id=$(echo "$body" | head -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+    local record="" tries=0
+    until echo "$record" | grep -q '"outcome":"deny"'; do
+        [ $tries -lt 50 ] || { echo "step 3: no audit record for $request_id: $record" >&2; return 1; }
+        tries=$((tries + 1))
+        sleep 0.2
+        record=$("$binary" audit search --config "$state/portcullis.yaml" --request-id "$request_id" 2>&1) || true
+    done
+    echo "$record" | grep -q '"route":"billing"' || { echo "step 3: audit record $record" >&2; return 1; }
+}
