@@ -24,6 +24,8 @@ public struct AuditQuery: Sendable, Equatable {
         public var description: String { "\(timeMicros).\(id.uuidString)" }
     }
 
+    /// A Cedar uid (`User::"dana"`), or a plain login or service name, which matches the user,
+    /// service account or operator of that name.
     public var principal: String?
     public var route: String?
     public var outcome: String?
@@ -51,6 +53,13 @@ public struct AuditQuery: Sendable, Equatable {
         self.ascending = ascending
     }
 
+    /// The uids a `principal` filter stands for: itself when it is one, else every principal
+    /// type a plain name can belong to.
+    static func principalUIDs(_ principal: String) -> [String] {
+        if principal.contains("::") || principal.contains("\"") || principal.contains("\\") { return [principal] }
+        return ["User", "Service", "Operator"].map { "\($0)::\"\(principal)\"" }
+    }
+
     func sql() throws -> PostgresQuery {
         var binds = PostgresBindings()
         var conditions: [String] = []
@@ -60,7 +69,7 @@ public struct AuditQuery: Sendable, Equatable {
         }
         func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
         let epochPlus = { (parameter: String) in "timestamptz 'epoch' + \(parameter)::bigint * interval '1 microsecond'" }
-        if let principal { try condition({ "principal = \($0)" }, principal) }
+        if let principal { try condition({ "principal = ANY(\($0))" }, Self.principalUIDs(principal)) }
         if let route { try condition({ "route = \($0)" }, route) }
         if let outcome { try condition({ "outcome = \($0)" }, outcome) }
         if let kind { try condition({ "kind = \($0)" }, kind.rawValue) }

@@ -8,7 +8,7 @@ struct Portcullis: AsyncParsableCommand {
         abstract: "Zero-trust access proxy and identity service.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, PolicyCommand.self, TokenCommand.self, KeysCommand.self, AuditCommand.self, CACommand.self, CertCommand.self,
-            UserCommand.self, RoleCommand.self, ServiceCommand.self, BootstrapAdminCommand.self, UpCommand.self,
+            UserCommand.self, RoleCommand.self, GroupCommand.self, ServiceCommand.self, BootstrapAdminCommand.self, UpCommand.self,
         ]
     )
 }

@@ -122,6 +122,9 @@ func count(_ client: PostgresClient, _ sql: PostgresQuery = "SELECT count(*) FRO
             #expect(found.map(\.id) == aliceDenied.reversed().map(\.id))
             let byRequest = try await store.search(AuditQuery(requestID: "req-7"))
             #expect(byRequest.map(\.event.id) == [events[7].id])
+            // A plain login finds the same records as the Cedar uid it stands for.
+            let byLogin = try await store.search(AuditQuery(principal: "alice", outcome: "deny", limit: 100))
+            #expect(byLogin.map(\.event.id) == aliceDenied.reversed().map(\.id))
         }
     }
 }

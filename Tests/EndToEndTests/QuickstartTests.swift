@@ -86,6 +86,26 @@ import Tokens
             }
             #expect(record.contains(#""outcome":"deny""#) && record.contains(#""route":"billing""#), "\(record)")
 
+            // 5. Change a policy, test, diff, push and roll back: the doc's commands, run as written.
+            let document = try QuickstartDocument(root: root)
+            let blocks = document.blocks(inSection: "## 5.")
+            #expect(blocks.count == 5)
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("policies-new-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            for block in blocks {
+                let script = block.commands.replacingOccurrences(of: ".build/release/portcullis", with: PortcullisProcess.binaryURL.path)
+                    .replacingOccurrences(of: ".portcullis/", with: state.path + "/").replacingOccurrences(of: "8443", with: "\(gateway)")
+                    .replacingOccurrences(of: "/tmp/policies-new", with: scratch)
+                let run = try PortcullisProcess(["-c", script], environment: [
+                    "CA": "\(certs)/ca-bundle.crt", "TOKEN": token, "PORTCULLIS_DATABASE_URL": url.connectionString,
+                ], executable: URL(fileURLWithPath: "/bin/bash"), workingDirectory: root)
+                _ = try await run.wait(timeout: .seconds(120))
+                let produced = run.standardOutput.replacingOccurrences(of: scratch, with: "/tmp/policies-new")
+                let shown = try #require(block.shownOutput, "the doc shows no output for: \(block.commands)")
+                #expect(QuickstartDocument.normalized(produced) == QuickstartDocument.normalized(shown),
+                        "docs/quickstart.md step 5 shows\n\(shown)\nbut\n\(block.commands)\nprints\n\(produced)\n\(run.standardError)")
+            }
+
             // Ctrl-C stops everything, the demo services included.
             up.signal(SIGINT)
             #expect(try await up.wait() == 0)

@@ -25,9 +25,10 @@ public final class PortcullisProcess: Sendable {
     private let process: Process
     private let output = CapturedOutput()
 
-    public init(_ arguments: [String], environment: [String: String] = [:], executable: URL = binaryURL) throws {
+    public init(_ arguments: [String], environment: [String: String] = [:], executable: URL = binaryURL, workingDirectory: URL? = nil) throws {
         let process = Process()
         process.executableURL = executable
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["PORTCULLIS_DATABASE_URL"] = nil

@@ -132,6 +132,12 @@ public struct AdminOperations: Sendable {
         return created
     }
 
+    public func deleteGroup(name: String) async throws(IdentityError) -> Group {
+        let deleted = try await store.deleteGroup(name: try Names.identifier(name, field: "name"))
+        record("group.delete", target: "Group::\"\(deleted.name)\"", before: deleted, after: nil as Group?)
+        return deleted
+    }
+
     // MARK: Service accounts
 
     public func createService(name: String, owner: String, spiffeID: String?, roles: [String]) async throws(IdentityError) -> ServiceAccount {

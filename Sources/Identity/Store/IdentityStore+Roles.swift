@@ -90,6 +90,21 @@ extension IdentityStore {
         return Group(name: name, description: description)
     }
 
+    /// Removes a group and every membership in it; policies that name it stop matching anyone.
+    public func deleteGroup(name: String) async throws(IdentityError) -> Group {
+        let logger = self.logger
+        let deleted = try await transaction { connection -> Group? in
+            let rows = try await connection.query(
+                "DELETE FROM identity_groups WHERE name = \(name) RETURNING name, description", logger: logger)
+            var deleted: Group?
+            for try await (name, description) in rows.decode((String, String).self) { deleted = Group(name: name, description: description) }
+            if deleted != nil { try await Self.notify(.hierarchyChanged, on: connection, logger: logger) }
+            return deleted
+        }
+        guard let deleted else { throw .notFound("group '\(name)'") }
+        return deleted
+    }
+
     public func listGroups() async throws(IdentityError) -> [Group] {
         try await run {
             let rows = try await client.query("SELECT name, description FROM identity_groups ORDER BY name", logger: logger)

@@ -11,7 +11,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     /// Filters shared by search and export.
     struct Filters: ParsableArguments {
-        @Option(help: #"Principal, e.g. 'User::"alice"'."#) var principal: String?
+        @Option(help: #"Principal: a login or service name (dana), or a Cedar uid ('User::"dana"')."#) var principal: String?
         @Option(help: "Route id.") var route: String?
         @Option(help: "Outcome: allow, deny, error, success, failure, applied.") var decision: String?
         @Option(help: "Only events at or after this time (RFC 3339).", transform: RFC3339.parse) var since: Date?

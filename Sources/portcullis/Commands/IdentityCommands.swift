@@ -239,6 +239,77 @@ struct RoleCommand: AsyncParsableCommand {
     }
 }
 
+struct GroupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "group", abstract: "Manage groups (Cedar parents such as suspended or contractors): add, list, remove, add-member, remove-member.",
+        subcommands: [Add.self, List.self, Remove.self, AddMember.self, RemoveMember.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a group.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var name: String
+        @Option(help: "Description.") var description: String = ""
+
+        func run() async throws {
+            let (name, description) = (name, description)
+            try await IdentityCommandRunner.run(options, "group add") { admin in
+                let group = try await admin.operations.createGroup(name: name, description: description)
+                print("\(group.name)\t\(group.description)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List groups.")
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() async throws {
+            try await IdentityCommandRunner.run(options, "group list") { admin in
+                for group in try await admin.store.listGroups() { print("\(group.name)\t\(group.description)") }
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a group and every membership in it.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let name = name
+            try await IdentityCommandRunner.run(options, "group remove") { admin in
+                let group = try await admin.operations.deleteGroup(name: name)
+                print("removed \(group.name)")
+            }
+        }
+    }
+
+    struct AddMember: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add-member", abstract: "Put a user in a group.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var group: String
+        @Option(help: "The user's login.") var user: String
+
+        func run() async throws { try await GroupCommand.change(options, group: group, user: user, member: true) }
+    }
+
+    struct RemoveMember: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-member", abstract: "Take a user out of a group.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var group: String
+        @Option(help: "The user's login.") var user: String
+
+        func run() async throws { try await GroupCommand.change(options, group: group, user: user, member: false) }
+    }
+
+    static func change(_ options: ConfigurationOptions, group: String, user: String, member: Bool) async throws {
+        try await IdentityCommandRunner.run(options, member ? "group add-member" : "group remove-member") { admin in
+            let after = try await admin.operations.setMembership(login: try Names.login(user), .group, name: group, granted: member)
+            print(IdentityCommandRunner.describe(after))
+        }
+    }
+}
+
 struct ServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service", abstract: "Manage service accounts: add, secret-rotate, join-token, list.",

@@ -9,7 +9,7 @@ import Foundation
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Evaluate, validate, format, test, explain and diff Cedar policies; push, list, show and roll back versions in the policy store.",
+        abstract: "Cedar policies: authorize, validate, format, test, explain, diff; the policy store: push, history, show, rollback.",
         subcommands: [Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self,
                       PolicyStoreCommands.Push.self, PolicyStoreCommands.History.self, PolicyStoreCommands.Show.self, PolicyStoreCommands.Rollback.self]
     )

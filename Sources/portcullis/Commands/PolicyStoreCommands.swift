@@ -48,7 +48,7 @@ enum PolicyStoreCommands {
 
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List policy versions, newest first: number (* = active), time, hash, author, message.")
+            abstract: "List policy versions, newest first: number (* = active), time, hash, author, message.", aliases: ["list"])
         @OptionGroup var options: ConfigurationOptions
         @Option(help: "How many versions.") var limit = 50
 
