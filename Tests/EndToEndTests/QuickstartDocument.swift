@@ -37,9 +37,9 @@ struct QuickstartDocument {
         return blocks
     }
 
-    /// Numbers and request ids differ from run to run; everything else must match.
+    /// Numbers, hashes and request ids differ from run to run; everything else must match.
     static func normalized(_ output: String) -> String {
-        output.replacing(/[0-9a-f]{32}/, with: "<id>").replacing(/[0-9]+/, with: "<n>")
+        output.replacing(/[0-9a-f]{12,}/, with: "<hash>").replacing(/[0-9]+/, with: "<n>")
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "\n")
     }
 }
