@@ -264,6 +264,8 @@ public final class AuditPipeline: AuditRecorder, Service {
                 try await store.dropPartitions(olderThanDays: configuration.retentionDays)
             }
         } catch {
+            // Stopping (a command that finished before its first maintenance did): nothing failed.
+            if error is CancellationError || Task.isCancelled { return }
             logger.warning("audit partition maintenance failed", metadata: ["error": "\(error)"])
         }
     }

@@ -48,8 +48,9 @@ struct CertCommand: AsyncParsableCommand {
         @Flag(help: "Keep running and renew at two thirds of every lifetime.") var watch = false
 
         func run() async throws {
-            var logger = Logger(label: "portcullis.cert-renew")
-            logger.logLevel = .warning
+            // With --watch this is an agent that runs for good: a service's structured log. Once, a command's words.
+            if watch { LoggingSetup.bootstrap(format: .json, level: .warning) } else { LoggingSetup.bootstrapCommand(requestedFormat: nil, level: .warning) }
+            let logger = Logger(label: "portcullis.cert-renew")
             let token = joinToken ?? ProcessInfo.processInfo.environment["PORTCULLIS_JOIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             let agent = RenewalAgent(prefix: from, baseURL: url, trustRoots: cacert, logger: logger)
             do {
