@@ -226,7 +226,8 @@ let package = Package(
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport", "Database", .product(name: "NIOCore", package: "swift-nio"),
+                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(
             name: "PKITests",
             dependencies: ["PKI", "TestSupport", .product(name: "X509", package: "swift-certificates"),

@@ -8,6 +8,9 @@ import Foundation
 public struct AuditEvent: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case access, admin, authentication
+        /// A writer's own start and clean stop, first and last in its chain: a chain without
+        /// its stop record ended abruptly (or is still being written).
+        case writer
     }
 
     public var id: UUID

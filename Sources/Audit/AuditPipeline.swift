@@ -18,6 +18,7 @@ public final class AuditPipeline: AuditRecorder, Service {
         /// Above this many spooled bytes, `fail_closed` stops admitting traffic.
         public var spoolLimitBytes = 1 << 30
         public var overflow: AuditOverflowPolicy = .failClosed
+        public var durability: AuditDurability = .afterResponse
         /// A write slower than this is treated as a failure and the batch goes to the spool.
         public var writeTimeout: Duration = .seconds(5)
         public var retentionDays = 400
@@ -50,7 +51,8 @@ public final class AuditPipeline: AuditRecorder, Service {
     private let configuration: Configuration
     private let store: AuditStore
     private let logger: Logger
-    private let queue = Mutex<[AuditEvent]>([])
+    private let queue = Mutex<[QueuedEvent]>([])
+    private let doorbell = Doorbell()
     private let accepted = Atomic<Int>(0)
     private let written = Atomic<Int>(0)
     private let spooled = Atomic<Int>(0)
@@ -70,10 +72,28 @@ public final class AuditPipeline: AuditRecorder, Service {
     }
 
     public func record(_ event: AuditEvent) -> Bool {
+        enqueue(QueuedEvent(event: event))
+    }
+
+    public func recordBeforeAnswering(_ event: AuditEvent) async -> Bool {
+        guard configuration.durability == .beforeResponse else {
+            return record(event) || configuration.overflow == .dropWithAlarm
+        }
+        let stored = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            if enqueue(QueuedEvent(event: event, waiter: continuation)) {
+                doorbell.ring()
+            } else {
+                continuation.resume(returning: false)
+            }
+        }
+        return stored || configuration.overflow == .dropWithAlarm
+    }
+
+    private func enqueue(_ item: QueuedEvent) -> Bool {
         let capacity = configuration.queueCapacity
         let queued = queue.withLock { queue -> Bool in
             guard queue.count < capacity else { return false }
-            queue.append(event)
+            queue.append(item)
             return true
         }
         if queued {
@@ -114,6 +134,8 @@ public final class AuditPipeline: AuditRecorder, Service {
         var nextMaintenance = ContinuousClock.now
         var nextCheckpoint = ContinuousClock.now + configuration.checkpointInterval
         var checkpointed: Int64 = 0
+        // First in the chain, ahead of events recorded before the writer ran.
+        queue.withLock { $0.insert(QueuedEvent(event: lifecycleEvent("writer.start")), at: 0) }
         logger.info("audit writer started", metadata: ["writer_id": "\(writerID)", "spool": "\(spool.directory.path)"])
 
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -127,10 +149,18 @@ public final class AuditPipeline: AuditRecorder, Service {
                 nextCheckpoint = ContinuousClock.now + configuration.checkpointInterval
             }
             if queue.withLock({ $0.count }) < configuration.batchSize {
-                try? await Task.sleep(for: configuration.flushInterval)
+                // Graceful shutdown rings too, so stopping never waits out a long interval.
+                await withGracefulShutdownHandler {
+                    await doorbell.wait(atMost: configuration.flushInterval)
+                } onGracefulShutdown: { [doorbell] in
+                    doorbell.ring()
+                }
             }
         }
-        // Shutdown: whatever is still queued is chained and stored or spooled before we return.
+        // Shutdown: whatever is still queued is chained and stored or spooled before we return,
+        // and the chain ends with the clean stop that says nothing after it was lost.
+        await flush(chain: &chain, spool: spool, backoff: &backoff)
+        queue.withLock { $0.append(QueuedEvent(event: lifecycleEvent("writer.stop"))) }
         await flush(chain: &chain, spool: spool, backoff: &backoff)
         await checkpoint(chain, spool: spool, after: &checkpointed)
         logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
@@ -142,18 +172,20 @@ public final class AuditPipeline: AuditRecorder, Service {
     private func flush(chain: inout HashChain, spool: AuditSpool, backoff: inout ReplayBackoff) async {
         var inFlight: Task<Void, Never>?
         while true {
-            let batch = queue.withLock { queue -> [AuditEvent] in
+            let batch = queue.withLock { queue -> [QueuedEvent] in
                 let count = min(queue.count, configuration.batchSize)
                 let batch = Array(queue.prefix(count))
                 queue.removeFirst(count)
                 return batch
             }
             if !batch.isEmpty {
-                let chained = batch.map { chain.append($0.sanitizedForStorage()) }
+                let chained = batch.map { chain.append($0.event.sanitizedForStorage()) }
                 let encoded = AuditStore.EncodedBatch(chained)
+                let waiters = batch.compactMap(\.waiter)
                 await inFlight?.value
                 inFlight = Task { [self] in
-                    await deliver(chained, encoded: encoded, spool: spool)
+                    let stored = await deliver(chained, encoded: encoded, spool: spool)
+                    for waiter in waiters { waiter.resume(returning: stored) }
                     export(chained)
                 }
             }
@@ -192,29 +224,41 @@ public final class AuditPipeline: AuditRecorder, Service {
     }
 
     /// Straight to the database when nothing is waiting in the spool (order is kept),
-    /// otherwise to the spool behind the older batches.
-    private func deliver(_ batch: [ChainedEvent], encoded: AuditStore.EncodedBatch, spool: AuditSpool) async {
+    /// otherwise to the spool behind the older batches. Returns whether the batch is stored.
+    @discardableResult
+    private func deliver(_ batch: [ChainedEvent], encoded: AuditStore.EncodedBatch, spool: AuditSpool) async -> Bool {
+        // The writer's own records are not counted: the figures are the events recorded for others.
+        let counted = batch.count { $0.event.kind != .writer }
         if spool.isEmpty {
             do {
                 try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(encoded) }
-                written.add(batch.count, ordering: .relaxed)
+                written.add(counted, ordering: .relaxed)
                 losingEvents.store(false, ordering: .relaxed)
-                return
+                return true
             } catch {
                 logger.error("audit write failed; spooling", metadata: ["error": "\(error)", "events": "\(batch.count)"])
             }
         }
         do {
             try spool.append(batch)
-            spooled.add(batch.count, ordering: .relaxed)
+            spooled.add(counted, ordering: .relaxed)
             spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
             losingEvents.store(false, ordering: .relaxed)
+            return true
         } catch {
             losingEvents.store(true, ordering: .relaxed)
-            let total = dropped.add(batch.count, ordering: .relaxed).newValue
+            let total = dropped.add(counted, ordering: .relaxed).newValue
             logger.critical("audit events lost: neither the database nor the spool took them", metadata: [
                 "error": "\(error)", "events": "\(batch.count)", "dropped_total": "\(total)"])
+            return false
         }
+    }
+
+    /// The writer's start or clean stop, with what a reader of the trail needs to judge a gap.
+    private func lifecycleEvent(_ action: String) -> AuditEvent {
+        let details = #"{"durability":"\#(configuration.durability.rawValue)","flush_interval_ms":\#(Int(configuration.flushInterval / .milliseconds(1))),"pid":\#(getpid())}"#
+        return AuditEvent(kind: .writer, principal: "Writer::\"\(writerID.uuidString.lowercased())\"", action: action, outcome: "recorded",
+                          details: details)
     }
 
     /// Moves spooled batches into the database, oldest first; stops at the first failure.
@@ -241,7 +285,7 @@ public final class AuditPipeline: AuditRecorder, Service {
                 } catch {
                     return false
                 }
-                replayed.add(batch.count, ordering: .relaxed)
+                replayed.add(batch.count { $0.event.kind != .writer }, ordering: .relaxed)
             }
             if contents.torn {
                 logger.warning("audit spool segment ends in a torn record (a crash mid-write; it was never acknowledged)",
@@ -269,6 +313,12 @@ public final class AuditPipeline: AuditRecorder, Service {
             logger.warning("audit partition maintenance failed", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// An event waiting to be chained, and the request waiting for it to be stored (`before_response`).
+struct QueuedEvent: Sendable {
+    var event: AuditEvent
+    var waiter: CheckedContinuation<Bool, Never>? = nil
 }
 
 /// Exponential backoff between replay attempts: 0.5 s doubling to 5 s, reset by a success.

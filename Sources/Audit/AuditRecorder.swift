@@ -8,6 +8,30 @@ public protocol AuditRecorder: Sendable {
     /// Whether new traffic may be served. Under `fail_closed` this turns false while neither
     /// the database nor the local spool can take more events, and the gateway answers 503.
     var isAcceptingTraffic: Bool { get }
+
+    /// Records the event of a request about to be answered, and says whether the answer may go
+    /// out. With `durability: before_response` it returns once the event is stored (database or
+    /// spool); it is false when the event could not be recorded and the overflow policy says
+    /// an unrecorded request must not be answered (`fail_closed`).
+    func recordBeforeAnswering(_ event: AuditEvent) async -> Bool
+}
+
+extension AuditRecorder {
+    public func recordBeforeAnswering(_ event: AuditEvent) async -> Bool {
+        record(event)
+    }
+}
+
+/// When an answered request's event is safe from a crash of the process.
+public enum AuditDurability: String, Sendable, CaseIterable {
+    /// The answer goes out once the event is queued; the writer stores the queue every flush
+    /// interval, so a crash (SIGKILL, power loss) loses the events of the last interval. A
+    /// chain that ends without its writer's stop record shows `audit verify` such a loss.
+    case afterResponse = "after_response"
+    /// Each answer waits until its event is stored in PostgreSQL or fsynced to the spool. Events
+    /// arriving together are stored together (one write per batch), so the cost is latency,
+    /// not one write per request.
+    case beforeResponse = "before_response"
 }
 
 /// What happens when the queue and the spool are both full.

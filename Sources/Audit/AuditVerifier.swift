@@ -37,7 +37,33 @@ public struct AuditVerifier: Sendable {
         public var writers = 0
         public var checkpointsChecked = 0
         public var findings: [Finding] = []
+        /// Chains whose writer never recorded its clean stop: still being written, or ended by a
+        /// crash that may have lost the events answered just before it. Not tampering, but a
+        /// possible gap an auditor must see.
+        public var openChains: [OpenChain] = []
         public var isIntact: Bool { findings.isEmpty }
+    }
+
+    public struct OpenChain: Sendable, Equatable, CustomStringConvertible {
+        public var writerID: UUID
+        public var lastSequence: Int64
+        public var lastTimeMicros: Int64
+        /// The writer's flush interval, from its start record (100 ms when it has none).
+        public var flushIntervalMillis: Int
+        /// Whether its answers waited for their events (`before_response`): then a crash lost none.
+        public var durableBeforeResponse: Bool
+        /// Records of its last second before the end, scaled to one flush interval: about how
+        /// many answered requests a crash at that moment left unrecorded.
+        public var estimatedMissing: Int
+
+        public var description: String {
+            let time = CivilTime.timestampText(micros: lastTimeMicros)
+            let loss = durableBeforeResponse
+                ? "its answers waited for their events (before_response): no answered request is missing"
+                : "requests answered in the \(flushIntervalMillis) ms after it may be missing (about \(estimatedMissing) at its last rate)"
+            return "no clean stop: writer \(writerID.uuidString.lowercased()) ends at seq \(lastSequence) (\(time)): "
+                + "still running, or it ended abruptly; \(loss)"
+        }
     }
 
     let store: AuditStore
@@ -79,6 +105,7 @@ public struct AuditVerifier: Sendable {
                                              eventID: nil, detail: "the record differs from the one the checkpoint vouched for"))
             }
         }
+        report.openChains = walker.openChains()
         return report
     }
 }
@@ -95,6 +122,8 @@ struct ChainWalker {
     private(set) var wantedHashes: [UUID: [Int64: [UInt8]]] = [:]
     private(set) var firstSequence: [UUID: Int64] = [:]
     private(set) var lastSequence: [UUID: Int64] = [:]
+    /// Per writer: how it started, its newest records' times, and whether it stopped cleanly.
+    private var tails: [UUID: ChainTail] = [:]
 
     init(requireGenesis: Bool) {
         self.requireGenesis = requireGenesis
@@ -137,5 +166,41 @@ struct ChainWalker {
         }
         expectedSequence = max(expectedSequence, record.sequence + 1)
         previousHash = record.hash
+        tails[record.writerID, default: ChainTail()].note(record)
+    }
+
+    func openChains() -> [AuditVerifier.OpenChain] {
+        tails.filter { !$0.value.stopped }.map { writer, tail in
+            let lastSecond = tail.recentTimes.count { $0 > tail.lastTime - 1_000_000 }
+            return AuditVerifier.OpenChain(
+                writerID: writer, lastSequence: tail.lastSequence, lastTimeMicros: tail.lastTime, flushIntervalMillis: tail.flushIntervalMillis,
+                durableBeforeResponse: tail.durableBeforeResponse,
+                estimatedMissing: tail.durableBeforeResponse ? 0 : (lastSecond * tail.flushIntervalMillis + 999) / 1000)
+        }.sorted { $0.lastTimeMicros < $1.lastTimeMicros }
+    }
+}
+
+/// What the end of one writer's chain says about how it ended.
+struct ChainTail {
+    var stopped = false
+    var lastSequence: Int64 = 0
+    var lastTime: Int64 = 0
+    var flushIntervalMillis = 100
+    var durableBeforeResponse = false
+    /// Times of the newest records, enough to measure the rate of the last second.
+    var recentTimes: [Int64] = []
+
+    mutating func note(_ record: ChainedEvent) {
+        let event = record.event
+        lastSequence = record.sequence
+        lastTime = event.timeMicros
+        stopped = event.kind == .writer && event.action == "writer.stop"
+        if event.kind == .writer, event.action == "writer.start", let details = event.details?.data(using: .utf8),
+           let settings = try? JSONSerialization.jsonObject(with: details) as? [String: Any] {
+            flushIntervalMillis = settings["flush_interval_ms"] as? Int ?? flushIntervalMillis
+            durableBeforeResponse = settings["durability"] as? String == AuditDurability.beforeResponse.rawValue
+        }
+        recentTimes.append(event.timeMicros)
+        if recentTimes.count > 4_096 { recentTimes.removeFirst(2_048) }
     }
 }

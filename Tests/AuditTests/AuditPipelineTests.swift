@@ -65,12 +65,14 @@ import Testing
         }
 
         try await TestDatabase.withClient(cluster.url) { client in
-            var rows = try await client.query("SELECT count(*), count(DISTINCT id), max(seq) FROM audit_events").decode((Int64, Int64, Int64).self).makeAsyncIterator()
+            var rows = try await client.query("SELECT count(*), count(DISTINCT id) FROM audit_events WHERE kind = 'access'")
+                .decode((Int64, Int64).self).makeAsyncIterator()
             let counts = try await rows.next()
-            #expect(counts?.0 == 700 && counts?.1 == 700 && counts?.2 == 700)
+            #expect(counts?.0 == 700 && counts?.1 == 700)
             let report = try await AuditVerifier(store: AuditStore(client: client, logger: logger)).verify()
             #expect(report.isIntact, "\(report.findings)")
-            #expect(report.records == 700)
+            // The access events, after the writer's start record (and its stop, when cancellation let it be stored).
+            #expect(report.records >= 701)
         }
     }
 }

@@ -36,6 +36,7 @@ public struct PortcullisConfiguration: Sendable {
         public var spoolDirectory = ".portcullis/audit-spool"
         public var spoolLimitMegabytes = 1024
         public var overflow: AuditOverflowPolicy = .failClosed
+        public var durability: AuditDurability = .afterResponse
         public var retentionDays = 400
         public var partitionsAhead = 7
         public var queueCapacity = 100_000
@@ -51,6 +52,7 @@ public struct PortcullisConfiguration: Sendable {
             var configuration = AuditPipeline.Configuration(spoolDirectory: URL(fileURLWithPath: spoolDirectory))
             configuration.spoolLimitBytes = spoolLimitMegabytes << 20
             configuration.overflow = overflow
+            configuration.durability = durability
             configuration.retentionDays = retentionDays
             configuration.partitionsAhead = partitionsAhead
             configuration.queueCapacity = queueCapacity
@@ -191,6 +193,7 @@ extension PortcullisConfiguration {
             updated.audit.spoolDirectory = try section.string("spool_directory") ?? defaults.spoolDirectory
             updated.audit.spoolLimitMegabytes = try section.integer("spool_limit_mb", in: 1...1_048_576) ?? defaults.spoolLimitMegabytes
             updated.audit.overflow = try section.choice("overflow", of: AuditOverflowPolicy.self) ?? defaults.overflow
+            updated.audit.durability = try section.choice("durability", of: AuditDurability.self) ?? defaults.durability
             updated.audit.retentionDays = try section.integer("retention_days", in: 1...36_500) ?? defaults.retentionDays
             updated.audit.partitionsAhead = try section.integer("partitions_ahead", in: 1...366) ?? defaults.partitionsAhead
             updated.audit.queueCapacity = try section.integer("queue_capacity", in: 1...10_000_000) ?? defaults.queueCapacity

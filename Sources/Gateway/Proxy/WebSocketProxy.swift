@@ -36,9 +36,16 @@ struct WebSocketProxy: Sendable {
         case let .forward(admitted) where admitted.route.allowsWebSocket:
             // After the 101 the connection carries WebSocket frames, which the HTTP/1.1 head guard
             // cannot read: it leaves before the answer is written.
+            guard await responder.finish(&record, status: 101, started: started) else {
+                // Unrecorded, and the overflow policy forbids serving it.
+                await Self.answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable",
+                                                                            "message": "the audit trail cannot record requests right now"],
+                                                      requestID: record.requestID), requestID: record.requestID, on: channel)
+                return .dontUpgrade
+            }
             do {
                 try await channel.pipeline.removeHandler(name: HTTP1HeadGuard.name).get()
-                return upgrade(admitted, record: &record, started: started)
+                return upgrade(admitted, requestID: record.requestID)
             } catch {
                 logger.error("websocket upgrade refused: the HTTP/1.1 head guard could not be removed", metadata: ["error": "\(error)"])
                 refusal = responder.failUpgrade(record: &record)
@@ -48,18 +55,16 @@ struct WebSocketProxy: Sendable {
         case .forward, .login:
             refusal = responder.refuseUpgrade(record: &record)
         }
-        responder.finish(&record, status: Int(refusal.status.code), started: started)
+        _ = await responder.finish(&record, status: Int(refusal.status.code), started: started)
         await Self.answer(refusal, requestID: record.requestID, on: channel)
         return .dontUpgrade
     }
 
-    private func upgrade(_ admitted: GatewayResponder.Admitted, record: inout AccessRecord, started: ContinuousClock.Instant)
-        -> ShouldUpgradeResult<Handler> {
-        responder.finish(&record, status: 101, started: started)
+    private func upgrade(_ admitted: GatewayResponder.Admitted, requestID: String) -> ShouldUpgradeResult<Handler> {
         responder.metrics.recordWebSocketUpgrade(route: admitted.route.id)
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
         let headers = Self.upstreamHandshakeHeaders(admitted.headers)
-        let requestID = record.requestID, maxMessageBytes = self.maxMessageBytes, logger = self.logger
+        let maxMessageBytes = self.maxMessageBytes, logger = self.logger
         let tls = admitted.route.upstreamTLS?.configuration
         return .upgrade([GatewayHeaders.requestID: requestID]) { clientInbound, clientOutbound, _ in
             do {

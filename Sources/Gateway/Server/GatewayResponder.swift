@@ -99,16 +99,22 @@ public struct GatewayResponder: Sendable {
                 response = await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
             }
         }
-        finish(&record, status: Int(response.status.code), started: started)
+        guard await finish(&record, status: Int(response.status.code), started: started) else {
+            // Not recorded, and the overflow policy forbids answering unrecorded requests: the
+            // upstream's answer is dropped (its connection is abandoned) rather than delivered.
+            return GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": "the audit trail cannot record requests right now"],
+                                       requestID: record.requestID, headers: [.retryAfter: "1"])
+        }
         return response
     }
 
-    /// Stamps the duration, counts the outcome and hands the record to the audit trail.
-    func finish(_ record: inout AccessRecord, status: Int, started: ContinuousClock.Instant) {
+    /// Stamps the duration, counts the outcome and hands the record to the audit trail; false
+    /// when the answer must not go out because its event could not be recorded.
+    func finish(_ record: inout AccessRecord, status: Int, started: ContinuousClock.Instant) async -> Bool {
         let elapsed = ContinuousClock.now - started
         record.durationMicros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         metrics.record(route: record.route, outcome: record.outcome, duration: elapsed)
-        recorder.record(record.event(status: status))
+        return await recorder.recordBeforeAnswering(record.event(status: status))
     }
 
     /// Canonicalize, route, authenticate, apply the route's admission rules and decide with
@@ -178,6 +184,7 @@ public struct GatewayResponder: Sendable {
                                      facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: certificate))
         record.policies = decision.policies
         record.policyVersion = decision.policyVersion
+        record.policyErrors = decision.errors
         guard decision.allowed else {
             record.outcome = .deny
             record.reason = decision.errors.isEmpty ? nil : decision.errors.joined(separator: "; ")
@@ -355,13 +362,24 @@ struct AccessRecord {
     var reason: String?
     var policies: [String] = []
     var policyVersion: String?
+    /// Policies skipped because evaluating them raised an error, whatever the decision: a
+    /// `forbid` that erred on an allowed request is exactly what an auditor must see.
+    var policyErrors: [String] = []
     var durationMicros: Int64 = 0
 
     func event(status: Int) -> AuditEvent {
         AuditEvent(kind: .access, requestID: requestID, principal: principal, authMethod: authMethod, action: method, route: route,
                    target: target, clientAddress: clientAddress, outcome: outcome.label, policies: policies, policyVersion: policyVersion,
-                   upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros,
-                   details: reason.map { #"{"reason":"# + Self.jsonString($0) + "}" })
+                   upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros, details: details)
+    }
+
+    /// `{"reason": …, "policy_errors": […]}` with what there is; nil when there is neither.
+    private var details: String? {
+        guard reason != nil || !policyErrors.isEmpty else { return nil }
+        var fields: [String] = []
+        if let reason { fields.append(#""reason":"# + Self.jsonString(reason)) }
+        if !policyErrors.isEmpty { fields.append(#""policy_errors":["# + policyErrors.map(Self.jsonString).joined(separator: ",") + "]") }
+        return "{" + fields.joined(separator: ",") + "}"
     }
 
     private static func jsonString(_ text: String) -> String {

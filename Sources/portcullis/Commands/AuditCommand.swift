@@ -29,6 +29,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigurationOptions
         @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: RFC3339.parse) var since: Date?
         @Option(help: "Public keys (JWKS or PASERK lines) to check checkpoint signatures with.") var keys: String?
+        @Flag(help: "Exit 3 when a chain has no clean stop (for a trail whose writers have all stopped).") var closedChains = false
 
         func run() async throws {
             let (configuration, logger) = try options.load()
@@ -38,11 +39,14 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let report = try await AuditRuntime.verify(configuration: configuration, since: since, keys: verificationKeys, logger: logger)
             for finding in report.findings { print(finding) }
+            for chain in report.openChains { print(chain) }
             let checkpoints = verificationKeys == nil
                 ? "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys)"
                 : "\(report.checkpointsChecked) signed checkpoints checked"
-            print("\(report.records) records in \(report.writers) chains, \(checkpoints): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")")
+            let open = report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)"
+            print("\(report.records) records in \(report.writers) chains, \(checkpoints): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)")
             if !report.isIntact { throw ExitCode(1) }
+            if closedChains && !report.openChains.isEmpty { throw ExitCode(3) }
         }
     }
 
