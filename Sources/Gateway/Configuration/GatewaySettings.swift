@@ -22,7 +22,8 @@ public struct RouteSettings: Sendable {
     public var upstream: URL { didSet { endpoint = UpstreamEndpoint(upstream) } }
     /// `upstream` taken apart once, for the forwarder; nil when it is not a usable URL.
     public private(set) var endpoint: UpstreamEndpoint?
-    /// Anonymous callers may reach a public route (policy still decides).
+    /// Anonymous callers may reach a public route (policy still decides); on any other route
+    /// they are asked to sign in before policy is consulted.
     public var isPublic: Bool
     /// Which credentials this route accepts.
     public var authMethods: Set<AuthMethod>

@@ -161,6 +161,15 @@ public struct GatewayResponder: Sendable {
             record.reason = AuthenticationFailure.revocationStateUnavailable.description
             return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": AuthenticationFailure.revocationStateUnavailable.description],
                                                requestID: requestID, headers: [.retryAfter: "2"]))
+        } catch let .invalidSession(reason) {
+            // A browser whose session ended is signed in again, and the dead cookie is cleared so
+            // it is not presented again (docs/policy-model.md).
+            record.outcome = .deny
+            record.reason = AuthenticationFailure.invalidSession(reason).description
+            var answer = unauthenticated(head.headerFields, canonical: canonical, requestID: requestID,
+                                         message: "the session has expired or ended; log in again")
+            answer.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.clearedSessionCookie))
+            return .answer(answer)
         } catch {
             record.outcome = .deny
             record.reason = error.description
@@ -169,10 +178,10 @@ public struct GatewayResponder: Sendable {
         }
         record.principal = principal.uid.description
         record.authMethod = principal.method?.rawValue ?? "none"
-        if let refusal = admission(principal, route: route, certificate: certificate, canonical: canonical, requestID: requestID) {
+        if let refusal = route.refusal(of: principal, certificate: certificate) {
             record.outcome = .deny
-            record.reason = "not admitted by route settings"
-            return .answer(refusal)
+            record.reason = refusal.description
+            return .answer(answer(refusal, fields: head.headerFields, canonical: canonical, requestID: requestID))
         }
         let decision = access.decide(principal: principal, route: route, request: canonical,
                                      facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: certificate))
@@ -276,33 +285,30 @@ public struct GatewayResponder: Sendable {
         fields[.upgrade] != nil
     }
 
-    /// Route-level requirements checked before policy: accepted credential kinds, a client
-    /// certificate on the connection, and anonymous access only to public routes.
-    private func admission(_ principal: Principal, route: RouteSettings, certificate: ClientCertificate?, canonical: CanonicalRequest,
-                           requestID: String) -> Response? {
-        if route.requiresClientCertificate && certificate == nil {
-            return GatewayAnswers.json(.forbidden, ["error": "client_certificate_required",
-                                                    "message": "this route requires a client certificate from the internal CA"],
-                                       requestID: requestID)
+    /// A refusal by the route's settings: anonymous callers are asked to sign in as when policy
+    /// denies them; the others get 403 with what the route requires.
+    private func answer(_ refusal: RouteRefusal, fields: HTTPFields, canonical: CanonicalRequest, requestID: String) -> Response {
+        switch refusal {
+        case .anonymousOnPrivateRoute:
+            unauthenticated(fields, canonical: canonical, requestID: requestID)
+        case .clientCertificateRequired:
+            GatewayAnswers.json(.forbidden, ["error": "client_certificate_required", "message": refusal.description], requestID: requestID)
+        case .authMethodNotAccepted:
+            GatewayAnswers.json(.forbidden, ["error": "auth_method_not_accepted", "message": refusal.description], requestID: requestID)
         }
-        if let method = principal.method, !route.authMethods.contains(method) {
-            return GatewayAnswers.json(.forbidden, ["error": "auth_method_not_accepted",
-                                                    "message": "this route does not accept \(method.rawValue) authentication"],
-                                       requestID: requestID)
-        }
-        return nil
     }
 
     /// No credentials on a route that needs them: browsers are sent to the login page on the
     /// same host; everything else gets 401 with the login URL (never a cross-origin redirect).
-    private func unauthenticated(_ fields: HTTPFields, canonical: CanonicalRequest, requestID: String) -> Response {
+    private func unauthenticated(_ fields: HTTPFields, canonical: CanonicalRequest, requestID: String,
+                                 message: String = "log in or present a bearer token") -> Response {
         var next = canonical.path
         if let query = canonical.query { next += "?" + query }
         let login = "/.portcullis/login?next=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
         if GatewayAnswers.isBrowserNavigation(fields) {
             return Response(status: .found, headers: [.location: login, .cacheControl: "no-store"])
         }
-        return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": "log in or present a bearer token", "login_url": login],
+        return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": message, "login_url": login],
                                    requestID: requestID, headers: [.wwwAuthenticate: #"Bearer realm="portcullis""#])
     }
 
