@@ -35,6 +35,8 @@ public struct RouteSettings: Sendable {
     /// Tags of the Cedar resource `Route::"<id>"` (`resource.getTag("team")`).
     public var labels: [String: String]
     public var maxBodyBytes: Int
+    /// Deadline and minimum rate of request bodies the gateway reads for this route.
+    public var bodyPace: BodyPace = .standard
     /// Forward the caller's `Authorization` header. Off by default, so a bearer token valid on
     /// every route never reaches upstreams; on only for upstreams that verify the token
     /// themselves (the identity service's own API).

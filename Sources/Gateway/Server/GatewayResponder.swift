@@ -82,13 +82,24 @@ public struct GatewayResponder: Sendable {
         var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
         let response: Response
         let tls = connections.facts(for: context.channel)
+        var request = request
+        var watch: BodyWatch?
+        /// Reads of the body from here on keep to `pace`.
+        func watchBody(_ canonical: CanonicalRequest, _ pace: BodyPace) {
+            guard UpstreamForwarder.upstreamFraming(canonical, fromHTTP2Client: tls.http2) != .unframed else { return }
+            let bodyWatch = BodyWatch(pace: pace, channel: context.channel)
+            request.body = bodyWatch.paced(request.body)
+            watch = bodyWatch
+        }
         switch await admit(request.head, clientAddress: context.clientAddress, tls: tls, record: &record) {
         case let .answer(answer):
             response = answer
         case let .login(canonical):
+            watchBody(canonical, .standard)
             response = await browserLogin?.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
                 ?? GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no login pages here"], requestID: record.requestID)
         case let .forward(admitted):
+            watchBody(admitted.canonical, admitted.route.bodyPace)
             if let application = admitted.application {
                 let caller = EmbeddedCaller(principal: admitted.principal, requestID: record.requestID, policies: record.policies,
                                             policyVersion: record.policyVersion, clientAddress: context.clientAddress,
@@ -98,6 +109,10 @@ public struct GatewayResponder: Sendable {
             } else {
                 response = await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
             }
+        }
+        if let violation = watch?.violation {
+            record.outcome = .error
+            record.reason = violation.description
         }
         finish(&record, status: Int(response.status.code), started: started)
         return response
