@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A bare TCP connection to a loopback port that sends nothing: the client a handshake deadline
-/// or a connection limit must deal with.
+/// A bare TCP connection to a loopback port that sends nothing, or only what it is told: the
+/// client a handshake deadline, a connection limit or a slow body must deal with.
 final class RawConnection {
     private let socket: Int32
 
@@ -24,6 +24,11 @@ final class RawConnection {
     }
 
     deinit { close(socket) }
+
+    /// Sends `text` as it is (a plain-HTTP request, or part of one).
+    func send(_ text: String) {
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
 
     /// Whether the server closed (or reset) the connection within `seconds`.
     func waitForClose(within seconds: Double) -> Bool {

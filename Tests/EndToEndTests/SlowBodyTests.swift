@@ -55,6 +55,11 @@ import Testing
             #expect(h2["status"] as? Int == 401, "\(h2)")
             #expect((h2["reset_after"] as? Double).map { $0 < 2 } == true, "the stream stayed open after the refusal: \(h2)")
 
+            // The plain-HTTP listener answers with a redirect and does not wait for the body either.
+            let plain = try RawConnection(port: gateway.redirectPort)
+            plain.send("POST /v1/shipments HTTP/1.1\r\nHost: shipments.localhost\r\nContent-Length: 100000\r\n\r\nx")
+            #expect(plain.waitForClose(within: 5), "the redirect listener kept the connection of an unread body")
+
             // A refusal without a body keeps the connection (pipelined: 401, then 200).
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
             let kept = try WireSmugglingTests.send("GET /v1/a HTTP/1.1\r\nHost: shipments.localhost\r\n\r\n"
