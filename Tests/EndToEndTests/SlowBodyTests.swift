@@ -47,11 +47,7 @@ import Testing
             // HTTP/2: the stream is reset once the answer is written; the connection stays.
             let fields = [[":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"], [":path", "/v1/shipments"],
                           ["content-length", "100000"]]
-            let reply = try GatewayOperationsTests.python("h2_request.py", [String(gateway.gatewayPort), "shipments.localhost",
-                                                                             "\(gateway.certs)/ca-bundle.crt",
-                                                                             String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self),
-                                                                             "--unfinished-body"])
-            let h2 = try #require(try JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any], "\(reply)")
+            let h2 = try WireSmugglingTests.sendHTTP2(fields, unfinishedBody: true, to: gateway)
             #expect(h2["status"] as? Int == 401, "\(h2)")
             #expect((h2["reset_after"] as? Double).map { $0 < 2 } == true, "the stream stayed open after the refusal: \(h2)")
 

@@ -68,12 +68,7 @@ import Testing
     /// `Host`, the gateway's; beside an `:authority` that differs it is refused (issue 18, item 7).
     @Test func http2HostFieldsAreRefusedOrNeverForwarded() async throws {
         try await GatewayFixture.run(policies: GatewayEndToEndTests.policies, routes: GatewayEndToEndTests.routes) { gateway in
-            func send(_ fields: [[String]]) throws -> [String: Any] {
-                let output = try GatewayOperationsTests.python("h2_request.py", [String(gateway.gatewayPort), "shipments.localhost",
-                                                                                 "\(gateway.certs)/ca-bundle.crt",
-                                                                                 String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)])
-                return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
-            }
+            func send(_ fields: [[String]]) throws -> [String: Any] { try Self.sendHTTP2(fields, to: gateway) }
             let request = [[":method", "GET"], [":scheme", "https"]]
             let hostOnly = try send(request + [[":path", "/health/h2-host"], ["host", "shipments.localhost"]])
             #expect(hostOnly["status"] as? Int == 200, "\(hostOnly)")
@@ -88,6 +83,16 @@ import Testing
             #expect(neither["status"] as? Int == 400, "\(neither)")
             #expect(gateway.upstreamRequests().count == 1)
         }
+    }
+
+    /// Sends one HTTP/2 request with exactly these fields (`Fixtures/h2_request.py`) and returns
+    /// what it reports: `status`, `reset`, `reset_after`, `body`.
+    static func sendHTTP2(_ fields: [[String]], unfinishedBody: Bool = false, to gateway: GatewayFixture) throws -> [String: Any] {
+        let output = try GatewayOperationsTests.python("h2_request.py", [String(gateway.gatewayPort), "shipments.localhost",
+                                                                         "\(gateway.certs)/ca-bundle.crt",
+                                                                         String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)]
+                                                       + (unfinishedBody ? ["--unfinished-body"] : []))
+        return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
     }
 
     /// Sends `bytes` on one TLS connection and returns everything the gateway answered before
