@@ -5,7 +5,7 @@ import NIOHTTPTypes
 import Testing
 @testable import Gateway
 
-/// A response complete before its request's body has arrived ends the exchange (issue 18,
+/// A response that starts before its request's body has arrived ends the exchange (issue 18,
 /// item 11); one that follows the whole request keeps the connection.
 @Suite struct UnreadBodyCloserTests {
     static let post = HTTPRequest(method: .post, scheme: "https", authority: "shipments.localhost", path: "/v1/shipments",

@@ -2,13 +2,15 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
-/// Ends the exchange when a response is complete before its request's body was received: a
+/// Ends the exchange when a response starts before its request's body has all been received: a
 /// refused request (401, 403, 413…) or an upstream that answered early. Without it, the server
 /// would go on reading the body it no longer wants, at whatever pace the client chooses, one
 /// byte every 25 s keeping the connection and its slot for as long as it likes.
 ///
 /// - HTTP/1.1: the response head gets `Connection: close` (RFC 9112 §9.6) and the connection is
-///   closed once the response is written. Requests whose body has arrived keep the connection.
+///   closed once the response is written (the head is where the choice must be announced, so
+///   a body that ends while the response is still streaming does not change it). Requests
+///   whose body had arrived keep the connection.
 /// - HTTP/2 (one handler per stream): the stream is reset once the response is written
 ///   (RFC 9113 §8.1 allows a server to end a request early after a complete response); the
 ///   connection and its other streams go on.
