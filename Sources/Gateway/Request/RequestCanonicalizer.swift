@@ -33,7 +33,8 @@ import HTTPTypes
 ///    routing and resolving dot segments, so `/v1/admin;x/settings` and `/..;/admin` would
 ///    reach them as paths the router and the policies never saw.
 /// 4. Case is preserved: `/ADMIN` is a different path from `/admin`. Routes match
-///    case-sensitively and policies see the same path.
+///    case-sensitively and policies see the same path; rules that must also hold against
+///    upstreams that ignore case use `context.http.lowercased_path`.
 ///
 /// Upstream receives ``CanonicalRequest/forwardedTarget``: the canonical path with only the
 /// bytes outside RFC 3986 `pchar` percent-encoded, then `?` and the raw query.

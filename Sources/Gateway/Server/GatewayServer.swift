@@ -48,6 +48,8 @@ public enum GatewayServer {
         }
         let sslContext = try NIOSSLContext(configuration: tls)
         let limits = settings.limits
+        // Each HTTP/1.1 connection and each HTTP/2 stream ends an exchange whose body it stopped
+        // reading (`UnreadBodyCloser`): the connection for HTTP/1.1, only the stream for HTTP/2.
         var http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [UnreadBodyCloser(http2: false)],
                                                idleTimeout: GatewayChannel.timeAmount(limits.idleTimeout))
         http1.httpDecoder = .init(maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,

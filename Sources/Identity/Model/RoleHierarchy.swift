@@ -168,7 +168,8 @@ public enum AccessContext {
     /// exact and the same everywhere; a path without capitals is returned as it is, without
     /// a copy.
     static func asciiLowercased(_ path: String) -> String {
-        guard path.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return path }
-        return String(decoding: path.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
+        func isCapital(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") }
+        guard path.utf8.contains(where: isCapital) else { return path }
+        return String(decoding: path.utf8.map { isCapital($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
