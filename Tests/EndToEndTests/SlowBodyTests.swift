@@ -83,6 +83,14 @@ import Testing
                 #expect(closedAfter != nil, "\(path): the connection was still open \(bound + 6) s into the body")
                 print("\(path): connection closed \(closedAfter ?? -1) s into the body (bound \(bound) s)")
             }
+            // HTTP/2: a stalled body below the rate has its stream reset, well before h2_request.py gives up (10 s).
+            let started = Date()
+            let h2 = try WireSmugglingTests.sendHTTP2([[":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"],
+                                                      [":path", "/rate/h2-slow"], ["authorization", "Bearer \(token)"],
+                                                      ["content-length", "100000"]], unfinishedBody: true, to: gateway)
+            #expect(h2["reset"] as? Int != nil && Date().timeIntervalSince(started) < 9, "\(h2)")
+            print("/rate/h2-slow: stream reset \((Date().timeIntervalSince(started) * 10).rounded() / 10) s into the body")
+
             // The upstream saw the cut-off requests end short of their length, never as complete.
             for record in gateway.upstreamRequests() where (record["target"] as? String)?.hasSuffix("/slow") == true {
                 #expect((record["body_bytes"] as? Int ?? 0) < 100, "\(record)")
