@@ -1,5 +1,6 @@
 import Foundation
 import Database
+import Gateway
 import Testing
 @testable import Composition
 
@@ -129,6 +130,16 @@ import Testing
             try load(gateway + "\n    - {id: a, hosts: [a.internal], upstream: 'https://10.0.0.1', upstream_ca: /nonexistent.pem}\n")
         }
         #expect(throws: ConfigurationError.self) { try load("gateway:\n  limits: {max_connections: 0}\n") }
+    }
+
+    /// A route's request-body pace (issue 18, item 11): read when given, the documented
+    /// defaults otherwise, and a negative rate refused.
+    @Test func routeBodyPaceIsReadWithDocumentedDefaults() throws {
+        let routes = "gateway:\n  routes:\n    - {id: a, hosts: [a.internal], upstream: 'http://10.0.0.1:80'"
+        let paced = try load(routes + ", body_timeout: 30s, min_body_bytes_per_second: 4096}\n").gateway.routes[0].bodyPace
+        #expect(paced == BodyPace(timeout: .seconds(30), minimumBytesPerSecond: 4096))
+        #expect(try load(routes + "}\n").gateway.routes[0].bodyPace == BodyPace(timeout: .seconds(120), minimumBytesPerSecond: 1024))
+        #expect(throws: ConfigurationError.self) { try load(routes + ", min_body_bytes_per_second: -1}\n") }
     }
 
     @Test func missingRequiredFieldIsNamed() throws {

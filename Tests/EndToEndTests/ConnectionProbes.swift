@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A bare TCP connection to a loopback port that sends nothing: the client a handshake deadline
-/// or a connection limit must deal with.
+/// A bare TCP connection to a loopback port that sends nothing, or only what it is told: the
+/// client a handshake deadline, a connection limit or a slow body must deal with.
 final class RawConnection {
     private let socket: Int32
 
@@ -25,6 +25,11 @@ final class RawConnection {
 
     deinit { close(socket) }
 
+    /// Sends `text` as it is (a plain-HTTP request, or part of one).
+    func send(_ text: String) {
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
     /// Whether the server closed (or reset) the connection within `seconds`.
     func waitForClose(within seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -44,12 +49,18 @@ final class OpenSSLClient {
     private let process = Process()
     private let input = Pipe()
 
-    init(port: Int, serverName: String, caFile: String) throws {
+    /// - Parameter output: a file that receives what the server sends; by default it is dropped.
+    init(port: Int, serverName: String, caFile: String, output: URL? = nil) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_client", "-quiet", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-CAfile", caFile,
                              "-verify_return_error"]
         process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
+        if let output {
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: output)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         process.standardError = FileHandle.nullDevice
         try process.run()
     }
@@ -58,8 +69,11 @@ final class OpenSSLClient {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// Writes to s_client; after the server closed the connection (and s_client exited) the
+    /// write fails quietly instead of ending the test runner with SIGPIPE.
     func send(_ text: String) {
-        input.fileHandleForWriting.write(Data(text.utf8))
+        signal(SIGPIPE, SIG_IGN)
+        try? input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
     }
 
     /// Whether s_client exited (the server closed the connection) within `seconds`.

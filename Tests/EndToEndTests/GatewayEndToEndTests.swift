@@ -147,13 +147,13 @@ import Testing
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
             let auth = ["--path-as-is", "-H", "authorization: Bearer \(token)"]
             let refused = ["/health/%2e%2e/admin", "/health/%2e%2e%2fadmin", "/health/..%5cadmin", "/admin%00.css", "/%zz",
-                           "/health/%252e%252e/admin", "/health/..;/admin"]
+                           "/health/%252e%252e/admin", "/health/..;/admin", "/admin;jsessionid=x", "/v1/admin%3Bx/settings"]
             for path in refused {
                 let reply = try gateway.curl(path, auth)
                 #expect(reply.status == 400, "\(path) → \(reply.status) \(reply.body)")
             }
             // Normalized, then denied by the forbid on /admin*: decided on the canonical path.
-            for path in ["/health/../admin", "//admin", "/./admin", "/admin/", "/admin;jsessionid=x", "/admin?x=/health"] {
+            for path in ["/health/../admin", "//admin", "/./admin", "/admin/", "/admin?x=/health"] {
                 let reply = try gateway.curl(path, auth)
                 #expect(reply.status == 403, "\(path) → \(reply.status) \(reply.body)")
             }
@@ -163,6 +163,29 @@ import Testing
                                                   "shipments.localhost:\(gateway.gatewayPort):127.0.0.1", "-H", "Host: SHIPMENTS.localhost.",
                                                   "-H", "authorization: Bearer \(token)", "https://shipments.localhost:\(gateway.gatewayPort)/v1/x"])
             #expect(dotted.status == 200)
+        }
+    }
+
+    /// The shipped rule that keeps admin paths for security administrators, through the gateway:
+    /// every spelling an upstream may treat as an admin path is refused (issue 18, item 6). `;`
+    /// is refused with 400 before policy; case is matched on `context.http.lowercased_path`.
+    @Test func theShippedAdminRuleCoversEverySpellingOfAnAdminPath() async throws {
+        let policies = ["logistics.cedar": ConsoleSession.repositoryFile("policies/logistics.cedar"),
+                        "schema.cedarschema": PolicyFixtures.schema]
+        try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let auth = ["--path-as-is", "-H", "authorization: Bearer \(token)"]
+            #expect(try gateway.curl("/v1/shipments/admiral", auth).status == 200)
+            for path in ["/v1/admin", "/v1/admin/", "/v1/ADMIN/users", "/V1/Admin", "/Admin/export", "/v1/x/../admin"] {
+                let reply = try gateway.curl(path, auth)
+                #expect(reply.status == 403, "\(path) → \(reply.status) \(reply.body)")
+            }
+            for path in ["/v1/admin;x/settings", "/v1/admin%3Bx/settings", "/v1/admin%3b"] {
+                let reply = try gateway.curl(path, auth)
+                #expect(reply.status == 400, "\(path) → \(reply.status) \(reply.body)")
+                #expect((reply.json["message"] as? String)?.contains("';'") == true, "\(reply.body)")
+            }
+            #expect(gateway.upstreamRequests().compactMap { $0["target"] as? String } == ["/v1/shipments/admiral"])
         }
     }
 

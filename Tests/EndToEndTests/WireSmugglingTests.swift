@@ -63,6 +63,38 @@ import Testing
         }
     }
 
+    /// HTTP/2 `host` fields, sent with h2 (curl turns `-H Host:` into `:authority`): a `host`
+    /// without `:authority` names the host but is never forwarded, so the upstream sees one
+    /// `Host`, the gateway's; beside an `:authority` that differs it is refused (issue 18, item 7).
+    @Test func http2HostFieldsAreRefusedOrNeverForwarded() async throws {
+        try await GatewayFixture.run(policies: GatewayEndToEndTests.policies, routes: GatewayEndToEndTests.routes) { gateway in
+            func send(_ fields: [[String]]) throws -> [String: Any] { try Self.sendHTTP2(fields, to: gateway) }
+            let request = [[":method", "GET"], [":scheme", "https"]]
+            let hostOnly = try send(request + [[":path", "/health/h2-host"], ["host", "shipments.localhost"]])
+            #expect(hostOnly["status"] as? Int == 200, "\(hostOnly)")
+            let received = try #require(gateway.upstreamRequests().last)
+            #expect(received["target"] as? String == "/health/h2-host")
+            let hosts = (received["headers"] as? [[String]] ?? []).filter { $0[0] == "host" }.map { $0[1] }
+            #expect(hosts.count == 1 && hosts.first?.hasPrefix("127.0.0.1:") == true, "the upstream received Host \(hosts)")
+
+            let differing = try send(request + [[":authority", "shipments.localhost"], [":path", "/health/h2-differ"], ["host", "billing.localhost"]])
+            #expect(differing["status"] as? Int == 400, "\(differing)")
+            let neither = try send(request + [[":path", "/health/h2-none"]])
+            #expect(neither["status"] as? Int == 400, "\(neither)")
+            #expect(gateway.upstreamRequests().count == 1)
+        }
+    }
+
+    /// Sends one HTTP/2 request with exactly these fields (`Fixtures/h2_request.py`) and returns
+    /// what it reports: `status`, `reset`, `reset_after`, `body`.
+    static func sendHTTP2(_ fields: [[String]], unfinishedBody: Bool = false, to gateway: GatewayFixture) throws -> [String: Any] {
+        let output = try GatewayOperationsTests.python("h2_request.py", [String(gateway.gatewayPort), "shipments.localhost",
+                                                                         "\(gateway.certs)/ca-bundle.crt",
+                                                                         String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)]
+                                                       + (unfinishedBody ? ["--unfinished-body"] : []))
+        return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+    }
+
     /// Sends `bytes` on one TLS connection and returns everything the gateway answered before
     /// closing it (or within 10 s).
     static func send(_ bytes: String, to gateway: GatewayFixture) throws -> String {

@@ -31,13 +31,11 @@ import Testing
     /// The documented rule, written plainly over strings.
     static func modelPath(_ raw: String) -> Result<String, RequestRejection> {
         if raw.contains("%2e") { return .failure(.encodedDot) }
+        if raw.contains(";") || raw.contains("%3B") { return .failure(.pathParameter) }
         var kept: [String] = []
         var endsWithSlash = false
         for segment in raw.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            let decoded = String(segment).replacing("%25", with: "%").replacing("%41", with: "A").replacing("%3B", with: ";")
-            if let semicolon = decoded.firstIndex(of: ";"), ["", ".", ".."].contains(decoded[..<semicolon]) {
-                return .failure(.ambiguousPathParameter)
-            }
+            let decoded = String(segment).replacing("%25", with: "%").replacing("%41", with: "A")
             switch decoded {
             case "", ".":
                 endsWithSlash = true
@@ -72,6 +70,6 @@ import Testing
             #expect(!canonicalPath.hasSuffix("/.") && !canonicalPath.hasSuffix("/.."), "target \(target)")
         }
         // Enough accepted cases for the fixed-point property to mean something.
-        #expect(acceptedCount > 4_000)
+        #expect(acceptedCount > 2_000)
     }
 }

@@ -56,6 +56,13 @@ import Testing
         ])
     }
 
+    /// An HTTP/2 client may send `host` as a plain field; forwarded, the upstream would read it
+    /// beside the `Host` the gateway writes (issue 18, item 7).
+    @Test func removesTheClientsHostInAnySpelling() {
+        let input = Self.fields([("host", "billing.localhost"), ("Accept", "*/*"), ("HOST", "evil.example")])
+        #expect(Self.pairs(IdentityHeaderFilter().filtered(input)) == ["Accept: */*"])
+    }
+
     @Test func removesHopByHopHeadersAndThoseNamedInConnection() {
         let input = Self.fields([
             ("Connection", "keep-alive, X-Custom-Hop, x_other_hop"), ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "close"),

@@ -24,18 +24,6 @@ import Testing
         Accepted(target: "///admin//x//", path: "/admin/x/", query: nil, route: "admin", forwarded: "/admin/x/"),
         // Case is preserved: /ADMIN is another path, handled (and authorized) as such.
         Accepted(target: "/ADMIN", path: "/ADMIN", query: nil, route: "catch-all", forwarded: "/ADMIN"),
-        // Tomcat path parameters: `;` is a route boundary, so this stays under /admin.
-        Accepted(
-            target: "/admin;jsessionid=x", path: "/admin;jsessionid=x", query: nil, route: "admin",
-            forwarded: "/admin;jsessionid=x"
-        ),
-        // The `..` after the parameter segment is resolved like any other.
-        Accepted(target: "/public;x=/../admin", path: "/admin", query: nil, route: "admin", forwarded: "/admin"),
-        // IAP's example: the parameter does not hide the /internal prefix.
-        Accepted(
-            target: "/internal;some_param/admin", path: "/internal;some_param/admin", query: nil, route: "internal",
-            forwarded: "/internal;some_param/admin"
-        ),
         // `%23` decodes to a literal `#` inside the segment: not /admin, and forwarded re-encoded.
         Accepted(target: "/admin%23x", path: "/admin#x", query: nil, route: "catch-all", forwarded: "/admin%23x"),
         // The query is never matched against routes (oauth2-proxy GHSA-7rh7-c77v-6434).
@@ -88,9 +76,17 @@ import Testing
         Refused(target: "/public/..\\admin", reason: .backslashInPath),
         Refused(target: "/public/%252e%252e/admin", reason: .doubleEncodedPath),
         Refused(target: "/public/%252fadmin", reason: .doubleEncodedPath),
-        Refused(target: "/public/..;/admin", reason: .ambiguousPathParameter),
-        Refused(target: "/public/.;x/admin", reason: .ambiguousPathParameter),
-        Refused(target: "/public/;x/admin", reason: .ambiguousPathParameter),
+        // Path parameters, which servlet containers strip before routing (issue 18, item 6).
+        Refused(target: "/public/..;/admin", reason: .pathParameter),
+        Refused(target: "/public/.;x/admin", reason: .pathParameter),
+        Refused(target: "/public/;x/admin", reason: .pathParameter),
+        Refused(target: "/admin;jsessionid=x", reason: .pathParameter),
+        Refused(target: "/public;x=/../admin", reason: .pathParameter),
+        Refused(target: "/v1/admin;x/settings", reason: .pathParameter),
+        Refused(target: "/v1/admin%3bx/settings", reason: .pathParameter),
+        Refused(target: "/v1/admin%3B", reason: .pathParameter),
+        // IAP's example.
+        Refused(target: "/internal;some_param/admin", reason: .pathParameter),
         Refused(target: "/admin#x", reason: .fragmentInTarget),
         Refused(target: "/admin?x#y", reason: .fragmentInTarget),
         Refused(target: "/admin%00.css", reason: .encodedNUL),

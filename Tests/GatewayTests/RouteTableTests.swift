@@ -21,7 +21,6 @@ import Testing
         ("app.corp.com", "/api", "exact-api"),
         ("app.corp.com", "/api/", "exact-api"),
         ("app.corp.com", "/api/x/y", "exact-api"),
-        ("app.corp.com", "/api;v=1", "exact-api"),
         ("app.corp.com", "/apix", "exact-root"),
         ("app.corp.com", "/API", "exact-root"),
         // Exact host beats wildcard even when the wildcard's prefix is longer.

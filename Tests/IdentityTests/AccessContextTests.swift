@@ -18,6 +18,18 @@ import Testing
         #expect(certificate(nil).deviceID == nil)
     }
 
+    /// Rules about a path that must hold against upstreams that ignore case use
+    /// `context.http.lowercased_path` (issue 18, item 6); `path` stays exact.
+    @Test func theHTTPRecordCarriesTheExactAndTheLowercasedPath() {
+        let context = AccessContext.make(method: "GET", host: "ops.internal", path: "/v1/ADMIN/Users/Élodie", query: "a=B", clientAddress: "192.0.2.7",
+                                         tlsVersion: "TLSv1.3", certificate: nil, authMethod: "token", mfa: false, authenticatedAt: nil,
+                                         now: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(context["http"] == .record([
+            "method": .string("GET"), "host": .string("ops.internal"), "path": .string("/v1/ADMIN/Users/Élodie"),
+            "lowercased_path": .string("/v1/admin/users/Élodie"), "query": .string("a=B"),
+        ]))
+    }
+
     @Test func theDeviceRecordAppearsOnlyWithADevice() {
         func context(_ deviceID: String?) -> [CedarString: Value] {
             AccessContext.make(method: "GET", host: "ops.internal", path: "/", query: nil, clientAddress: "192.0.2.7", tlsVersion: "TLSv1.3",

@@ -331,6 +331,9 @@ extension PortcullisConfiguration {
         route.timeout = try reader.duration("timeout") ?? route.timeout
         route.allowsWebSocket = try reader.boolean("websocket") ?? route.allowsWebSocket
         route.maxBodyBytes = (try reader.integer("max_body_mb", in: 0...10_240)).map { $0 << 20 } ?? route.maxBodyBytes
+        route.bodyPace.timeout = try reader.duration("body_timeout") ?? route.bodyPace.timeout
+        route.bodyPace.minimumBytesPerSecond = try reader.integer("min_body_bytes_per_second", in: 0...1_000_000_000)
+            ?? route.bodyPace.minimumBytesPerSecond
         route.passesAuthorization = try reader.boolean("pass_authorization")
             ?? route.passesAuthorization
         if var labels = try reader.mapping("labels") { route.labels = try labels.stringValues() }

@@ -9,6 +9,9 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
     case invalidToken(String)
     case revoked
     case unknownWorkload(String)
+    /// The session cookie is forged, expired, ended or sent twice: answered like a missing
+    /// login (401 or the sign-in page) with the cookie cleared.
+    case invalidSession(String)
     /// The revocation feed is not synchronised (starting, or PostgreSQL unreachable): whether a
     /// credential was revoked cannot be known, so none is accepted (fail closed).
     case revocationStateUnavailable
@@ -19,13 +22,15 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
         case let .invalidToken(reason): "the bearer token is not valid: \(reason)"
         case .revoked: "the credential has been revoked"
         case let .unknownWorkload(spiffeID): "no active service account is bound to \(spiffeID)"
+        case let .invalidSession(reason): "the session cookie is not valid: \(reason)"
         }
     }
 }
 
 /// The authentication chain: bearer token, then session cookie, then client certificate, else
-/// anonymous. Per request it verifies at most one signature (tokens already seen hit the cache)
-/// and reads the revocation snapshot; it never touches the database.
+/// anonymous. The first credential presented decides: one that does not hold is refused, never
+/// passed over for the next. Per request it verifies at most one signature (tokens already seen
+/// hit the cache) and reads the revocation snapshot; it never touches the database.
 public struct Authenticator: Sendable {
     let verificationKeys: @Sendable () -> VerificationKeys
     let claimsPolicy: ClaimsPolicy
@@ -44,10 +49,11 @@ public struct Authenticator: Sendable {
 
     public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, now: Date = Date()) throws(AuthenticationFailure) -> Principal {
         let snapshot = directory.snapshot
-        let presentsCredentials = Self.bearerToken(fields) != nil || certificate != nil
-            || Self.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields) != nil
+        let token = Self.bearerToken(fields)
+        let sessionCookies = Self.cookies(named: IdentityHeaderFilter.sessionCookieName, in: fields)
+        let presentsCredentials = token != nil || certificate != nil || !sessionCookies.isEmpty
         if presentsCredentials && !snapshot.synchronized { throw .revocationStateUnavailable }
-        if let token = Self.bearerToken(fields) {
+        if let token {
             let policy = claimsPolicy
             let keys = verificationKeys
             let claims: Claims
@@ -61,11 +67,11 @@ public struct Authenticator: Sendable {
             guard !snapshot.isRevoked(claims) else { throw .revoked }
             return principal(claims, method: .token, certificate: certificate)
         }
-        if let sessions, let cookie = Self.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields),
-           let claims = try? sessions.open(cookie, now: now), claims.sessionID.map(snapshot.isSessionRevoked) == false,
-           !snapshot.isRevoked(claims) {
+        if !sessionCookies.isEmpty {
+            // A presented cookie decides: it never falls back to the certificate or to anonymous.
+            let claims = try session(sessionCookies, snapshot: snapshot, now: now)
             var principal = principal(claims, method: .session, certificate: certificate)
-            principal.renewedSessionCookie = renewal(of: claims, with: sessions, now: now)
+            principal.renewedSessionCookie = sessions.flatMap { renewal(of: claims, with: $0, now: now) }
             return principal
         }
         if let certificate, let spiffeID = certificate.spiffeID {
@@ -77,6 +83,23 @@ public struct Authenticator: Sendable {
                              authenticatedAt: now, sessionID: nil, spiffeID: spiffeID)
         }
         return .anonymous
+    }
+
+    /// The claims of the one session cookie presented, if it opens, belongs to a session that
+    /// has not ended and to a subject that was not revoked.
+    private func session(_ cookies: [Substring], snapshot: RevocationFeed.Snapshot, now: Date) throws(AuthenticationFailure) -> Claims {
+        guard cookies.count == 1 else { throw .invalidSession("it was sent more than once") }
+        guard let sessions else { throw .invalidSession("this gateway does not accept sessions") }
+        let claims: Claims
+        do {
+            claims = try sessions.open(String(cookies[0]), now: now)
+        } catch {
+            throw .invalidSession(error.description)
+        }
+        guard let sessionID = claims.sessionID else { throw .invalidSession("it names no session") }
+        guard !snapshot.isSessionRevoked(sessionID) else { throw .invalidSession("the session has ended") }
+        guard !snapshot.isRevoked(claims) else { throw .invalidSession("its subject's credentials have been revoked") }
+        return claims
     }
 
     /// Sliding idle timeout: a cookie past half its idle window is re-sealed with a fresh one,
@@ -107,15 +130,21 @@ public struct Authenticator: Sendable {
     }
 
     /// The value of one cookie across all `Cookie` fields; nil when absent or given twice
-    /// (two values for the session cookie is an attack, not a browser).
+    /// (two values for one cookie is an attack, not a browser).
     static func cookie(named name: String, in fields: HTTPFields) -> String? {
-        var found: String?
+        let values = cookies(named: name, in: fields)
+        return values.count == 1 ? String(values[0]) : nil
+    }
+
+    /// Every value of one cookie across all `Cookie` fields, in order; empty (no allocation)
+    /// when it is absent.
+    static func cookies(named name: String, in fields: HTTPFields) -> [Substring] {
+        var found: [Substring] = []
         for value in fields[values: .cookie] {
             for pair in value.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
                 guard trimmed.hasPrefix(name + "=") else { continue }
-                if found != nil { return nil }
-                found = String(trimmed.dropFirst(name.count + 1))
+                found.append(trimmed.dropFirst(name.count + 1))
             }
         }
         return found

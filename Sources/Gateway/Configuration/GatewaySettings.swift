@@ -22,7 +22,8 @@ public struct RouteSettings: Sendable {
     public var upstream: URL { didSet { endpoint = UpstreamEndpoint(upstream) } }
     /// `upstream` taken apart once, for the forwarder; nil when it is not a usable URL.
     public private(set) var endpoint: UpstreamEndpoint?
-    /// Anonymous callers may reach a public route (policy still decides).
+    /// Anonymous callers may reach a public route (policy still decides); on any other route
+    /// they are asked to sign in before policy is consulted.
     public var isPublic: Bool
     /// Which credentials this route accepts.
     public var authMethods: Set<AuthMethod>
@@ -34,6 +35,8 @@ public struct RouteSettings: Sendable {
     /// Tags of the Cedar resource `Route::"<id>"` (`resource.getTag("team")`).
     public var labels: [String: String]
     public var maxBodyBytes: Int
+    /// Deadline and minimum rate of request bodies the gateway reads for this route.
+    public var bodyPace: BodyPace = .standard
     /// Forward the caller's `Authorization` header. Off by default, so a bearer token valid on
     /// every route never reaches upstreams; on only for upstreams that verify the token
     /// themselves (the identity service's own API).

@@ -10,7 +10,7 @@ enum CanonicalPath {
     }
 
     /// Step 1: decode every `%XX` once, refusing escapes that would change the path's
-    /// structure for a backend that decodes differently.
+    /// structure for a backend that decodes differently, and path parameters.
     private static func percentDecoded(_ raw: UnsafeBufferPointer<UInt8>) throws(RequestRejection) -> [UInt8] {
         var decoded: [UInt8] = []
         decoded.reserveCapacity(raw.count)
@@ -43,6 +43,9 @@ enum CanonicalPath {
                 throw .doubleEncodedPath
             }
         }
+        // Raw or encoded (`%3B`): servlet containers strip `;params` from segments before
+        // routing, so `/v1/admin;x/settings` reaches them as `/v1/admin/settings`.
+        if decoded.contains(ASCII.semicolon) { throw .pathParameter }
         return decoded
     }
 
@@ -57,7 +60,6 @@ enum CanonicalPath {
         while segmentStart <= decoded.count {
             let segmentEnd = decoded[segmentStart...].firstIndex(of: ASCII.slash) ?? decoded.count
             let segment = decoded[segmentStart..<segmentEnd]
-            try checkPathParameters(segment)
             lastSegmentWasName = false
             if segment.isEmpty || isDot(segment) {
                 // Duplicate slash or `.`: nothing to keep.
@@ -74,17 +76,6 @@ enum CanonicalPath {
         }
         if lastSegmentWasName { output.removeLast() }
         return output
-    }
-
-    /// A `;` is an ordinary character, except that the part before the first `;` must not be
-    /// empty, `.` or `..`: Tomcat-style containers drop `;params` and would then see a
-    /// separator or dot segment that this normalization did not.
-    private static func checkPathParameters(_ segment: ArraySlice<UInt8>) throws(RequestRejection) {
-        guard let semicolon = segment.firstIndex(of: ASCII.semicolon) else { return }
-        let name = segment[..<semicolon]
-        if name.isEmpty || isDot(name) || isDotDot(name) {
-            throw .ambiguousPathParameter
-        }
     }
 
     private static func isDot(_ segment: ArraySlice<UInt8>) -> Bool {

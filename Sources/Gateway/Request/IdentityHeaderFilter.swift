@@ -1,10 +1,11 @@
 import HTTPTypes
 
 /// Cleans client header fields before they are forwarded upstream: removes every field that
-/// could carry identity or routing information, the hop-by-hop fields, and the gateway's
-/// session cookie. Apply it to the client's fields *before* the gateway adds its own
-/// (`X-Forwarded-*`, `X-Request-Id`, `X-Portcullis-Assertion`), so a client can never supply
-/// or pre-empt them.
+/// could carry identity or routing information, the hop-by-hop fields, the client's `Host`
+/// (an HTTP/2 client may send one as a plain field; the gateway names the upstream's own, and
+/// a second `Host` line upstream is a smuggling vector), and the gateway's session cookie.
+/// Apply it to the client's fields *before* the gateway adds its own (`X-Forwarded-*`,
+/// `X-Request-Id`, `X-Portcullis-Assertion`), so a client can never supply or pre-empt them.
 ///
 /// Names are compared case-insensitively with `_` and `-` treated as equal, because upstreams
 /// that map `_` to `-` (CGI, WSGI, PHP) would otherwise accept `X-Auth_Request_User`
@@ -99,7 +100,7 @@ public struct IdentityHeaderFilter: Sendable {
                 result.append(field)
                 continue
             }
-            if Self.hopByHopNames.contains(name) || Self.isIdentityHeader(folded: name) {
+            if Self.hopByHopNames.contains(name) || Self.isIdentityHeader(folded: name) || name == "host" {
                 continue
             }
             // A client may not use `Connection` to drop the body's framing.

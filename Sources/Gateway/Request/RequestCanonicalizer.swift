@@ -29,13 +29,12 @@ import HTTPTypes
 ///    removed, each `..` removes the segment before it; a `..` with nothing before it is
 ///    refused. A trailing slash is kept (`/admin/` stays `/admin/`, and `/a/.` or `/a/b/..`
 ///    end in `/`).
-/// 3. `;` is an ordinary character (`/admin;jsessionid=x` stays that path), except that a
-///    segment whose part before its first `;` is empty, `.` or `..` (`..;`, `/;x`) is
-///    refused, because servlet containers strip path parameters before resolving dot
-///    segments. Routes treat `;` like `/` as a prefix boundary (see ``RouteTable``), so
-///    `/admin;x` falls under the `/admin` route.
+/// 3. A `;`, raw or `%3B`, is refused: servlet containers strip `;params` from segments before
+///    routing and resolving dot segments, so `/v1/admin;x/settings` and `/..;/admin` would
+///    reach them as paths the router and the policies never saw.
 /// 4. Case is preserved: `/ADMIN` is a different path from `/admin`. Routes match
-///    case-sensitively and policies see the same path.
+///    case-sensitively and policies see the same path; rules that must also hold against
+///    upstreams that ignore case use `context.http.lowercased_path`.
 ///
 /// Upstream receives ``CanonicalRequest/forwardedTarget``: the canonical path with only the
 /// bytes outside RFC 3986 `pchar` percent-encoded, then `?` and the raw query.

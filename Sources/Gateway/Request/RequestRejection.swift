@@ -57,9 +57,10 @@ public enum RequestRejection: Error, Equatable, Sendable, CustomStringConvertibl
     case doubleEncodedPath
     /// A `..` segment climbs above the root.
     case pathAboveRoot
-    /// A segment whose part before `;` is empty, `.` or `..` (`..;`, `/;x`): servlet containers
-    /// strip path parameters before resolving dot segments.
-    case ambiguousPathParameter
+    /// A `;` in the path, raw or as `%3B`: servlet containers strip `;params` from segments, so
+    /// they would route `/v1/admin;x/settings` as `/v1/admin/settings` and `/..;/admin` as
+    /// `/../admin`, paths the router and the policies never saw.
+    case pathParameter
 
     // MARK: Header fields
 
@@ -105,7 +106,7 @@ public enum RequestRejection: Error, Equatable, Sendable, CustomStringConvertibl
         case .invalidUTF8InPath: "the decoded path is not valid UTF-8"
         case .doubleEncodedPath: "the path is percent-encoded twice (decoded path still contains %XX)"
         case .pathAboveRoot: "a '..' segment climbs above the root"
-        case .ambiguousPathParameter: "a path segment is empty, '.' or '..' before its ';' parameters"
+        case .pathParameter: "the path contains ';' (path parameters are not accepted)"
         case let .underscoreInHeaderName(name): "the header name \(quotedForLog(name)) contains '_'"
         case let .controlCharacterInHeaderValue(name): "the value of header \(quotedForLog(name)) contains a control character"
         case let .nonUTF8HeaderValue(name): "the value of header \(quotedForLog(name)) is not valid UTF-8"

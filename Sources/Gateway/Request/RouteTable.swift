@@ -50,9 +50,9 @@ public enum RouteTableError: Error, Equatable, Sendable, CustomStringConvertible
 ///
 /// The most specific route wins: among routes whose host pattern and path prefix both match,
 /// an exact host beats a wildcard host, then the longest path prefix wins. Prefixes match on
-/// segment boundaries: `/api` matches `/api`, `/api/`, `/api/x` and `/api;v=1`, not `/apix`
-/// (a `;` counts as a boundary because servlet containers strip path parameters). Matching
-/// is case-sensitive, like the canonical path.
+/// segment boundaries: `/api` matches `/api`, `/api/` and `/api/x`, not `/apix` (canonical
+/// paths hold no `;`, so a path parameter cannot move a request out from under its route).
+/// Matching is case-sensitive, like the canonical path.
 ///
 /// Lookup costs two dictionary probes (exact host, then the wildcard parent domain) and a
 /// scan of that host's prefixes, longest first; it allocates nothing.
@@ -124,7 +124,7 @@ public struct RouteTable<Payload: Sendable>: Sendable {
         guard path.utf8.starts(with: prefix.utf8) else { return false }
         if prefix.utf8.count == 1 || path.utf8.count == prefix.utf8.count { return true }
         let next = path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: prefix.utf8.count)]
-        return next == ASCII.slash || next == ASCII.semicolon
+        return next == ASCII.slash
     }
 
     /// Why a path prefix is not canonical, or nil when it is.

@@ -83,7 +83,7 @@ public struct BrowserLogin: Sendable {
             _ = try? await identity.endSession(id, reason: "logout")
         }
         var headers: HTTPFields = [.location: Self.prefix + "login", .cacheControl: "no-store"]
-        headers.append(HTTPField(name: .setCookie, value: Self.cookie(IdentityHeaderFilter.sessionCookieName, "", maxAge: 0, sameSite: "Lax")))
+        headers.append(HTTPField(name: .setCookie, value: Self.clearedSessionCookie))
         return Response(status: .seeOther, headers: headers)
     }
 
@@ -159,6 +159,10 @@ public struct BrowserLogin: Sendable {
     static func cookie(_ name: String, _ value: String, maxAge: Int, sameSite: String) -> String {
         "\(name)=\(value); Path=/; Secure; HttpOnly; SameSite=\(sameSite); Max-Age=\(maxAge)"
     }
+
+    /// Expires the session cookie in the browser: after logout, and when a request presents one
+    /// that no longer holds.
+    static let clearedSessionCookie = cookie(IdentityHeaderFilter.sessionCookieName, "", maxAge: 0, sameSite: "Lax")
 
     /// A post must come from this host when the browser says where it came from.
     private func sameOrigin(_ fields: HTTPFields, host: String) -> Bool {

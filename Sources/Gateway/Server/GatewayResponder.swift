@@ -82,13 +82,24 @@ public struct GatewayResponder: Sendable {
         var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
         let response: Response
         let tls = connections.facts(for: context.channel)
+        var request = request
+        var watch: BodyWatch?
+        /// Reads of the body from here on keep to `pace`.
+        func watchBody(_ canonical: CanonicalRequest, _ pace: BodyPace) {
+            guard UpstreamForwarder.upstreamFraming(canonical, fromHTTP2Client: tls.http2) != .unframed else { return }
+            let bodyWatch = BodyWatch(pace: pace, channel: context.channel)
+            request.body = bodyWatch.paced(request.body)
+            watch = bodyWatch
+        }
         switch await admit(request.head, clientAddress: context.clientAddress, tls: tls, record: &record) {
         case let .answer(answer):
             response = answer
         case let .login(canonical):
+            watchBody(canonical, .standard)
             response = await browserLogin?.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
                 ?? GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no login pages here"], requestID: record.requestID)
         case let .forward(admitted):
+            watchBody(admitted.canonical, admitted.route.bodyPace)
             if let application = admitted.application {
                 let caller = EmbeddedCaller(principal: admitted.principal, requestID: record.requestID, policies: record.policies,
                                             policyVersion: record.policyVersion, clientAddress: context.clientAddress,
@@ -98,6 +109,10 @@ public struct GatewayResponder: Sendable {
             } else {
                 response = await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
             }
+        }
+        if let violation = watch?.violation {
+            record.outcome = .error
+            record.reason = violation.description
         }
         guard await finish(&record, status: Int(response.status.code), started: started) else {
             // Not recorded, and the overflow policy forbids answering unrecorded requests: the
@@ -167,6 +182,15 @@ public struct GatewayResponder: Sendable {
             record.reason = AuthenticationFailure.revocationStateUnavailable.description
             return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": AuthenticationFailure.revocationStateUnavailable.description],
                                                requestID: requestID, headers: [.retryAfter: "2"]))
+        } catch let .invalidSession(reason) {
+            // A browser whose session ended is signed in again, and the dead cookie is cleared so
+            // it is not presented again (docs/policy-model.md).
+            record.outcome = .deny
+            record.reason = AuthenticationFailure.invalidSession(reason).description
+            var answer = unauthenticated(head.headerFields, canonical: canonical, requestID: requestID,
+                                         message: "the session has expired or ended; log in again")
+            answer.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.clearedSessionCookie))
+            return .answer(answer)
         } catch {
             record.outcome = .deny
             record.reason = error.description
@@ -175,10 +199,10 @@ public struct GatewayResponder: Sendable {
         }
         record.principal = principal.uid.description
         record.authMethod = principal.method?.rawValue ?? "none"
-        if let refusal = admission(principal, route: route, certificate: certificate, canonical: canonical, requestID: requestID) {
+        if let refusal = route.refusal(of: principal, certificate: certificate) {
             record.outcome = .deny
-            record.reason = "not admitted by route settings"
-            return .answer(refusal)
+            record.reason = refusal.description
+            return .answer(answer(refusal, fields: head.headerFields, canonical: canonical, requestID: requestID))
         }
         let decision = access.decide(principal: principal, route: route, request: canonical,
                                      facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: certificate))
@@ -283,33 +307,30 @@ public struct GatewayResponder: Sendable {
         fields[.upgrade] != nil
     }
 
-    /// Route-level requirements checked before policy: accepted credential kinds, a client
-    /// certificate on the connection, and anonymous access only to public routes.
-    private func admission(_ principal: Principal, route: RouteSettings, certificate: ClientCertificate?, canonical: CanonicalRequest,
-                           requestID: String) -> Response? {
-        if route.requiresClientCertificate && certificate == nil {
-            return GatewayAnswers.json(.forbidden, ["error": "client_certificate_required",
-                                                    "message": "this route requires a client certificate from the internal CA"],
-                                       requestID: requestID)
+    /// A refusal by the route's settings: anonymous callers are asked to sign in as when policy
+    /// denies them; the others get 403 with what the route requires.
+    private func answer(_ refusal: RouteRefusal, fields: HTTPFields, canonical: CanonicalRequest, requestID: String) -> Response {
+        switch refusal {
+        case .anonymousOnPrivateRoute:
+            unauthenticated(fields, canonical: canonical, requestID: requestID)
+        case .clientCertificateRequired:
+            GatewayAnswers.json(.forbidden, ["error": "client_certificate_required", "message": refusal.description], requestID: requestID)
+        case .authMethodNotAccepted:
+            GatewayAnswers.json(.forbidden, ["error": "auth_method_not_accepted", "message": refusal.description], requestID: requestID)
         }
-        if let method = principal.method, !route.authMethods.contains(method) {
-            return GatewayAnswers.json(.forbidden, ["error": "auth_method_not_accepted",
-                                                    "message": "this route does not accept \(method.rawValue) authentication"],
-                                       requestID: requestID)
-        }
-        return nil
     }
 
     /// No credentials on a route that needs them: browsers are sent to the login page on the
     /// same host; everything else gets 401 with the login URL (never a cross-origin redirect).
-    private func unauthenticated(_ fields: HTTPFields, canonical: CanonicalRequest, requestID: String) -> Response {
+    private func unauthenticated(_ fields: HTTPFields, canonical: CanonicalRequest, requestID: String,
+                                 message: String = "log in or present a bearer token") -> Response {
         var next = canonical.path
         if let query = canonical.query { next += "?" + query }
         let login = "/.portcullis/login?next=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
         if GatewayAnswers.isBrowserNavigation(fields) {
             return Response(status: .found, headers: [.location: login, .cacheControl: "no-store"])
         }
-        return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": "log in or present a bearer token", "login_url": login],
+        return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": message, "login_url": login],
                                    requestID: requestID, headers: [.wwwAuthenticate: #"Bearer realm="portcullis""#])
     }
 

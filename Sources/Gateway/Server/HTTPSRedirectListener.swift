@@ -7,7 +7,9 @@ import NIOCore
 /// The optional plain-HTTP listener. It serves nothing: a request for a routed host gets a
 /// permanent redirect to the same canonical path on HTTPS, anything else a 404. It never
 /// redirects to a host that no route names, so it cannot be used as an open redirect, and the
-/// redirect keeps the method and body (308) so no form is silently turned into a GET.
+/// redirect keeps the method and body (308) so no form is silently turned into a GET. The body
+/// itself is never read here: a request still sending one has its connection closed once
+/// answered (``UnreadBodyCloser``).
 public enum HTTPSRedirectListener {
     public static func application(
         host: String, port: Int, httpsPort: @escaping @Sendable () -> Int, routes: RouteHolder, logger: Logger,
@@ -15,6 +17,7 @@ public enum HTTPSRedirectListener {
     ) -> some ApplicationProtocol {
         Application(
             responder: Responder(httpsPort: httpsPort, routes: routes),
+            server: .http1(additionalChannelHandlers: [UnreadBodyCloser(http2: false)]),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onStarted(channel.localAddress) },
             logger: logger)

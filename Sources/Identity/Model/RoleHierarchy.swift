@@ -152,7 +152,8 @@ public enum AccessContext {
         var auth: [CedarString: Value] = ["method": string(authMethod), "mfa": .bool(mfa)]
         if let authenticatedAt { auth["authenticated_at"] = datetime(authenticatedAt) }
         var context: [CedarString: Value] = [
-            "http": .record(["method": string(method), "host": string(host), "path": string(path), "query": string(query ?? "")]),
+            "http": .record(["method": string(method), "host": string(host), "path": string(path),
+                             "lowercased_path": string(asciiLowercased(path)), "query": string(query ?? "")]),
             "client": .record(client),
             "cert": .record(cert),
             "auth": .record(auth),
@@ -160,5 +161,15 @@ public enum AccessContext {
         ]
         if let device { context["device"] = .record(["managed": .bool(device.managed), "id": string(device.id)]) }
         return context
+    }
+
+    /// `context.http.lowercased_path`: the path with `A`–`Z` lowered, for rules that must also
+    /// hold against upstreams that ignore case (`/v1/ADMIN`). Only ASCII, so the result is
+    /// exact and the same everywhere; a path without capitals is returned as it is, without
+    /// a copy.
+    static func asciiLowercased(_ path: String) -> String {
+        func isCapital(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") }
+        guard path.utf8.contains(where: isCapital) else { return path }
+        return String(decoding: path.utf8.map { isCapital($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
