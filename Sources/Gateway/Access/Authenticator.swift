@@ -9,6 +9,13 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
     case invalidToken(String)
     case revoked
     case unknownWorkload(String)
+    /// The connection's client certificate is outside its validity period: possible only on a
+    /// resumed TLS session, which carries the certificate of an earlier handshake unchecked.
+    case certificateNotValid(notBefore: Date, notAfter: Date)
+    /// A token bound to a client certificate (`cnf`) arrived on a connection without one.
+    case boundCertificateMissing
+    /// A token bound to a client certificate arrived with a different certificate: a stolen token.
+    case boundToAnotherCertificate
     /// The revocation feed is not synchronised (starting, or PostgreSQL unreachable): whether a
     /// credential was revoked cannot be known, so none is accepted (fail closed).
     case revocationStateUnavailable
@@ -19,13 +26,21 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
         case let .invalidToken(reason): "the bearer token is not valid: \(reason)"
         case .revoked: "the credential has been revoked"
         case let .unknownWorkload(spiffeID): "no active service account is bound to \(spiffeID)"
+        case let .certificateNotValid(notBefore, notAfter):
+            "the client certificate is valid from \(notBefore.formatted(.iso8601)) to \(notAfter.formatted(.iso8601)), not now; "
+                + "connect again with a current certificate"
+        case .boundCertificateMissing: "the token is bound to a client certificate and this connection presented none"
+        case .boundToAnotherCertificate: "the token is bound to a different client certificate than this connection presented"
         }
     }
 }
 
 /// The authentication chain: bearer token, then session cookie, then client certificate, else
-/// anonymous. Per request it verifies at most one signature (tokens already seen hit the cache)
-/// and reads the revocation snapshot; it never touches the database.
+/// anonymous. A client certificate on the connection must be within its validity period and not
+/// revoked on every request, whatever authenticates it: TLS session resumption hands a session the
+/// certificate of an earlier handshake without verifying it again. Per request it verifies at most
+/// one signature (tokens already seen hit the cache), compares two dates and reads the revocation
+/// snapshot; it never touches the database.
 public struct Authenticator: Sendable {
     let verificationKeys: @Sendable () -> VerificationKeys
     let claimsPolicy: ClaimsPolicy
@@ -44,10 +59,17 @@ public struct Authenticator: Sendable {
 
     public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, now: Date = Date()) throws(AuthenticationFailure) -> Principal {
         let snapshot = directory.snapshot
-        let presentsCredentials = Self.bearerToken(fields) != nil || certificate != nil
+        let bearer = Self.bearerToken(fields)
+        let presentsCredentials = bearer != nil || certificate != nil
             || Self.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields) != nil
         if presentsCredentials && !snapshot.synchronized { throw .revocationStateUnavailable }
-        if let token = Self.bearerToken(fields) {
+        if let certificate {
+            guard certificate.isValid(at: now) else { throw .certificateNotValid(notBefore: certificate.notBefore, notAfter: certificate.notAfter) }
+            // The handshake refused the certificate if it was revoked then; this catches a
+            // revocation that arrived since (an open connection, or a resumed session).
+            guard !snapshot.isCertificateRevoked(serial: certificate.serial) else { throw .revoked }
+        }
+        if let token = bearer {
             let policy = claimsPolicy
             let keys = verificationKeys
             let claims: Claims
@@ -59,22 +81,19 @@ public struct Authenticator: Sendable {
                 throw .invalidToken(error.description)
             }
             guard !snapshot.isRevoked(claims) else { throw .revoked }
-            return principal(claims, method: .token, certificate: certificate)
+            return principal(claims, method: .token, certificate: try Self.boundCertificate(claims, connection: certificate))
         }
         if let sessions, let cookie = Self.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields),
            let claims = try? sessions.open(cookie, now: now), claims.sessionID.map(snapshot.isSessionRevoked) == false,
            !snapshot.isRevoked(claims) {
-            var principal = principal(claims, method: .session, certificate: certificate)
+            var principal = principal(claims, method: .session, certificate: nil)
             principal.renewedSessionCookie = renewal(of: claims, with: sessions, now: now)
             return principal
         }
         if let certificate, let spiffeID = certificate.spiffeID {
-            // The handshake refused the certificate if it was revoked then; this catches a
-            // revocation that arrived while the connection stayed open.
-            guard !snapshot.isCertificateRevoked(serial: certificate.serial) else { throw .revoked }
             guard let service = snapshot.services[spiffeID] else { throw .unknownWorkload(spiffeID) }
             return Principal(kind: .service, name: service.name, method: .mtls, roles: service.roles, groups: [], mfa: false,
-                             authenticatedAt: now, sessionID: nil, spiffeID: spiffeID)
+                             authenticatedAt: now, sessionID: nil, certificate: certificate)
         }
         return .anonymous
     }
@@ -93,10 +112,20 @@ public struct Authenticator: Sendable {
         return RenewedSessionCookie(value: sealed, maxAge: Int(renewed.expiresAt.timeIntervalSince(now)))
     }
 
+    /// The certificate a token is bound to (RFC 8705), which must be the one the connection
+    /// presented; nil for an unbound token, which then stands without any certificate.
+    static func boundCertificate(_ claims: Claims, connection: ClientCertificate?) throws(AuthenticationFailure) -> ClientCertificate? {
+        guard let thumbprint = claims.certificateThumbprint else { return nil }
+        guard let connection else { throw .boundCertificateMissing }
+        guard connection.thumbprint == thumbprint else { throw .boundToAnotherCertificate }
+        return connection
+    }
+
+    /// `certificate`: the one that authenticated the principal together with the token, if any.
     private func principal(_ claims: Claims, method: AuthMethod, certificate: ClientCertificate?) -> Principal {
         Principal(kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: claims.roles,
                   groups: claims.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
-                  sessionID: claims.sessionID, spiffeID: certificate?.spiffeID)
+                  sessionID: claims.sessionID, certificate: certificate)
     }
 
     static func bearerToken(_ fields: HTTPFields) -> String? {
