@@ -47,6 +47,12 @@ import Testing
 
             let bearer = ["-H", "authorization: Bearer \(bound)"]
             #expect(try gateway.curl("/v1/invoices", bearer + billing, host: "billing.localhost").status == 200)
+            // The upstream's assertion names the certificate too (PyJWT reads it).
+            let headers = try #require(gateway.upstreamRequests().last?["headers"] as? [[String]])
+            let assertion = try #require(headers.first { $0.first == "x-portcullis-assertion" }?.last)
+            let forwarded = try gateway.pyjwtClaims(assertion, audience: "billing")
+            #expect((forwarded["cnf"] as? [String: String]) == ["x5t#S256": thumbprint], "\(forwarded)")
+            #expect(forwarded["amr"] as? [String] == ["token"])
             // Stolen: over another internal certificate, or none, it is refused and the refusal audited.
             let elsewhere = try gateway.curl("/v1/invoices", bearer + fleet, host: "billing.localhost")
             #expect(elsewhere.status == 401, "\(elsewhere.body)")
