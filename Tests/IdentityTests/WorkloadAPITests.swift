@@ -4,6 +4,7 @@ import Identity
 import Logging
 import Synchronization
 import PKI
+import PostgresNIO
 import SwiftASN1
 import TestSupport
 import Testing
@@ -274,6 +275,31 @@ import X509
             #expect(again.revoked)
             #expect(Set(again.renewals).contains(fourth.serialNumber.hex))
             #expect(!Set(again.renewals).contains(third.serialNumber.hex), "already revoked: not revoked twice")
+        }
+    }
+
+    /// A renewal racing a revocation of its lineage cannot slip between the revocation's check for
+    /// renewals and its commit: while a revocation holds the lineage lock (here a second session,
+    /// paused inside its transaction), a renewal waits, then finds the revocation and is refused.
+    @Test func aRenewalWaitsForARevocationInProgressAndIsRefused() async throws {
+        try await Self.withService { harness, scratch in
+            let first = try await Self.joined(harness, scratch)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let revoker = try await harness.database.openDedicatedConnection(logger: logger)
+            try await revoker.query("BEGIN", logger: logger)
+            try await revoker.query("SELECT pg_advisory_xact_lock(hashtext('identity_certificate_lineage'))", logger: logger)
+            try await revoker.query("""
+                INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
+                VALUES (\(first.serialNumber.hex), 'keyCompromise', 'test', \(first.notValidAfter))
+                """, logger: logger)
+            let renewal = Task { try await Self.renewed(harness, scratch, from: first) }
+            try await Task.sleep(for: .seconds(1))
+            try await revoker.query("COMMIT", logger: logger)
+            try await revoker.close()
+            let (reply, leaf) = try await renewal.value
+            #expect(leaf == nil, "a certificate was renewed from one revoked while the renewal ran")
+            #expect(reply.string("error") == "renewal_refused", "\(reply.text)")
         }
     }
 
