@@ -36,8 +36,25 @@ extension Certificate {
         } catch {
             throw .malformedCertificate("cannot encode \(subject): \(error)")
         }
-        return hexEncoded(SHA256.hash(data: coder.serializedBytes))
+        return CertificateDigest(der: coder.serializedBytes).hex
     }
+}
+
+/// SHA-256 of a certificate's DER encoding, hashed from the bytes as received (never re-encoded).
+/// `hex` is the fingerprint audit events, `cert inspect` and `context.cert.sha256` show; the raw
+/// `bytes`, base64url-encoded, are RFC 8705's `x5t#S256`, which a certificate-bound token names.
+public struct CertificateDigest: Sendable, Hashable {
+    public let bytes: [UInt8]
+
+    public init(der: [UInt8]) { bytes = Array(SHA256.hash(data: der)) }
+
+    /// A digest given as its 32 bytes (an `x5t#S256` decoded); nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == SHA256.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    public var hex: String { hexEncoded(bytes) }
 }
 
 func hexEncoded(_ bytes: some Sequence<UInt8>) -> String {

@@ -47,12 +47,17 @@ public struct Claims: Sendable, Equatable {
     /// `session_exp`: when the login session ends, carried in browser cookies so that sliding
     /// (idle) renewal never extends a session past its absolute lifetime.
     public var sessionExpiresAt: Date?
+    /// `cnf` with `x5t#S256` (RFC 8705 §3.1): the base64url SHA-256 of the client certificate the
+    /// token is bound to. Such a token is accepted only over a connection presenting that very
+    /// certificate, so a stolen copy is useless elsewhere; in a gateway assertion it names the
+    /// certificate the request came with.
+    public var certificateThumbprint: String?
 
     public init(issuer: String, subject: String, audience: [String], issuedAt: Date, notBefore: Date? = nil,
                 expiresAt: Date, tokenID: String, subjectKind: SubjectKind, roles: [String] = [],
                 groups: [String] = [], sessionID: String? = nil, authMethods: [String] = [],
                 mfaTime: Date? = nil, deviceID: String? = nil, httpMethod: String? = nil, httpPath: String? = nil,
-                sessionExpiresAt: Date? = nil) {
+                sessionExpiresAt: Date? = nil, certificateThumbprint: String? = nil) {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience
@@ -70,6 +75,7 @@ public struct Claims: Sendable, Equatable {
         self.httpMethod = httpMethod
         self.httpPath = httpPath
         self.sessionExpiresAt = sessionExpiresAt?.wholeSeconds
+        self.certificateThumbprint = certificateThumbprint
     }
 
     /// A random 128-bit token id (base64url) for `jti`.
@@ -130,6 +136,14 @@ public enum ClaimsCodec {
         }
         strings("amr", claims.authMethods)
         if claims.audience.count == 1 { string("aud", claims.audience[0]) } else { strings("aud", claims.audience) }
+        if let thumbprint = claims.certificateThumbprint {
+            key("cnf")
+            out.append(UInt8(ascii: "{"))
+            appendString("x5t#S256", to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendString(thumbprint, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
         string("device_id", claims.deviceID)
         date("exp", claims.expiresAt)
         strings("groups", claims.groups)
@@ -195,7 +209,8 @@ public enum ClaimsCodec {
             deviceID: try reader.optionalString("device_id"),
             httpMethod: try reader.optionalString("method"),
             httpPath: try reader.optionalString("path"),
-            sessionExpiresAt: try reader.date("session_exp"))
+            sessionExpiresAt: try reader.date("session_exp"),
+            certificateThumbprint: try reader.confirmation())
     }
 }
 
@@ -238,6 +253,21 @@ private struct ClaimReader {
         let list = try strings("aud")
         guard !list.isEmpty else { throw TokenError.invalidClaims("missing claim 'aud'") }
         return list
+    }
+
+    /// `cnf`: absent, or an object naming a certificate by `x5t#S256` and nothing else. A key
+    /// binding this code does not understand (`jkt`, `jwk`) is refused rather than ignored: ignoring
+    /// it would turn a bound token into a bearer token.
+    func confirmation() throws(TokenError) -> String? {
+        switch root["cnf"] {
+        case nil, .null?: return nil
+        case let .object(members)?:
+            guard members.count == 1, members[0].key == "x5t#S256", case let .string(thumbprint) = members[0].value, !thumbprint.isEmpty else {
+                throw TokenError.invalidClaims("claim 'cnf' must be {\"x5t#S256\": <certificate thumbprint>}, the only binding accepted")
+            }
+            return thumbprint
+        default: throw TokenError.invalidClaims("claim 'cnf' must be an object")
+        }
     }
 
     func date(_ key: String) throws(TokenError) -> Date? {

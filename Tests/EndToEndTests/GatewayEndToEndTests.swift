@@ -112,25 +112,7 @@ import Testing
             let assertion = try #require(headers.first { $0.0 == "x-portcullis-assertion" }?.1)
             #expect(assertion != "forged")
 
-            let jwks = try GatewayFixture.curl(["http://127.0.0.1:\(gateway.identityPort)/.well-known/jwks.json"])
-            let script = """
-                import json, sys, jwt
-                keys = jwt.PyJWKSet.from_json(sys.argv[2])
-                header = jwt.get_unverified_header(sys.argv[1])
-                key = next(k for k in keys.keys if k.key_id == header["kid"])
-                claims = jwt.decode(sys.argv[1], key=key, algorithms=["EdDSA"], audience="shipments", issuer="portcullis-gateway")
-                print(json.dumps(claims, sort_keys=True))
-                """
-            let python = Process()
-            python.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
-            python.arguments = ["-c", script, assertion, jwks.body]
-            let output = Pipe()
-            python.standardOutput = output
-            try python.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            let pythonStatus = ChildExit.waitBlocking(python)
-            #expect(pythonStatus == 0)
-            let claims = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let claims = try gateway.pyjwtClaims(assertion, audience: "shipments")
             #expect(claims["sub"] as? String == "dana")
             #expect(claims["kind"] as? String == "user")
             #expect(claims["roles"] as? [String] == ["dispatcher"])

@@ -174,6 +174,32 @@ struct GatewayFixture: Sendable {
 
     func cli(_ arguments: [String]) async throws -> String { try await Self.cli(arguments, environment: environment) }
 
+    /// The claims of a gateway assertion as PyJWT (a client nobody here wrote) reads them after
+    /// verifying it against the identity service's published JWKS, for `audience`.
+    func pyjwtClaims(_ assertion: String, audience: String) throws -> [String: Any] {
+        let jwks = try Self.curl(["http://127.0.0.1:\(identityPort)/.well-known/jwks.json"])
+        let script = """
+            import json, sys, jwt
+            keys = jwt.PyJWKSet.from_json(sys.argv[2])
+            header = jwt.get_unverified_header(sys.argv[1])
+            key = next(k for k in keys.keys if k.key_id == header["kid"])
+            claims = jwt.decode(sys.argv[1], key=key, algorithms=["EdDSA"], audience=sys.argv[3], issuer="portcullis-gateway")
+            print(json.dumps(claims, sort_keys=True))
+            """
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
+        python.arguments = ["-c", script, assertion, jwks.body, audience]
+        let output = Pipe()
+        python.standardOutput = output
+        try python.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let status = ChildExit.waitBlocking(python)
+        guard status == 0, let claims = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw PortcullisProcess.Failure(description: "PyJWT exited \(status) on the assertion")
+        }
+        return claims
+    }
+
     var certs: String { directory.appendingPathComponent("certs").path }
 
     // MARK: Clients

@@ -111,6 +111,37 @@ import Testing
         }
     }
 
+    /// Revoking a certificate revokes what was renewed from it: through the real Workload API a
+    /// service renews twice, then its first certificate is revoked (a stolen key is reported late);
+    /// every gateway refuses the current one, which can no longer renew.
+    @Test func revokingACertificateRevokesWhatWasRenewedFromIt() async throws {
+        try await Self.run(ttl: "1h") { gateway in
+            let prefix = gateway.path("svc")
+            let billing = ["--cert", prefix + ".crt", "--key", prefix + ".key"]
+            _ = try await gateway.renew(prefix, ["--join-token", try await gateway.joinToken("billing")])
+            let first = try gateway.serial(prefix + ".crt")
+            _ = try await gateway.renew(prefix)
+            let second = try gateway.serial(prefix + ".crt")
+            _ = try await gateway.renew(prefix)
+            let third = try gateway.serial(prefix + ".crt")
+            #expect(Set([first, second, third]).count == 3)
+            #expect(try gateway.curl("/v1/invoices", billing, host: "billing.localhost").status == 200)
+
+            let output = try await gateway.cli(["cert", "revoke", first, "--reason", "keyCompromise"])
+            #expect(output.contains("revoked \(second), renewed from it"), "\(output)")
+            #expect(output.contains("revoked \(third), renewed from it"), "\(output)")
+            var refused = false
+            let revokedAt = ContinuousClock.now
+            while ContinuousClock.now - revokedAt < .seconds(10) && !refused {
+                refused = try gateway.curl("/v1/invoices", billing, host: "billing.localhost").status == 0
+                if !refused { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(refused, "a certificate renewed from a revoked one was still accepted ten seconds later")
+            await #expect(throws: PortcullisProcess.Failure.self) { _ = try await gateway.renew(prefix) }
+            #expect(try gateway.serial(prefix + ".crt") == third)
+        }
+    }
+
     /// `cert renew --watch` over several lifetimes of five seconds while a client keeps calling
     /// the billing route with whatever `<prefix>.pem` holds: every call succeeds.
     @Test func theRenewalAgentKeepsAClientWorkingAcrossShortLifetimes() async throws {

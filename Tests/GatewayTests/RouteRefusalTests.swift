@@ -1,5 +1,9 @@
+import Crypto
 import Foundation
+import PKI
+import SwiftASN1
 import Testing
+import X509
 @testable import Gateway
 
 /// A route's own settings, checked before policy: they hold whatever the policies say
@@ -11,8 +15,16 @@ import Testing
     }
 
     static let dana = Principal(kind: .user, name: "dana", method: .token, roles: ["dispatcher"], groups: [], mfa: false,
-                                authenticatedAt: Date(), sessionID: nil, spiffeID: nil)
-    static let certificate = ClientCertificate(spiffeID: "spiffe://logistics.internal/billing", serial: "0a", sha256: "ff")
+                                authenticatedAt: Date(), sessionID: nil, certificate: nil)
+    /// A real certificate from the internal CA.
+    static let certificate: ClientCertificate = {
+        let authority = try! CertificateAuthority.create(trustDomain: "logistics.internal").authority
+        let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let leaf = try! authority.issue(spiffeID: try! SPIFFEID("spiffe://logistics.internal/billing"), publicKey: key.publicKey)
+        var serializer = DER.Serializer()
+        try! serializer.serialize(leaf)
+        return ClientCertificate(der: serializer.serializedBytes)!
+    }()
 
     @Test func anonymousCallersAreRefusedOnARouteThatIsNotPublic() {
         #expect(Self.route().refusal(of: .anonymous, certificate: nil) == .anonymousOnPrivateRoute)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Identity
 import Testing
 import Tokens
@@ -38,6 +39,52 @@ import Tokens
             // A secret only works for its own client id.
             _ = try await harness.store.createService(name: "fleet-sync", owner: "", spiffeID: nil, roles: [])
             #expect(try await harness.token(form: "grant_type=client_credentials&client_id=fleet-sync&client_secret=\(newest)").status == 401)
+        }
+    }
+
+    /// Through the gateway over mTLS (its assertion names the client certificate) a token is bound
+    /// to that certificate (RFC 8705); the identity API then accepts it only with the gateway's
+    /// assertion naming the same certificate.
+    @Test func aTokenObtainedWithAClientCertificateIsBoundToIt() async throws {
+        try await IdentityHarness.run { harness in
+            _ = try await harness.store.createService(name: "billing", owner: "", spiffeID: "spiffe://logistics.internal/billing", roles: [])
+            _ = try await harness.store.createService(name: "fleet-sync", owner: "", spiffeID: "spiffe://logistics.internal/fleet-sync", roles: [])
+            let (secret, _) = try await harness.service.newServiceSecret(service: "billing", lifetime: nil, revokeOthers: false)
+            let form = "grant_type=client_credentials&client_id=billing&client_secret=\(secret)"
+            let certificate = Base64URL.encode([UInt8](repeating: 7, count: 32)), other = Base64URL.encode([UInt8](repeating: 8, count: 32))
+            func assertion(_ subject: String = "billing", methods: [String] = ["mtls"], path: String = "/oauth2/token",
+                           thumbprint: String? = certificate) throws -> HTTPFields {
+                let now = Date()
+                let claims = Claims(issuer: "portcullis-gateway", subject: subject, audience: ["identity"], issuedAt: now, expiresAt: now + 60,
+                                    tokenID: UUID().uuidString, subjectKind: .service, authMethods: methods, httpMethod: "POST", httpPath: path,
+                                    certificateThumbprint: thumbprint)
+                return [HTTPField.Name("X-Portcullis-Assertion")!: try harness.parts.keys.signer().jwt(claims)]
+            }
+            func claims(_ reply: IdentityHarness.Reply) throws -> Claims {
+                try PasetoPublicVerifier(keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests)
+                    .verify(try #require(reply.string("access_token"), "\(reply.status) \(reply.text)"), now: Date())
+            }
+
+            let issued = try await harness.token(form: form, headers: try assertion())
+            let bound = try #require(issued.string("access_token"))
+            #expect(try claims(issued).certificateThumbprint == certificate)
+            // Without a certificate at the gateway (or without the gateway): unbound.
+            #expect(try claims(try await harness.token(form: form, headers: try assertion(methods: ["token"], thumbprint: nil))).certificateThumbprint == nil)
+            #expect(try claims(try await harness.token(form: form)).certificateThumbprint == nil)
+            // Another service's certificate, or an assertion minted for another request, gets nothing.
+            let crossed = try await harness.token(form: form, headers: try assertion("fleet-sync"))
+            #expect(crossed.status == 401 && crossed.string("error") == "invalid_client", "\(crossed.text)")
+            let misdirected = try await harness.token(form: form, headers: try assertion(path: "/v1/certs/sign"))
+            #expect(misdirected.status == 400 && misdirected.string("error") == "invalid_request", "\(misdirected.text)")
+
+            // The identity API itself: the bound token alone, or with another certificate, is refused.
+            #expect(try await harness.send(.post, "/v1/logout", bearer: bound).status == 401)
+            let elsewhere = try await harness.send(.post, "/v1/logout", bearer: bound,
+                                                   headers: try assertion(methods: ["token"], path: "/v1/logout", thumbprint: other))
+            #expect(elsewhere.status == 401)
+            let confirmed = try await harness.send(.post, "/v1/logout", bearer: bound,
+                                                   headers: try assertion(methods: ["token"], path: "/v1/logout"))
+            #expect(confirmed.status == 204, "\(confirmed.text)")
         }
     }
 

@@ -4,6 +4,7 @@ import Identity
 import Logging
 import Synchronization
 import PKI
+import PostgresNIO
 import SwiftASN1
 import TestSupport
 import Testing
@@ -167,19 +168,36 @@ import X509
 
     /// The assertion the gateway adds for a request it authenticated with a client certificate
     /// (`GatewayResponder.upstreamHeaders`), signed with the identity service's key ring.
-    static func assertion(_ harness: IdentityHarness, subject: String = "billing", kind: SubjectKind = .service,
+    /// `presented`: the client certificate the request came with, named by `cnf.x5t#S256`.
+    static func assertion(_ harness: IdentityHarness, presented: Certificate?, subject: String = "billing", kind: SubjectKind = .service,
                           methods: [String] = ["mtls"], audience: String = "identity", path: String = "/v1/certs/sign",
                           id: String = UUID().uuidString) throws -> String {
         let now = Date()
         let claims = Claims(issuer: "portcullis-gateway", subject: subject, audience: [audience], issuedAt: now, expiresAt: now + 60,
-                            tokenID: id, subjectKind: kind, authMethods: methods, httpMethod: "POST", httpPath: path)
+                            tokenID: id, subjectKind: kind, authMethods: methods, httpMethod: "POST", httpPath: path,
+                            certificateThumbprint: try presented.map { Base64URL.encode(CertificateDigest(der: try $0.derBytes()).bytes) })
         return try harness.parts.keys.signer().jwt(claims)
+    }
+
+    /// A first certificate for billing, from a join token.
+    static func joined(_ harness: IdentityHarness, _ scratch: Scratch) async throws -> Certificate {
+        let (token, _, _) = try await harness.service.newJoinToken(service: "billing", lifetime: 600, createdBy: "test")
+        let reply = try await Self.sign(harness, csr: try scratch.csr("joined-\(UUID().uuidString)").pem, joinToken: token)
+        return try #require(try Self.chain(reply).first, "\(reply.status) \(reply.text)")
+    }
+
+    /// Renews with an assertion naming `presented`; the new leaf, or nil when refused.
+    static func renewed(_ harness: IdentityHarness, _ scratch: Scratch, from presented: Certificate) async throws -> (IdentityHarness.Reply, Certificate?) {
+        let reply = try await Self.sign(harness, csr: try scratch.csr("renewed-\(UUID().uuidString)").pem,
+                                        assertion: try Self.assertion(harness, presented: presented))
+        return (reply, reply.status == 200 ? try Self.chain(reply).first : nil)
     }
 
     @Test func aServiceAuthenticatedByTheGatewayRenewsOncePerAssertion() async throws {
         try await Self.withService { harness, scratch in
             let (csr, _) = try scratch.csr("renew")
-            let assertion = try Self.assertion(harness)
+            let current = try await Self.joined(harness, scratch)
+            let assertion = try Self.assertion(harness, presented: current)
             let renewed = try await Self.sign(harness, csr: csr, assertion: assertion)
             #expect(renewed.status == 200, "\(renewed.text)")
             let leaf = try Self.chain(renewed)[0]
@@ -187,16 +205,101 @@ import X509
             #expect(try await harness.store.issuedCertificate(serial: leaf.serialNumber.hex)?.method == "renewal")
 
             // Replayed, or minted for anything but an mTLS service calling this endpoint on the identity route: refused.
-            for bad in [assertion, try Self.assertion(harness, methods: ["token"]), try Self.assertion(harness, methods: ["mtls", "token"]),
-                        try Self.assertion(harness, audience: "billing"), try Self.assertion(harness, kind: .user),
-                        try Self.assertion(harness, path: "/v1/certs/crl"), "eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
+            for bad in [assertion, try Self.assertion(harness, presented: current, methods: ["token"]),
+                        try Self.assertion(harness, presented: current, methods: ["mtls", "token"]),
+                        try Self.assertion(harness, presented: current, audience: "billing"),
+                        try Self.assertion(harness, presented: current, kind: .user),
+                        try Self.assertion(harness, presented: current, path: "/v1/certs/crl"), "eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
                 let reply = try await Self.sign(harness, csr: csr, assertion: bad)
                 #expect(reply.status == 401, "\(reply.text)")
                 #expect(reply.string("error") == "invalid_assertion")
             }
             // A disabled service renews nothing.
             _ = try await harness.store.setServiceStatus(name: "billing", .disabled, revocationLifetime: 60)
-            #expect(try await Self.sign(harness, csr: csr, assertion: try Self.assertion(harness)).status == 403)
+            #expect(try await Self.sign(harness, csr: csr, assertion: try Self.assertion(harness, presented: leaf)).status == 403)
+        }
+    }
+
+    /// The identity service checks the certificate a renewal was presented with on its own: one
+    /// it has no record of (no `cnf`, issued offline, another service's), or one outside its
+    /// validity period, renews nothing, whatever the gateway's assertion says.
+    @Test func aRenewalIsRefusedForACertificateThatIsExpiredUnknownOrAnotherServices() async throws {
+        try await Self.withService(configure: { $0.workload.certificateLifetime = 2 }) { harness, scratch in
+            let (csr, _) = try scratch.csr("renew")
+            let current = try await Self.joined(harness, scratch)
+            let offline = try scratch.authority.issue(spiffeID: try SPIFFEID(Self.billing), publicKey: current.publicKey, lifetime: 600)
+            _ = try await harness.store.createService(name: "fleet", owner: "ops", spiffeID: "spiffe://logistics.internal/fleet", roles: [])
+            for (assertion, refusal) in [(try Self.assertion(harness, presented: nil), "renewal_refused"),
+                                         (try Self.assertion(harness, presented: offline), "renewal_refused"),
+                                         (try Self.assertion(harness, presented: current, subject: "fleet"), "renewal_refused")] {
+                let reply = try await Self.sign(harness, csr: csr, assertion: assertion)
+                #expect(reply.status == 401, "\(reply.text)")
+                #expect(reply.string("error") == refusal)
+            }
+            try await Task.sleep(until: .now + .seconds(Int(current.notValidAfter.timeIntervalSinceNow.rounded(.up)) + 1))
+            let (expired, leaf) = try await Self.renewed(harness, scratch, from: current)
+            #expect(leaf == nil && expired.status == 401, "an expired certificate renewed itself: \(expired.text)")
+            #expect(expired.string("error") == "renewal_refused")
+            #expect(expired.string("message")?.contains("not now") == true, "\(expired.text)")
+        }
+    }
+
+    /// Revoking a certificate revokes everything renewed from it, down the lineage, and a
+    /// certificate in a revoked lineage renews nothing.
+    @Test func revokingACertificateRevokesWhatWasRenewedFromIt() async throws {
+        try await Self.withService { harness, scratch in
+            let first = try await Self.joined(harness, scratch)
+            let second = try #require(try await Self.renewed(harness, scratch, from: first).1)
+            let third = try #require(try await Self.renewed(harness, scratch, from: second).1)
+            let sibling = try await Self.joined(harness, scratch)
+
+            let outcome = try await harness.service.revokeCertificate(serial: second.serialNumber.hex, reason: .keyCompromise, revokedBy: "test",
+                                                                      expiresAt: nil)
+            #expect(outcome.revoked && outcome.renewals == [third.serialNumber.hex])
+            try await IdentityHarness.waitUntil("the feed to learn both serials") {
+                harness.parts.feed.snapshot.revokedSerials.isSuperset(of: [second.serialNumber.hex, third.serialNumber.hex])
+            }
+            #expect(!harness.parts.feed.snapshot.revokedSerials.contains(first.serialNumber.hex))
+            for revoked in [second, third] {
+                let (reply, leaf) = try await Self.renewed(harness, scratch, from: revoked)
+                #expect(leaf == nil && reply.string("error") == "renewal_refused", "\(reply.text)")
+            }
+            // The parent and an unrelated lineage renew as before.
+            #expect(try await Self.renewed(harness, scratch, from: first).1 != nil)
+            #expect(try await Self.renewed(harness, scratch, from: sibling).1 != nil)
+
+            // Revoking the first certificate takes the rest of its lineage, including what it renewed since.
+            let fourth = try #require(try await Self.renewed(harness, scratch, from: first).1)
+            let again = try await harness.service.revokeCertificate(serial: first.serialNumber.hex, reason: .superseded, revokedBy: "test",
+                                                                    expiresAt: nil)
+            #expect(again.revoked)
+            #expect(Set(again.renewals).contains(fourth.serialNumber.hex))
+            #expect(!Set(again.renewals).contains(third.serialNumber.hex), "already revoked: not revoked twice")
+        }
+    }
+
+    /// A renewal racing a revocation of its lineage cannot slip between the revocation's check for
+    /// renewals and its commit: while a revocation holds the lineage lock (here a second session,
+    /// paused inside its transaction), a renewal waits, then finds the revocation and is refused.
+    @Test func aRenewalWaitsForARevocationInProgressAndIsRefused() async throws {
+        try await Self.withService { harness, scratch in
+            let first = try await Self.joined(harness, scratch)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let revoker = try await harness.database.openDedicatedConnection(logger: logger)
+            try await revoker.query("BEGIN", logger: logger)
+            try await revoker.query("SELECT pg_advisory_xact_lock(hashtext('identity_certificate_lineage'))", logger: logger)
+            try await revoker.query("""
+                INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
+                VALUES (\(first.serialNumber.hex), 'keyCompromise', 'test', \(first.notValidAfter))
+                """, logger: logger)
+            let renewal = Task { try await Self.renewed(harness, scratch, from: first) }
+            try await Task.sleep(for: .seconds(1))
+            try await revoker.query("COMMIT", logger: logger)
+            try await revoker.close()
+            let (reply, leaf) = try await renewal.value
+            #expect(leaf == nil, "a certificate was renewed from one revoked while the renewal ran")
+            #expect(reply.string("error") == "renewal_refused", "\(reply.text)")
         }
     }
 
@@ -205,7 +308,8 @@ import X509
     @Test func revokedSerialsReachTheFeedAndTheCRLThatOpenSSLParses() async throws {
         try await Self.withService { harness, scratch in
             let (csr, _) = try scratch.csr("victim")
-            let leaf = try Self.chain(try await Self.sign(harness, csr: csr, assertion: try Self.assertion(harness)))[0]
+            let leaf = try Self.chain(try await Self.sign(harness, csr: csr, assertion: try Self.assertion(harness,
+                                                                                                          presented: try await Self.joined(harness, scratch))))[0]
             let serial = leaf.serialNumber.hex
 
             let empty = try await harness.send(.get, "/v1/certs/crl")
@@ -213,8 +317,8 @@ import X509
             #expect(empty.headers[.contentType] == "application/pkix-crl")
 
             #expect(try await harness.service.revokeCertificate(serial: serial.uppercased(), reason: .keyCompromise, revokedBy: "test",
-                                                                 expiresAt: nil))
-            #expect(try await !harness.service.revokeCertificate(serial: serial, reason: .keyCompromise, revokedBy: "test", expiresAt: nil))
+                                                                 expiresAt: nil).revoked)
+            #expect(try await !harness.service.revokeCertificate(serial: serial, reason: .keyCompromise, revokedBy: "test", expiresAt: nil).revoked)
             await #expect(throws: WorkloadError.unknownSerial("0badc0de")) {
                 _ = try await harness.service.revokeCertificate(serial: "0BADC0DE", reason: .superseded, revokedBy: "test", expiresAt: nil)
             }
@@ -260,8 +364,8 @@ import X509
     /// expired), and its observers (the gateway's TLS verifier) see every later revocation.
     @Test func aLateFeedResyncsRevokedSerialsAndObserversFollowNotifications() async throws {
         try await IdentityHarness.run { harness in
-            #expect(try await harness.store.revokeCertificate(serial: "0a0b", reason: .superseded, revokedBy: "test", expiresAt: Date() + 600))
-            #expect(try await harness.store.revokeCertificate(serial: "0c0d", reason: .superseded, revokedBy: "test", expiresAt: Date() - 1))
+            #expect(try await harness.store.revokeCertificate(serial: "0a0b", reason: .superseded, revokedBy: "test", expiresAt: Date() + 600).revoked)
+            #expect(try await harness.store.revokeCertificate(serial: "0c0d", reason: .superseded, revokedBy: "test", expiresAt: Date() - 1).revoked)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let quiet = logger
@@ -274,7 +378,7 @@ import X509
                 try await IdentityHarness.waitUntil("the late feed to synchronise") { late.snapshot.synchronized }
                 #expect(late.snapshot.revokedSerials == ["0a0b"])
                 #expect(seen.withLock { $0.last } == ["0a0b"])
-                #expect(try await harness.store.revokeCertificate(serial: "0e0f", reason: .keyCompromise, revokedBy: "test", expiresAt: Date() + 600))
+                #expect(try await harness.store.revokeCertificate(serial: "0e0f", reason: .keyCompromise, revokedBy: "test", expiresAt: Date() + 600).revoked)
                 try await IdentityHarness.waitUntil("the observer to see the new serial") { seen.withLock { $0.last } == ["0a0b", "0e0f"] }
                 group.cancelAll()
             }
@@ -316,7 +420,7 @@ func writePEM(_ certificates: [Certificate], to url: String) throws {
     try certificates.map { try $0.serializeAsPEM().pemString + "\n" }.joined().write(toFile: url, atomically: true, encoding: .utf8)
 }
 
-extension CertificateSigningRequest {
+extension DERSerializable {
     func derBytes() throws -> [UInt8] {
         var coder = DER.Serializer()
         try coder.serialize(self)

@@ -195,6 +195,25 @@ final class TokenVerificationTests: XCTestCase {
         }
         XCTAssertThrowsError(try ClaimsCodec.decode(Array("not json".utf8), as: .jwt))
     }
+
+    /// RFC 8705 `cnf` survives both formats as `{"x5t#S256": …}`; a binding of any other kind is
+    /// refused rather than ignored, which would turn a bound token into a bearer token.
+    func testCertificateConfirmationRoundTripsAndOtherBindingsAreRefused() throws {
+        var claims = sampleClaims()
+        claims.certificateThumbprint = "Z3H8bkq0vUjQb0Z3zJ7Hq3l8s5d1rXo2bqg0yX1iR7E"
+        let signer = TokenSigner(key: signing)
+        XCTAssertEqual(try paseto.verify(signer.paseto(claims), now: testNow), claims)
+        XCTAssertEqual(try jwt.verify(signer.jwt(claims), now: testNow), claims)
+        let json = String(decoding: ClaimsCodec.encode(claims, as: .jwt), as: UTF8.self)
+        XCTAssertTrue(json.contains(#""cnf":{"x5t#S256":"Z3H8bkq0vUjQb0Z3zJ7Hq3l8s5d1rXo2bqg0yX1iR7E"}"#), json)
+        let base = #""iss":"i","sub":"s","aud":"a","iat":1,"exp":2,"jti":"j""#
+        for cnf in [#"{"jkt":"abc"}"#, #"{"x5t#S256":"abc","jkt":"abc"}"#, #"{"x5t#S256":""}"#, #"{"x5t#S256":1}"#, #""abc""#, "{}"] {
+            XCTAssertThrowsError(try ClaimsCodec.decode(Array("{\(base),\"cnf\":\(cnf)}".utf8), as: .jwt), cnf) {
+                guard case .invalidClaims(let reason) = $0 as? TokenError else { return XCTFail("\($0)") }
+                XCTAssertTrue(reason.contains("cnf"), reason)
+            }
+        }
+    }
 }
 
 /// Structural abuse: truncations, extensions and garbage must be refused without crashing.

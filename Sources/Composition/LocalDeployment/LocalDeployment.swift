@@ -149,7 +149,8 @@ public struct LocalDeployment: Sendable {
     }
 
     /// Fresh credentials on every start: the gateway's server certificate for every demo host,
-    /// and the demo services' client certificates (renew them with `portcullis cert renew`).
+    /// and the demo services' client certificates (issued offline, so not renewable: a real service
+    /// gets its first certificate from the Workload API with a join token, then renews).
     private func issueCredentials(_ authority: CertificateAuthority, in certs: URL) throws {
         let gatewayKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let gateway = try authority.issue(spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/gateway"), publicKey: gatewayKey.publicKey,

@@ -39,6 +39,8 @@ public struct AccessDecision: Sendable {
 public struct RequestFacts: Sendable {
     public var clientAddress: String
     public var tlsVersion: String
+    /// The connection's client certificate: the device of a browser session (`context.device`).
+    /// `context.cert` comes from `Principal.certificate`, the one that authenticated the principal.
     public var certificate: ClientCertificate?
     public var now: Date
 
@@ -80,11 +82,13 @@ public struct AccessControl: Sendable {
     }
 
     static func context(principal: Principal, request: CanonicalRequest, facts: RequestFacts) -> [CedarString: Value] {
-        let certificate = facts.certificate.map { AccessContext.Certificate(spiffeID: $0.spiffeID, serial: $0.serial, sha256: $0.sha256) }
+        func described(_ certificate: ClientCertificate?) -> AccessContext.Certificate? {
+            certificate.map { AccessContext.Certificate(spiffeID: $0.spiffeID, serial: $0.serial, sha256: $0.sha256) }
+        }
+        let device = principal.method == .session ? described(facts.certificate)?.deviceID.map { AccessContext.Device(managed: true, id: $0) } : nil
         return AccessContext.make(
             method: request.method.rawValue, host: request.host, path: request.path, query: request.query, clientAddress: facts.clientAddress,
-            tlsVersion: facts.tlsVersion, certificate: certificate, authMethod: principal.method?.rawValue ?? "none", mfa: principal.mfa,
-            authenticatedAt: principal.authenticatedAt, now: facts.now,
-            device: principal.method == .session ? certificate?.deviceID.map { AccessContext.Device(managed: true, id: $0) } : nil)
+            tlsVersion: facts.tlsVersion, certificate: described(principal.certificate), authMethod: principal.method?.rawValue ?? "none",
+            mfa: principal.mfa, authenticatedAt: principal.authenticatedAt, now: facts.now, device: device)
     }
 }

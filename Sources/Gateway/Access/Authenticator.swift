@@ -12,6 +12,13 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
     /// The session cookie is forged, expired, ended or sent twice: answered like a missing
     /// login (401 or the sign-in page) with the cookie cleared.
     case invalidSession(String)
+    /// The connection's client certificate is outside its validity period: possible only on a
+    /// resumed TLS session, which carries the certificate of an earlier handshake unchecked.
+    case certificateNotValid(notBefore: Date, notAfter: Date)
+    /// A token bound to a client certificate (`cnf`) arrived on a connection without one.
+    case boundCertificateMissing
+    /// A token bound to a client certificate arrived with a different certificate: a stolen token.
+    case boundToAnotherCertificate
     /// The revocation feed is not synchronised (starting, or PostgreSQL unreachable): whether a
     /// credential was revoked cannot be known, so none is accepted (fail closed).
     case revocationStateUnavailable
@@ -23,14 +30,22 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
         case .revoked: "the credential has been revoked"
         case let .unknownWorkload(spiffeID): "no active service account is bound to \(spiffeID)"
         case let .invalidSession(reason): "the session cookie is not valid: \(reason)"
+        case let .certificateNotValid(notBefore, notAfter):
+            "the client certificate is valid from \(notBefore.formatted(.iso8601)) to \(notAfter.formatted(.iso8601)), not now; "
+                + "connect again with a current certificate"
+        case .boundCertificateMissing: "the token is bound to a client certificate and this connection presented none"
+        case .boundToAnotherCertificate: "the token is bound to a different client certificate than this connection presented"
         }
     }
 }
 
 /// The authentication chain: bearer token, then session cookie, then client certificate, else
 /// anonymous. The first credential presented decides: one that does not hold is refused, never
-/// passed over for the next. Per request it verifies at most one signature (tokens already seen
-/// hit the cache) and reads the revocation snapshot; it never touches the database.
+/// passed over for the next. A client certificate on the connection must be within its validity
+/// period and not revoked on every request, whatever authenticates it: TLS session resumption
+/// hands a session the certificate of an earlier handshake without verifying it again. Per
+/// request it verifies at most one signature (tokens already seen hit the cache), compares two
+/// dates and reads the revocation snapshot; it never touches the database.
 public struct Authenticator: Sendable {
     let verificationKeys: @Sendable () -> VerificationKeys
     let claimsPolicy: ClaimsPolicy
@@ -53,6 +68,12 @@ public struct Authenticator: Sendable {
         let sessionCookies = Self.cookies(named: IdentityHeaderFilter.sessionCookieName, in: fields)
         let presentsCredentials = token != nil || certificate != nil || !sessionCookies.isEmpty
         if presentsCredentials && !snapshot.synchronized { throw .revocationStateUnavailable }
+        if let certificate {
+            guard certificate.isValid(at: now) else { throw .certificateNotValid(notBefore: certificate.notBefore, notAfter: certificate.notAfter) }
+            // The handshake refused the certificate if it was revoked then; this catches a
+            // revocation that arrived since (an open connection, or a resumed session).
+            guard !snapshot.isCertificateRevoked(serial: certificate.serial) else { throw .revoked }
+        }
         if let token {
             let policy = claimsPolicy
             let keys = verificationKeys
@@ -65,22 +86,19 @@ public struct Authenticator: Sendable {
                 throw .invalidToken(error.description)
             }
             guard !snapshot.isRevoked(claims) else { throw .revoked }
-            return principal(claims, method: .token, certificate: certificate)
+            return principal(claims, method: .token, certificate: try Self.boundCertificate(claims, connection: certificate))
         }
         if !sessionCookies.isEmpty {
             // A presented cookie decides: it never falls back to the certificate or to anonymous.
             let claims = try session(sessionCookies, snapshot: snapshot, now: now)
-            var principal = principal(claims, method: .session, certificate: certificate)
+            var principal = principal(claims, method: .session, certificate: nil)
             principal.renewedSessionCookie = sessions.flatMap { renewal(of: claims, with: $0, now: now) }
             return principal
         }
         if let certificate, let spiffeID = certificate.spiffeID {
-            // The handshake refused the certificate if it was revoked then; this catches a
-            // revocation that arrived while the connection stayed open.
-            guard !snapshot.isCertificateRevoked(serial: certificate.serial) else { throw .revoked }
             guard let service = snapshot.services[spiffeID] else { throw .unknownWorkload(spiffeID) }
             return Principal(kind: .service, name: service.name, method: .mtls, roles: service.roles, groups: [], mfa: false,
-                             authenticatedAt: now, sessionID: nil, spiffeID: spiffeID)
+                             authenticatedAt: now, sessionID: nil, certificate: certificate)
         }
         return .anonymous
     }
@@ -116,10 +134,20 @@ public struct Authenticator: Sendable {
         return RenewedSessionCookie(value: sealed, maxAge: Int(renewed.expiresAt.timeIntervalSince(now)))
     }
 
+    /// The certificate a token is bound to (RFC 8705), which must be the one the connection
+    /// presented; nil for an unbound token, which then stands without any certificate.
+    static func boundCertificate(_ claims: Claims, connection: ClientCertificate?) throws(AuthenticationFailure) -> ClientCertificate? {
+        guard let thumbprint = claims.certificateThumbprint else { return nil }
+        guard let connection else { throw .boundCertificateMissing }
+        guard connection.thumbprint == thumbprint else { throw .boundToAnotherCertificate }
+        return connection
+    }
+
+    /// `certificate`: the one that authenticated the principal together with the token, if any.
     private func principal(_ claims: Claims, method: AuthMethod, certificate: ClientCertificate?) -> Principal {
         Principal(kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: claims.roles,
                   groups: claims.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
-                  sessionID: claims.sessionID, spiffeID: certificate?.spiffeID)
+                  sessionID: claims.sessionID, certificate: certificate)
     }
 
     static func bearerToken(_ fields: HTTPFields) -> String? {

@@ -18,13 +18,17 @@ public struct Principal: Sendable {
     public let mfa: Bool
     public let authenticatedAt: Date?
     public let sessionID: String?
-    public let spiffeID: String?
+    /// The client certificate that authenticated this principal: the connection's, when it
+    /// authenticated by mTLS or with a token bound to that certificate (RFC 8705); nil otherwise,
+    /// even when the connection carries some other certificate. `context.cert` and the service's
+    /// `spiffe_id` describe this certificate only.
+    public let certificate: ClientCertificate?
     /// A re-sealed session cookie to send back, when the one presented is past half its idle
     /// lifetime (sliding renewal); nil otherwise.
     public internal(set) var renewedSessionCookie: RenewedSessionCookie?
 
     public static let anonymous = Principal(kind: .anonymous, name: "anonymous", method: nil, roles: [], groups: [], mfa: false,
-                                            authenticatedAt: nil, sessionID: nil, spiffeID: nil)
+                                            authenticatedAt: nil, sessionID: nil, certificate: nil)
 
     /// `User::"alice"`, `Service::"billing"` or `Anonymous::"anonymous"`.
     public var uid: EntityUID {
@@ -39,7 +43,7 @@ public struct Principal: Sendable {
     var entity: Entity {
         switch kind {
         case .user: PrincipalEntity.user(login: name, roles: roles, groups: groups)
-        case .service: PrincipalEntity.service(name: name, spiffeID: spiffeID, roles: roles)
+        case .service: PrincipalEntity.service(name: name, spiffeID: certificate?.spiffeID, roles: roles)
         case .anonymous: PrincipalEntity.anonymous
         }
     }
@@ -49,20 +53,4 @@ public struct Principal: Sendable {
 public struct RenewedSessionCookie: Sendable, Equatable {
     public let value: String
     public let maxAge: Int
-}
-
-/// What the TLS layer learnt about the connection's client certificate (already verified
-/// against the internal CA and the revocation list during the handshake).
-public struct ClientCertificate: Sendable, Equatable {
-    public let spiffeID: String?
-    /// Serial number, hex.
-    public let serial: String
-    /// SHA-256 of the DER certificate, hex.
-    public let sha256: String
-
-    public init(spiffeID: String?, serial: String, sha256: String) {
-        self.spiffeID = spiffeID
-        self.serial = serial
-        self.sha256 = sha256
-    }
 }

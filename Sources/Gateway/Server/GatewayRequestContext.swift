@@ -33,7 +33,7 @@ struct TLSFacts: Sendable {
     /// Reads the facts from `channel`'s TLS handler; on its event loop, after the handshake.
     static func read(fromHandshakenChannel channel: any Channel, http2: Bool) -> TLSFacts {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self) else { return .unknown }
-        return TLSFacts(certificate: handler.peerCertificate.flatMap(GatewayResponder.describe),
+        return TLSFacts(certificate: handler.peerCertificate.flatMap { try? ClientCertificate(der: $0.toDERBytes()) },
                         version: handler.tlsVersion.map(Self.name) ?? "none", http2: http2)
     }
 

@@ -5,11 +5,8 @@ import Hummingbird
 import Identity
 import Logging
 import NIOCore
-import NIOSSL
-import PKI
 import Synchronization
 import Tokens
-import X509
 
 /// The route table in force, swapped whole on reload like the policy set.
 public final class RouteHolder: Sendable {
@@ -349,16 +346,10 @@ public struct GatewayResponder: Sendable {
                             expiresAt: now + settings.assertionLifetime, tokenID: requestID,
                             subjectKind: principal.kind == .service ? .service : .user, roles: principal.roles, groups: principal.groups,
                             sessionID: principal.sessionID, authMethods: principal.method.map { [$0.rawValue] } ?? [],
-                            httpMethod: canonical.method.rawValue, httpPath: canonical.path)
+                            httpMethod: canonical.method.rawValue, httpPath: canonical.path,
+                            certificateThumbprint: principal.certificate?.thumbprint)
         if principal.kind != .anonymous { headers[GatewayHeaders.assertion] = try signer().jwt(claims) }
         return headers
-    }
-
-    static func describe(_ certificate: NIOSSLCertificate) -> ClientCertificate? {
-        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der),
-              let fingerprint = try? parsed.sha256Fingerprint() else { return nil }
-        return ClientCertificate(spiffeID: (try? SPIFFEID(certificate: parsed))?.description, serial: parsed.serialNumber.hex,
-                                 sha256: fingerprint)
     }
 
     /// 128 random bits, hex: unguessable, so ids in URLs and logs reveal nothing.

@@ -243,8 +243,7 @@ struct AdminAPI: Sendable {
     }
 
     private func authorize(_ request: Request, _ context: IdentityRequestContext) async throws(IdentityError) -> AdminActor {
-        guard let bearer = IdentityAPI.bearer(request) else { throw .unauthenticated("a bearer access token is required") }
-        let (claims, user, serviceAccount) = try await service.authenticate(bearer: bearer)
+        let (claims, user, serviceAccount) = try await service.authenticate(request)
         let principal: Entity
         if let user {
             principal = PrincipalEntity.user(login: user.login, email: user.email, name: user.displayName, roles: user.roles, groups: user.groups)

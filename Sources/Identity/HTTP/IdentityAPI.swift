@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import PKI
 import PolicyStore
 import Tokens
 
@@ -10,6 +11,9 @@ public struct IdentityAPI: Sendable {
     let service: IdentityService
     let admin: AdminAPI
     let workload: WorkloadAPI
+
+    /// The OAuth 2.0 token endpoint (RFC 6749 §3.2).
+    static let tokenPath = "/oauth2/token"
 
     /// `workload` is nil when no CA is configured; `/v1/certs/…` then answers 503 `not_configured`.
     /// `policyVersions` is the policy store behind `/v1/admin/policies`, and `workbench`
@@ -28,7 +32,7 @@ public struct IdentityAPI: Sendable {
         router.post("/v1/logout") { request, context in await handle { try await logout(request, context) } }
         router.post("/v1/mfa/totp") { request, context in await handle { try await beginEnrolment(request, context) } }
         router.post("/v1/mfa/totp/confirm") { request, context in await handle { try await confirmEnrolment(request, context) } }
-        router.post("/oauth2/token") { request, context in await token(request, context) }
+        router.post(RouterPath(Self.tokenPath)) { request, context in await token(request, context) }
         router.post("/oauth2/revoke") { request, context in await revoke(request, context) }
         router.get("/.well-known/jwks.json") { request, _ in
             publishedKeys(request, document: service.keys.verificationKeys.jwks(), contentType: "application/jwk-set+json")
@@ -95,8 +99,8 @@ public struct IdentityAPI: Sendable {
     /// Ends the session named by a refresh token in the body, or by the bearer access token.
     private func logout(_ request: Request, _ context: IdentityRequestContext) async throws(IdentityError) -> Response {
         let client = context.clientInfo(request, settings: service.settings)
-        if let bearer = Self.bearer(request) {
-            let (claims, _, _) = try await service.authenticate(bearer: bearer)
+        if Self.bearer(request) != nil {
+            let (claims, _, _) = try await service.authenticate(request)
             if let id = claims.sessionID.flatMap(UUID.init(uuidString:)) { _ = try await service.endSession(id, reason: "logout") }
         } else {
             var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
@@ -110,8 +114,7 @@ public struct IdentityAPI: Sendable {
     // MARK: MFA enrolment
 
     private func enrollee(_ request: Request) async throws(IdentityError) -> User {
-        guard let bearer = Self.bearer(request) else { throw .unauthenticated("a bearer access token is required") }
-        guard let user = try await service.authenticate(bearer: bearer).user else {
+        guard let user = try await service.authenticate(request).user else {
             throw .forbidden("only people enrol a second factor")
         }
         return user
@@ -150,7 +153,11 @@ public struct IdentityAPI: Sendable {
                     return JSONResponse.oauthError("invalid_client", "client authentication is required", status: .unauthorized,
                                                    headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
                 }
-                return tokenResponse(try await service.clientCredentials(clientID: id, secret: secret, client: client))
+                let certificate: (service: String, digest: CertificateDigest)?
+                do { certificate = try presentedCertificate(request) } catch {
+                    return JSONResponse.oauthError("invalid_request", "the gateway assertion is not acceptable: \(error)")
+                }
+                return tokenResponse(try await service.clientCredentials(clientID: id, secret: secret, boundTo: certificate, client: client))
             case "refresh_token":
                 guard let refreshToken = form["refresh_token"] else {
                     return JSONResponse.oauthError("invalid_request", "refresh_token is required")
@@ -170,6 +177,18 @@ public struct IdentityAPI: Sendable {
         } catch {
             return JSONResponse.error(error)
         }
+    }
+
+    /// The gateway's assertion for a service whose client certificate authenticated it (mTLS, or a
+    /// token bound to that certificate): a token it obtains is bound to the same certificate
+    /// (RFC 8705). Nil without an assertion (a direct call) or for a caller the gateway
+    /// authenticated without a certificate.
+    private func presentedCertificate(_ request: Request) throws(GatewayAssertion.Refusal) -> (service: String, digest: CertificateDigest)? {
+        guard let header = request.headers[WorkloadAPI.assertionHeader] else { return nil }
+        let assertion = try GatewayAssertion(header, method: "POST", path: Self.tokenPath, keys: service.keys.verificationKeys,
+                                             settings: service.settings.workload, now: Date())
+        guard assertion.isService, let certificate = assertion.certificate else { return nil }
+        return (assertion.subject, certificate)
     }
 
     private func tokenResponse(_ issued: IssuedToken) -> Response {

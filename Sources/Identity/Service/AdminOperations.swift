@@ -188,15 +188,23 @@ public struct AdminOperations: Sendable {
     }
 
     /// Revokes a certificate by serial (`expiresAt`: its notAfter when known, else taken from
-    /// the issuance record). Returns false, and records nothing, when it was already revoked.
-    public func revokeCertificate(serial: String, reason: RevocationReason, expiresAt: Date?) async throws(WorkloadError) -> Bool {
+    /// the issuance record), and the certificates renewed from it. Records nothing when nothing
+    /// was newly revoked.
+    public func revokeCertificate(serial: String, reason: RevocationReason, expiresAt: Date?) async throws(WorkloadError)
+        -> CertificateRevocation {
         let normalized: String
         do { normalized = try Certificate.SerialNumber(hex: serial.lowercased()).hex } catch { throw .invalidInput(error.description) }
-        let revoked = try await service.revokeCertificate(serial: normalized, reason: reason, revokedBy: actor.principal, expiresAt: expiresAt)
-        if revoked {
-            record("certificate.revoke", target: "Certificate::\"\(normalized)\"", before: nil, after: ["reason": reason.rawValue])
+        let outcome = try await service.revokeCertificate(serial: normalized, reason: reason, revokedBy: actor.principal, expiresAt: expiresAt)
+        struct Revoked: Encodable {
+            let reason: String
+            let renewalsRevoked: [String]
+            enum CodingKeys: String, CodingKey { case reason, renewalsRevoked = "renewals_revoked" }
         }
-        return revoked
+        if outcome.revoked || !outcome.renewals.isEmpty {
+            record("certificate.revoke", target: "Certificate::\"\(normalized)\"", before: nil,
+                   after: Revoked(reason: reason.rawValue, renewalsRevoked: outcome.renewals))
+        }
+        return outcome
     }
 
     /// A random password for accounts an administrator creates or resets: 20 characters from an

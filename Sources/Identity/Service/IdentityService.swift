@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import Logging
+import PKI
 import Tokens
 
 /// Who is asking, as far as the identity service can tell: for throttling, sessions and audit.
@@ -191,8 +192,12 @@ public struct IdentityService: Sendable {
 
     // MARK: Token endpoint
 
-    /// `grant_type=client_credentials`: a service account's secret for an access token.
-    public func clientCredentials(clientID: String, secret: String, client: ClientInfo) async throws(IdentityError) -> IssuedToken {
+    /// `grant_type=client_credentials`: a service account's secret for an access token. `boundTo`
+    /// is the client certificate the service called with (through the gateway), which must be the
+    /// service's own: the token is then bound to it (RFC 8705 `cnf.x5t#S256`) and refused by
+    /// every gateway over any other connection, so a stolen copy is worthless.
+    public func clientCredentials(clientID: String, secret: String, boundTo certificate: (service: String, digest: CertificateDigest)? = nil,
+                                  client: ClientInfo) async throws(IdentityError) -> IssuedToken {
         guard let name = try? Names.identifier(clientID, field: "client_id"),
               let service = try await store.serviceAuthenticated(bySecretHash: secretHasher.digest(secret)), service.name == name
         else {
@@ -200,11 +205,18 @@ public struct IdentityService: Sendable {
                                  details: "client \(String(clientID.prefix(64)))")
             throw .invalidCredentials
         }
+        if let certificate, certificate.service != service.name {
+            recordAuthentication("token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "failure", client: client,
+                                 details: "client certificate of Service::\"\(certificate.service)\"")
+            throw .invalidCredentials
+        }
         let now = Date()
         let claims = Claims(issuer: settings.issuer, subject: service.name, audience: settings.audience, issuedAt: now,
                             expiresAt: now + settings.accessTokenLifetime, tokenID: Claims.newTokenID(), subjectKind: .service,
-                            roles: service.roles, authMethods: ["client_secret"])
-        recordAuthentication("token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "success", client: client, details: nil)
+                            roles: service.roles, authMethods: ["client_secret"],
+                            certificateThumbprint: certificate.map { Base64URL.encode($0.digest.bytes) })
+        recordAuthentication("token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "success", client: client,
+                             details: certificate.map { "bound to client certificate sha256 \($0.digest.hex)" })
         return IssuedToken(accessToken: try keys.signer().paseto(claims), lifetime: settings.accessTokenLifetime, refreshToken: nil)
     }
 

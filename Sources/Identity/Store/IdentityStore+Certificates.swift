@@ -22,13 +22,22 @@ public struct IssuedCertificate: Sendable, Equatable, Encodable {
     }
 }
 
+/// What revoking a certificate did: whether the named one was newly revoked, and the serials of
+/// certificates renewed from it (directly or through other renewals) revoked with it.
+public struct CertificateRevocation: Sendable, Equatable {
+    public let revoked: Bool
+    public let renewals: [String]
+}
+
 /// What entitles a caller to a certificate, as the store checks it inside the issuing transaction.
 enum IssuanceGrant: Sendable {
     /// A join token, by its keyed hash; consumed by the same transaction that records the certificate.
     case joinToken(hash: [UInt8])
     /// A renewal by the service named in a gateway assertion; `requestID` (the assertion's jti)
-    /// is recorded uniquely, so one assertion signs at most one certificate.
-    case renewal(service: String, requestID: String)
+    /// is recorded uniquely, so one assertion signs at most one certificate. `presented` is the
+    /// certificate the service authenticated with, by its SHA-256 (hex): the new certificate is
+    /// recorded as renewed from it.
+    case renewal(service: String, requestID: String, presented: String)
 
     var method: String {
         switch self {
@@ -60,11 +69,12 @@ extension IdentityStore {
     /// a join token is spent only when a certificate is recorded, and a certificate exists only
     /// when its grant was valid. `sign` gets the service account (active, with a SPIFFE binding)
     /// and returns the certificate to record.
-    func issueCertificate(_ grant: IssuanceGrant, sign: @escaping @Sendable (ServiceAccount) throws -> [Certificate])
+    func issueCertificate(_ grant: IssuanceGrant, now: Date, sign: @escaping @Sendable (ServiceAccount) throws -> [Certificate])
         async throws(WorkloadError) -> (service: ServiceAccount, chain: [Certificate]) {
         let logger = self.logger
         return try await workloadTransaction { connection in
             let service: ServiceAccount
+            var renewedFrom: String?
             switch grant {
             case let .joinToken(hash):
                 let rows = try await connection.query("""
@@ -78,19 +88,23 @@ extension IdentityStore {
                 let accounts = try await connection.query(
                     "SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s WHERE s.id = \(serviceID)", logger: logger)
                 service = try await Self.eligibleService(accounts)
-            case let .renewal(name, _):
+            case let .renewal(name, _, presented):
                 let rows = try await connection.query(
                     "SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s WHERE s.name = \(name)", logger: logger)
                 service = try await Self.eligibleService(rows)
+                renewedFrom = try await Self.renewable(presented, service: service, now: now, on: connection, logger: logger)
             }
             let chain = try sign(service)
             guard let leaf = chain.first else { throw WorkloadError.signingFailed("no certificate was produced") }
-            let requestID: String? = if case let .renewal(_, id) = grant { id } else { nil }
+            let requestID: String? = if case let .renewal(_, id, _) = grant { id } else { nil }
+            let digest: String
+            do { digest = try leaf.sha256Fingerprint() } catch { throw WorkloadError.signingFailed("\(error)") }
             do {
                 try await connection.query("""
-                    INSERT INTO identity_issued_certificates (serial, service_id, spiffe_id, not_before, not_after, method, request_id)
+                    INSERT INTO identity_issued_certificates
+                        (serial, service_id, spiffe_id, not_before, not_after, method, request_id, sha256, renewed_from)
                     VALUES (\(leaf.serialNumber.hex), \(service.id), \(service.spiffeID ?? ""), \(leaf.notValidBefore),
-                            \(leaf.notValidAfter), \(grant.method), \(requestID))
+                            \(leaf.notValidAfter), \(grant.method), \(requestID), \(digest), \(renewedFrom))
                     """, logger: logger)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505"
                 && error.serverInfo?[.constraintName] == "identity_issued_certificates_request_id_key" {
@@ -98,6 +112,41 @@ extension IdentityStore {
             }
             return (service, chain)
         }
+    }
+
+    /// The serial of the certificate a renewal was presented with, after checking that this CA
+    /// issued it to `service` (it is on record by its digest), that it is valid at `now`, and that
+    /// neither it nor any certificate it was renewed from is revoked. The gateway checked the same
+    /// at the handshake and on the request; this does not rely on it. Runs under the lineage lock
+    /// shared by renewals, which a revocation takes exclusively: a revocation either sees this
+    /// renewal's certificate (and revokes it too) or this renewal sees the revocation.
+    private static func renewable(_ digest: String, service: ServiceAccount, now: Date, on connection: PostgresConnection,
+                                  logger: Logger) async throws -> String {
+        try await connection.query("SELECT pg_advisory_xact_lock_shared(hashtext('identity_certificate_lineage'))", logger: logger)
+        let rows = try await connection.query("""
+            SELECT serial, service_id, not_before, not_after FROM identity_issued_certificates WHERE sha256 = \(digest)
+            """, logger: logger)
+        var found: (serial: String, serviceID: UUID?, notBefore: Date, notAfter: Date)?
+        for try await row in rows.decode((String, UUID?, Date, Date).self) { found = row }
+        guard let found else { throw WorkloadError.renewalRefused(.notOnRecord) }
+        guard found.serviceID == service.id else { throw WorkloadError.renewalRefused(.anotherService(serial: found.serial)) }
+        guard found.notBefore <= now, now <= found.notAfter else {
+            throw WorkloadError.renewalRefused(.notValid(serial: found.serial, notBefore: found.notBefore, notAfter: found.notAfter))
+        }
+        let revoked = try await connection.query("""
+            WITH RECURSIVE lineage (serial, renewed_from) AS (
+                SELECT serial, renewed_from FROM identity_issued_certificates WHERE serial = \(found.serial)
+                UNION
+                SELECT c.serial, c.renewed_from FROM identity_issued_certificates c JOIN lineage l ON c.serial = l.renewed_from
+            )
+            SELECT l.serial FROM lineage l JOIN identity_revoked_certificates r ON r.serial = l.serial LIMIT 1
+            """, logger: logger)
+        var revokedSerial: String?
+        for try await serial in revoked.decode(String.self) { revokedSerial = serial }
+        if let revokedSerial {
+            throw WorkloadError.renewalRefused(.revoked(serial: found.serial, revokedAncestor: revokedSerial == found.serial ? nil : revokedSerial))
+        }
+        return found.serial
     }
 
     /// The certificates issued to a service, newest first.
@@ -135,24 +184,43 @@ extension IdentityStore {
 
     // MARK: Revocation
 
-    /// Revokes a certificate until `expiresAt` (its notAfter) and tells every gateway through
-    /// NOTIFY in the same transaction. Revoking again keeps the first record and returns false.
+    /// Revokes a certificate until `expiresAt` (its notAfter), and with it every unexpired
+    /// certificate renewed from it, however many renewals down; tells every gateway through NOTIFY
+    /// in the same transaction. Revoking again keeps the first record (`revoked` is false) but
+    /// still revokes renewals that escaped an earlier revocation.
     public func revokeCertificate(serial: String, reason: RevocationReason, revokedBy: String, expiresAt: Date)
-        async throws(WorkloadError) -> Bool {
+        async throws(WorkloadError) -> CertificateRevocation {
         let logger = self.logger
         return try await workloadTransaction { connection in
-            let rows = try await connection.query("""
+            // Exclusive against renewals (which share it): every renewal from this lineage has
+            // committed, and is seen below, or waits and then finds the revocation.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext('identity_certificate_lineage'))", logger: logger)
+            func revocations(_ rows: PostgresRowSequence) async throws -> [Revocation] {
+                var revoked: [Revocation] = []
+                for try await (serial, revokedAt, until) in rows.decode((String, Date, Date).self) {
+                    revoked.append(Revocation(kind: .certificate, value: serial, revokedAt: revokedAt, expiresAt: until))
+                }
+                return revoked
+            }
+            let named = try await revocations(try await connection.query("""
                 INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
                 VALUES (\(serial), \(reason.rawValue), \(revokedBy), \(expiresAt))
                 ON CONFLICT (serial) DO NOTHING
-                RETURNING revoked_at
-                """, logger: logger)
-            var revokedAt: Date?
-            for try await at in rows.decode(Date.self) { revokedAt = at }
-            guard let revokedAt else { return false }
-            try await Self.notify(.revoked(Revocation(kind: .certificate, value: serial, revokedAt: revokedAt, expiresAt: expiresAt)),
-                                  on: connection, logger: logger)
-            return true
+                RETURNING serial, revoked_at, expires_at
+                """, logger: logger))
+            let renewed = try await revocations(try await connection.query("""
+                WITH RECURSIVE renewed (serial, not_after) AS (
+                    SELECT serial, not_after FROM identity_issued_certificates WHERE renewed_from = \(serial)
+                    UNION
+                    SELECT c.serial, c.not_after FROM identity_issued_certificates c JOIN renewed r ON c.renewed_from = r.serial
+                )
+                INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
+                SELECT serial, \(reason.rawValue), \(revokedBy), not_after FROM renewed WHERE not_after > now()
+                ON CONFLICT (serial) DO NOTHING
+                RETURNING serial, revoked_at, expires_at
+                """, logger: logger))
+            for revocation in named + renewed { try await Self.notify(.revoked(revocation), on: connection, logger: logger) }
+            return CertificateRevocation(revoked: !named.isEmpty, renewals: renewed.map(\.value))
         }
     }
 

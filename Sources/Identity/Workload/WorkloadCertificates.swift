@@ -10,9 +10,10 @@ public enum WorkloadCredential: Sendable {
     /// A one-time join token created by an operator (`portcullis service join-token`): first issuance.
     case joinToken(String)
     /// The gateway's `X-Portcullis-Assertion` for a request it authenticated with the service's
-    /// current client certificate: renewal. The gateway already verified the chain to the internal
-    /// CA, the validity period, the trust domain, that the serial is not revoked, and that the
-    /// SPIFFE ID is bound to an active service account, before it minted the assertion.
+    /// current client certificate: renewal. The gateway verified the chain to the internal CA, the
+    /// validity period, the trust domain, that the serial is not revoked, and that the SPIFFE ID is
+    /// bound to an active service account; the assertion names the certificate, which the store
+    /// checks again against its records (validity, owner, revoked lineage).
     case gatewayAssertion(String)
 }
 
@@ -53,12 +54,21 @@ public struct WorkloadCertificates: Sendable {
                 guard token.hasPrefix("pcj_") else { throw WorkloadError.invalidJoinToken }
                 grant = .joinToken(hash: identity.secretHasher.digest(token))
             case let .gatewayAssertion(assertion):
-                let (service, requestID) = try verifyAssertion(assertion, now: now)
-                grant = .renewal(service: service, requestID: requestID)
+                let verified: GatewayAssertion, presented: CertificateDigest
+                do {
+                    verified = try GatewayAssertion(assertion, method: "POST", path: Self.signPath, keys: identity.keys.verificationKeys,
+                                                    settings: settings, now: now)
+                    presented = try verified.certificateOnly()
+                } catch .certificateNotNamed {
+                    throw WorkloadError.renewalRefused(.notOnRecord)
+                } catch {
+                    throw WorkloadError.invalidAssertion(error.description)
+                }
+                grant = .renewal(service: verified.subject, requestID: verified.requestID, presented: presented.hex)
             }
             let authority = self.authority
             let lifetime = Duration.milliseconds(Int64(settings.certificateLifetime * 1000))
-            let (service, chain) = try await identity.store.issueCertificate(grant) { service in
+            let (service, chain) = try await identity.store.issueCertificate(grant, now: now) { service in
                 let bound = try SPIFFEID(service.spiffeID ?? "")
                 let foreign = requested.filter { $0 != "uri:\(bound)" }
                 guard foreign.isEmpty else { throw WorkloadError.namesNotBound(requested: foreign, bound: bound.description) }
@@ -89,24 +99,6 @@ public struct WorkloadCertificates: Sendable {
         case let other?: .signingFailed(other.description)
         case nil: .signingFailed("\(error)")
         }
-    }
-
-    /// Checks that a gateway assertion describes a service that authenticated with its client
-    /// certificate (and nothing else) on a request for this endpoint, addressed to the identity
-    /// route, and still within its lifetime. Returns the service name and the assertion's jti.
-    func verifyAssertion(_ assertion: String, now: Date) throws(WorkloadError) -> (service: String, requestID: String) {
-        let verifier = JWTVerifier(keys: identity.keys.verificationKeys,
-                                   policy: ClaimsPolicy(issuers: [settings.assertionIssuer], audiences: [settings.gatewayRoute]))
-        let claims: Claims
-        do { claims = try verifier.verify(assertion, now: now) } catch { throw .invalidAssertion(error.description) }
-        guard claims.subjectKind == .service else { throw .invalidAssertion("it names a person, not a service") }
-        guard claims.authMethods == ["mtls"] else {
-            throw .invalidAssertion("the caller authenticated with \(claims.authMethods.joined(separator: "+")), not only its client certificate")
-        }
-        guard claims.httpMethod == "POST", claims.httpPath == Self.signPath else {
-            throw .invalidAssertion("it was minted for another request")
-        }
-        return (claims.subject, claims.tokenID)
     }
 
     /// The current CRL, signed by the intermediate. A new one (with the next cRLNumber) is signed
@@ -166,11 +158,11 @@ extension IdentityService {
         return (token, service, expiresAt)
     }
 
-    /// Revokes a certificate by serial. `expiresAt` is its notAfter when the caller has the
-    /// certificate; otherwise the serial must be one the Workload API issued, whose notAfter is on
-    /// record. Returns false when it was already revoked.
+    /// Revokes a certificate by serial, with every certificate renewed from it. `expiresAt` is its
+    /// notAfter when the caller has the certificate; otherwise the serial must be one the Workload
+    /// API issued, whose notAfter is on record.
     public func revokeCertificate(serial: String, reason: RevocationReason, revokedBy: String, expiresAt: Date?)
-        async throws(WorkloadError) -> Bool {
+        async throws(WorkloadError) -> CertificateRevocation {
         let normalized: String
         do { normalized = try Certificate.SerialNumber(hex: serial.lowercased()).hex } catch { throw .invalidInput(error.description) }
         var until = expiresAt

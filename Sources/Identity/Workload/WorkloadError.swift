@@ -21,6 +21,8 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The gateway's assertion did not verify, or does not describe an mTLS-authenticated service
     /// calling this endpoint (401).
     case invalidAssertion(String)
+    /// The certificate a renewal was presented with may not renew (401).
+    case renewalRefused(RenewalRefusal)
     /// The service account is disabled or has no SPIFFE binding (403).
     case serviceNotEligible(String)
     /// No service account of that name (404).
@@ -46,6 +48,7 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
             "present a join token or, through the gateway, the service's current client certificate"
         case .invalidJoinToken: "the join token is unknown, expired or already used"
         case let .invalidAssertion(reason): "the gateway assertion is not acceptable: \(reason)"
+        case let .renewalRefused(refusal): "renewal refused: \(refusal)"
         case let .serviceNotEligible(reason): reason
         case let .unknownService(name): "service account '\(name)' not found"
         case let .unknownSerial(serial):
@@ -66,6 +69,7 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unauthenticated: (.unauthorized, "unauthenticated")
         case .invalidJoinToken: (.unauthorized, "invalid_join_token")
         case .invalidAssertion: (.unauthorized, "invalid_assertion")
+        case .renewalRefused: (.unauthorized, "renewal_refused")
         case .serviceNotEligible: (.forbidden, "service_not_eligible")
         case .unknownService: (.notFound, "not_found")
         case .unknownSerial: (.notFound, "not_found")

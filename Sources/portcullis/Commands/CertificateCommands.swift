@@ -95,13 +95,14 @@ struct CertCommand: AsyncParsableCommand {
             }
             let (target, until) = (serial, expiresAt)
             try await IdentityCommandRunner.run(options, "cert revoke") { admin in
-                let revoked = try await admin.operations.revokeCertificate(serial: target, reason: reason, expiresAt: until)
+                let outcome = try await admin.operations.revokeCertificate(serial: target, reason: reason, expiresAt: until)
                 let normalized = try Certificate.SerialNumber(hex: target.lowercased()).hex
-                if revoked {
+                if outcome.revoked {
                     print("revoked \(normalized) (\(reason.rawValue)): refused by every gateway from its next handshake, listed in the CRL")
                 } else {
                     print("\(normalized) was already revoked")
                 }
+                for renewal in outcome.renewals { print("revoked \(renewal), renewed from it") }
             }
         }
     }
