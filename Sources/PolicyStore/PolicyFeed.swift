@@ -23,7 +23,8 @@ public final class PolicyFeed: Service, Sendable {
         public var refused: Refusal?
         /// The store has no version yet (nothing was ever pushed).
         public var empty = false
-        /// False until the first load, and again while the LISTEN connection is down.
+        /// False until the first load, and again while the LISTEN connection is down or silent
+        /// past the feed's liveness bound.
         public var synchronized = false
     }
 
@@ -33,17 +34,21 @@ public final class PolicyFeed: Service, Sendable {
     private let logger: Logger
     private let current = Mutex(State())
 
-    /// `enforce` installs a parsed set (the gateway's `PolicyHolder`); it must be quick.
-    public init(versions: PolicyVersions, openConnection: @escaping @Sendable () async throws -> PostgresConnection, logger: Logger,
-                enforce: @escaping @Sendable (PolicySet, PolicyVersion) -> Void) {
+    /// `enforce` installs a parsed set (the gateway's `PolicyHolder`); it must be quick. After
+    /// `liveness.timeout` without an answer on the LISTEN connection the state is no longer `synchronized`.
+    public init(versions: PolicyVersions, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
+                liveness: FeedLiveness = FeedLiveness(), logger: Logger, enforce: @escaping @Sendable (PolicySet, PolicyVersion) -> Void) {
         self.versions = versions
         self.subscription = ChannelSubscription(channel: PolicyVersions.channel, name: "policy feed", openConnection: openConnection,
-                                                logger: logger)
+                                                liveness: liveness, logger: logger)
         self.enforce = enforce
         self.logger = logger
     }
 
     public var state: State { current.withLock { $0 } }
+
+    /// `state.synchronized` without copying the state: read by the gateway on every request.
+    public var isSynchronized: Bool { current.withLock { $0.synchronized } }
 
     public func run() async throws {
         await subscription.run(
