@@ -22,7 +22,7 @@ public struct ChannelSubscription: Sendable {
 
     /// `openConnection` gives a connection outside the pool (see `Database.openDedicatedConnection`).
     public init(channel: String, name: String, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
-                liveness: FeedLiveness, logger: Logger) {
+                liveness: FeedLiveness = FeedLiveness(), logger: Logger) {
         self.channel = channel
         self.name = name
         self.openConnection = openConnection
