@@ -20,6 +20,9 @@ import Testing
     final class Observed: Sendable {
         let failuresLeft: Mutex<Int>
         let resyncs = Mutex<[ContinuousClock.Instant]>([])
+        let disconnections = Mutex<[ContinuousClock.Instant]>([])
+        /// The backend of each connection handed to the subscription, in order.
+        let backends = Mutex<[Int32]>([])
 
         init(failures: Int) { failuresLeft = Mutex(failures) }
 
@@ -63,6 +66,48 @@ import Testing
             let gap = observed.resyncs.withLock { $0[1] } - lost
             print("resynchronised \(gap) after the LISTEN connection was terminated (after six failed attempts before it)")
             #expect(gap < .seconds(2), "the delay grown by the earlier failures was kept")
+            running.cancel()
+            _ = await running.value
+        }
+    }
+
+    /// A LISTEN connection whose backend is frozen (SIGSTOP: it neither answers nor fails) is
+    /// given up within the liveness bound and replaced by a fresh one, which resynchronises
+    /// while the old backend is still frozen.
+    @Test func aSilentConnectionIsGivenUpWithinTheBound() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let logger = Self.quietLogger
+            let observed = Observed(failures: 0)
+            let bound = Duration.seconds(1)
+            let subscription = ChannelSubscription(channel: "subscription_test", name: "test feed", openConnection: {
+                let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+                for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) {
+                    observed.backends.withLock { $0.append(pid) }
+                }
+                return connection
+            }, liveness: FeedLiveness(timeout: bound), logger: logger)
+            let running = Task {
+                await subscription.run(resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in },
+                                       disconnected: { observed.disconnections.withLock { $0.append(.now) } })
+            }
+            defer { running.cancel() }
+            try await Self.waitUntil("the first synchronisation", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 1 }
+            // Probes run for a while first, so the freeze falls anywhere between two of them.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 500...1500)))
+            let backend = try #require(observed.backends.withLock { $0.first })
+            kill(backend, SIGSTOP)
+            let frozen = ContinuousClock.now
+            defer { kill(backend, SIGCONT) }
+            try await Self.waitUntil("the silent connection to be given up", timeout: .seconds(10)) {
+                observed.disconnections.withLock { $0.count } == 1
+            }
+            let detection = observed.disconnections.withLock { $0[0] } - frozen
+            print("a frozen LISTEN backend was given up \(detection) after SIGSTOP (bound \(bound))")
+            #expect(detection <= bound)
+            #expect(detection >= bound - bound / 5 - .milliseconds(100), "probes every fifth of the bound: the last answer is at most that old")
+            try await Self.waitUntil("the resync on a fresh backend", timeout: .seconds(5)) { observed.resyncs.withLock { $0.count } == 2 }
+            #expect(observed.backends.withLock { $0.count } == 2)
+            kill(backend, SIGCONT)
             running.cancel()
             _ = await running.value
         }
