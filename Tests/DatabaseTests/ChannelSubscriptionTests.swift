@@ -24,6 +24,9 @@ import Testing
         /// The backend of each connection handed to the subscription, in order.
         let backends = Mutex<[Int32]>([])
 
+        /// Set when a hung `receive` may return.
+        let released = Atomic(false)
+
         init(failures: Int) { failuresLeft = Mutex(failures) }
 
         /// Whether this connection attempt must fail.
@@ -99,7 +102,7 @@ import Testing
             let frozen = ContinuousClock.now
             defer { kill(backend, SIGCONT) }
             try await Self.waitUntil("the silent connection to be given up", timeout: .seconds(10)) {
-                observed.disconnections.withLock { $0.count } == 1
+                !observed.disconnections.withLock { $0.isEmpty }
             }
             let detection = observed.disconnections.withLock { $0[0] } - frozen
             print("a frozen LISTEN backend was given up \(detection) after SIGSTOP (bound \(bound))")
@@ -108,6 +111,42 @@ import Testing
             try await Self.waitUntil("the resync on a fresh backend", timeout: .seconds(5)) { observed.resyncs.withLock { $0.count } == 2 }
             #expect(observed.backends.withLock { $0.count } == 2)
             kill(backend, SIGCONT)
+            running.cancel()
+            _ = await running.value
+        }
+    }
+
+    /// A notification whose reload hangs (as a query on a frozen pool connection would, ignoring
+    /// cancellation) leaves every later one unapplied: the feed reports itself down within the
+    /// bound although its connection still answers, and resynchronises once the reload returns.
+    @Test func aNotificationNotAppliedWithinTheBoundMakesTheFeedDown() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let logger = Self.quietLogger
+            let observed = Observed(failures: 0)
+            let bound = Duration.seconds(1)
+            let subscription = ChannelSubscription(channel: "subscription_test", name: "test feed", openConnection: {
+                try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+            }, liveness: FeedLiveness(timeout: bound), logger: logger)
+            let running = Task {
+                await subscription.run(resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in
+                    while !observed.released.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
+                }, disconnected: { observed.disconnections.withLock { $0.append(.now) } })
+            }
+            defer {
+                observed.released.store(true, ordering: .releasing)
+                running.cancel()
+            }
+            try await Self.waitUntil("the first synchronisation", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 1 }
+            let notified = try await TestDatabase.withClient(url) { client in
+                try await client.query("NOTIFY subscription_test, 'hangs'")
+                return ContinuousClock.now
+            }
+            try await Self.waitUntil("the feed to report itself down", timeout: .seconds(10)) { observed.disconnections.withLock { $0.count } >= 1 }
+            let detection = observed.disconnections.withLock { $0[0] } - notified
+            print("a notification stuck in its reload made the feed down \(detection) after NOTIFY (bound \(bound))")
+            #expect(detection <= bound + .milliseconds(100))
+            observed.released.store(true, ordering: .releasing)
+            try await Self.waitUntil("the resync after the reload returned", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 2 }
             running.cancel()
             _ = await running.value
         }
