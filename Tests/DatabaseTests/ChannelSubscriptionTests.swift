@@ -107,7 +107,9 @@ import Testing
             let detection = observed.disconnections.withLock { $0[0] } - frozen
             print("a frozen LISTEN backend was given up \(detection) after SIGSTOP (bound \(bound))")
             #expect(detection <= bound)
-            #expect(detection >= bound - bound / 5 - .milliseconds(100), "probes every fifth of the bound: the last answer is at most that old")
+            // Probes every fifth of the bound: the last answer before the freeze is at most about
+            // two of them old (one may have been in flight), so the bound is mostly used.
+            #expect(detection >= bound / 2)
             try await Self.waitUntil("the resync on a fresh backend", timeout: .seconds(5)) { observed.resyncs.withLock { $0.count } == 2 }
             #expect(observed.backends.withLock { $0.count } == 2)
             kill(backend, SIGCONT)
