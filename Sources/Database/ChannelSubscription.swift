@@ -11,8 +11,7 @@ import Synchronization
 /// While connected it proves the feed is live (``FeedLiveness``): its connection answers and no
 /// notification takes longer than the bound to apply. A feed that fails to is dropped like a
 /// lost connection, so state derived from the channel is never trusted longer than the bound
-/// after the feed stopped delivering. Connection failures are
-/// retried after ``ReconnectDelay``.
+/// after the feed stopped delivering. Connection failures are retried after ``ReconnectDelay``.
 public struct ChannelSubscription: Sendable {
     let channel: String
     /// Names the subscriber in log lines ("revocation feed").
@@ -54,7 +53,7 @@ public struct ChannelSubscription: Sendable {
             if attempt.synchronized { delay.reset() }
             let wait = delay.advance()
             if lost is FeedLivenessFailure {
-                logger.error("\(name) stopped answering; its state is treated as unknown until it reconnects",
+                logger.error("\(name) is not live; its state is treated as unknown until it reconnects",
                              metadata: ["channel": "\(channel)", "error": "\(lost)", "retry_in": "\(wait)"])
             } else {
                 logger.warning("\(name) disconnected; will resync", metadata: ["error": "\(lost)", "retry_in": "\(wait)"])

@@ -23,8 +23,8 @@ public final class PolicyFeed: Service, Sendable {
         public var refused: Refusal?
         /// The store has no version yet (nothing was ever pushed).
         public var empty = false
-        /// False until the first load, and again while the LISTEN connection is down or silent
-        /// past the feed's liveness bound.
+        /// False until the first load, and again while the LISTEN connection is down or the feed
+        /// is not proven live within its bound (``FeedLiveness``).
         public var synchronized = false
     }
 
@@ -34,8 +34,8 @@ public final class PolicyFeed: Service, Sendable {
     private let logger: Logger
     private let current = Mutex(State())
 
-    /// `enforce` installs a parsed set (the gateway's `PolicyHolder`); it must be quick. After
-    /// `liveness.timeout` without an answer on the LISTEN connection the state is no longer `synchronized`.
+    /// `enforce` installs a parsed set (the gateway's `PolicyHolder`); it must be quick. Once the
+    /// feed fails to prove it is live within `liveness.timeout` the state is no longer `synchronized`.
     public init(versions: PolicyVersions, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
                 liveness: FeedLiveness = FeedLiveness(), logger: Logger, enforce: @escaping @Sendable (PolicySet, PolicyVersion) -> Void) {
         self.versions = versions

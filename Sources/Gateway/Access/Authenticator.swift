@@ -9,8 +9,8 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
     case invalidToken(String)
     case revoked
     case unknownWorkload(String)
-    /// The revocation feed is not synchronised (starting, PostgreSQL unreachable, or its LISTEN
-    /// connection silent past the liveness bound): whether a credential was revoked cannot be
+    /// The revocation feed is not synchronised (starting, PostgreSQL unreachable, or the feed not
+    /// proven live within `database.feed_timeout`): whether a credential was revoked cannot be
     /// known, so none is accepted (fail closed).
     case revocationStateUnavailable
     /// The policy feed (`policies.source: database`) is not synchronised: a newer version may

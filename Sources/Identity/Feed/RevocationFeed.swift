@@ -26,8 +26,8 @@ public final class RevocationFeed: Service, Sendable {
         public var hierarchy: RoleHierarchy = .empty
         /// Active service accounts by the SPIFFE ID bound to them: how a client certificate becomes a principal.
         public var services: [String: ServiceAccount] = [:]
-        /// False until the first full load, and again while disconnected or silent past the
-        /// feed's liveness bound: revocations may then be missing.
+        /// False until the first full load, and again while disconnected or not proven live
+        /// within the feed's bound (``FeedLiveness``): revocations may then be missing.
         public var synchronized = false
 
         mutating func apply(_ revocation: Revocation) {
@@ -78,9 +78,9 @@ public final class RevocationFeed: Service, Sendable {
     private let observers = Mutex<[@Sendable (Snapshot) -> Void]>([])
 
     /// `openConnection` gives a connection outside the pool for the LISTEN (see
-    /// `Database.openDedicatedConnection`); after `liveness.timeout` without an answer on it the
-    /// snapshot is no longer `synchronized`; `onKeysChanged` runs when another replica rotated
-    /// the signing keys.
+    /// `Database.openDedicatedConnection`); once the feed fails to prove it is live within
+    /// `liveness.timeout` the snapshot is no longer `synchronized`; `onKeysChanged` runs when
+    /// another replica rotated the signing keys.
     public init(store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
                 liveness: FeedLiveness = FeedLiveness(), logger: Logger, onKeysChanged: @escaping @Sendable () async -> Void = {}) {
         self.store = store
