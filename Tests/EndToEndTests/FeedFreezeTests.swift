@@ -8,7 +8,8 @@ import Testing
 /// SIGSTOP, as a half-open connection after a partition would be) fails closed within the
 /// default bound of `database.feed_timeout` (5 s), exactly as when the connection is lost:
 /// requests with credentials get 503 and `/readyz` fails. Once the backend runs again and the
-/// database takes connections, the feed resynchronises and the gateway serves again.
+/// database takes connections, the feed resynchronises, with the change made while it was
+/// frozen, and the gateway serves again.
 @Suite(.serialized) struct FeedFreezeTests {
     static let routes = """
             - id: shipments
@@ -22,29 +23,50 @@ import Testing
     static let bound = Duration.seconds(5)
     static let pollingAllowance = Duration.seconds(1)
 
-    /// One case per feed: the LISTEN channel frozen, the `/readyz` check that must fail, and the
-    /// message of the 503.
-    @Test(arguments: [
-        ("portcullis_identity", "identity", "revocation state is unavailable"),
-        ("portcullis_policies", "policies", "the policy in force may be outdated"),
-    ])
-    func aFrozenFeedFailsClosedWithinItsBoundAndRecovers(channel: String, check: String, refusal: String) async throws {
+    /// One case per feed.
+    struct Case: Sendable, CustomTestStringConvertible {
+        /// The LISTEN channel whose backend is frozen.
+        let channel: String
+        /// The `/readyz` check that must fail, and the message of the 503.
+        let check: String
+        let refusal: String
+        /// A change made while the backend is frozen (its NOTIFY never arrives), as CLI arguments
+        /// with `DIR` for a scratch directory, and the status of the credential's request once
+        /// the feed has resynchronised.
+        let change: [String]
+        let statusAfterResync: Int
+
+        var testDescription: String { channel }
+    }
+
+    static let cases = [
+        Case(channel: "portcullis_identity", check: "identity", refusal: "revocation state is unavailable",
+             change: ["user", "disable", "dana"], statusAfterResync: 401),
+        Case(channel: "portcullis_policies", check: "policies", refusal: "the policy in force may be outdated",
+             change: ["policy", "push", "DIR", "-m", "open /b instead of /a"], statusAfterResync: 403),
+    ]
+
+    @Test(arguments: cases)
+    func aFrozenFeedFailsClosedWithinItsBoundAndRecovers(_ feed: Case) async throws {
+        let (channel, check, refusal) = (feed.channel, feed.check, feed.refusal)
         try await GatewayFixture.run(policies: ["shipments.cedar": PolicyFixtures.opens("a"), "schema.cedarschema": PolicyFixtures.schema],
                                      routes: Self.routes, policySource: "database") { fixture in
             let token = try fixture.accessToken("dana", try await fixture.createUser("dana", roles: ["dispatcher"]))
             let credential = ["-H", "authorization: Bearer \(token)"]
             #expect(try fixture.curl("/a/1", credential).status == 200)
+            let scratch = try PolicyRolloutTests.directory(fixture, "changed", ["shipments.cedar": PolicyFixtures.opens("b")])
             let database = try DatabaseURL(try #require(fixture.environment["PORTCULLIS_DATABASE_URL"])).database
             try await TestDatabase.withClient(try TestDatabase.serverURL()) { admin in
                 let backend = try await Self.listeningBackend(admin, database: database, channel: channel)
-                // While frozen, the gateway's database refuses new connections: the feed reconnects
-                // on a fresh backend within 100 ms of giving up on the frozen one (as it should), which
-                // would end the refusal before a client could observe it.
-                try await Self.allowConnections(admin, database: database, false)
                 kill(backend, SIGSTOP)
+                let frozen = ContinuousClock.now
                 defer { kill(backend, SIGCONT) }
                 do {
-                    let frozen = ContinuousClock.now
+                    _ = try await fixture.cli(feed.change.map { $0 == "DIR" ? scratch : $0 })
+                    // Then the gateway's database refuses new connections: the feed reconnects on a
+                    // fresh backend within 100 ms of giving up on the frozen one (as it should), which
+                    // would end the refusal before a client could observe it.
+                    try await Self.allowConnections(admin, database: database, false)
                     var readiness = try Curl.get("http://\(fixture.adminAddress)/readyz")
                     while readiness.status == 200 && ContinuousClock.now - frozen < .seconds(15) {
                         try await Task.sleep(for: .milliseconds(50))
@@ -74,7 +96,8 @@ import Testing
                 try await Task.sleep(for: .milliseconds(50))
             }
             print("\(channel) feed synchronised again \(ContinuousClock.now - resumed) after SIGCONT")
-            #expect(try fixture.curl("/a/1", credential).status == 200)
+            // The resync brought the change whose notification the frozen backend never delivered.
+            #expect(try fixture.curl("/a/1", credential).status == feed.statusAfterResync)
         }
     }
 
