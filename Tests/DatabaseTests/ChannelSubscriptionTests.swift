@@ -100,7 +100,7 @@ import Testing
             // Probes run for a while first, so the freeze falls anywhere between two of them.
             try await Task.sleep(for: .milliseconds(Int.random(in: 500...1500)))
             let backend = try #require(observed.backends.withLock { $0.first })
-            kill(backend, SIGSTOP)
+            try #require(kill(backend, SIGSTOP) == 0, "cannot stop PostgreSQL backend \(backend) (errno \(errno)): run as root or as the server's user")
             let frozen = ContinuousClock.now
             defer { kill(backend, SIGCONT) }
             try await Self.waitUntil("the silent connection to be given up", timeout: .seconds(10)) {
@@ -108,7 +108,8 @@ import Testing
             }
             let detection = observed.disconnections.withLock { $0[0] } - frozen
             print("a frozen LISTEN backend was given up \(detection) after SIGSTOP (bound \(bound))")
-            #expect(detection <= bound)
+            // The watchdog wakes at the bound; on two loaded cores it was seen up to 75 ms late.
+            #expect(detection <= bound + .milliseconds(250))
             // Probes every fifth of the bound: the last answer before the freeze is at most about
             // two of them old (one may have been in flight), so the bound is mostly used.
             #expect(detection >= bound / 2)
@@ -148,7 +149,7 @@ import Testing
             try await Self.waitUntil("the feed to report itself down", timeout: .seconds(10)) { observed.disconnections.withLock { $0.count } >= 1 }
             let detection = observed.disconnections.withLock { $0[0] } - notified
             print("a notification stuck in its reload made the feed down \(detection) after NOTIFY (bound \(bound))")
-            #expect(detection <= bound + .milliseconds(100))
+            #expect(detection <= bound + .milliseconds(250))
             observed.released.store(true, ordering: .releasing)
             try await Self.waitUntil("the resync after the reload returned", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 2 }
             running.cancel()

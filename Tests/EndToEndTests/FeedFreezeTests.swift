@@ -58,7 +58,7 @@ import Testing
             let database = try DatabaseURL(try #require(fixture.environment["PORTCULLIS_DATABASE_URL"])).database
             try await TestDatabase.withClient(try TestDatabase.serverURL()) { admin in
                 let backend = try await Self.listeningBackend(admin, database: database, channel: channel)
-                kill(backend, SIGSTOP)
+                try #require(kill(backend, SIGSTOP) == 0, "cannot stop PostgreSQL backend \(backend) (errno \(errno)): run as root or as the server's user")
                 let frozen = ContinuousClock.now
                 defer { kill(backend, SIGCONT) }
                 do {
