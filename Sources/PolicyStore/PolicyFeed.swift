@@ -33,6 +33,8 @@ public final class PolicyFeed: Service, Sendable {
     private let enforce: @Sendable (PolicySet, PolicyVersion) -> Void
     private let logger: Logger
     private let current = Mutex(State())
+    /// `State.synchronized`, kept apart so the gateway reads it per request without a lock.
+    private let synchronized = Atomic(false)
 
     /// `enforce` installs a parsed set (the gateway's `PolicyHolder`); it must be quick. Once the
     /// feed fails to prove it is live within `liveness.timeout` the state is no longer `synchronized`.
@@ -45,27 +47,33 @@ public final class PolicyFeed: Service, Sendable {
         self.logger = logger
     }
 
-    public var state: State { current.withLock { $0 } }
+    public var state: State {
+        var state = current.withLock { $0 }
+        state.synchronized = isSynchronized
+        return state
+    }
 
-    /// `state.synchronized` without copying the state: read by the gateway on every request.
-    public var isSynchronized: Bool { current.withLock { $0.synchronized } }
+    /// `state.synchronized` alone: read by the gateway on every request.
+    public var isSynchronized: Bool { synchronized.load(ordering: .acquiring) }
 
     public func run() async throws {
         await subscription.run(
             resync: { try await self.synchronize() },
             receive: { _ in try await self.synchronize() },
-            disconnected: { self.current.withLock { $0.synchronized = false } })
+            disconnected: { self.synchronized.store(false, ordering: .releasing) })
     }
 
     /// Loads the active version and enforces it if it differs from the one in force. Called once
     /// at start, before `run` (which then calls it on every notification and reconnect): never
     /// concurrently, so an older version can never replace a newer one.
     public func synchronize() async throws {
+        try await loadActiveVersion()
+        synchronized.store(true, ordering: .releasing)
+    }
+
+    private func loadActiveVersion() async throws {
         guard let active = try await versions.active() else {
-            current.withLock {
-                $0.empty = true
-                $0.synchronized = true
-            }
+            current.withLock { $0.empty = true }
             logger.warning("the policy store has no version yet: every request is denied until one is pushed (portcullis policy push)")
             return
         }
@@ -75,7 +83,6 @@ public final class PolicyFeed: Service, Sendable {
                 $0.enforced = version
                 $0.refused = nil
                 $0.empty = false
-                $0.synchronized = true
             }
             return
         }
@@ -86,7 +93,6 @@ public final class PolicyFeed: Service, Sendable {
                 $0.enforced = version
                 $0.refused = nil
                 $0.empty = false
-                $0.synchronized = true
             }
             logger.notice("policy version enforced", metadata: [
                 "policy_version": "\(version.number)", "hash": "\(version.hash)", "author": "\(version.author)", "files": "\(active.bundle.policies.count)"])
@@ -94,7 +100,6 @@ public final class PolicyFeed: Service, Sendable {
             current.withLock {
                 $0.refused = State.Refusal(number: version.number, reason: error.description)
                 $0.empty = false
-                $0.synchronized = true
             }
             logger.error("policy version refused; the policies in force stay", metadata: [
                 "policy_version": "\(version.number)", "hash": "\(version.hash)", "error": "\(error)",
