@@ -20,6 +20,8 @@ import Testing
     final class Observed: Sendable {
         let failuresLeft: Mutex<Int>
         let resyncs = Mutex<[ContinuousClock.Instant]>([])
+        /// The `retry_in` of each "disconnected" log line, in order.
+        let delays = Mutex<[String]>([])
         let disconnections = Mutex<[ContinuousClock.Instant]>([])
         /// The backend of each connection handed to the subscription, in order.
         let backends = Mutex<[Int32]>([])
@@ -38,6 +40,26 @@ import Testing
         }
     }
 
+    /// Collects the `retry_in` of every "disconnected" log line: the delay the loop chose, read
+    /// without timing anything.
+    struct RetryLog: LogHandler {
+        let observed: Observed
+
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
+                 line: UInt) {
+            guard message.description.contains("disconnected"), let delay = metadata?["retry_in"] else { return }
+            observed.delays.withLock { $0.append("\(delay)") }
+        }
+    }
+
     /// Six failed attempts grow the delay to its 5 s ceiling; once a connection has synchronised,
     /// losing it is retried after 100 ms again. Before the reset, every later outage waited 5 s
     /// first, for the life of the process.
@@ -48,7 +70,7 @@ import Testing
             let subscription = ChannelSubscription(channel: "subscription_test", name: "test feed", openConnection: {
                 if observed.refuse() { throw Refused() }
                 return try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
-            }, logger: logger)
+            }, logger: Logger(label: "subscription-test") { _ in RetryLog(observed: observed) })
             let running = Task {
                 await subscription.run(resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in }, disconnected: {})
             }
@@ -68,9 +90,9 @@ import Testing
             try await Self.waitUntil("the resync after the lost connection", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 2 }
             let gap = observed.resyncs.withLock { $0[1] } - lost
             print("resynchronised \(gap) after the LISTEN connection was terminated (after six failed attempts before it)")
-            // Without the reset the wait alone is 5 s; with it, 100 ms plus reconnecting and
-            // resynchronising, which took up to 1.6 s with the whole suite running on two cores.
-            #expect(gap < .seconds(4), "the delay grown by the earlier failures was kept")
+            let delays = observed.delays.withLock { $0 }
+            #expect(delays.count == 7, "six refused attempts and one lost connection: \(delays)")
+            #expect(delays.last == "\(Duration.milliseconds(100))", "the delay grown by the earlier failures was kept: \(delays)")
             running.cancel()
             _ = await running.value
         }
