@@ -17,6 +17,7 @@ import Testing
         #expect(configuration.admin.listen == ListenAddress(host: "127.0.0.1", port: 9090))
         #expect(configuration.log.format == .json)
         #expect(configuration.database.url == nil)
+        #expect(configuration.database.feedLiveness.timeout == .seconds(5))
         #expect(throws: ConfigurationError.self) { try configuration.requireDatabaseURL() }
     }
 
@@ -28,6 +29,7 @@ import Testing
                 min_connections: 2
                 max_connections: 30
                 connect_timeout: 1500ms
+              feed_timeout: 2s
             admin:
               listen: "[::1]:9191"
             log:
@@ -36,6 +38,7 @@ import Testing
             """)
         #expect(configuration.database.url?.endpoint == .tcp(host: "db", port: 5433))
         #expect(configuration.database.pool == .init(minimumConnections: 2, maximumConnections: 30, connectTimeout: .milliseconds(1500)))
+        #expect(configuration.database.feedLiveness == FeedLiveness(timeout: .seconds(2)))
         #expect(configuration.admin.listen == ListenAddress(host: "::1", port: 9191))
         #expect(configuration.log.level == .debug)
         #expect(configuration.log.format == .text)
@@ -101,6 +104,8 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: 0\n") }
         #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    min_connections: 9\n    max_connections: 2\n") }
         #expect(throws: ConfigurationError.self) { try load("database:\n  url: mysql://x@y/z\n") }
+        #expect(throws: ConfigurationError.self) { try load("database:\n  feed_timeout: 100ms\n") }
+        #expect(throws: ConfigurationError.self) { try load("database:\n  feed_timeout: 1h\n") }
         #expect(throws: ConfigurationError.self) { try load("log:\n  format: xml\n") }
         #expect(throws: ConfigurationError.self) { try load("log:\n  format: json\n  format: text\n") }
         #expect(throws: ConfigurationError.self) { try load("- just\n- a list\n") }

@@ -74,6 +74,40 @@ import Tokens
         }
     }
 
+    /// Wrong codes count against the account like wrong passwords, across challenges: fresh
+    /// passwords open no further guesses, and once locked even the right code is refused until an
+    /// administrator unlocks the account. Before, each right password opened
+    /// `mfaChallengeAttempts` codes on top of the per-login limit.
+    @Test func wrongCodesAcrossChallengesLockTheAccountUntilUnlocked() async throws {
+        try await IdentityHarness.run(configure: { $0.throttle.maxFailuresPerLogin = 4; $0.mfaChallengeAttempts = 3 }) { harness in
+            let (totp, _, enrolmentStep) = try await enrol(harness)
+            let right = totp.code(forStep: enrolmentStep + 1)
+            let wrongCodes = (1...2).map { String(format: "%06d", (Int(right)! + $0) % 1_000_000) }
+            var open = ""
+            for _ in 0..<2 {
+                let first = try await harness.login("alice", "correct horse battery staple")
+                #expect(first.string("error") == "mfa_required", "a fresh password challenge: \(first.json)")
+                open = try #require(first.string("challenge"))
+                for wrong in wrongCodes {
+                    #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": open, "totp": wrong])).status == 401)
+                }
+            }
+            // Four wrong codes in two challenges: locked. The second challenge has an attempt left,
+            // and the right code is refused on it; a fresh password opens nothing either.
+            let refused = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": open, "totp": right]))
+            #expect(refused.status == 429, "\(refused.json)")
+            #expect(refused.string("error") == "throttled")
+            let fresh = try await harness.login("alice", "correct horse battery staple")
+            #expect(fresh.status == 429, "\(fresh.json)")
+            #expect(try await harness.login("alice", "correct horse battery staple", extra: ["totp": right]).status == 429)
+
+            #expect(try await harness.send(.post, "/v1/admin/users/alice/unlock", bearer: try await harness.adminToken()).status == 204)
+            let challenge = try #require(try await harness.login("alice", "correct horse battery staple").string("challenge"))
+            let accepted = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": right]))
+            #expect(accepted.status == 200, "\(accepted.json)")
+        }
+    }
+
     @Test func anAdministratorResetRemovesTheFactorAndEndsSessions() async throws {
         try await IdentityHarness.run { harness in
             let (_, codes, _) = try await enrol(harness)

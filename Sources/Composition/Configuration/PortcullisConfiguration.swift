@@ -14,6 +14,9 @@ public struct PortcullisConfiguration: Sendable {
     public struct DatabaseSection: Sendable {
         public var url: DatabaseURL?
         public var pool = Database.PoolSettings()
+        /// How long a LISTEN feed (revocations and identity changes, policy versions) may go
+        /// without an answer on its connection before requests that depend on it are refused.
+        public var feedLiveness = FeedLiveness()
     }
 
     public struct AdminSection: Sendable {
@@ -181,6 +184,13 @@ extension PortcullisConfiguration {
                     throw .invalidValue(pool.location, path: "database.pool",
                                         reason: "min_connections exceeds max_connections")
                 }
+            }
+            if let timeout = try section.duration("feed_timeout") {
+                guard timeout >= .milliseconds(500), timeout <= .seconds(300) else {
+                    throw .invalidValue(section.location(of: "feed_timeout"), path: "database.feed_timeout",
+                                        reason: "expected a duration between 500ms and 5m")
+                }
+                updated.database.feedLiveness.timeout = timeout
             }
             try section.finish()
         }

@@ -79,6 +79,7 @@ final class AccessReplica: Service {
             let client = try UpstreamClient(maxOpenPerUpstream: configuration.gateway.settings.limits.maxUpstreamConnections)
             upstreamClient = client
             let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
+                                                      policyFeed: policyFeed,
                                                       recorder: recorder, upstreamClient: client, console: try await console(assembled),
                                                       telemetry: telemetry, logger: logger)
             services += gateway.services

@@ -4,6 +4,7 @@ import Gateway
 import Hummingbird
 import Identity
 import Logging
+import PolicyStore
 import ServiceLifecycle
 import Synchronization
 import Tokens
@@ -17,7 +18,7 @@ enum GatewayRuntime {
     }
 
     static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
-                         recorder: any AuditRecorder, upstreamClient: UpstreamClient, console: EmbeddedMount?, telemetry: Telemetry,
+                         policyFeed: PolicyFeed?, recorder: any AuditRecorder, upstreamClient: UpstreamClient, console: EmbeddedMount?, telemetry: Telemetry,
                          logger: Logger) throws -> Parts {
         let settings = configuration.gateway.settings
         let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
@@ -38,7 +39,7 @@ enum GatewayRuntime {
         let authenticator = Authenticator(
             verificationKeys: { keys.verificationKeys },
             claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
-            sessions: sessions, directory: parts.feed, cache: tokenCache)
+            sessions: sessions, directory: parts.feed, policiesSynchronized: { policyFeed?.isSynchronized ?? true }, cache: tokenCache)
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
             forwarder: UpstreamForwarder(client: upstreamClient), signer: { try keys.signer() }, recorder: recorder,

@@ -33,7 +33,7 @@ public enum IdentityRuntime {
         let service = try await IdentityService(store: store, keys: keys, settings: configuration.identity.settings, passwordPool: pool,
                                                 masterKey: masterKey, recorder: recorder, logger: logger)
         let feed = RevocationFeed(store: store, openConnection: { try await database.openDedicatedConnection(logger: logger) },
-                                  logger: logger) {
+                                  liveness: configuration.database.feedLiveness, logger: logger) {
             do { try await keys.refresh(policy: rotation) } catch { logger.error("reloading signing keys failed", metadata: ["error": "\(error)"]) }
         }
         // A configured CA that cannot be read stops startup: a replica that silently lacked the

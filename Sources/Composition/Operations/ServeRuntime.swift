@@ -58,7 +58,8 @@ public enum ServeRuntime {
             case .database:
                 holder = PolicyHolder(nil)
                 let feed = PolicyFeed(versions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
-                                      openConnection: { try await database.openDedicatedConnection(logger: logger) }, logger: logger) { set, version in
+                                      openConnection: { try await database.openDedicatedConnection(logger: logger) },
+                                      liveness: configuration.database.feedLiveness, logger: logger) { set, version in
                     holder.replace(with: PolicySnapshot(authorizer: Authorizer(set), version: version.hash))
                 }
                 policyFeed = feed

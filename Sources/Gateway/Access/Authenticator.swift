@@ -19,13 +19,27 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
     case boundCertificateMissing
     /// A token bound to a client certificate arrived with a different certificate: a stolen token.
     case boundToAnotherCertificate
-    /// The revocation feed is not synchronised (starting, or PostgreSQL unreachable): whether a
-    /// credential was revoked cannot be known, so none is accepted (fail closed).
+    /// The revocation feed is not synchronised (starting, PostgreSQL unreachable, or the feed not
+    /// proven live within `database.feed_timeout`): whether a credential was revoked cannot be
+    /// known, so none is accepted (fail closed).
     case revocationStateUnavailable
+    /// The policy feed (`policies.source: database`) is not synchronised: a newer version may
+    /// deny what the set in force allows, so no credential is accepted (fail closed).
+    case policyStateUnavailable
+
+    /// Whether the failure is a feed outage (503, retry) rather than a bad credential (401).
+    public var isUnavailable: Bool {
+        switch self {
+        case .revocationStateUnavailable, .policyStateUnavailable: true
+        case .invalidToken, .revoked, .unknownWorkload, .invalidSession, .certificateNotValid, .boundCertificateMissing,
+             .boundToAnotherCertificate: false
+        }
+    }
 
     public var description: String {
         switch self {
         case .revocationStateUnavailable: "revocation state is unavailable; retry shortly"
+        case .policyStateUnavailable: "the policy in force may be outdated; retry shortly"
         case let .invalidToken(reason): "the bearer token is not valid: \(reason)"
         case .revoked: "the credential has been revoked"
         case let .unknownWorkload(spiffeID): "no active service account is bound to \(spiffeID)"
@@ -52,14 +66,19 @@ public struct Authenticator: Sendable {
     let cache: VerifiedTokenCache
     let sessions: SessionCookieCodec?
     let directory: RevocationFeed
+    let policiesSynchronized: @Sendable () -> Bool
 
+    /// `policiesSynchronized` says whether the policy set in force follows its source (the policy
+    /// feed's state with `policies.source: database`); it is read per request and must be quick.
     public init(verificationKeys: @escaping @Sendable () -> VerificationKeys, claimsPolicy: ClaimsPolicy,
-                sessions: SessionCookieCodec?, directory: RevocationFeed, cache: VerifiedTokenCache = VerifiedTokenCache()) {
+                sessions: SessionCookieCodec?, directory: RevocationFeed, policiesSynchronized: @escaping @Sendable () -> Bool = { true },
+                cache: VerifiedTokenCache = VerifiedTokenCache()) {
         self.verificationKeys = verificationKeys
         self.claimsPolicy = claimsPolicy
         self.cache = cache
         self.sessions = sessions
         self.directory = directory
+        self.policiesSynchronized = policiesSynchronized
     }
 
     public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, now: Date = Date()) throws(AuthenticationFailure) -> Principal {
@@ -68,6 +87,7 @@ public struct Authenticator: Sendable {
         let sessionCookies = Self.cookies(named: IdentityHeaderFilter.sessionCookieName, in: fields)
         let presentsCredentials = token != nil || certificate != nil || !sessionCookies.isEmpty
         if presentsCredentials && !snapshot.synchronized { throw .revocationStateUnavailable }
+        if presentsCredentials && !policiesSynchronized() { throw .policyStateUnavailable }
         if let certificate {
             guard certificate.isValid(at: now) else { throw .certificateNotValid(notBefore: certificate.notBefore, notAfter: certificate.notAfter) }
             // The handshake refused the certificate if it was revoked then; this catches a

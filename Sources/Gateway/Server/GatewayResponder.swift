@@ -174,10 +174,10 @@ public struct GatewayResponder: Sendable {
         let principal: Principal
         do {
             principal = try authenticator.authenticate(head.headerFields, certificate: certificate)
-        } catch .revocationStateUnavailable {
+        } catch let outage where outage.isUnavailable {
             record.outcome = .error
-            record.reason = AuthenticationFailure.revocationStateUnavailable.description
-            return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": AuthenticationFailure.revocationStateUnavailable.description],
+            record.reason = outage.description
+            return .answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable", "message": outage.description],
                                                requestID: requestID, headers: [.retryAfter: "2"]))
         } catch let .invalidSession(reason) {
             // A browser whose session ended is signed in again, and the dead cookie is cleared so

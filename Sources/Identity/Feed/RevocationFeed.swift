@@ -26,7 +26,8 @@ public final class RevocationFeed: Service, Sendable {
         public var hierarchy: RoleHierarchy = .empty
         /// Active service accounts by the SPIFFE ID bound to them: how a client certificate becomes a principal.
         public var services: [String: ServiceAccount] = [:]
-        /// False until the first full load, and again while disconnected.
+        /// False until the first full load, and again while disconnected or not proven live
+        /// within the feed's bound (``FeedLiveness``): revocations may then be missing.
         public var synchronized = false
 
         mutating func apply(_ revocation: Revocation) {
@@ -77,13 +78,14 @@ public final class RevocationFeed: Service, Sendable {
     private let observers = Mutex<[@Sendable (Snapshot) -> Void]>([])
 
     /// `openConnection` gives a connection outside the pool for the LISTEN (see
-    /// `Database.openDedicatedConnection`); `onKeysChanged` runs when another replica rotated
-    /// the signing keys.
-    public init(store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection, logger: Logger,
-                onKeysChanged: @escaping @Sendable () async -> Void = {}) {
+    /// `Database.openDedicatedConnection`); once the feed fails to prove it is live within
+    /// `liveness.timeout` the snapshot is no longer `synchronized`; `onKeysChanged` runs when
+    /// another replica rotated the signing keys.
+    public init(store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
+                liveness: FeedLiveness = FeedLiveness(), logger: Logger, onKeysChanged: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.subscription = ChannelSubscription(channel: IdentityChange.channel, name: "revocation feed", openConnection: openConnection,
-                                                logger: logger)
+                                                liveness: liveness, logger: logger)
         self.logger = logger
         self.onKeysChanged = onKeysChanged
     }

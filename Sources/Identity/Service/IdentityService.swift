@@ -91,9 +91,10 @@ public struct IdentityService: Sendable {
             try await store.finishLoginAttempt(attempt, succeeded: true)
             return .authenticated(try await openSession(for: stored, methods: ["pwd"], mfaAt: nil, client: client))
         }
-        // The password alone does not count as a success: the attempt stays a failure until the
-        // second factor is also right, so guessing codes is throttled like guessing passwords.
-        try await store.finishLoginAttempt(attempt, succeeded: false)
+        // The password alone is neither a success (which would reset the failures counted
+        // against the account, wrong codes included) nor a failure: each code presented next is
+        // an attempt of its own.
+        try await store.withdrawLoginAttempt(attempt)
         if let secondFactor {
             return .authenticated(try await completeSecondFactor(for: stored, secondFactor, client: client))
         }
@@ -114,7 +115,11 @@ public struct IdentityService: Sendable {
         return issued
     }
 
+    /// Every code is an attempt against the account's login throttle, across challenges: a wrong
+    /// one is a failed login, so a password opens no extra guesses, and while the account is
+    /// locked even the right code is refused, until the window passes or an administrator unlocks it.
     private func completeSecondFactor(for stored: StoredCredentials, _ factor: SecondFactor, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
+        let attempt = try await store.reserveLoginAttempt(login: stored.login, address: client.address, throttle: settings.throttle)
         let accepted: Bool
         switch factor {
         case let .totp(code):
@@ -131,11 +136,11 @@ public struct IdentityService: Sendable {
                 accepted = false
             }
         }
+        try await store.finishLoginAttempt(attempt, succeeded: accepted)
         guard accepted else {
             recordAuthentication("login.mfa", principal: "User::\"\(stored.login)\"", outcome: "failure", client: client, details: "wrong code")
             throw .invalidCredentials
         }
-        try await store.recordSuccessfulLogin(login: stored.login, address: client.address)
         let method = if case .totp = factor { "otp" } else { "recovery_code" }
         return try await openSession(for: stored, methods: ["pwd", method], mfaAt: Date(), client: client)
     }

@@ -67,6 +67,14 @@ extension IdentityStore {
         }
     }
 
+    /// Forgets a reserved attempt that is decided by what follows it (a right password whose
+    /// second factor is still to come): it counts neither as a failure nor as a success.
+    func withdrawLoginAttempt(_ id: Int64) async throws(IdentityError) {
+        try await run {
+            try await client.query("DELETE FROM identity_login_attempts WHERE id = \(id)", logger: logger)
+        }
+    }
+
     /// Lifts a lockout early (operator action after confirming the owner).
     public func clearFailedAttempts(login: String) async throws(IdentityError) {
         try await run {
@@ -117,17 +125,6 @@ extension IdentityStore {
             try await connection.query("DELETE FROM identity_mfa_challenges WHERE expires_at < now()", logger: logger)
             try await connection.query("DELETE FROM identity_refresh_tokens WHERE expires_at < now()", logger: logger)
             try await connection.query("DELETE FROM identity_revocations WHERE expires_at < now()", logger: logger)
-        }
-    }
-}
-
-extension IdentityStore {
-    /// A completed login (second factor included) resets the failure count for the login.
-    func recordSuccessfulLogin(login: String, address: String) async throws(IdentityError) {
-        try await run {
-            try await client.query("""
-                INSERT INTO identity_login_attempts (login, client_address, succeeded) VALUES (\(login), \(address), true)
-                """, logger: logger)
         }
     }
 }
