@@ -27,6 +27,7 @@ struct GatewayFixture: Sendable {
     ///   - gatewayLines: further `key: value` lines for the `gateway` section.
     ///   - identity: lines added to the `identity:` section, with `CERTS` standing for the CA
     ///     directory; `routes` may name the identity API's address as `IDENTITY`.
+    ///   - auditLines: further `key: value` lines for the `audit` section.
     ///   - policySource: `policies.source`; with `database`, `policies` (which then needs a
     ///     `schema.cedarschema`) is pushed as version 1 before `serve` starts.
     ///   - routes: the routing table; `UPSTREAM` and `WSUPSTREAM` stand for the echo service and
@@ -34,7 +35,7 @@ struct GatewayFixture: Sendable {
     ///     the `logistics-demo` upstreams (started only when named), which verify the gateway's
     ///     assertions against the identity service's JWKS.
     static func run(policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
-                    policySource: String = "files", _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
+                    policySource: String = "files", auditLines: [String] = [], _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
@@ -115,6 +116,7 @@ struct GatewayFixture: Sendable {
                   listen: 127.0.0.1:0
                 audit:
                   spool_directory: \(directory.path)/spool
+                  \(auditLines.joined(separator: "\n  "))
                 policies:
                   source: \(policySource)
                   directory: \(directory.path)/policies
