@@ -32,11 +32,16 @@ extension ChildCommand {
         options.teardownSequence = [.send(signal: .terminate, allowedDurationToNextStep: gracePeriod)]
         if ownProcessGroup { options.processGroupID = 0 }
         var directory = workingDirectory
+        var executable = program, argumentList = arguments
         if let account {
-            guard let entry = getpwnam(account) else { throw ChildProcessError.cannotStart(command: description, reason: "no account named \(account)") }
-            options.userID = entry.pointee.pw_uid
-            options.groupID = entry.pointee.pw_gid
-            options.supplementaryGroups = []
+            guard getpwnam(account) != nil else { throw ChildProcessError.cannotStart(command: description, reason: "no account named \(account)") }
+            // Through runuser (util-linux), not swift-subprocess's userID/groupID: those take its
+            // fork path, whose child calls glibc's setgroups, which in a forked child of a
+            // multi-threaded process can wait forever for threads that no longer exist (seen:
+            // `portcullis up` hung in initdb's spawn under the full test suite; gdb showed the
+            // child in __nptl_setxid). posix_spawn, which runuser goes through, has no such step.
+            executable = "/usr/sbin/runuser"
+            argumentList = ["-u", account, "--", program] + arguments
             // Our working directory may be closed to that account (root's home is).
             directory = directory ?? "/"
         }
@@ -48,7 +53,7 @@ extension ChildCommand {
         let childDescriptor = try output.duplicateForChild()
         do {
             return try await Subprocess.run(
-                .path(FilePath(program)), arguments: Arguments(arguments), environment: .inherit.updating(overrides),
+                .path(FilePath(executable)), arguments: Arguments(argumentList), environment: .inherit.updating(overrides),
                 workingDirectory: directory.map { FilePath($0) }, platformOptions: options, input: .none,
                 output: .fileDescriptor(FileDescriptor(rawValue: childDescriptor), closeAfterSpawningProcess: true),
                 error: .combinedWithOutput

@@ -50,7 +50,7 @@ import Testing
                 }
                 let took = ContinuousClock.now - started
                 print("before_response: 50 concurrent answers waited \(took) in all (flush interval 30 s)")
-                #expect(took < .seconds(10))
+                #expect(took < .seconds(25), "the doorbell did not wake the writer: the answers waited for the 30 s flush interval")
                 // Grouped: far fewer writes than requests (each batch is one COPY).
                 #expect(pipeline.statistics.written == 50)
                 // The writer stops cleanly (its stop record stored) while the pool still runs.

@@ -1,4 +1,4 @@
-import Audit
+@testable import Audit
 import Database
 import Foundation
 import PostgresNIO
@@ -22,10 +22,14 @@ import Testing
     func everyAnsweredRequestSurvivesSIGKILLWithBeforeResponse() async throws {
         let policies = ["open.cedar": #"@id("everyone") permit (principal, action, resource);"#]
         try await GatewayFixture.run(policies: policies, routes: Self.routes, auditLines: ["durability: before_response"]) { gateway in
-            // 16 connections at once, each answer printed as "status request-id" the moment it arrives.
-            let urls = (0..<4_000).map { "https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments/\($0)" }
+            // 16 requests at a time, each answer printed as "status request-id" (a curl config file
+            // pairs every URL with its own output, so bodies do not mix into that list).
+            let requests = gateway.directory.appendingPathComponent("requests.curlrc")
+            try (0..<40_000).map { "url = \"https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments/\($0)\"\noutput = \"/dev/null\"\n" }
+                .joined().write(to: requests, atomically: true, encoding: .utf8)
             let load = try PortcullisProcess(
-                ["-s", "--cacert", gateway.directory.appendingPathComponent("certs/ca-bundle.crt").path, "--parallel", "--parallel-max", "16", "-o", "/dev/null", "-w", "%{http_code} %header{x-request-id}\\n"] + urls,
+                ["-s", "--cacert", gateway.directory.appendingPathComponent("certs/ca-bundle.crt").path, "--parallel", "--parallel-max", "16",
+                 "-w", "%{http_code} %header{x-request-id}\\n", "-K", requests.path],
                 executable: URL(fileURLWithPath: "/usr/bin/curl"))
             let deadline = ContinuousClock.now + .seconds(60)
             while load.standardOutput.split(separator: "\n").count < 300, ContinuousClock.now < deadline, load.isRunning {
@@ -38,7 +42,7 @@ import Testing
                 let parts = line.split(separator: " ")
                 return parts.count == 2 && parts[0] == "200" ? String(parts[1]) : nil
             }
-            #expect(answered.count >= 300, "too few answers before the kill: \(load.standardOutput.prefix(500))")
+            #expect(answered.count >= 300, "too few answers before the kill: \(load.standardOutput.prefix(800)) \(load.standardError.prefix(800))")
 
             var recorded = Set<String>()
             let url = try DatabaseURL(try #require(gateway.environment["PORTCULLIS_DATABASE_URL"]))
