@@ -53,11 +53,16 @@ public struct LocalDeployment: Sendable {
     /// a signal before that (initialising the database, migrating, …) stops the work at once.
     /// Either way every program started here, PostgreSQL included, is stopped before this returns.
     public func run() async throws {
+        TerminationSignals.unblock()
         let serving = ServingFlag()
+        // Trapped before any work starts: a signal that came before the handler was in place
+        // would be lost where the parent left SIGINT ignored (a test runner whose own services
+        // trapped it), and PostgreSQL would be left running.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.deploy(serving: serving) }
             group.addTask {
-                for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) where !serving.isSet {
+                for await signal in signals where !serving.isSet {
                     throw LocalDeploymentError.interrupted(signal: "\(signal)")
                 }
             }

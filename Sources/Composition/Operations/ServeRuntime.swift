@@ -22,6 +22,7 @@ public enum ServeRuntime {
     }
 
     public static func run(configuration: PortcullisConfiguration, logger: Logger, auditMode: AuditMode = .record) async throws {
+        TerminationSignals.unblock()
         let url = try configuration.requireDatabaseURL()
         let database = Database(url: url, pool: configuration.database.pool, logger: logger)
         let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
