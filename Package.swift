@@ -137,7 +137,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "Identity", "Audit", "PolicyStore", "Gateway",
+                "Identity", "Audit", "PolicyStore", "Gateway", "PKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -178,7 +178,6 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Composition",
-                "Database",
                 "Cedar",
                 "Tokens",
                 "Audit",
@@ -188,6 +187,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Tokens
 
 /// The responses the gateway itself writes: short, without internals, always with the request
 /// id so a user's report can be found in the audit trail. Browsers get HTML, everything else JSON.
@@ -59,7 +60,7 @@ enum GatewayAnswers {
 
 enum GatewayHeaders {
     static let requestID = HTTPField.Name("X-Request-Id")!
-    static let assertion = HTTPField.Name("X-Portcullis-Assertion")!
+    static let assertion = HTTPField.Name(AssertionHeader.name)!
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let forwardedHost = HTTPField.Name("X-Forwarded-Host")!

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PKI
+import Tokens
 import X509
 
 /// `/v1/certs/…`: the Workload API.
@@ -18,7 +19,7 @@ struct WorkloadAPI: Sendable {
     let workload: WorkloadCertificates?
     let settings: IdentitySettings
 
-    static let assertionHeader = HTTPField.Name("X-Portcullis-Assertion")!
+    static let assertionHeader = HTTPField.Name(AssertionHeader.name)!
 
     func register(on router: Router<IdentityRequestContext>) {
         router.post("/v1/certs/sign") { request, context in await respond { try await sign(request, context) } }

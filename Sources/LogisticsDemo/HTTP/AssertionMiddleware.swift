@@ -52,7 +52,7 @@ public struct DemoRequestContext: RequestContext {
 /// included), and records the verified caller for the handlers.
 struct AssertionMiddleware: RouterMiddleware {
     typealias Context = DemoRequestContext
-    static let header = HTTPField.Name("X-Portcullis-Assertion")!
+    static let header = HTTPField.Name(AssertionHeader.name)!
 
     let verifier: AssertionVerifier
     let logger: Logger
