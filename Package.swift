@@ -46,6 +46,12 @@ let package = Package(
 
         // MARK: Domain modules
         .target(name: "Cedar"),
+        // Portcullis's request model: principal, route and context entities and the decision,
+        // shared by the gateway, the admin API and the policy tools.
+        .target(name: "AccessModel", dependencies: ["Cedar"]),
+        // Strict readers of HTTP request syntax (canonical targets and hosts, form bodies), so
+        // the gateway and the identity service read a request the same way.
+        .target(name: "HTTPSyntax", dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "Tokens", dependencies: ["CSodium"]),
         .target(
             name: "ChildProcesses",
@@ -86,6 +92,8 @@ let package = Package(
         .target(
             name: "Identity",
             dependencies: [
+                "AccessModel",
+                "HTTPSyntax",
                 "Database",
                 "PolicyStore",
                 "Tokens",
@@ -113,7 +121,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Cedar", "Tokens", "PKI", "Audit", "Identity",
+                "AccessModel", "HTTPSyntax", "Cedar", "Tokens", "PKI", "Audit",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -137,7 +145,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "Identity", "Audit", "PolicyStore", "Gateway", "PKI",
+                "Identity", "Audit", "PolicyStore", "Gateway", "PKI", "HTTPSyntax",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -150,6 +158,7 @@ let package = Package(
         .target(
             name: "Composition",
             dependencies: [
+                "AccessModel",
                 "Database",
                 "Audit",
                 "Tokens",
@@ -177,6 +186,7 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
+                "AccessModel",
                 "Composition",
                 "Cedar",
                 "Tokens",
@@ -225,6 +235,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
+        .testTarget(name: "AccessModelTests", dependencies: ["AccessModel", "Cedar"]),
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
@@ -239,7 +250,7 @@ let package = Package(
         .testTarget(name: "PolicyStoreTests", dependencies: ["PolicyStore", "Cedar", "Database", "TestSupport",
                                                              .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", .product(name: "HTTPTypes", package: "swift-http-types"),
+            "Gateway", "HTTPSyntax", "AccessModel", .product(name: "HTTPTypes", package: "swift-http-types"),
             // The conversion the HTTP/1.1 pipeline applies, to pin what `HTTP1Target` relies on.
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             // `UnreadBodyCloser` on an embedded channel.
@@ -251,7 +262,7 @@ let package = Package(
         .testTarget(
             name: "IdentityTests",
             dependencies: [
-                "Identity", "Composition", "Tokens", "Audit", "Cedar", "TestSupport", "PKI",
+                "Identity", "AccessModel", "Composition", "Tokens", "Audit", "Cedar", "TestSupport", "PKI",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,3 +1,4 @@
+@testable import HTTPSyntax
 import Testing
 @testable import Gateway
 

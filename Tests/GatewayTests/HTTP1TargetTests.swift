@@ -1,3 +1,4 @@
+@testable import HTTPSyntax
 import HTTPTypes
 import NIOHTTP1
 import NIOHTTPTypesHTTP1

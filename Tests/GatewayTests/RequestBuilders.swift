@@ -1,3 +1,4 @@
+@testable import HTTPSyntax
 import HTTPTypes
 @testable import Gateway
 

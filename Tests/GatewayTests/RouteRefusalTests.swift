@@ -1,3 +1,4 @@
+import AccessModel
 import Crypto
 import Foundation
 import PKI

@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Cedar
 import Composition
@@ -49,7 +50,7 @@ struct IdentityHarness: Sendable {
             auditConfiguration.flushInterval = .milliseconds(10)
             let audit = AuditPipeline(configuration: auditConfiguration, store: AuditStore(client: database.client, logger: logger), logger: logger)
             let masterKey = try MasterKey.generate()
-            let policies = AdminPolicies(authorizer: Authorizer(try PolicySet.parse(policy).get()), version: "test")
+            let policies = PolicySnapshot(authorizer: Authorizer(try PolicySet.parse(policy).get()), version: "test")
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await database.run() }
                 _ = try await Migrator(client: database.client, logger: logger).apply(try Migration.bundled())

@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Database
 import Foundation

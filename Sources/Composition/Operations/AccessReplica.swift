@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Console
 import Database
@@ -70,7 +71,7 @@ final class AccessReplica: Service {
         parts.withLock { $0 = assembled }
         let policies = self.policies
         let identity = IdentityRuntime.application(configuration: configuration, service: assembled.service, policies: {
-            policies.snapshot.map { AdminPolicies(authorizer: $0.authorizer, version: $0.version) }
+            policies.snapshot
         }, workload: assembled.workload, logger: logger)
         var services: [any Service] = [assembled.feed, assembled.maintenance, identity]
         if let policyFeed { services.append(policyFeed) }

@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Foundation
 import Gateway
@@ -39,11 +40,11 @@ enum GatewayRuntime {
         let authenticator = Authenticator(
             verificationKeys: { keys.verificationKeys },
             claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
-            sessions: sessions, directory: parts.feed, policiesSynchronized: { policyFeed?.isSynchronized ?? true }, cache: tokenCache)
+            sessions: sessions, policiesSynchronized: { policyFeed?.isSynchronized ?? true }, cache: tokenCache)
         let responder = GatewayResponder(
-            settings: settings, routes: routes, authenticator: authenticator, access: AccessControl(policies: policies, directory: parts.feed),
+            settings: settings, routes: routes, authenticator: authenticator, directory: parts.feed, access: AccessControl(policies: policies),
             forwarder: UpstreamForwarder(client: upstreamClient), signer: { try keys.signer() }, recorder: recorder,
-            browserLogin: BrowserLogin(identity: parts.service, sessions: sessions, settings: settings), embedded: console,
+            browserLogin: BrowserLogin(identity: IdentitySignIn(service: parts.service), sessions: sessions, settings: settings), embedded: console,
             metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
         let gate = ConnectionGate(limit: settings.limits.maxConnections)
         telemetry.addSampler { writer in

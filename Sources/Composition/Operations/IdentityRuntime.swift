@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Database
 import Foundation
@@ -47,7 +48,7 @@ public enum IdentityRuntime {
 
     /// The HTTP listener of the identity API.
     public static func application(configuration: PortcullisConfiguration, service: IdentityService,
-                                   policies: @escaping @Sendable () -> AdminPolicies?, workload: WorkloadCertificates? = nil,
+                                   policies: @escaping @Sendable () -> PolicySnapshot?, workload: WorkloadCertificates? = nil,
                                    logger: Logger) -> some ApplicationProtocol {
         let listen = configuration.identity.listen
         let versions = PolicyVersions(client: service.store.client, checker: PolicyWorkflow.checker, logger: logger)

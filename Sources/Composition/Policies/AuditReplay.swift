@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Console
 import Cedar
@@ -59,7 +60,11 @@ struct AuditReplay {
         guard PolicyRequest.methods.contains(method) else { return (nil, ["method \(method) is not in the request model: not replayable"]) }
         var request = PolicyRequest(principal: principal, method: method, route: route)
         request.path = path
-        request.authMethod = authMethod
+        if let method = PolicyRequest.authMethod(named: authMethod) {
+            request.authMethod = method
+        } else {
+            notes.append("authentication method \(authMethod) is not in the request model: the principal's usual one used")
+        }
         request.now = time
         if let clientAddress { request.clientIP = clientAddress } else { notes.append("no client address recorded: 127.0.0.1 used") }
         if let labels = routes[route] {

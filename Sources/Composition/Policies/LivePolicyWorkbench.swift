@@ -1,3 +1,4 @@
+import AccessModel
 import Cedar
 import Foundation
 import Identity
@@ -151,7 +152,7 @@ extension PolicyDiffReport {
             let request = change.entry.request
             return DecisionDiff.Change(
                 principal: request.principal.uid.description, roles: request.principal.roles, groups: request.principal.groups, route: request.route,
-                method: request.method, path: request.path, authMethod: request.effectiveAuthMethod, seen: change.entry.seen,
+                method: request.method, path: request.path, authMethod: request.effectiveAuthMethodName, seen: change.entry.seen,
                 old: change.old.decision.rawValue, oldPolicies: change.old.reasons, new: change.new.decision.rawValue, newPolicies: change.new.reasons)
         }, notes: notes)
     }

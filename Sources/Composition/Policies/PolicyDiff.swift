@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Cedar
 import Foundation
@@ -123,7 +124,7 @@ public struct PolicyDiffReport: Sendable {
             }
             func by(_ r: Response) -> String { r.reasons.isEmpty ? "no policy" : r.reasons.joined(separator: ", ") }
             let seen = change.entry.seen.map { ", seen \($0)×" } ?? ""
-            lines.append("    \(request.method) \(request.path) (\(request.effectiveAuthMethod)\(seen)): "
+            lines.append("    \(request.method) \(request.path) (\(request.effectiveAuthMethodName)\(seen)): "
                          + "\(change.old.decision.rawValue) → \(change.new.decision.rawValue)  [old: \(by(change.old)); new: \(by(change.new))]")
         }
         let lost = changes.filter { $0.old.decision == .allow }.count

@@ -1,13 +1,12 @@
+import AccessModel
 import Cedar
 import Foundation
-import Identity
 import Yams
 
 /// One gateway request as the policy tools (`policy test`, `explain`, `diff`) describe it: who,
 /// which HTTP method on which route, and the request facts that make up the Cedar context.
-/// `cedar(hierarchy:)` turns it into the Cedar request with the same builders the gateway uses
-/// (`PrincipalEntity`, `RequestEntities`, `AccessContext.make`), so a tested request is decided
-/// exactly as the gateway would decide it. Unset fields take the defaults documented in
+/// `access` turns it into the `AccessRequest` the gateway would build, so a tested request is
+/// decided exactly as the gateway would decide it. Unset fields take the defaults documented in
 /// docs/policies.md and policies/tests/identity.yaml.
 public struct PolicyRequest: Sendable {
     public enum PrincipalKind: String, Sendable, CaseIterable {
@@ -44,7 +43,7 @@ public struct PolicyRequest: Sendable {
     }
 
     /// The HTTP methods the request model knows (each an `Action` in `read` or `write`).
-    public static let methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+    public static let methods = ActionEntities.methods
     /// Decision time when none is given: Monday 2025-01-06 10:00 UTC, so time-based policies
     /// give the same answer on every run.
     public static let defaultNow = Date(timeIntervalSince1970: 1_736_157_600)
@@ -59,13 +58,14 @@ public struct PolicyRequest: Sendable {
     public var query = ""
     public var clientIP = "127.0.0.1"
     public var tlsVersion = "TLSv1.3"
-    public var certificate: AccessContext.Certificate?
-    /// nil: `none` for anonymous, `mtls` for a service with a SPIFFE ID, else `token`.
-    public var authMethod: String?
+    public var certificate: ClientCertificate?
+    /// `context.auth.method` as given, `.some(nil)` being `none`; nil takes the principal's usual
+    /// method: `none` for anonymous, `mtls` for a service with a SPIFFE ID, else `token`.
+    public var authMethod: AuthMethod??
     public var mfa = false
     public var authenticatedAt: Date?
     public var now = PolicyRequest.defaultNow
-    public var device: AccessContext.Device?
+    public var device: AccessRequest.Device?
 
     public init(principal: Principal, method: String, route: String) {
         self.principal = principal
@@ -73,43 +73,51 @@ public struct PolicyRequest: Sendable {
         self.route = route
     }
 
-    /// The authentication method the context shows.
-    public var effectiveAuthMethod: String {
+    /// The authentication method the context shows; nil for `none`.
+    public var effectiveAuthMethod: AuthMethod? {
         if let authMethod { return authMethod }
         switch principal.kind {
-        case .anonymous: return "none"
-        case .service: return (principal.spiffeID ?? "").isEmpty ? "token" : "mtls"
-        case .user: return "token"
+        case .anonymous: return nil
+        case .service: return (principal.spiffeID ?? "").isEmpty ? .token : .mtls
+        case .user: return .token
         }
+    }
+
+    /// `mtls`, `token`, `session` or `none`: how reports and `context.auth.method` name it.
+    public var effectiveAuthMethodName: String { effectiveAuthMethod?.rawValue ?? AuthMethod.noneLabel }
+
+    /// Reads a method name as the context spells it: `.some(nil)` for `none`, nil when unknown.
+    public static func authMethod(named name: String) -> AuthMethod?? {
+        name == AuthMethod.noneLabel ? .some(nil) : AuthMethod(rawValue: name).map { .some($0) }
     }
 
     /// The client certificate the context shows: the one given, else for mTLS the service's
     /// SPIFFE ID with placeholder serial `00` and empty fingerprint.
-    public var effectiveCertificate: AccessContext.Certificate? {
+    public var effectiveCertificate: ClientCertificate? {
         if let certificate { return certificate }
-        guard effectiveAuthMethod == "mtls" else { return nil }
-        return AccessContext.Certificate(spiffeID: principal.spiffeID, serial: "00", sha256: "")
+        guard effectiveAuthMethod == .mtls else { return nil }
+        return ClientCertificate(spiffeID: principal.spiffeID, serial: "00", sha256: "")
+    }
+
+    /// The request as the gateway would build it.
+    public var access: AccessRequest {
+        AccessRequest(principal: principal.entity, method: method, route: RouteEntity(id: route, labels: labels), host: host, path: path,
+                      query: query, clientAddress: clientIP, tlsVersion: tlsVersion, certificate: effectiveCertificate,
+                      authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, now: now, device: device)
     }
 
     /// The Cedar request and entity store the gateway would build for this request.
     public func cedar(hierarchy: RoleHierarchy) throws(PolicyToolError) -> (request: Cedar.Request, entities: Entities) {
-        let route = RequestEntities.route(id: self.route, labels: labels)
-        let entities: Entities
         do {
-            entities = try RequestEntities.store(principal: principal.entity, route: route, hierarchy: hierarchy)
+            return try access.cedar(hierarchy: hierarchy)
         } catch {
-            throw .inconsistentRequest("\(principal.uid) on \(route.uid): \(error)")
+            throw .inconsistentRequest("\(principal.uid) on Route::\"\(route)\": \(error)")
         }
-        let context = AccessContext.make(
-            method: method, host: host, path: path, query: query, clientAddress: clientIP, tlsVersion: tlsVersion,
-            certificate: effectiveCertificate, authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, now: now,
-            device: device)
-        return (Cedar.Request(principal: principal.uid, action: EntityUID("Action", method), resource: route.uid, context: context), entities)
     }
 
     /// One line for reports: `GET /v1/admin/users on Route::"identity" (token, mfa)`.
     public var summary: String {
-        var facts = [effectiveAuthMethod]
+        var facts = [effectiveAuthMethodName]
         if mfa { facts.append("mfa") }
         return "\(method) \(path)\(query.isEmpty ? "" : "?" + query) on Route::\"\(route)\" (\(facts.joined(separator: ", ")))"
     }
@@ -198,12 +206,19 @@ enum PolicyRequestReader {
             try client.finish()
         }
         if var cert = try context.mapping("cert") {
-            request.certificate = AccessContext.Certificate(spiffeID: try cert.string("spiffe_id"), serial: try cert.string("serial") ?? "00",
+            request.certificate = ClientCertificate(spiffeID: try cert.string("spiffe_id"), serial: try cert.string("serial") ?? "00",
                                                             sha256: try cert.string("sha256") ?? "")
             try cert.finish()
         }
         if var auth = try context.mapping("auth") {
-            request.authMethod = try auth.choice("method", of: AuthMethodName.self)?.rawValue
+            let methodLocation = auth.location(of: "method")
+            if let name = try auth.string("method") {
+                guard let method = PolicyRequest.authMethod(named: name) else {
+                    throw .invalidValue(methodLocation, path: auth.join("method"),
+                                        reason: "'\(name)' is not one of mtls, token, session, none")
+                }
+                request.authMethod = method
+            }
             request.mfa = try auth.boolean("mfa") ?? request.mfa
             request.authenticatedAt = try auth.parsed("authenticated_at", expected: "an RFC 3339 time", RFC3339.parse)
             try auth.finish()
@@ -213,7 +228,7 @@ enum PolicyRequestReader {
             try time.finish()
         }
         if var device = try context.mapping("device") {
-            request.device = AccessContext.Device(managed: try device.boolean("managed") ?? false, id: try device.string("id") ?? "")
+            request.device = AccessRequest.Device(managed: try device.boolean("managed") ?? false, id: try device.string("id") ?? "")
             try device.finish()
         }
         try context.finish()
@@ -232,11 +247,6 @@ enum PolicyRequestReader {
         try reader.finish()
         return RequestDocument(request: request, hierarchy: hierarchy)
     }
-}
-
-/// `context.auth.method` values.
-enum AuthMethodName: String, CaseIterable {
-    case mtls, token, session, none
 }
 
 /// RFC 3339 times, with or without fractional seconds.

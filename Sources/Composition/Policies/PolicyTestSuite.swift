@@ -1,3 +1,4 @@
+import AccessModel
 import Cedar
 import Foundation
 import Identity

@@ -1,6 +1,6 @@
+import AccessModel
 import Foundation
 import HTTPTypes
-import Identity
 import Tokens
 
 /// Why credentials that were presented were not accepted. Presented-but-bad credentials never
@@ -65,28 +65,27 @@ public struct Authenticator: Sendable {
     let claimsPolicy: ClaimsPolicy
     let cache: VerifiedTokenCache
     let sessions: SessionCookieCodec?
-    let directory: RevocationFeed
     let policiesSynchronized: @Sendable () -> Bool
 
     /// `policiesSynchronized` says whether the policy set in force follows its source (the policy
     /// feed's state with `policies.source: database`); it is read per request and must be quick.
     public init(verificationKeys: @escaping @Sendable () -> VerificationKeys, claimsPolicy: ClaimsPolicy,
-                sessions: SessionCookieCodec?, directory: RevocationFeed, policiesSynchronized: @escaping @Sendable () -> Bool = { true },
+                sessions: SessionCookieCodec?, policiesSynchronized: @escaping @Sendable () -> Bool = { true },
                 cache: VerifiedTokenCache = VerifiedTokenCache()) {
         self.verificationKeys = verificationKeys
         self.claimsPolicy = claimsPolicy
         self.cache = cache
         self.sessions = sessions
-        self.directory = directory
         self.policiesSynchronized = policiesSynchronized
     }
 
-    public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, now: Date = Date()) throws(AuthenticationFailure) -> Principal {
-        let snapshot = directory.snapshot
+    /// `directory`: the credential directory's state, read once for the whole request.
+    public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, directory snapshot: any CredentialSnapshot,
+                             now: Date = Date()) throws(AuthenticationFailure) -> Principal {
         let token = Self.bearerToken(fields)
         let sessionCookies = Self.cookies(named: IdentityHeaderFilter.sessionCookieName, in: fields)
         let presentsCredentials = token != nil || certificate != nil || !sessionCookies.isEmpty
-        if presentsCredentials && !snapshot.synchronized { throw .revocationStateUnavailable }
+        if presentsCredentials && !snapshot.isSynchronized { throw .revocationStateUnavailable }
         if presentsCredentials && !policiesSynchronized() { throw .policyStateUnavailable }
         if let certificate {
             guard certificate.isValid(at: now) else { throw .certificateNotValid(notBefore: certificate.notBefore, notAfter: certificate.notAfter) }
@@ -116,7 +115,7 @@ public struct Authenticator: Sendable {
             return principal
         }
         if let certificate, let spiffeID = certificate.spiffeID {
-            guard let service = snapshot.services[spiffeID] else { throw .unknownWorkload(spiffeID) }
+            guard let service = snapshot.workload(boundTo: spiffeID) else { throw .unknownWorkload(spiffeID) }
             return Principal(kind: .service, name: service.name, method: .mtls, roles: service.roles, groups: [], mfa: false,
                              authenticatedAt: now, sessionID: nil, certificate: certificate)
         }
@@ -125,7 +124,7 @@ public struct Authenticator: Sendable {
 
     /// The claims of the one session cookie presented, if it opens, belongs to a session that
     /// has not ended and to a subject that was not revoked.
-    private func session(_ cookies: [Substring], snapshot: RevocationFeed.Snapshot, now: Date) throws(AuthenticationFailure) -> Claims {
+    private func session(_ cookies: [Substring], snapshot: any CredentialSnapshot, now: Date) throws(AuthenticationFailure) -> Claims {
         guard cookies.count == 1 else { throw .invalidSession("it was sent more than once") }
         guard let sessions else { throw .invalidSession("this gateway does not accept sessions") }
         let claims: Claims

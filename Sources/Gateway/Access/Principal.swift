@@ -1,6 +1,6 @@
+import AccessModel
 import Cedar
 import Foundation
-import Identity
 
 /// Who sent a request, as established by the authentication chain. Exactly one per request.
 public struct Principal: Sendable {

@@ -1,15 +1,6 @@
+import AccessModel
 import Foundation
 import NIOSSL
-
-/// How a route admits callers.
-public enum AuthMethod: String, Sendable, CaseIterable, Codable {
-    /// A client certificate issued by the internal CA (services).
-    case mtls
-    /// `Authorization: Bearer` with a PASETO access token from the identity service.
-    case token
-    /// The browser session cookie set by the gateway's login pages.
-    case session
-}
 
 /// One route: which requests it takes, where they go, and how callers must authenticate.
 /// Every field is checked when the table is built; a table with one bad route is refused whole.

@@ -31,36 +31,38 @@ struct WebSocketProxy: Sendable {
         let started = ContinuousClock.now
         let clientAddress = channel.remoteAddress?.ipAddress ?? "unknown"
         var record = AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: clientAddress)
-        let refusal: Response
-        switch await responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record) {
-        case let .forward(admitted) where admitted.route.allowsWebSocket:
-            // After the 101 the connection carries WebSocket frames, which the HTTP/1.1 head guard
-            // cannot read: it leaves before the answer is written.
-            guard await responder.finish(&record, status: 101, started: started) else {
-                // Unrecorded, and the overflow policy forbids serving it.
-                await Self.answer(GatewayAnswers.json(.serviceUnavailable, ["error": "unavailable",
-                                                                            "message": "the audit trail cannot record requests right now"],
-                                                      requestID: record.requestID), requestID: record.requestID, on: channel)
-                return .dontUpgrade
+        let refusal: Refusal
+        do throws(Refusal) {
+            switch try responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record) {
+            case let .forward(admitted) where admitted.route.allowsWebSocket:
+                // After the 101 the connection carries WebSocket frames, which the HTTP/1.1 head
+                // guard cannot read: it leaves before the answer is written.
+                guard await responder.finish(&record, status: 101, started: started) else {
+                    // Unrecorded, and the overflow policy forbids serving it.
+                    await Self.answer(Refusal.auditUnavailable(retryAfterSeconds: 1).response(fields: head.headerFields, requestID: record.requestID),
+                                      requestID: record.requestID, on: channel)
+                    return .dontUpgrade
+                }
+                do {
+                    try await channel.pipeline.removeHandler(name: HTTP1HeadGuard.name).get()
+                    return upgrade(admitted, requestID: record.requestID)
+                } catch {
+                    logger.error("websocket upgrade refused: the HTTP/1.1 head guard could not be removed", metadata: ["error": "\(error)"])
+                    refusal = .upgradeFailed
+                }
+            case .forward, .signIn:
+                refusal = .upgradeNotAllowed
             }
-            do {
-                try await channel.pipeline.removeHandler(name: HTTP1HeadGuard.name).get()
-                return upgrade(admitted, requestID: record.requestID)
-            } catch {
-                logger.error("websocket upgrade refused: the HTTP/1.1 head guard could not be removed", metadata: ["error": "\(error)"])
-                refusal = responder.failUpgrade(record: &record)
-            }
-        case let .answer(answer):
-            refusal = answer
-        case .forward, .login:
-            refusal = responder.refuseUpgrade(record: &record)
+        } catch {
+            refusal = error
         }
-        _ = await responder.finish(&record, status: Int(refusal.status.code), started: started)
-        await Self.answer(refusal, requestID: record.requestID, on: channel)
+        let response = refusal.answer(recording: &record, fields: head.headerFields)
+        _ = await responder.finish(&record, status: Int(response.status.code), started: started)
+        await Self.answer(response, requestID: record.requestID, on: channel)
         return .dontUpgrade
     }
 
-    private func upgrade(_ admitted: GatewayResponder.Admitted, requestID: String) -> ShouldUpgradeResult<Handler> {
+    private func upgrade(_ admitted: Admitted, requestID: String) -> ShouldUpgradeResult<Handler> {
         responder.metrics.recordWebSocketUpgrade(route: admitted.route.id)
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
         let headers = Self.upstreamHandshakeHeaders(admitted.headers)

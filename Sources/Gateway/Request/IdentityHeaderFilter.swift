@@ -1,3 +1,4 @@
+import HTTPSyntax
 import HTTPTypes
 
 /// Cleans client header fields before they are forwarded upstream: removes every field that

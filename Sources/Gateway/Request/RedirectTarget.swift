@@ -1,3 +1,4 @@
+import HTTPSyntax
 /// Validates the `next` target of the login flow: it must be a path on the same host, so the
 /// login page can never be used as an open redirect (oauth2-proxy CVE-2020-5233,
 /// CVE-2020-11053, CVE-2021-21291 and their relatives).

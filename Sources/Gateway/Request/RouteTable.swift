@@ -1,3 +1,4 @@
+import HTTPSyntax
 /// One configured route: which hosts and which path prefix it serves, and what the gateway
 /// needs to serve it (`Payload`: upstreams, auth requirements, timeouts, ...).
 public struct Route<Payload: Sendable>: Sendable {

@@ -1,13 +1,13 @@
+import HTTPSyntax
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Identity
 import NIOCore
 import Tokens
 
 /// The gateway's own pages under `/.portcullis/` on every host it serves: the login form, the
-/// second-factor step and logout. They talk to the identity service in the same process and
-/// end by setting (or clearing) the `__Host-portcullis` session cookie.
+/// second-factor step and logout. They ask the identity service (``BrowserSignIn``) and end by
+/// setting (or clearing) the `__Host-portcullis` session cookie.
 ///
 /// Every form carries a CSRF token that must equal the `__Host-portcullis-csrf` cookie
 /// (double submit; the cookie is `SameSite=Strict` and `HttpOnly`), and a form post whose
@@ -18,11 +18,11 @@ public struct BrowserLogin: Sendable {
     static let csrfCookie = "__Host-portcullis-csrf"
     static let maxFormBytes = 16 * 1024
 
-    let identity: IdentityService
+    let identity: any BrowserSignIn
     let sessions: SessionCookieCodec
     let settings: GatewaySettings
 
-    public init(identity: IdentityService, sessions: SessionCookieCodec, settings: GatewaySettings) {
+    public init(identity: any BrowserSignIn, sessions: SessionCookieCodec, settings: GatewaySettings) {
         self.identity = identity
         self.sessions = sessions
         self.settings = settings
@@ -43,7 +43,7 @@ public struct BrowserLogin: Sendable {
                             message: "The form expired or did not come from this site. Please try again.")
             }
             let next = fields["next"].flatMap(RedirectTarget.validate) ?? "/"
-            let client = ClientInfo(address: clientAddress, userAgent: request.headers[.userAgent] ?? "")
+            let client = SignInClient(address: clientAddress, userAgent: request.headers[.userAgent] ?? "")
             switch page {
             case "login": return await login(fields, next: next, csrf: expected, client: client)
             case "mfa": return await secondFactor(fields, next: next, csrf: expected, client: client)
@@ -54,24 +54,23 @@ public struct BrowserLogin: Sendable {
         }
     }
 
-    private func login(_ fields: [String: String], next: String, csrf: String, client: ClientInfo) async -> Response {
+    private func login(_ fields: [String: String], next: String, csrf: String, client: SignInClient) async -> Response {
         do {
-            switch try await identity.login(login: fields["login"] ?? "", password: fields["password"] ?? "", secondFactor: nil, client: client) {
-            case let .authenticated(issued):
-                return signedIn(issued, next: next)
-            case let .secondFactorRequired(challenge, _):
+            switch try await identity.signIn(login: fields["login"] ?? "", password: fields["password"] ?? "", client: client) {
+            case let .signedIn(session):
+                return signedIn(session, next: next)
+            case let .secondFactorRequired(challenge):
                 return mfaForm(csrf: csrf, challenge: challenge, next: next, message: nil)
             }
         } catch {
-            return form(error == .invalidCredentials ? .unauthorized : Self.status(error), csrf: csrf, next: next, message: Self.message(error))
+            return form(Self.status(error), csrf: csrf, next: next, message: Self.message(error))
         }
     }
 
-    private func secondFactor(_ fields: [String: String], next: String, csrf: String, client: ClientInfo) async -> Response {
-        let code = (fields["code"] ?? "").filter { !$0.isWhitespace }
-        let factor: SecondFactor = code.count == 6 && code.allSatisfy(\.isNumber) ? .totp(code) : .recoveryCode(code)
+    private func secondFactor(_ fields: [String: String], next: String, csrf: String, client: SignInClient) async -> Response {
         do {
-            return signedIn(try await identity.completeLogin(challenge: fields["challenge"] ?? "", factor, client: client), next: next)
+            return signedIn(try await identity.completeSignIn(challenge: fields["challenge"] ?? "", code: fields["code"] ?? "", client: client),
+                            next: next)
         } catch {
             return form(.unauthorized, csrf: csrf, next: next, message: "That code was not accepted. Please sign in again.")
         }
@@ -79,8 +78,8 @@ public struct BrowserLogin: Sendable {
 
     private func logout(_ fields: HTTPFields, csrf: String) async -> Response {
         if let cookie = Authenticator.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields),
-           let claims = try? sessions.open(cookie, now: Date()), let id = claims.sessionID.flatMap(UUID.init(uuidString:)) {
-            _ = try? await identity.endSession(id, reason: "logout")
+           let claims = try? sessions.open(cookie, now: Date()), let id = claims.sessionID {
+            await identity.endSession(id: id)
         }
         var headers: HTTPFields = [.location: Self.prefix + "login", .cacheControl: "no-store"]
         headers.append(HTTPField(name: .setCookie, value: Self.clearedSessionCookie))
@@ -89,13 +88,13 @@ public struct BrowserLogin: Sendable {
 
     /// Sets the session cookie (a fresh one on every login: nothing from before the login is
     /// reused, so a planted cookie cannot fixate the session) and redirects to `next`.
-    private func signedIn(_ issued: IssuedSession, next: String) -> Response {
+    private func signedIn(_ session: SignedInSession, next: String) -> Response {
         let now = Date()
-        let expires = min(now + settings.sessionIdleTimeout, issued.session.expiresAt)
-        let claims = Claims(issuer: settings.assertionIssuer, subject: issued.user.login, audience: [settings.assertionIssuer], issuedAt: now,
-                            expiresAt: expires, tokenID: Claims.newTokenID(), subjectKind: .user, roles: issued.user.roles,
-                            groups: issued.user.groups, sessionID: issued.session.id.uuidString.lowercased(),
-                            authMethods: issued.session.authMethods, mfaTime: issued.session.mfaAt, sessionExpiresAt: issued.session.expiresAt)
+        let expires = min(now + settings.sessionIdleTimeout, session.expiresAt)
+        let claims = Claims(issuer: settings.assertionIssuer, subject: session.login, audience: [settings.assertionIssuer], issuedAt: now,
+                            expiresAt: expires, tokenID: Claims.newTokenID(), subjectKind: .user, roles: session.roles,
+                            groups: session.groups, sessionID: session.sessionID,
+                            authMethods: session.authMethods, mfaTime: session.mfaAt, sessionExpiresAt: session.expiresAt)
         guard let sealed = try? sessions.seal(claims) else {
             return form(.serviceUnavailable, csrf: nil, next: next, message: "Signing in is unavailable right now.")
         }
@@ -191,19 +190,19 @@ public struct BrowserLogin: Sendable {
         return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    private static func status(_ error: IdentityError) -> HTTPResponse.Status {
-        switch error {
+    private static func status(_ failure: SignInFailure) -> HTTPResponse.Status {
+        switch failure {
         case .throttled: .tooManyRequests
-        case .overloaded, .unavailable: .serviceUnavailable
-        default: .unauthorized
+        case .unavailable: .serviceUnavailable
+        case .notAccepted: .unauthorized
         }
     }
 
-    private static func message(_ error: IdentityError) -> String {
-        switch error {
+    private static func message(_ failure: SignInFailure) -> String {
+        switch failure {
         case .throttled(let seconds): "Too many attempts. Try again in \(seconds) seconds."
-        case .overloaded, .unavailable: "Signing in is unavailable right now. Please try again shortly."
-        default: "The login or password is not correct."
+        case .unavailable: "Signing in is unavailable right now. Please try again shortly."
+        case .notAccepted: "The login or password is not correct."
         }
     }
 }

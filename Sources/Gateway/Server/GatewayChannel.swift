@@ -1,3 +1,4 @@
+import HTTPSyntax
 import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdWebSocket

@@ -7,19 +7,6 @@ import Synchronization
 /// Instruments are made once per route id and reused: recording a request costs one short lock
 /// and a few counter updates, with no allocation after a route's first request.
 public final class GatewayMetrics: Sendable {
-    /// The outcome of one request, as counted in `portcullis_gateway_requests_total`.
-    enum Outcome: Int, CaseIterable {
-        case allow, deny, error
-
-        var label: String {
-            switch self {
-            case .allow: "allow"
-            case .deny: "deny"
-            case .error: "error"
-            }
-        }
-    }
-
     /// Why the upstream gave no answer, as counted in `portcullis_gateway_upstream_errors_total`.
     enum UpstreamFailure: Int, CaseIterable {
         case unreachable, timeout, saturated
@@ -48,7 +35,7 @@ public final class GatewayMetrics: Sendable {
         self.factory = factory
     }
 
-    func record(route: String?, outcome: Outcome, duration: Duration) {
+    func record(route: String?, outcome: AccessOutcome, duration: Duration) {
         let route = self.route(route ?? "-")
         route.requests[outcome.rawValue].increment()
         route.duration.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
@@ -65,7 +52,7 @@ public final class GatewayMetrics: Sendable {
     private func route(_ id: String) -> RouteInstruments {
         if let existing = instruments.withLock({ $0[id] }) { return existing }
         let made = RouteInstruments(
-            requests: Outcome.allCases.map {
+            requests: AccessOutcome.allCases.map {
                 Counter(label: "portcullis_gateway_requests_total", dimensions: [("route", id), ("outcome", $0.label)], factory: factory)
             },
             upstreamErrors: UpstreamFailure.allCases.map {

@@ -1,3 +1,4 @@
+import AccessModel
 import Hummingbird
 import NIOCore
 import NIOSSL

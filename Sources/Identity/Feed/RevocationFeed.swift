@@ -1,3 +1,4 @@
+import AccessModel
 import Database
 import Foundation
 import Logging

@@ -1,21 +1,12 @@
+import AccessModel
 import Audit
 import Cedar
 import Foundation
 import HTTPTypes
+import HTTPSyntax
 import Hummingbird
 import NIOCore
 import PolicyStore
-
-/// The policy set that decides admin API requests, and its version for the audit trail.
-public struct AdminPolicies: Sendable {
-    public let authorizer: Authorizer
-    public let version: String
-
-    public init(authorizer: Authorizer, version: String) {
-        self.authorizer = authorizer
-        self.version = version
-    }
-}
 
 /// `/v1/admin/…`: users, roles, groups, service accounts, sessions, the audit trail and policy
 /// versions (`AdminPolicyAPI.swift`).
@@ -27,7 +18,7 @@ public struct AdminPolicies: Sendable {
 /// Every change goes through `AdminOperations`, which records it with a before/after summary.
 struct AdminAPI: Sendable {
     let service: IdentityService
-    let policies: @Sendable () -> AdminPolicies?
+    let policies: @Sendable () -> PolicySnapshot?
     let policyVersions: PolicyVersions
     let workbench: any PolicyWorkbench
     static let pageLimit = 100
@@ -254,28 +245,27 @@ struct AdminAPI: Sendable {
         }
         guard let policies = policies() else { throw .forbidden("no policy is loaded; every admin request is denied") }
         let hierarchy = try await store.hierarchy()
-        let route = RequestEntities.route(id: service.settings.adminRoute)
-        let resource = route.uid
-        let entities: Entities
+        let clientAddress = context.clientInfo(request, settings: service.settings).address
+        // Decided on the canonical path, as the gateway decides its routes: `/v1/admin/%75sers`
+        // and `/v1/admin/./users` are `/v1/admin/users` to a policy too, or refused.
+        let path: String
         do {
-            entities = try RequestEntities.store(principal: principal, route: route, hierarchy: hierarchy)
+            path = try RequestCanonicalizer.canonicalPath(request.uri.path)
         } catch {
-            throw .forbidden("the request's entities are inconsistent: \(error)")
+            throw .invalid("path", error.description)
         }
-        let cedarRequest = Cedar.Request(
-            principal: principal.uid, action: EntityUID("Action", request.method.rawValue), resource: resource,
-            context: AccessContext.make(
-                method: request.method.rawValue, host: request.head.authority ?? "", path: request.uri.path, query: request.uri.query,
-                clientAddress: context.clientInfo(request, settings: service.settings).address, tlsVersion: "none", certificate: nil,
-                authMethod: "token", mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt, now: Date()))
-        let response = policies.authorizer.isAuthorized(cedarRequest, entities: entities)
-        let actor = AdminActor(principal: principal.uid.description, authMethod: "token", route: service.settings.adminRoute,
-                               policies: response.reasons, policyVersion: policies.version)
-        guard response.decision == Cedar.Decision.allow else {
+        let access = AccessRequest(
+            principal: principal, method: request.method.rawValue, route: RouteEntity(id: service.settings.adminRoute),
+            host: request.head.authority ?? "", path: path, query: request.uri.query ?? "", clientAddress: clientAddress,
+            tlsVersion: "none", authMethod: .token, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt, now: Date())
+        let decision = policies.decide(access, hierarchy: hierarchy)
+        let actor = AdminActor(principal: principal.uid.description, authMethod: AuthMethod.token.rawValue, route: service.settings.adminRoute,
+                               policies: decision.policies, policyVersion: policies.version)
+        guard decision.allowed else {
             service.recorder.record(AuditEvent(
-                kind: .admin, principal: actor.principal, authMethod: "token", action: "\(request.method.rawValue) \(request.uri.path)",
-                route: service.settings.adminRoute, target: request.uri.path, clientAddress: context.clientInfo(request, settings: service.settings).address,
-                outcome: "deny", policies: response.reasons, policyVersion: policies.version))
+                kind: .admin, principal: actor.principal, authMethod: actor.authMethod, action: "\(request.method.rawValue) \(path)",
+                route: service.settings.adminRoute, target: path, clientAddress: clientAddress,
+                outcome: "deny", policies: decision.policies, policyVersion: policies.version))
             throw .forbidden("policy denies \(principal.uid) \(request.method.rawValue) on the admin API")
         }
         return actor

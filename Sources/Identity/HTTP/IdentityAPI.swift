@@ -1,3 +1,4 @@
+import AccessModel
 import Foundation
 import Hummingbird
 import NIOCore
@@ -18,7 +19,7 @@ public struct IdentityAPI: Sendable {
     /// `workload` is nil when no CA is configured; `/v1/certs/…` then answers 503 `not_configured`.
     /// `policyVersions` is the policy store behind `/v1/admin/policies`, and `workbench`
     /// previews policy sets there (check, explain, diff).
-    public init(service: IdentityService, policies: @escaping @Sendable () -> AdminPolicies?, policyVersions: PolicyVersions,
+    public init(service: IdentityService, policies: @escaping @Sendable () -> PolicySnapshot?, policyVersions: PolicyVersions,
                 workbench: any PolicyWorkbench, workload: WorkloadCertificates? = nil) {
         self.service = service
         self.admin = AdminAPI(service: service, policies: policies, policyVersions: policyVersions, workbench: workbench)

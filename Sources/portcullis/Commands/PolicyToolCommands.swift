@@ -1,3 +1,4 @@
+import AccessModel
 import ArgumentParser
 import Composition
 import Foundation
@@ -107,7 +108,12 @@ extension PolicyCommand {
             request.path = path ?? request.path
             request.query = query ?? request.query
             request.clientIP = clientIP ?? request.clientIP
-            request.authMethod = authMethod
+            if let authMethod {
+                guard let method = PolicyRequest.authMethod(named: authMethod) else {
+                    throw ValidationError("--auth-method expects mtls, token, session or none, got '\(authMethod)'")
+                }
+                request.authMethod = method
+            }
             request.mfa = mfa
             request.authenticatedAt = authenticatedAt
             request.now = time ?? request.now

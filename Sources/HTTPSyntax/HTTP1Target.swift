@@ -11,18 +11,18 @@
 ///
 /// An HTTP/2 client could send the prefix in `:path`; all it gets is what an HTTP/1.1 client gets
 /// by sending the target itself, with the same checks.
-enum HTTP1Target {
-    static let prefix = "non-origin-form "
+public enum HTTP1Target {
+    public static let prefix = "non-origin-form "
 
     /// The text to put in place of `target` before conversion: `target` itself when it is
     /// origin-form, else the prefixed target.
-    static func carried(_ target: String) -> String {
+    public static func carried(_ target: String) -> String {
         target.utf8.first == ASCII.slash ? target : prefix + target
     }
 
     /// The target as it was on the wire, from what ``carried(_:)`` produced (or from a target
     /// that never needed carrying).
-    static func unwrapped(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    public static func unwrapped(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         let prefix = Self.prefix.utf8
         guard bytes.first != ASCII.slash, bytes.count >= prefix.count, zip(bytes, prefix).allSatisfy({ $0 == $1 }) else { return bytes }
         return UnsafeBufferPointer(rebasing: bytes[prefix.count...])

@@ -63,6 +63,19 @@ public enum RequestCanonicalizer {
         )
     }
 
+    /// The canonical form of a raw origin-form path (no query), by the same rule as a whole
+    /// request: for servers that route on a path another layer has already taken apart.
+    public static func canonicalPath(_ rawPath: String) throws(RequestRejection) -> String {
+        try Array(rawPath.utf8).withUnsafeBufferPointer { (bytes) throws(RequestRejection) in
+            for byte in bytes {
+                guard ASCII.isVisible(byte) else { throw .invalidCharacterInTarget(byte: byte) }
+                if byte == ASCII.hash { throw .fragmentInTarget }
+            }
+            guard bytes.first == ASCII.slash else { throw .unsupportedTargetForm }
+            return try CanonicalPath.canonicalize(bytes)
+        }
+    }
+
     // MARK: Host
 
     /// HTTPTypes marks `.host` unavailable to steer clients to `authority`; we need the field

@@ -5,9 +5,9 @@
 /// (letters, digits, `-`, labels of 1–63 bytes, at most 253 bytes; punycode `xn--` labels are
 /// kept as they are), a dotted IPv4 address (it is a DNS-name-shaped string), or an IPv6
 /// literal in brackets (`[::1]`, lower-cased, not re-compressed; zone identifiers refused).
-enum HostSyntax {
+public enum HostSyntax {
     /// Splits `host[:port]` and returns the canonical host and the port when one is given.
-    static func parseAuthority(_ bytes: UnsafeBufferPointer<UInt8>) throws(RequestRejection) -> (host: String, port: UInt16?) {
+    public static func parseAuthority(_ bytes: UnsafeBufferPointer<UInt8>) throws(RequestRejection) -> (host: String, port: UInt16?) {
         guard !bytes.isEmpty else { throw .emptyHost }
         guard !bytes.contains(where: { $0 >= 0x80 }) else { throw .nonASCIIHost }
         let hostEnd: Int
@@ -28,7 +28,7 @@ enum HostSyntax {
     }
 
     /// Canonicalizes a host without a port.
-    static func parseHost(_ bytes: UnsafeBufferPointer<UInt8>) throws(RequestRejection) -> String {
+    public static func parseHost(_ bytes: UnsafeBufferPointer<UInt8>) throws(RequestRejection) -> String {
         guard !bytes.contains(where: { $0 >= 0x80 }) else { throw .nonASCIIHost }
         if bytes.first == ASCII.openBracket {
             guard bytes.count > 2, bytes.last == ASCII.closeBracket,
@@ -66,7 +66,7 @@ enum HostSyntax {
 
     /// RFC 4291 text form: eight groups of 1–4 hex digits, one `::` standing for at least one
     /// zero group, optionally ending in a dotted IPv4 address that counts as two groups.
-    static func isIPv6Address(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    public static func isIPv6Address(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let text = String(decoding: bytes, as: UTF8.self)
         let halves = text.split(separator: "::", maxSplits: 2, omittingEmptySubsequences: false)
         guard halves.count <= 2 else { return false }

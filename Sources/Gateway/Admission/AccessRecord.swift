@@ -1,0 +1,41 @@
+import Audit
+import Foundation
+
+/// What one request's audit record says, filled in as the request advances.
+struct AccessRecord {
+    let requestID: String
+    let clientAddress: String
+    var method = "-"
+    var target: String?
+    var route: String?
+    var principal: String?
+    var authMethod: String?
+    var outcome = AccessOutcome.error
+    var reason: String?
+    var policies: [String] = []
+    var policyVersion: String?
+    /// Policies skipped because evaluating them raised an error, whatever the decision: a
+    /// `forbid` that erred on an allowed request is exactly what an auditor must see.
+    var policyErrors: [String] = []
+    var durationMicros: Int64 = 0
+
+    func event(status: Int) -> AuditEvent {
+        AuditEvent(kind: .access, requestID: requestID, principal: principal, authMethod: authMethod, action: method, route: route,
+                   target: target, clientAddress: clientAddress, outcome: outcome.label, policies: policies, policyVersion: policyVersion,
+                   upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros, details: details)
+    }
+
+    /// `{"reason": …, "policy_errors": […]}` with what there is; nil when there is neither.
+    private var details: String? {
+        guard reason != nil || !policyErrors.isEmpty else { return nil }
+        var fields: [String] = []
+        if let reason { fields.append(#""reason":"# + Self.jsonString(reason)) }
+        if !policyErrors.isEmpty { fields.append(#""policy_errors":["# + policyErrors.map(Self.jsonString).joined(separator: ",") + "]") }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    }
+}
