@@ -258,6 +258,9 @@ let package = Package(
             // Real certificates from the internal CA for the client-certificate checks.
             "PKI", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
+            // The gateway in-process (InProcess/): its real parts, an audit recorder, and an upstream on a socket.
+            "Audit", "Tokens", "Cedar", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(
             name: "IdentityTests",

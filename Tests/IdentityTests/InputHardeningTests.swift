@@ -30,7 +30,10 @@ import Testing
                 let role = try await harness.send(.post, "/v1/admin/roles", body: harness.json(["name": payload]), bearer: admin)
                 #expect(role.status == 400)
                 let path = payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-                #expect(try await harness.send(.get, "/v1/admin/users/\(path)", bearer: admin).status == 404)
+                // A `;` (a path parameter to servlet-style routers) or a backslash in a path is refused before
+                // any policy or lookup sees it, as the gateway refuses it (issue 19: canonical paths).
+                let refusedInPaths = payload.contains(";") || payload.contains("\\")
+                #expect(try await harness.send(.get, "/v1/admin/users/\(path)", bearer: admin).status == (refusedInPaths ? 400 : 404))
                 #expect(try await harness.send(.get, "/v1/admin/sessions?login=\(path)", bearer: admin).status == 200)
             }
             let literal = try await harness.send(.patch, "/v1/admin/users/victim", body: harness.json(["display_name": Self.injections[2]]),
