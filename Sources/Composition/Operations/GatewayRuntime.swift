@@ -54,6 +54,7 @@ enum GatewayRuntime {
             writer.counter("portcullis_gateway_token_cache_lookups_total", lookups.hits, labels: ["result": "hit"])
             writer.counter("portcullis_gateway_token_cache_lookups_total", lookups.misses, labels: ["result": "miss"])
             writer.gauge("portcullis_gateway_routes", routes.table.routes.count)
+            writer.gauge("portcullis_gateway_upstream_idle_connections", upstreamClient.idleConnections)
         }
         let boundPort = Atomic<Int>(settings.port)
         var services: [any Service] = [try GatewayServer.application(

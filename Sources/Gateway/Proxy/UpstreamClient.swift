@@ -205,6 +205,11 @@ public final class UpstreamClient: Sendable {
         }
     }
 
+    /// Kept-alive connections waiting in the pools, across upstreams (a gauge of `serve`).
+    public var idleConnections: Int {
+        pools.withLock { $0.values.reduce(0) { $0 + $1.idle.count } }
+    }
+
     /// Closes every idle connection (at shutdown); connections in use close when their
     /// exchange ends.
     public func closeIdleConnections() {

@@ -89,6 +89,15 @@ final class BodyCollector: ResponseBodyWriter {
     }
 }
 
+extension UpstreamClient {
+    /// Waits (at most 5 s) until `count` connections are back in the pool: the exchange hands its
+    /// connection back on the connection's event loop, just after the last body part.
+    func waitForIdleConnections(_ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while idleConnections < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+    }
+}
+
 /// The retry rule of `UpstreamForwarder`: a request that met a reused connection closed under
 /// it is sent once more on a new connection only when sending it again cannot do anything twice
 /// (a method without side effects and no body); anything else is answered 502.
@@ -112,8 +121,10 @@ final class BodyCollector: ResponseBodyWriter {
 
         // Each answer is read to its end, which gives its connection back to the pool.
         #expect(try await BodyCollector.read(send(forwarder, .get, "/a", route: route)) == "ok")
+        try await client.waitForIdleConnections(1)
         // The pooled connection is reused and dropped: the GET goes again on a second connection.
         #expect(try await BodyCollector.read(send(forwarder, .get, "/b", route: route)) == "ok")
+        try await client.waitForIdleConnections(1)
         // The second connection is reused and dropped in turn: a POST with a body is not sent twice.
         await #expect(throws: UpstreamFailure.self) { try await send(forwarder, .post, "/c", body: "xyz", route: route) }
         #expect(upstream.received.all == ["1 GET /a", "1 GET /b", "2 GET /b", "2 POST /c"])
