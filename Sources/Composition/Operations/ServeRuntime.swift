@@ -28,7 +28,7 @@ public enum ServeRuntime {
         let database = Database(url: url, pool: configuration.database.pool, logger: logger)
         let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
         var auditConfiguration = configuration.audit.pipeline
-        let identitySigner = Mutex<AccessReplica?>(nil)
+        let identitySigner = Mutex<IdentityAndGateway?>(nil)
         // Checkpoints are signed with the identity service's active key, followed across rotations.
         auditConfiguration.checkpointSigner = { identitySigner.withLock { $0?.currentSigner } }
         let audit = AuditPipeline(
@@ -74,7 +74,7 @@ public enum ServeRuntime {
                 recorder = DiscardingRecorder()
                 checks.append(DiscardingRecorder())
             }
-            let identity = AccessReplica(configuration: configuration, database: database, masterKey: masterKey, recorder: recorder,
+            let identity = IdentityAndGateway(configuration: configuration, database: database, masterKey: masterKey, recorder: recorder,
                                          policies: holder, policyFeed: policyFeed, telemetry: telemetry, logger: logger)
             identitySigner.withLock { $0 = identity }
             services.append(.init(service: identity))

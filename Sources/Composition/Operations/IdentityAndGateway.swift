@@ -18,7 +18,7 @@ import Tokens
 /// then runs the policy feed, the revocation feed, key maintenance, the identity listener,
 /// the gateway listener and the reloader as a nested group. Both listeners share one policy set,
 /// one key ring and one revocation feed.
-final class AccessReplica: Service {
+final class IdentityAndGateway: Service {
     private let configuration: PortcullisConfiguration
     private let database: Database
     private let masterKey: MasterKey
@@ -91,7 +91,7 @@ final class AccessReplica: Service {
     }
 }
 
-extension AccessReplica {
+extension IdentityAndGateway {
     /// The admin console, served by this process's gateway under `/.portcullis/admin/`.
     private func console(_ parts: IdentityRuntime.Parts) async throws -> EmbeddedMount {
         let versions = PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger)
@@ -104,7 +104,7 @@ extension AccessReplica {
     }
 }
 
-extension AccessReplica: ReadinessCheck {
+extension IdentityAndGateway: ReadinessCheck {
     var name: String { "identity" }
 
     /// Ready once assembled and the revocation feed has loaded the current revocations.
