@@ -79,6 +79,24 @@ import Testing
         }
     }
 
+    /// The admin API decides on the canonical path, as the gateway does (issue 19): a policy
+    /// about `/v1/admin/users/victim` holds for `/v1/admin/users/%76ictim` too.
+    @Test func policiesSeeTheCanonicalPath() async throws {
+        let policy = IdentityHarness.adminPolicy + """
+
+            @id("protect-victim")
+            forbid (principal, action, resource == Route::"identity-admin") when { context.http.path == "/v1/admin/users/victim" };
+            """
+        try await IdentityHarness.run(policy: policy) { harness in
+            let token = try await harness.adminToken()
+            try await harness.makeUser("victim")
+            #expect(try await harness.send(.get, "/v1/admin/users/victim", bearer: token).status == 403)
+            #expect(try await harness.send(.get, "/v1/admin/users/%76ictim", bearer: token).status == 403)
+            #expect(try await harness.send(.get, "/v1/admin/users/vict%69m", bearer: token).status == 403)
+            #expect(try await harness.send(.get, "/v1/admin/users", bearer: token).status == 200)
+        }
+    }
+
     /// A disabled admin's still-unexpired token stops working at once: the API re-reads the account.
     @Test func aDisabledAdminLosesAccessImmediately() async throws {
         try await IdentityHarness.run { harness in
