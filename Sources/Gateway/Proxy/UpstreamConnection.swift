@@ -1,0 +1,53 @@
+import NIOCore
+import NIOHTTP1
+
+/// One keep-alive connection to an upstream; its handler is only touched on its event loop.
+final class UpstreamConnection: Sendable {
+    let channel: any Channel
+    private let handler: NIOLoopBound<UpstreamExchangeHandler>
+
+    init(channel: any Channel, handler: NIOLoopBound<UpstreamExchangeHandler>) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Sends the request head (and its end when there is no body). `sent` resolves once the
+    /// head is written (or fails with `ExchangeFailure.stale`: the body must not be read before
+    /// it is known where it goes); `response` with the response head, or fails when `deadline`
+    /// passes first.
+    func start(_ head: HTTPRequestHead, hasBody: Bool, deadline: NIODeadline)
+        -> (sent: EventLoopFuture<Void>, response: EventLoopFuture<ResponseStart>) {
+        let sent = channel.eventLoop.makePromise(of: Void.self)
+        let response = channel.eventLoop.makePromise(of: ResponseStart.self)
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.begin(head, hasBody: hasBody, deadline: deadline, sent: sent, response: response) }
+        return (sent.futureResult, response.futureResult)
+    }
+
+    /// Streams the request body; the upload ends the exchange's connection when the body
+    /// fails (the client went away or exceeded the route's limit), so a half-sent request is
+    /// never completed or reused.
+    func upload<Body: AsyncSequence & Sendable>(_ body: Body) async where Body.Element == ByteBuffer {
+        do {
+            for try await chunk in body {
+                try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk))).get()
+            }
+            try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+        } catch {
+            abandon()
+        }
+    }
+
+    /// The next part of a streamed response body; nil at its end.
+    func nextBodyPart() async throws -> ByteBuffer? {
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.next(promise) }
+        return try await promise.futureResult.get()
+    }
+
+    /// Closes the connection of an exchange nobody will finish.
+    func abandon() {
+        channel.close(promise: nil)
+    }
+}
