@@ -175,6 +175,7 @@ public struct CedarDatetime: Hashable, Sendable, Comparable, CustomStringConvert
     }
 
     /// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
+    /// Tokens' `CivilDate` holds the same algorithm; Cedar keeps its own so that it imports nothing of ours.
     private static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400

@@ -1,20 +1,35 @@
 import Foundation
 
-/// RFC 3339 timestamps as PASETO registered claims use them (`2022-01-01T00:00:00+00:00`).
+/// RFC 3339 timestamps as PASETO registered claims use them (`2022-01-01T00:00:00+00:00`), and as
+/// command-line options and request files take them.
 ///
 /// A small fixed-format codec: avoids the non-Sendable, slow `ISO8601DateFormatter` on the
-/// verification path. Output is always UTC with whole seconds and a `Z` suffix.
-enum RFC3339 {
+/// verification path. Output is always UTC with whole seconds and a `Z` suffix; input may carry
+/// fractional seconds and any offset.
+public enum RFC3339 {
+    /// Why a text given as an RFC 3339 time was refused, with an example of one.
+    public struct InvalidTime: Error, Equatable, CustomStringConvertible {
+        public let text: String
+        public var description: String { "'\(text)' is not an RFC 3339 time such as 2025-01-06T10:00:00Z" }
+    }
+
+    /// `parse` for input a person wrote (command-line options, request files): the error says what was expected.
+    public static func date(from text: String) throws(InvalidTime) -> Date {
+        guard let date = parse(text) else { throw InvalidTime(text: text) }
+        return date
+    }
+
     static func format(_ date: Date) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = civil(fromDays: days)
+        let date = CivilDate(daysSince1970: days)
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+        return "\(pad(date.year, 4))-\(pad(date.month, 2))-\(pad(date.day, 2))"
+            + "T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
     }
 
     static func parse(_ text: String) -> Date? {
@@ -55,7 +70,7 @@ enum RFC3339 {
         default:
             return nil
         }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilDate(year: year, month: month, day: day).daysSince1970
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
@@ -68,27 +83,5 @@ enum RFC3339 {
             value = value * 10 + Int64(byte - UInt8(ascii: "0"))
         }
         return value
-    }
-
-    // Civil-calendar conversions after H. Hinnant, "chrono-Compatible Low-Level Date Algorithms".
-    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    private static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

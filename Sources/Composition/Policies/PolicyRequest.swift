@@ -1,6 +1,7 @@
 import AccessModel
 import Cedar
 import Foundation
+import Tokens
 import Yams
 
 /// One gateway request as the policy tools (`policy test`, `explain`, `diff`) describe it: who,
@@ -220,11 +221,11 @@ enum PolicyRequestReader {
                 request.authMethod = method
             }
             request.mfa = try auth.boolean("mfa") ?? request.mfa
-            request.authenticatedAt = try auth.parsed("authenticated_at", expected: "an RFC 3339 time", RFC3339.parse)
+            request.authenticatedAt = try auth.parsed("authenticated_at", expected: "an RFC 3339 time", RFC3339.date(from:))
             try auth.finish()
         }
         if var time = try context.mapping("time") {
-            request.now = try time.parsed("now", expected: "an RFC 3339 time", RFC3339.parse) ?? request.now
+            request.now = try time.parsed("now", expected: "an RFC 3339 time", RFC3339.date(from:)) ?? request.now
             try time.finish()
         }
         if var device = try context.mapping("device") {
@@ -246,14 +247,5 @@ enum PolicyRequestReader {
         _ = try reader.strings("policies")
         try reader.finish()
         return RequestDocument(request: request, hierarchy: hierarchy)
-    }
-}
-
-/// RFC 3339 times, with or without fractional seconds.
-public enum RFC3339 {
-    public static func parse(_ text: String) throws -> Date {
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-        throw ConfigValueError("'\(text)' is not an RFC 3339 time such as 2025-01-06T10:00:00Z")
     }
 }

@@ -14,8 +14,8 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: #"Principal: a login or service name (dana), or a Cedar uid ('User::"dana"')."#) var principal: String?
         @Option(help: "Route id.") var route: String?
         @Option(help: "Outcome: allow, deny, error, success, failure, applied.") var decision: String?
-        @Option(help: "Only events at or after this time (RFC 3339).", transform: RFC3339.parse) var since: Date?
-        @Option(help: "Only events before this time (RFC 3339).", transform: RFC3339.parse) var until: Date?
+        @Option(help: "Only events at or after this time (RFC 3339).", transform: RFC3339.date(from:)) var since: Date?
+        @Option(help: "Only events before this time (RFC 3339).", transform: RFC3339.date(from:)) var until: Date?
         @Option(name: .customLong("request-id"), help: "One request's events.") var requestID: String?
 
         func query(limit: Int) -> AuditQuery {
@@ -27,7 +27,7 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute every hash chain and name each modified, deleted, inserted or reordered record.")
         @OptionGroup var options: ConfigurationOptions
-        @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: RFC3339.parse) var since: Date?
+        @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: RFC3339.date(from:)) var since: Date?
         @Option(help: "Public keys (JWKS or PASERK lines) to check checkpoint signatures with.") var keys: String?
         @Flag(help: "Exit 3 when a chain has no clean stop (for a trail whose writers have all stopped).") var closedChains = false
 

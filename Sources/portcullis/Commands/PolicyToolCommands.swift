@@ -3,6 +3,7 @@ import ArgumentParser
 import Composition
 import Foundation
 import Identity
+import Tokens
 
 /// `portcullis policy test|explain|diff`: the security team's review loop (docs/policies.md).
 /// Exit status 2 means the input could not be used (unreadable, YAML error, policies that do
@@ -56,8 +57,8 @@ extension PolicyCommand {
         @Option(help: "Client IP address.") var clientIP: String?
         @Option(help: "mtls, token, session or none.") var authMethod: String?
         @Flag(help: "A second factor was completed.") var mfa = false
-        @Option(help: "When the second factor (else the token) was obtained (RFC 3339).", transform: RFC3339.parse) var authenticatedAt: Date?
-        @Option(help: "Decision time (RFC 3339).", transform: RFC3339.parse) var time: Date?
+        @Option(help: "When the second factor (else the token) was obtained (RFC 3339).", transform: RFC3339.date(from:)) var authenticatedAt: Date?
+        @Option(help: "Decision time (RFC 3339).", transform: RFC3339.date(from:)) var time: Date?
 
         func validate() throws {
             let byFlags = principal != nil || route != nil || principalType == "Anonymous"
