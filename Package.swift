@@ -52,7 +52,9 @@ let package = Package(
         // Strict readers of HTTP request syntax (canonical targets and hosts, form bodies), so
         // the gateway and the identity service read a request the same way.
         .target(name: "HTTPSyntax", dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
-        .target(name: "Tokens", dependencies: ["CSodium"]),
+        // One home for file writes (whole writes, staged files, directory sync); depends on nothing.
+        .target(name: "FileWrites"),
+        .target(name: "Tokens", dependencies: ["CSodium", "FileWrites"]),
         .target(
             name: "ChildProcesses",
             dependencies: [
@@ -63,6 +65,7 @@ let package = Package(
         .target(
             name: "PKI",
             dependencies: [
+                "FileWrites",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -112,6 +115,7 @@ let package = Package(
             dependencies: [
                 "Database",
                 "Tokens",
+                "FileWrites",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -238,6 +242,7 @@ let package = Package(
         .testTarget(name: "AccessModelTests", dependencies: ["AccessModel", "Cedar"]),
         .testTarget(name: "TokensTests", dependencies: ["Tokens"], exclude: ["Fixtures"]),
         .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
+        .testTarget(name: "FileWritesTests", dependencies: ["FileWrites"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport", "Database", .product(name: "NIOCore", package: "swift-nio"),
                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),

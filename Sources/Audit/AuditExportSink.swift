@@ -1,3 +1,4 @@
+import FileWrites
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -66,18 +67,6 @@ public final class AuditExportSink: @unchecked Sendable {
     }
 
     private func write(_ bytes: [UInt8], to fd: Int32) throws(AuditError) {
-        let failure: Int32? = bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += written
-            }
-            return nil
-        }
-        if let failure { throw .export("write failed: \(String(cString: strerror(failure)))") }
+        do { try writeAll(bytes, to: fd) } catch { throw .export("write failed: \(error)") }
     }
 }

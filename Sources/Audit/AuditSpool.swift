@@ -1,3 +1,4 @@
+import FileWrites
 import Foundation
 import Tokens
 #if canImport(Glibc)
@@ -59,21 +60,9 @@ struct AuditSpool {
         let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .spool("cannot open \(url.lastPathComponent): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let writeError: Int32? = record.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += written
-            }
-            return nil
-        }
-        if let writeError { throw .spool("write failed: \(String(cString: strerror(writeError)))") }
+        do { try writeAll(record, to: fd) } catch { throw .spool("write failed: \(error)") }
         guard fsync(fd) == 0 else { throw .spool("fsync failed: \(String(cString: strerror(errno)))") }
-        if isNew { Self.syncDirectory(directory) }
+        if isNew { synchronizeDirectory(directory.path) }
     }
 
     /// Every intact batch of a segment, in order. Stops at the first torn or corrupt record.
@@ -102,18 +91,11 @@ struct AuditSpool {
 
     func remove(_ segment: URL) {
         try? FileManager.default.removeItem(at: segment)
-        Self.syncDirectory(directory)
+        synchronizeDirectory(directory.path)
     }
 
     private static func segmentName(after last: URL?) -> String {
         let previous = last.flatMap { Int($0.deletingPathExtension().lastPathComponent.dropFirst("segment-".count)) } ?? 0
         return "segment-" + String(previous + 1).leftPadded(to: 12) + ".spool"
-    }
-
-    private static func syncDirectory(_ directory: URL) {
-        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
     }
 }

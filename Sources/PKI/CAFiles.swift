@@ -1,3 +1,4 @@
+import FileWrites
 import Foundation
 import X509
 
@@ -51,6 +52,6 @@ public struct CAFiles: Sendable {
 /// Writes PEM files atomically; private keys get mode 0600 before any byte is written.
 public enum PEMFile {
     public static func write(_ contents: String, to url: URL, secret: Bool) throws {
-        try StagedFile(contents: Array(contents.utf8), destination: url.path, mode: secret ? 0o600 : 0o644).commit()
+        try StagedFile(pem: contents, destination: url.path, mode: secret ? 0o600 : 0o644).commitPEM()
     }
 }

@@ -1,3 +1,4 @@
+import FileWrites
 import Foundation
 import SwiftASN1
 import X509
@@ -35,22 +36,23 @@ public enum CredentialFiles {
         // Staged in commit order: the combined file, the key, then the certificate (the commit point).
         var staged: [StagedFile] = []
         do {
-            staged.append(try StagedFile(contents: Array((privateKey + certificates).utf8), destination: prefix + ".pem", mode: 0o600))
-            staged.append(try StagedFile(contents: Array(privateKey.utf8), destination: prefix + ".key", mode: 0o600))
-            staged.append(try StagedFile(contents: Array(certificates.utf8), destination: prefix + ".crt", mode: 0o644))
+            staged.append(try StagedFile(pem: privateKey + certificates, destination: prefix + ".pem", mode: 0o600))
+            staged.append(try StagedFile(pem: privateKey, destination: prefix + ".key", mode: 0o600))
+            staged.append(try StagedFile(pem: certificates, destination: prefix + ".crt", mode: 0o644))
         } catch {
             staged.forEach { $0.discard() }
             throw error
         }
         for (index, file) in staged.enumerated() {
             do {
-                try file.commit()
+                try file.commitPEM()
             } catch {
                 staged[(index + 1)...].forEach { $0.discard() }
                 throw error
             }
         }
-        StagedFile.synchronizeDirectory(of: prefix + ".crt")
+        // The renames are durable once their directory is.
+        synchronizeDirectory(URL(fileURLWithPath: prefix + ".crt").deletingLastPathComponent().path)
     }
 
     /// Reads a pair written by `write`, retrying briefly (at most about 50 ms) when it catches the
@@ -103,71 +105,6 @@ public enum CredentialFiles {
 public enum RenewalSchedule {
     public static func nextRenewal(notBefore: Date, notAfter: Date) -> Date {
         notBefore + notAfter.timeIntervalSince(notBefore) * 2 / 3
-    }
-}
-
-/// A file written beside its destination and fsynced, but not yet in place until `commit()` renames
-/// it over the destination. The mode is set when the file is created, before any byte is written, so
-/// a private key is never readable by others even for an instant.
-struct StagedFile {
-    let temporaryPath: String
-    let destinationPath: String
-
-    init(contents: [UInt8], destination: String, mode: mode_t) throws(PKIError) {
-        let destinationURL = URL(fileURLWithPath: destination)
-        temporaryPath = destinationURL.deletingLastPathComponent()
-            .appendingPathComponent(".\(destinationURL.lastPathComponent).\(UUID().uuidString).tmp").path
-        destinationPath = destination
-        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw Self.failure(destination) }
-        // open(2) applies the umask; fchmod makes the mode exactly what was asked for.
-        let succeeded = fchmod(descriptor, mode) == 0 && contents.withUnsafeBytes { buffer in
-            var written = 0
-            while written < buffer.count {
-                let count = write(descriptor, buffer.baseAddress! + written, buffer.count - written)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { return false }
-                written += count
-            }
-            return true
-        } && fsync(descriptor) == 0
-        guard succeeded else {
-            let error = Self.failure(destination)
-            close(descriptor)
-            discard()
-            throw error
-        }
-        guard close(descriptor) == 0 else {
-            let error = Self.failure(destination)
-            discard()
-            throw error
-        }
-    }
-
-    /// Puts the file in place in one rename(2): readers see the old file or the new one, never a mix.
-    func commit() throws(PKIError) {
-        guard rename(temporaryPath, destinationPath) == 0 else {
-            let error = Self.failure(destinationPath)
-            discard()
-            throw error
-        }
-    }
-
-    func discard() {
-        unlink(temporaryPath)
-    }
-
-    /// Makes the renames durable. Best effort: some file systems refuse fsync on a directory, and the
-    /// files themselves are already whole.
-    static func synchronizeDirectory(of path: String) {
-        let descriptor = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
-    }
-
-    private static func failure(_ path: String) -> PKIError {
-        .writeFailed(path: path, reason: String(cString: strerror(errno)))
     }
 }
 

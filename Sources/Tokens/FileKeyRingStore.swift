@@ -1,9 +1,5 @@
+import FileWrites
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A JSON file of sealed key records, written atomically (temp file, fsync, rename) with
 /// mode 0600. A missing file is an empty ring.
@@ -47,28 +43,10 @@ public struct FileKeyRingStore: KeyRingStore {
         do { data = try Self.encoder().encode(Document(format: 1, keys: ring.records)) } catch {
             throw KeyRingError.storeUnwritable(path: path, reason: "encoding failed")
         }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw KeyRingError.storeUnwritable(path: path, reason: String(cString: strerror(errno))) }
-        var failure: String?
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        close(fd)
-        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw KeyRingError.storeUnwritable(path: path, reason: failure)
+        do {
+            try StagedFile(contents: Array(data), destination: path, mode: 0o600).commit()
+        } catch {
+            throw KeyRingError.storeUnwritable(path: path, reason: error.description)
         }
     }
 }
