@@ -1,4 +1,4 @@
-# Shared by scripts/test and scripts/demo. Source it; do not run it.
+# Shared by scripts/test, scripts/demo and scripts/pg. Source it; do not run it.
 
 # The repository root, whatever the caller's working directory.
 PORTCULLIS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -79,11 +79,10 @@ public struct LocalDeployment: Sendable {
         where !LocalPorts.isFree(port) {
             throw LocalDeploymentError.portTaken(port: port, option: option)
         }
-        guard let postgres = options.databaseURL == nil ? LocalPostgres(directory: state.appendingPathComponent("pg"), progress: progress) : nil else {
-            return try await deploy(databaseURL: options.databaseURL!, seed: seed, serving: serving)
-        }
+        if let databaseURL = options.databaseURL { return try await deploy(databaseURL: databaseURL, seed: seed, serving: serving) }
+        let postgres = LocalPostgres(directory: state.appendingPathComponent("pg"), progress: progress)
         do {
-            try await deploy(databaseURL: try await postgres.start(), seed: seed, serving: serving)
+            try await deploy(databaseURL: try await postgres.start(maxConnections: 200), seed: seed, serving: serving)
         } catch {
             // Stopped even when we were interrupted: cancellation must not leave the server behind.
             try? await Task { try await postgres.stop() }.value

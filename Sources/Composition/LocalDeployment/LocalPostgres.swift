@@ -10,17 +10,25 @@ import Foundation
 /// run that was killed, a recorded port now taken by something else.
 ///
 /// Run as root, the server runs as the unprivileged `postgres` account (PostgreSQL refuses
-/// root), and the data lives where that account can reach it; `location` records where. The
-/// layout is the one `scripts/pg` uses.
-struct LocalPostgres {
+/// root), and the data lives where that account can reach it; `location` records where.
+///
+/// The one implementation: `portcullis up` keeps its cluster under the state directory, and
+/// `scripts/pg` (the tests' and benchmarks' clusters) runs this through `portcullis local-postgres`.
+public struct LocalPostgres: Sendable {
     let directory: URL
     /// Told what is happening, in words, while it happens.
     let progress: @Sendable (String) -> Void
+
+    public init(directory: URL, progress: @escaping @Sendable (String) -> Void) {
+        self.directory = directory
+        self.progress = progress
+    }
 
     enum Failure: Error, CustomStringConvertible {
         case serverNotInstalled
         case passwordMissing(cluster: String, passwordFile: String)
         case cannotPrepare(path: String, reason: String)
+        case notStarted(String)
 
         var description: String {
             switch self {
@@ -30,6 +38,8 @@ struct LocalPostgres {
                 "the cluster in \(cluster) exists but its password file \(passwordFile) is gone; delete both to start over"
             case let .cannotPrepare(path, reason):
                 "cannot prepare \(path): \(reason)"
+            case let .notStarted(directory):
+                "no PostgreSQL cluster was started in \(directory)"
             }
         }
     }
@@ -38,28 +48,28 @@ struct LocalPostgres {
     private var serverAccount: String? { isRoot ? "postgres" : nil }
     private var passwordFile: String { directory.appendingPathComponent("password").path }
 
-    /// Initialises the cluster on first use, starts it unless it runs, and returns its database URL.
-    func start() async throws -> String {
+    /// Initialises the cluster on first use, starts it unless it runs (with `maxConnections` as the
+    /// server's `max_connections`), and returns its database URL.
+    public func start(maxConnections: Int) async throws -> String {
         let bin = try binaries()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let data = try await dataDirectory()
         if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
             try await initialise(data, bin: bin)
         }
-        guard let password = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+        guard let password = recorded("password") else {
             throw Failure.passwordMissing(cluster: data, passwordFile: passwordFile)
         }
         removeStaleLockFile(data)
-        let portFile = directory.appendingPathComponent("port")
-        var port = Int((try? String(contentsOf: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        var port = recordedPort() ?? 0
         if try await isRunning(data, bin: bin) {
             progress("PostgreSQL is already running (port \(port))")
         } else {
             if port == 0 || !LocalPorts.isFree(port) { port = LocalPorts.free() }
-            try String(port).write(to: portFile, atomically: true, encoding: .utf8)
+            try String(port).write(to: directory.appendingPathComponent("port"), atomically: true, encoding: .utf8)
             progress("starting PostgreSQL on 127.0.0.1:\(port)")
-            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o",
-                                                     "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=200", "start"],
+            let settings = "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=\(maxConnections)"
+            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o", settings, "start"],
                                    account: serverAccount, deadline: .seconds(90)).run()
         }
         let psql = { (sql: String) in
@@ -69,11 +79,23 @@ struct LocalPostgres {
         if !(try await psql("SELECT 1 FROM pg_database WHERE datname = 'portcullis'").run()).contains("1") {
             try await psql("CREATE DATABASE portcullis").run()
         }
-        return "postgres://portcullis:\(password)@127.0.0.1:\(port)/portcullis?sslmode=disable"
+        return Self.url(password: password, port: port)
+    }
+
+    /// The database URL of a cluster started earlier, from its password and port files.
+    public func url() throws -> String {
+        guard let password = recorded("password"), let port = recordedPort() else {
+            throw Failure.notStarted(directory.path)
+        }
+        return Self.url(password: password, port: port)
+    }
+
+    private static func url(password: String, port: Int) -> String {
+        "postgres://portcullis:\(password)@127.0.0.1:\(port)/portcullis?sslmode=disable"
     }
 
     /// Fast shutdown; the data stays.
-    func stop() async throws {
+    public func stop() async throws {
         guard let data = recordedLocation() else { return }
         let bin = try binaries()
         if try await isRunning(data, bin: bin) {
@@ -144,15 +166,23 @@ struct LocalPostgres {
         return "\(root)/\(newest)/bin"
     }
 
-    /// The data directory recorded by an earlier start, by this code or by `scripts/pg` (which
-    /// shares the layout and ends the file with a newline).
+    /// The data directory recorded by an earlier start.
     private func recordedLocation() -> String? {
-        (try? String(contentsOf: directory.appendingPathComponent("location"), encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        recorded("location")
     }
 
-    /// `DIR/data`, or for root a directory under /tmp that the `postgres` account can reach
-    /// (created first when the system has none, as `scripts/pg` does).
+    private func recordedPort() -> Int? {
+        recorded("port").flatMap { Int($0) }
+    }
+
+    /// A file of this directory, without the newline the bash `scripts/pg` of earlier versions ended
+    /// its files with (clusters it made are still started here).
+    private func recorded(_ name: String) -> String? {
+        (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `DIR/data`, or for root a directory under /tmp that the `postgres` account (created first
+    /// when the system has none) can reach.
     private func dataDirectory() async throws -> String {
         if let recorded = recordedLocation() { return recorded }
         var data = directory.appendingPathComponent("data").path
