@@ -6,14 +6,6 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// Why an upstream exchange failed; mapped to 502 or 504 with the request id, never a trace.
-public enum UpstreamFailure: Error, Sendable {
-    case unreachable(String)
-    case timedOut
-    /// The upstream already has `limits.max_upstream_connections` open connections, all busy.
-    case saturated
-}
-
 /// Sends the canonical request to the route's upstream over a pooled keep-alive connection of
 /// the `UpstreamClient` and streams both bodies: nothing is buffered whole. Redirects are
 /// passed back, never followed, and content is never decoded.
@@ -94,7 +86,8 @@ public struct UpstreamForwarder: Sendable {
             fields.append(HTTPField(name: name, value: header.value))
         }
         let status = HTTPResponse.Status(code: Int(start.head.status.code), reasonPhrase: start.head.status.reasonPhrase)
-        let headers = ResponseHeaders.sanitized(fields)
+        // Hop-by-hop headers stay with the upstream connection (RFC 9110 §7.6.1).
+        let headers = IdentityHeaderFilter.removingHopByHop(from: fields)
         if start.complete {
             // The response is over: a request body still being sent is no longer wanted.
             upload?.cancel()
@@ -153,75 +146,4 @@ public struct UpstreamForwarder: Sendable {
         if text.hasSuffix("/") { text.removeLast() }
         return text + target
     }
-}
-
-/// A response body still arriving from the upstream when its head was returned. If the
-/// server never relays it (or stops part-way), the upstream connection is closed, not reused.
-final class StreamedResponse: Sendable {
-    private let connection: UpstreamConnection
-    private let upload: Task<Void, Never>?
-    private let finished = Atomic<Bool>(false)
-
-    init(connection: UpstreamConnection, upload: Task<Void, Never>?) {
-        self.connection = connection
-        self.upload = upload
-    }
-
-    /// Copies the rest of the body to the client at the pace the client takes it.
-    func relay(to writer: inout any ResponseBodyWriter) async throws {
-        do {
-            while let part = try await connection.nextBodyPart() {
-                try await writer.write(part)
-            }
-            finished.store(true, ordering: .relaxed)
-        } catch {
-            connection.abandon()
-            await settleUpload()
-            throw error
-        }
-        await settleUpload()
-        try await writer.finish(nil)
-    }
-
-    /// The response is over: a request body still being sent is no longer wanted.
-    private func settleUpload() async {
-        upload?.cancel()
-        await upload?.value
-    }
-
-    deinit {
-        upload?.cancel()
-        if !finished.load(ordering: .relaxed) { connection.abandon() }
-    }
-}
-
-/// Headers an upstream may not pass to the client: hop-by-hop ones (RFC 9110 §7.6.1).
-enum ResponseHeaders {
-    static func sanitized(_ fields: HTTPFields) -> HTTPFields {
-        IdentityHeaderFilter.removingHopByHop(from: fields)
-    }
-}
-
-/// A streamed request body cut off at the route's limit: the upstream request fails (and the
-/// client gets an error) instead of the gateway relaying an unbounded chunked body.
-struct SizeLimitedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    typealias Element = ByteBuffer
-    struct TooLarge: Error {}
-
-    let base: Base
-    let limit: Int
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        var remaining: Int
-
-        mutating func next() async throws -> ByteBuffer? {
-            guard let chunk = try await base.next() else { return nil }
-            remaining -= chunk.readableBytes
-            if remaining < 0 { throw TooLarge() }
-            return chunk
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), remaining: limit) }
 }
