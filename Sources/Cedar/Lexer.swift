@@ -236,7 +236,10 @@ struct InvalidEscape: Error {
 /// Interprets Rust-style string escapes (Cedar `unescape.rs`). With `pattern`, `\*` yields a
 /// literal star and unescaped `*` a wildcard.
 enum Unescaper {
-    enum Piece { case scalar(Unicode.Scalar), wildcard }
+    enum Piece {
+        case scalar(Unicode.Scalar)
+        case wildcard
+    }
 
     static func unescape(_ raw: ArraySlice<UInt8>, pattern: Bool) -> Result<[Piece], InvalidEscape> {
         var out: [Piece] = []

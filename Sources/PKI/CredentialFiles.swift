@@ -40,14 +40,14 @@ public enum CredentialFiles {
             staged.append(try StagedFile(pem: privateKey, destination: prefix + ".key", mode: 0o600))
             staged.append(try StagedFile(pem: certificates, destination: prefix + ".crt", mode: 0o644))
         } catch {
-            staged.forEach { $0.discard() }
+            for file in staged { file.discard() }
             throw error
         }
         for (index, file) in staged.enumerated() {
             do {
                 try file.commitPEM()
             } catch {
-                staged[(index + 1)...].forEach { $0.discard() }
+                for later in staged[(index + 1)...] { later.discard() }
                 throw error
             }
         }
