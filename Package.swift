@@ -244,29 +244,41 @@ let package = Package(
         .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
         .testTarget(name: "FileWritesTests", dependencies: ["FileWrites"]),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Tokens", "TestSupport", "Database", .product(name: "NIOCore", package: "swift-nio"),
-                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .testTarget(
+            name: "AuditTests",
+            dependencies: [
+                "Audit", "Tokens", "TestSupport", "Database", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .testTarget(
             name: "PKITests",
-            dependencies: ["PKI", "TestSupport", .product(name: "X509", package: "swift-certificates"),
-                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
+            dependencies: [
+                "PKI", "TestSupport", .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
         ),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
-        .testTarget(name: "PolicyStoreTests", dependencies: ["PolicyStore", "Cedar", "Database", "TestSupport",
-                                                             .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", "HTTPSyntax", "AccessModel", .product(name: "HTTPTypes", package: "swift-http-types"),
-            // The conversion the HTTP/1.1 pipeline applies, to pin what `HTTP1Target` relies on.
-            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-            // `UnreadBodyCloser` on an embedded channel.
-            .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            // Real certificates from the internal CA for the client-certificate checks.
-            "PKI", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "SwiftASN1", package: "swift-asn1"),
-            // The gateway in-process (InProcess/): its real parts, an audit recorder, and an upstream on a socket.
-            "Audit", "Tokens", "Cedar", .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "PolicyStoreTests",
+            dependencies: [
+                "PolicyStore", "Cedar", "Database", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "HTTPSyntax", "AccessModel", .product(name: "HTTPTypes", package: "swift-http-types"),
+                // The conversion the HTTP/1.1 pipeline applies, to pin what `HTTP1Target` relies on.
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                // `UnreadBodyCloser` on an embedded channel.
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                // Real certificates from the internal CA for the client-certificate checks.
+                "PKI", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                // The gateway in-process (InProcess/): its real parts, an audit recorder, and an upstream on a socket.
+                "Audit", "Tokens", "Cedar", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "IdentityTests",
             dependencies: [
@@ -286,8 +298,12 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Audit", "Database", "Console", "Tokens",
-                                                          .product(name: "PostgresNIO", package: "postgres-nio")],
-                    exclude: ["Fixtures"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "TestSupport", "Audit", "Database", "Console", "Tokens",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            exclude: ["Fixtures"]),
     ]
 )

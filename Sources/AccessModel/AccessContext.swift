@@ -20,8 +20,10 @@ extension AccessRequest {
         var auth: [CedarString: Value] = ["method": Self.string(authMethod?.rawValue ?? AuthMethod.noneLabel), "mfa": .bool(mfa)]
         if let authenticatedAt { auth["authenticated_at"] = Self.datetime(authenticatedAt) }
         var context: [CedarString: Value] = [
-            "http": .record(["method": Self.string(method), "host": Self.string(host), "path": Self.string(path),
-                             "lowercased_path": Self.string(Self.asciiLowercased(path)), "query": Self.string(query)]),
+            "http": .record([
+                "method": Self.string(method), "host": Self.string(host), "path": Self.string(path),
+                "lowercased_path": Self.string(Self.asciiLowercased(path)), "query": Self.string(query),
+            ]),
             "client": .record(client),
             "cert": .record(cert),
             "auth": .record(auth),

@@ -40,9 +40,11 @@ public struct AccessRequest: Sendable {
         }
     }
 
-    public init(principal: Entity, method: String, route: RouteEntity, host: String, path: String, query: String = "",
-                clientAddress: String, tlsVersion: String, certificate: ClientCertificate? = nil, authMethod: AuthMethod?,
-                mfa: Bool = false, authenticatedAt: Date? = nil, now: Date, device: Device? = nil) {
+    public init(
+        principal: Entity, method: String, route: RouteEntity, host: String, path: String, query: String = "",
+        clientAddress: String, tlsVersion: String, certificate: ClientCertificate? = nil, authMethod: AuthMethod?,
+        mfa: Bool = false, authenticatedAt: Date? = nil, now: Date, device: Device? = nil
+    ) {
         self.principal = principal
         self.method = method
         self.route = route

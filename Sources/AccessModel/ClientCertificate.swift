@@ -16,8 +16,10 @@ public struct ClientCertificate: Sendable, Equatable {
     public let notBefore: Date
     public let notAfter: Date
 
-    public init(spiffeID: String?, serial: String, sha256: String, thumbprint: String = "",
-                notBefore: Date = .distantPast, notAfter: Date = .distantFuture) {
+    public init(
+        spiffeID: String?, serial: String, sha256: String, thumbprint: String = "",
+        notBefore: Date = .distantPast, notAfter: Date = .distantFuture
+    ) {
         self.spiffeID = spiffeID
         self.serial = serial
         self.sha256 = sha256
@@ -33,7 +35,8 @@ public struct ClientCertificate: Sendable, Equatable {
     /// nil for workload certificates.
     public var deviceID: String? {
         guard let spiffeID, spiffeID.hasPrefix("spiffe://"),
-              let marker = spiffeID.dropFirst("spiffe://".count).firstIndex(of: "/") else { return nil }
+            let marker = spiffeID.dropFirst("spiffe://".count).firstIndex(of: "/")
+        else { return nil }
         let path = spiffeID[marker...]
         guard path.hasPrefix("/device/") else { return nil }
         let id = path.dropFirst("/device/".count)

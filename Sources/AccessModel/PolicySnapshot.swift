@@ -20,7 +20,8 @@ public struct PolicySnapshot: Sendable {
             return AccessDecision(allowed: false, policies: [], errors: ["inconsistent entities: \(error)"], policyVersion: version)
         }
         let response = authorizer.isAuthorized(cedar.request, entities: cedar.entities)
-        return AccessDecision(allowed: response.decision == .allow, policies: response.reasons,
-                              errors: response.errors.map { "\($0.policyID): \($0.error)" }, policyVersion: version)
+        return AccessDecision(
+            allowed: response.decision == .allow, policies: response.reasons,
+            errors: response.errors.map { "\($0.policyID): \($0.error)" }, policyVersion: version)
     }
 }

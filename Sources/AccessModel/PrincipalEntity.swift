@@ -9,14 +9,16 @@ public enum PrincipalEntity {
         var attributes: [CedarString: Value] = ["id": .string(CedarString(login))]
         if let email { attributes["email"] = .string(CedarString(email)) }
         if let name { attributes["name"] = .string(CedarString(name)) }
-        return Entity(uid: EntityUID("User", login), attributes: attributes,
-                      parents: roles.map { EntityUID("Role", $0) } + groups.map { EntityUID("Group", $0) })
+        return Entity(
+            uid: EntityUID("User", login), attributes: attributes,
+            parents: roles.map { EntityUID("Role", $0) } + groups.map { EntityUID("Group", $0) })
     }
 
     /// `Service::"<name>"` with attribute spiffe_id and parents: its roles.
     public static func service(name: String, spiffeID: String?, roles: [String]) -> Entity {
-        Entity(uid: EntityUID("Service", name), attributes: ["spiffe_id": .string(CedarString(spiffeID ?? ""))],
-               parents: roles.map { EntityUID("Role", $0) })
+        Entity(
+            uid: EntityUID("Service", name), attributes: ["spiffe_id": .string(CedarString(spiffeID ?? ""))],
+            parents: roles.map { EntityUID("Role", $0) })
     }
 
     /// `Anonymous::"anonymous"`: a request without credentials.

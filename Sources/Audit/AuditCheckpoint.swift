@@ -38,23 +38,26 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
         encoder.outputFormatting = .sortedKeys
         let keyID = signer.key.publicKey.keyID
         let footer = Array(#"{"kid":"\#(keyID)"}"#.utf8)
-        let token = PasetoV4.sign(Array(try encoder.encode(payload)), with: signer.key, footer: footer,
-                                  implicit: Self.implicitAssertion)
+        let token = PasetoV4.sign(
+            Array(try encoder.encode(payload)), with: signer.key, footer: footer,
+            implicit: Self.implicitAssertion)
         return (keyID, token)
     }
 
     /// Whether `token` is a valid signature by `keyID` over exactly this checkpoint.
     public func isVouched(by token: String, keyID: String, keys: VerificationKeys) -> Bool {
         guard let key = try? keys.key(for: keyID),
-              let verified = try? PasetoV4.verify(token, with: key, implicit: Self.implicitAssertion),
-              let signed = try? JSONDecoder().decode(Payload.self, from: Data(verified.payload)) else { return false }
+            let verified = try? PasetoV4.verify(token, with: key, implicit: Self.implicitAssertion),
+            let signed = try? JSONDecoder().decode(Payload.self, from: Data(verified.payload))
+        else { return false }
         return signed == payload
     }
 }
 
 extension AuditStore {
     func saveCheckpoint(_ checkpoint: AuditCheckpoint, keyID: String, token: String) async throws {
-        try await client.query("""
+        try await client.query(
+            """
             INSERT INTO audit_checkpoints (writer_id, seq, head_hash, signed_at, key_id, token)
             VALUES (\(checkpoint.writerID), \(checkpoint.sequence), \(ByteBuffer(bytes: checkpoint.headHash)), now(), \(keyID), \(token))
             ON CONFLICT DO NOTHING
@@ -64,8 +67,9 @@ extension AuditStore {
     /// Every stored checkpoint with its key id and token.
     func checkpoints() async throws -> [(checkpoint: AuditCheckpoint, keyID: String, token: String)] {
         var result: [(AuditCheckpoint, String, String)] = []
-        let rows = try await client.query("SELECT writer_id, seq, head_hash, key_id, token FROM audit_checkpoints ORDER BY writer_id, seq",
-                                          logger: logger)
+        let rows = try await client.query(
+            "SELECT writer_id, seq, head_hash, key_id, token FROM audit_checkpoints ORDER BY writer_id, seq",
+            logger: logger)
         for try await (writer, seq, head, keyID, token) in rows.decode((UUID, Int64, ByteBuffer, String, String).self) {
             result.append((AuditCheckpoint(writerID: writer, sequence: seq, headHash: Array(buffer: head)), keyID, token))
         }

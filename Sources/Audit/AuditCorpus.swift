@@ -17,8 +17,10 @@ public struct AccessShape: Sendable, Equatable {
     public var lastSeen: Date
     public var clientAddress: String?
 
-    public init(principal: String, action: String, route: String, path: String, authMethod: String, count: Int, lastSeen: Date,
-                clientAddress: String?) {
+    public init(
+        principal: String, action: String, route: String, path: String, authMethod: String, count: Int, lastSeen: Date,
+        clientAddress: String?
+    ) {
         self.principal = principal
         self.action = action
         self.route = route
@@ -36,7 +38,8 @@ extension AuditStore {
     /// matched) were never decided by a policy and are left out.
     public func accessShapes(since: Date) async throws -> [AccessShape] {
         let micros = Int64((since.timeIntervalSince1970 * 1_000_000).rounded(.down))
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT principal, action, route, target, COALESCE(auth_method, 'none'), count(*)::bigint,
                    (extract(epoch from max(occurred_at)) * 1000000)::bigint,
                    (array_agg(client_address ORDER BY occurred_at DESC))[1]
@@ -48,9 +51,12 @@ extension AuditStore {
             """, logger: logger)
         var shapes: [AccessShape] = []
         for try await (principal, action, route, path, method, count, last, address)
-            in rows.decode((String, String, String, String, String, Int64, Int64, String?).self) {
-            shapes.append(AccessShape(principal: principal, action: action, route: route, path: path, authMethod: method, count: Int(count),
-                                      lastSeen: Date(timeIntervalSince1970: Double(last) / 1_000_000), clientAddress: address))
+            in rows.decode((String, String, String, String, String, Int64, Int64, String?).self)
+        {
+            shapes.append(
+                AccessShape(
+                    principal: principal, action: action, route: route, path: path, authMethod: method, count: Int(count),
+                    lastSeen: Date(timeIntervalSince1970: Double(last) / 1_000_000), clientAddress: address))
         }
         return shapes
     }

@@ -1,5 +1,6 @@
 import FileWrites
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif

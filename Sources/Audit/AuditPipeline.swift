@@ -101,8 +101,11 @@ public final class AuditPipeline: AuditRecorder, Service {
         } else {
             let total = dropped.add(1, ordering: .relaxed).newValue
             if total == 1 || total % 10_000 == 0 {
-                logger.critical("audit queue full: event not recorded", metadata: [
-                    "dropped_total": "\(total)", "policy": "\(configuration.overflow.rawValue)"])
+                logger.critical(
+                    "audit queue full: event not recorded",
+                    metadata: [
+                        "dropped_total": "\(total)", "policy": "\(configuration.overflow.rawValue)",
+                    ])
             }
         }
         return queued
@@ -248,17 +251,22 @@ public final class AuditPipeline: AuditRecorder, Service {
         } catch {
             losingEvents.store(true, ordering: .relaxed)
             let total = dropped.add(counted, ordering: .relaxed).newValue
-            logger.critical("audit events lost: neither the database nor the spool took them", metadata: [
-                "error": "\(error)", "events": "\(batch.count)", "dropped_total": "\(total)"])
+            logger.critical(
+                "audit events lost: neither the database nor the spool took them",
+                metadata: [
+                    "error": "\(error)", "events": "\(batch.count)", "dropped_total": "\(total)",
+                ])
             return false
         }
     }
 
     /// The writer's start or clean stop, with what a reader of the trail needs to judge a gap.
     private func lifecycleEvent(_ action: String) -> AuditEvent {
-        let details = #"{"durability":"\#(configuration.durability.rawValue)","flush_interval_ms":\#(Int(configuration.flushInterval / .milliseconds(1))),"pid":\#(getpid())}"#
-        return AuditEvent(kind: .writer, principal: "Writer::\"\(writerID.uuidString.lowercased())\"", action: action, outcome: "recorded",
-                          details: details)
+        let details =
+            #"{"durability":"\#(configuration.durability.rawValue)","flush_interval_ms":\#(Int(configuration.flushInterval / .milliseconds(1))),"pid":\#(getpid())}"#
+        return AuditEvent(
+            kind: .writer, principal: "Writer::\"\(writerID.uuidString.lowercased())\"", action: action, outcome: "recorded",
+            details: details)
     }
 
     /// Moves spooled batches into the database, oldest first; stops at the first failure.
@@ -288,13 +296,18 @@ public final class AuditPipeline: AuditRecorder, Service {
                 replayed.add(batch.count { $0.event.kind != .writer }, ordering: .relaxed)
             }
             if contents.torn {
-                logger.warning("audit spool segment ends in a torn record (a crash mid-write; it was never acknowledged)",
-                               metadata: ["segment": "\(segment.lastPathComponent)"])
+                logger.warning(
+                    "audit spool segment ends in a torn record (a crash mid-write; it was never acknowledged)",
+                    metadata: ["segment": "\(segment.lastPathComponent)"])
             }
             spool.remove(segment)
             spoolBytes.store(spool.sizeInBytes, ordering: .relaxed)
-            logger.notice("replayed audit spool segment", metadata: ["segment": "\(segment.lastPathComponent)",
-                                                                     "batches": "\(contents.batches.count)"])
+            logger.notice(
+                "replayed audit spool segment",
+                metadata: [
+                    "segment": "\(segment.lastPathComponent)",
+                    "batches": "\(contents.batches.count)",
+                ])
         }
         return true
     }

@@ -38,9 +38,11 @@ public struct AuditQuery: Sendable, Equatable {
     /// Oldest first instead of newest first (exports read forwards).
     public var ascending: Bool
 
-    public init(principal: String? = nil, route: String? = nil, outcome: String? = nil, kind: AuditEvent.Kind? = nil,
-                requestID: String? = nil, since: Date? = nil, until: Date? = nil, after: Cursor? = nil,
-                limit: Int = 100, ascending: Bool = false) {
+    public init(
+        principal: String? = nil, route: String? = nil, outcome: String? = nil, kind: AuditEvent.Kind? = nil,
+        requestID: String? = nil, since: Date? = nil, until: Date? = nil, after: Cursor? = nil,
+        limit: Int = 100, ascending: Bool = false
+    ) {
         self.principal = principal
         self.route = route
         self.outcome = outcome
@@ -103,8 +105,10 @@ enum StoredColumns {
 
     static func decode(_ row: PostgresRow) throws -> ChainedEvent {
         let c = try row.decode(
-            (UUID, Int64, String, String?, String?, String?, String, String?, String?, String?, String, [String], String?,
-             Int32?, Int64?, String?, UUID, Int64, ByteBuffer, ByteBuffer).self)
+            (
+                UUID, Int64, String, String?, String?, String?, String, String?, String?, String?, String, [String], String?,
+                Int32?, Int64?, String?, UUID, Int64, ByteBuffer, ByteBuffer
+            ).self)
         guard let kind = AuditEvent.Kind(rawValue: c.2) else { throw AuditError.corruptRow("unknown kind '\(c.2)'") }
         var event = AuditEvent(
             id: c.0, kind: kind, requestID: c.3, principal: c.4, authMethod: c.5, action: c.6, route: c.7, target: c.8,

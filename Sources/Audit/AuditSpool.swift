@@ -1,6 +1,7 @@
 import FileWrites
 import Foundation
 import Tokens
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,8 +21,9 @@ struct AuditSpool {
         self.directory = directory
         self.segmentBytes = segmentBytes
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw .spool("cannot create \(directory.path): \(error.localizedDescription)")
         }
@@ -80,7 +82,8 @@ struct AuditSpool {
             guard start + length <= bytes.count else { return (batches, true) }
             let payload = Array(bytes[start..<start + length])
             guard Digest.blake2b256([payload]) == Array(bytes[offset + 4..<offset + 36]),
-                  let batch = try? JSONDecoder().decode([ChainedEvent].self, from: Data(payload)) else {
+                let batch = try? JSONDecoder().decode([ChainedEvent].self, from: Data(payload))
+            else {
                 return (batches, true)
             }
             batches.append(batch)

@@ -74,7 +74,8 @@ public struct AuditStore: Sendable {
         let buffer = rows.buffer
         let logger = self.logger
         try await client.withConnection { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 CREATE TEMP TABLE IF NOT EXISTS audit_staging (
                     id uuid, occurred_us bigint, kind text, request_id text, principal text, auth_method text,
                     action text, route text, target text, client_address text, outcome text, policies text[],
@@ -86,7 +87,8 @@ public struct AuditStore: Sendable {
                 try await connection.copyFrom(table: "audit_staging", logger: logger) { writer in
                     try await writer.write(buffer)
                 }
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO audit_events
                     SELECT id, timestamptz 'epoch' + occurred_us * interval '1 microsecond', kind, request_id, principal,
                            auth_method, action, route, target, client_address, outcome, policies, policy_version,
@@ -144,28 +146,38 @@ public struct AuditStore: Sendable {
         let logger = self.logger
         for day in Set(days).sorted() where !knownDays.contains(day) {
             let name = Self.partitionName(day: day)
-            let lower = day * 86_400, upper = (day + 1) * 86_400
+            let lower = day * 86_400
+            let upper = (day + 1) * 86_400
             let exists = try await client.query("SELECT to_regclass(\(name)) IS NOT NULL", logger: logger)
             var present = false
             for try await value in exists.decode(Bool.self) { present = value }
-            if present { knownDays.insert(day); continue }
+            if present {
+                knownDays.insert(day)
+                continue
+            }
             try await client.withTransaction(logger: logger) { connection in
                 // Serialise creators (several gateways may start the same day at once).
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.partitionLockKey))", logger: logger)
                 let again = try await connection.query("SELECT to_regclass(\(name)) IS NOT NULL", logger: logger)
                 for try await value in again.decode(Bool.self) where value { return }
                 let range = "FROM (timestamptz 'epoch' + interval '\(lower) seconds') TO (timestamptz 'epoch' + interval '\(upper) seconds')"
-                try await connection.query(PostgresQuery(unsafeSQL: """
-                    CREATE TABLE \(name) (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
-                    """), logger: logger)
-                try await connection.query(PostgresQuery(unsafeSQL: """
-                    ALTER TABLE \(name) ADD CONSTRAINT \(name)_range CHECK (
-                        occurred_at >= timestamptz 'epoch' + interval '\(lower) seconds' AND
-                        occurred_at <  timestamptz 'epoch' + interval '\(upper) seconds')
-                    """), logger: logger)
-                try await connection.query(PostgresQuery(unsafeSQL: """
-                    ALTER TABLE audit_events ATTACH PARTITION \(name) FOR VALUES \(range)
-                    """), logger: logger)
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE TABLE \(name) (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+                            """), logger: logger)
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            ALTER TABLE \(name) ADD CONSTRAINT \(name)_range CHECK (
+                                occurred_at >= timestamptz 'epoch' + interval '\(lower) seconds' AND
+                                occurred_at <  timestamptz 'epoch' + interval '\(upper) seconds')
+                            """), logger: logger)
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            ALTER TABLE audit_events ATTACH PARTITION \(name) FOR VALUES \(range)
+                            """), logger: logger)
             }
             knownDays.insert(day)
             logger.info("created audit partition", metadata: ["partition": "\(name)"])
@@ -186,7 +198,8 @@ public struct AuditStore: Sendable {
 
     /// The attached daily partitions, oldest first.
     public func partitions() async throws -> [String] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'audit_events'::regclass ORDER BY c.relname
             """, logger: logger)

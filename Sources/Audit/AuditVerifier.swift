@@ -58,7 +58,8 @@ public struct AuditVerifier: Sendable {
 
         public var description: String {
             let time = CivilTime.timestampText(micros: lastTimeMicros)
-            let loss = durableBeforeResponse
+            let loss =
+                durableBeforeResponse
                 ? "its answers waited for their events (before_response): no answered request is missing"
                 : "requests answered in the \(flushIntervalMillis) ms after it may be missing (about \(estimatedMissing) at its last rate)"
             return "no clean stop: writer \(writerID.uuidString.lowercased()) ends at seq \(lastSequence) (\(time)): "
@@ -86,23 +87,31 @@ public struct AuditVerifier: Sendable {
         for (checkpoint, keyID, token) in checkpoints {
             guard let first = walker.firstSequence[checkpoint.writerID], checkpoint.sequence >= first else {
                 if since == nil {
-                    report.findings.append(.init(problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
-                                                 eventID: nil, detail: "a checkpoint vouches for a chain of which no record is left"))
+                    report.findings.append(
+                        .init(
+                            problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                            eventID: nil, detail: "a checkpoint vouches for a chain of which no record is left"))
                 }
                 continue
             }
             report.checkpointsChecked += 1
             if let keys, !checkpoint.isVouched(by: token, keyID: keyID, keys: keys) {
-                report.findings.append(.init(problem: .badCheckpointSignature, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
-                                             eventID: nil, detail: "signature by \(keyID) does not verify"))
+                report.findings.append(
+                    .init(
+                        problem: .badCheckpointSignature, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                        eventID: nil, detail: "signature by \(keyID) does not verify"))
             }
             let last = walker.lastSequence[checkpoint.writerID] ?? 0
             if last < checkpoint.sequence {
-                report.findings.append(.init(problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
-                                             eventID: nil, detail: "the chain ends at \(last) but was checkpointed at \(checkpoint.sequence): newest records deleted"))
+                report.findings.append(
+                    .init(
+                        problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                        eventID: nil, detail: "the chain ends at \(last) but was checkpointed at \(checkpoint.sequence): newest records deleted"))
             } else if let hash = walker.wantedHashes[checkpoint.writerID]?[checkpoint.sequence], hash != checkpoint.headHash {
-                report.findings.append(.init(problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
-                                             eventID: nil, detail: "the record differs from the one the checkpoint vouched for"))
+                report.findings.append(
+                    .init(
+                        problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
+                        eventID: nil, detail: "the record differs from the one the checkpoint vouched for"))
             }
         }
         report.openChains = walker.openChains()
@@ -133,8 +142,10 @@ struct ChainWalker {
         report.records += 1
         typealias Finding = AuditVerifier.Finding
         func note(_ problem: Finding.Problem, _ detail: String) {
-            report.findings.append(Finding(problem: problem, writerID: record.writerID, sequence: record.sequence,
-                                           eventID: record.event.id, detail: detail))
+            report.findings.append(
+                Finding(
+                    problem: problem, writerID: record.writerID, sequence: record.sequence,
+                    eventID: record.event.id, detail: detail))
         }
         if wanted[record.writerID]?.contains(record.sequence) == true {
             wantedHashes[record.writerID, default: [:]][record.sequence] = record.hash
@@ -152,8 +163,9 @@ struct ChainWalker {
                 previousHash = record.previousHash
             }
         }
-        let recomputed = HashChain.hash(record.event, writerID: record.writerID, sequence: record.sequence,
-                                        previousHash: record.previousHash)
+        let recomputed = HashChain.hash(
+            record.event, writerID: record.writerID, sequence: record.sequence,
+            previousHash: record.previousHash)
         if recomputed != record.hash {
             note(.contentMismatch, "the stored fields do not produce the stored hash")
         }
@@ -196,7 +208,8 @@ struct ChainTail {
         lastTime = event.timeMicros
         stopped = event.kind == .writer && event.action == "writer.stop"
         if event.kind == .writer, event.action == "writer.start", let details = event.details?.data(using: .utf8),
-           let settings = try? JSONSerialization.jsonObject(with: details) as? [String: Any] {
+            let settings = try? JSONSerialization.jsonObject(with: details) as? [String: Any]
+        {
             flushIntervalMillis = settings["flush_interval_ms"] as? Int ?? flushIntervalMillis
             durableBeforeResponse = settings["durability"] as? String == AuditDurability.beforeResponse.rawValue
         }

@@ -8,7 +8,10 @@ enum CivilTime {
         let perDay: Int64 = 86_400_000_000
         var day = micros / perDay
         var rest = micros % perDay
-        if rest < 0 { day -= 1; rest += perDay }
+        if rest < 0 {
+            day -= 1
+            rest += perDay
+        }
         return (day, rest)
     }
 

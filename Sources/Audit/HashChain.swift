@@ -61,7 +61,10 @@ struct CanonicalEncoder {
     }
 
     mutating func append(_ value: Int64?) {
-        guard let value else { bytes.append(0); return }
+        guard let value else {
+            bytes.append(0)
+            return
+        }
         bytes.append(1)
         append(value)
     }
@@ -72,7 +75,10 @@ struct CanonicalEncoder {
     }
 
     mutating func append(_ text: String?) {
-        guard let text else { bytes.append(0); return }
+        guard let text else {
+            bytes.append(0)
+            return
+        }
         bytes.append(1)
         append(text)
     }

@@ -12,7 +12,12 @@ public enum Slot: String, Hashable, Sendable {
 /// Binary operators kept in their source form (`!=`, `>`, `>=` are evaluated with the
 /// semantics of their Cedar desugarings so the formatter can print what was written).
 public enum BinaryOperator: String, Hashable, Sendable {
-    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case lessEqual = "<="
+    case greater = ">"
+    case greaterEqual = ">="
     case `in` = "in"
 }
 

@@ -11,7 +11,8 @@ public struct CedarString: Hashable, Sendable, Comparable, CustomStringConvertib
     public init(stringLiteral value: String) { self.string = value }
 
     public static func == (lhs: CedarString, rhs: CedarString) -> Bool {
-        let a = lhs.string.utf8, b = rhs.string.utf8
+        let a = lhs.string.utf8
+        let b = rhs.string.utf8
         guard a.count == b.count else { return false }
         if let r = a.withContiguousStorageIfAvailable({ pa in
             b.withContiguousStorageIfAvailable { pb in

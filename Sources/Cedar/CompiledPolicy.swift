@@ -37,7 +37,7 @@ struct CompiledPolicy: Sendable {
         case .in(.uid(let x)): return entities.isDescendant(uid, of: x)
         case .isType(let t): return uid.type == t
         case .isTypeIn(let t, .uid(let x)): return uid.type == t && entities.isDescendant(uid, of: x)
-        case .equal(.slot), .in(.slot), .isTypeIn(_, .slot): return false // templates are never compiled
+        case .equal(.slot), .in(.slot), .isTypeIn(_, .slot): return false  // templates are never compiled
         }
     }
 

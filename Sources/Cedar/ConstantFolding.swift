@@ -36,7 +36,8 @@ func fold(_ e: Expr) -> Expr {
     case .call(let f, let args):
         let folded = args.map(fold)
         if f.isConstructor, folded.count == 1, case .literal(.string)? = folded.first,
-           let v = try? Extensions.apply(f, Arguments([literal(folded[0])!])) {
+            let v = try? Extensions.apply(f, Arguments([literal(folded[0])!]))
+        {
             return .literal(v)
         }
         return .call(f, folded)

@@ -47,7 +47,8 @@ public enum EvaluationError: Error, Hashable, Sendable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .typeError(let expected, let got):
-            let want = expected.count == 1
+            let want =
+                expected.count == 1
                 ? expected[0].description
                 : "one of [\(expected.map(\.description).joined(separator: ", "))]"
             return "type error: expected \(want), got \(got)"

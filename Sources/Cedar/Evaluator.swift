@@ -55,7 +55,8 @@ public struct Evaluator: Sendable {
             var acc = try evaluate(first)
             for t in terms {
                 let r = try evaluate(t.operand)
-                let a = try long(acc), b = try long(r)
+                let a = try long(acc)
+                let b = try long(r)
                 let (v, o) = t.subtract ? a.subtractingReportingOverflow(b) : a.addingReportingOverflow(b)
                 if o { throw .overflow(operation: t.subtract ? "subtract" : "add", operands: [a, b]) }
                 acc = .long(v)
@@ -65,7 +66,8 @@ public struct Evaluator: Sendable {
             var acc = try evaluate(operands[0])
             for operand in operands.dropFirst() {
                 let r = try evaluate(operand)
-                let a = try long(acc), b = try long(r)
+                let a = try long(acc)
+                let b = try long(r)
                 let (v, o) = a.multipliedReportingOverflow(by: b)
                 if o { throw .overflow(operation: "multiply", operands: [a, b]) }
                 acc = .long(v)
@@ -188,15 +190,18 @@ public struct Evaluator: Sendable {
     private func call(_ f: Function, _ args: Arguments) throws(EvaluationError) -> Value {
         guard f.isBuiltinMethod else { return try Extensions.apply(f, args) }
         // The parser checked the arity of built-in methods.
-        let a = args.first!, b = args.second
+        let a = args.first!
+        let b = args.second
         switch f {
         case .contains:
             return .bool(try set(a).contains(b!))
         case .containsAll:
-            let s = try set(a), t = try set(b!)
+            let s = try set(a)
+            let t = try set(b!)
             return .bool(t.isSubset(of: s))
         case .containsAny:
-            let s = try set(a), t = try set(b!)
+            let s = try set(a)
+            let t = try set(b!)
             return .bool(!s.isDisjoint(with: t))
         case .isEmpty:
             return .bool(try set(a).isEmpty)
@@ -219,8 +224,10 @@ public struct Evaluator: Sendable {
 /// `like` matching over Unicode scalars: `*` matches any run, including the empty one.
 /// Greedy with backtracking to the last star, so the cost is O(|s|·|p|) in the worst case.
 func wildcardMatch(_ text: String.UnicodeScalarView, _ pattern: [PatternElement]) -> Bool {
-    var i = text.startIndex, j = 0
-    var starJ = -1, starI = text.startIndex
+    var i = text.startIndex
+    var j = 0
+    var starJ = -1
+    var starI = text.startIndex
     while i < text.endIndex {
         if j < pattern.count, case .scalar(let c) = pattern[j], c == text[i] {
             i = text.index(after: i)

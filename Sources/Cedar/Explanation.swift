@@ -52,7 +52,8 @@ extension Authorizer {
     /// decision is identical (tests check this against `isAuthorized` and cedarpy).
     public func explain(_ request: Request, entities: Entities) -> Explanation {
         let evaluator = Evaluator(request: request, entities: entities)
-        var permits: [String] = [], forbids: [String] = []
+        var permits: [String] = []
+        var forbids: [String] = []
         var errors: [PolicyEvaluationError] = []
         var explained: [PolicyExplanation] = []
         explained.reserveCapacity(compiled.count)
@@ -85,7 +86,8 @@ extension CompiledPolicy {
     func clause(_ n: Int) -> Clause {
         let condition = source.policy.conditions[n]
         // Locations are in post-order, so the whole body's start comes last.
-        return Clause(number: n + 1, kind: condition.kind, location: condition.locations.last,
-                      text: PolicyFormatter.expression(condition.body))
+        return Clause(
+            number: n + 1, kind: condition.kind, location: condition.locations.last,
+            text: PolicyFormatter.expression(condition.body))
     }
 }

@@ -43,14 +43,16 @@ enum Extensions {
         case .greaterThan: return .bool(try decimal(args[0]) > decimal(args[1]))
         case .greaterThanOrEqual: return .bool(try decimal(args[0]) >= decimal(args[1]))
         case .offset:
-            let d = try datetime(args[0]), o = try duration(args[1])
+            let d = try datetime(args[0])
+            let o = try duration(args[1])
             let (r, overflow) = d.addingReportingOverflow(o)
             if overflow {
                 throw .extensionError(function: "offset", message: "overflows when adding an offset: \(d)ms + \(o)ms")
             }
             return .datetime(CedarDatetime(epochMilliseconds: r))
         case .durationSince:
-            let a = try datetime(args[0]), b = try datetime(args[1])
+            let a = try datetime(args[0])
+            let b = try datetime(args[1])
             let (r, overflow) = a.subtractingReportingOverflow(b)
             if overflow {
                 throw .extensionError(function: "durationSince", message: "overflows when computing the duration between \(a)ms and \(b)ms")

@@ -26,7 +26,8 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         let addrBytes = slash.map { Array(bytes[..<$0]) } ?? bytes
         let prefixBytes = slash.map { Array(bytes[($0 + 1)...]) }
         var isV4 = true
-        var high: UInt64 = 0, low: UInt64 = 0
+        var high: UInt64 = 0
+        var low: UInt64 = 0
         if let v4 = parseV4(addrBytes) {
             low = UInt64(v4)
         } else if let v6 = parseV6(addrBytes) {
@@ -89,7 +90,11 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             while out.count < max {
                 var v: UInt16 = 0
                 var n = 0
-                while i < b.count, n < 4, let h = hex(b[i]) { v = v << 4 | h; i += 1; n += 1 }
+                while i < b.count, n < 4, let h = hex(b[i]) {
+                    v = v << 4 | h
+                    i += 1
+                    n += 1
+                }
                 if n == 0 { return out.isEmpty ? (out, i) : nil }
                 if i < b.count, hex(b[i]) != nil { return nil }
                 out.append(v)
@@ -108,11 +113,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             guard head.count == 8 else { return nil }
         } else {
             guard afterHead + 1 < b.count, b[afterHead] == UInt8(ascii: ":"), b[afterHead + 1] == UInt8(ascii: ":"),
-                  head.count <= 7 else { return nil }
+                head.count <= 7
+            else { return nil }
             guard let (tail, end) = groups(afterHead + 2, max: 7 - head.count), end == b.count else { return nil }
             all += Array(repeating: 0, count: 8 - head.count - tail.count) + tail
         }
-        var hi: UInt64 = 0, lo: UInt64 = 0
+        var hi: UInt64 = 0
+        var lo: UInt64 = 0
         for k in 0..<4 { hi = hi << 16 | UInt64(all[k]) }
         for k in 4..<8 { lo = lo << 16 | UInt64(all[k]) }
         return (hi, lo)
@@ -139,7 +146,8 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// True when this range lies inside `other`'s; different families give false.
     public func isInRange(_ other: IPAddress) -> Bool {
         guard isV4 == other.isV4 else { return false }
-        let a = range, b = other.range
+        let a = range
+        let b = other.range
         return Self.le(b.lo, a.lo) && Self.le(a.hi, b.hi)
     }
 

@@ -53,9 +53,15 @@ private struct JSONReader {
     var i = 0
 
     func error(_ message: String) -> InputError {
-        var line = 1, col = 1
+        var line = 1
+        var col = 1
         for b in bytes[..<min(i, bytes.count)] {
-            if b == 10 { line += 1; col = 1 } else if b & 0xC0 != 0x80 { col += 1 }
+            if b == 10 {
+                line += 1
+                col = 1
+            } else if b & 0xC0 != 0x80 {
+                col += 1
+            }
         }
         return InputError("line \(line), column \(col)", message)
     }
@@ -80,7 +86,10 @@ private struct JSONReader {
             var pairs: [(key: String, value: JSON)] = []
             var seen = Set<CedarString>()
             skipWhitespace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(pairs)
+            }
             while true {
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -93,22 +102,37 @@ private struct JSONReader {
                 pairs.append((key, try value(depth: depth + 1)))
                 skipWhitespace()
                 guard i < bytes.count else { throw error("unexpected end of JSON input in object") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(pairs)
+                }
                 throw error("expected `,` or `}` in object")
             }
         case UInt8(ascii: "["):
             i += 1
             var items: [JSON] = []
             skipWhitespace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
             while true {
                 skipWhitespace()
                 items.append(try value(depth: depth + 1))
                 skipWhitespace()
                 guard i < bytes.count else { throw error("unexpected end of JSON input in array") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(items)
+                }
                 throw error("expected `,` or `]` in array")
             }
         case UInt8(ascii: "\""):
@@ -183,9 +207,16 @@ private struct JSONReader {
         while true {
             guard i < bytes.count else { throw error("unterminated string") }
             let c = bytes[i]
-            if c == UInt8(ascii: "\"") { i += 1; break }
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                break
+            }
             if c < 0x20 { throw error("control character in string") }
-            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            if c != UInt8(ascii: "\\") {
+                out.append(c)
+                i += 1
+                continue
+            }
             i += 1
             guard i < bytes.count else { throw error("unterminated string") }
             let e = bytes[i]

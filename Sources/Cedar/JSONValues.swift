@@ -88,7 +88,8 @@ enum JSONValues {
         let components = text.split(separator: "::", omittingEmptySubsequences: false)
         for c in components {
             let b = Array(c.utf8)
-            let ok = !b.isEmpty
+            let ok =
+                !b.isEmpty
                 && b.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || $0 == 95 || ($0 >= 48 && $0 <= 57) }
                 && !(b[0] >= 48 && b[0] <= 57)
                 && !Parser.reserved.contains(String(c))
@@ -159,7 +160,9 @@ extension Request {
             }
             return try JSONValues.uid(v, at: "request.\(key)")
         }
-        let principal = try entity("principal"), action = try entity("action"), resource = try entity("resource")
+        let principal = try entity("principal")
+        let action = try entity("action")
+        let resource = try entity("resource")
         var context: [CedarString: Value] = [:]
         switch json["context"] {
         case nil: break

@@ -132,8 +132,10 @@ struct Lexer {
                 while i < bytes.count, bytes[i] != 10 { i += 1 }
                 var end = i
                 if end > start + 2, bytes[end - 1] == 13 { end -= 1 }
-                comments.append(Comment(text: String(decoding: bytes[(start + 2)..<end], as: UTF8.self),
-                                        line: line, column: column(at: start)))
+                comments.append(
+                    Comment(
+                        text: String(decoding: bytes[(start + 2)..<end], as: UTF8.self),
+                        line: line, column: column(at: start)))
             } else {
                 return
             }
@@ -199,25 +201,46 @@ struct Lexer {
         case UInt8(ascii: "/"): return .slash
         case UInt8(ascii: "%"): return .percent
         case UInt8(ascii: ":"):
-            if peek(":") { i += 1; return .doubleColon }
+            if peek(":") {
+                i += 1
+                return .doubleColon
+            }
             return .colon
         case UInt8(ascii: "!"):
-            if peek("=") { i += 1; return .notEqual }
+            if peek("=") {
+                i += 1
+                return .notEqual
+            }
             return .bang
         case UInt8(ascii: "<"):
-            if peek("=") { i += 1; return .lessEqual }
+            if peek("=") {
+                i += 1
+                return .lessEqual
+            }
             return .less
         case UInt8(ascii: ">"):
-            if peek("=") { i += 1; return .greaterEqual }
+            if peek("=") {
+                i += 1
+                return .greaterEqual
+            }
             return .greater
         case UInt8(ascii: "="):
-            if peek("=") { i += 1; return .equalEqual }
+            if peek("=") {
+                i += 1
+                return .equalEqual
+            }
             return .assign
         case UInt8(ascii: "&"):
-            if peek("&") { i += 1; return .and }
+            if peek("&") {
+                i += 1
+                return .and
+            }
             throw ParseError(location(start), "invalid token `&`: expected `&&`")
         case UInt8(ascii: "|"):
-            if peek("|") { i += 1; return .or }
+            if peek("|") {
+                i += 1
+                return .or
+            }
             throw ParseError(location(start), "invalid token `|`: expected `||`")
         default:
             var end = i
@@ -297,7 +320,10 @@ enum Unescaper {
                 var digits = 0
                 while k < scalars.count, scalars[k] != "}" {
                     text.unicodeScalars.append(scalars[k])
-                    if scalars[k] == "_" && digits > 0 { k += 1; continue }
+                    if scalars[k] == "_" && digits > 0 {
+                        k += 1
+                        continue
+                    }
                     guard let h = hexValue(scalars[k]), digits < 6 else { return .failure(InvalidEscape(text: text)) }
                     value = value << 4 | h
                     digits += 1

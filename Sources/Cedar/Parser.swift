@@ -113,7 +113,11 @@ struct Parser {
             annotations.append(Annotation(key: key, value: value))
         }
         let effect: Effect
-        if isIdent("permit") { effect = .permit } else if isIdent("forbid") { effect = .forbid } else {
+        if isIdent("permit") {
+            effect = .permit
+        } else if isIdent("forbid") {
+            effect = .forbid
+        } else {
             throw expected("`permit` or `forbid`")
         }
         advance()
@@ -139,15 +143,18 @@ struct Parser {
             let firstNode = nodeStarts.count
             let body = try expression()
             try expect(.rbrace, "`}` to close the `\(word)` condition")
-            conditions.append(Condition(kind: word == "when" ? .when : .unless, body: body,
-                                        locations: Array(nodeStarts[firstNode...])))
+            conditions.append(
+                Condition(
+                    kind: word == "when" ? .when : .unless, body: body,
+                    locations: Array(nodeStarts[firstNode...])))
         }
         if case .identifier(let word) = kind {
             throw error("expected `when`, `unless` or `;`, found `\(word)`")
         }
         try expect(.semicolon, "`;` at the end of the policy")
-        return Policy(annotations: annotations, effect: effect, principal: principal, action: action,
-                      resource: resource, conditions: conditions)
+        return Policy(
+            annotations: annotations, effect: effect, principal: principal, action: action,
+            resource: resource, conditions: conditions)
     }
 
     private mutating func entityReference(slot: Slot) throws(ParseError) -> EntityReference {
@@ -182,7 +189,8 @@ struct Parser {
         case .comma, .rparen:
             return .any
         case .colon:
-            throw error("expected `==`, `in`, `is`, `,` or `)`: the `\(slot == .principal ? "principal" : "resource"): Type` form is not supported, use `is`")
+            throw error(
+                "expected `==`, `in`, `is`, `,` or `)`: the `\(slot == .principal ? "principal" : "resource"): Type` form is not supported, use `is`")
         default:
             throw expected("`==`, `in`, `is`, `,` or `)` in the scope")
         }
@@ -341,10 +349,14 @@ struct Parser {
             guard case .string(let raw) = kind else { throw expected("a string literal pattern after `like`") }
             switch Unescaper.unescape(raw, pattern: true) {
             case .success(let pieces):
-                result = node(.like(lhs, Pattern(pieces.map {
-                    if case .scalar(let s) = $0 { return .scalar(s) }
-                    return .wildcard
-                })), start)
+                result = node(
+                    .like(
+                        lhs,
+                        Pattern(
+                            pieces.map {
+                                if case .scalar(let s) = $0 { return .scalar(s) }
+                                return .wildcard
+                            })), start)
             case .failure(let bad):
                 throw error("the input `\(bad.text)` is not a valid escape")
             }
@@ -445,7 +457,9 @@ struct Parser {
                         throw error("`\(name)` is not a valid method", at: nameToken)
                     }
                     if f.isBuiltinMethod, args.count + 1 != f.arity {
-                        throw error("call to `\(name)` requires exactly \(f.arity - 1) argument\(f.arity == 2 ? "" : "s"), but got \(args.count)", at: nameToken)
+                        throw error(
+                            "call to `\(name)` requires exactly \(f.arity - 1) argument\(f.arity == 2 ? "" : "s"), but got \(args.count)",
+                            at: nameToken)
                     }
                     e = node(.call(f, [e] + args), start)
                 } else {
@@ -554,7 +568,8 @@ struct Parser {
                 return node(.call(f, args), t)
             }
             guard components.count == 1, let v = Variable(rawValue: components[0]) else {
-                throw error("expected an expression: `\(components.joined(separator: "::"))` is not a variable, entity reference or function call", at: t)
+                throw error(
+                    "expected an expression: `\(components.joined(separator: "::"))` is not a variable, entity reference or function call", at: t)
             }
             return node(.variable(v), t)
         default:
@@ -588,4 +603,3 @@ public func parseExpression(_ text: String, file: String = "<expr>") -> Result<E
         return .failure(error)
     }
 }
-

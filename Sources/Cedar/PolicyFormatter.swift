@@ -63,7 +63,7 @@ public enum PolicyFormatter {
 
     // Precedence levels, lowest first (cedar.md §1.4).
     private static let ifLevel = 1, orLevel = 2, andLevel = 3, relLevel = 4, addLevel = 5, mulLevel = 6,
-                       unaryLevel = 7, memberLevel = 8, primaryLevel = 9
+        unaryLevel = 7, memberLevel = 8, primaryLevel = 9
 
     private static func level(_ e: Expr) -> Int {
         switch e {

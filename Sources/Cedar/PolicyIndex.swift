@@ -120,7 +120,8 @@ struct PolicyIndex: Sendable {
         for k in requestKeys {
             for entry in filed[Int(k)]
             where shares(entry.keys.0, entry.policy, 0) && shares(entry.keys.1, entry.policy, 1)
-                && shares(entry.keys.2, entry.policy, 2) {
+                && shares(entry.keys.2, entry.policy, 2)
+            {
                 out.append(entry.policy)
             }
         }

@@ -75,14 +75,16 @@ public struct PolicySet: Sendable {
             case .unknownTemplate(let id): return "no template with id `\(id)`"
             case .duplicateID(let id): return "a policy with id `\(id)` already exists"
             case .slotMismatch(let t, let expected, let given):
-                return "template `\(t)` has slots [\(expected.map(\.rawValue).sorted().joined(separator: ", "))] but values were given for [\(given.map(\.rawValue).sorted().joined(separator: ", "))]"
+                return
+                    "template `\(t)` has slots [\(expected.map(\.rawValue).sorted().joined(separator: ", "))] but values were given for [\(given.map(\.rawValue).sorted().joined(separator: ", "))]"
             }
         }
     }
 
     /// Instantiates a template: each slot is replaced by the given UID, producing a static policy.
     public mutating func link(template templateID: String, newID: String, values: [Slot: EntityUID]) throws(LinkError) {
-        let newKey = CedarString(newID), templateKey = CedarString(templateID)
+        let newKey = CedarString(newID)
+        let templateKey = CedarString(templateID)
         guard let template = templates.first(where: { CedarString($0.id) == templateKey }) else { throw .unknownTemplate(templateID) }
         guard !policies.contains(where: { CedarString($0.id) == newKey }), !templates.contains(where: { CedarString($0.id) == newKey }) else {
             throw .duplicateID(newID)

@@ -5,12 +5,14 @@ public struct CedarDecimal: Hashable, Sendable, Comparable, CustomStringConverti
     /// Accepts `-?digits.digits` with 1–4 fractional digits (Cedar `decimal.rs`); overflow is an error.
     /// Like the other extension parsers, errors do not repeat the input (it may be a secret).
     public static func parse(_ text: String) -> Result<CedarDecimal, EvaluationError> {
-        let bad = EvaluationError.extensionError(function: "decimal", message: "not a well-formed decimal value: expected digits, a `.`, and 1 to 4 digits")
+        let bad = EvaluationError.extensionError(
+            function: "decimal", message: "not a well-formed decimal value: expected digits, a `.`, and 1 to 4 digits")
         var b = Substring(text).utf8[...]
         let negative = b.first == UInt8(ascii: "-")
         if negative { b = b.dropFirst() }
         guard let dot = b.firstIndex(of: UInt8(ascii: ".")) else { return .failure(bad) }
-        let intPart = b[..<dot], frac = b[b.index(after: dot)...]
+        let intPart = b[..<dot]
+        let frac = b[b.index(after: dot)...]
         let isDigit: (UInt8) -> Bool = { $0 >= 48 && $0 <= 57 }
         guard !intPart.isEmpty, !frac.isEmpty, intPart.allSatisfy(isDigit), frac.allSatisfy(isDigit) else {
             return .failure(bad)
@@ -82,7 +84,12 @@ public struct CedarDuration: Hashable, Sendable, Comparable, CustomStringConvert
             case UInt8(ascii: "d"): rank = 0
             case UInt8(ascii: "h"): rank = 1
             case UInt8(ascii: "m"):
-                if i + 1 < b.count, b[i + 1] == UInt8(ascii: "s") { rank = 4; i += 1 } else { rank = 2 }
+                if i + 1 < b.count, b[i + 1] == UInt8(ascii: "s") {
+                    rank = 4
+                    i += 1
+                } else {
+                    rank = 2
+                }
             case UInt8(ascii: "s"): rank = 3
             default: return .failure(bad)
             }

@@ -32,7 +32,8 @@ extension ChildCommand {
         options.teardownSequence = [.send(signal: .terminate, allowedDurationToNextStep: gracePeriod)]
         if ownProcessGroup { options.processGroupID = 0 }
         var directory = workingDirectory
-        var executable = program, argumentList = arguments
+        var executable = program
+        var argumentList = arguments
         if let account {
             guard getpwnam(account) != nil else { throw ChildProcessError.cannotStart(command: description, reason: "no account named \(account)") }
             // Through runuser (util-linux), not swift-subprocess's userID/groupID: those take its

@@ -17,8 +17,10 @@ public struct ChildCommand: Sendable, CustomStringConvertible {
     public var gracePeriod: Duration = .seconds(5)
     public var workingDirectory: String?
 
-    public init(_ program: String, _ arguments: [String] = [], environment: [String: String] = [:], account: String? = nil,
-                deadline: Duration = .seconds(60)) {
+    public init(
+        _ program: String, _ arguments: [String] = [], environment: [String: String] = [:], account: String? = nil,
+        deadline: Duration = .seconds(60)
+    ) {
         self.program = program
         self.arguments = arguments
         self.environment = environment

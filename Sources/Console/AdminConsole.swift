@@ -36,8 +36,10 @@ public struct AdminConsole: EmbeddedApplication {
     private let responder: RouterResponder<ConsoleContext>
 
     /// Loads the templates and assets (once, from the module's resources) and builds the router.
-    public static func load(identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore,
-                            workbench: (any PolicyWorkbench)?, logger: Logger) async throws -> AdminConsole {
+    public static func load(
+        identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore,
+        workbench: (any PolicyWorkbench)?, logger: Logger
+    ) async throws -> AdminConsole {
         guard let resources = Bundle.module.resourceURL else { throw ConsoleError.resourcesMissing("the module bundle has no resources") }
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("Templates").path)
         var assets: [String: (String, String)] = [:]
@@ -47,12 +49,15 @@ public struct AdminConsole: EmbeddedApplication {
                 throw ConsoleError.resourcesMissing("cannot read \(url.path): \(error)")
             }
         }
-        return AdminConsole(identity: identity, policyVersions: policyVersions, audit: audit, workbench: workbench,
-                            templates: templates, assets: assets, logger: logger)
+        return AdminConsole(
+            identity: identity, policyVersions: policyVersions, audit: audit, workbench: workbench,
+            templates: templates, assets: assets, logger: logger)
     }
 
-    private init(identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore, workbench: (any PolicyWorkbench)?,
-                 templates: MustacheLibrary, assets: [String: (contentType: String, body: String)], logger: Logger) {
+    private init(
+        identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore, workbench: (any PolicyWorkbench)?,
+        templates: MustacheLibrary, assets: [String: (contentType: String, body: String)], logger: Logger
+    ) {
         self.identity = identity
         self.policyVersions = policyVersions
         self.audit = audit
@@ -75,8 +80,10 @@ public struct AdminConsole: EmbeddedApplication {
         head.path = caller.path + (request.uri.query.map { "?" + $0 } ?? "")
         let canonical = Request(head: head, body: request.body)
         let csrf = ConsoleSecurity.csrfCookie(in: request.headers)
-        let context = ConsoleContext(source: .init(console: self, caller: caller, csrf: csrf ?? ConsoleSecurity.newToken(),
-                                                   csrfIsNew: csrf == nil, logger: logger))
+        let context = ConsoleContext(
+            source: .init(
+                console: self, caller: caller, csrf: csrf ?? ConsoleSecurity.newToken(),
+                csrfIsNew: csrf == nil, logger: logger))
         var response: Response
         if caller.path == String(Self.prefix.dropLast()) {
             response = Response(status: .seeOther, headers: [.location: Self.prefix])
@@ -150,8 +157,9 @@ public struct AdminConsole: EmbeddedApplication {
     /// The acting administrator, for change records: the console's route and the policies that allowed the request.
     func actor(_ context: ConsoleContext) -> AdminActor {
         let caller = context.caller
-        return AdminActor(principal: caller.principal.uid.description, authMethod: caller.principal.method?.rawValue ?? "none",
-                          route: Self.routeID, policies: caller.policies, policyVersion: caller.policyVersion)
+        return AdminActor(
+            principal: caller.principal.uid.description, authMethod: caller.principal.method?.rawValue ?? "none",
+            route: Self.routeID, policies: caller.policies, policyVersion: caller.policyVersion)
     }
 
     func operations(_ context: ConsoleContext) -> AdminOperations { AdminOperations(service: identity, actor: actor(context)) }
@@ -164,8 +172,10 @@ public struct ConsolePage: Sendable {
     public let path: String
     let handler: @Sendable (AdminConsole, Request, ConsoleContext) async throws -> Response
 
-    init(_ method: HTTPRequest.Method, _ path: String,
-         _ handler: @escaping @Sendable (AdminConsole, Request, ConsoleContext) async throws -> Response) {
+    init(
+        _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (AdminConsole, Request, ConsoleContext) async throws -> Response
+    ) {
         self.method = method
         self.path = path
         self.handler = handler
@@ -174,8 +184,9 @@ public struct ConsolePage: Sendable {
 
 extension AdminConsole {
     /// Every page of the console. Only GET pages read; every change is a POST.
-    public static let pages: [ConsolePage] = [
-        ConsolePage(.get, "") { console, _, _ in AdminConsole.redirect("policies") },
-        ConsolePage(.get, "assets/:name") { console, _, context in console.asset(try context.parameter("name")) },
-    ] + policyPages + auditPages + identityPages
+    public static let pages: [ConsolePage] =
+        [
+            ConsolePage(.get, "") { console, _, _ in AdminConsole.redirect("policies") },
+            ConsolePage(.get, "assets/:name") { console, _, context in console.asset(try context.parameter("name")) },
+        ] + policyPages + auditPages + identityPages
 }

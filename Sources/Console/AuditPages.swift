@@ -38,9 +38,10 @@ extension AdminConsole {
             guard let cursor = AuditQuery.Cursor(raw) else { throw .invalid("the page cursor is malformed") }
             after = cursor
         }
-        let query = AuditQuery(principal: filters["principal"], route: filters["route"], outcome: filters["decision"],
-                               requestID: filters["request_id"], since: try time("since"), until: try time("until"),
-                               after: after, limit: auditPageSize)
+        let query = AuditQuery(
+            principal: filters["principal"], route: filters["route"], outcome: filters["decision"],
+            requestID: filters["request_id"], since: try time("since"), until: try time("until"),
+            after: after, limit: auditPageSize)
         return (query, filters)
     }
 
@@ -118,9 +119,11 @@ extension AdminConsole {
             try await writer.finish(nil)
         }
         let type = format == .csv ? "text/csv; charset=utf-8" : "application/x-ndjson"
-        return Response(status: .ok, headers: [
-            .contentType: type, .contentDisposition: "attachment; filename=\"portcullis-audit.\(format.rawValue)\"",
-        ], body: body)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: type, .contentDisposition: "attachment; filename=\"portcullis-audit.\(format.rawValue)\"",
+            ], body: body)
     }
 
     static func eventValues(_ record: ChainedEvent) -> [String: Any] {

@@ -1,8 +1,8 @@
-import HTTPSyntax
 import Foundation
+import Gateway
+import HTTPSyntax
 import HTTPTypes
 import Hummingbird
-import Gateway
 import Identity
 
 /// The console's browser-side defences: a CSRF token on every POST (double submit: a
@@ -13,7 +13,8 @@ import Identity
 enum ConsoleSecurity {
     static let cookieName = "__Host-portcullis-console-csrf"
     static let header = HTTPField.Name("X-CSRF-Token")!
-    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     /// 256 random bits, hex.
@@ -40,14 +41,19 @@ enum ConsoleSecurity {
     /// Reads a POST's body into the context (form fields or JSON) and refuses it (403) unless it
     /// carries the browser's CSRF token and comes from this site.
     static func refuseForgery(_ request: Request, context: inout ConsoleContext) async -> Response? {
-        let console = context.console, page = context
+        let console = context.console
+        let page = context
         func refusal(_ reason: String) -> Response {
             console.logger.notice("console post refused", metadata: ["reason": "\(reason)", "request_id": "\(page.caller.requestID)"])
-            return console.render(.forbidden, "message", [
-                "title": "Refused", "message": "The form expired or did not come from this console. Reload the page and try again.",
-            ], page)
+            return console.render(
+                .forbidden, "message",
+                [
+                    "title": "Refused", "message": "The form expired or did not come from this console. Reload the page and try again.",
+                ], page)
         }
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" { return refusal("cross-site: \(site)") }
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
+            return refusal("cross-site: \(site)")
+        }
         // Pages are served with `Referrer-Policy: no-referrer`, under which browsers send form posts
         // with `Origin: null`: that says nothing either way, and the token and Sec-Fetch-Site decide.
         if let origin = request.headers[.origin], origin != "null" {
@@ -70,7 +76,9 @@ enum ConsoleSecurity {
             return refusal("content type \(type)")
         }
         // A browser without the cookie has no token to present: nothing it posts is accepted.
-        guard !context.csrfIsNew, let presented, BrowserLogin.constantTimeEqual(presented, context.csrf) else { return refusal("CSRF token missing or wrong") }
+        guard !context.csrfIsNew, let presented, BrowserLogin.constantTimeEqual(presented, context.csrf) else {
+            return refusal("CSRF token missing or wrong")
+        }
         return nil
     }
 
@@ -82,8 +90,10 @@ enum ConsoleSecurity {
         response.headers[.cacheControl] = "no-store"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         if context.csrfIsNew {
-            response.headers.append(HTTPField(name: .setCookie,
-                                              value: "\(cookieName)=\(context.csrf); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=43200"))
+            response.headers.append(
+                HTTPField(
+                    name: .setCookie,
+                    value: "\(cookieName)=\(context.csrf); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=43200"))
         }
     }
 }

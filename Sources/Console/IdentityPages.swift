@@ -14,8 +14,9 @@ extension AdminConsole {
         ConsolePage(.get, "users/:login") { console, _, context in try await console.user(try context.parameter("login"), context, notice: [:]) },
         ConsolePage(.post, "users/:login/status") { console, _, context in
             let login = try context.parameter("login")
-            _ = try await console.operations(context).updateUser(login: login, email: nil, displayName: nil,
-                                                                  status: try Self.status(context), password: nil)
+            _ = try await console.operations(context).updateUser(
+                login: login, email: nil, displayName: nil,
+                status: try Self.status(context), password: nil)
             return Self.redirect("users/" + Self.escapePath(login))
         },
         ConsolePage(.post, "users/:login/mfa-reset") { console, _, context in
@@ -26,8 +27,9 @@ extension AdminConsole {
         ConsolePage(.post, "users/:login/memberships") { console, _, context in
             let login = try context.parameter("login")
             let membership: Membership = context.field("kind") == "group" ? .group : .role
-            _ = try await console.operations(context).setMembership(login: login, membership, name: try context.requiredField("name"),
-                                                                     granted: context.field("grant") != "revoke")
+            _ = try await console.operations(context).setMembership(
+                login: login, membership, name: try context.requiredField("name"),
+                granted: context.field("grant") != "revoke")
             return Self.redirect("users/" + Self.escapePath(login))
         },
         ConsolePage(.post, "users/:login/sessions/:id/revoke") { console, _, context in
@@ -39,18 +41,21 @@ extension AdminConsole {
         ConsolePage(.get, "roles") { console, _, context in try await console.roles(context) },
         ConsolePage(.post, "roles") { console, _, context in
             let parents = (context.field("parents") ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
-            _ = try await console.operations(context).createRole(name: try context.requiredField("name"),
-                                                                  description: context.field("description") ?? "", parents: parents)
+            _ = try await console.operations(context).createRole(
+                name: try context.requiredField("name"),
+                description: context.field("description") ?? "", parents: parents)
             return Self.redirect("roles")
         },
         ConsolePage(.post, "roles/:name/parents") { console, _, context in
-            _ = try await console.operations(context).setRoleParent(role: try context.parameter("name"), parent: try context.requiredField("parent"),
-                                                                     granted: context.field("grant") != "remove")
+            _ = try await console.operations(context).setRoleParent(
+                role: try context.parameter("name"), parent: try context.requiredField("parent"),
+                granted: context.field("grant") != "remove")
             return Self.redirect("roles")
         },
         ConsolePage(.post, "groups") { console, _, context in
-            _ = try await console.operations(context).createGroup(name: try context.requiredField("name"),
-                                                                   description: context.field("description") ?? "")
+            _ = try await console.operations(context).createGroup(
+                name: try context.requiredField("name"),
+                description: context.field("description") ?? "")
             return Self.redirect("roles")
         },
         ConsolePage(.get, "services") { console, request, context in try await console.services(request, context) },
@@ -69,9 +74,11 @@ extension AdminConsole {
         ConsolePage(.post, "services/:name/secrets") { console, _, context in
             let (secret, metadata) = try await console.operations(context).newServiceSecret(
                 service: try context.parameter("name"), lifetime: nil, revokeOthers: context.field("revoke_others") != nil)
-            return try await console.service(context, notice: [
-                "shown_once": secret, "shown_once_what": "client secret \(metadata.id.uuidString.lowercased())",
-            ])
+            return try await console.service(
+                context,
+                notice: [
+                    "shown_once": secret, "shown_once_what": "client secret \(metadata.id.uuidString.lowercased())",
+                ])
         },
         ConsolePage(.post, "services/:name/secrets/:id/revoke") { console, _, context in
             let name = try context.parameter("name")
@@ -80,11 +87,16 @@ extension AdminConsole {
             return Self.redirect("services/" + Self.escapePath(name))
         },
         ConsolePage(.post, "services/:name/join-tokens") { console, _, context in
-            guard let minutes = Int(context.field("minutes") ?? "10"), minutes > 0 else { throw ConsoleError.invalid("minutes must be a positive number") }
-            let created = try await console.operations(context).newJoinToken(service: try context.parameter("name"), lifetime: TimeInterval(minutes * 60))
-            return try await console.service(context, notice: [
-                "shown_once": created.token, "shown_once_what": "join token (single use, expires \(Self.time(created.expiresAt)))",
-            ])
+            guard let minutes = Int(context.field("minutes") ?? "10"), minutes > 0 else {
+                throw ConsoleError.invalid("minutes must be a positive number")
+            }
+            let created = try await console.operations(context).newJoinToken(
+                service: try context.parameter("name"), lifetime: TimeInterval(minutes * 60))
+            return try await console.service(
+                context,
+                notice: [
+                    "shown_once": created.token, "shown_once_what": "join token (single use, expires \(Self.time(created.expiresAt)))",
+                ])
         },
         ConsolePage(.post, "certificates/:serial/revoke") { console, _, context in
             guard let reason = RevocationReason(rawValue: context.field("reason") ?? "unspecified") else {
@@ -99,9 +111,11 @@ extension AdminConsole {
 
     private func users(_ request: Request, _ context: ConsoleContext) async throws -> Response {
         let page = try await identity.store.listUsers(after: ConsoleContext.query(request, "after"), limit: 50)
-        return render(.ok, "users", [
-            "section": "users", "title": "Users", "users": page.items.map(Self.userValues), "next": page.next as Any,
-        ], context)
+        return render(
+            .ok, "users",
+            [
+                "section": "users", "title": "Users", "users": page.items.map(Self.userValues), "next": page.next as Any,
+            ], context)
     }
 
     /// Creates the account with a generated password, shown on the next page only.
@@ -120,9 +134,12 @@ extension AdminConsole {
         var values: [String: Any] = [
             "section": "users", "title": "User \(user.login)", "user": Self.userValues(user),
             "sessions": sessions.map { session in
-                ["id": session.id.uuidString.lowercased(), "created_at": Self.time(session.createdAt), "last_seen_at": Self.time(session.lastSeenAt),
-                 "expires_at": Self.time(session.expiresAt), "client_address": session.clientAddress ?? "", "user_agent": session.userAgent,
-                 "methods": session.authMethods.joined(separator: ", "), "revoked": session.revokedAt != nil] as [String: Any]
+                [
+                    "id": session.id.uuidString.lowercased(), "created_at": Self.time(session.createdAt),
+                    "last_seen_at": Self.time(session.lastSeenAt),
+                    "expires_at": Self.time(session.expiresAt), "client_address": session.clientAddress ?? "", "user_agent": session.userAgent,
+                    "methods": session.authMethods.joined(separator: ", "), "revoked": session.revokedAt != nil,
+                ] as [String: Any]
             },
         ]
         values.merge(notice) { $1 }
@@ -142,7 +159,9 @@ extension AdminConsole {
     private func roles(_ context: ConsoleContext) async throws -> Response {
         let roles = try await identity.store.listRoles()
         let groups = try await identity.store.listGroups()
-        let children = Dictionary(grouping: roles.flatMap { role in role.parents.map { ($0, role.name) } }, by: \.0).mapValues { $0.map(\.1).sorted() }
+        let children = Dictionary(grouping: roles.flatMap { role in role.parents.map { ($0, role.name) } }, by: \.0).mapValues {
+            $0.map(\.1).sorted()
+        }
         // The hierarchy as an indented outline from the roles without parents down.
         var outline: [[String: Any]] = []
         func walk(_ name: String, depth: Int, seen: Set<String>) {
@@ -150,22 +169,30 @@ extension AdminConsole {
             for child in children[name] ?? [] where !seen.contains(child) { walk(child, depth: depth + 1, seen: seen.union([child])) }
         }
         for root in roles.filter({ $0.parents.isEmpty }).map(\.name).sorted() { walk(root, depth: 0, seen: [root]) }
-        return render(.ok, "roles", [
-            "section": "roles", "title": "Roles and groups", "outline": outline,
-            "roles": roles.map { ["name": $0.name, "description": $0.description, "parents": $0.parents] as [String: Any] },
-            "groups": groups.map { ["name": $0.name, "description": $0.description] },
-        ], context)
+        return render(
+            .ok, "roles",
+            [
+                "section": "roles", "title": "Roles and groups", "outline": outline,
+                "roles": roles.map { ["name": $0.name, "description": $0.description, "parents": $0.parents] as [String: Any] },
+                "groups": groups.map { ["name": $0.name, "description": $0.description] },
+            ], context)
     }
 
     // MARK: Service accounts
 
     private func services(_ request: Request, _ context: ConsoleContext) async throws -> Response {
         let page = try await identity.store.listServices(after: ConsoleContext.query(request, "after"), limit: 50)
-        return render(.ok, "services", [
-            "section": "services", "title": "Service accounts", "next": page.next as Any,
-            "services": page.items.map { ["name": $0.name, "path": Self.escapePath($0.name), "owner": $0.owner, "spiffe_id": $0.spiffeID ?? "",
-                                          "status": $0.status.rawValue, "roles": $0.roles] as [String: Any] },
-        ], context)
+        return render(
+            .ok, "services",
+            [
+                "section": "services", "title": "Service accounts", "next": page.next as Any,
+                "services": page.items.map {
+                    [
+                        "name": $0.name, "path": Self.escapePath($0.name), "owner": $0.owner, "spiffe_id": $0.spiffeID ?? "",
+                        "status": $0.status.rawValue, "roles": $0.roles,
+                    ] as [String: Any]
+                },
+            ], context)
     }
 
     private func service(_ context: ConsoleContext, notice: [String: Any]) async throws -> Response {
@@ -175,14 +202,24 @@ extension AdminConsole {
         let revoked = Set(try await identity.store.revokedCertificates().map(\.serialNumber.hex))
         var values: [String: Any] = [
             "section": "services", "title": "Service \(account.name)",
-            "service": ["name": account.name, "path": Self.escapePath(account.name), "owner": account.owner, "spiffe_id": account.spiffeID ?? "",
-                        "status": account.status.rawValue, "active": account.status == .active, "roles": account.roles,
-                        "created_at": Self.time(account.createdAt)] as [String: Any],
-            "secrets": secrets.map { ["id": $0.id.uuidString.lowercased(), "created_at": Self.time($0.createdAt),
-                                      "expires_at": Self.time($0.expiresAt), "revoked": $0.revokedAt != nil] as [String: Any] },
-            "certificates": certificates.map { ["serial": $0.serial, "spiffe_id": $0.spiffeID, "not_after": Self.time($0.notAfter),
-                                                "issued_at": Self.time($0.issuedAt), "method": $0.method,
-                                                "revoked": revoked.contains($0.serial)] as [String: Any] },
+            "service": [
+                "name": account.name, "path": Self.escapePath(account.name), "owner": account.owner, "spiffe_id": account.spiffeID ?? "",
+                "status": account.status.rawValue, "active": account.status == .active, "roles": account.roles,
+                "created_at": Self.time(account.createdAt),
+            ] as [String: Any],
+            "secrets": secrets.map {
+                [
+                    "id": $0.id.uuidString.lowercased(), "created_at": Self.time($0.createdAt),
+                    "expires_at": Self.time($0.expiresAt), "revoked": $0.revokedAt != nil,
+                ] as [String: Any]
+            },
+            "certificates": certificates.map {
+                [
+                    "serial": $0.serial, "spiffe_id": $0.spiffeID, "not_after": Self.time($0.notAfter),
+                    "issued_at": Self.time($0.issuedAt), "method": $0.method,
+                    "revoked": revoked.contains($0.serial),
+                ] as [String: Any]
+            },
             "reasons": RevocationReason.allCases.map(\.rawValue),
         ]
         values.merge(notice) { $1 }

@@ -26,19 +26,23 @@ extension AdminConsole {
         let active = try await policyVersions.active()
         let history = try await policyVersions.history(before: before, limit: 25)
         let next = history.count == 25 ? history.last.map { String($0.number) } : nil
-        return render(.ok, "policies", [
-            "section": "policies", "title": "Policies", "active": active.map { Self.versionValues($0.version) } as Any,
-            "history": history.map(Self.versionValues), "next": next as Any,
-        ], context)
+        return render(
+            .ok, "policies",
+            [
+                "section": "policies", "title": "Policies", "active": active.map { Self.versionValues($0.version) } as Any,
+                "history": history.map(Self.versionValues), "next": next as Any,
+            ], context)
     }
 
     private func version(_ context: ConsoleContext) async throws -> Response {
         let stored = try await policyVersions.show(try Self.versionNumber(context))
         let files = stored.bundle.policies + (stored.bundle.schema.map { [$0] } ?? []) + stored.bundle.tests
-        return render(.ok, "version", [
-            "section": "policies", "title": "Policy version \(stored.version.number)", "version": Self.versionValues(stored.version),
-            "files": files.map { ["name": $0.name, "lines": Self.numberedLines($0.text)] },
-        ], context)
+        return render(
+            .ok, "version",
+            [
+                "section": "policies", "title": "Policy version \(stored.version.number)", "version": Self.versionValues(stored.version),
+                "files": files.map { ["name": $0.name, "lines": Self.numberedLines($0.text)] },
+            ], context)
     }
 
     private func rollback(_ context: ConsoleContext) async throws -> Response {
@@ -49,8 +53,9 @@ extension AdminConsole {
             operations.record("policy.rollback", target: "PolicyVersion::\"\(version.number)\"", before: nil, after: version)
             return Self.redirect("policies")
         } catch {
-            operations.record("policy.rollback", target: "PolicyVersion::\"\(number)\"", before: nil, after: ["error": "\(error)"],
-                              outcome: "refused")
+            operations.record(
+                "policy.rollback", target: "PolicyVersion::\"\(number)\"", before: nil, after: ["error": "\(error)"],
+                outcome: "refused")
             throw error
         }
     }
@@ -73,15 +78,17 @@ extension AdminConsole {
         switch context.field("op") {
         case "test":
             let report = try await requireWorkbench().check(bundle)
-            return editorPage(report.passed ? .ok : .unprocessableContent, base: base, files: files, message: message,
-                              outcome: ["tested": true, "report": Self.reportValues(report)], context)
+            return editorPage(
+                report.passed ? .ok : .unprocessableContent, base: base, files: files, message: message,
+                outcome: ["tested": true, "report": Self.reportValues(report)], context)
         case "diff":
             switch await trafficDiff(bundle) {
             case let .success(diff):
                 return editorPage(.ok, base: base, files: files, message: message, outcome: ["diff": Self.diffValues(diff)], context)
             case let .failure(.invalidPolicies(report)):
-                return editorPage(.unprocessableContent, base: base, files: files, message: message,
-                                  outcome: ["tested": true, "report": Self.reportValues(report)], context)
+                return editorPage(
+                    .unprocessableContent, base: base, files: files, message: message,
+                    outcome: ["tested": true, "report": Self.reportValues(report)], context)
             case let .failure(error):
                 throw error
             }
@@ -94,22 +101,27 @@ extension AdminConsole {
             } catch {
                 operations.record("policy.push", target: "policy-store", before: nil, after: ["error": "\(error)"], outcome: "refused")
                 guard case let .refused(report) = error else { throw error }
-                return editorPage(.unprocessableContent, base: base, files: files, message: message,
-                                  outcome: ["refused": true, "report": Self.reportValues(report)], context)
+                return editorPage(
+                    .unprocessableContent, base: base, files: files, message: message,
+                    outcome: ["refused": true, "report": Self.reportValues(report)], context)
             }
         default:
             throw ConsoleError.invalid("choose test, diff or push")
         }
     }
 
-    private func editorPage(_ status: HTTPResponse.Status, base: StoredPolicyVersion, files: [PolicyBundle.File], message: String,
-                            outcome: [String: Any], _ context: ConsoleContext) -> Response {
+    private func editorPage(
+        _ status: HTTPResponse.Status, base: StoredPolicyVersion, files: [PolicyBundle.File], message: String,
+        outcome: [String: Any], _ context: ConsoleContext
+    ) -> Response {
         var values: [String: Any] = [
             "section": "policies", "title": "Edit policies", "base": base.version.number, "message": message,
             "files": files.enumerated().map { index, file in
-                ["index": index, "name": file.name, "text": file.text,
-                 "gutter": (1...max(1, file.text.split(separator: "\n", omittingEmptySubsequences: false).count)).map(String.init)
-                    .joined(separator: "\n")] as [String: Any]
+                [
+                    "index": index, "name": file.name, "text": file.text,
+                    "gutter": (1...max(1, file.text.split(separator: "\n", omittingEmptySubsequences: false).count)).map(String.init)
+                        .joined(separator: "\n"),
+                ] as [String: Any]
             },
             "previews": workbench != nil,
         ]
@@ -120,8 +132,15 @@ extension AdminConsole {
     /// `{"base": N, "files": {"name.cedar": "…"}}` → the check report as JSON, for the editor's
     /// validation as you type. Nothing is stored.
     private func check(_ context: ConsoleContext) async -> Response {
-        struct Body: Decodable { var base: Int64; var files: [String: String] }
-        struct Answer: Encodable { var passed: Bool; var report: PolicyCheckReport?; var error: String? }
+        struct Body: Decodable {
+            var base: Int64
+            var files: [String: String]
+        }
+        struct Answer: Encodable {
+            var passed: Bool
+            var report: PolicyCheckReport?
+            var error: String?
+        }
         guard let body = try? JSONDecoder().decode(Body.self, from: context.json) else {
             return Self.json(.badRequest, Answer(passed: false, error: "expected {\"base\": <version>, \"files\": {name: text}}"))
         }
@@ -222,10 +241,13 @@ extension AdminConsole {
             groups[groups.count - 1].routes = routes
         }
         let principals = groups.map { group in
-            ["principal": group.principal, "routes": group.routes.map { ["route": $0.route, "changes": $0.changes] as [String: Any] }] as [String: Any]
+            ["principal": group.principal, "routes": group.routes.map { ["route": $0.route, "changes": $0.changes] as [String: Any] }]
+                as [String: Any]
         }
-        return ["corpus": diff.corpus, "total": diff.total, "count": diff.changes.count, "principals": principals, "notes": diff.notes,
-                "old_version": String(diff.oldVersion.prefix(12)), "new_version": String(diff.newVersion.prefix(12))]
+        return [
+            "corpus": diff.corpus, "total": diff.total, "count": diff.changes.count, "principals": principals, "notes": diff.notes,
+            "old_version": String(diff.oldVersion.prefix(12)), "new_version": String(diff.newVersion.prefix(12)),
+        ]
     }
 
     static func explanationValues(_ explained: ExplainedDecision) -> [String: Any] {
@@ -233,12 +255,16 @@ extension AdminConsole {
             "decision": explained.decision, "allowed": explained.decision.lowercased() == "allow", "request": explained.request,
             "policy_version": explained.policyVersion, "notes": explained.notes,
             "policies": explained.policies.map { trace in
-                ["id": trace.id, "effect": trace.effect, "location": trace.location, "outcome": trace.outcome.rawValue,
-                 "determining": trace.determining, "reason": trace.reason, "applied": trace.outcome == .applied] as [String: Any]
+                [
+                    "id": trace.id, "effect": trace.effect, "location": trace.location, "outcome": trace.outcome.rawValue,
+                    "determining": trace.determining, "reason": trace.reason, "applied": trace.outcome == .applied,
+                ] as [String: Any]
             },
             "recorded": explained.recorded.map { recorded in
-                ["outcome": recorded.outcome, "policies": recorded.policies.joined(separator: ", "),
-                 "policy_version": recorded.policyVersion ?? "", "time": Self.time(recorded.time)] as [String: Any]
+                [
+                    "outcome": recorded.outcome, "policies": recorded.policies.joined(separator: ", "),
+                    "policy_version": recorded.policyVersion ?? "", "time": Self.time(recorded.time),
+                ] as [String: Any]
             } as Any,
         ]
     }

@@ -21,8 +21,10 @@ public struct ChannelSubscription: Sendable {
     let logger: Logger
 
     /// `openConnection` gives a connection outside the pool (see `Database.openDedicatedConnection`).
-    public init(channel: String, name: String, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
-                liveness: FeedLiveness = FeedLiveness(), logger: Logger) {
+    public init(
+        channel: String, name: String, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
+        liveness: FeedLiveness = FeedLiveness(), logger: Logger
+    ) {
         self.channel = channel
         self.name = name
         self.openConnection = openConnection
@@ -34,8 +36,10 @@ public struct ChannelSubscription: Sendable {
     /// `receive` for every notification's payload, `disconnected` whenever the connection is lost
     /// or the feed fails to prove it is live (state derived from the channel is then possibly
     /// stale until the next resync); it may be called more than once per loss.
-    public func run(resync: @escaping @Sendable () async throws -> Void, receive: @escaping @Sendable (String) async throws -> Void,
-                    disconnected: @escaping @Sendable () -> Void) async {
+    public func run(
+        resync: @escaping @Sendable () async throws -> Void, receive: @escaping @Sendable (String) async throws -> Void,
+        disconnected: @escaping @Sendable () -> Void
+    ) async {
         var delay = ReconnectDelay()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let attempt = Attempt()
@@ -53,8 +57,9 @@ public struct ChannelSubscription: Sendable {
             if attempt.synchronized { delay.reset() }
             let wait = delay.advance()
             if lost is FeedLivenessFailure {
-                logger.error("\(name) is not live; its state is treated as unknown until it reconnects",
-                             metadata: ["channel": "\(channel)", "error": "\(lost)", "retry_in": "\(wait)"])
+                logger.error(
+                    "\(name) is not live; its state is treated as unknown until it reconnects",
+                    metadata: ["channel": "\(channel)", "error": "\(lost)", "retry_in": "\(wait)"])
             } else {
                 logger.warning("\(name) disconnected; will resync", metadata: ["error": "\(lost)", "retry_in": "\(wait)"])
             }
@@ -62,8 +67,10 @@ public struct ChannelSubscription: Sendable {
         }
     }
 
-    private func listen(_ attempt: Attempt, resync: @escaping @Sendable () async throws -> Void,
-                        receive: @escaping @Sendable (String) async throws -> Void, disconnected: @escaping @Sendable () -> Void) async throws {
+    private func listen(
+        _ attempt: Attempt, resync: @escaping @Sendable () async throws -> Void,
+        receive: @escaping @Sendable (String) async throws -> Void, disconnected: @escaping @Sendable () -> Void
+    ) async throws {
         let connection = try await openConnection()
         defer { Self.close(connection) }
         let (channel, name, liveness, logger) = (self.channel, self.name, self.liveness, self.logger)

@@ -129,13 +129,15 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         case .unixSocket(let path):
             return PostgresConnection.Configuration(unixSocketPath: path, username: username, password: password, database: database)
         case .tcp(let host, let port):
-            let tls: PostgresConnection.Configuration.TLS = switch tlsMode {
-            case .disable: .disable
-            case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration()))
-            case .require, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration()))
-            }
-            return PostgresConnection.Configuration(host: host, port: port, username: username, password: password,
-                                                    database: database, tls: tls)
+            let tls: PostgresConnection.Configuration.TLS =
+                switch tlsMode {
+                case .disable: .disable
+                case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration()))
+                case .require, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration()))
+                }
+            return PostgresConnection.Configuration(
+                host: host, port: port, username: username, password: password,
+                database: database, tls: tls)
         }
     }
 

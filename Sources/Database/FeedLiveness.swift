@@ -44,8 +44,11 @@ extension FeedLiveness {
     /// a probe fails. The probe repeats the LISTEN: a no-op for the server, but a full round trip
     /// through the listening backend, and it keeps that backend findable in `pg_stat_activity`
     /// by its `LISTEN` query.
-    func watch(_ connection: PostgresConnection, channel: String, pulse: FeedPulse, logger: Logger, lost: @escaping @Sendable () -> Void)
-        async throws {
+    func watch(
+        _ connection: PostgresConnection, channel: String, pulse: FeedPulse, logger: Logger, lost: @escaping @Sendable () -> Void
+    )
+        async throws
+    {
         let (timeout, interval) = (timeout, interval)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -35,7 +35,8 @@ public struct Migration: Sendable, Equatable {
         var migrations: [Migration] = []
         for file in names.sorted() where !file.hasPrefix(".") {
             guard file.hasSuffix(".sql"), let underscore = file.firstIndex(of: "_"),
-                  let version = Int(file[..<underscore]), version > 0 else {
+                let version = Int(file[..<underscore]), version > 0
+            else {
                 throw .badFileName(file)
             }
             let name = String(file[file.index(after: underscore)...].dropLast(4))

@@ -30,7 +30,8 @@ public struct Migrator: Sendable {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     CREATE TABLE IF NOT EXISTS schema_migrations (
                         version     bigint PRIMARY KEY,
                         name        text NOT NULL,
@@ -64,7 +65,8 @@ public struct Migrator: Sendable {
     }
 
     private func verifyChecksum(of migration: Migration, on connection: PostgresConnection) async throws {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT checksum = encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex')
             FROM schema_migrations WHERE version = \(migration.version)
             """, logger: logger)
@@ -82,7 +84,8 @@ public struct Migrator: Sendable {
                     migration: migration.label, statement: index + 1, message: PostgresErrorText.describe(error))
             }
         }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO schema_migrations (version, name, checksum)
             VALUES (\(migration.version), \(migration.name), encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex'))
             """, logger: logger)

@@ -48,9 +48,15 @@ enum SQLScript {
                 var depth = 0
                 var i = index
                 repeat {
-                    if scalars[i] == "/" && i + 1 < scalars.count && scalars[i + 1] == "*" { depth += 1; i += 2 }
-                    else if scalars[i] == "*" && i + 1 < scalars.count && scalars[i + 1] == "/" { depth -= 1; i += 2 }
-                    else { i += 1 }
+                    if scalars[i] == "/" && i + 1 < scalars.count && scalars[i + 1] == "*" {
+                        depth += 1
+                        i += 2
+                    } else if scalars[i] == "*" && i + 1 < scalars.count && scalars[i + 1] == "/" {
+                        depth -= 1
+                        i += 2
+                    } else {
+                        i += 1
+                    }
                 } while depth > 0 && i < scalars.count
                 index = i
                 current.append(" ")
@@ -88,7 +94,8 @@ extension String {
     func trimmingWhitespace() -> String {
         let view = unicodeScalars
         guard let first = view.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = view.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+            let last = view.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
         return String(view[first...last])
     }
 }

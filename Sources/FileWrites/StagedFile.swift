@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,7 +17,8 @@ public struct StagedFile: Sendable {
 
     public init(contents: [UInt8], destination: String, mode: mode_t) throws(FileWriteError) {
         let destinationURL = URL(fileURLWithPath: destination)
-        temporaryPath = destinationURL.deletingLastPathComponent()
+        temporaryPath =
+            destinationURL.deletingLastPathComponent()
             .appendingPathComponent(".\(destinationURL.lastPathComponent).\(UUID().uuidString).tmp").path
         destinationPath = destination
         let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)

@@ -56,8 +56,8 @@ public enum ASCII {
     /// not hexadecimal.
     public static func percentEscape(in bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt8? {
         guard index + 2 < bytes.count,
-              let high = hexValue(bytes[index + 1]),
-              let low = hexValue(bytes[index + 2])
+            let high = hexValue(bytes[index + 1]),
+            let low = hexValue(bytes[index + 2])
         else { return nil }
         return high << 4 | low
     }

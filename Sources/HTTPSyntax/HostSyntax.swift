@@ -32,7 +32,7 @@ public enum HostSyntax {
         guard !bytes.contains(where: { $0 >= 0x80 }) else { throw .nonASCIIHost }
         if bytes.first == ASCII.openBracket {
             guard bytes.count > 2, bytes.last == ASCII.closeBracket,
-                  isIPv6Address(UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - 1)]))
+                isIPv6Address(UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - 1)]))
             else { throw .invalidHost(reason: "not a valid IPv6 literal") }
             return String(decoding: bytes.lazy.map(ASCII.lowercased), as: UTF8.self)
         }
@@ -89,9 +89,10 @@ public enum HostSyntax {
 
     private static func isIPv4Address(_ text: Substring) -> Bool {
         let octets = text.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets.allSatisfy { octet in
-            (1...3).contains(octet.utf8.count) && octet.utf8.allSatisfy(ASCII.isDigit) && Int(octet)! <= 255
-                && (octet.utf8.count == 1 || octet.utf8.first != UInt8(ascii: "0"))
-        }
+        return octets.count == 4
+            && octets.allSatisfy { octet in
+                (1...3).contains(octet.utf8.count) && octet.utf8.allSatisfy(ASCII.isDigit) && Int(octet)! <= 255
+                    && (octet.utf8.count == 1 || octet.utf8.first != UInt8(ascii: "0"))
+            }
     }
 }

@@ -41,9 +41,11 @@ public struct DemoConfiguration: Sendable {
     ///   - service, listen: run one service on `host:port` (instead of `all`).
     ///   - routeIDs: `service=route-id` overrides of the expected audience.
     ///   - links: `label=url` links for the ops console (http or https URLs).
-    public static func make(all: Bool, service: String?, listen: String?, host: String, basePort: Int?, jwksURL: String, issuer: String,
-                            routeIDs: [String], links: [String], portsFile: String?, keyRefreshInterval: Duration,
-                            keyMaxAge: Duration) throws(DemoConfigurationError) -> DemoConfiguration {
+    public static func make(
+        all: Bool, service: String?, listen: String?, host: String, basePort: Int?, jwksURL: String, issuer: String,
+        routeIDs: [String], links: [String], portsFile: String?, keyRefreshInterval: Duration,
+        keyMaxAge: Duration
+    ) throws(DemoConfigurationError) -> DemoConfiguration {
         var listeners: [Listener]
         switch (all, service) {
         case (true, nil):

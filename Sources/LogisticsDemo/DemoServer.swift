@@ -18,15 +18,22 @@ public enum DemoServer {
         let startedAt = Date()
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.listeners.map { listener in
             let requirements = AssertionRequirements(issuer: configuration.issuer, audience: configuration.routeID(listener.service))
-            let app = application(listener.service, verifier: AssertionVerifier(keySet: keySet, requirements: requirements),
-                                  links: configuration.consoleLinks, startedAt: startedAt, address: .hostname(listener.host, port: listener.port), logger: logger) { port in
-                logger.notice("listener started", metadata: ["service": "\(listener.service.rawValue)", "address": "\(listener.host):\(port)",
-                                                             "route_id": "\(configuration.routeID(listener.service))"])
+            let app = application(
+                listener.service, verifier: AssertionVerifier(keySet: keySet, requirements: requirements),
+                links: configuration.consoleLinks, startedAt: startedAt, address: .hostname(listener.host, port: listener.port), logger: logger
+            ) { port in
+                logger.notice(
+                    "listener started",
+                    metadata: [
+                        "service": "\(listener.service.rawValue)", "address": "\(listener.host):\(port)",
+                        "route_id": "\(configuration.routeID(listener.service))",
+                    ])
                 bound.record(listener.service, port: port)
             }
             return .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         }
-        let watch: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.exitWithParent
+        let watch: [ServiceGroupConfiguration.ServiceConfiguration] =
+            configuration.exitWithParent
             ? [.init(service: ParentWatch(logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)] : []
         let group = ServiceGroup(configuration: .init(services: services + watch, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -34,9 +41,11 @@ public enum DemoServer {
     }
 
     /// One service's HTTP application: every route behind the assertion check.
-    static func application(_ service: DemoService, verifier: AssertionVerifier, links: [ConsoleLink], startedAt: Date,
-                            address: BindAddress, logger: Logger,
-                            onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
+    static func application(
+        _ service: DemoService, verifier: AssertionVerifier, links: [ConsoleLink], startedAt: Date,
+        address: BindAddress, logger: Logger,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         Application(
             router: router(service, verifier: verifier, links: links, startedAt: startedAt, logger: logger),
             configuration: .init(address: address, serverName: nil),
@@ -44,8 +53,10 @@ public enum DemoServer {
             logger: logger)
     }
 
-    static func router(_ service: DemoService, verifier: AssertionVerifier, links: [ConsoleLink], startedAt: Date,
-                       logger: Logger) -> Router<DemoRequestContext> {
+    static func router(
+        _ service: DemoService, verifier: AssertionVerifier, links: [ConsoleLink], startedAt: Date,
+        logger: Logger
+    ) -> Router<DemoRequestContext> {
         let router = Router(context: DemoRequestContext.self)
         router.add(middleware: AssertionMiddleware(verifier: verifier, logger: logger))
         switch service {
@@ -57,8 +68,11 @@ public enum DemoServer {
             // logistics policies admit drivers to (they cannot name a driver in a path themselves).
             router.get("/v1/shipments/mine") { _, context in
                 let caller = try context.requireCaller()
-                return JSONBody.response(.ok, ListBody(collection: Shipment.collection, records: shipments.list(matching: ["driver": caller.subject]),
-                                                       caller: caller))
+                return JSONBody.response(
+                    .ok,
+                    ListBody(
+                        collection: Shipment.collection, records: shipments.list(matching: ["driver": caller.subject]),
+                        caller: caller))
             }
         case .fleet:
             let vehicles = RecordStore(seed: SeedData.vehicles(at: startedAt), firstNumber: 15)

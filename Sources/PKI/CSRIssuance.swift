@@ -37,8 +37,10 @@ extension CertificateAuthority {
     /// expires sooner, so renewals keep working until the intermediate itself expires.
     ///
     /// - Returns: the leaf followed by the intermediate, the chain a TLS peer presents.
-    public func issue(csr: CertificateSigningRequest, spiffeID: SPIFFEID, ttl: Duration = .seconds(3600),
-                      now: Date = Date()) throws(PKIError) -> [Certificate] {
+    public func issue(
+        csr: CertificateSigningRequest, spiffeID: SPIFFEID, ttl: Duration = .seconds(3600),
+        now: Date = Date()
+    ) throws(PKIError) -> [Certificate] {
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else { throw .invalidCSRSignature }
         guard spiffeID.trustDomain == trustDomain else {
             throw .outsideTrustDomain(spiffeID: spiffeID.description, trustDomain: trustDomain)

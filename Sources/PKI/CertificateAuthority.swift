@@ -57,8 +57,11 @@ public struct CertificateAuthority: Sendable {
                 AuthorityKeyIdentifier(keyIdentifier: try root.extensions.subjectKeyIdentifier?.keyIdentifier)
             },
             issuerPrivateKey: rootKey)
-        return (CertificateAuthority(trustDomain: trustDomain, root: root, intermediate: intermediate,
-                                     intermediateKey: intermediateKey), rootKey)
+        return (
+            CertificateAuthority(
+                trustDomain: trustDomain, root: root, intermediate: intermediate,
+                intermediateKey: intermediateKey), rootKey
+        )
     }
 
     /// A workload certificate: the SPIFFE ID as its only URI SAN, a random 128-bit serial, EKU

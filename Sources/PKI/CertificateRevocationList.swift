@@ -7,7 +7,7 @@ import X509
 /// a meaning in delta CRLs, which Portcullis does not produce.
 public enum RevocationReason: String, Sendable, Hashable, CaseIterable {
     case unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation,
-         certificateHold, privilegeWithdrawn, aACompromise
+        certificateHold, privilegeWithdrawn, aACompromise
 
     /// The ENUMERATED value written in the CRL entry's reasonCode extension.
     public var code: Int {
@@ -52,8 +52,10 @@ public struct CertificateRevocationList: Sendable {
 
     /// Signs a complete CRL listing `revoked`. `number` must grow with every CRL issued (RFC 5280
     /// §5.2.3), so verifiers can tell the newer of two CRLs apart.
-    public init(authority: CertificateAuthority, revoked: [RevokedCertificate], number: UInt64,
-                thisUpdate: Date, nextUpdate: Date) throws(PKIError) {
+    public init(
+        authority: CertificateAuthority, revoked: [RevokedCertificate], number: UInt64,
+        thisUpdate: Date, nextUpdate: Date
+    ) throws(PKIError) {
         guard nextUpdate > thisUpdate else {
             throw .invalidRequest("the CRL's nextUpdate (\(nextUpdate)) must come after its thisUpdate (\(thisUpdate))")
         }
@@ -119,8 +121,9 @@ public struct CertificateRevocationList: Sendable {
             if entry.reason != .unspecified {
                 var reasonCoder = DER.Serializer()
                 try entry.reason.code.serialize(into: &reasonCoder, withIdentifier: .enumerated)
-                let reason = Certificate.Extension(oid: reasonCodeOID, critical: false,
-                                                   value: ArraySlice(reasonCoder.serializedBytes))
+                let reason = Certificate.Extension(
+                    oid: reasonCodeOID, critical: false,
+                    value: ArraySlice(reasonCoder.serializedBytes))
                 try coder.serializeSequenceOf([reason])
             }
         }
@@ -143,8 +146,10 @@ public struct CertificateRevocationList: Sendable {
         if (1950..<2050).contains(year) {
             try coder.serialize(UTCTime(year: year, month: month, day: day, hours: hours, minutes: minutes, seconds: seconds))
         } else {
-            try coder.serialize(GeneralizedTime(year: year, month: month, day: day, hours: hours, minutes: minutes,
-                                                seconds: seconds, fractionalSeconds: 0))
+            try coder.serialize(
+                GeneralizedTime(
+                    year: year, month: month, day: day, hours: hours, minutes: minutes,
+                    seconds: seconds, fractionalSeconds: 0))
         }
     }
 

@@ -47,7 +47,9 @@ public struct CertificateSummary: Sendable {
         } catch {
             throw .malformedCertificate("cannot decode the extensions of \(certificate.subject): \(error)")
         }
-        var dnsNames: [String] = [], uris: [String] = [], ipAddresses: [String] = []
+        var dnsNames: [String] = []
+        var uris: [String] = []
+        var ipAddresses: [String] = []
         for name in names ?? SubjectAlternativeNames() {
             switch name {
             case .dnsName(let dns): dnsNames.append(dns)

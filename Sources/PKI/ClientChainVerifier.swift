@@ -29,8 +29,10 @@ public struct ClientChainVerifier: Sendable {
     ///   - intermediates: issuing CAs to build paths through, besides those the client sends.
     ///   - isRevoked: asked with the leaf's serial as `Certificate.SerialNumber.hex`; it is called on
     ///     every handshake, so it should read an in-memory set kept current by the revocation feed.
-    public init(trustRoots: [Certificate], intermediates: [Certificate] = [], trustDomain: String,
-                isRevoked: @escaping @Sendable (_ serialHex: String) -> Bool) {
+    public init(
+        trustRoots: [Certificate], intermediates: [Certificate] = [], trustDomain: String,
+        isRevoked: @escaping @Sendable (_ serialHex: String) -> Bool
+    ) {
         self.trustRoots = trustRoots
         self.intermediates = intermediates
         self.trustDomain = trustDomain
@@ -48,15 +50,17 @@ public struct ClientChainVerifier: Sendable {
         switch await verifier.validate(leaf: leaf, intermediates: candidates) {
         case .validCertificate:
             do {
-                return .trusted(spiffeID: try SPIFFEID(certificate: leaf), serial: leaf.serialNumber.hex,
-                                sha256: try leaf.sha256Fingerprint())
+                return .trusted(
+                    spiffeID: try SPIFFEID(certificate: leaf), serial: leaf.serialNumber.hex,
+                    sha256: try leaf.sha256Fingerprint())
             } catch {
                 return .rejected(error.description)
             }
         case .couldNotValidate(let failures):
             guard !failures.isEmpty else {
-                return .rejected("\(leaf.subject) does not chain to a trusted root "
-                    + "(unknown issuer, a signature that does not verify, or an unhandled critical extension)")
+                return .rejected(
+                    "\(leaf.subject) does not chain to a trusted root "
+                        + "(unknown issuer, a signature that does not verify, or an unhandled critical extension)")
             }
             var reasons: [String] = []
             for failure in failures where !reasons.contains(failure.policyFailureReason.description) {

@@ -2,6 +2,7 @@ import FileWrites
 import Foundation
 import SwiftASN1
 import X509
+
 #if canImport(Glibc)
 import Glibc
 #endif

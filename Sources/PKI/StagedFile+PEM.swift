@@ -1,4 +1,5 @@
 import FileWrites
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

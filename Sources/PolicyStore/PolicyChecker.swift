@@ -2,7 +2,8 @@ import Cedar
 
 /// Runs a bundle's tests (`tests/*.yaml`) against its parsed policy set and schema. Supplied by
 /// the policy test runner (`portcullis policy test`); the store only needs the outcome.
-public typealias PolicyTestRunner = @Sendable (_ tests: [PolicyBundle.File], _ policies: PolicySet, _ schema: CedarSchema) async throws
+public typealias PolicyTestRunner =
+    @Sendable (_ tests: [PolicyBundle.File], _ policies: PolicySet, _ schema: CedarSchema) async throws
     -> PolicyTestSummary
 
 /// What the tests of a version reported when it was checked.
@@ -57,8 +58,11 @@ public struct PolicyCheckReport: Sendable, Equatable, Codable, CustomStringConve
 
     public var description: String {
         var lines = errors.map { "error: \($0)" } + warnings.map { "warning: \($0)" } + tests.failures.map { "test failed: \($0)" }
-        lines.append(passed ? "ok: \(tests.cases) test case\(tests.cases == 1 ? "" : "s") passed in \(tests.files) file\(tests.files == 1 ? "" : "s")"
-                            : "failed: \(errors.count) error\(errors.count == 1 ? "" : "s"), \(tests.failures.count) failed test case\(tests.failures.count == 1 ? "" : "s")")
+        lines.append(
+            passed
+                ? "ok: \(tests.cases) test case\(tests.cases == 1 ? "" : "s") passed in \(tests.files) file\(tests.files == 1 ? "" : "s")"
+                : "failed: \(errors.count) error\(errors.count == 1 ? "" : "s"), \(tests.failures.count) failed test case\(tests.failures.count == 1 ? "" : "s")"
+        )
         return lines.joined(separator: "\n")
     }
 }
@@ -90,14 +94,17 @@ public struct PolicyChecker: Sendable {
             return report
         }
         guard let schemaFile = bundle.schema else {
-            report.errors.append(.init(start, "no schema: add \(PolicyBundle.schemaNames[0]) (or \(PolicyBundle.schemaNames[1])) to validate against"))
+            report.errors.append(
+                .init(start, "no schema: add \(PolicyBundle.schemaNames[0]) (or \(PolicyBundle.schemaNames[1])) to validate against"))
             return report
         }
         let schema: CedarSchema
         do throws(SchemaError) {
             let name = PolicyBundle.path(origin, schemaFile.name)
-            schema = schemaFile.name.hasSuffix(".json") ? try CedarSchema.parseJSON(schemaFile.text, file: name)
-                                                        : try CedarSchema.parse(schemaFile.text, file: name)
+            schema =
+                schemaFile.name.hasSuffix(".json")
+                ? try CedarSchema.parseJSON(schemaFile.text, file: name)
+                : try CedarSchema.parse(schemaFile.text, file: name)
         } catch {
             report.errors.append(.init(error.location, "schema: \(error.message)"))
             return report
@@ -108,15 +115,19 @@ public struct PolicyChecker: Sendable {
         }
         guard report.errors.isEmpty, !bundle.tests.isEmpty else { return report }
         guard let testRunner else {
-            report.errors.append(.init(SourceLocation(file: PolicyBundle.path(origin, PolicyBundle.testDirectory), line: 1, column: 1),
-                                       "\(bundle.tests.count) test file\(bundle.tests.count == 1 ? "" : "s") present but this build has no policy test runner"))
+            report.errors.append(
+                .init(
+                    SourceLocation(file: PolicyBundle.path(origin, PolicyBundle.testDirectory), line: 1, column: 1),
+                    "\(bundle.tests.count) test file\(bundle.tests.count == 1 ? "" : "s") present but this build has no policy test runner"))
             return report
         }
         do {
             report.tests = try await testRunner(bundle.tests, set, schema)
         } catch {
-            report.errors.append(.init(SourceLocation(file: PolicyBundle.path(origin, PolicyBundle.testDirectory), line: 1, column: 1),
-                                       "the tests could not run: \(error)"))
+            report.errors.append(
+                .init(
+                    SourceLocation(file: PolicyBundle.path(origin, PolicyBundle.testDirectory), line: 1, column: 1),
+                    "the tests could not run: \(error)"))
         }
         return report
     }

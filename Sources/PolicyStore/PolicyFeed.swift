@@ -38,11 +38,14 @@ public final class PolicyFeed: Service, Sendable {
 
     /// `enforce` installs a parsed set (the gateway's `PolicyHolder`); it must be quick. Once the
     /// feed fails to prove it is live within `liveness.timeout` the state is no longer `synchronized`.
-    public init(versions: PolicyVersions, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
-                liveness: FeedLiveness = FeedLiveness(), logger: Logger, enforce: @escaping @Sendable (PolicySet, PolicyVersion) -> Void) {
+    public init(
+        versions: PolicyVersions, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
+        liveness: FeedLiveness = FeedLiveness(), logger: Logger, enforce: @escaping @Sendable (PolicySet, PolicyVersion) -> Void
+    ) {
         self.versions = versions
-        self.subscription = ChannelSubscription(channel: PolicyVersions.channel, name: "policy feed", openConnection: openConnection,
-                                                liveness: liveness, logger: logger)
+        self.subscription = ChannelSubscription(
+            channel: PolicyVersions.channel, name: "policy feed", openConnection: openConnection,
+            liveness: liveness, logger: logger)
         self.enforce = enforce
         self.logger = logger
     }
@@ -94,16 +97,23 @@ public final class PolicyFeed: Service, Sendable {
                 $0.refused = nil
                 $0.empty = false
             }
-            logger.notice("policy version enforced", metadata: [
-                "policy_version": "\(version.number)", "hash": "\(version.hash)", "author": "\(version.author)", "files": "\(active.bundle.policies.count)"])
+            logger.notice(
+                "policy version enforced",
+                metadata: [
+                    "policy_version": "\(version.number)", "hash": "\(version.hash)", "author": "\(version.author)",
+                    "files": "\(active.bundle.policies.count)",
+                ])
         case let .failure(error):
             current.withLock {
                 $0.refused = State.Refusal(number: version.number, reason: error.description)
                 $0.empty = false
             }
-            logger.error("policy version refused; the policies in force stay", metadata: [
-                "policy_version": "\(version.number)", "hash": "\(version.hash)", "error": "\(error)",
-                "enforced": "\(current.withLock { $0.enforced.map { "\($0.number) \($0.hash)" } } ?? "none")"])
+            logger.error(
+                "policy version refused; the policies in force stay",
+                metadata: [
+                    "policy_version": "\(version.number)", "hash": "\(version.hash)", "error": "\(error)",
+                    "enforced": "\(current.withLock { $0.enforced.map { "\($0.number) \($0.hash)" } } ?? "none")",
+                ])
         }
     }
 }

@@ -21,7 +21,11 @@ public struct PolicyVersion: Sendable, Equatable, Codable {
     public let tests: PolicyTestSummary
 
     enum CodingKeys: String, CodingKey {
-        case number = "version", hash, author, message, createdAt = "created_at", rollbackOf = "rollback_of", active, warnings, tests
+        case number = "version"
+        case hash, author, message
+        case createdAt = "created_at"
+        case rollbackOf = "rollback_of"
+        case active, warnings, tests
     }
 }
 
@@ -80,8 +84,9 @@ public struct PolicyVersions: Sendable {
     public func history(before: Int64? = nil, limit: Int = 50) async throws(PolicyStoreError) -> [PolicyVersion] {
         let limit = Int64(max(1, min(limit, 1000)))
         return try await run {
-            try await versions(client.query(
-                "\(unescaped: Self.select) WHERE v.version < \(before ?? Int64.max) ORDER BY v.version DESC LIMIT \(limit)", logger: logger))
+            try await versions(
+                client.query(
+                    "\(unescaped: Self.select) WHERE v.version < \(before ?? Int64.max) ORDER BY v.version DESC LIMIT \(limit)", logger: logger))
         }
     }
 
@@ -93,12 +98,15 @@ public struct PolicyVersions: Sendable {
             }
             var schema: PolicyBundle.File?
             for try await (name, text) in try await client.query(
-                "SELECT schema_name, schema_text FROM policy_versions WHERE version = \(number)", logger: logger).decode((String, String).self) {
+                "SELECT schema_name, schema_text FROM policy_versions WHERE version = \(number)", logger: logger
+            ).decode((String, String).self) {
                 schema = PolicyBundle.File(name: name, text: text)
             }
-            var policies: [PolicyBundle.File] = [], tests: [PolicyBundle.File] = []
+            var policies: [PolicyBundle.File] = []
+            var tests: [PolicyBundle.File] = []
             for try await (kind, name, content) in try await client.query(
-                "SELECT kind, name, content FROM policy_files WHERE version = \(number)", logger: logger).decode((String, String, String).self) {
+                "SELECT kind, name, content FROM policy_files WHERE version = \(number)", logger: logger
+            ).decode((String, String, String).self) {
                 if kind == "policy" { policies.append(.init(name: name, text: content)) } else { tests.append(.init(name: name, text: content)) }
             }
             return StoredPolicyVersion(version: version, bundle: try PolicyBundle(policies: policies, schema: schema, tests: tests))
@@ -132,11 +140,14 @@ public struct PolicyVersions: Sendable {
         var result: [PolicyVersion] = []
         let decoder = JSONDecoder()
         for try await (number, hash, author, message, createdAt, rollbackOf, validation, tests, active) in rows.decode(
-            (Int64, String, String, String, Date, Int64?, String, String, Bool).self) {
+            (Int64, String, String, String, Date, Int64?, String, String, Bool).self)
+        {
             let checked = try decoder.decode(StoredValidation.self, from: Data(validation.utf8))
-            result.append(PolicyVersion(number: number, hash: hash, author: author, message: message, createdAt: createdAt, rollbackOf: rollbackOf,
-                                        active: active, warnings: checked.warnings,
-                                        tests: try decoder.decode(PolicyTestSummary.self, from: Data(tests.utf8))))
+            result.append(
+                PolicyVersion(
+                    number: number, hash: hash, author: author, message: message, createdAt: createdAt, rollbackOf: rollbackOf,
+                    active: active, warnings: checked.warnings,
+                    tests: try decoder.decode(PolicyTestSummary.self, from: Data(tests.utf8))))
         }
         return result
     }
@@ -144,8 +155,10 @@ public struct PolicyVersions: Sendable {
     /// The `validation` column.
     private struct StoredValidation: Codable { var warnings: [PolicyCheckReport.Finding] }
 
-    private func activate(_ bundle: PolicyBundle, report: PolicyCheckReport, author: String, message: String,
-                          rollbackOf: Int64?) async throws(PolicyStoreError) -> PolicyVersion {
+    private func activate(
+        _ bundle: PolicyBundle, report: PolicyCheckReport, author: String, message: String,
+        rollbackOf: Int64?
+    ) async throws(PolicyStoreError) -> PolicyVersion {
         let logger = self.logger
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -159,8 +172,10 @@ public struct PolicyVersions: Sendable {
                 try await connection.query("SELECT version FROM policy_active FOR UPDATE", logger: logger)
                 var next: Int64 = 1
                 for try await value in try await connection.query(
-                    "SELECT coalesce(max(version), 0) + 1 FROM policy_versions", logger: logger).decode(Int64.self) { next = value }
-                try await connection.query("""
+                    "SELECT coalesce(max(version), 0) + 1 FROM policy_versions", logger: logger
+                ).decode(Int64.self) { next = value }
+                try await connection.query(
+                    """
                     INSERT INTO policy_versions (version, content_hash, schema_name, schema_text, author, message, rollback_of, validation, tests)
                     VALUES (\(next), \(bundle.version), \(schema.name), \(schema.text), \(author), \(message), \(rollbackOf),
                             \(validation)::jsonb, \(tests)::jsonb)

@@ -100,7 +100,9 @@ public struct ExplainedDecision: Sendable, Equatable, Codable {
         public var time: Date
 
         enum CodingKeys: String, CodingKey {
-            case outcome, policies, policyVersion = "policy_version", time
+            case outcome, policies
+            case policyVersion = "policy_version"
+            case time
         }
 
         public init(outcome: String, policies: [String], policyVersion: String?, time: Date) {
@@ -124,7 +126,9 @@ public struct ExplainedDecision: Sendable, Equatable, Codable {
     public var recorded: Recorded?
 
     enum CodingKeys: String, CodingKey {
-        case decision, request, policyVersion = "policy_version", policies, notes, recorded
+        case decision, request
+        case policyVersion = "policy_version"
+        case policies, notes, recorded
     }
 
     public init(decision: String, request: String, policyVersion: String, policies: [PolicyTrace], notes: [String], recorded: Recorded?) {
@@ -157,12 +161,18 @@ public struct DecisionDiff: Sendable, Equatable, Codable {
         public var newPolicies: [String]
 
         enum CodingKeys: String, CodingKey {
-            case principal, roles, groups, route, method, path, authMethod = "auth_method", seen, old
-            case oldPolicies = "old_policies", new, newPolicies = "new_policies"
+            case principal, roles, groups, route, method, path
+            case authMethod = "auth_method"
+            case seen, old
+            case oldPolicies = "old_policies"
+            case new
+            case newPolicies = "new_policies"
         }
 
-        public init(principal: String, roles: [String], groups: [String], route: String, method: String, path: String, authMethod: String,
-                    seen: Int?, old: String, oldPolicies: [String], new: String, newPolicies: [String]) {
+        public init(
+            principal: String, roles: [String], groups: [String], route: String, method: String, path: String, authMethod: String,
+            seen: Int?, old: String, oldPolicies: [String], new: String, newPolicies: [String]
+        ) {
             self.principal = principal
             self.roles = roles
             self.groups = groups
@@ -190,7 +200,9 @@ public struct DecisionDiff: Sendable, Equatable, Codable {
     public var notes: [String]
 
     enum CodingKeys: String, CodingKey {
-        case oldVersion = "old_version", newVersion = "new_version", corpus, total, changes, notes
+        case oldVersion = "old_version"
+        case newVersion = "new_version"
+        case corpus, total, changes, notes
     }
 
     public init(oldVersion: String, newVersion: String, corpus: String, total: Int, changes: [Change], notes: [String]) {

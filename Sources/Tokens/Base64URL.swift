@@ -44,8 +44,10 @@ public enum Base64URL {
         out.reserveCapacity(count * 3 / 4)
         var index = 0
         while index + 4 <= count {
-            let a = reverse[Int(input[index])], b = reverse[Int(input[index + 1])]
-            let c = reverse[Int(input[index + 2])], d = reverse[Int(input[index + 3])]
+            let a = reverse[Int(input[index])]
+            let b = reverse[Int(input[index + 1])]
+            let c = reverse[Int(input[index + 2])]
+            let d = reverse[Int(input[index + 3])]
             if (a | b | c | d) & 0xC0 != 0 { return nil }
             out.append(a << 2 | b >> 4)
             out.append(b << 4 | c >> 2)
@@ -56,11 +58,13 @@ public enum Base64URL {
         case 0:
             break
         case 2:
-            let a = reverse[Int(input[index])], b = reverse[Int(input[index + 1])]
+            let a = reverse[Int(input[index])]
+            let b = reverse[Int(input[index + 1])]
             if (a | b) & 0xC0 != 0 || b & 0x0F != 0 { return nil }
             out.append(a << 2 | b >> 4)
         case 3:
-            let a = reverse[Int(input[index])], b = reverse[Int(input[index + 1])]
+            let a = reverse[Int(input[index])]
+            let b = reverse[Int(input[index + 1])]
             let c = reverse[Int(input[index + 2])]
             if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 { return nil }
             out.append(a << 2 | b >> 4)

@@ -28,7 +28,10 @@ public final class BlockingWorkPool: Sendable {
                 while true {
                     state.condition.lock()
                     while state.jobs.isEmpty && state.running { state.condition.wait() }
-                    if state.jobs.isEmpty { state.condition.unlock(); return }
+                    if state.jobs.isEmpty {
+                        state.condition.unlock()
+                        return
+                    }
                     let job = state.jobs.removeFirst()
                     state.condition.unlock()
                     job()

@@ -53,11 +53,13 @@ public struct Claims: Sendable, Equatable {
     /// certificate the request came with.
     public var certificateThumbprint: String?
 
-    public init(issuer: String, subject: String, audience: [String], issuedAt: Date, notBefore: Date? = nil,
-                expiresAt: Date, tokenID: String, subjectKind: SubjectKind, roles: [String] = [],
-                groups: [String] = [], sessionID: String? = nil, authMethods: [String] = [],
-                mfaTime: Date? = nil, deviceID: String? = nil, httpMethod: String? = nil, httpPath: String? = nil,
-                sessionExpiresAt: Date? = nil, certificateThumbprint: String? = nil) {
+    public init(
+        issuer: String, subject: String, audience: [String], issuedAt: Date, notBefore: Date? = nil,
+        expiresAt: Date, tokenID: String, subjectKind: SubjectKind, roles: [String] = [],
+        groups: [String] = [], sessionID: String? = nil, authMethods: [String] = [],
+        mfaTime: Date? = nil, deviceID: String? = nil, httpMethod: String? = nil, httpPath: String? = nil,
+        sessionExpiresAt: Date? = nil, certificateThumbprint: String? = nil
+    ) {
         self.issuer = issuer
         self.subject = subject
         self.audience = audience
@@ -175,8 +177,10 @@ public enum ClaimsCodec {
             case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                out.append(contentsOf: [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    hex[Int(byte >> 4)], hex[Int(byte & 0x0F)],
+                ])
             default: out.append(byte)
             }
         }

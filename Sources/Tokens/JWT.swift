@@ -47,11 +47,11 @@ public enum JWT {
         guard size <= maxLength else { throw TokenError.tooLarge(size: size, limit: maxLength) }
         let bytes = Array(token.utf8)
         guard let firstDot = bytes.firstIndex(of: UInt8(ascii: ".")),
-              let secondDot = bytes[(firstDot + 1)...].firstIndex(of: UInt8(ascii: ".")),
-              !bytes[(secondDot + 1)...].contains(UInt8(ascii: "."))
+            let secondDot = bytes[(firstDot + 1)...].firstIndex(of: UInt8(ascii: ".")),
+            !bytes[(secondDot + 1)...].contains(UInt8(ascii: "."))
         else { throw TokenError.malformed("a JWS compact token has exactly three segments") }
         guard firstDot <= maxHeaderLength * 4 / 3 + 4,
-              let headerBytes = bytes[..<firstDot].withUnsafeBytes(Base64URL.decode)
+            let headerBytes = bytes[..<firstDot].withUnsafeBytes(Base64URL.decode)
         else { throw TokenError.malformed("header is not base64url or too long") }
         guard let payload = bytes[(firstDot + 1)..<secondDot].withUnsafeBytes(Base64URL.decode) else {
             throw TokenError.malformed("payload is not base64url")
@@ -66,7 +66,9 @@ public enum JWT {
     }
 
     /// Decodes header and payload without verifying anything (for `token inspect`).
-    public static func unverifiedSegments(_ token: String, maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> (header: [UInt8], payload: [UInt8]) {
+    public static func unverifiedSegments(
+        _ token: String, maxLength: Int = defaultMaxTokenLength
+    ) throws(TokenError) -> (header: [UInt8], payload: [UInt8]) {
         let parts = try parse(token, maxLength: maxLength)
         let headerSegment = parts.signingInput.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)[0]
         return (headerSegment.withUnsafeBytes(Base64URL.decode) ?? [], parts.payload)

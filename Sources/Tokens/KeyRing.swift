@@ -32,8 +32,9 @@ public struct KeyRecord: Codable, Sendable, Equatable {
         var seed = secret.seed()
         defer { Sodium.wipe(&seed) }
         let id = secret.publicKey.keyID
-        return KeyRecord(id: id, publicKey: secret.publicKey.paserk, sealedSeed: masterKey.seal(seed, context: id),
-                         state: state, createdAt: now, activatedAt: state == .active ? now : nil)
+        return KeyRecord(
+            id: id, publicKey: secret.publicKey.paserk, sealedSeed: masterKey.seal(seed, context: id),
+            state: state, createdAt: now, activatedAt: state == .active ? now : nil)
     }
 }
 
@@ -50,9 +51,11 @@ public struct RotationPolicy: Sendable {
     /// How long retired records (secret already destroyed) stay listed before removal.
     public var retiredRetention: TimeInterval
 
-    public init(rotationPeriod: TimeInterval = 7 * 86_400, publishLead: TimeInterval = 86_400,
-                maxTokenLifetime: TimeInterval = 3600, clockSkew: TimeInterval = 30,
-                retiredRetention: TimeInterval = 30 * 86_400) {
+    public init(
+        rotationPeriod: TimeInterval = 7 * 86_400, publishLead: TimeInterval = 86_400,
+        maxTokenLifetime: TimeInterval = 3600, clockSkew: TimeInterval = 30,
+        retiredRetention: TimeInterval = 30 * 86_400
+    ) {
         self.rotationPeriod = rotationPeriod
         self.publishLead = min(publishLead, rotationPeriod)
         self.maxTokenLifetime = maxTokenLifetime
@@ -80,8 +83,10 @@ public struct KeyRing: Codable, Sendable, Equatable {
     /// rollover. With no active key at all (bootstrap), one is minted and activated at once.
     /// A forced rotation never activates a key that was not published first: if no next key
     /// exists it only publishes one.
-    public func rotated(now: Date, policy: RotationPolicy, force: Bool = false,
-                        mint: (KeyState) throws(TokenError) -> KeyRecord) throws(TokenError) -> KeyRing {
+    public func rotated(
+        now: Date, policy: RotationPolicy, force: Bool = false,
+        mint: (KeyState) throws(TokenError) -> KeyRecord
+    ) throws(TokenError) -> KeyRing {
         var records = self.records
         let verifyWindow = policy.maxTokenLifetime + policy.clockSkew
         for index in records.indices where records[index].state == .retiring {
@@ -150,14 +155,19 @@ public protocol KeyRingStore: Sendable {
     /// Reads the ring, applies `change` and saves the result if it differs, as one step with
     /// respect to other writers of the same store (several identity replicas may rotate at
     /// once; only one rotation may win). Returns the ring before and after.
-    func update(_ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing) async throws(KeyRingError)
+    func update(
+        _ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing
+    ) async throws(KeyRingError)
         -> (before: KeyRing, after: KeyRing)
 }
 
 extension KeyRingStore {
     /// Load, change, save: enough for a store with a single writer (the file store).
-    public func update(_ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing) async throws(KeyRingError)
-        -> (before: KeyRing, after: KeyRing) {
+    public func update(
+        _ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing
+    ) async throws(KeyRingError)
+        -> (before: KeyRing, after: KeyRing)
+    {
         let before = try await load()
         let after = try change(before)
         if after != before { try await save(after) }

@@ -105,8 +105,9 @@ public struct Ed25519SecretKey: Sendable, CustomStringConvertible {
     func sign(_ message: [UInt8]) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: crypto_sign_bytes())
         secret.withBytes { sk in
-            _ = crypto_sign_detached(&signature, nil, message, UInt64(message.count),
-                                     sk.bindMemory(to: UInt8.self).baseAddress!)
+            _ = crypto_sign_detached(
+                &signature, nil, message, UInt64(message.count),
+                sk.bindMemory(to: UInt8.self).baseAddress!)
         }
         return signature
     }

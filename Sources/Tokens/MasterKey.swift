@@ -28,7 +28,10 @@ public struct MasterKey: Sendable, CustomStringConvertible {
 
     /// Parses the text or raw forms described on the type.
     public init(encoded data: [UInt8]) throws(KeyRingError) {
-        if data.count == 32 { try self.init(bytes: data); return }
+        if data.count == 32 {
+            try self.init(bytes: data)
+            return
+        }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var decoded: [UInt8]?
         if text.count == 64, text.allSatisfy(\.isHexDigit) {
@@ -79,7 +82,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     /// Decrypts a sealed secret; fails on a wrong master key, wrong context or any tampering.
     public func open(_ sealed: SealedSecret, context: String) throws(KeyRingError) -> [UInt8] {
         guard let nonce = Base64URL.decode(sealed.nonce), nonce.count == crypto_aead_xchacha20poly1305_ietf_npubbytes(),
-              let ciphertext = Base64URL.decode(sealed.ciphertext), ciphertext.count >= crypto_aead_xchacha20poly1305_ietf_abytes()
+            let ciphertext = Base64URL.decode(sealed.ciphertext), ciphertext.count >= crypto_aead_xchacha20poly1305_ietf_abytes()
         else { throw KeyRingError.corruptRecord(context) }
         var plaintext = [UInt8](repeating: 0, count: ciphertext.count - crypto_aead_xchacha20poly1305_ietf_abytes())
         let ad = Array(context.utf8)

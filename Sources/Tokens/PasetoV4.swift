@@ -22,15 +22,19 @@ public enum PasetoV4 {
     // MARK: v4.public
 
     /// Signs `message` (spec: v4.Sign). `implicit` is authenticated but not transmitted.
-    public static func sign(_ message: [UInt8], with key: Ed25519SecretKey,
-                            footer: [UInt8] = [], implicit: [UInt8] = []) -> String {
+    public static func sign(
+        _ message: [UInt8], with key: Ed25519SecretKey,
+        footer: [UInt8] = [], implicit: [UInt8] = []
+    ) -> String {
         let signature = key.sign(PAE.encode(publicHeader, message, footer, implicit))
         return assemble(header: publicHeader, body: message + signature, footer: footer)
     }
 
     /// Verifies a `v4.public.` token with one specific key (spec: v4.Verify).
-    public static func verify(_ token: String, with key: Ed25519PublicKey, implicit: [UInt8] = [],
-                              maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> VerifiedPaseto {
+    public static func verify(
+        _ token: String, with key: Ed25519PublicKey, implicit: [UInt8] = [],
+        maxLength: Int = defaultMaxTokenLength
+    ) throws(TokenError) -> VerifiedPaseto {
         try verify(try parse(token, purpose: .public, maxLength: maxLength), with: key, implicit: implicit)
     }
 
@@ -51,15 +55,19 @@ public enum PasetoV4 {
     // MARK: v4.local
 
     /// Encrypts `message` with a fresh random 32-byte nonce (spec: v4.Encrypt).
-    public static func encrypt(_ message: [UInt8], with key: PasetoLocalKey,
-                               footer: [UInt8] = [], implicit: [UInt8] = []) throws(TokenError) -> String {
+    public static func encrypt(
+        _ message: [UInt8], with key: PasetoLocalKey,
+        footer: [UInt8] = [], implicit: [UInt8] = []
+    ) throws(TokenError) -> String {
         try Sodium.ensureReady()
         return encrypt(message, with: key, footer: footer, implicit: implicit, nonce: Sodium.randomBytes(32))
     }
 
     /// Deterministic core of `encrypt`, exposed to tests for the official vectors.
-    static func encrypt(_ message: [UInt8], with key: PasetoLocalKey, footer: [UInt8], implicit: [UInt8],
-                        nonce: [UInt8]) -> String {
+    static func encrypt(
+        _ message: [UInt8], with key: PasetoLocalKey, footer: [UInt8], implicit: [UInt8],
+        nonce: [UInt8]
+    ) -> String {
         var keys = deriveLocalKeys(key, nonce: nonce)
         defer { keys.wipe() }
         var ciphertext = [UInt8](repeating: 0, count: message.count)
@@ -70,8 +78,10 @@ public enum PasetoV4 {
 
     /// Authenticates then decrypts a `v4.local.` token (spec: v4.Decrypt): the tag is checked
     /// in constant time before any plaintext is produced.
-    public static func decrypt(_ token: String, with key: PasetoLocalKey, implicit: [UInt8] = [],
-                               maxLength: Int = defaultMaxTokenLength) throws(TokenError) -> VerifiedPaseto {
+    public static func decrypt(
+        _ token: String, with key: PasetoLocalKey, implicit: [UInt8] = [],
+        maxLength: Int = defaultMaxTokenLength
+    ) throws(TokenError) -> VerifiedPaseto {
         try decrypt(try parse(token, purpose: .local, maxLength: maxLength), with: key, implicit: implicit)
     }
 
@@ -92,7 +102,11 @@ public enum PasetoV4 {
 
     private struct LocalKeys {
         var ek: [UInt8], n2: [UInt8], ak: [UInt8]
-        mutating func wipe() { Sodium.wipe(&ek); Sodium.wipe(&n2); Sodium.wipe(&ak) }
+        mutating func wipe() {
+            Sodium.wipe(&ek)
+            Sodium.wipe(&n2)
+            Sodium.wipe(&ak)
+        }
     }
 
     /// Ek || n2 = BLAKE2b-448(key: k, "paseto-encryption-key" || n); Ak = BLAKE2b-256(key: k, "paseto-auth-key-for-aead" || n).

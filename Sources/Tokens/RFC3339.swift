@@ -39,11 +39,11 @@ public enum RFC3339 {
 
     private static func parse(_ c: UnsafeBufferPointer<UInt8>) -> Date? {
         guard c.count >= 20, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"),
-              c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
-              c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"),
-              let year = digits(c, 0, 4), let month = digits(c, 5, 2), let day = digits(c, 8, 2),
-              let hour = digits(c, 11, 2), let minute = digits(c, 14, 2), let second = digits(c, 17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
+            c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"),
+            let year = digits(c, 0, 4), let month = digits(c, 5, 2), let day = digits(c, 8, 2),
+            let hour = digits(c, 11, 2), let minute = digits(c, 14, 2), let second = digits(c, 17, 2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         var index = 19
         var fraction = 0.0
@@ -65,7 +65,8 @@ public enum RFC3339 {
             guard index + 1 == c.count else { return nil }
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard index + 6 == c.count, c[index + 3] == UInt8(ascii: ":"),
-                  let oh = digits(c, index + 1, 2), let om = digits(c, index + 4, 2), oh < 24, om < 60 else { return nil }
+                let oh = digits(c, index + 1, 2), let om = digits(c, index + 4, 2), oh < 24, om < 60
+            else { return nil }
             offset = (oh * 3600 + om * 60) * (c[index] == UInt8(ascii: "+") ? 1 : -1)
         default:
             return nil

@@ -31,7 +31,10 @@ enum Sodium {
         // The state struct is 64-byte aligned in C and imports as opaque, so allocate it ourselves.
         let stateSize = crypto_generichash_statebytes()
         let raw = UnsafeMutableRawPointer.allocate(byteCount: stateSize, alignment: 64)
-        defer { sodium_memzero(raw, stateSize); raw.deallocate() }
+        defer {
+            sodium_memzero(raw, stateSize)
+            raw.deallocate()
+        }
         let state = OpaquePointer(raw)
         var out = [UInt8](repeating: 0, count: outputLength)
         let initResult: Int32

@@ -26,7 +26,8 @@ public struct TOTP: Sendable, CustomStringConvertible {
         defer { Sodium.wipe(&key) }
         let mac = SHA1.hmac(key: key, message: counter)
         let offset = Int(mac[19] & 0x0F)
-        let binary = UInt32(mac[offset] & 0x7F) << 24 | UInt32(mac[offset + 1]) << 16
+        let binary =
+            UInt32(mac[offset] & 0x7F) << 24 | UInt32(mac[offset + 1]) << 16
             | UInt32(mac[offset + 2]) << 8 | UInt32(mac[offset + 3])
         let value = binary % 1_000_000
         let text = String(value)

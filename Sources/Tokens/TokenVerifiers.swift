@@ -10,8 +10,9 @@ public struct TokenSigner: Sendable {
 
     /// PASETO v4.public access or service token with footer `{"kid":"k4.pid..."}`.
     public func paseto(_ claims: Claims, implicit: [UInt8] = []) -> String {
-        PasetoV4.sign(ClaimsCodec.encode(claims, as: .paseto), with: key, footer: KeyIDFooter.encode(key.publicKey.keyID),
-                      implicit: implicit)
+        PasetoV4.sign(
+            ClaimsCodec.encode(claims, as: .paseto), with: key, footer: KeyIDFooter.encode(key.publicKey.keyID),
+            implicit: implicit)
     }
 
     /// EdDSA JWT identity assertion for upstream services (`alg: EdDSA`, `kid`).
@@ -46,8 +47,10 @@ public struct PasetoPublicVerifier: Sendable {
     /// Implicit assertion both sides agree on (e.g. the token's intended use); empty by default.
     public var implicit: [UInt8]
 
-    public init(keys: VerificationKeys, policy: ClaimsPolicy, maxTokenLength: Int = PasetoV4.defaultMaxTokenLength,
-                implicit: [UInt8] = []) {
+    public init(
+        keys: VerificationKeys, policy: ClaimsPolicy, maxTokenLength: Int = PasetoV4.defaultMaxTokenLength,
+        implicit: [UInt8] = []
+    ) {
         self.keys = keys
         self.policy = policy
         self.maxTokenLength = maxTokenLength
@@ -81,8 +84,10 @@ public struct SessionCookieCodec: Sendable {
     /// purpose with the same key does not open here.
     public var implicit: [UInt8]
 
-    public init(current: PasetoLocalKey, previous: [PasetoLocalKey] = [], policy: ClaimsPolicy,
-                maxTokenLength: Int = PasetoV4.defaultMaxTokenLength, implicit: [UInt8] = Array("portcullis-session".utf8)) {
+    public init(
+        current: PasetoLocalKey, previous: [PasetoLocalKey] = [], policy: ClaimsPolicy,
+        maxTokenLength: Int = PasetoV4.defaultMaxTokenLength, implicit: [UInt8] = Array("portcullis-session".utf8)
+    ) {
         self.current = current
         byID = Dictionary(([current] + previous).map { ($0.keyID, $0) }, uniquingKeysWith: { first, _ in first })
         self.policy = policy
@@ -91,8 +96,9 @@ public struct SessionCookieCodec: Sendable {
     }
 
     public func seal(_ claims: Claims) throws(TokenError) -> String {
-        try PasetoV4.encrypt(ClaimsCodec.encode(claims, as: .paseto), with: current, footer: KeyIDFooter.encode(current.keyID),
-                             implicit: implicit)
+        try PasetoV4.encrypt(
+            ClaimsCodec.encode(claims, as: .paseto), with: current, footer: KeyIDFooter.encode(current.keyID),
+            implicit: implicit)
     }
 
     public func open(_ token: String, now: Date) throws(TokenError) -> Claims {

@@ -87,7 +87,10 @@ public struct VerificationKeys: Sendable {
     /// Either format, detected by the first non-blank character.
     public init(document: Data) throws(TokenError) {
         let text = String(decoding: document, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("{") else { try self.init(paserkLines: text); return }
+        guard text.hasPrefix("{") else {
+            try self.init(paserkLines: text)
+            return
+        }
         if let set = try? JSONDecoder().decode(PaserkSet.self, from: document) {
             var keys: [Ed25519PublicKey] = []
             for entry in set.keys {

@@ -100,8 +100,10 @@ public final class VerifiedTokenCache: Sendable {
     }
 
     /// Returns cached claims, or runs `verify` (signature and policy) and caches its result.
-    public func verified(_ token: String, now: Date,
-                         verify: (String) throws(TokenError) -> Claims) throws(TokenError) -> Claims {
+    public func verified(
+        _ token: String, now: Date,
+        verify: (String) throws(TokenError) -> Claims
+    ) throws(TokenError) -> Claims {
         if let claims = lookup(token, now: now) {
             hitCount.wrappingAdd(1, ordering: .relaxed)
             return claims

@@ -7,7 +7,8 @@ struct Portcullis: AsyncParsableCommand {
         commandName: "portcullis",
         abstract: "Zero-trust access proxy and identity service.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, PolicyCommand.self, TokenCommand.self, KeysCommand.self, AuditCommand.self, CACommand.self, CertCommand.self,
+            ServeCommand.self, MigrateCommand.self, PolicyCommand.self, TokenCommand.self, KeysCommand.self, AuditCommand.self, CACommand.self,
+            CertCommand.self,
             UserCommand.self, RoleCommand.self, GroupCommand.self, ServiceCommand.self, BootstrapAdminCommand.self, UpCommand.self,
             LocalPostgresCommand.self,
         ]

@@ -9,11 +9,14 @@ import Testing
         ClientCertificate(spiffeID: spiffeID, serial: "0a", sha256: "ff")
     }
 
-    func request(path: String = "/", query: String = "", authMethod: AuthMethod? = .token, mfa: Bool = false,
-                 device: AccessRequest.Device? = nil) -> AccessRequest {
-        AccessRequest(principal: PrincipalEntity.user(login: "dana", roles: [], groups: []), method: "GET", route: RouteEntity(id: "ops"),
-                      host: "ops.internal", path: path, query: query, clientAddress: "192.0.2.7", tlsVersion: "TLSv1.3",
-                      authMethod: authMethod, mfa: mfa, now: Date(timeIntervalSince1970: 1_700_000_000), device: device)
+    func request(
+        path: String = "/", query: String = "", authMethod: AuthMethod? = .token, mfa: Bool = false,
+        device: AccessRequest.Device? = nil
+    ) -> AccessRequest {
+        AccessRequest(
+            principal: PrincipalEntity.user(login: "dana", roles: [], groups: []), method: "GET", route: RouteEntity(id: "ops"),
+            host: "ops.internal", path: path, query: query, clientAddress: "192.0.2.7", tlsVersion: "TLSv1.3",
+            authMethod: authMethod, mfa: mfa, now: Date(timeIntervalSince1970: 1_700_000_000), device: device)
     }
 
     @Test func deviceCertificatesAreRecognisedByTheirSPIFFEPath() {
@@ -29,10 +32,12 @@ import Testing
     /// `context.http.lowercased_path` (issue 18, item 6); `path` stays exact.
     @Test func theHTTPRecordCarriesTheExactAndTheLowercasedPath() {
         let context = request(path: "/v1/ADMIN/Users/Élodie", query: "a=B").context
-        #expect(context["http"] == .record([
-            "method": .string("GET"), "host": .string("ops.internal"), "path": .string("/v1/ADMIN/Users/Élodie"),
-            "lowercased_path": .string("/v1/admin/users/Élodie"), "query": .string("a=B"),
-        ]))
+        #expect(
+            context["http"]
+                == .record([
+                    "method": .string("GET"), "host": .string("ops.internal"), "path": .string("/v1/ADMIN/Users/Élodie"),
+                    "lowercased_path": .string("/v1/admin/users/Élodie"), "query": .string("a=B"),
+                ]))
     }
 
     @Test func theDeviceRecordAppearsOnlyWithADevice() {
@@ -42,9 +47,11 @@ import Testing
         #expect(context(nil)["device"] == nil)
         #expect(context("laptop-17")["device"] == .record(["managed": .bool(true), "id": .string("laptop-17")]))
         // 2023-11-14T22:13:20Z was a Tuesday.
-        #expect(context(nil)["time"] == .record([
-            "now": .datetime(CedarDatetime(epochMilliseconds: 1_700_000_000_000)), "hour": .long(22), "weekday": .long(2),
-        ]))
+        #expect(
+            context(nil)["time"]
+                == .record([
+                    "now": .datetime(CedarDatetime(epochMilliseconds: 1_700_000_000_000)), "hour": .long(22), "weekday": .long(2),
+                ]))
     }
 
     /// A request without credentials shows `auth.method == "none"`.

@@ -3,6 +3,7 @@ import PostgresNIO
 import TestSupport
 import Testing
 import Tokens
+
 @testable import Audit
 
 @Suite struct AuditCheckpointTests {
@@ -14,8 +15,9 @@ import Tokens
         try await withAuditStore { store, client in
             var chain = HashChain()
             let events = (0..<20).map { i in
-                AuditEvent(time: Date().addingTimeInterval(Double(i)), kind: .admin, principal: #"User::"admin""#,
-                           action: "user.disable", target: "User::\"u\(i)\"", outcome: "applied")
+                AuditEvent(
+                    time: Date().addingTimeInterval(Double(i)), kind: .admin, principal: #"User::"admin""#,
+                    action: "user.disable", target: "User::\"u\(i)\"", outcome: "applied")
             }
             let first = events.prefix(15).map { chain.append($0) }
             try await store.write(first)

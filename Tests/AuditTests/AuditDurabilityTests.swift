@@ -5,6 +5,7 @@ import PostgresNIO
 import ServiceLifecycle
 import TestSupport
 import Testing
+
 @testable import Audit
 
 /// What a crash of the writer's process can cost, and how the trail shows it: each chain starts
@@ -15,8 +16,9 @@ import Testing
     let logger = Logger(label: "audit-durability-test")
 
     func event(_ n: Int) -> AuditEvent {
-        AuditEvent(kind: .access, requestID: "durable-\(n)", principal: #"User::"alice""#, action: "GET", route: "shipments",
-                   target: "/v1/shipments/\(n)", outcome: "allow")
+        AuditEvent(
+            kind: .access, requestID: "durable-\(n)", principal: #"User::"alice""#, action: "GET", route: "shipments",
+            target: "/v1/shipments/\(n)", outcome: "allow")
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -62,7 +64,9 @@ import Testing
             try await TestDatabase.withClient(url) { client in
                 let store = AuditStore(client: client, logger: logger)
                 var actions: [String] = []
-                for try await (action, kind) in try await client.query("SELECT action, kind FROM audit_events ORDER BY seq").decode((String, String).self) {
+                for try await (action, kind) in try await client.query("SELECT action, kind FROM audit_events ORDER BY seq").decode(
+                    (String, String).self)
+                {
                     if kind == "writer" { actions.append(action) }
                 }
                 #expect(actions == ["writer.start", "writer.stop"])
@@ -76,17 +80,23 @@ import Testing
     /// `verify` says so with the possible loss at its last rate.
     @Test func aChainWithoutItsStopIsReportedWithThePossibleLoss() async throws {
         try await withAuditStore { store, _ in
-            var stopped = HashChain(), crashed = HashChain()
-            let start = { AuditEvent(kind: .writer, action: "writer.start", outcome: "recorded",
-                                     details: #"{"durability":"after_response","flush_interval_ms":100,"pid":1}"#) }
+            var stopped = HashChain()
+            var crashed = HashChain()
+            let start = {
+                AuditEvent(
+                    kind: .writer, action: "writer.start", outcome: "recorded",
+                    details: #"{"durability":"after_response","flush_interval_ms":100,"pid":1}"#)
+            }
             let stop = AuditEvent(kind: .writer, action: "writer.stop", outcome: "recorded")
             try await store.write([stopped.append(start())] + (0..<3).map { stopped.append(event($0)) } + [stopped.append(stop)])
             let now = Date()
-            try await store.write([crashed.append(start())] + (0..<40).map { n in
-                var event = event(100 + n)
-                event.timeMicros = Int64((now.timeIntervalSince1970 + Double(n) * 0.02) * 1_000_000)
-                return crashed.append(event)
-            })
+            try await store.write(
+                [crashed.append(start())]
+                    + (0..<40).map { n in
+                        var event = event(100 + n)
+                        event.timeMicros = Int64((now.timeIntervalSince1970 + Double(n) * 0.02) * 1_000_000)
+                        return crashed.append(event)
+                    })
             let report = try await AuditVerifier(store: store).verify()
             #expect(report.isIntact)
             let open = try #require(report.openChains.first)

@@ -4,6 +4,7 @@ import Logging
 import PostgresNIO
 import TestSupport
 import Testing
+
 @testable import Audit
 
 @Suite struct AuditPipelineTests {
@@ -16,8 +17,9 @@ import Testing
     }
 
     func event(_ n: Int) -> AuditEvent {
-        AuditEvent(kind: .access, requestID: "r\(n)", principal: #"User::"alice""#, action: "GET", route: "shipments",
-                   target: "/v1/shipments/\(n)", outcome: n % 3 == 0 ? "deny" : "allow")
+        AuditEvent(
+            kind: .access, requestID: "r\(n)", principal: #"User::"alice""#, action: "GET", route: "shipments",
+            target: "/v1/shipments/\(n)", outcome: n % 3 == 0 ? "deny" : "allow")
     }
 
     /// The issue's outage test: PostgreSQL stops mid-stream, events keep coming, nothing is lost
@@ -88,8 +90,10 @@ import Testing
         var exported: [UUID] = []
         for batch in 0..<10 {
             let records = (0..<5).map { i in
-                chain.append(AuditEvent(kind: .access, principal: #"User::"alice""#, action: "GET", route: "r",
-                                        target: "/x/\(batch)/\(i)", outcome: "allow"))
+                chain.append(
+                    AuditEvent(
+                        kind: .access, principal: #"User::"alice""#, action: "GET", route: "r",
+                        target: "/x/\(batch)/\(i)", outcome: "allow"))
             }
             exported += records.map(\.event.id)
             try sink.export(records)

@@ -4,6 +4,7 @@ import Logging
 import PostgresNIO
 import TestSupport
 import Testing
+
 @testable import Audit
 
 /// Runs `body` against a fresh, migrated database.
@@ -33,10 +34,11 @@ func count(_ client: PostgresClient, _ sql: PostgresQuery = "SELECT count(*) FRO
             let outcome = i % 5 == 0 ? "deny" : "allow"
             let details: String? = i % 7 == 0 ? #"{"note":"line1\nline2"}"# : nil
             let time = start.addingTimeInterval(Double(i) / 1000)
-            return AuditEvent(time: time, kind: .access, requestID: "req-\(i)", principal: principal, authMethod: "token",
-                              action: "GET", route: route, target: "/v1/items/\(i)?q=a\tb", clientAddress: "10.0.0.\(i % 250)",
-                              outcome: outcome, policies: ["policy\(i % 4)", #"quote"and\back"#], policyVersion: "sha256:abc",
-                              upstreamStatus: 200, durationMicros: Int64(i), details: details)
+            return AuditEvent(
+                time: time, kind: .access, requestID: "req-\(i)", principal: principal, authMethod: "token",
+                action: "GET", route: route, target: "/v1/items/\(i)?q=a\tb", clientAddress: "10.0.0.\(i % 250)",
+                outcome: outcome, policies: ["policy\(i % 4)", #"quote"and\back"#], policyVersion: "sha256:abc",
+                upstreamStatus: 200, durationMicros: Int64(i), details: details)
         }
     }
 
@@ -92,7 +94,8 @@ func count(_ client: PostgresClient, _ sql: PostgresQuery = "SELECT count(*) FRO
             let micros = Int64.random(in: -5_000_000_000_000_000...5_000_000_000_000_000, using: &generator)
             let (day, microsOfDay) = CivilTime.split(micros: micros)
             let whole = Date(timeIntervalSince1970: Double(day * 86_400 + microsOfDay / 1_000_000))
-            let expected = whole.formatted(style).replacingOccurrences(of: "Z", with: "")
+            let expected =
+                whole.formatted(style).replacingOccurrences(of: "Z", with: "")
                 + "." + String(microsOfDay % 1_000_000).leftPadded(to: 6) + "+00"
             #expect(CivilTime.timestampText(micros: micros) == expected)
         }

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import TestSupport
 import Testing
+
 @testable import Audit
 
 @Suite struct AuditVerifierTests {
@@ -13,8 +14,10 @@ import Testing
             for writer in 0..<2 {
                 var chain = HashChain(writerID: UUID())
                 let batch = (0..<10).map { i in
-                    chain.append(AuditEvent(time: start.addingTimeInterval(Double(i + writer * 100)), kind: .access,
-                                            principal: #"User::"u\#(i)""#, action: "GET", route: "r", outcome: "allow"))
+                    chain.append(
+                        AuditEvent(
+                            time: start.addingTimeInterval(Double(i + writer * 100)), kind: .access,
+                            principal: #"User::"u\#(i)""#, action: "GET", route: "r", outcome: "allow"))
                 }
                 try await store.write(batch)
             }
@@ -51,12 +54,13 @@ import Testing
     }
 
     @Test func catchesAnInsertedRecord() async throws {
-        let report = try await verify(after: """
-            INSERT INTO audit_events SELECT gen_random_uuid(), occurred_at, kind, request_id, 'User::"mallory"', auth_method,
-                action, route, target, client_address, outcome, policies, policy_version, upstream_status, duration_us, details,
-                writer_id, seq, prev_hash, hash
-            FROM audit_events WHERE seq = 8
-            """)
+        let report = try await verify(
+            after: """
+                INSERT INTO audit_events SELECT gen_random_uuid(), occurred_at, kind, request_id, 'User::"mallory"', auth_method,
+                    action, route, target, client_address, outcome, policies, policy_version, upstream_status, duration_us, details,
+                    writer_id, seq, prev_hash, hash
+                FROM audit_events WHERE seq = 8
+                """)
         #expect(report.findings.contains { $0.problem == .duplicate || $0.problem == .contentMismatch })
         #expect(!report.isIntact)
     }

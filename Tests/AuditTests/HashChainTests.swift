@@ -1,12 +1,14 @@
 import Foundation
 import NIOCore
 import Testing
+
 @testable import Audit
 
 @Suite struct HashChainTests {
     func event(_ n: Int) -> AuditEvent {
-        AuditEvent(time: Date(timeIntervalSince1970: 1_790_000_000 + Double(n)), kind: .access, principal: #"User::"alice""#,
-                   action: "GET", route: "shipments", target: "/v1/shipments/\(n)", outcome: "allow", policies: ["policy0"])
+        AuditEvent(
+            time: Date(timeIntervalSince1970: 1_790_000_000 + Double(n)), kind: .access, principal: #"User::"alice""#,
+            action: "GET", route: "shipments", target: "/v1/shipments/\(n)", outcome: "allow", policies: ["policy0"])
     }
 
     @Test func eachLinkCoversThePreviousHash() {
@@ -24,15 +26,33 @@ import Testing
         let writer = UUID()
         let reference = HashChain.hash(base, writerID: writer, sequence: 1, previousHash: HashChain.genesis)
         var variants: [AuditEvent] = []
-        var e = base; e.timeMicros += 1; variants.append(e)
-        e = base; e.principal = nil; variants.append(e)
-        e = base; e.principal = ""; variants.append(e)
-        e = base; e.outcome = "deny"; variants.append(e)
-        e = base; e.policies = ["policy0", ""]; variants.append(e)
-        e = base; e.policies = []; variants.append(e)
-        e = base; e.upstreamStatus = 200; variants.append(e)
-        e = base; e.details = "{}"; variants.append(e)
-        e = base; e.kind = .admin; variants.append(e)
+        var e = base
+        e.timeMicros += 1
+        variants.append(e)
+        e = base
+        e.principal = nil
+        variants.append(e)
+        e = base
+        e.principal = ""
+        variants.append(e)
+        e = base
+        e.outcome = "deny"
+        variants.append(e)
+        e = base
+        e.policies = ["policy0", ""]
+        variants.append(e)
+        e = base
+        e.policies = []
+        variants.append(e)
+        e = base
+        e.upstreamStatus = 200
+        variants.append(e)
+        e = base
+        e.details = "{}"
+        variants.append(e)
+        e = base
+        e.kind = .admin
+        variants.append(e)
         for variant in variants {
             #expect(HashChain.hash(variant, writerID: writer, sequence: 1, previousHash: HashChain.genesis) != reference)
         }
@@ -41,11 +61,15 @@ import Testing
     }
 
     @Test func fieldBoundariesAreUnambiguous() {
-        var a = event(1), b = event(1)
-        a.route = "ab"; a.target = "c"
-        b.route = "a"; b.target = "bc"
+        var a = event(1)
+        var b = event(1)
+        a.route = "ab"
+        a.target = "c"
+        b.route = "a"
+        b.target = "bc"
         let writer = UUID()
-        #expect(HashChain.hash(a, writerID: writer, sequence: 1, previousHash: HashChain.genesis)
+        #expect(
+            HashChain.hash(a, writerID: writer, sequence: 1, previousHash: HashChain.genesis)
                 != HashChain.hash(b, writerID: writer, sequence: 1, previousHash: HashChain.genesis))
     }
 }
@@ -62,7 +86,8 @@ import Testing
         row.endRow()
         row.text("second")
         row.endRow()
-        #expect(String(buffer: row.buffer) == #"a\tb\nc\\d\re"# + "\t" + #"\N"# + "\t42\t" + #"{"x","y\\"z","back\\\\slash","comma,","tab\there"}"#
+        #expect(
+            String(buffer: row.buffer) == #"a\tb\nc\\d\re"# + "\t" + #"\N"# + "\t42\t" + #"{"x","y\\"z","back\\\\slash","comma,","tab\there"}"#
                 + "\t" + #"\\x00ab10"# + "\tünïcode, plain\nsecond\n")
     }
 }

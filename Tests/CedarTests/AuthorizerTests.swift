@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Cedar
 
 @Suite struct AuthorizerTests {
@@ -17,16 +18,20 @@ import Testing
     }
 
     @Test func erroringPoliciesAreSkippedAndReported() throws {
-        let r = try decide("""
-        permit(principal, action, resource);
-        forbid(principal, action, resource) when { 1 + "a" == 2 };
-        permit(principal, action, resource) when { 1 };
-        """)
+        let r = try decide(
+            """
+            permit(principal, action, resource);
+            forbid(principal, action, resource) when { 1 + "a" == 2 };
+            permit(principal, action, resource) when { 1 };
+            """)
         #expect(r.decision == .allow)
         #expect(r.reasons == ["policy0"])
         #expect(r.errors.map(\.policyID) == ["policy1", "policy2"])
         #expect(r.errors[1].error == .typeError(expected: [.bool], got: "long"))
-        #expect(r.jsonLine == #"{"decision":"Allow","reasons":["policy0"],"errors":[{"policy":"policy1","message":"type error: expected long, got string"},{"policy":"policy2","message":"type error: expected bool, got long"}]}"#)
+        #expect(
+            r.jsonLine
+                == #"{"decision":"Allow","reasons":["policy0"],"errors":[{"policy":"policy1","message":"type error: expected long, got string"},{"policy":"policy2","message":"type error: expected bool, got long"}]}"#
+        )
     }
 
     @Test func scopeIsCheckedBeforeConditions() throws {
@@ -41,7 +46,8 @@ import Testing
     }
 
     @Test func actionHierarchyComesFromEntityData() throws {
-        let entities = try Entities.fromJSON(#"[{"uid": {"type": "Action", "id": "view"}, "attrs": {}, "parents": [{"type": "Action", "id": "read"}]}]"#)
+        let entities = try Entities.fromJSON(
+            #"[{"uid": {"type": "Action", "id": "view"}, "attrs": {}, "parents": [{"type": "Action", "id": "read"}]}]"#)
         let r = try decide(#"permit(principal, action in [Action::"read"], resource);"#, entities: entities)
         #expect(r.decision == .allow)
         #expect(try decide(#"permit(principal, action in Action::"read", resource);"#).decision == .deny)
@@ -50,10 +56,15 @@ import Testing
     @Test func decideJSONLineReportsBadRequestsInline() throws {
         let set = try PolicySet.parse("permit(principal, action, resource);").get()
         let authorizer = Authorizer(set)
-        #expect(authorizer.decideJSONLine(#"{"principal": {"type": "User", "id": "a"}, "action": "Action::\"v\"", "resource": "R::\"r\"", "context": {}}"#, entities: .empty)
-            == #"{"decision":"Allow","reasons":["policy0"],"errors":[]}"#)
+        #expect(
+            authorizer.decideJSONLine(
+                #"{"principal": {"type": "User", "id": "a"}, "action": "Action::\"v\"", "resource": "R::\"r\"", "context": {}}"#, entities: .empty)
+                == #"{"decision":"Allow","reasons":["policy0"],"errors":[]}"#)
         #expect(authorizer.decideJSONLine(#"{"principal": 1}"#, entities: .empty).hasPrefix(#"{"error":"#))
-        #expect(authorizer.decideJSONLine(#"{"principal": "User::\"a\"", "action": "Action::\"v\"", "resource": "R::\"r\"", "context": {"x": 1.5}}"#, entities: .empty).hasPrefix(#"{"error":"#))
+        #expect(
+            authorizer.decideJSONLine(
+                #"{"principal": "User::\"a\"", "action": "Action::\"v\"", "resource": "R::\"r\"", "context": {"x": 1.5}}"#, entities: .empty
+            ).hasPrefix(#"{"error":"#))
         #expect(authorizer.decideJSONLine("not json", entities: .empty).hasPrefix(#"{"error":"#))
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Cedar
 
 @Suite struct EntitiesTests {
@@ -12,12 +13,13 @@ import Testing
     }
 
     @Test func transitiveClosureAtLoad() throws {
-        let e = try Entities.fromJSON("""
-        [{"uid": {"type": "U", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "b"}]},
-         {"uid": {"__entity": {"type": "G", "id": "b"}}, "attrs": {}, "parents": [{"type": "G", "id": "c"}, {"type": "G", "id": "d"}]},
-         {"uid": {"type": "G", "id": "c"}, "attrs": {}, "parents": [{"type": "G", "id": "e"}]},
-         {"uid": {"type": "G", "id": "d"}, "attrs": {}, "parents": [{"type": "G", "id": "e"}]}]
-        """)
+        let e = try Entities.fromJSON(
+            """
+            [{"uid": {"type": "U", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "b"}]},
+             {"uid": {"__entity": {"type": "G", "id": "b"}}, "attrs": {}, "parents": [{"type": "G", "id": "c"}, {"type": "G", "id": "d"}]},
+             {"uid": {"type": "G", "id": "c"}, "attrs": {}, "parents": [{"type": "G", "id": "e"}]},
+             {"uid": {"type": "G", "id": "d"}, "attrs": {}, "parents": [{"type": "G", "id": "e"}]}]
+            """)
         #expect(e[EntityUID("U", "a")]?.ancestors == [EntityUID("G", "b"), EntityUID("G", "c"), EntityUID("G", "d"), EntityUID("G", "e")])
         #expect(e.isDescendant(EntityUID("U", "a"), of: EntityUID("G", "e")))
         #expect(!e.isDescendant(EntityUID("G", "e"), of: EntityUID("U", "a")))
@@ -29,12 +31,14 @@ import Testing
         for _ in 0..<50 {
             // Random role DAG: each role's parents are among the earlier roles.
             let roles = (0..<12).map { k in
-                Entity(uid: EntityUID("Role", "r\(k)"),
-                       parents: (0..<k).filter { _ in Int.random(in: 0..<4, using: &generator) == 0 }.map { EntityUID("Role", "r\($0)") })
+                Entity(
+                    uid: EntityUID("Role", "r\(k)"),
+                    parents: (0..<k).filter { _ in Int.random(in: 0..<4, using: &generator) == 0 }.map { EntityUID("Role", "r\($0)") })
             }
-            let user = Entity(uid: EntityUID("User", "u"), attributes: ["id": .string("u")],
-                              parents: (0..<12).filter { _ in Bool.random(using: &generator) }.map { EntityUID("Role", "r\($0)") }
-                                  + [EntityUID("Group", "outside-the-store")])
+            let user = Entity(
+                uid: EntityUID("User", "u"), attributes: ["id": .string("u")],
+                parents: (0..<12).filter { _ in Bool.random(using: &generator) }.map { EntityUID("Role", "r\($0)") }
+                    + [EntityUID("Group", "outside-the-store")])
             let route = Entity(uid: EntityUID("Route", "shipments"))
             let whole = try Entities(roles + [user, route])
             let layered = try Entities(roles).withLeaves([user, route])
@@ -67,8 +71,14 @@ import Testing
     @Test func rejectedAtLoad() {
         let cases: [(String, String)] = [
             (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "a"}]}]"#, "cycle"),
-            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "b"}]}, {"uid": {"type": "G", "id": "b"}, "attrs": {}, "parents": [{"type": "G", "id": "a"}]}]"#, "cycle"),
-            (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": []}, {"uid": {"type": "G", "id": "a"}, "attrs": {"x": 1}, "parents": []}]"#, "duplicate entity"),
+            (
+                #"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": [{"type": "G", "id": "b"}]}, {"uid": {"type": "G", "id": "b"}, "attrs": {}, "parents": [{"type": "G", "id": "a"}]}]"#,
+                "cycle"
+            ),
+            (
+                #"[{"uid": {"type": "G", "id": "a"}, "attrs": {}, "parents": []}, {"uid": {"type": "G", "id": "a"}, "attrs": {"x": 1}, "parents": []}]"#,
+                "duplicate entity"
+            ),
             (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": -0}, "parents": []}]"#, "not a 64-bit integer"),
             (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": null}, "parents": []}]"#, "null"),
             (#"[{"uid": {"type": "G", "id": "a"}, "attrs": {"x": 1.5}, "parents": []}]"#, "floating"),
@@ -110,14 +120,15 @@ import Testing
     /// Tests/CedarDifferential): a lone escape key with the right shape is an escape, extra inner
     /// keys are ignored, anything else is a plain record; unknown entity keys are ignored.
     @Test func escapeShapes() throws {
-        let e = try Entities.fromJSON(#"""
-        [{"uid": {"type": "U", "id": "a", "extra": 1}, "attrs": {
-            "e1": {"__entity": {"type": "U", "id": "a", "x": 1}},
-            "e2": {"__entity": "U::\"a\""},
-            "e3": {"__entity": {"type": "U", "id": "a"}, "x": 1},
-            "x1": {"__extn": {"fn": "ip", "arg": "1.2.3.4", "x": 1}},
-            "x2": {"__extn": {"fn": "ip"}}}, "parents": [], "unknown": true}]
-        """#)
+        let e = try Entities.fromJSON(
+            #"""
+            [{"uid": {"type": "U", "id": "a", "extra": 1}, "attrs": {
+                "e1": {"__entity": {"type": "U", "id": "a", "x": 1}},
+                "e2": {"__entity": "U::\"a\""},
+                "e3": {"__entity": {"type": "U", "id": "a"}, "x": 1},
+                "x1": {"__extn": {"fn": "ip", "arg": "1.2.3.4", "x": 1}},
+                "x2": {"__extn": {"fn": "ip"}}}, "parents": [], "unknown": true}]
+            """#)
         let a = try #require(e[EntityUID("U", "a")]).attributes
         #expect(a["e1"] == .entity(EntityUID("U", "a")))
         #expect(a["e2"] == .record(["__entity": .string("U::\"a\"")]))
@@ -127,13 +138,14 @@ import Testing
     }
 
     @Test func valueSyntax() throws {
-        let e = try Entities.fromJSON(#"""
-        [{"uid": {"type": "U", "id": "a"}, "attrs": {
-            "m": {"__entity": {"type": "U", "id": "b"}}, "implicit": {"type": "U", "id": "b"},
-            "ip": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}},
-            "t": {"__extn": {"fn": "offset", "args": [{"__extn": {"fn": "datetime", "arg": "1970-01-01"}}, {"__extn": {"fn": "duration", "arg": "5ms"}}]}},
-            "s": [1, 1, "x"], "u": "\u00e9\ud83d\ude00"}, "parents": [], "tags": {"k": true}}]
-        """#)
+        let e = try Entities.fromJSON(
+            #"""
+            [{"uid": {"type": "U", "id": "a"}, "attrs": {
+                "m": {"__entity": {"type": "U", "id": "b"}}, "implicit": {"type": "U", "id": "b"},
+                "ip": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}},
+                "t": {"__extn": {"fn": "offset", "args": [{"__extn": {"fn": "datetime", "arg": "1970-01-01"}}, {"__extn": {"fn": "duration", "arg": "5ms"}}]}},
+                "s": [1, 1, "x"], "u": "\u00e9\ud83d\ude00"}, "parents": [], "tags": {"k": true}}]
+            """#)
         let a = try #require(e[EntityUID("U", "a")])
         #expect(a.attributes["m"] == .entity(EntityUID("U", "b")))
         #expect(a.attributes["implicit"] == .record(["type": .string("U"), "id": .string("b")]))

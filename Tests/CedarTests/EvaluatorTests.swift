@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Cedar
 
 @Suite struct EvaluatorTests {
@@ -29,7 +30,9 @@ import Testing
             ("abcbd", "a*b*d", true), ("abcbe", "a*b*d", false), ("\u{1F600}x", "*x", true), ("aaa", "a*a*a*a", false),
         ]
         for (s, p, want) in cases {
-            #expect(try value("\(quoteCedarString(s)) like \(quoteCedarString(p).replacingOccurrences(of: "\\*", with: "*"))") == .bool(want), "\(s) like \(p)")
+            #expect(
+                try value("\(quoteCedarString(s)) like \(quoteCedarString(p).replacingOccurrences(of: "\\*", with: "*"))") == .bool(want),
+                "\(s) like \(p)")
         }
         #expect(fails(#"1 like "*""#) == .typeError(expected: [.string], got: "long"))
     }
@@ -50,12 +53,14 @@ import Testing
         #expect(fails("-9223372036854775808 - 1") == .overflow(operation: "subtract", operands: [.min, 1]))
         #expect(fails("-9223372036854775808 * -1") == .overflow(operation: "multiply", operands: [.min, -1]))
         #expect(fails("-(-9223372036854775808)") == .overflow(operation: "negate", operands: [.min]))
-        #expect(EvaluationError.overflow(operation: "add", operands: [.max, 1]).description
-            == "integer overflow while attempting to add the values `9223372036854775807` and `1`")
+        #expect(
+            EvaluationError.overflow(operation: "add", operands: [.max, 1]).description
+                == "integer overflow while attempting to add the values `9223372036854775807` and `1`")
     }
 
     @Test func missingEntityRules() throws {
-        let entities = try Entities.fromJSON(#"[{"uid": {"type": "User", "id": "a"}, "attrs": {"x": 1}, "parents": [{"type": "G", "id": "ghost"}], "tags": {"t": "v"}}]"#)
+        let entities = try Entities.fromJSON(
+            #"[{"uid": {"type": "User", "id": "a"}, "attrs": {"x": 1}, "parents": [{"type": "G", "id": "ghost"}], "tags": {"t": "v"}}]"#)
         let request = Request(principal: EntityUID("User", "a"), action: EntityUID("Action", "v"), resource: EntityUID("R", "missing"))
         func run(_ e: String) -> Result<Value, EvaluationError>? { evaluate(e, request, entities: entities) }
         #expect(try run("resource has x")?.get() == .bool(false))
@@ -93,7 +98,10 @@ import Testing
         #expect(try value(#"ip("::/0").isInRange(ip("::/0"))"#) == .bool(true))
         #expect(try value(#"ip("10.1.2.3").isInRange(ip("10.1.0.0/16"))"#) == .bool(true))
         #expect(try value(#"ip("10.2.0.0").isInRange(ip("10.1.0.0/16"))"#) == .bool(false))
-        for bad in ["1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4/", "1.2.3.4/-1", "::1/129", "12345::", "1:2:3:4:5:6:7:8:9", ":1", "1::2::3", "::1.2.3.4", "1.2.3.4 "] {
+        for bad in [
+            "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4/", "1.2.3.4/-1", "::1/129", "12345::", "1:2:3:4:5:6:7:8:9", ":1", "1::2::3", "::1.2.3.4",
+            "1.2.3.4 ",
+        ] {
             #expect(fails("ip(\(quoteCedarString(bad))).isIpv4()") != nil, "accepted \(bad)")
         }
         #expect(fails("ip(1)") == .typeError(expected: [.string], got: "long"))
@@ -122,8 +130,10 @@ import Testing
         #expect(try value(#"duration("1d2h3m4s5ms").toMilliseconds()"#) == .long(93_784_005))
         #expect(try value(#"duration("-9223372036854775808ms").toMilliseconds()"#) == .long(.min))
         #expect(try value(#"duration("1ms") < duration("1s") && datetime("2024-01-01") <= datetime("2024-01-01")"#) == .bool(true))
-        for bad in ["2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "24-01-01", "2024-01-01T00:00:60Z", "2024-01-01T00:00:00.1234Z",
-                    "2024-01-01T00:00:00+01", "2024-01-01T00:00:00+0160", "2024-01-01t00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01Z"] {
+        for bad in [
+            "2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "24-01-01", "2024-01-01T00:00:60Z", "2024-01-01T00:00:00.1234Z",
+            "2024-01-01T00:00:00+01", "2024-01-01T00:00:00+0160", "2024-01-01t00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01Z",
+        ] {
             #expect(fails("datetime(\(quoteCedarString(bad)))") != nil, "accepted \(bad)")
         }
         for bad in ["1m1h", "1s1s", "1", "d", "1D", "1.5h", "--1d", "1d-1h", " 1d", "9223372036854775808ms", "106751991168d"] {
@@ -150,8 +160,10 @@ import Testing
     }
 
     @Test func constantFoldingKeepsErrorsAndValues() throws {
-        #expect(fold(try parseExpression(#"[1, ip("1.2.3.4"), {a: decimal("1.0")}]"#).get())
-            == .literal(.set([.long(1), .ipaddr(try IPAddress.parse("1.2.3.4").get()), .record(["a": .decimal(try CedarDecimal.parse("1.0").get())])])))
+        #expect(
+            fold(try parseExpression(#"[1, ip("1.2.3.4"), {a: decimal("1.0")}]"#).get())
+                == .literal(
+                    .set([.long(1), .ipaddr(try IPAddress.parse("1.2.3.4").get()), .record(["a": .decimal(try CedarDecimal.parse("1.0").get())])])))
         // A malformed literal stays a call so it still errors when evaluated.
         #expect(fold(try parseExpression(#"ip("bad")"#).get()) == .call(.ip, [.literal(.string("bad"))]))
         #expect(fold(try parseExpression("[principal]").get()) == .set([.variable(.principal)]))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Cedar
 
 @Suite struct ExplanationTests {
@@ -13,11 +14,12 @@ import Testing
     func outcome(_ e: Explanation, _ id: String) -> PolicyOutcome? { e.policies.first { $0.id == id }?.outcome }
 
     @Test func namesTheScopePartsThatMissed() throws {
-        let e = try explain("""
-        @id("p") permit(principal == User::"bob", action, resource);
-        @id("a") permit(principal, action == Action::"edit", resource is Folder);
-        @id("all") permit(principal, action, resource == Doc::"d");
-        """)
+        let e = try explain(
+            """
+            @id("p") permit(principal == User::"bob", action, resource);
+            @id("a") permit(principal, action == Action::"edit", resource is Folder);
+            @id("all") permit(principal, action, resource == Doc::"d");
+            """)
         #expect(outcome(e, "p") == .scopeMismatch([.principal]))
         #expect(outcome(e, "a") == .scopeMismatch([.action, .resource]))
         #expect(outcome(e, "all") == .satisfied)
@@ -25,19 +27,26 @@ import Testing
     }
 
     @Test func namesTheFalseClauseWhenOrUnless() throws {
-        let e = try explain("""
-        @id("w") permit(principal, action, resource)
-          when { context.n == 1 }
-          when { context.n > 5 };
-        @id("u") forbid(principal, action, resource)
-          unless { context.n == 1 };
-        """, context: ["n": .long(1)])
-        guard case .conditionFalse(let clause) = outcome(e, "w") else { Issue.record("\(e.policies)"); return }
+        let e = try explain(
+            """
+            @id("w") permit(principal, action, resource)
+              when { context.n == 1 }
+              when { context.n > 5 };
+            @id("u") forbid(principal, action, resource)
+              unless { context.n == 1 };
+            """, context: ["n": .long(1)])
+        guard case .conditionFalse(let clause) = outcome(e, "w") else {
+            Issue.record("\(e.policies)")
+            return
+        }
         #expect(clause.number == 2)
         #expect(clause.kind == .when)
         #expect(clause.text == "context.n > 5")
         #expect(clause.location == SourceLocation(file: "p.cedar", line: 3, column: 10))
-        guard case .conditionFalse(let unless) = outcome(e, "u") else { Issue.record("\(e.policies)"); return }
+        guard case .conditionFalse(let unless) = outcome(e, "u") else {
+            Issue.record("\(e.policies)")
+            return
+        }
         #expect(unless.number == 1)
         #expect(unless.kind == .unless)
         #expect(unless.description == "unless { context.n == 1 }")
@@ -45,11 +54,15 @@ import Testing
     }
 
     @Test func reportsTheErroringClauseWithItsMessage() throws {
-        let e = try explain("""
-        @id("ok") permit(principal, action, resource);
-        @id("bad") forbid(principal, action, resource) when { true } when { context.missing == 1 };
-        """)
-        guard case .error(let clause, let error) = outcome(e, "bad") else { Issue.record("\(e.policies)"); return }
+        let e = try explain(
+            """
+            @id("ok") permit(principal, action, resource);
+            @id("bad") forbid(principal, action, resource) when { true } when { context.missing == 1 };
+            """)
+        guard case .error(let clause, let error) = outcome(e, "bad") else {
+            Issue.record("\(e.policies)")
+            return
+        }
         #expect(clause.number == 2)
         #expect(error == .attributeDoesNotExist(owner: "record", attribute: "missing"))
         #expect(e.response.decision == .allow)
@@ -57,10 +70,11 @@ import Testing
     }
 
     @Test func forbidsOverridePermitsThatStillApplied() throws {
-        let e = try explain("""
-        @id("p") permit(principal, action, resource);
-        @id("f") forbid(principal in Group::"g", action, resource);
-        """, entities: try Entities([Entity(uid: alice, parents: [EntityUID("Group", "g")])]))
+        let e = try explain(
+            """
+            @id("p") permit(principal, action, resource);
+            @id("f") forbid(principal in Group::"g", action, resource);
+            """, entities: try Entities([Entity(uid: alice, parents: [EntityUID("Group", "g")])]))
         #expect(outcome(e, "p") == .satisfied)
         #expect(outcome(e, "f") == .satisfied)
         #expect(e.response == Response(decision: .deny, reasons: ["f"], errors: []))
@@ -91,15 +105,15 @@ import Testing
 /// determining and erroring policies `explain` reports equal cedarpy's `is_authorized`.
 @Suite struct ExplanationDifferentialTests {
     static let script = #"""
-    import json, re, sys
-    from cedarpy import is_authorized
-    out = []
-    for case in json.load(open(sys.argv[1])):
-        r = is_authorized(case["request"], case["policies"], case["entities"])
-        errors = sorted(set(re.findall(r"error while evaluating policy `([^`]+)`", "\n".join(r.diagnostics.errors))))
-        out.append({"decision": str(r.decision).split(".")[-1], "reasons": sorted(r.diagnostics.reasons), "errors": errors})
-    json.dump(out, sys.stdout)
-    """#
+        import json, re, sys
+        from cedarpy import is_authorized
+        out = []
+        for case in json.load(open(sys.argv[1])):
+            r = is_authorized(case["request"], case["policies"], case["entities"])
+            errors = sorted(set(re.findall(r"error while evaluating policy `([^`]+)`", "\n".join(r.diagnostics.errors))))
+            out.append({"decision": str(r.decision).split(".")[-1], "reasons": sorted(r.diagnostics.reasons), "errors": errors})
+        json.dump(out, sys.stdout)
+        """#
 
     @Test func explainAgreesWithCedarpy() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -110,7 +124,8 @@ import Testing
             return
         }
         var g = PolicyGenerator(seed: 77)
-        let types = ["User", "Group", "Doc"], ids = ["a", "b", "c"]
+        let types = ["User", "Group", "Doc"]
+        let ids = ["a", "b", "c"]
         func uid() -> (String, String) { (g.pick(types), g.pick(ids)) }
         func json(_ u: (String, String)) -> [String: Any] { ["type": u.0, "id": u.1] }
         var cases: [[String: Any]] = []
@@ -132,11 +147,15 @@ import Testing
                 }
             }
             for a in ["view", "edit", "read"] {
-                entities.append(["uid": ["type": "Action", "id": a], "attrs": [:] as [String: Any],
-                                 "parents": g.chance(0.5) ? [["type": "Action", "id": "all"]] : []])
+                entities.append([
+                    "uid": ["type": "Action", "id": a], "attrs": [:] as [String: Any],
+                    "parents": g.chance(0.5) ? [["type": "Action", "id": "all"]] : [],
+                ])
             }
-            let request: [String: Any] = ["principal": json(uid()), "action": ["type": "Action", "id": g.pick(["view", "edit", "read", "all"])],
-                                          "resource": json(uid()), "context": ["n": g.int(5), "flag": g.chance(0.5)]]
+            let request: [String: Any] = [
+                "principal": json(uid()), "action": ["type": "Action", "id": g.pick(["view", "edit", "read", "all"])],
+                "resource": json(uid()), "context": ["n": g.int(5), "flag": g.chance(0.5)],
+            ]
             let store = try Entities.fromJSON(String(decoding: try JSONSerialization.data(withJSONObject: entities), as: UTF8.self))
             let cedarRequest = try Request.fromJSON(String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self))
             ours.append(Authorizer(set).explain(cedarRequest, entities: store))
@@ -157,7 +176,8 @@ import Testing
         #expect(process.terminationStatus == 0)
         let reference = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         #expect(reference.count == ours.count)
-        var allowed = 0, erred = 0
+        var allowed = 0
+        var erred = 0
         for (n, (theirs, mine)) in zip(reference, ours).enumerated() {
             let response = mine.response
             #expect(theirs["decision"] as? String == response.decision.rawValue, "case \(n): \(cases[n])")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Cedar
 
 @Suite struct FormatterTests {
@@ -7,19 +8,20 @@ import Testing
     }
 
     @Test func canonicalLayout() throws {
-        let text = #"@id("x") @note permit(principal==User::"a",action in[Action::"v",Action::"w",],resource is NS::Doc in Folder::"f")when{context.a.b+1>2&&!(resource has "a b")}unless{if principal.x then [1,{k:"v\n"}].contains(-1) else ip("1.2.3.4").isInRange(ip("1.0.0.0/8"))};"#
+        let text =
+            #"@id("x") @note permit(principal==User::"a",action in[Action::"v",Action::"w",],resource is NS::Doc in Folder::"f")when{context.a.b+1>2&&!(resource has "a b")}unless{if principal.x then [1,{k:"v\n"}].contains(-1) else ip("1.2.3.4").isInRange(ip("1.0.0.0/8"))};"#
         let expected = """
-        @id("x")
-        @note("")
-        permit (
-          principal == User::"a",
-          action in [Action::"v", Action::"w"],
-          resource is NS::Doc in Folder::"f"
-        )
-        when { context.a.b + 1 > 2 && !(resource has "a b") }
-        unless { if principal.x then [1, {k: "v\\n"}].contains(-1) else ip("1.2.3.4").isInRange(ip("1.0.0.0/8")) };
+            @id("x")
+            @note("")
+            permit (
+              principal == User::"a",
+              action in [Action::"v", Action::"w"],
+              resource is NS::Doc in Folder::"f"
+            )
+            when { context.a.b + 1 > 2 && !(resource has "a b") }
+            unless { if principal.x then [1, {k: "v\\n"}].contains(-1) else ip("1.2.3.4").isInRange(ip("1.0.0.0/8")) };
 
-        """
+            """
         #expect(try reformat(text) == expected)
     }
 
@@ -48,36 +50,36 @@ import Testing
 
     @Test func commentsAreKept() throws {
         let text = """
-        // header
-        @id("a") // on the annotation line
-        permit(principal, action, resource) // in the scope
-          when { true }; // trailing
-        // between
-        forbid(principal, action, resource);
-        // end of file
-        """
+            // header
+            @id("a") // on the annotation line
+            permit(principal, action, resource) // in the scope
+              when { true }; // trailing
+            // between
+            forbid(principal, action, resource);
+            // end of file
+            """
         let expected = """
-        // header
-        // on the annotation line
-        // in the scope
-        @id("a")
-        permit (
-          principal,
-          action,
-          resource
-        )
-        when { true }; // trailing
+            // header
+            // on the annotation line
+            // in the scope
+            @id("a")
+            permit (
+              principal,
+              action,
+              resource
+            )
+            when { true }; // trailing
 
-        // between
-        forbid (
-          principal,
-          action,
-          resource
-        );
+            // between
+            forbid (
+              principal,
+              action,
+              resource
+            );
 
-        // end of file
+            // end of file
 
-        """
+            """
         let once = try reformat(text)
         #expect(once == expected)
         #expect(try reformat(once) == once)

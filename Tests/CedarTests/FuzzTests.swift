@@ -1,11 +1,14 @@
 import Testing
+
 @testable import Cedar
 
 /// The parser must reject garbage with an error, never crash or hang, including on deep nesting.
 @Suite struct FuzzTests {
     @Test func randomBytesNeverCrashTheParser() {
         var rng = SeededRandom(seed: 0xC0FFEE)
-        let alphabet = Array("permit forbid(principal,action,resource)when{unless}[]\"\\*!-+<=>&|.:;@?is in has like if then else 0123456789 ip decimal é\u{0}\n".unicodeScalars)
+        let alphabet = Array(
+            "permit forbid(principal,action,resource)when{unless}[]\"\\*!-+<=>&|.:;@?is in has like if then else 0123456789 ip decimal é\u{0}\n"
+                .unicodeScalars)
         for _ in 0..<3000 {
             var s = String.UnicodeScalarView()
             let n = Int.random(in: 0..<80, using: &rng)
@@ -67,7 +70,8 @@ import Testing
         let ands = Array(repeating: "context.n == 1", count: 100_000).joined(separator: " && ")
         let sums = Array(repeating: "1", count: 20_000).joined(separator: " + ")
         let products = Array(repeating: "1", count: 20_000).joined(separator: " * ")
-        let request = Request(principal: EntityUID("User", "u"), action: EntityUID("Action", "a"), resource: EntityUID("R", "r"), context: ["n": .long(1)])
+        let request = Request(
+            principal: EntityUID("User", "u"), action: EntityUID("Action", "a"), resource: EntityUID("R", "r"), context: ["n": .long(1)])
         #expect(outcome(of: ands, request: request, entities: .empty) == .value(true))
         #expect(outcome(of: "\(sums) == 20000 && \(products) == 1", request: request, entities: .empty) == .value(true))
         let text = "permit(principal, action, resource) when { \(ands) || false };"

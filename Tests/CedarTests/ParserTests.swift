@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Cedar
 
 @Suite struct ParserTests {
@@ -25,7 +26,10 @@ import Testing
             PolicySource(name: "b.cedar", text: "permit(principal, action, resource);"),
             PolicySource(name: "c.cedar", text: "forbid(principal, action,\n  resource) when { 1 / 2 };"),
         ])
-        guard case .failure(let e) = result else { Issue.record("expected failure"); return }
+        guard case .failure(let e) = result else {
+            Issue.record("expected failure")
+            return
+        }
         #expect(e.errors.map(\.location.file) == ["a.cedar", "c.cedar"])
         #expect(e.errors[1].location.line == 2)
         #expect(e.errors[1].message == "division is not supported")
@@ -33,11 +37,11 @@ import Testing
 
     @Test func scopeForms() throws {
         let text = """
-        permit(principal == User::"a", action == Action::"v", resource == Doc::"d");
-        permit(principal in Group::"g", action in Action::"grp", resource in Folder::"f");
-        permit(principal is User, action in [Action::"a", NS::Action::"b",], resource is NS::Doc in Folder::"f",);
-        permit(principal is User in Group::"g", action, resource);
-        """
+            permit(principal == User::"a", action == Action::"v", resource == Doc::"d");
+            permit(principal in Group::"g", action in Action::"grp", resource in Folder::"f");
+            permit(principal is User, action in [Action::"a", NS::Action::"b",], resource is NS::Doc in Folder::"f",);
+            permit(principal is User in Group::"g", action, resource);
+            """
         let set = try #require(parsed(text))
         #expect(set.policies.count == 4)
         #expect(set.policies[2].policy.action == .inList([EntityUID("Action", "a"), EntityUID("NS::Action", "b")]))
@@ -125,15 +129,25 @@ import Testing
 
     @Test func precedence() throws {
         // `if` extends as far right as possible.
-        #expect(try parseExpression("if true then 1 else 2 == 1").get()
-            == .ifThenElse(.literal(.bool(true)), .literal(.long(1)), .binary(.equal, .literal(.long(2)), .literal(.long(1)))))
+        #expect(
+            try parseExpression("if true then 1 else 2 == 1").get()
+                == .ifThenElse(.literal(.bool(true)), .literal(.long(1)), .binary(.equal, .literal(.long(2)), .literal(.long(1)))))
         #expect(try parseExpression("principal || action && resource").get() == parseExpression("principal || (action && resource)").get())
         #expect(try parseExpression("1 + 2 * 3 == 7").get() == parseExpression("(1 + (2 * 3)) == 7").get())
-        #expect(try parseExpression("1 - 2 - 3").get() == .add(.literal(.long(1)), [AdditiveTerm(subtract: true, operand: .literal(.long(2))), AdditiveTerm(subtract: true, operand: .literal(.long(3)))]))
+        #expect(
+            try parseExpression("1 - 2 - 3").get()
+                == .add(
+                    .literal(.long(1)),
+                    [AdditiveTerm(subtract: true, operand: .literal(.long(2))), AdditiveTerm(subtract: true, operand: .literal(.long(3)))]))
         #expect(try parseExpression("!context.b").get() == parseExpression("!(context.b)").get())
-        #expect(try parseExpression("principal is User in Group::\"g\" && true").get()
-            == .and([.isType(.variable(.principal), EntityType("User"), in: .literal(.entity(EntityUID("Group", "g")))), .literal(.bool(true))]))
-        #expect(try parseExpression("(1 + 2) + 3").get() == .add(.add(.literal(.long(1)), [AdditiveTerm(subtract: false, operand: .literal(.long(2)))]), [AdditiveTerm(subtract: false, operand: .literal(.long(3)))]))
+        #expect(
+            try parseExpression("principal is User in Group::\"g\" && true").get()
+                == .and([.isType(.variable(.principal), EntityType("User"), in: .literal(.entity(EntityUID("Group", "g")))), .literal(.bool(true))]))
+        #expect(
+            try parseExpression("(1 + 2) + 3").get()
+                == .add(
+                    .add(.literal(.long(1)), [AdditiveTerm(subtract: false, operand: .literal(.long(2)))]),
+                    [AdditiveTerm(subtract: false, operand: .literal(.long(3)))]))
     }
 
     @Test func stringEscapes() throws {
@@ -142,20 +156,25 @@ import Testing
         for bad in [#""\q""#, #""\x80""#, #""\u{D800}""#, #""\u{110000}""#, #""\u{}""#, #""\u{1234567}""#, #""\x4""#] {
             #expect(throws: ParseError.self, "\(bad)") { try parseExpression(bad).get() }
         }
-        #expect(try parseExpression(#""a*b" like "a\*b""#).get()
-            == .like(.literal(.string("a*b")), Pattern([.scalar("a"), .scalar("*"), .scalar("b")])))
+        #expect(
+            try parseExpression(#""a*b" like "a\*b""#).get()
+                == .like(.literal(.string("a*b")), Pattern([.scalar("a"), .scalar("*"), .scalar("b")])))
         #expect(try parseExpression(#"context like "a*""#).get() == .like(.variable(.context), Pattern([.scalar("a"), .wildcard])))
     }
 
     @Test func templatesAndLinks() throws {
-        var set = try #require(parsed("""
-        @id("t") permit(principal == ?principal, action == Action::"view", resource in ?resource);
-        permit(principal, action, resource) when { false };
-        """))
+        var set = try #require(
+            parsed(
+                """
+                @id("t") permit(principal == ?principal, action == Action::"view", resource in ?resource);
+                permit(principal, action, resource) when { false };
+                """))
         #expect(set.templates.count == 1 && set.policies.count == 1)
         #expect(set.templates[0].policy.slots == [.principal, .resource])
         #expect(set.policies[0].id == "policy1")
-        let alice = EntityUID("User", "alice"), bob = EntityUID("User", "bob"), album = EntityUID("Album", "a")
+        let alice = EntityUID("User", "alice")
+        let bob = EntityUID("User", "bob")
+        let album = EntityUID("Album", "a")
         let request = Request(principal: alice, action: EntityUID("Action", "view"), resource: album)
         // An unlinked template authorizes nothing.
         #expect(Authorizer(set).isAuthorized(request, entities: .empty).decision == .deny)
@@ -179,10 +198,13 @@ import Testing
         ])
         let set = try result.get()
         #expect(set.policies.map(\.id) == ["policy0", "named", "policy2"])
-        #expect(parseErrors("@id(\"x\") permit(principal, action, resource);\n@id(\"x\") permit(principal, action, resource);").first?.message.contains("duplicate policy id") == true)
+        #expect(
+            parseErrors("@id(\"x\") permit(principal, action, resource);\n@id(\"x\") permit(principal, action, resource);").first?.message.contains(
+                "duplicate policy id") == true)
         #expect(!parseErrors("permit(principal, action, resource);\n@id(\"policy0\") permit(principal, action, resource);").isEmpty)
         // Ids compare by scalars (differential case policy-ids-unicode-distinct.json).
-        let ids = try PolicySet.parse("@id(\"\u{e9}\") permit(principal, action, resource);\n@id(\"e\u{301}\") permit(principal, action, resource);").get()
+        let ids = try PolicySet.parse("@id(\"\u{e9}\") permit(principal, action, resource);\n@id(\"e\u{301}\") permit(principal, action, resource);")
+            .get()
         #expect(ids.policies.count == 2)
         // A byte-order mark is not whitespace (differential case policies-utf8-bom-rejected.json).
         #expect(!parseErrors("\u{FEFF}permit(principal, action, resource);").isEmpty)
@@ -196,7 +218,8 @@ import Testing
             try Request.fromJSON(#"{"principal": "User::\"\\u{61}\"", "action": "Action::\"v\"", "resource": "R::\"r\""}"#)
         }
         #expect(throws: Never.self) {
-            try Request.fromJSON(#"{"principal": "NS::User::\"a b\"", "action": {"type": "Action", "id": "v"}, "resource": {"__entity": {"type": "R", "id": "r"}}}"#)
+            try Request.fromJSON(
+                #"{"principal": "NS::User::\"a b\"", "action": {"type": "Action", "id": "v"}, "resource": {"__entity": {"type": "R", "id": "r"}}}"#)
         }
     }
 }

@@ -56,7 +56,8 @@ struct PolicyGenerator {
             return .binary(pick(ops), expr(d), expr(d))
         case 6: return .getAttribute(expr(d), CedarString(pick(Self.attributes)))
         case 7:
-            let path = chance(0.5) ? [CedarString(pick(Self.attributes))] : [CedarString(pick(["owner", "level", "x"])), CedarString(pick(["name", "y"]))]
+            let path =
+                chance(0.5) ? [CedarString(pick(Self.attributes))] : [CedarString(pick(["owner", "level", "x"])), CedarString(pick(["name", "y"]))]
             return .hasAttribute(expr(d), path)
         case 8:
             var elements: [PatternElement] = []
@@ -77,7 +78,9 @@ struct PolicyGenerator {
             return .call(f, [expr(d), expr(d)])
         case 13: return .call(.isEmpty, [expr(d)])
         case 14:
-            let (f, arg): (Function, String) = pick([(.ip, "10.0.0.1"), (.ip, "10.0.0.0/8"), (.decimal, "1.5"), (.datetime, "2024-01-01"), (.duration, "1h"), (.ip, "bad")])
+            let (f, arg): (Function, String) = pick([
+                (.ip, "10.0.0.1"), (.ip, "10.0.0.0/8"), (.decimal, "1.5"), (.datetime, "2024-01-01"), (.duration, "1h"), (.ip, "bad"),
+            ])
             return .call(f, [.literal(.string(CedarString(arg)))])
         case 15:
             let f = pick([Function.isIpv4, .isLoopback, .isInRange, .lessThan, .offset, .toDays, .toDate])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Cedar
 
 /// Every line of the reference engine's probe vectors (Fixtures/probe-vectors.txt, copied from
@@ -19,7 +20,15 @@ import Testing
             let expr = String(line[..<sep.lowerBound])
             let result = line[sep.upperBound...]
             let expected: Outcome
-            if result == "true" { expected = .value(true) } else if result == "false" { expected = .value(false) } else if result.hasPrefix("ERROR(") { expected = .error } else if result.hasPrefix("PARSE(") { expected = .parseError } else {
+            if result == "true" {
+                expected = .value(true)
+            } else if result == "false" {
+                expected = .value(false)
+            } else if result.hasPrefix("ERROR(") {
+                expected = .error
+            } else if result.hasPrefix("PARSE(") {
+                expected = .parseError
+            } else {
                 throw InputError("probe-vectors.txt:\(n + 1)", "unknown outcome \(result)")
             }
             out.append(Vector(line: n + 1, expression: expr, expected: expected))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Cedar
 
 /// Disagreements with cedarpy 4.12.2 found by scripts/cedar_differential.py, minimized.
@@ -13,13 +14,15 @@ import Testing
         let line = try decide(
             "permit(principal, action, resource);",
             #"[{"uid": {"type": "User", "id": "a b"}, "attrs": {"ttl": {"__extn": {"fn": "duration", "arg": "-9223372036854775808ms"}}}, "parents": []}]"#,
-            #"{"principal": {"type": "User", "id": ""}, "action": {"type": "Action", "id": "write"}, "resource": {"type": "Folder", "id": "d1"}, "context": {"dur": {"__extn": {"fn": "duration", "arg": "-9223372036854775808ms"}}}}"#)
+            #"{"principal": {"type": "User", "id": ""}, "action": {"type": "Action", "id": "write"}, "resource": {"type": "Folder", "id": "d1"}, "context": {"dur": {"__extn": {"fn": "duration", "arg": "-9223372036854775808ms"}}}}"#
+        )
         #expect(line == #"{"decision":"Allow","reasons":["policy0"],"errors":[]}"#)
     }
 
     /// Seed 11: cedarpy rejects a request UID string that is not in normalized form (`Doc :: "d1"`).
     @Test func requestUIDMustBeNormalized() throws {
-        let line = try decide("permit(principal, action, resource);", "[]",
+        let line = try decide(
+            "permit(principal, action, resource);", "[]",
             #"{"principal": {"type": "User", "id": ""}, "action": "Action::\"read\"", "resource": "Doc :: \"d1\"", "context": {}}"#)
         #expect(line.hasPrefix(#"{"error":"#))
     }
@@ -27,7 +30,8 @@ import Testing
     /// Seed 11: an action entity whose parent is not an action is rejected at load.
     @Test func actionParentsMustBeActions() {
         #expect(throws: InputError.self) {
-            try Entities.fromJSON(#"[{"uid": {"__entity": {"type": "Action", "id": "read"}}, "attrs": {}, "parents": [{"type": "Doc", "id": "missing"}]}]"#)
+            try Entities.fromJSON(
+                #"[{"uid": {"__entity": {"type": "Action", "id": "read"}}, "attrs": {}, "parents": [{"type": "Doc", "id": "missing"}]}]"#)
         }
         #expect(throws: Never.self) {
             try Entities.fromJSON(#"[{"uid": {"type": "NS::Action", "id": "read"}, "attrs": {}, "parents": [{"type": "NS::Action", "id": "all"}]}]"#)

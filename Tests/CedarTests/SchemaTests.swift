@@ -1,23 +1,24 @@
 import Testing
+
 @testable import Cedar
 
 @Suite struct SchemaTests {
     static let photoFlash = """
-    // From cedar-docs `_schema/human-readable-schema.md`, extended.
-    namespace PhotoFlash {
-      @doc("a person")
-      entity User in UserGroup = { "department": String, "jobLevel": Long, nick?: String } tags String;
-      entity UserGroup;
-      entity Album in Album = { "account": Account, "private": Bool };
-      entity Account { admins?: Set<User>, owner: User, limits: Limits };
-      entity Photo in Album { account: Account, "private": Bool };
-      entity Color enum ["red", "green"];
-      type Limits = { size: Long, ip: ipaddr, since?: __cedar::datetime };
-      action "uploadPhoto" appliesTo { principal: User, resource: Album, context: { "authenticated": Bool } };
-      action viewPhoto, listAlbums in ["read"] appliesTo { principal: [User], resource: [Photo, Album] };
-      action read;
-    }
-    """
+        // From cedar-docs `_schema/human-readable-schema.md`, extended.
+        namespace PhotoFlash {
+          @doc("a person")
+          entity User in UserGroup = { "department": String, "jobLevel": Long, nick?: String } tags String;
+          entity UserGroup;
+          entity Album in Album = { "account": Account, "private": Bool };
+          entity Account { admins?: Set<User>, owner: User, limits: Limits };
+          entity Photo in Album { account: Account, "private": Bool };
+          entity Color enum ["red", "green"];
+          type Limits = { size: Long, ip: ipaddr, since?: __cedar::datetime };
+          action "uploadPhoto" appliesTo { principal: User, resource: Album, context: { "authenticated": Bool } };
+          action viewPhoto, listAlbums in ["read"] appliesTo { principal: [User], resource: [Photo, Album] };
+          action read;
+        }
+        """
 
     @Test func parsesNamespacesEntitiesActionsAndCommonTypes() throws {
         let s = try CedarSchema.parse(Self.photoFlash, file: "photo.cedarschema")
@@ -46,17 +47,23 @@ import Testing
 
     @Test func resolvesNamesByPriority() throws {
         // cedar-docs "Type name disambiguation": common type > entity type > built-in; own namespace first.
-        let s = try CedarSchema.parse("""
-        type id = { group: String };
-        namespace Demo {
-          entity String;
-          type ipaddr = { repr: String, v4: Bool };
-          entity Host { ip: ipaddr, bandwidth: decimal, name: id, raw: __cedar::String };
-        }
-        """)
+        let s = try CedarSchema.parse(
+            """
+            type id = { group: String };
+            namespace Demo {
+              entity String;
+              type ipaddr = { repr: String, v4: Bool };
+              entity Host { ip: ipaddr, bandwidth: decimal, name: id, raw: __cedar::String };
+            }
+            """)
         let host = try #require(s.entityTypes[EntityType("Demo::Host")]).attributes.attributes
-        #expect(host["ip"]?.type == .record(RecordType(["repr": .init(type: .entity(EntityType("Demo::String")), required: true),
-                                                          "v4": .init(type: .bool, required: true)])))
+        #expect(
+            host["ip"]?.type
+                == .record(
+                    RecordType([
+                        "repr": .init(type: .entity(EntityType("Demo::String")), required: true),
+                        "v4": .init(type: .bool, required: true),
+                    ])))
         #expect(host["bandwidth"]?.type == .decimal)
         #expect(host["name"]?.type == .record(RecordType(["group": .init(type: .string, required: true)])))
         #expect(host["raw"]?.type == .string)
@@ -89,23 +96,24 @@ import Testing
     }
 
     @Test func parsesTheJSONFormat() throws {
-        let s = try CedarSchema.parseJSON("""
-        {"NS": {
-          "commonTypes": {"Ctx": {"type": "Record", "attributes": {"ip": {"type": "Extension", "name": "ipaddr"}}}},
-          "entityTypes": {
-            "User": {"memberOfTypes": ["Group"], "shape": {"type": "Record", "attributes": {
-              "age": {"type": "Long"}, "nick": {"type": "String", "required": false},
-              "boss": {"type": "EntityOrCommon", "name": "User"}, "roles": {"type": "Set", "element": {"type": "String"}}}},
-              "tags": {"type": "String"}},
-            "Group": {},
-            "Color": {"enum": ["red"]}
-          },
-          "actions": {
-            "view": {"memberOf": [{"id": "all"}], "appliesTo": {"principalTypes": ["User"], "resourceTypes": ["Group"], "context": {"type": "Ctx"}}},
-            "all": {}
-          }
-        }}
-        """)
+        let s = try CedarSchema.parseJSON(
+            """
+            {"NS": {
+              "commonTypes": {"Ctx": {"type": "Record", "attributes": {"ip": {"type": "Extension", "name": "ipaddr"}}}},
+              "entityTypes": {
+                "User": {"memberOfTypes": ["Group"], "shape": {"type": "Record", "attributes": {
+                  "age": {"type": "Long"}, "nick": {"type": "String", "required": false},
+                  "boss": {"type": "EntityOrCommon", "name": "User"}, "roles": {"type": "Set", "element": {"type": "String"}}}},
+                  "tags": {"type": "String"}},
+                "Group": {},
+                "Color": {"enum": ["red"]}
+              },
+              "actions": {
+                "view": {"memberOf": [{"id": "all"}], "appliesTo": {"principalTypes": ["User"], "resourceTypes": ["Group"], "context": {"type": "Ctx"}}},
+                "all": {}
+              }
+            }}
+            """)
         let user = try #require(s.entityTypes[EntityType("NS::User")])
         #expect(user.attributes.attributes["boss"]?.type == .entity(EntityType("NS::User")))
         #expect(user.attributes.attributes["nick"]?.required == false)
@@ -117,7 +125,10 @@ import Testing
     }
 
     @Test func jsonErrorsNameTheirPath() {
-        #expect(throws: SchemaError.self) { try CedarSchema.parseJSON(#"{"": {"entityTypes": {"U": {"shape": {"type": "Record", "attributes": {"a": {"type": "U"}}}}}, "actions": {}}}"#) }
+        #expect(throws: SchemaError.self) {
+            try CedarSchema.parseJSON(
+                #"{"": {"entityTypes": {"U": {"shape": {"type": "Record", "attributes": {"a": {"type": "U"}}}}}, "actions": {}}}"#)
+        }
         do {
             _ = try CedarSchema.parseJSON(#"{"": {"entityTypes": {"U": {"shapes": {}}}}}"#)
         } catch {

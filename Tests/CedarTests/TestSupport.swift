@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Cedar
 
 /// Deterministic generator (SplitMix64) so every randomized test is reproducible from its seed.
@@ -57,7 +58,10 @@ func parseErrors(_ text: String) -> [ParseError] {
     return []
 }
 
-func evaluate(_ expr: String, _ request: Request = Request(principal: EntityUID("User", "u"), action: EntityUID("Action", "a"), resource: EntityUID("R", "r")), entities: Entities = .empty) -> Result<Value, EvaluationError>? {
+func evaluate(
+    _ expr: String, _ request: Request = Request(principal: EntityUID("User", "u"), action: EntityUID("Action", "a"), resource: EntityUID("R", "r")),
+    entities: Entities = .empty
+) -> Result<Value, EvaluationError>? {
     guard case .success(let e) = parseExpression(expr) else { return nil }
     do throws(EvaluationError) {
         return .success(try Evaluator(request: request, entities: entities).evaluate(e))

@@ -1,19 +1,21 @@
 import Foundation
 import Testing
+
 @testable import Cedar
 
 /// One rule per test; expectations checked against cedarpy 4.12.2 (see Fixtures/ValidationRegressions/probe-*.json).
 @Suite struct ValidatorTests {
-    static let schema = try! CedarSchema.parse("""
-    type Ctx = { ip: ipaddr, flag?: Bool, rec: { a: Long, b?: String }, when: datetime };
-    entity Group in [Group];
-    entity User in [Group] { age: Long, nick?: String, boss?: User, info: { x: Long, y?: { z: Long } } } tags String;
-    entity Doc { owner: User, level: Long };
-    entity Color enum ["red", "blue"];
-    action view appliesTo { principal: [User], resource: [Doc], context: Ctx };
-    action edit in [view] appliesTo { principal: User, resource: Doc };
-    action noapply;
-    """, file: "test.cedarschema")
+    static let schema = try! CedarSchema.parse(
+        """
+        type Ctx = { ip: ipaddr, flag?: Bool, rec: { a: Long, b?: String }, when: datetime };
+        entity Group in [Group];
+        entity User in [Group] { age: Long, nick?: String, boss?: User, info: { x: Long, y?: { z: Long } } } tags String;
+        entity Doc { owner: User, level: Long };
+        entity Color enum ["red", "blue"];
+        action view appliesTo { principal: [User], resource: [Doc], context: Ctx };
+        action edit in [view] appliesTo { principal: User, resource: Doc };
+        action noapply;
+        """, file: "test.cedarschema")
 
     func diagnostics(_ policies: String) -> [ValidationDiagnostic] {
         guard case .success(let set) = PolicySet.parse(policies, name: "p.cedar") else {
@@ -41,7 +43,10 @@ import Testing
 
     @Test func acceptsWellTypedPolicies() {
         expect("principal.age > 3 && resource.owner.age < principal.age", rejectedWith: nil)
-        #expect(errors(#"permit(principal, action == Action::"view", resource) when { context.ip.isInRange(ip("10.0.0.0/8")) && context.when < datetime("2030-01-01") };"#).isEmpty)
+        #expect(
+            errors(
+                #"permit(principal, action == Action::"view", resource) when { context.ip.isInRange(ip("10.0.0.0/8")) && context.when < datetime("2030-01-01") };"#
+            ).isEmpty)
         expect("principal in resource.owner && principal in Group::\"g\"", rejectedWith: nil)
         expect("principal.hasTag(\"t\") && principal.getTag(\"t\") like \"a*\"", rejectedWith: nil)
     }
@@ -79,7 +84,7 @@ import Testing
 
     @Test func tags() {
         expect(#"principal.getTag("a") == "x""#, rejectedWith: "unable to guarantee safety of access to tag `\"a\"`")
-        expect(#"resource.hasTag("a") && resource.getTag("a") == "x""#, rejectedWith: nil) // hasTag is always false on Doc
+        expect(#"resource.hasTag("a") && resource.getTag("a") == "x""#, rejectedWith: nil)  // hasTag is always false on Doc
         expect(#"principal.hasTag("a") && principal.getTag("b") == "x""#, rejectedWith: "tag `\"b\"`")
     }
 
@@ -96,11 +101,11 @@ import Testing
 
     @Test func equalityAndIn() {
         expect(#"principal.age == "a""#, rejectedWith: "the types Long and String are not compatible")
-        expect(#"1 == "a""#, rejectedWith: nil) // two literals: simply false
-        expect(#""x" == (false && false)"#, rejectedWith: nil) // Cedar folds `&&` of literals into a literal
-        expect(#""x" == !true"#, rejectedWith: "not compatible") // …but not `!`
-        expect("principal == resource", rejectedWith: nil) // different entity types: false, not an error
-        expect("resource in principal", rejectedWith: nil) // impossible hierarchy: false, not an error
+        expect(#"1 == "a""#, rejectedWith: nil)  // two literals: simply false
+        expect(#""x" == (false && false)"#, rejectedWith: nil)  // Cedar folds `&&` of literals into a literal
+        expect(#""x" == !true"#, rejectedWith: "not compatible")  // …but not `!`
+        expect("principal == resource", rejectedWith: nil)  // different entity types: false, not an error
+        expect("resource in principal", rejectedWith: nil)  // impossible hierarchy: false, not an error
         expect("{a: 1} == {a: 1, b: 2}", rejectedWith: "not compatible")
         expect(#"Action::"view" in [Action::"view", Group::"x"]"#, rejectedWith: "the types Action and Group are not compatible")
     }
@@ -123,11 +128,15 @@ import Testing
     }
 
     @Test func scopes() {
-        #expect(errors(#"permit(principal == Doc::"x", action, resource);"#).map(\.message) == ["unable to find an applicable action given the policy scope constraints"])
+        #expect(
+            errors(#"permit(principal == Doc::"x", action, resource);"#).map(\.message) == [
+                "unable to find an applicable action given the policy scope constraints"
+            ])
         #expect(!errors(#"permit(principal, action == Action::"noapply", resource);"#).isEmpty)
         // `edit` is in the `view` group and its context has no `ip`.
-        #expect(errors(#"permit(principal, action in Action::"view", resource) when { context.ip.isIpv4() };"#).map(\.message)
-            == [#"attribute `ip` in context for Action::"edit" not found"#])
+        #expect(
+            errors(#"permit(principal, action in Action::"view", resource) when { context.ip.isIpv4() };"#).map(\.message)
+                == [#"attribute `ip` in context for Action::"edit" not found"#])
         #expect(errors(#"permit(principal, action == Action::"view", resource) when { context.ip.isIpv4() };"#).isEmpty)
         #expect(!errors(#"permit(principal, action in Action::"nope", resource);"#).isEmpty)
         #expect(errors(#"permit(principal is User in Group::"g", action, resource is Doc);"#).isEmpty)
@@ -145,15 +154,16 @@ import Testing
     }
 
     @Test func errorsNamePolicyLineAndColumn() {
-        let found = errors("""
-        @id("first")
-        permit(principal, action, resource);
-        permit(principal, action, resource)
-        when {
-          principal.age > 1 &&
-            principal.nick == "a"
-        };
-        """)
+        let found = errors(
+            """
+            @id("first")
+            permit(principal, action, resource);
+            permit(principal, action, resource)
+            when {
+              principal.age > 1 &&
+                principal.nick == "a"
+            };
+            """)
         #expect(found.count == 1)
         #expect(found.first?.policyID == "policy1")
         #expect(found.first?.location == SourceLocation(file: "p.cedar", line: 6, column: 5))
@@ -175,8 +185,10 @@ import Testing
         for file in files {
             let data = try Data(contentsOf: dir.appendingPathComponent(file))
             let c = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
-            let text = try #require(c["schema"] as? String), policies = try #require(c["policies"] as? String)
-            let wantPassed = try #require(c["passed"] as? Bool), wantFailing = try #require(c["failing"] as? [String])
+            let text = try #require(c["schema"] as? String)
+            let policies = try #require(c["policies"] as? String)
+            let wantPassed = try #require(c["passed"] as? Bool)
+            let wantFailing = try #require(c["failing"] as? [String])
             var failing = Set<String>()
             do {
                 let schema = c["format"] as? String == "json" ? try CedarSchema.parseJSON(text) : try CedarSchema.parse(text)

@@ -14,7 +14,10 @@ import Testing
         let error = await #expect(throws: ChildProcessError.self) {
             try await ChildCommand("/bin/sh", ["-c", "echo 'no such table'; exit 3"]).run()
         }
-        guard case .failed(let command, let status, let output) = error else { Issue.record("\(String(describing: error))"); return }
+        guard case .failed(let command, let status, let output) = error else {
+            Issue.record("\(String(describing: error))")
+            return
+        }
         #expect(command == "/bin/sh -c 'echo 'no such table'; exit 3'")
         #expect(status == "exited with status 3")
         #expect(output == "no such table\n")
@@ -23,7 +26,10 @@ import Testing
 
     @Test func aMissingProgramCannotStart() async throws {
         let error = await #expect(throws: ChildProcessError.self) { try await ChildCommand("/nonexistent/program").run() }
-        guard case .cannotStart(let command, _) = error else { Issue.record("\(String(describing: error))"); return }
+        guard case .cannotStart(let command, _) = error else {
+            Issue.record("\(String(describing: error))")
+            return
+        }
         #expect(command == "/nonexistent/program")
     }
 
@@ -45,16 +51,21 @@ import Testing
         let error = await #expect(throws: ChildProcessError.self) { try await command.run() }
         // Stopped, not waited for: far below the child's 600 s.
         #expect(ContinuousClock.now - started < .seconds(120))
-        guard case .overran(_, let deadline, let output) = error else { Issue.record("\(String(describing: error))"); return }
+        guard case .overran(_, let deadline, let output) = error else {
+            Issue.record("\(String(describing: error))")
+            return
+        }
         #expect(deadline == .milliseconds(500))
         #expect(output == "waiting for a lock\n")
     }
 
     @Test func cancellingTheCallerStopsTheChild() async throws {
         let output = try CapturedOutput()
-        let task = Task { try await ChildCommand("/bin/sh", ["-c", "echo $$; exec /bin/sleep 60"]).supervise(output: output) {
-            try await Task.sleep(for: .seconds(60))
-        } }
+        let task = Task {
+            try await ChildCommand("/bin/sh", ["-c", "echo $$; exec /bin/sleep 60"]).supervise(output: output) {
+                try await Task.sleep(for: .seconds(60))
+            }
+        }
         let pid = try await Self.pid(in: output)
         task.cancel()
         _ = await task.result
@@ -79,7 +90,10 @@ import Testing
         }
         // The work was cancelled, not waited for.
         #expect(ContinuousClock.now - started < .seconds(120))
-        guard case .endedEarly(_, let status, let text) = error else { Issue.record("\(String(describing: error))"); return }
+        guard case .endedEarly(_, let status, let text) = error else {
+            Issue.record("\(String(describing: error))")
+            return
+        }
         #expect(status == "exited with status 1")
         #expect(text == "port taken\n")
     }

@@ -1,7 +1,8 @@
-import Foundation
 import Database
+import Foundation
 import Gateway
 import Testing
+
 @testable import Composition
 
 @Suite struct ConfigurationTests {
@@ -22,7 +23,8 @@ import Testing
     }
 
     @Test func readsEveryField() throws {
-        let configuration = try load("""
+        let configuration = try load(
+            """
             database:
               url: postgres://app@db:5433/portcullis
               pool:
@@ -45,7 +47,8 @@ import Testing
     }
 
     @Test func readsTheWorkloadAPIKeys() throws {
-        let configuration = try load("""
+        let configuration = try load(
+            """
             identity:
               ca_directory: /etc/portcullis/ca
               certificate_ttl: 15m
@@ -81,9 +84,10 @@ import Testing
     }
 
     @Test func unknownKeyNamesPathAndLine() {
-        #expect(throws: ConfigurationError.unknownKey(
-            SourceLocation(file: "portcullis.yaml", line: 3, column: 5), path: "database.pool.max_conections",
-            allowed: ["connect_timeout", "max_connections", "min_connections"])
+        #expect(
+            throws: ConfigurationError.unknownKey(
+                SourceLocation(file: "portcullis.yaml", line: 3, column: 5), path: "database.pool.max_conections",
+                allowed: ["connect_timeout", "max_connections", "min_connections"])
         ) {
             try load("database:\n  pool:\n    max_conections: 5\n")
         }
@@ -149,9 +153,10 @@ import Testing
 
     @Test func missingRequiredFieldIsNamed() throws {
         let configuration = try load("log:\n  level: info\n")
-        #expect(throws: ConfigurationError.missing(
-            SourceLocation(file: "portcullis.yaml", line: 1, column: 1), path: "database.url",
-            hint: "set it in the configuration file or in PORTCULLIS_DATABASE_URL")
+        #expect(
+            throws: ConfigurationError.missing(
+                SourceLocation(file: "portcullis.yaml", line: 1, column: 1), path: "database.url",
+                hint: "set it in the configuration file or in PORTCULLIS_DATABASE_URL")
         ) { try configuration.requireDatabaseURL() }
     }
 
@@ -178,7 +183,9 @@ import Testing
         }
     }
 
-    @Test(arguments: [("500ms", Duration.milliseconds(500)), ("5s", .seconds(5)), ("10m", .seconds(600)), ("1h", .seconds(3600)), ("2d", .seconds(172_800))])
+    @Test(arguments: [
+        ("500ms", Duration.milliseconds(500)), ("5s", .seconds(5)), ("10m", .seconds(600)), ("1h", .seconds(3600)), ("2d", .seconds(172_800)),
+    ])
     func durations(_ text: String, _ expected: Duration) {
         #expect(DurationText.parse(text) == expected)
     }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Composition
 
 /// deploy/: the configuration files the systemd units and the Kubernetes ConfigMap ship are read
@@ -30,8 +31,10 @@ import TestSupport
     }
 
     @Test func kubernetesConfigurationsWithThePodsEnvironment() throws {
-        let secret = ["PORTCULLIS_DATABASE_URL": "postgres://portcullis:secret@postgres-primary.databases.svc:5432/portcullis?sslmode=require",
-                      "PORTCULLIS_ADMIN_LISTEN": "0.0.0.0:9090", "PORTCULLIS_MASTER_KEY_FILE": "/etc/portcullis/master-key/master.key"]
+        let secret = [
+            "PORTCULLIS_DATABASE_URL": "postgres://portcullis:secret@postgres-primary.databases.svc:5432/portcullis?sslmode=require",
+            "PORTCULLIS_ADMIN_LISTEN": "0.0.0.0:9090", "PORTCULLIS_MASTER_KEY_FILE": "/etc/portcullis/master-key/master.key",
+        ]
         let gateway = try load("kubernetes/config/gateway.yaml", environment: secret)
         #expect(gateway.gateway.enabled)
         #expect(gateway.gateway.settings.port == 8443)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Composition
 
 /// `/readyz` fails closed when two checks share a name and only one of them is healthy.

@@ -4,6 +4,7 @@ import PostgresNIO
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import Database
 
 /// The LISTEN loop under the revocation and policy feeds.
@@ -53,8 +54,10 @@ import Testing
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
-                 line: UInt) {
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
+            line: UInt
+        ) {
             guard message.description.contains("disconnected"), let delay = metadata?["retry_in"] else { return }
             observed.delays.withLock { $0.append("\(delay)") }
         }
@@ -67,10 +70,12 @@ import Testing
         try await TestDatabase.withFreshDatabase { url in
             let logger = Self.quietLogger
             let observed = Observed(failures: 6)
-            let subscription = ChannelSubscription(channel: "subscription_test", name: "test feed", openConnection: {
-                if observed.refuse() { throw Refused() }
-                return try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
-            }, logger: Logger(label: "subscription-test") { _ in RetryLog(observed: observed) })
+            let subscription = ChannelSubscription(
+                channel: "subscription_test", name: "test feed",
+                openConnection: {
+                    if observed.refuse() { throw Refused() }
+                    return try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+                }, logger: Logger(label: "subscription-test") { _ in RetryLog(observed: observed) })
             let running = Task {
                 await subscription.run(resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in }, disconnected: {})
             }
@@ -78,7 +83,8 @@ import Testing
             try await Self.waitUntil("the first synchronisation", timeout: .seconds(20)) { observed.resyncs.withLock { $0.count } == 1 }
 
             let lost = try await TestDatabase.withClient(url) { client in
-                let rows = try await client.query("""
+                let rows = try await client.query(
+                    """
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                     WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'
                     """)
@@ -106,13 +112,17 @@ import Testing
             let logger = Self.quietLogger
             let observed = Observed(failures: 0)
             let bound = Duration.seconds(1)
-            let subscription = ChannelSubscription(channel: "subscription_test", name: "test feed", openConnection: {
-                try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
-            }, liveness: FeedLiveness(timeout: bound), logger: logger)
+            let subscription = ChannelSubscription(
+                channel: "subscription_test", name: "test feed",
+                openConnection: {
+                    try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+                }, liveness: FeedLiveness(timeout: bound), logger: logger)
             let running = Task {
-                await subscription.run(resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in
-                    while !observed.released.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
-                }, disconnected: { observed.disconnections.withLock { $0.append(.now) } })
+                await subscription.run(
+                    resync: { observed.resyncs.withLock { $0.append(.now) } },
+                    receive: { _ in
+                        while !observed.released.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
+                    }, disconnected: { observed.disconnections.withLock { $0.append(.now) } })
             }
             defer {
                 observed.released.store(true, ordering: .releasing)
@@ -154,25 +164,31 @@ import Testing
             let logger = ChannelSubscriptionTests.quietLogger
             let observed = ChannelSubscriptionTests.Observed(failures: 0)
             let bound = Duration.seconds(1)
-            let subscription = ChannelSubscription(channel: "subscription_test", name: "test feed", openConnection: {
-                let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
-                for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) {
-                    observed.backends.withLock { $0.append(pid) }
-                }
-                return connection
-            }, liveness: FeedLiveness(timeout: bound), logger: logger)
+            let subscription = ChannelSubscription(
+                channel: "subscription_test", name: "test feed",
+                openConnection: {
+                    let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+                    for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) {
+                        observed.backends.withLock { $0.append(pid) }
+                    }
+                    return connection
+                }, liveness: FeedLiveness(timeout: bound), logger: logger)
             let running = Task {
-                await subscription.run(resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in },
-                                       disconnected: { observed.disconnections.withLock { $0.append(.now) } })
+                await subscription.run(
+                    resync: { observed.resyncs.withLock { $0.append(.now) } }, receive: { _ in },
+                    disconnected: { observed.disconnections.withLock { $0.append(.now) } })
             }
             defer { running.cancel() }
-            try await ChannelSubscriptionTests.waitUntil("the first synchronisation", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 1 }
+            try await ChannelSubscriptionTests.waitUntil("the first synchronisation", timeout: .seconds(10)) {
+                observed.resyncs.withLock { $0.count } == 1
+            }
             // Probes run for a while first, so the freeze falls anywhere between two of them.
             try await Task.sleep(for: .milliseconds(Int.random(in: 500...1500)))
             // The newest: under load a probe may already have missed the 1 s bound once.
             let backend = try #require(observed.backends.withLock { $0.last })
             let backendsBefore = observed.backends.withLock { $0.count }
-            try #require(kill(backend, SIGSTOP) == 0, "cannot stop PostgreSQL backend \(backend) (errno \(errno)): run as root or as the server's user")
+            try #require(
+                kill(backend, SIGSTOP) == 0, "cannot stop PostgreSQL backend \(backend) (errno \(errno)): run as root or as the server's user")
             let frozen = ContinuousClock.now
             defer { kill(backend, SIGCONT) }
             try await ChannelSubscriptionTests.waitUntil("the silent connection to be given up", timeout: .seconds(10)) {
@@ -186,7 +202,9 @@ import Testing
             // Probes every fifth of the bound: the last answer before the freeze is at most about
             // two of them old (one may have been in flight), so the bound is mostly used.
             #expect(detection >= bound / 2)
-            try await ChannelSubscriptionTests.waitUntil("the resync on a fresh backend", timeout: .seconds(5)) { observed.resyncs.withLock { $0.count } >= 2 }
+            try await ChannelSubscriptionTests.waitUntil("the resync on a fresh backend", timeout: .seconds(5)) {
+                observed.resyncs.withLock { $0.count } >= 2
+            }
             #expect(observed.backends.withLock { $0.count } > backendsBefore)
             kill(backend, SIGCONT)
             running.cancel()

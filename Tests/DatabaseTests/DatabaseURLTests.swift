@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Database
 
 @Suite struct DatabaseURLTests {

@@ -3,15 +3,18 @@ import Logging
 import PostgresNIO
 import TestSupport
 import Testing
+
 @testable import Database
 
 @Suite struct MigratorTests {
     let logger = Logger(label: "migrator-test")
 
-    let first = Migration(version: 1, name: "create_things", sql: """
-        CREATE TABLE things (id bigint PRIMARY KEY, label text NOT NULL);
-        INSERT INTO things VALUES (1, 'one; with a semicolon');
-        """)
+    let first = Migration(
+        version: 1, name: "create_things",
+        sql: """
+            CREATE TABLE things (id bigint PRIMARY KEY, label text NOT NULL);
+            INSERT INTO things VALUES (1, 'one; with a semicolon');
+            """)
     let second = Migration(version: 2, name: "add_colour", sql: "ALTER TABLE things ADD COLUMN colour text;")
 
     @Test func bundledMigrationsLoadInOrder() throws {

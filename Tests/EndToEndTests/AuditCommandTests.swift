@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TestSupport
 import Testing
+
 @testable import Audit
 
 /// `portcullis audit export|search|verify` as an operator runs them, on a seeded history.
@@ -16,9 +17,10 @@ import Testing
                 let route = i % 2 == 0 ? "billing" : "shipments"
                 let outcome = i % 4 == 0 ? "deny" : "allow"
                 let details: String? = i == 5 ? #"{"note":"a, \"quoted\"\nvalue"}"# : nil
-                return AuditEvent(time: start.addingTimeInterval(Double(i) * 60), kind: .access, requestID: "req-\(i)",
-                                  principal: principal, action: "GET", route: route, target: "/v1/x/\(i)", outcome: outcome,
-                                  details: details)
+                return AuditEvent(
+                    time: start.addingTimeInterval(Double(i) * 60), kind: .access, requestID: "req-\(i)",
+                    principal: principal, action: "GET", route: route, target: "/v1/x/\(i)", outcome: outcome,
+                    details: details)
             }
             try await TestDatabase.withClient(url) { client in
                 let logger = Logger(label: "audit-cli-test")
@@ -28,12 +30,15 @@ import Testing
             let environment = ["PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_LOG_LEVEL": "error"]
 
             // Export: every alice event in the window, oldest first, one v1 JSON object per line.
-            let from = start.addingTimeInterval(30 * 60), to = start.addingTimeInterval(90 * 60)
-            let since = ISO8601DateFormatter().string(from: from), until = ISO8601DateFormatter().string(from: to)
+            let from = start.addingTimeInterval(30 * 60)
+            let to = start.addingTimeInterval(90 * 60)
+            let since = ISO8601DateFormatter().string(from: from)
+            let until = ISO8601DateFormatter().string(from: to)
             let window = events.filter { $0.principal == #"User::"alice""# && $0.time >= from && $0.time < to }
             #expect(!window.isEmpty)
-            let export = try PortcullisProcess(["audit", "export", "--principal", #"User::"alice""#, "--since", since, "--until", until],
-                                               environment: environment)
+            let export = try PortcullisProcess(
+                ["audit", "export", "--principal", #"User::"alice""#, "--since", since, "--until", until],
+                environment: environment)
             #expect(try await export.wait() == 0, "\(export.standardError)")
             let exported = export.standardOutput.split(separator: "\n").compactMap {
                 (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
@@ -47,8 +52,9 @@ import Testing
             #expect(csv.standardOutput.contains(#""{""note"":""a, \""quoted\""\nvalue""}""#))
 
             // Search: newest first, filtered by route and decision.
-            let search = try PortcullisProcess(["audit", "search", "--route", "billing", "--decision", "deny", "--limit", "5"],
-                                               environment: environment)
+            let search = try PortcullisProcess(
+                ["audit", "search", "--route", "billing", "--decision", "deny", "--limit", "5"],
+                environment: environment)
             #expect(try await search.wait() == 0)
             let expected = events.filter { $0.route == "billing" && $0.outcome == "deny" }.suffix(5).reversed()
             let found = search.standardOutput.split(separator: "\n").compactMap {

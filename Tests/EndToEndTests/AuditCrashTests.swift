@@ -1,9 +1,10 @@
-@testable import Audit
 import Database
 import Foundation
 import PostgresNIO
 import TestSupport
 import Testing
+
+@testable import Audit
 
 /// The hardening issue's crash: `portcullis serve` killed with SIGKILL while requests stream
 /// through it. With `audit.durability: before_response` every request that was answered has
@@ -28,8 +29,10 @@ import Testing
             try (0..<40_000).map { "url = \"https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments/\($0)\"\noutput = \"/dev/null\"\n" }
                 .joined().write(to: requests, atomically: true, encoding: .utf8)
             let load = try PortcullisProcess(
-                ["-s", "--cacert", gateway.directory.appendingPathComponent("certs/ca-bundle.crt").path, "--parallel", "--parallel-max", "16",
-                 "-w", "%{http_code} %header{x-request-id}\\n", "-K", requests.path],
+                [
+                    "-s", "--cacert", gateway.directory.appendingPathComponent("certs/ca-bundle.crt").path, "--parallel", "--parallel-max", "16",
+                    "-w", "%{http_code} %header{x-request-id}\\n", "-K", requests.path,
+                ],
                 executable: URL(fileURLWithPath: "/usr/bin/curl"))
             let deadline = ContinuousClock.now + .seconds(60)
             while load.standardOutput.split(separator: "\n").count < 300, ContinuousClock.now < deadline, load.isRunning {
@@ -60,7 +63,9 @@ import Testing
             print("SIGKILL under load with before_response: \(answered.count) answered, \(missing.count) without an audit record")
             #expect(missing.isEmpty, "answered but not recorded: \(missing.prefix(10))")
 
-            let report = try await gateway.cli(["audit", "verify", "--config", gateway.directory.appendingPathComponent(GatewayFixture.configFileName).path])
+            let report = try await gateway.cli([
+                "audit", "verify", "--config", gateway.directory.appendingPathComponent(GatewayFixture.configFileName).path,
+            ])
             #expect(report.contains("no clean stop"), "\(report)")
             #expect(report.contains("intact"), "\(report)")
         }

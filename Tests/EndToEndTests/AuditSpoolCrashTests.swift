@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import Audit
 
 /// The issue's crash test: a writer spooling (PostgreSQL unreachable) is killed with SIGKILL;
@@ -12,21 +13,23 @@ import Testing
         defer { try? FileManager.default.removeItem(at: spool) }
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString).yaml")
         try """
-            audit:
-              spool_directory: \(spool.path)
-              batch_size: 200
-              flush_interval: 5ms
-            database:
-              pool:
-                connect_timeout: 200ms
-            """.write(to: config, atomically: true, encoding: .utf8)
+        audit:
+          spool_directory: \(spool.path)
+          batch_size: 200
+          flush_interval: 5ms
+        database:
+          pool:
+            connect_timeout: 200ms
+        """.write(to: config, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: config) }
 
         let closedPort = try FreePort.reserve()
         let writer = try PortcullisProcess(
             ["audit", "load", "--events", "10000000", "--config", config.path],
-            environment: ["PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:\(closedPort)/none?sslmode=disable",
-                          "PORTCULLIS_LOG_LEVEL": "critical"])
+            environment: [
+                "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:\(closedPort)/none?sslmode=disable",
+                "PORTCULLIS_LOG_LEVEL": "critical",
+            ])
         // Progress lines report `spooled=N` only after those N events were fsynced.
         func acknowledged() -> Int {
             writer.standardOutput.split(separator: "\n").compactMap { line -> Int? in

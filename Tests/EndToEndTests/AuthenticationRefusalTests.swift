@@ -52,14 +52,16 @@ import Testing
     /// with the cookie cleared, even where anonymous callers or the connection's certificate
     /// would be admitted.
     @Test func aSessionCookieThatDoesNotHoldIsRefusedAndCleared() async throws {
-        let policies = ["logistics.cedar": """
+        let policies = [
+            "logistics.cedar": """
             @id("dispatchers-read-shipments")
             permit (principal in Role::"dispatcher", action in Action::"read", resource == Route::"shipments");
             @id("anyone-reads-health")
             permit (principal, action == Action::"GET", resource == Route::"shipments-health");
             @id("billing-service-uses-billing")
             permit (principal == Service::"billing", action, resource == Route::"billing");
-            """]
+            """
+        ]
         try await GatewayFixture.run(policies: policies, routes: Self.routes, gatewayLines: ["session_idle_timeout: 3s"]) { gateway in
             _ = try await gateway.cli(["service", "add", "billing", "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/billing"])
             let billing = ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"]
@@ -119,10 +121,14 @@ import Testing
         let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
         let form = try gateway.curl("/.portcullis/login", browser)
         let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-        let signIn = try gateway.curl("/.portcullis/login", browser + [
-            "--data-urlencode", "login=\(login)", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)"])
-        let cookie = try #require(signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value,
-                                  "\(signIn.status) \(signIn.body)")
+        let signIn = try gateway.curl(
+            "/.portcullis/login",
+            browser + [
+                "--data-urlencode", "login=\(login)", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+            ])
+        let cookie = try #require(
+            signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value,
+            "\(signIn.status) \(signIn.body)")
         return String(cookie.dropFirst("__Host-portcullis=".count).prefix { $0 != ";" })
     }
 

@@ -21,10 +21,10 @@ import Testing
         [
             "identity-api.cedar": WorkloadEndToEndTests.policies["identity-api.cedar"] ?? "",
             "billing.cedar": #"""
-                @id("billing-service-with-its-certificate")
-                permit (principal == Service::"billing", action, resource == Route::"billing")
-                when { context.cert.present };
-                """#,
+            @id("billing-service-with-its-certificate")
+            permit (principal == Service::"billing", action, resource == Route::"billing")
+            when { context.cert.present };
+            """#,
         ]
     }
 
@@ -32,8 +32,10 @@ import Testing
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             let secret = try await gateway.serviceSecret("billing")
             _ = try await gateway.cli(["service", "add", "fleet-sync", "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/fleet-sync"])
-            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/fleet-sync",
-                                       "--out", gateway.path("fleet-sync"), "--ca", gateway.certs])
+            _ = try await gateway.cli([
+                "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/fleet-sync",
+                "--out", gateway.path("fleet-sync"), "--ca", gateway.certs,
+            ])
             let billing = ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"]
             let fleet = ["--cert", gateway.path("fleet-sync") + ".crt", "--key", gateway.path("fleet-sync") + ".key"]
             let form = ["-d", "grant_type=client_credentials", "-d", "client_id=billing", "-d", "client_secret=\(secret)"]
@@ -71,8 +73,10 @@ import Testing
                 #expect(audit.contains(reason) && audit.contains(#""outcome":"deny""#), "\(audit)")
             }
             // The identity API accepts it only with the gateway's word for the certificate.
-            let direct = try GatewayFixture.curl(["-X", "POST", "-H", "authorization: Bearer \(bound)",
-                                                  "http://127.0.0.1:\(gateway.identityPort)/v1/logout"])
+            let direct = try GatewayFixture.curl([
+                "-X", "POST", "-H", "authorization: Bearer \(bound)",
+                "http://127.0.0.1:\(gateway.identityPort)/v1/logout",
+            ])
             #expect(direct.status == 401, "\(direct.body)")
 
             // Obtained without a certificate (straight from the identity listener): unbound, and
@@ -117,9 +121,11 @@ import Testing
 
     /// RFC 8705 `x5t#S256` of a PEM certificate's leaf, computed by OpenSSL: unpadded base64url SHA-256 of the DER.
     static func thumbprint(_ file: String) throws -> String {
-        let (status, output) = try ChildProcess.run(URL(fileURLWithPath: "/bin/sh"), [
-            "-c", "openssl x509 -in \"$1\" -outform DER | openssl dgst -sha256 -binary | basenc --base64url", "sh", file,
-        ])
+        let (status, output) = try ChildProcess.run(
+            URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c", "openssl x509 -in \"$1\" -outform DER | openssl dgst -sha256 -binary | basenc --base64url", "sh", file,
+            ])
         guard status == 0 else { throw PortcullisProcess.Failure(description: "thumbprint of \(file): \(output)") }
         return output.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "=", with: "")
     }
@@ -130,7 +136,8 @@ extension GatewayFixture {
     func serviceSecret(_ name: String) async throws -> String {
         let output = try await cli(["service", "add", name, "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/\(name)"])
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("client secret") }),
-              let secret = line.split(separator: " ").last else { throw PortcullisProcess.Failure(description: "no client secret in \(output)") }
+            let secret = line.split(separator: " ").last
+        else { throw PortcullisProcess.Failure(description: "no client secret in \(output)") }
         return String(secret)
     }
 }

@@ -14,7 +14,8 @@ import Testing
             visited.append(path.joined(separator: " "))
             let subcommands = Self.subcommands(in: help)
             for promised in Self.promisedSubcommands(in: help) where !subcommands.contains(promised) {
-                Issue.record("'portcullis \(path.joined(separator: " "))' promises '\(promised)', which is no subcommand (it has \(subcommands.sorted()))")
+                Issue.record(
+                    "'portcullis \(path.joined(separator: " "))' promises '\(promised)', which is no subcommand (it has \(subcommands.sorted()))")
             }
             for name in subcommands.subtracting(Self.aliases(in: help)) where name != "help" { pending.append(path + [name]) }
         }
@@ -31,7 +32,10 @@ import Testing
     static func help(_ path: [String]) async throws -> String {
         let process = try PortcullisProcess(path + ["--help"])
         let status = try await process.wait()
-        guard status == 0 else { throw PortcullisProcess.Failure(description: "portcullis \(path.joined(separator: " ")) --help exited \(status): \(process.standardError)") }
+        guard status == 0 else {
+            throw PortcullisProcess.Failure(
+                description: "portcullis \(path.joined(separator: " ")) --help exited \(status): \(process.standardError)")
+        }
         return process.standardOutput
     }
 

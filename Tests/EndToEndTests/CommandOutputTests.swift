@@ -8,8 +8,10 @@ import Testing
     @Test func commandsSpeakPlainlyAndLogOnlyWhenAsked() async throws {
         try await TestDatabase.withFreshDatabase { url in
             let environment = ["PORTCULLIS_DATABASE_URL": url.connectionString]
-            for arguments in [["migrate"], ["policy", "history"], ["audit", "search", "--principal", "dana"], ["audit", "verify"],
-                              ["policy", "list"]] {
+            for arguments in [
+                ["migrate"], ["policy", "history"], ["audit", "search", "--principal", "dana"], ["audit", "verify"],
+                ["policy", "list"],
+            ] {
                 // Several times: the pool's start and stop race the command's first and last query.
                 for _ in 0..<3 {
                     let command = try PortcullisProcess(arguments, environment: environment)

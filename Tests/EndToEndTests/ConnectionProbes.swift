@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,8 +53,10 @@ final class OpenSSLClient {
     /// - Parameter output: a file that receives what the server sends; by default it is dropped.
     init(port: Int, serverName: String, caFile: String, output: URL? = nil) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_client", "-quiet", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-CAfile", caFile,
-                             "-verify_return_error"]
+        process.arguments = [
+            "s_client", "-quiet", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-CAfile", caFile,
+            "-verify_return_error",
+        ]
         process.standardInput = input
         if let output {
             FileManager.default.createFile(atPath: output.path, contents: nil)

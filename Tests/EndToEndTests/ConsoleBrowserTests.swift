@@ -25,8 +25,10 @@ import Testing
         return probeStatus == 0
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] != nil || browserAvailable,
-                   "needs chromium, chromium-driver and selenium (scripts/test installs them)"))
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment["CI"] != nil || browserAvailable,
+            "needs chromium, chromium-driver and selenium (scripts/test installs them)"))
     func editTestDiffAndPushPoliciesInABrowser() async throws {
         try #require(Self.browserAvailable, "chromium, chromium-driver and selenium are required under CI")
         try await GatewayFixture.run(policies: ConsoleTests.policies, routes: ConsoleTests.routes, policySource: "database") { gateway in
@@ -43,8 +45,10 @@ import Testing
             #expect(try gateway.curl("/v1/reports", bearer).status == 403)
             var recorded = 0
             for _ in 0..<100 where recorded < 2 {
-                let reply = try GatewayFixture.curl(["-H", "authorization: Bearer \(samToken)",
-                                                     "http://127.0.0.1:\(gateway.identityPort)/v1/admin/audit?route=shipments"])
+                let reply = try GatewayFixture.curl([
+                    "-H", "authorization: Bearer \(samToken)",
+                    "http://127.0.0.1:\(gateway.identityPort)/v1/admin/audit?route=shipments",
+                ])
                 recorded = reply.body.split(separator: "\n").count
                 if recorded < 2 { try await Task.sleep(for: .milliseconds(100)) }
             }
@@ -53,11 +57,13 @@ import Testing
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let screenshots = root.appendingPathComponent(".build/screenshots").path
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/console_browser.py").path
-            let result = try await Self.run(Self.python, [
-                script, "--url", "https://localhost:\(gateway.gatewayPort)", "--certificate", "\(gateway.certs)/gateway.crt",
-                "--login", "sam", "--password", samPassword, "--totp-secret", secret, "--screenshots", screenshots,
-                "--chromium", Self.chromium, "--chromedriver", Self.chromedriver,
-            ])
+            let result = try await Self.run(
+                Self.python,
+                [
+                    script, "--url", "https://localhost:\(gateway.gatewayPort)", "--certificate", "\(gateway.certs)/gateway.crt",
+                    "--login", "sam", "--password", samPassword, "--totp-secret", secret, "--screenshots", screenshots,
+                    "--chromium", Self.chromium, "--chromedriver", Self.chromedriver,
+                ])
             let consoleLog = gateway.serve.standardError.split(separator: "\n").filter { $0.contains("console") }.joined(separator: "\n")
             #expect(result.status == 0, "\(result.output)\n\(consoleLog)")
 

@@ -21,10 +21,10 @@ import Tokens
             "identity-admin.cedar": ConsoleSession.repositoryFile("policies/identity-admin.cedar"),
             "schema.cedarschema": PolicyFixtures.schema,
             "shipments.cedar": """
-                @id("shipments.dispatchers-read")
-                permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"shipments")
-                when { context.http.path like "/v1/shipments*" };
-                """,
+            @id("shipments.dispatchers-read")
+            permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"shipments")
+            when { context.http.path like "/v1/shipments*" };
+            """,
         ]
     }
 
@@ -62,7 +62,8 @@ import Tokens
 
             let page = try sam.get(AdminConsole.prefix + "users")
             #expect(page.status == 200)
-            #expect(page.header("content-security-policy") == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            #expect(
+                page.header("content-security-policy") == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                     + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
             #expect(page.header("x-content-type-options") == "nosniff")
             #expect(page.header("referrer-policy") == "no-referrer")
@@ -77,8 +78,11 @@ import Tokens
             let form = ["login": "mallory", "email": "mallory@logistics.example", "display_name": "<script>alert(1)</script>", "roles": "dispatcher"]
             #expect(try sam.post(AdminConsole.prefix + "users", form).status == 403, "a form without the CSRF token is refused")
             #expect(try sam.post(AdminConsole.prefix + "users", form.merging(["csrf": String(csrf.reversed())]) { $1 }).status == 403)
-            #expect(try sam.post(AdminConsole.prefix + "users", form.merging(["csrf": csrf]) { $1 },
-                                 ["-H", "origin: https://evil.example"]).status == 403, "a cross-site post is refused")
+            #expect(
+                try sam.post(
+                    AdminConsole.prefix + "users", form.merging(["csrf": csrf]) { $1 },
+                    ["-H", "origin: https://evil.example"]
+                ).status == 403, "a cross-site post is refused")
             #expect(try sam.get(AdminConsole.prefix + "users/mallory").status == 404, "refused posts change nothing")
             let check = try sam.post(AdminConsole.prefix + "policies/check", json: #"{"base":1,"files":{}}"#, csrf: nil)
             #expect(check.status == 403, "a JSON post without the X-CSRF-Token header is refused")
@@ -143,12 +147,16 @@ struct ConsoleSession {
     /// step, so the current step's code is still unused for the login that follows.
     static func enrolTOTP(_ gateway: GatewayFixture, _ login: String, _ password: String) throws -> String {
         let token = try gateway.accessToken(login, password)
-        let begin = try GatewayFixture.curl(["-X", "POST", "-H", "authorization: Bearer \(token)", "http://127.0.0.1:\(gateway.identityPort)/v1/mfa/totp"])
+        let begin = try GatewayFixture.curl([
+            "-X", "POST", "-H", "authorization: Bearer \(token)", "http://127.0.0.1:\(gateway.identityPort)/v1/mfa/totp",
+        ])
         let secret = try #require(begin.json["secret"] as? String)
         let totp = TOTP(secret: try #require(Base32.decode(secret)))
         let code = totp.code(forStep: TOTP.step(at: Date()) - 1)
-        let confirm = try GatewayFixture.curl(["-H", "authorization: Bearer \(token)", "-H", "content-type: application/json",
-                                               "-d", #"{"code":"\#(code)"}"#, "http://127.0.0.1:\(gateway.identityPort)/v1/mfa/totp/confirm"])
+        let confirm = try GatewayFixture.curl([
+            "-H", "authorization: Bearer \(token)", "-H", "content-type: application/json",
+            "-d", #"{"code":"\#(code)"}"#, "http://127.0.0.1:\(gateway.identityPort)/v1/mfa/totp/confirm",
+        ])
         #expect(confirm.status == 200, "enrolment: \(confirm.body)")
         return secret
     }
@@ -173,12 +181,16 @@ struct ConsoleSession {
     }
 
     func post(_ path: String, _ fields: [String: String], _ extra: [String] = []) throws -> GatewayFixture.Reply {
-        try gateway.curl(path, ["-b", jar, "-c", jar, "-H", "accept: text/html"] + extra
-                         + fields.sorted { $0.key < $1.key }.flatMap { ["--data-urlencode", "\($0.key)=\($0.value)"] }, host: Self.host)
+        try gateway.curl(
+            path,
+            ["-b", jar, "-c", jar, "-H", "accept: text/html"] + extra
+                + fields.sorted { $0.key < $1.key }.flatMap { ["--data-urlencode", "\($0.key)=\($0.value)"] }, host: Self.host)
     }
 
     func post(_ path: String, json: String, csrf: String?) throws -> GatewayFixture.Reply {
-        try gateway.curl(path, ["-b", jar, "-c", jar, "-H", "content-type: application/json", "-d", json]
-                         + (csrf.map { ["-H", "x-csrf-token: \($0)"] } ?? []), host: Self.host)
+        try gateway.curl(
+            path,
+            ["-b", jar, "-c", jar, "-H", "content-type: application/json", "-d", json]
+                + (csrf.map { ["-H", "x-csrf-token: \($0)"] } ?? []), host: Self.host)
     }
 }

@@ -40,17 +40,21 @@ import Testing
     }
 
     static let cases = [
-        Case(channel: "portcullis_identity", check: "identity", refusal: "revocation state is unavailable",
-             change: ["user", "disable", "dana"], statusAfterResync: 401),
-        Case(channel: "portcullis_policies", check: "policies", refusal: "the policy in force may be outdated",
-             change: ["policy", "push", "DIR", "-m", "open /b instead of /a"], statusAfterResync: 403),
+        Case(
+            channel: "portcullis_identity", check: "identity", refusal: "revocation state is unavailable",
+            change: ["user", "disable", "dana"], statusAfterResync: 401),
+        Case(
+            channel: "portcullis_policies", check: "policies", refusal: "the policy in force may be outdated",
+            change: ["policy", "push", "DIR", "-m", "open /b instead of /a"], statusAfterResync: 403),
     ]
 
     @Test(arguments: cases)
     func aFrozenFeedFailsClosedWithinItsBoundAndRecovers(_ feed: Case) async throws {
         let (channel, check, refusal) = (feed.channel, feed.check, feed.refusal)
-        try await GatewayFixture.run(policies: ["shipments.cedar": PolicyFixtures.opens("a"), "schema.cedarschema": PolicyFixtures.schema],
-                                     routes: Self.routes, policySource: "database") { fixture in
+        try await GatewayFixture.run(
+            policies: ["shipments.cedar": PolicyFixtures.opens("a"), "schema.cedarschema": PolicyFixtures.schema],
+            routes: Self.routes, policySource: "database"
+        ) { fixture in
             let token = try fixture.accessToken("dana", try await fixture.createUser("dana", roles: ["dispatcher"]))
             let credential = ["-H", "authorization: Bearer \(token)"]
             #expect(try fixture.curl("/a/1", credential).status == 200)
@@ -58,7 +62,8 @@ import Testing
             let database = try DatabaseURL(try #require(fixture.environment["PORTCULLIS_DATABASE_URL"])).database
             try await TestDatabase.withClient(try TestDatabase.serverURL()) { admin in
                 let backend = try await Self.listeningBackend(admin, database: database, channel: channel)
-                try #require(kill(backend, SIGSTOP) == 0, "cannot stop PostgreSQL backend \(backend) (errno \(errno)): run as root or as the server's user")
+                try #require(
+                    kill(backend, SIGSTOP) == 0, "cannot stop PostgreSQL backend \(backend) (errno \(errno)): run as root or as the server's user")
                 let frozen = ContinuousClock.now
                 defer { kill(backend, SIGCONT) }
                 do {
@@ -92,7 +97,10 @@ import Testing
             }
             let resumed = ContinuousClock.now
             while try Curl.get("http://\(fixture.adminAddress)/readyz").status != 200 {
-                guard ContinuousClock.now - resumed < .seconds(15) else { Issue.record("not ready again 15 s after SIGCONT"); return }
+                guard ContinuousClock.now - resumed < .seconds(15) else {
+                    Issue.record("not ready again 15 s after SIGCONT")
+                    return
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             print("\(channel) feed synchronised again \(ContinuousClock.now - resumed) after SIGCONT")
@@ -104,7 +112,8 @@ import Testing
     /// The backend holding the gateway's LISTEN on `channel`: exactly one.
     static func listeningBackend(_ admin: PostgresClient, database: String, channel: String) async throws -> pid_t {
         var found: [Int32] = []
-        let rows = try await admin.query("""
+        let rows = try await admin.query(
+            """
             SELECT pid FROM pg_stat_activity WHERE datname = \(database) AND query LIKE \("LISTEN \"\(channel)\"%")
             """)
         for try await pid in rows.decode(Int32.self) { found.append(pid) }

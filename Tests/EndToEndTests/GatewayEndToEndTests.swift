@@ -25,15 +25,15 @@ import Testing
 
     static let policies = [
         "logistics.cedar": """
-            @id("dispatchers-read-shipments")
-            permit (principal in Role::"dispatcher", action in Action::"read", resource == Route::"shipments");
-            @id("anyone-reads-health")
-            permit (principal, action == Action::"GET", resource == Route::"shipments-health");
-            @id("billing-service-uses-billing")
-            permit (principal == Service::"billing", action, resource == Route::"billing");
-            @id("nobody-on-admin-paths")
-            forbid (principal, action, resource == Route::"shipments") when { context.http.path like "/admin*" };
-            """,
+        @id("dispatchers-read-shipments")
+        permit (principal in Role::"dispatcher", action in Action::"read", resource == Route::"shipments");
+        @id("anyone-reads-health")
+        permit (principal, action == Action::"GET", resource == Route::"shipments-health");
+        @id("billing-service-uses-billing")
+        permit (principal == Service::"billing", action, resource == Route::"billing");
+        @id("nobody-on-admin-paths")
+        forbid (principal, action, resource == Route::"shipments") when { context.http.path like "/admin*" };
+        """
     ]
 
     @Test func bearerTokensAreAllowedAndDeniedByPolicyAndEveryDecisionIsAudited() async throws {
@@ -86,24 +86,30 @@ import Testing
     @Test func theIdentityAssertionVerifiesWithPyJWTAndSpoofedHeadersNeverArrive() async throws {
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
-            let spoofed = ["X-Forwarded-User: admin", "X_Forwarded_User: admin", "X-Auth-Request-Email: ceo@corp", "Remote-User: admin",
-                           "X-Pomerium-Claim-Email: ceo@corp", "x-goog-authenticated-user-email: accounts.google.com:ceo@corp",
-                           "X-Forwarded-Uri: /public/health", "X-Original-URL: /public", "X-Rewrite-URL: /public",
-                           "X-Envoy-Original-Path: /public", "X-Forwarded-Host: public.corp", "X-Forwarded-Proto: http",
-                           "X-Portcullis-Assertion: forged", "X-Real-IP: 10.9.9.9", "Forwarded: for=10.9.9.9",
-                           "Cookie: theme=dark; __Host-portcullis=stolen"]
+            let spoofed = [
+                "X-Forwarded-User: admin", "X_Forwarded_User: admin", "X-Auth-Request-Email: ceo@corp", "Remote-User: admin",
+                "X-Pomerium-Claim-Email: ceo@corp", "x-goog-authenticated-user-email: accounts.google.com:ceo@corp",
+                "X-Forwarded-Uri: /public/health", "X-Original-URL: /public", "X-Rewrite-URL: /public",
+                "X-Envoy-Original-Path: /public", "X-Forwarded-Host: public.corp", "X-Forwarded-Proto: http",
+                "X-Portcullis-Assertion: forged", "X-Real-IP: 10.9.9.9", "Forwarded: for=10.9.9.9",
+                "Cookie: theme=dark; __Host-portcullis=stolen",
+            ]
             let reply = try gateway.curl("/v1/shipments", ["-H", "authorization: Bearer \(token)"] + spoofed.flatMap { ["-H", $0] })
             // `X_Forwarded_User` (an underscore in a header name) is refused outright.
             #expect(reply.status == 400)
-            let accepted = try gateway.curl("/v1/shipments", ["-H", "authorization: Bearer \(token)"]
-                                            + spoofed.filter { !$0.contains("_Forwarded") }.flatMap { ["-H", $0] })
+            let accepted = try gateway.curl(
+                "/v1/shipments",
+                ["-H", "authorization: Bearer \(token)"]
+                    + spoofed.filter { !$0.contains("_Forwarded") }.flatMap { ["-H", $0] })
             #expect(accepted.status == 200)
             let received = try #require(gateway.upstreamRequests().last)
             let headers = (received["headers"] as? [[String]] ?? []).map { ($0[0], $0[1]) }
             let names = Set(headers.map(\.0))
-            for forbidden in ["x-forwarded-user", "x-auth-request-email", "remote-user", "x-pomerium-claim-email",
-                              "x-goog-authenticated-user-email", "x-forwarded-uri", "x-original-url", "x-rewrite-url",
-                              "x-envoy-original-path", "x-real-ip", "forwarded", "authorization"] {
+            for forbidden in [
+                "x-forwarded-user", "x-auth-request-email", "remote-user", "x-pomerium-claim-email",
+                "x-goog-authenticated-user-email", "x-forwarded-uri", "x-original-url", "x-rewrite-url",
+                "x-envoy-original-path", "x-real-ip", "forwarded", "authorization",
+            ] {
                 #expect(!names.contains(forbidden), "\(forbidden) reached the upstream")
             }
             #expect(headers.first { $0.0 == "x-forwarded-host" }?.1 == "shipments.localhost")
@@ -128,8 +134,10 @@ import Testing
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
             let auth = ["--path-as-is", "-H", "authorization: Bearer \(token)"]
-            let refused = ["/health/%2e%2e/admin", "/health/%2e%2e%2fadmin", "/health/..%5cadmin", "/admin%00.css", "/%zz",
-                           "/health/%252e%252e/admin", "/health/..;/admin", "/admin;jsessionid=x", "/v1/admin%3Bx/settings"]
+            let refused = [
+                "/health/%2e%2e/admin", "/health/%2e%2e%2fadmin", "/health/..%5cadmin", "/admin%00.css", "/%zz",
+                "/health/%252e%252e/admin", "/health/..;/admin", "/admin;jsessionid=x", "/v1/admin%3Bx/settings",
+            ]
             for path in refused {
                 let reply = try gateway.curl(path, auth)
                 #expect(reply.status == 400, "\(path) → \(reply.status) \(reply.body)")
@@ -141,9 +149,11 @@ import Testing
             }
             #expect(gateway.upstreamRequests().allSatisfy { !(($0["target"] as? String) ?? "").contains("admin") })
             // Host confusion: the route is chosen from the canonical Host; a trailing dot and case are normalized.
-            let dotted = try GatewayFixture.curl(["--cacert", "\(gateway.certs)/ca-bundle.crt", "--resolve",
-                                                  "shipments.localhost:\(gateway.gatewayPort):127.0.0.1", "-H", "Host: SHIPMENTS.localhost.",
-                                                  "-H", "authorization: Bearer \(token)", "https://shipments.localhost:\(gateway.gatewayPort)/v1/x"])
+            let dotted = try GatewayFixture.curl([
+                "--cacert", "\(gateway.certs)/ca-bundle.crt", "--resolve",
+                "shipments.localhost:\(gateway.gatewayPort):127.0.0.1", "-H", "Host: SHIPMENTS.localhost.",
+                "-H", "authorization: Bearer \(token)", "https://shipments.localhost:\(gateway.gatewayPort)/v1/x",
+            ])
             #expect(dotted.status == 200)
         }
     }
@@ -152,8 +162,10 @@ import Testing
     /// every spelling an upstream may treat as an admin path is refused (issue 18, item 6). `;`
     /// is refused with 400 before policy; case is matched on `context.http.lowercased_path`.
     @Test func theShippedAdminRuleCoversEverySpellingOfAnAdminPath() async throws {
-        let policies = ["logistics.cedar": ConsoleSession.repositoryFile("policies/logistics.cedar"),
-                        "schema.cedarschema": PolicyFixtures.schema]
+        let policies = [
+            "logistics.cedar": ConsoleSession.repositoryFile("policies/logistics.cedar"),
+            "schema.cedarschema": PolicyFixtures.schema,
+        ]
         try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
             let auth = ["--path-as-is", "-H", "authorization: Bearer \(token)"]
@@ -177,8 +189,9 @@ import Testing
     @Test func clientCertificatesAreVerifiedAgainstTheInternalCA() async throws {
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             _ = try await gateway.cli(["service", "add", "billing", "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/billing"])
-            let withCertificate = try gateway.curl("/v1/invoices", ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"],
-                                                   host: "billing.localhost")
+            let withCertificate = try gateway.curl(
+                "/v1/invoices", ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"],
+                host: "billing.localhost")
             #expect(withCertificate.status == 200, "\(withCertificate.body)")
             let withoutCertificate = try gateway.curl("/v1/invoices", host: "billing.localhost")
             #expect(withoutCertificate.status == 403)
@@ -188,9 +201,11 @@ import Testing
             let foreignCert = gateway.directory.appendingPathComponent("foreign.crt").path
             let openssl = Process()
             openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", foreignKey,
-                                 "-out", foreignCert, "-subj", "/CN=impostor", "-days", "1",
-                                 "-addext", "subjectAltName=URI:spiffe://\(GatewayFixture.trustDomain)/billing"]
+            openssl.arguments = [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", foreignKey,
+                "-out", foreignCert, "-subj", "/CN=impostor", "-days", "1",
+                "-addext", "subjectAltName=URI:spiffe://\(GatewayFixture.trustDomain)/billing",
+            ]
             openssl.standardError = FileHandle.nullDevice
             try openssl.run()
             ChildExit.waitBlocking(openssl)
@@ -203,9 +218,11 @@ import Testing
     @Test func http2AndAnInvalidPolicyReloadThatKeepsTheOldSet() async throws {
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
-            let h2 = try GatewayFixture.curl(["--http2", "-w", "", "--cacert", "\(gateway.certs)/ca-bundle.crt", "--resolve",
-                                              "shipments.localhost:\(gateway.gatewayPort):127.0.0.1", "-H", "authorization: Bearer \(token)",
-                                              "https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments"])
+            let h2 = try GatewayFixture.curl([
+                "--http2", "-w", "", "--cacert", "\(gateway.certs)/ca-bundle.crt", "--resolve",
+                "shipments.localhost:\(gateway.gatewayPort):127.0.0.1", "-H", "authorization: Bearer \(token)",
+                "https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments",
+            ])
             #expect(h2.status == 200)
 
             let policyFile = gateway.directory.appendingPathComponent("policies/logistics.cedar")
@@ -215,10 +232,10 @@ import Testing
             #expect(gateway.serve.standardError.contains("policy reload refused"))
 
             try """
-                @id("dispatchers-read-shipments")
-                permit (principal in Role::"dispatcher", action in Action::"read", resource == Route::"shipments")
-                when { context.http.path != "/v1/shipments" };
-                """.write(to: policyFile, atomically: true, encoding: .utf8)
+            @id("dispatchers-read-shipments")
+            permit (principal in Role::"dispatcher", action in Action::"read", resource == Route::"shipments")
+            when { context.http.path != "/v1/shipments" };
+            """.write(to: policyFile, atomically: true, encoding: .utf8)
             var denied = false
             for _ in 0..<50 where !denied {
                 try await Task.sleep(for: .milliseconds(100))
@@ -241,18 +258,28 @@ import Testing
             #expect(form.header("content-security-policy")?.contains("default-src 'none'") == true)
             let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
 
-            let forged = try gateway.curl("/.portcullis/login", browser + ["--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)",
-                                                                          "--data-urlencode", "csrf=wrong"])
+            let forged = try gateway.curl(
+                "/.portcullis/login",
+                browser + [
+                    "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)",
+                    "--data-urlencode", "csrf=wrong",
+                ])
             #expect(forged.status == 403)
 
-            let evil = try gateway.curl("/.portcullis/login", browser + [
-                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
-                "--data-urlencode", "next=//evil.example/steal"])
+            let evil = try gateway.curl(
+                "/.portcullis/login",
+                browser + [
+                    "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                    "--data-urlencode", "next=//evil.example/steal",
+                ])
             #expect(evil.header("location") == "/")
 
-            let signIn = try gateway.curl("/.portcullis/login", browser + [
-                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
-                "--data-urlencode", "next=/v1/shipments?page=2"])
+            let signIn = try gateway.curl(
+                "/.portcullis/login",
+                browser + [
+                    "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                    "--data-urlencode", "next=/v1/shipments?page=2",
+                ])
             #expect(signIn.status == 303)
             #expect(signIn.header("location") == "/v1/shipments?page=2")
             let cookie = try #require(signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value)
@@ -276,4 +303,3 @@ import Testing
         }
     }
 }
-

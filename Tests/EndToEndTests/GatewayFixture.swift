@@ -34,21 +34,27 @@ struct GatewayFixture: Sendable {
     ///     `LOGISTICS_SHIPMENTS`, `LOGISTICS_FLEET`, `LOGISTICS_BILLING`, `LOGISTICS_OPS_CONSOLE` for
     ///     the `logistics-demo` upstreams (started only when named), which verify the gateway's
     ///     assertions against the identity service's JWKS.
-    static func run(policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
-                    policySource: String = "files", auditLines: [String] = [], _ body: @Sendable (GatewayFixture) async throws -> Void) async throws {
+    static func run(
+        policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
+        policySource: String = "files", auditLines: [String] = [], _ body: @Sendable (GatewayFixture) async throws -> Void
+    ) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("policies"), withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let masterKey = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-            let environment = ["PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_MASTER_KEY": masterKey,
-                               "PORTCULLIS_LOG_LEVEL": "warning"]
+            let environment = [
+                "PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_MASTER_KEY": masterKey,
+                "PORTCULLIS_LOG_LEVEL": "warning",
+            ]
             let certs = directory.appendingPathComponent("certs").path
             for arguments in [
                 ["migrate"],
                 ["ca", "init", "--trust-domain", trustDomain, "--out", certs],
-                ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/gateway", "--server", "--dns", "localhost",
-                 "--dns", "shipments.localhost", "--dns", "billing.localhost", "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs],
+                [
+                    "cert", "issue", "--spiffe", "spiffe://\(trustDomain)/gateway", "--server", "--dns", "localhost",
+                    "--dns", "shipments.localhost", "--dns", "billing.localhost", "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs,
+                ],
                 ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/billing", "--out", "\(certs)/billing", "--ca", certs],
             ] {
                 _ = try await cli(arguments, environment: environment)
@@ -67,9 +73,12 @@ struct GatewayFixture: Sendable {
             var demoPorts: [String: Int] = [:]
             if routes.contains("LOGISTICS_") {
                 let portsFile = directory.appendingPathComponent("demo-ports.json")
-                demo = try PortcullisProcess(["--all", "--ports-file", portsFile.path, "--log-level", "warning",
-                                              "--jwks-url", "http://\(identityAddress)/.well-known/jwks.json"],
-                                             executable: PortcullisProcess.siblingBinaryURL("logistics-demo"))
+                demo = try PortcullisProcess(
+                    [
+                        "--all", "--ports-file", portsFile.path, "--log-level", "warning",
+                        "--jwks-url", "http://\(identityAddress)/.well-known/jwks.json",
+                    ],
+                    executable: PortcullisProcess.siblingBinaryURL("logistics-demo"))
                 for _ in 0..<400 where demoPorts.isEmpty {
                     if let data = try? Data(contentsOf: portsFile) {
                         demoPorts = (try JSONSerialization.jsonObject(with: data) as? [String: Int]) ?? [:]
@@ -86,8 +95,10 @@ struct GatewayFixture: Sendable {
             let portFile = directory.appendingPathComponent("upstream.port")
             let upstream = Process()
             upstream.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
-            upstream.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/echo_upstream.py").path,
-                                  portFile.path, upstreamLog.path]
+            upstream.arguments = [
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/echo_upstream.py").path,
+                portFile.path, upstreamLog.path,
+            ]
             // Not our pipes: a child holding the test runner's stdout would keep `swift test` waiting.
             upstream.standardOutput = FileHandle.nullDevice
             upstream.standardError = FileHandle.nullDevice
@@ -101,11 +112,13 @@ struct GatewayFixture: Sendable {
                 if ports.count < 2 { try await Task.sleep(for: .milliseconds(25)) }
             }
             guard ports.count == 2 else { throw PortcullisProcess.Failure(description: "the echo upstream did not start") }
-            let upstreamPort = ports[0], webSocketPort = ports[1]
+            let upstreamPort = ports[0]
+            let webSocketPort = ports[1]
 
             let routeTable = demoPorts.reduce(routes) { text, demo in
-                text.replacingOccurrences(of: "LOGISTICS_" + demo.key.uppercased().replacingOccurrences(of: "-", with: "_"),
-                                          with: "http://127.0.0.1:\(demo.value)")
+                text.replacingOccurrences(
+                    of: "LOGISTICS_" + demo.key.uppercased().replacingOccurrences(of: "-", with: "_"),
+                    with: "http://127.0.0.1:\(demo.value)")
             }
             let identityLines = identity.split(separator: "\n").map { "  " + $0.replacingOccurrences(of: "CERTS", with: certs) }
             let config = """
@@ -137,7 +150,8 @@ struct GatewayFixture: Sendable {
                 """
             let configFile = directory.appendingPathComponent(configFileName)
             try config.write(to: configFile, atomically: true, encoding: .utf8)
-            let serve = try PortcullisProcess(["serve", "--config", configFile.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
+            let serve = try PortcullisProcess(
+                ["serve", "--config", configFile.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
             let gatewayPort = try await serve.listenerPort("gateway listener started")
             let identityPort = try await serve.listenerPort("identity listener started")
             let redirectPort = try await serve.listenerPort("redirect listener started")
@@ -149,9 +163,10 @@ struct GatewayFixture: Sendable {
                 guard attempts < 200 else { throw PortcullisProcess.Failure(description: "serve never became ready: \(serve.standardError)") }
                 try await Task.sleep(for: .milliseconds(25))
             }
-            let fixture = GatewayFixture(directory: directory, environment: environment, gatewayPort: gatewayPort, identityPort: identityPort,
-                                         upstreamLog: upstreamLog, serve: serve, adminAddress: admin, redirectPort: redirectPort,
-                                         demoPorts: demoPorts)
+            let fixture = GatewayFixture(
+                directory: directory, environment: environment, gatewayPort: gatewayPort, identityPort: identityPort,
+                upstreamLog: upstreamLog, serve: serve, adminAddress: admin, redirectPort: redirectPort,
+                demoPorts: demoPorts)
             do {
                 try await body(fixture)
             } catch {
@@ -217,8 +232,9 @@ struct GatewayFixture: Sendable {
 
     /// curl against the gateway as `host` (resolved to loopback), trusting the internal CA.
     func curl(_ path: String, _ extra: [String] = [], host: String = "shipments.localhost") throws -> Reply {
-        try Self.curl(["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gatewayPort):127.0.0.1"] + extra
-                      + ["https://\(host):\(gatewayPort)\(path)"])
+        try Self.curl(
+            ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gatewayPort):127.0.0.1"] + extra
+                + ["https://\(host):\(gatewayPort)\(path)"])
     }
 
     static func curl(_ arguments: [String]) throws -> Reply {
@@ -239,7 +255,8 @@ struct GatewayFixture: Sendable {
         let headerText = (try? String(contentsOf: headerFile, encoding: .utf8)) ?? ""
         let lines = headerText.split(separator: "\r\n").map(String.init)
         guard processStatus == 0, let statusLine = lines.last(where: { $0.hasPrefix("HTTP/") }),
-              let status = Int(statusLine.split(separator: " ")[1]) else {
+            let status = Int(statusLine.split(separator: " ")[1])
+        else {
             return Reply(status: 0, headers: [], body: "curl exit \(processStatus)")
         }
         let headers = lines.compactMap { line -> (String, String)? in
@@ -266,8 +283,10 @@ struct GatewayFixture: Sendable {
 
     /// Logs `login` in at the identity service and returns the access token.
     func accessToken(_ login: String, _ password: String) throws -> String {
-        let reply = try Self.curl(["-H", "content-type: application/json", "-d", #"{"login":"\#(login)","password":"\#(password)"}"#,
-                                   "http://127.0.0.1:\(identityPort)/v1/login"])
+        let reply = try Self.curl([
+            "-H", "content-type: application/json", "-d", #"{"login":"\#(login)","password":"\#(password)"}"#,
+            "http://127.0.0.1:\(identityPort)/v1/login",
+        ])
         guard let token = reply.json["access_token"] as? String else {
             throw PortcullisProcess.Failure(description: "login of \(login) failed: \(reply.status) \(reply.body)")
         }
@@ -279,7 +298,8 @@ struct GatewayFixture: Sendable {
         for role in roles { _ = try? await cli(["role", "add", role]) }
         let output = try await cli(["user", "add", login, "--email", "\(login)@logistics.example"] + roles.flatMap { ["--role", $0] })
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("one-time password") }),
-              let password = line.split(separator: " ").last else { throw PortcullisProcess.Failure(description: "no password in \(output)") }
+            let password = line.split(separator: " ").last
+        else { throw PortcullisProcess.Failure(description: "no password in \(output)") }
         return String(password)
     }
 
@@ -295,8 +315,9 @@ extension PortcullisProcess {
     func listenerPort(_ message: String) async throws -> Int {
         try await waitForLogLine { line in
             guard line.contains(message), let data = line.data(using: .utf8),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let address = object["address"] as? String, let port = address.split(separator: ":").last else { return nil }
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let address = object["address"] as? String, let port = address.split(separator: ":").last
+            else { return nil }
             return Int(port)
         }
     }

@@ -24,10 +24,10 @@ import Testing
 
     static let policies = [
         "logistics.cedar": """
-            @id("dispatchers-use-shipments")
-            permit (principal in Role::"dispatcher", action in Action::"read", resource)
-            when { resource == Route::"shipments" || resource == Route::"live" };
-            """,
+        @id("dispatchers-use-shipments")
+        permit (principal in Role::"dispatcher", action in Action::"read", resource)
+        when { resource == Route::"shipments" || resource == Route::"live" };
+        """
     ]
 
     @Test func metricsCountDecisionsAndThePlainListenerOnlyRedirects() async throws {
@@ -52,7 +52,9 @@ import Testing
             // The admin listener is not reachable through a route.
             #expect(try gateway.curl("/metrics", ["-H", "authorization: Bearer \(token)"]).json["target"] as? String == "/metrics")
 
-            let redirect = try GatewayFixture.curl(["-H", "Host: shipments.localhost", "http://127.0.0.1:\(gateway.redirectPort)/v1/a/../shipments?x=1"])
+            let redirect = try GatewayFixture.curl([
+                "-H", "Host: shipments.localhost", "http://127.0.0.1:\(gateway.redirectPort)/v1/a/../shipments?x=1",
+            ])
             #expect(redirect.status == 308)
             #expect(redirect.header("location") == "https://shipments.localhost:\(gateway.gatewayPort)/v1/shipments?x=1")
             let elsewhere = try GatewayFixture.curl(["-H", "Host: evil.example", "http://127.0.0.1:\(gateway.redirectPort)/"])
@@ -129,15 +131,23 @@ import Testing
     @Test func policyAndRouteReloadsUnderLoadFailNoRequest() async throws {
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
-            let load = Task.detached { try Self.python("keepalive_load.py", ["shipments.localhost", "\(gateway.gatewayPort)",
-                                                                             "\(gateway.certs)/ca-bundle.crt", token, "/v1/shipments", "6", "4"]) }
+            let load = Task.detached {
+                try Self.python(
+                    "keepalive_load.py",
+                    [
+                        "shipments.localhost", "\(gateway.gatewayPort)",
+                        "\(gateway.certs)/ca-bundle.crt", token, "/v1/shipments", "6", "4",
+                    ])
+            }
             let policyFile = gateway.directory.appendingPathComponent("policies/logistics.cedar")
             let configFile = gateway.directory.appendingPathComponent("config.yaml")
             let configuration = try String(contentsOf: configFile, encoding: .utf8)
             for round in 1...5 {
                 try await Task.sleep(for: .milliseconds(900))
                 try (Self.policies["logistics.cedar"]! + "\n// revision \(round)\n").write(to: policyFile, atomically: true, encoding: .utf8)
-                try (configuration + "\n    - id: extra-\(round)\n      hosts: [shipments.localhost]\n      path: /extra-\(round)\n      upstream: http://127.0.0.1:9\n")
+                try
+                    (configuration
+                    + "\n    - id: extra-\(round)\n      hosts: [shipments.localhost]\n      path: /extra-\(round)\n      upstream: http://127.0.0.1:9\n")
                     .write(to: configFile, atomically: true, encoding: .utf8)
             }
             let result = try #require(try JSONSerialization.jsonObject(with: Data(try await load.value.utf8)) as? [String: Any])
@@ -179,8 +189,11 @@ import Testing
             let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
             let form = try gateway.curl("/.portcullis/login", browser)
             let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-            let signIn = try gateway.curl("/.portcullis/login", browser + [
-                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)"])
+            let signIn = try gateway.curl(
+                "/.portcullis/login",
+                browser + [
+                    "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                ])
             let first = try #require(signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value)
             #expect(first.contains("Max-Age=4"))
 
@@ -206,21 +219,30 @@ import Testing
     /// A browser session on a connection with a device certificate from the internal CA is a
     /// managed device (`context.device`); the same session without it is not.
     @Test func aDeviceCertificateMarksABrowserSessionAsManaged() async throws {
-        let policies = ["devices.cedar": """
+        let policies = [
+            "devices.cedar": """
             @id("dispatchers-from-managed-devices")
             permit (principal in Role::"dispatcher", action, resource == Route::"shipments")
             when { context has device && context.device.managed && context.device.id == "laptop-17" };
-            """]
+            """
+        ]
         try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
             let password = try await gateway.createUser("dana", roles: ["dispatcher"])
-            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/device/laptop-17",
-                                       "--out", "\(gateway.certs)/laptop", "--ca", gateway.certs])
+            _ = try await gateway.cli([
+                "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/device/laptop-17",
+                "--out", "\(gateway.certs)/laptop", "--ca", gateway.certs,
+            ])
             let jar = gateway.directory.appendingPathComponent("cookies.txt").path
             let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
             let form = try gateway.curl("/.portcullis/login", browser)
             let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-            #expect(try gateway.curl("/.portcullis/login", browser + [
-                "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)"]).status == 303)
+            #expect(
+                try gateway.curl(
+                    "/.portcullis/login",
+                    browser + [
+                        "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                    ]
+                ).status == 303)
             #expect(try gateway.curl("/v1/shipments", browser).status == 403)
             let device = ["--cert", "\(gateway.certs)/laptop.crt", "--key", "\(gateway.certs)/laptop.key"]
             #expect(try gateway.curl("/v1/shipments", browser + device).status == 200)
@@ -234,22 +256,30 @@ import Testing
     /// workload certificate and checks the upstream's against the internal CA. The routes are
     /// added to the running gateway by editing its configuration file.
     @Test func httpsUpstreamsGetTheGatewaysClientCertificate() async throws {
-        let policies = ["logistics.cedar": """
+        let policies = [
+            "logistics.cedar": """
             @id("dispatchers-read-everything")
             permit (principal in Role::"dispatcher", action in Action::"read", resource);
-            """]
+            """
+        ]
         try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
             let certs = gateway.certs
-            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/shipments-api", "--server",
-                                       "--dns", "localhost", "--out", "\(certs)/upstream", "--ca", certs])
-            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/gateway-client",
-                                       "--out", "\(certs)/gateway-client", "--ca", certs])
+            _ = try await gateway.cli([
+                "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/shipments-api", "--server",
+                "--dns", "localhost", "--out", "\(certs)/upstream", "--ca", certs,
+            ])
+            _ = try await gateway.cli([
+                "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/gateway-client",
+                "--out", "\(certs)/gateway-client", "--ca", certs,
+            ])
             let portFile = gateway.directory.appendingPathComponent("tls-upstream.port")
             let upstream = Process()
             upstream.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
-            upstream.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tls_upstream.py").path,
-                                  portFile.path, "\(certs)/upstream.crt", "\(certs)/upstream.key", "\(certs)/ca-bundle.crt"]
+            upstream.arguments = [
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tls_upstream.py").path,
+                portFile.path, "\(certs)/upstream.crt", "\(certs)/upstream.key", "\(certs)/ca-bundle.crt",
+            ]
             upstream.standardOutput = FileHandle.nullDevice
             upstream.standardError = FileHandle.nullDevice
             upstream.standardInput = FileHandle.nullDevice
@@ -262,22 +292,23 @@ import Testing
             }
 
             let configFile = gateway.directory.appendingPathComponent("config.yaml")
-            try (try String(contentsOf: configFile, encoding: .utf8) + """
+            try
+                (try String(contentsOf: configFile, encoding: .utf8) + """
 
-                    - id: secure
-                      hosts: [shipments.localhost]
-                      path: /secure
-                      upstream: https://localhost:\(port)
-                      upstream_ca: \(certs)/ca-bundle.crt
-                      upstream_certificate: \(certs)/gateway-client.crt
-                      upstream_key: \(certs)/gateway-client.key
-                    - id: secure-without-certificate
-                      hosts: [shipments.localhost]
-                      path: /secure-anonymous
-                      upstream: https://localhost:\(port)
-                      upstream_ca: \(certs)/ca-bundle.crt
+                        - id: secure
+                          hosts: [shipments.localhost]
+                          path: /secure
+                          upstream: https://localhost:\(port)
+                          upstream_ca: \(certs)/ca-bundle.crt
+                          upstream_certificate: \(certs)/gateway-client.crt
+                          upstream_key: \(certs)/gateway-client.key
+                        - id: secure-without-certificate
+                          hosts: [shipments.localhost]
+                          path: /secure-anonymous
+                          upstream: https://localhost:\(port)
+                          upstream_ca: \(certs)/ca-bundle.crt
 
-                """).write(to: configFile, atomically: true, encoding: .utf8)
+                    """).write(to: configFile, atomically: true, encoding: .utf8)
             var reply = try gateway.curl("/secure/orders", ["-H", "authorization: Bearer \(token)"])
             for _ in 0..<100 where reply.json["peer_spiffe_ids"] == nil {
                 try await Task.sleep(for: .milliseconds(100))
@@ -294,15 +325,20 @@ import Testing
     // MARK: Helpers
 
     func webSocket(_ gateway: GatewayFixture, path: String, token: String, messages: [String]) throws -> [String: Any] {
-        let output = try Self.python("websocket_client.py", ["wss://shipments.localhost:\(gateway.gatewayPort)\(path)",
-                                                             "\(gateway.certs)/ca-bundle.crt", token] + messages)
+        let output = try Self.python(
+            "websocket_client.py",
+            [
+                "wss://shipments.localhost:\(gateway.gatewayPort)\(path)",
+                "\(gateway.certs)/ca-bundle.crt", token,
+            ] + messages)
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
     }
 
     /// Runs a fixture script with the test Python and returns its standard output.
     static func python(_ script: String, _ arguments: [String]) throws -> String {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(script)").path
-        return try GatewayFixture.standardOutput(of: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3",
-                                                 [path] + arguments)
+        return try GatewayFixture.standardOutput(
+            of: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3",
+            [path] + arguments)
     }
 }

@@ -51,8 +51,10 @@ import Testing
 
         // 4. A lock file naming a live process that is no PostgreSQL (a reused pid after a reboot),
         //    and the recorded port taken by another program: a new port, the lock file removed.
-        let recordedPort = try #require(Int(try String(contentsOf: pg.appendingPathComponent("port"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let recordedPort = try #require(
+            Int(
+                try String(contentsOf: pg.appendingPathComponent("port"), encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)))
         try "\(getpid())\n\(cluster)/data\n".write(toFile: cluster + "/data/postmaster.pid", atomically: true, encoding: .utf8)
         let squatter = try Self.listen(on: recordedPort)
         defer { close(squatter) }
@@ -91,7 +93,8 @@ import Testing
     private func waitUntilReady(_ up: PortcullisProcess) async throws {
         _ = try await up.waitForLogLine(timeout: .seconds(180)) { $0.contains("starting the identity service and the gateway") ? true : nil }
         guard let line = up.standardOutput.split(separator: "\n").first(where: { $0.contains("operations") }),
-              let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") }) else {
+            let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
+        else {
             throw PortcullisProcess.Failure(description: "no operations address in the walkthrough: \(up.standardOutput)")
         }
         try await Self.eventually("\(url) to answer 200") { (try? Curl.get(String(url)).status) == 200 || !up.isRunning }

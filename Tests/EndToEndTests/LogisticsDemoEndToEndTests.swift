@@ -25,15 +25,15 @@ import Testing
 
     static let policies = [
         "logistics.cedar": """
-            @id("dispatchers-use-shipments")
-            permit (principal in Role::"dispatcher", action, resource == Route::"shipments");
-            @id("dispatchers-see-the-console")
-            permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"ops-console");
-            @id("dispatchers-read-the-mirror")
-            permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"mirror");
-            @id("billing-service-uses-billing")
-            permit (principal == Service::"billing", action, resource == Route::"billing") when { context.cert.present };
-            """,
+        @id("dispatchers-use-shipments")
+        permit (principal in Role::"dispatcher", action, resource == Route::"shipments");
+        @id("dispatchers-see-the-console")
+        permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"ops-console");
+        @id("dispatchers-read-the-mirror")
+        permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"mirror");
+        @id("billing-service-uses-billing")
+        permit (principal == Service::"billing", action, resource == Route::"billing") when { context.cert.present };
+        """
     ]
 
     @Test func upstreamsTrustTheGatewaysAssertionAndNothingElse() async throws {
@@ -50,15 +50,23 @@ import Testing
             #expect(caller["request_id"] as? String == list.header("x-request-id"))
             #expect((list.json["shipments"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "planned" } == true)
 
-            let created = try gateway.curl("/v1/shipments", bearer + ["-H", "content-type: application/json", "-d",
-                                                                      #"{"customer":"Alpenglas AG","origin":"Milan, IT","destination":"Zurich, CH","weight_kg":5200}"#])
+            let created = try gateway.curl(
+                "/v1/shipments",
+                bearer + [
+                    "-H", "content-type: application/json", "-d",
+                    #"{"customer":"Alpenglas AG","origin":"Milan, IT","destination":"Zurich, CH","weight_kg":5200}"#,
+                ])
             #expect(created.status == 201, "\(created.body)")
             let stamp = try #require(created.json["created"] as? [String: Any])
             #expect(stamp["by"] as? String == "dana")
             #expect(stamp["request_id"] as? String == created.header("x-request-id"))
             let id = try #require(created.json["id"] as? String)
-            let patched = try gateway.curl("/v1/shipments/\(id)", bearer + ["-X", "PATCH", "-H", "content-type: application/json",
-                                                                            "-d", #"{"status":"in_transit"}"#])
+            let patched = try gateway.curl(
+                "/v1/shipments/\(id)",
+                bearer + [
+                    "-X", "PATCH", "-H", "content-type: application/json",
+                    "-d", #"{"status":"in_transit"}"#,
+                ])
             #expect(patched.json["status"] as? String == "in_transit")
 
             let console = try gateway.curl("/", bearer, host: "localhost")
@@ -68,8 +76,9 @@ import Testing
 
             // The billing service, by its client certificate.
             _ = try await gateway.cli(["service", "add", "billing", "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/billing"])
-            let invoices = try gateway.curl("/v1/invoices", ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"],
-                                            host: "billing.localhost")
+            let invoices = try gateway.curl(
+                "/v1/invoices", ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"],
+                host: "billing.localhost")
             #expect(invoices.status == 200, "\(invoices.body)")
             #expect((invoices.json["caller"] as? [String: Any])?["sub"] as? String == "billing")
             #expect((invoices.json["caller"] as? [String: Any])?["kind"] as? String == "service")
@@ -80,8 +89,10 @@ import Testing
             let direct = try GatewayFixture.curl(["http://127.0.0.1:\(shipmentsPort)/v1/shipments"])
             #expect(direct.status == 401)
             #expect(direct.json["error"] as? String == "missing_assertion")
-            let spoofed = try GatewayFixture.curl(["-H", "x-portcullis-assertion: eyJhbGciOiJub25lIn0.e30.",
-                                                   "http://127.0.0.1:\(shipmentsPort)/v1/shipments"])
+            let spoofed = try GatewayFixture.curl([
+                "-H", "x-portcullis-assertion: eyJhbGciOiJub25lIn0.e30.",
+                "http://127.0.0.1:\(shipmentsPort)/v1/shipments",
+            ])
             #expect(spoofed.status == 401)
 
             // A genuine assertion, captured by another upstream (the echo service behind the mirror

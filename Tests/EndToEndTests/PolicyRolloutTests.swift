@@ -25,7 +25,8 @@ import Testing
 
         func enforcedVersion() -> String? {
             guard let reply = try? Curl.get("http://\(adminAddress)/readyz"), reply.status == 200,
-                  let object = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any] else { return nil }
+                let object = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any]
+            else { return nil }
             return object["policy_version"] as? String
         }
     }
@@ -66,18 +67,23 @@ import Testing
         let url = try DatabaseURL(try #require(fixture.environment["PORTCULLIS_DATABASE_URL"]))
         let committed = try await TestDatabase.withClient(url) { client in
             var epoch = 0.0
-            for try await value in try await client.query("""
+            for try await value in try await client.query(
+                """
                 SELECT extract(epoch FROM v.created_at)::float8 FROM policy_versions v JOIN policy_active a ON a.version = v.version
-                """).decode(Double.self) { epoch = value }
+                """
+            ).decode(Double.self) { epoch = value }
             return Date(timeIntervalSince1970: epoch)
         }
         let delays = try replicas.map { replica in
             (try enforcedAt(expected, in: replica.process).timeIntervalSince(committed)) * 1000
         }
         let figures = delays.map { String(format: "%.1f", $0) }.joined(separator: ", ")
-        print("policy \(what): \(replicas.count) gateways enforce \(expected.prefix(12)) within \(String(format: "%.1f", delays.max() ?? 0)) ms "
-              + "of the transaction that activated it (each: \(figures) ms); the command itself took "
-              + String(format: "%.0f ms (process start-up and checks)", Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15))
+        print(
+            "policy \(what): \(replicas.count) gateways enforce \(expected.prefix(12)) within \(String(format: "%.1f", delays.max() ?? 0)) ms "
+                + "of the transaction that activated it (each: \(figures) ms); the command itself took "
+                + String(
+                    format: "%.0f ms (process start-up and checks)",
+                    Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15))
         return expected
     }
 
@@ -87,8 +93,9 @@ import Testing
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         for line in process.standardError.split(separator: "\n").reversed() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  object["message"] as? String == "policy version enforced", object["hash"] as? String == hash,
-                  let time = (object["time"] as? String).flatMap(formatter.date(from:)) else { continue }
+                object["message"] as? String == "policy version enforced", object["hash"] as? String == hash,
+                let time = (object["time"] as? String).flatMap(formatter.date(from:))
+            else { continue }
             return time
         }
         throw PortcullisProcess.Failure(description: "no 'policy version enforced' line for \(hash)")
@@ -97,21 +104,30 @@ import Testing
     /// The status each replica's gateway answers for `path`.
     static func statuses(_ path: String, _ replicas: [Replica], fixture: GatewayFixture) throws -> [Int] {
         try replicas.map { replica in
-            try GatewayFixture.curl(["--cacert", "\(fixture.certs)/ca-bundle.crt", "--resolve", "shipments.localhost:\(replica.gatewayPort):127.0.0.1",
-                                     "https://shipments.localhost:\(replica.gatewayPort)\(path)"]).status
+            try GatewayFixture.curl([
+                "--cacert", "\(fixture.certs)/ca-bundle.crt", "--resolve", "shipments.localhost:\(replica.gatewayPort):127.0.0.1",
+                "https://shipments.localhost:\(replica.gatewayPort)\(path)",
+            ]).status
         }
     }
 
     @Test func pushesAndRollbacksReachEveryGatewayAndARefusedPushChangesNothing() async throws {
-        try await GatewayFixture.run(policies: ["shipments.cedar": PolicyFixtures.opens("a"), "schema.cedarschema": PolicyFixtures.schema], routes: Self.routes,
-                                     policySource: "database") { fixture in
+        try await GatewayFixture.run(
+            policies: ["shipments.cedar": PolicyFixtures.opens("a"), "schema.cedarschema": PolicyFixtures.schema], routes: Self.routes,
+            policySource: "database"
+        ) { fixture in
             var replicas = [Replica(process: fixture.serve, gatewayPort: fixture.gatewayPort, adminAddress: fixture.adminAddress)]
             let config = fixture.directory.appendingPathComponent(GatewayFixture.configFileName).path
             for _ in 0..<2 {
-                let process = try PortcullisProcess(["serve", "--config", config], environment: fixture.environment.merging([
-                    "PORTCULLIS_LOG_LEVEL": "notice", "PORTCULLIS_IDENTITY_LISTEN": "127.0.0.1:0"]) { $1 })
-                replicas.append(Replica(process: process, gatewayPort: try await process.listenerPort("gateway listener started"),
-                                        adminAddress: try await process.adminAddress()))
+                let process = try PortcullisProcess(
+                    ["serve", "--config", config],
+                    environment: fixture.environment.merging([
+                        "PORTCULLIS_LOG_LEVEL": "notice", "PORTCULLIS_IDENTITY_LISTEN": "127.0.0.1:0",
+                    ]) { $1 })
+                replicas.append(
+                    Replica(
+                        process: process, gatewayPort: try await process.listenerPort("gateway listener started"),
+                        adminAddress: try await process.adminAddress()))
             }
             defer { for replica in replicas.dropFirst() { replica.process.signal(SIGKILL) } }
             let history = try await fixture.cli(["policy", "history"])
@@ -125,10 +141,12 @@ import Testing
             #expect(try Self.statuses("/b/1", replicas, fixture: fixture) == [401, 401, 401])
 
             // A type error: refused with its location, no new version, every gateway unchanged.
-            let broken = try Self.directory(fixture, "broken", [
-                "shipments.cedar": PolicyFixtures.opens("b"),
-                "typo.cedar": "@id(\"typo\")\npermit (principal, action, resource)\nwhen { context.http.path > 3 };\n",
-            ])
+            let broken = try Self.directory(
+                fixture, "broken",
+                [
+                    "shipments.cedar": PolicyFixtures.opens("b"),
+                    "typo.cedar": "@id(\"typo\")\npermit (principal, action, resource)\nwhen { context.http.path > 3 };\n",
+                ])
             let refused = try PortcullisProcess(["policy", "push", broken, "-m", "typo"], environment: fixture.environment)
             #expect(try await refused.wait() == 1)
             #expect(refused.standardError.contains("\(broken)/typo.cedar:3:"), "\(refused.standardError)")
@@ -142,9 +160,11 @@ import Testing
             let pushed = try await Self.propagate("push", ["policy", "push", second, "-m", "open /b instead of /a"], to: replicas, fixture: fixture)
             #expect(try Self.statuses("/b/1", replicas, fixture: fixture) == [200, 200, 200])
             #expect(try Self.statuses("/a/1", replicas, fixture: fixture) == [401, 401, 401])
-            let allowed = try GatewayFixture.curl(["--cacert", "\(fixture.certs)/ca-bundle.crt", "--resolve",
-                                                   "shipments.localhost:\(replicas[2].gatewayPort):127.0.0.1",
-                                                   "https://shipments.localhost:\(replicas[2].gatewayPort)/b/audited"])
+            let allowed = try GatewayFixture.curl([
+                "--cacert", "\(fixture.certs)/ca-bundle.crt", "--resolve",
+                "shipments.localhost:\(replicas[2].gatewayPort):127.0.0.1",
+                "https://shipments.localhost:\(replicas[2].gatewayPort)/b/audited",
+            ])
             let requestID = try #require(allowed.header("x-request-id"))
             var audit = ""
             for _ in 0..<100 where audit.isEmpty {
@@ -165,16 +185,19 @@ import Testing
             let url = try DatabaseURL(try #require(fixture.environment["PORTCULLIS_DATABASE_URL"]))
             let terminated = try await TestDatabase.withClient(url) { client in
                 var count = 0
-                for try await done in try await client.query("""
+                for try await done in try await client.query(
+                    """
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                     WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%portcullis_policies%'
-                    """).decode(Bool.self) where done { count += 1 }
+                    """
+                ).decode(Bool.self) where done { count += 1 }
                 return count
             }
             #expect(terminated == 3)
             let third = try Self.directory(fixture, "third", ["shipments.cedar": PolicyFixtures.opens("c")])
-            _ = try await Self.propagate("push after LISTEN connections were dropped", ["policy", "push", third, "-m", "open /c"], to: replicas,
-                                         fixture: fixture)
+            _ = try await Self.propagate(
+                "push after LISTEN connections were dropped", ["policy", "push", third, "-m", "open /c"], to: replicas,
+                fixture: fixture)
             #expect(try Self.statuses("/c/1", replicas, fixture: fixture) == [200, 200, 200])
         }
     }

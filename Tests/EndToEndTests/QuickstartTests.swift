@@ -33,12 +33,17 @@ import Tokens
 
             let certs = state.appendingPathComponent("certs").path
             func curl(_ host: String, _ path: String, _ extra: [String] = []) throws -> GatewayFixture.Reply {
-                try GatewayFixture.curl(["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1"] + extra
-                                        + ["https://\(host):\(gateway)\(path)"])
+                try GatewayFixture.curl(
+                    ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1"] + extra
+                        + ["https://\(host):\(gateway)\(path)"])
             }
             // 1. A token for the dispatcher, then the shipments API with it.
-            let login = try curl("localhost", "/v1/login", ["-H", "content-type: application/json",
-                                                            "-d", #"{"login":"dana","password":"demo-dispatcher-2026"}"#])
+            let login = try curl(
+                "localhost", "/v1/login",
+                [
+                    "-H", "content-type: application/json",
+                    "-d", #"{"login":"dana","password":"demo-dispatcher-2026"}"#,
+                ])
             let token = try #require(login.json["access_token"] as? String, "\(login.body)")
             let shipments = try curl("shipments.localhost", "/v1/shipments", ["-H", "authorization: Bearer \(token)"])
             #expect(shipments.status == 200)
@@ -47,14 +52,22 @@ import Tokens
             // 1b. The security admin's second factor, enrolled by the seed with its published secret:
             // the password alone asks for a code, and a code from that secret completes the login.
             #expect(up.standardOutput.contains("TOTP secret DEMOSAMSECONDFACTORTWENTYTWENTYS"))
-            let first = try curl("localhost", "/v1/login", ["-H", "content-type: application/json",
-                                                            "-d", #"{"login":"sam","password":"demo-security-2026"}"#])
+            let first = try curl(
+                "localhost", "/v1/login",
+                [
+                    "-H", "content-type: application/json",
+                    "-d", #"{"login":"sam","password":"demo-security-2026"}"#,
+                ])
             #expect(first.status == 401 && first.json["error"] as? String == "mfa_required", "\(first.body)")
             let challenge = try #require(first.json["challenge"] as? String)
             // The next step's code: enrolment used the current one, and a code is never accepted twice.
             let code = TOTP(secret: try #require(Base32.decode("DEMOSAMSECONDFACTORTWENTYTWENTYS"))).code(at: Date() + TOTP.period)
-            let second = try curl("localhost", "/v1/login/mfa", ["-H", "content-type: application/json",
-                                                                 "-d", #"{"challenge":"\#(challenge)","totp":"\#(code)"}"#])
+            let second = try curl(
+                "localhost", "/v1/login/mfa",
+                [
+                    "-H", "content-type: application/json",
+                    "-d", #"{"challenge":"\#(challenge)","totp":"\#(code)"}"#,
+                ])
             #expect(second.status == 200 && second.json["access_token"] is String, "\(second.body)")
 
             // 2. The billing service with its client certificate.
@@ -73,15 +86,19 @@ import Tokens
             let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
             let form = try curl("shipments.localhost", "/.portcullis/login?next=%2Fv1%2Fshipments", browser)
             let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-            let signIn = try curl("shipments.localhost", "/.portcullis/login", browser + [
-                "--data-urlencode", "login=dana", "--data-urlencode", "password=demo-dispatcher-2026", "--data-urlencode", "csrf=\(csrf)",
-                "--data-urlencode", "next=/v1/shipments"])
+            let signIn = try curl(
+                "shipments.localhost", "/.portcullis/login",
+                browser + [
+                    "--data-urlencode", "login=dana", "--data-urlencode", "password=demo-dispatcher-2026", "--data-urlencode", "csrf=\(csrf)",
+                    "--data-urlencode", "next=/v1/shipments",
+                ])
             #expect(signIn.status == 303)
             #expect(try curl("shipments.localhost", "/v1/shipments", browser).status == 200)
 
             var record = ""
             for _ in 0..<100 where !record.contains(deniedID) {
-                record = try await GatewayFixture.cli(["audit", "search", "--request-id", deniedID], environment: ["PORTCULLIS_DATABASE_URL": url.connectionString])
+                record = try await GatewayFixture.cli(
+                    ["audit", "search", "--request-id", deniedID], environment: ["PORTCULLIS_DATABASE_URL": url.connectionString])
                 if !record.contains(deniedID) { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(record.contains(#""outcome":"deny""#) && record.contains(#""route":"billing""#), "\(record)")
@@ -96,14 +113,17 @@ import Tokens
                 let script = block.commands.replacingOccurrences(of: ".build/release/portcullis", with: PortcullisProcess.binaryURL.path)
                     .replacingOccurrences(of: ".portcullis/", with: state.path + "/").replacingOccurrences(of: "8443", with: "\(gateway)")
                     .replacingOccurrences(of: "/tmp/policies-new", with: scratch)
-                let run = try PortcullisProcess(["-c", script], environment: [
-                    "CA": "\(certs)/ca-bundle.crt", "TOKEN": token, "PORTCULLIS_DATABASE_URL": url.connectionString,
-                ], executable: URL(fileURLWithPath: "/bin/bash"), workingDirectory: root)
+                let run = try PortcullisProcess(
+                    ["-c", script],
+                    environment: [
+                        "CA": "\(certs)/ca-bundle.crt", "TOKEN": token, "PORTCULLIS_DATABASE_URL": url.connectionString,
+                    ], executable: URL(fileURLWithPath: "/bin/bash"), workingDirectory: root)
                 _ = try await run.wait(timeout: .seconds(120))
                 let produced = run.standardOutput.replacingOccurrences(of: scratch, with: "/tmp/policies-new")
                 let shown = try #require(block.shownOutput, "the doc shows no output for: \(block.commands)")
-                #expect(QuickstartDocument.normalized(produced) == QuickstartDocument.normalized(shown),
-                        "docs/quickstart.md step 5 shows\n\(shown)\nbut\n\(block.commands)\nprints\n\(produced)\n\(run.standardError)")
+                #expect(
+                    QuickstartDocument.normalized(produced) == QuickstartDocument.normalized(shown),
+                    "docs/quickstart.md step 5 shows\n\(shown)\nbut\n\(block.commands)\nprints\n\(produced)\n\(run.standardError)")
             }
 
             // Ctrl-C stops everything, the demo services included.

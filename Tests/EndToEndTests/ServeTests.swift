@@ -13,8 +13,11 @@ import Testing
 
     @Test func readyOnlyWithAReachableDatabaseAndStopsCleanlyOnSIGTERM() async throws {
         try await TestDatabase.withFreshDatabase { url in
-            let serve = try PortcullisProcess(["serve"], environment: [
-                "PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0"])
+            let serve = try PortcullisProcess(
+                ["serve"],
+                environment: [
+                    "PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0",
+                ])
             let address = try await serve.adminAddress()
             #expect(try Curl.get("http://\(address)/healthz").status == 200)
             let ready = try Curl.get("http://\(address)/readyz")
@@ -30,9 +33,12 @@ import Testing
         try await TestDatabase.withFreshDatabase { url in
             let migrate = try PortcullisProcess(["migrate"], environment: ["PORTCULLIS_DATABASE_URL": url.connectionString])
             #expect(try await migrate.wait() == 0)
-            let serve = try PortcullisProcess(["serve", "--benchmark-without-audit"], environment: [
-                "PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0",
-                "PORTCULLIS_MASTER_KEY": String(repeating: "ab", count: 32), "PORTCULLIS_IDENTITY_LISTEN": "127.0.0.1:0"])
+            let serve = try PortcullisProcess(
+                ["serve", "--benchmark-without-audit"],
+                environment: [
+                    "PORTCULLIS_DATABASE_URL": url.connectionString, "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0",
+                    "PORTCULLIS_MASTER_KEY": String(repeating: "ab", count: 32), "PORTCULLIS_IDENTITY_LISTEN": "127.0.0.1:0",
+                ])
             let address = try await serve.adminAddress()
             let ready = try Curl.get("http://\(address)/readyz")
             #expect(ready.status == 503)
@@ -45,9 +51,12 @@ import Testing
 
     @Test func notReadyWhileTheDatabaseIsUnreachable() async throws {
         let closedPort = try FreePort.reserve()
-        let serve = try PortcullisProcess(["serve"], environment: [
-            "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:\(closedPort)/nothing?sslmode=disable",
-            "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0"])
+        let serve = try PortcullisProcess(
+            ["serve"],
+            environment: [
+                "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:\(closedPort)/nothing?sslmode=disable",
+                "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0",
+            ])
         let address = try await serve.adminAddress()
         #expect(try Curl.get("http://\(address)/healthz").status == 200)
         let ready = try Curl.get("http://\(address)/readyz")
@@ -58,12 +67,18 @@ import Testing
     }
 
     @Test func aListenerThatCannotBindStopsTheProcessWithTheReasonLogged() async throws {
-        let first = try PortcullisProcess(["serve"], environment: [
-            "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable", "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0"])
+        let first = try PortcullisProcess(
+            ["serve"],
+            environment: [
+                "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable", "PORTCULLIS_ADMIN_LISTEN": "127.0.0.1:0",
+            ])
         let taken = try await first.adminAddress()
         defer { first.signal(SIGKILL) }
-        let second = try PortcullisProcess(["serve"], environment: [
-            "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable", "PORTCULLIS_ADMIN_LISTEN": taken])
+        let second = try PortcullisProcess(
+            ["serve"],
+            environment: [
+                "PORTCULLIS_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable", "PORTCULLIS_ADMIN_LISTEN": taken,
+            ])
         #expect(try await second.wait() == 1)
         let line = second.standardError.split(separator: "\n").first { $0.contains("stopped on an error") }
         let object = try line.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

@@ -7,8 +7,10 @@ import Testing
 @Suite struct ShippedPoliciesTests {
     @Test func shippedPoliciesValidateAgainstTheSchema() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let process = try PortcullisProcess(["policy", "validate", root.appendingPathComponent("policies").path,
-                                             "--schema", root.appendingPathComponent("policies/schema.cedarschema").path])
+        let process = try PortcullisProcess([
+            "policy", "validate", root.appendingPathComponent("policies").path,
+            "--schema", root.appendingPathComponent("policies/schema.cedarschema").path,
+        ])
         #expect(try await process.wait() == 0, "\(process.standardOutput)\(process.standardError)")
         #expect(process.standardOutput.contains("valid against the schema"))
     }

@@ -25,10 +25,12 @@ import Testing
               min_body_bytes_per_second: 0
         """
 
-    static let policies = ["logistics.cedar": """
+    static let policies = [
+        "logistics.cedar": """
         @id("dispatchers-use-everything")
         permit (principal in Role::"dispatcher", action, resource);
-        """]
+        """
+    ]
 
     /// An anonymous POST announcing 100000 bytes gets its 401 at once; the connection then
     /// closes although the client keeps sending, instead of being read a byte at a time.
@@ -45,8 +47,10 @@ import Testing
             #expect(gateway.upstreamRequests().isEmpty)
 
             // HTTP/2: the stream is reset once the answer is written; the connection stays.
-            let fields = [[":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"], [":path", "/v1/shipments"],
-                          ["content-length", "100000"]]
+            let fields = [
+                [":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"], [":path", "/v1/shipments"],
+                ["content-length", "100000"],
+            ]
             let h2 = try WireSmugglingTests.sendHTTP2(fields, unfinishedBody: true, to: gateway)
             #expect(h2["status"] as? Int == 401, "\(h2)")
             #expect((h2["reset_after"] as? Double).map { $0 < 2 } == true, "the stream stayed open after the refusal: \(h2)")
@@ -58,9 +62,10 @@ import Testing
 
             // A refusal without a body keeps the connection (pipelined: 401, then 200).
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
-            let kept = try WireSmugglingTests.send("GET /v1/a HTTP/1.1\r\nHost: shipments.localhost\r\n\r\n"
-                                                   + "GET /v1/b HTTP/1.1\r\nHost: shipments.localhost\r\nAuthorization: Bearer \(token)\r\n"
-                                                   + "Connection: close\r\n\r\n", to: gateway)
+            let kept = try WireSmugglingTests.send(
+                "GET /v1/a HTTP/1.1\r\nHost: shipments.localhost\r\n\r\n"
+                    + "GET /v1/b HTTP/1.1\r\nHost: shipments.localhost\r\nAuthorization: Bearer \(token)\r\n"
+                    + "Connection: close\r\n\r\n", to: gateway)
             #expect(WireSmugglingTests.statuses(in: kept) == [401, 200], "\(kept.prefix(600))")
         }
     }
@@ -77,17 +82,21 @@ import Testing
 
             for (path, bound) in [("/rate/slow", 5.0), ("/deadline/slow", 3.0)] {
                 let (client, _) = try Self.client(gateway)
-                client.send("POST \(path) HTTP/1.1\r\nHost: shipments.localhost\r\nAuthorization: Bearer \(token)\r\n"
-                            + "Content-Length: 100000\r\n\r\nx")
+                client.send(
+                    "POST \(path) HTTP/1.1\r\nHost: shipments.localhost\r\nAuthorization: Bearer \(token)\r\n"
+                        + "Content-Length: 100000\r\n\r\nx")
                 let closedAfter = try await Self.trickle(client, seconds: bound + 6)
                 #expect(closedAfter != nil, "\(path): the connection was still open \(bound + 6) s into the body")
                 print("\(path): connection closed \(closedAfter ?? -1) s into the body (bound \(bound) s)")
             }
             // HTTP/2: a stalled body below the rate has its stream reset, well before h2_request.py gives up (10 s).
             let started = Date()
-            let h2 = try WireSmugglingTests.sendHTTP2([[":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"],
-                                                      [":path", "/rate/h2-slow"], ["authorization", "Bearer \(token)"],
-                                                      ["content-length", "100000"]], unfinishedBody: true, to: gateway)
+            let h2 = try WireSmugglingTests.sendHTTP2(
+                [
+                    [":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"],
+                    [":path", "/rate/h2-slow"], ["authorization", "Bearer \(token)"],
+                    ["content-length", "100000"],
+                ], unfinishedBody: true, to: gateway)
             #expect(h2["reset"] as? Int != nil && Date().timeIntervalSince(started) < 9, "\(h2)")
             print("/rate/h2-slow: stream reset \((Date().timeIntervalSince(started) * 10).rounded() / 10) s into the body")
 
@@ -109,8 +118,9 @@ import Testing
 
     static func client(_ gateway: GatewayFixture) throws -> (OpenSSLClient, URL) {
         let output = gateway.directory.appendingPathComponent("s_client-\(UUID().uuidString).out")
-        let client = try OpenSSLClient(port: gateway.gatewayPort, serverName: "shipments.localhost", caFile: "\(gateway.certs)/ca-bundle.crt",
-                                       output: output)
+        let client = try OpenSSLClient(
+            port: gateway.gatewayPort, serverName: "shipments.localhost", caFile: "\(gateway.certs)/ca-bundle.crt",
+            output: output)
         return (client, output)
     }
 

@@ -8,9 +8,9 @@ import Testing
 @Suite(.serialized) struct UpstreamClientTests {
     static let policies = [
         "logistics.cedar": """
-            @id("dispatchers-use-everything")
-            permit (principal in Role::"dispatcher", action, resource);
-            """,
+        @id("dispatchers-use-everything")
+        permit (principal in Role::"dispatcher", action, resource);
+        """
     ]
 
     static func routes(refusingPort: Int) -> String {
@@ -39,10 +39,11 @@ import Testing
                 let reply = try gateway.curl(path, bearer)
                 #expect(reply.status == 200, "\(path): \(reply.body)")
             }
-            let ports = Dictionary(uniqueKeysWithValues: gateway.upstreamRequests().compactMap { record -> (String, Int)? in
-                guard let target = record["target"] as? String, let port = record["peer_port"] as? Int else { return nil }
-                return (target, port)
-            })
+            let ports = Dictionary(
+                uniqueKeysWithValues: gateway.upstreamRequests().compactMap { record -> (String, Int)? in
+                    guard let target = record["target"] as? String, let port = record["peer_port"] as? Int else { return nil }
+                    return (target, port)
+                })
             #expect(ports.count == 5, "\(ports)")
             // One pooled connection carries consecutive requests (each curl is a new client connection).
             #expect(ports["/v1/first"] == ports["/v1/second"])
@@ -76,8 +77,10 @@ import Testing
     }
 
     @Test func aRequestBeyondTheUpstreamConnectionLimitIsA503AtOnce() async throws {
-        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes(refusingPort: try FreePort.reserve()),
-                                     limits: ["max_upstream_connections: 1"]) { gateway in
+        try await GatewayFixture.run(
+            policies: Self.policies, routes: Self.routes(refusingPort: try FreePort.reserve()),
+            limits: ["max_upstream_connections: 1"]
+        ) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
             let bearer = ["-H", "authorization: Bearer \(token)"]
             // The only upstream connection is busy with this request for 3 s.
@@ -122,11 +125,14 @@ import Testing
             let framings = [["--http1.1"], ["--http1.1", "-H", "transfer-encoding: chunked"], ["--http2", "-H", "transfer-encoding: chunked"]]
             for (index, framing) in framings.enumerated() {
                 let download = gateway.directory.appendingPathComponent("download-\(index).bin")
-                let status = try Self.curlStatus(["--cacert", "\(gateway.certs)/ca-bundle.crt",
-                                                  "--resolve", "shipments.localhost:\(gateway.gatewayPort):127.0.0.1",
-                                                  "-H", "authorization: Bearer \(token)", "-H", "content-type: application/octet-stream",
-                                                  "--data-binary", "@\(upload.path)", "-o", download.path] + framing
-                                                 + ["https://shipments.localhost:\(gateway.gatewayPort)/v1/mirror-\(index)?mirror=1"])
+                let status = try Self.curlStatus(
+                    [
+                        "--cacert", "\(gateway.certs)/ca-bundle.crt",
+                        "--resolve", "shipments.localhost:\(gateway.gatewayPort):127.0.0.1",
+                        "-H", "authorization: Bearer \(token)", "-H", "content-type: application/octet-stream",
+                        "--data-binary", "@\(upload.path)", "-o", download.path,
+                    ] + framing
+                        + ["https://shipments.localhost:\(gateway.gatewayPort)/v1/mirror-\(index)?mirror=1"])
                 #expect(status == 200)
                 #expect(try Self.sha256(of: download) == sent, "the body that came back differs (\(framing))")
             }

@@ -17,37 +17,49 @@ import Testing
     static let host = "Host: shipments.localhost\r\n"
 
     static let shapes = [
-        Shape(description: "Content-Length and Transfer-Encoding together",
-              bytes: "POST /health HTTP/1.1\r\n\(host)Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-                  + "GET /admin HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
-              statuses: [400]),
-        Shape(description: "two different Content-Length values",
-              bytes: "POST /health HTTP/1.1\r\n\(host)Content-Length: 3\r\nContent-Length: 30\r\nConnection: close\r\n\r\nabc", statuses: [400]),
-        Shape(description: "chunked not the last transfer coding",
-              bytes: "POST /health HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, identity\r\nConnection: close\r\n\r\n0\r\n\r\n", statuses: [400]),
-        Shape(description: "whitespace before the colon of Transfer-Encoding",
-              bytes: "POST /health HTTP/1.1\r\n\(host)Transfer-Encoding : chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", statuses: [400]),
-        Shape(description: "two Host fields",
-              bytes: "GET /health HTTP/1.1\r\n\(host)Host: billing.localhost\r\nConnection: close\r\n\r\n", statuses: [400]),
-        Shape(description: "absolute-form target for another host",
-              bytes: "GET https://billing.localhost/v1/invoices HTTP/1.1\r\n\(host)Connection: close\r\n\r\n", statuses: [400]),
-        Shape(description: "absolute-form target for another host, pipelined after an allowed request",
-              bytes: "GET /health/before HTTP/1.1\r\n\(host)\r\nGET https://billing.localhost/v1/invoices HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
-              statuses: [200, 400]),
-        Shape(description: "absolute-form target for the request's own host is its origin-form",
-              bytes: "GET HTTPS://Shipments.Localhost/health/absolute HTTP/1.1\r\n\(host)Connection: close\r\n\r\n", statuses: [200]),
-        Shape(description: "a target with another scheme",
-              bytes: "GET x:/admin/users HTTP/1.1\r\n\(host)Connection: close\r\n\r\n", statuses: [400]),
-        Shape(description: "underscore spelling of a forwarding header",
-              bytes: "GET /health HTTP/1.1\r\n\(host)X_Forwarded_For: 10.0.0.1\r\nConnection: close\r\n\r\n", statuses: [400]),
-        Shape(description: "a request hidden after an empty chunked body is decided on its own",
-              bytes: "GET /health/ping HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-                  + "GET /admin/users HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
-              statuses: [200, 401]),
-        Shape(description: "pipelined requests are answered in order, each decided on its own",
-              bytes: "GET /health/one HTTP/1.1\r\n\(host)\r\nGET /admin/two HTTP/1.1\r\n\(host)\r\n"
-                  + "GET /health/three HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
-              statuses: [200, 401, 200]),
+        Shape(
+            description: "Content-Length and Transfer-Encoding together",
+            bytes: "POST /health HTTP/1.1\r\n\(host)Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + "GET /admin HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
+            statuses: [400]),
+        Shape(
+            description: "two different Content-Length values",
+            bytes: "POST /health HTTP/1.1\r\n\(host)Content-Length: 3\r\nContent-Length: 30\r\nConnection: close\r\n\r\nabc", statuses: [400]),
+        Shape(
+            description: "chunked not the last transfer coding",
+            bytes: "POST /health HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, identity\r\nConnection: close\r\n\r\n0\r\n\r\n", statuses: [400]),
+        Shape(
+            description: "whitespace before the colon of Transfer-Encoding",
+            bytes: "POST /health HTTP/1.1\r\n\(host)Transfer-Encoding : chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", statuses: [400]),
+        Shape(
+            description: "two Host fields",
+            bytes: "GET /health HTTP/1.1\r\n\(host)Host: billing.localhost\r\nConnection: close\r\n\r\n", statuses: [400]),
+        Shape(
+            description: "absolute-form target for another host",
+            bytes: "GET https://billing.localhost/v1/invoices HTTP/1.1\r\n\(host)Connection: close\r\n\r\n", statuses: [400]),
+        Shape(
+            description: "absolute-form target for another host, pipelined after an allowed request",
+            bytes: "GET /health/before HTTP/1.1\r\n\(host)\r\nGET https://billing.localhost/v1/invoices HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
+            statuses: [200, 400]),
+        Shape(
+            description: "absolute-form target for the request's own host is its origin-form",
+            bytes: "GET HTTPS://Shipments.Localhost/health/absolute HTTP/1.1\r\n\(host)Connection: close\r\n\r\n", statuses: [200]),
+        Shape(
+            description: "a target with another scheme",
+            bytes: "GET x:/admin/users HTTP/1.1\r\n\(host)Connection: close\r\n\r\n", statuses: [400]),
+        Shape(
+            description: "underscore spelling of a forwarding header",
+            bytes: "GET /health HTTP/1.1\r\n\(host)X_Forwarded_For: 10.0.0.1\r\nConnection: close\r\n\r\n", statuses: [400]),
+        Shape(
+            description: "a request hidden after an empty chunked body is decided on its own",
+            bytes: "GET /health/ping HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + "GET /admin/users HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
+            statuses: [200, 401]),
+        Shape(
+            description: "pipelined requests are answered in order, each decided on its own",
+            bytes: "GET /health/one HTTP/1.1\r\n\(host)\r\nGET /admin/two HTTP/1.1\r\n\(host)\r\n"
+                + "GET /health/three HTTP/1.1\r\n\(host)Connection: close\r\n\r\n",
+            statuses: [200, 401, 200]),
     ]
 
     @Test func smugglingShapesAreRefusedOrDecidedOneByOne() async throws {
@@ -77,7 +89,8 @@ import Testing
             let hosts = (received["headers"] as? [[String]] ?? []).filter { $0[0] == "host" }.map { $0[1] }
             #expect(hosts.count == 1 && hosts.first?.hasPrefix("127.0.0.1:") == true, "the upstream received Host \(hosts)")
 
-            let differing = try send(request + [[":authority", "shipments.localhost"], [":path", "/health/h2-differ"], ["host", "billing.localhost"]])
+            let differing = try send(
+                request + [[":authority", "shipments.localhost"], [":path", "/health/h2-differ"], ["host", "billing.localhost"]])
             #expect(differing["status"] as? Int == 400, "\(differing)")
             let neither = try send(request + [[":path", "/health/h2-none"]])
             #expect(neither["status"] as? Int == 400, "\(neither)")
@@ -88,10 +101,14 @@ import Testing
     /// Sends one HTTP/2 request with exactly these fields (`Fixtures/h2_request.py`) and returns
     /// what it reports: `status`, `reset`, `reset_after`, `body`.
     static func sendHTTP2(_ fields: [[String]], unfinishedBody: Bool = false, to gateway: GatewayFixture) throws -> [String: Any] {
-        let output = try GatewayOperationsTests.python("h2_request.py", [String(gateway.gatewayPort), "shipments.localhost",
-                                                                         "\(gateway.certs)/ca-bundle.crt",
-                                                                         String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)]
-                                                       + (unfinishedBody ? ["--unfinished-body"] : []))
+        let output = try GatewayOperationsTests.python(
+            "h2_request.py",
+            [
+                String(gateway.gatewayPort), "shipments.localhost",
+                "\(gateway.certs)/ca-bundle.crt",
+                String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self),
+            ]
+                + (unfinishedBody ? ["--unfinished-body"] : []))
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
     }
 
@@ -103,8 +120,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: request) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["10", "openssl", "s_client", "-quiet", "-ign_eof", "-connect", "127.0.0.1:\(gateway.gatewayPort)",
-                             "-servername", "shipments.localhost", "-CAfile", "\(gateway.certs)/ca-bundle.crt", "-verify_return_error"]
+        process.arguments = [
+            "10", "openssl", "s_client", "-quiet", "-ign_eof", "-connect", "127.0.0.1:\(gateway.gatewayPort)",
+            "-servername", "shipments.localhost", "-CAfile", "\(gateway.certs)/ca-bundle.crt", "-verify_return_error",
+        ]
         process.standardInput = try FileHandle(forReadingFrom: request)
         let output = Pipe()
         process.standardOutput = output

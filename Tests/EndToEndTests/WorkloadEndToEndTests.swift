@@ -28,9 +28,9 @@ import Testing
         return [
             "identity-api.cedar": (try? String(contentsOf: shipped, encoding: .utf8)) ?? "",
             "billing.cedar": #"""
-                @id("billing-service-uses-billing")
-                permit (principal == Service::"billing", action, resource == Route::"billing");
-                """#,
+            @id("billing-service-uses-billing")
+            permit (principal == Service::"billing", action, resource == Route::"billing");
+            """#,
         ]
     }
 
@@ -58,8 +58,10 @@ import Testing
 
             // OpenSSL verifies the chain: root, then the intermediate the file carries.
             try gateway.splitChain(prefix + ".crt")
-            let verified = try gateway.openssl(["verify", "-CAfile", "\(gateway.certs)/root.crt", "-untrusted", prefix + ".intermediate.pem",
-                                                prefix + ".leaf.pem"])
+            let verified = try gateway.openssl([
+                "verify", "-CAfile", "\(gateway.certs)/root.crt", "-untrusted", prefix + ".intermediate.pem",
+                prefix + ".leaf.pem",
+            ])
             #expect(verified.contains("OK"))
 
             // Renewal over mTLS with the current certificate: a new serial (and key), still accepted.
@@ -70,11 +72,15 @@ import Testing
 
             // Refused for renewal: an expired certificate, one from another CA, and none at all.
             let csr = try gateway.makeCSR("probe")
-            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/billing", "--ttl", "1s",
-                                       "--out", gateway.path("expired"), "--ca", gateway.certs])
+            _ = try await gateway.cli([
+                "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/billing", "--ttl", "1s",
+                "--out", gateway.path("expired"), "--ca", gateway.certs,
+            ])
             _ = try await gateway.cli(["ca", "init", "--trust-domain", GatewayFixture.trustDomain, "--out", gateway.path("other-ca")])
-            _ = try await gateway.cli(["cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/billing",
-                                       "--out", gateway.path("foreign"), "--ca", gateway.path("other-ca")])
+            _ = try await gateway.cli([
+                "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/billing",
+                "--out", gateway.path("foreign"), "--ca", gateway.path("other-ca"),
+            ])
             try await Task.sleep(for: .seconds(2))
             for credential in ["expired", "foreign"] {
                 let reply = try gateway.postCSR(csr, ["--cert", gateway.path(credential) + ".crt", "--key", gateway.path(credential) + ".key"])
@@ -92,7 +98,8 @@ import Testing
             // machine; a loaded CI runner must not turn that into a flaky failure).
             var refused = false
             while ContinuousClock.now - revokedAt < .seconds(10) && !refused {
-                refused = try gateway.curl("/v1/invoices", ["--cert", prefix + ".crt", "--key", prefix + ".key"], host: "billing.localhost").status == 0
+                refused =
+                    try gateway.curl("/v1/invoices", ["--cert", prefix + ".crt", "--key", prefix + ".key"], host: "billing.localhost").status == 0
                 if !refused { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(refused, "a revoked certificate was still accepted ten seconds after `cert revoke`")
@@ -148,8 +155,11 @@ import Testing
         try await Self.run(ttl: "5s") { gateway in
             let prefix = gateway.directory.appendingPathComponent("svc").path
             let token = try await gateway.joinToken("billing")
-            let agent = try PortcullisProcess(["cert", "renew", "--watch", "--from", prefix, "--url", "https://localhost:\(gateway.gatewayPort)",
-                                               "--cacert", "\(gateway.certs)/ca-bundle.crt", "--join-token", token], environment: gateway.environment)
+            let agent = try PortcullisProcess(
+                [
+                    "cert", "renew", "--watch", "--from", prefix, "--url", "https://localhost:\(gateway.gatewayPort)",
+                    "--cacert", "\(gateway.certs)/ca-bundle.crt", "--join-token", token,
+                ], environment: gateway.environment)
             defer { agent.signal(SIGKILL) }
             let deadline = ContinuousClock.now + .seconds(30)
             while !agent.standardOutput.contains("next renewal") {
@@ -211,7 +221,8 @@ extension GatewayFixture {
 
     /// A PEM CSR made by OpenSSL with a fresh P-256 key.
     func makeCSR(_ name: String) throws -> String {
-        let key = path("\(name)-csr.key"), csr = path("\(name).csr")
+        let key = path("\(name)-csr.key")
+        let csr = path("\(name).csr")
         _ = try openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key])
         _ = try openssl(["req", "-new", "-key", key, "-subj", "/CN=\(name)", "-out", csr])
         return csr
@@ -226,8 +237,10 @@ extension GatewayFixture {
     func download(_ path: String, to file: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sSf", "--max-time", "20", "--cacert", "\(certs)/ca-bundle.crt", "--resolve", "localhost:\(gatewayPort):127.0.0.1",
-                             "-o", file, "https://localhost:\(gatewayPort)\(path)"]
+        process.arguments = [
+            "-sSf", "--max-time", "20", "--cacert", "\(certs)/ca-bundle.crt", "--resolve", "localhost:\(gatewayPort):127.0.0.1",
+            "-o", file, "https://localhost:\(gatewayPort)\(path)",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice

@@ -1,6 +1,7 @@
 import FileWrites
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Gateway
 
 /// What one decision leaves in the audit trail: a policy that erred is recorded whatever the

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Gateway
 
 /// A body's deadline and minimum rate (issue 18, item 11): one byte every 25 s must be cut off

@@ -1,6 +1,7 @@
-@testable import HTTPSyntax
 import Testing
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// Random targets built from the troublesome pieces: every accepted target has a canonical
 /// form that is a fixed point (forwarding it and canonicalizing again changes nothing) and

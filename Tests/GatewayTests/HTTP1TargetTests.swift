@@ -1,9 +1,10 @@
-@testable import HTTPSyntax
 import HTTPTypes
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import Testing
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// HTTP/1.1 targets that are not origin-form reach the canonicalizer whole, through the same
 /// SwiftNIO conversion the gateway's pipeline uses.

@@ -1,7 +1,8 @@
-@testable import HTTPSyntax
 import HTTPTypes
 import Testing
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// The header part of §4.2, the malformed inputs of §4.3 and the smuggling shapes of §4.7:
 /// refused before routing, so nothing downstream has to guess.
@@ -71,8 +72,9 @@ import Testing
         Framing(headers: [("Transfer-Encoding", "chunked, identity")], outcome: .failure(.unsupportedTransferEncoding("chunked, identity"))),
         Framing(headers: [("Transfer-Encoding", "identity")], outcome: .failure(.unsupportedTransferEncoding("identity"))),
         Framing(headers: [("Transfer-Encoding", "xchunked")], outcome: .failure(.unsupportedTransferEncoding("xchunked"))),
-        Framing(headers: [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")],
-                outcome: .failure(.unsupportedTransferEncoding("chunked, chunked"))),
+        Framing(
+            headers: [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")],
+            outcome: .failure(.unsupportedTransferEncoding("chunked, chunked"))),
         Framing(headers: [("Transfer-Encoding", "gzip, chunked")], outcome: .failure(.unsupportedTransferEncoding("gzip, chunked"))),
     ]
 

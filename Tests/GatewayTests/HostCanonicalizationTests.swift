@@ -1,7 +1,8 @@
-@testable import HTTPSyntax
 import HTTPTypes
 import Testing
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// §4.8 (host forms) and the host part of §4.3: the route is chosen from one canonical host,
 /// and a request naming two hosts is refused.

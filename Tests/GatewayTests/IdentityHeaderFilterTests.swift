@@ -1,5 +1,6 @@
 import HTTPTypes
 import Testing
+
 @testable import Gateway
 
 /// §4.2: the upstream must never see a client-supplied identity or routing header, in any
@@ -50,10 +51,11 @@ import Testing
             ("Accept", "text/html"), ("X-Forwarded-For", "1.2.3.4"), ("Authorization", "Bearer t"), ("X-Role", "user"),
             ("Remote-User", "admin"), ("X-Role", "admin"), ("Content-Type", "application/json"), ("Content-Length", "2"),
         ])
-        #expect(Self.pairs(IdentityHeaderFilter().filtered(input)) == [
-            "Accept: text/html", "Authorization: Bearer t", "X-Role: user", "X-Role: admin",
-            "Content-Type: application/json", "Content-Length: 2",
-        ])
+        #expect(
+            Self.pairs(IdentityHeaderFilter().filtered(input)) == [
+                "Accept: text/html", "Authorization: Bearer t", "X-Role: user", "X-Role: admin",
+                "Content-Type: application/json", "Content-Length: 2",
+            ])
     }
 
     /// An HTTP/2 client may send `host` as a plain field; forwarded, the upstream would read it
@@ -81,24 +83,26 @@ import Testing
         let upgrade = Self.fields([
             ("Connection", "keep-alive, Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k"), ("Keep-Alive", "1"),
         ])
-        #expect(Self.pairs(IdentityHeaderFilter(keepsUpgrade: true).filtered(upgrade)) == [
-            "Connection: upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: k",
-        ])
+        #expect(
+            Self.pairs(IdentityHeaderFilter(keepsUpgrade: true).filtered(upgrade)) == [
+                "Connection: upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: k",
+            ])
         #expect(Self.pairs(IdentityHeaderFilter().filtered(upgrade)) == ["Sec-WebSocket-Key: k"])
         let upgradeWithoutConnection = Self.fields([("Upgrade", "websocket"), ("Connection", "close")])
         #expect(IdentityHeaderFilter(keepsUpgrade: true).filtered(upgradeWithoutConnection).isEmpty)
     }
 
-    @Test(arguments: [
-        ("a=1; __Host-portcullis=secret; b=2", "a=1; b=2"),
-        ("__Host-portcullis=secret; a=1", "a=1"),
-        ("a=1;b=2;__Host-portcullis=secret", "a=1;b=2"),
-        ("a=\"q; x\";  __Host-portcullis=s;   c=3", "a=\"q; x\";   c=3"),
-        ("a=1; __Host-portcullis=s; __Host-portcullis=t; b=2", "a=1; b=2"),
-        ("__host-portcullis=other-case; a=1", "__host-portcullis=other-case; a=1"),
-        ("__Host-portcullisx=1; x__Host-portcullis=2", "__Host-portcullisx=1; x__Host-portcullis=2"),
-        ("a=1", "a=1"),
-    ] as [(String, String)])
+    @Test(
+        arguments: [
+            ("a=1; __Host-portcullis=secret; b=2", "a=1; b=2"),
+            ("__Host-portcullis=secret; a=1", "a=1"),
+            ("a=1;b=2;__Host-portcullis=secret", "a=1;b=2"),
+            ("a=\"q; x\";  __Host-portcullis=s;   c=3", "a=\"q; x\";   c=3"),
+            ("a=1; __Host-portcullis=s; __Host-portcullis=t; b=2", "a=1; b=2"),
+            ("__host-portcullis=other-case; a=1", "__host-portcullis=other-case; a=1"),
+            ("__Host-portcullisx=1; x__Host-portcullis=2", "__Host-portcullisx=1; x__Host-portcullis=2"),
+            ("a=1", "a=1"),
+        ] as [(String, String)])
     func removesSessionCookieKeepingOthersByteForByte(cookie: String, expected: String) {
         let input = Self.fields([("Cookie", cookie), ("Accept", "*/*")])
         #expect(Self.pairs(IdentityHeaderFilter().filtered(input)) == ["Cookie: \(expected)", "Accept: */*"])

@@ -1,7 +1,8 @@
-@testable import HTTPSyntax
 import HTTPTypes
 import Testing
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// §4.1 of the bypass-classes reference: the router, the policy engine and the upstream must
 /// agree on the path. Each request is either refused or canonicalized to one stated path, and

@@ -1,6 +1,7 @@
-@testable import HTTPSyntax
 import Testing
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// §4.4: the login flow's `next` target must stay on the same host.
 @Suite struct RedirectTargetTests {

@@ -1,6 +1,7 @@
-@testable import HTTPSyntax
 import HTTPTypes
+
 @testable import Gateway
+@testable import HTTPSyntax
 
 /// A request as the listener hands it over: the raw target in `path`, the host in `authority`.
 func request(

@@ -5,18 +5,21 @@ import PKI
 import SwiftASN1
 import Testing
 import X509
+
 @testable import Gateway
 
 /// A route's own settings, checked before policy: they hold whatever the policies say
 /// (issue 18, item 4: `public: false` was parsed and never enforced).
 @Suite struct RouteRefusalTests {
     static func route(public isPublic: Bool = false, certificate: Bool = false, auth: Set<AuthMethod> = Set(AuthMethod.allCases)) -> RouteSettings {
-        RouteSettings(id: "shipments", hosts: ["shipments.localhost"], pathPrefix: "/", upstream: URL(string: "http://127.0.0.1:9")!,
-                      isPublic: isPublic, authMethods: auth, requiresClientCertificate: certificate)
+        RouteSettings(
+            id: "shipments", hosts: ["shipments.localhost"], pathPrefix: "/", upstream: URL(string: "http://127.0.0.1:9")!,
+            isPublic: isPublic, authMethods: auth, requiresClientCertificate: certificate)
     }
 
-    static let dana = Principal(kind: .user, name: "dana", method: .token, roles: ["dispatcher"], groups: [], mfa: false,
-                                authenticatedAt: Date(), sessionID: nil, certificate: nil)
+    static let dana = Principal(
+        kind: .user, name: "dana", method: .token, roles: ["dispatcher"], groups: [], mfa: false,
+        authenticatedAt: Date(), sessionID: nil, certificate: nil)
     /// A real certificate from the internal CA.
     static let certificate: ClientCertificate = {
         let authority = try! CertificateAuthority.create(trustDomain: "logistics.internal").authority

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Gateway
 
 @Suite struct RouteTableTests {
@@ -16,26 +17,27 @@ import Testing
         route("exact-only-api", ["api.corp.com"], "/api"),
     ])
 
-    @Test(arguments: [
-        ("app.corp.com", "/", "exact-root"),
-        ("app.corp.com", "/api", "exact-api"),
-        ("app.corp.com", "/api/", "exact-api"),
-        ("app.corp.com", "/api/x/y", "exact-api"),
-        ("app.corp.com", "/apix", "exact-root"),
-        ("app.corp.com", "/API", "exact-root"),
-        // Exact host beats wildcard even when the wildcard's prefix is longer.
-        ("app.corp.com", "/api/v2/x", "exact-api"),
-        ("app.corp.com", "/admin/users", "exact-root"),
-        // The wildcard still serves what the exact host has no route for.
-        ("api.corp.com", "/api/v2", "exact-only-api"),
-        ("api.corp.com", "/admin/users", "wildcard-admin"),
-        ("api.corp.com", "/", "wildcard-root"),
-        ("other.corp.com", "/", "wildcard-root"),
-        ("other.corp.com", "/api/v2", "wildcard-api-v2"),
-        ("other.corp.com", "/api/v2x", "wildcard-root"),
-        ("other.corp.com", "/api/v", "wildcard-root"),
-        ("corp.com", "/admin", "apex"),
-    ] as [(String, String, String)])
+    @Test(
+        arguments: [
+            ("app.corp.com", "/", "exact-root"),
+            ("app.corp.com", "/api", "exact-api"),
+            ("app.corp.com", "/api/", "exact-api"),
+            ("app.corp.com", "/api/x/y", "exact-api"),
+            ("app.corp.com", "/apix", "exact-root"),
+            ("app.corp.com", "/API", "exact-root"),
+            // Exact host beats wildcard even when the wildcard's prefix is longer.
+            ("app.corp.com", "/api/v2/x", "exact-api"),
+            ("app.corp.com", "/admin/users", "exact-root"),
+            // The wildcard still serves what the exact host has no route for.
+            ("api.corp.com", "/api/v2", "exact-only-api"),
+            ("api.corp.com", "/admin/users", "wildcard-admin"),
+            ("api.corp.com", "/", "wildcard-root"),
+            ("other.corp.com", "/", "wildcard-root"),
+            ("other.corp.com", "/api/v2", "wildcard-api-v2"),
+            ("other.corp.com", "/api/v2x", "wildcard-root"),
+            ("other.corp.com", "/api/v", "wildcard-root"),
+            ("corp.com", "/admin", "apex"),
+        ] as [(String, String, String)])
     func choosesMostSpecificRoute(host: String, path: String, expected: String) {
         #expect(table.match(host: host, path: path)?.id == expected)
     }
@@ -56,7 +58,7 @@ import Testing
 
     @Test func carriesPayload() throws {
         let table = try RouteTable<String>([
-            Route(id: "a", hosts: [HostPattern("App.Corp.com.")], pathPrefix: "/", payload: "upstream-a"),
+            Route(id: "a", hosts: [HostPattern("App.Corp.com.")], pathPrefix: "/", payload: "upstream-a")
         ])
         #expect(table.match(host: "app.corp.com", path: "/x")?.payload == "upstream-a")
     }
@@ -66,9 +68,11 @@ import Testing
             try Self.route("first", ["app.corp.com", "*.corp.com"], "/api"),
             try Self.route("second", ["APP.corp.com."], "/api"),
         ]
-        #expect(throws: RouteTableError.duplicateHostAndPrefix(
-            host: "app.corp.com", pathPrefix: "/api", firstRouteID: "first", secondRouteID: "second"
-        )) {
+        #expect(
+            throws: RouteTableError.duplicateHostAndPrefix(
+                host: "app.corp.com", pathPrefix: "/api", firstRouteID: "first", secondRouteID: "second"
+            )
+        ) {
             try RouteTable(routes)
         }
         let error = RouteTableError.duplicateHostAndPrefix(host: "h", pathPrefix: "/p", firstRouteID: "first", secondRouteID: "second")
@@ -92,8 +96,10 @@ import Testing
         #expect(throws: RouteTableError.routeWithoutHosts(routeID: "a")) { try RouteTable([Self.route("a", [], "/")]) }
     }
 
-    @Test(arguments: ["", "api", "/api/", "//api", "/api//v1", "/api/./v1", "/api/..", "/api%2Fv1", "/api;v=1", "/api?x", "/api#x",
-                      "/api\\v1", "/api v1", "/api\tv1"])
+    @Test(arguments: [
+        "", "api", "/api/", "//api", "/api//v1", "/api/./v1", "/api/..", "/api%2Fv1", "/api;v=1", "/api?x", "/api#x",
+        "/api\\v1", "/api v1", "/api\tv1",
+    ])
     func refusesNonCanonicalPrefixes(_ prefix: String) throws {
         let route = try Self.route("r", ["app.corp.com"], prefix)
         #expect {
@@ -104,8 +110,10 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "*", "*.", "**.corp.com", "a.*.corp.com", "*corp.com", "*.[::1]", "app.corp.com:443", "bücher.de",
-                      "app..corp.com", "app_1.corp.com"])
+    @Test(arguments: [
+        "", "*", "*.", "**.corp.com", "a.*.corp.com", "*corp.com", "*.[::1]", "app.corp.com:443", "bücher.de",
+        "app..corp.com", "app_1.corp.com",
+    ])
     func refusesInvalidHostPatterns(_ pattern: String) {
         #expect {
             try HostPattern(pattern)

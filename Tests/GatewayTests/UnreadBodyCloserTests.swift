@@ -3,13 +3,15 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTPTypes
 import Testing
+
 @testable import Gateway
 
 /// A response that starts before its request's body has arrived ends the exchange (issue 18,
 /// item 11); one that follows the whole request keeps the connection.
 @Suite struct UnreadBodyCloserTests {
-    static let post = HTTPRequest(method: .post, scheme: "https", authority: "shipments.localhost", path: "/v1/shipments",
-                                  headerFields: [.contentLength: "100000"])
+    static let post = HTTPRequest(
+        method: .post, scheme: "https", authority: "shipments.localhost", path: "/v1/shipments",
+        headerFields: [.contentLength: "100000"])
     static let get = HTTPRequest(method: .get, scheme: "https", authority: "shipments.localhost", path: "/v1/shipments")
 
     /// Writes a response and returns its head as it left the handler.
@@ -17,7 +19,8 @@ import Testing
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: status)))
         try channel.writeOutbound(HTTPResponsePart.end(nil))
         guard case let .head(head) = try channel.readOutbound(as: HTTPResponsePart.self),
-              case .end = try channel.readOutbound(as: HTTPResponsePart.self) else { return nil }
+            case .end = try channel.readOutbound(as: HTTPResponsePart.self)
+        else { return nil }
         return head
     }
 

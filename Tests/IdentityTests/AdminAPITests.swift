@@ -8,7 +8,8 @@ import Testing
     @Test func securityAdminsManageUsersRolesAndServices() async throws {
         try await IdentityHarness.run { harness in
             let admin = try await harness.adminToken()
-            let role = try await harness.send(.post, "/v1/admin/roles", body: harness.json(["name": "Dispatcher", "description": "Plans routes"]), bearer: admin)
+            let role = try await harness.send(
+                .post, "/v1/admin/roles", body: harness.json(["name": "Dispatcher", "description": "Plans routes"]), bearer: admin)
             #expect(role.status == 201)
             #expect(role.string("name") == "dispatcher")
             #expect(try await harness.send(.post, "/v1/admin/roles", body: harness.json(["name": "staff"]), bearer: admin).status == 201)
@@ -17,16 +18,20 @@ import Testing
             #expect(cycle.status == 409)
             #expect(cycle.string("message")?.contains("cycle") == true)
 
-            let created = try await harness.send(.post, "/v1/admin/users", body: harness.json([
-                "login": "Zoe", "email": "zoe@logistics.example", "display_name": "Zoe", "password": "a long enough password",
-                "roles": ["dispatcher"],
-            ]), bearer: admin)
+            let created = try await harness.send(
+                .post, "/v1/admin/users",
+                body: harness.json([
+                    "login": "Zoe", "email": "zoe@logistics.example", "display_name": "Zoe", "password": "a long enough password",
+                    "roles": ["dispatcher"],
+                ]), bearer: admin)
             #expect(created.status == 201)
             #expect(created.string("login") == "zoe")
             #expect(created.json["roles"] as? [String] == ["dispatcher"])
-            let duplicate = try await harness.send(.post, "/v1/admin/users", body: harness.json([
-                "login": "ZOE", "email": "other@logistics.example",
-            ]), bearer: admin)
+            let duplicate = try await harness.send(
+                .post, "/v1/admin/users",
+                body: harness.json([
+                    "login": "ZOE", "email": "other@logistics.example",
+                ]), bearer: admin)
             #expect(duplicate.status == 409)
             #expect(try await harness.login("zoe", "a long enough password").status == 200)
 
@@ -34,11 +39,14 @@ import Testing
             #expect(disabled.string("status") == "disabled")
             #expect(try await harness.login("zoe", "a long enough password").status == 401)
 
-            let service = try await harness.send(.post, "/v1/admin/services", body: harness.json([
-                "name": "billing", "owner": "finance", "spiffe_id": "spiffe://logistics.internal/billing",
-            ]), bearer: admin)
+            let service = try await harness.send(
+                .post, "/v1/admin/services",
+                body: harness.json([
+                    "name": "billing", "owner": "finance", "spiffe_id": "spiffe://logistics.internal/billing",
+                ]), bearer: admin)
             #expect(service.status == 201)
-            let secret = try await harness.send(.post, "/v1/admin/services/billing/secrets", body: harness.json(["lifetime_seconds": 3600]), bearer: admin)
+            let secret = try await harness.send(
+                .post, "/v1/admin/services/billing/secrets", body: harness.json(["lifetime_seconds": 3600]), bearer: admin)
             #expect(secret.status == 201)
             let value = try #require(secret.string("secret"))
             #expect(try await harness.token(form: "grant_type=client_credentials&client_id=billing&client_secret=\(value)").status == 200)
@@ -61,7 +69,9 @@ import Testing
         try await IdentityHarness.run { harness in
             try await harness.makeUser("driver1", roles: ["driver"])
             let token = try #require(try await harness.login("driver1", "correct horse battery staple").string("access_token"))
-            for (method, path) in [("GET", "/v1/admin/users"), ("POST", "/v1/admin/roles"), ("DELETE", "/v1/admin/sessions/00000000-0000-0000-0000-000000000000")] {
+            for (method, path) in [
+                ("GET", "/v1/admin/users"), ("POST", "/v1/admin/roles"), ("DELETE", "/v1/admin/sessions/00000000-0000-0000-0000-000000000000"),
+            ] {
                 let reply = try await harness.send(.init(method)!, path, body: method == "POST" ? "{}" : nil, bearer: token)
                 #expect(reply.status == 403, "\(method) \(path): \(reply.text)")
                 #expect(try await harness.send(.init(method)!, path).status == 401)
@@ -82,11 +92,12 @@ import Testing
     /// The admin API decides on the canonical path, as the gateway does (issue 19): a policy
     /// about `/v1/admin/users/victim` holds for `/v1/admin/users/%76ictim` too.
     @Test func policiesSeeTheCanonicalPath() async throws {
-        let policy = IdentityHarness.adminPolicy + """
+        let policy =
+            IdentityHarness.adminPolicy + """
 
-            @id("protect-victim")
-            forbid (principal, action, resource == Route::"identity-admin") when { context.http.path == "/v1/admin/users/victim" };
-            """
+                @id("protect-victim")
+                forbid (principal, action, resource == Route::"identity-admin") when { context.http.path == "/v1/admin/users/victim" };
+                """
         try await IdentityHarness.run(policy: policy) { harness in
             let token = try await harness.adminToken()
             try await harness.makeUser("victim")
@@ -110,9 +121,11 @@ import Testing
     @Test func fieldErrorsAreReportedTogether() async throws {
         try await IdentityHarness.run { harness in
             let admin = try await harness.adminToken()
-            let reply = try await harness.send(.post, "/v1/admin/users", body: harness.json([
-                "login": "bad login!", "email": "attacker@evil.com@logistics.example", "password": "short", "colour": "blue",
-            ]), bearer: admin)
+            let reply = try await harness.send(
+                .post, "/v1/admin/users",
+                body: harness.json([
+                    "login": "bad login!", "email": "attacker@evil.com@logistics.example", "password": "short", "colour": "blue",
+                ]), bearer: admin)
             #expect(reply.status == 400)
             #expect(reply.string("error") == "invalid_input")
             let fields = Set((reply.json["fields"] as? [[String: String]] ?? []).compactMap { $0["field"] })
@@ -159,8 +172,9 @@ import Testing
         try await IdentityHarness.run { harness in
             let admin = try await harness.adminToken()
             for login in ["ann", "ben", "cat"] {
-                _ = try await harness.send(.post, "/v1/admin/users", body: harness.json(["login": login, "email": "\(login)@logistics.example"]),
-                                           bearer: admin)
+                _ = try await harness.send(
+                    .post, "/v1/admin/users", body: harness.json(["login": login, "email": "\(login)@logistics.example"]),
+                    bearer: admin)
             }
             _ = try await harness.auditEvents(action: "user.create")  // waits until the writer has stored everything
             let page = try await harness.send(.get, "/v1/admin/audit?decision=applied&limit=2", bearer: admin)

@@ -8,9 +8,11 @@ import Testing
 /// the same checks as `portcullis policy push` and every change (applied or refused) audited.
 @Suite struct AdminPolicyAPITests {
 
-    static func push(_ harness: IdentityHarness, _ policies: [String: String], message: String, bearer: String) async throws -> IdentityHarness.Reply {
-        try await harness.send(.post, "/v1/admin/policies", body: harness.json(["message": message, "policies": policies, "schema": PolicyFixtures.schema]),
-                               bearer: bearer)
+    static func push(_ harness: IdentityHarness, _ policies: [String: String], message: String, bearer: String) async throws -> IdentityHarness.Reply
+    {
+        try await harness.send(
+            .post, "/v1/admin/policies", body: harness.json(["message": message, "policies": policies, "schema": PolicyFixtures.schema]),
+            bearer: bearer)
     }
 
     static let routeA = PolicyFixtures.opens("a")
@@ -37,7 +39,8 @@ import Testing
             #expect((shown.json["schema"] as? [String: String])?["name"] == "schema.cedarschema")
             #expect(try await harness.send(.get, "/v1/admin/policies/7", bearer: admin).status == 404)
 
-            let rollback = try await harness.send(.post, "/v1/admin/policies/1/rollback", body: harness.json(["message": "back to /a"]), bearer: admin)
+            let rollback = try await harness.send(
+                .post, "/v1/admin/policies/1/rollback", body: harness.json(["message": "back to /a"]), bearer: admin)
             #expect(rollback.status == 201, "\(rollback.text)")
             #expect(rollback.json["version"] as? Int == 3)
             #expect(rollback.json["rollback_of"] as? Int == 1)
@@ -63,7 +66,8 @@ import Testing
             #expect(refused.string("error") == "policy_refused")
             let errors = (refused.json["report"] as? [String: Any])?["errors"] as? [[String: Any]] ?? []
             #expect(errors.count >= 1)
-            #expect(errors.allSatisfy { $0["file"] as? String == "request/typo.cedar" && $0["line"] as? Int == 3 && $0["policy"] as? String == "typo" })
+            #expect(
+                errors.allSatisfy { $0["file"] as? String == "request/typo.cedar" && $0["line"] as? Int == 3 && $0["policy"] as? String == "typo" })
             let badName = try await Self.push(harness, ["../typo.cedar": Self.routeB], message: "escape", bearer: admin)
             #expect(badName.status == 400)
             let listed = try await harness.send(.get, "/v1/admin/policies", bearer: admin)

@@ -32,8 +32,10 @@ struct IdentityHarness: Sendable {
         """
 
     /// `caDirectory` (a `portcullis ca init` directory) enables the Workload API.
-    static func run(configure: (inout IdentitySettings) -> Void = { _ in }, policy: String = adminPolicy, caDirectory: String? = nil,
-                    _ body: @Sendable (IdentityHarness) async throws -> Void) async throws {
+    static func run(
+        configure: (inout IdentitySettings) -> Void = { _ in }, policy: String = adminPolicy, caDirectory: String? = nil,
+        _ body: @Sendable (IdentityHarness) async throws -> Void
+    ) async throws {
         try await TestDatabase.withFreshDatabase { url in
             var logger = Logger(label: "identity-test")
             logger.logLevel = .critical
@@ -58,17 +60,21 @@ struct IdentityHarness: Sendable {
                 // audit write trips an assertion in postgres-nio.
                 let auditWriter = Task { try await audit.run() }
                 defer { auditWriter.cancel() }
-                let parts = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
-                                                               recorder: audit, logger: logger)
+                let parts = try await IdentityRuntime.assemble(
+                    configuration: configuration, database: database, masterKey: masterKey,
+                    recorder: audit, logger: logger)
                 // The feed holds a LISTEN connection: it stops before the pool does, as in `serve`.
                 let feed = Task { try await parts.feed.run() }
                 defer { feed.cancel() }
                 try await waitUntil("the revocation feed to synchronise") { parts.feed.snapshot.synchronized }
-                let app = IdentityRuntime.application(configuration: configuration, service: parts.service, policies: { policies },
-                                                      workload: parts.workload, logger: logger)
+                let app = IdentityRuntime.application(
+                    configuration: configuration, service: parts.service, policies: { policies },
+                    workload: parts.workload, logger: logger)
                 try await app.test(.live) { client in
-                    try await body(IdentityHarness(port: client.port!, parts: parts, database: database, audit: audit, url: url,
-                                                   masterKey: masterKey))
+                    try await body(
+                        IdentityHarness(
+                            port: client.port!, parts: parts, database: database, audit: audit, url: url,
+                            masterKey: masterKey))
                 }
                 feed.cancel()
                 _ = await feed.result
@@ -100,8 +106,10 @@ struct IdentityHarness: Sendable {
     }
 
     /// One request on its own connection, so tests can send many at once.
-    func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, contentType: String? = "application/json",
-              bearer: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, body: String? = nil, contentType: String? = "application/json",
+        bearer: String? = nil, headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
         var headers = extra
         if let contentType, body != nil { headers[.contentType] = contentType }
         if let bearer { headers[.authorization] = "Bearer \(bearer)" }
@@ -115,8 +123,9 @@ struct IdentityHarness: Sendable {
             throw error
         }
         try await client.shutdown()
-        return Reply(status: Int(response.status.code), headers: response.headers,
-                     text: response.body.map { String(buffer: $0) } ?? "")
+        return Reply(
+            status: Int(response.status.code), headers: response.headers,
+            text: response.body.map { String(buffer: $0) } ?? "")
     }
 
     func json(_ object: [String: Any]) -> String {
@@ -139,8 +148,9 @@ struct IdentityHarness: Sendable {
         for role in roles where try await store.role(role) == nil {
             _ = try await store.createRole(name: role, description: "", parents: [])
         }
-        var user = try await store.createUser(login: login, email: "\(login)@logistics.example", displayName: login.capitalized,
-                                              passwordHash: try await service.hashPassword(password))
+        var user = try await store.createUser(
+            login: login, email: "\(login)@logistics.example", displayName: login.capitalized,
+            passwordHash: try await service.hashPassword(password))
         for role in roles { user = try await store.setUserMembership(login: login, .role, name: role, granted: true).after }
         return user
     }
@@ -159,7 +169,8 @@ struct IdentityHarness: Sendable {
             let statistics = audit.statistics
             return statistics.queued == 0 && statistics.written + statistics.spooled >= statistics.accepted
         }
-        let rows = try await database.client.query("""
+        let rows = try await database.client.query(
+            """
             SELECT principal, target, outcome, details FROM audit_events WHERE action = \(action) ORDER BY occurred_at
             """)
         var events: [(String?, String?, String, String?)] = []

@@ -10,7 +10,10 @@ import Testing
     ]
 
     @Test func sqlMetacharactersInEveryStringFieldAreHarmless() async throws {
-        try await IdentityHarness.run(configure: { $0.throttle.maxFailuresPerLogin = 1000; $0.throttle.maxFailuresPerAddress = 10_000 }) { harness in
+        try await IdentityHarness.run(configure: {
+            $0.throttle.maxFailuresPerLogin = 1000
+            $0.throttle.maxFailuresPerAddress = 10_000
+        }) { harness in
             let admin = try await harness.adminToken()
             try await harness.makeUser("victim")
             for payload in Self.injections {
@@ -18,14 +21,20 @@ import Testing
                 #expect(login.status == 401, "login with \(payload)")
                 let mfa = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": payload, "totp": payload]))
                 #expect(mfa.status == 401)
-                let token = try await harness.token(form: "grant_type=client_credentials&client_id=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&client_secret=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+                let token = try await harness.token(
+                    form:
+                        "grant_type=client_credentials&client_id=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&client_secret=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+                )
                 #expect(token.status == 401)
-                let refresh = try await harness.token(form: "grant_type=refresh_token&refresh_token=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+                let refresh = try await harness.token(
+                    form: "grant_type=refresh_token&refresh_token=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
                 #expect(refresh.status == 400)
                 // Names are validated; free-text fields are stored literally.
-                let user = try await harness.send(.post, "/v1/admin/users", body: harness.json([
-                    "login": payload, "email": "\(payload)@x.example", "display_name": payload,
-                ]), bearer: admin)
+                let user = try await harness.send(
+                    .post, "/v1/admin/users",
+                    body: harness.json([
+                        "login": payload, "email": "\(payload)@x.example", "display_name": payload,
+                    ]), bearer: admin)
                 #expect(user.status == 400)
                 let role = try await harness.send(.post, "/v1/admin/roles", body: harness.json(["name": payload]), bearer: admin)
                 #expect(role.status == 400)
@@ -36,8 +45,9 @@ import Testing
                 #expect(try await harness.send(.get, "/v1/admin/users/\(path)", bearer: admin).status == (refusedInPaths ? 400 : 404))
                 #expect(try await harness.send(.get, "/v1/admin/sessions?login=\(path)", bearer: admin).status == 200)
             }
-            let literal = try await harness.send(.patch, "/v1/admin/users/victim", body: harness.json(["display_name": Self.injections[2]]),
-                                                 bearer: admin)
+            let literal = try await harness.send(
+                .patch, "/v1/admin/users/victim", body: harness.json(["display_name": Self.injections[2]]),
+                bearer: admin)
             #expect(literal.status == 200)
             #expect(literal.string("display_name") == Self.injections[2])
             // Everything is still there.

@@ -40,7 +40,10 @@ import Tokens
     }
 
     @Test func repeatedFailuresLockTheLoginUntilTheWindowPasses() async throws {
-        try await IdentityHarness.run(configure: { $0.throttle.maxFailuresPerLogin = 3; $0.throttle.window = 60 }) { harness in
+        try await IdentityHarness.run(configure: {
+            $0.throttle.maxFailuresPerLogin = 3
+            $0.throttle.window = 60
+        }) { harness in
             try await harness.makeUser("dave")
             for _ in 0..<3 { #expect(try await harness.login("dave", "wrong password here").status == 401) }
             let locked = try await harness.login("dave", "correct horse battery staple")

@@ -18,7 +18,8 @@ import Tokens
         let wrong = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": "000000"]), bearer: access)
         #expect(wrong.status == 400)
         let enrolmentStep = TOTP.step(at: Date())
-        let confirm = try await harness.send(.post, "/v1/mfa/totp/confirm", body: harness.json(["code": totp.code(forStep: enrolmentStep)]), bearer: access)
+        let confirm = try await harness.send(
+            .post, "/v1/mfa/totp/confirm", body: harness.json(["code": totp.code(forStep: enrolmentStep)]), bearer: access)
         #expect(confirm.status == 200)
         let codes = try #require(confirm.json["recovery_codes"] as? [String])
         #expect(codes.count == 10)
@@ -38,7 +39,10 @@ import Tokens
             // Steps are fixed here, not read from the clock again, so a 30-second boundary crossed
             // mid-test cannot change the outcome.
             let next = totp.code(forStep: enrolmentStep + 1)
-            #expect(try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": totp.code(forStep: enrolmentStep)])).status == 401)
+            #expect(
+                try await harness.send(
+                    .post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": totp.code(forStep: enrolmentStep)])
+                ).status == 401)
             let second = try await harness.send(.post, "/v1/login/mfa", body: harness.json(["challenge": challenge, "totp": next]))
             #expect(second.status == 200)
             let claims = try PasetoPublicVerifier(keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests)
@@ -79,7 +83,10 @@ import Tokens
     /// administrator unlocks the account. Before, each right password opened
     /// `mfaChallengeAttempts` codes on top of the per-login limit.
     @Test func wrongCodesAcrossChallengesLockTheAccountUntilUnlocked() async throws {
-        try await IdentityHarness.run(configure: { $0.throttle.maxFailuresPerLogin = 4; $0.mfaChallengeAttempts = 3 }) { harness in
+        try await IdentityHarness.run(configure: {
+            $0.throttle.maxFailuresPerLogin = 4
+            $0.mfaChallengeAttempts = 3
+        }) { harness in
             let (totp, _, enrolmentStep) = try await enrol(harness)
             let right = totp.code(forStep: enrolmentStep + 1)
             let wrongCodes = (1...2).map { String(format: "%06d", (Int(right)! + $0) % 1_000_000) }

@@ -17,8 +17,10 @@ import Testing
 
     /// dana's GET of `path` on Route::"shipments", written like a policy test case.
     static func request(_ path: String) -> [String: Any] {
-        ["principal": ["id": "dana", "roles": ["dispatcher"]], "action": "GET", "resource": ["route": "shipments"],
-         "context": ["http": ["path": path]]]
+        [
+            "principal": ["id": "dana", "roles": ["dispatcher"]], "action": "GET", "resource": ["route": "shipments"],
+            "context": ["http": ["path": path]],
+        ]
     }
 
     static let passingTest = """
@@ -34,20 +36,23 @@ import Testing
     @Test func checkValidatesAndTestsWithoutStoringAnything() async throws {
         try await IdentityHarness.run { harness in
             let admin = try await harness.adminToken()
-            let good = try await harness.send(.post, "/v1/admin/policies/check",
-                                              body: harness.json(Self.bundle(["a.cedar": Self.routeA], tests: ["a.yaml": Self.passingTest])), bearer: admin)
+            let good = try await harness.send(
+                .post, "/v1/admin/policies/check",
+                body: harness.json(Self.bundle(["a.cedar": Self.routeA], tests: ["a.yaml": Self.passingTest])), bearer: admin)
             #expect(good.status == 200, "\(good.text)")
             #expect((good.json["tests"] as? [String: Any])?["cases"] as? Int == 1)
             #expect((good.json["errors"] as? [Any])?.isEmpty == true)
 
-            let failing = try await harness.send(.post, "/v1/admin/policies/check",
-                                                 body: harness.json(Self.bundle(["b.cedar": Self.routeB], tests: ["a.yaml": Self.passingTest])), bearer: admin)
+            let failing = try await harness.send(
+                .post, "/v1/admin/policies/check",
+                body: harness.json(Self.bundle(["b.cedar": Self.routeB], tests: ["a.yaml": Self.passingTest])), bearer: admin)
             #expect(failing.status == 200)
             let failures = (failing.json["tests"] as? [String: Any])?["failures"] as? [String] ?? []
             #expect(failures.count == 1 && failures[0].contains("dana reads /a"), "\(failing.text)")
 
             let typo = "@id(\"typo\")\npermit (principal, action, resource)\nwhen { principal.department == \"finance\" };\n"
-            let invalid = try await harness.send(.post, "/v1/admin/policies/check", body: harness.json(Self.bundle(["typo.cedar": typo])), bearer: admin)
+            let invalid = try await harness.send(
+                .post, "/v1/admin/policies/check", body: harness.json(Self.bundle(["typo.cedar": typo])), bearer: admin)
             let errors = invalid.json["errors"] as? [[String: Any]] ?? []
             #expect(errors.first?["file"] as? String == "preview/typo.cedar" && errors.first?["line"] as? Int == 3, "\(invalid.text)")
 
@@ -62,7 +67,8 @@ import Testing
             #expect(try await AdminPolicyAPITests.push(harness, ["a.cedar": Self.routeA], message: "open /a", bearer: admin).status == 201)
             try await harness.makeUser("dana", roles: ["dispatcher"])
 
-            let allowed = try await harness.send(.post, "/v1/admin/policies/explain", body: harness.json(["request": Self.request("/a/7")]), bearer: admin)
+            let allowed = try await harness.send(
+                .post, "/v1/admin/policies/explain", body: harness.json(["request": Self.request("/a/7")]), bearer: admin)
             #expect(allowed.status == 200, "\(allowed.text)")
             #expect(allowed.string("decision") == "Allow")
             let traces = allowed.json["policies"] as? [[String: Any]] ?? []
@@ -78,9 +84,11 @@ import Testing
             #expect((trace?["reason"] as? String)?.contains("context.http.path like") == true)
 
             // An audited decision, rebuilt from its record with dana's roles as they are now.
-            harness.audit.record(AuditEvent(kind: .access, requestID: "feedc0de", principal: #"User::"dana""#, authMethod: "session",
-                                            action: "GET", route: "shipments", target: "/a/9", clientAddress: "10.1.2.3", outcome: "allow",
-                                            policies: ["open-a"], policyVersion: "v-old"))
+            harness.audit.record(
+                AuditEvent(
+                    kind: .access, requestID: "feedc0de", principal: #"User::"dana""#, authMethod: "session",
+                    action: "GET", route: "shipments", target: "/a/9", clientAddress: "10.1.2.3", outcome: "allow",
+                    policies: ["open-a"], policyVersion: "v-old"))
             _ = try await harness.auditEvents(action: "GET")
             let audited = try await harness.send(.post, "/v1/admin/policies/explain", body: harness.json(["request_id": "feedc0de"]), bearer: admin)
             #expect(audited.status == 200, "\(audited.text)")
@@ -90,11 +98,13 @@ import Testing
 
             let unknown = try await harness.send(.post, "/v1/admin/policies/explain", body: harness.json(["request_id": "0000"]), bearer: admin)
             #expect(unknown.status == 404)
-            let both = try await harness.send(.post, "/v1/admin/policies/explain",
-                                              body: harness.json(["request_id": "feedc0de", "request": Self.request("/a")]), bearer: admin)
+            let both = try await harness.send(
+                .post, "/v1/admin/policies/explain",
+                body: harness.json(["request_id": "feedc0de", "request": Self.request("/a")]), bearer: admin)
             #expect(both.status == 400)
-            let malformed = try await harness.send(.post, "/v1/admin/policies/explain",
-                                                   body: harness.json(["request": ["principal": ["id": "dana"], "action": "FETCH"]]), bearer: admin)
+            let malformed = try await harness.send(
+                .post, "/v1/admin/policies/explain",
+                body: harness.json(["request": ["principal": ["id": "dana"], "action": "FETCH"]]), bearer: admin)
             #expect(malformed.status == 400, "\(malformed.text)")
         }
     }
@@ -106,17 +116,23 @@ import Testing
             try await harness.makeUser("dana", roles: ["dispatcher"])
             for (id, path, times) in [("r1", "/a/1", 3), ("r2", "/b/1", 1), ("r3", "/c/1", 2)] {
                 for n in 0..<times {
-                    harness.audit.record(AuditEvent(kind: .access, requestID: "\(id)-\(n)", principal: #"User::"dana""#, authMethod: "session",
-                                                    action: "GET", route: "shipments", target: path, outcome: "allow"))
+                    harness.audit.record(
+                        AuditEvent(
+                            kind: .access, requestID: "\(id)-\(n)", principal: #"User::"dana""#, authMethod: "session",
+                            action: "GET", route: "shipments", target: path, outcome: "allow"))
                 }
             }
             _ = try await harness.auditEvents(action: "GET")
 
-            let diff = try await harness.send(.post, "/v1/admin/policies/diff", body: harness.json(Self.bundle(["b.cedar": Self.routeB])), bearer: admin)
+            let diff = try await harness.send(
+                .post, "/v1/admin/policies/diff", body: harness.json(Self.bundle(["b.cedar": Self.routeB])), bearer: admin)
             #expect(diff.status == 200, "\(diff.text)")
             #expect(diff.json["total"] as? Int == 3)
             let changes = diff.json["changes"] as? [[String: Any]] ?? []
-            #expect(changes.map { "\($0["path"]!) \($0["old"]!)→\($0["new"]!) seen \($0["seen"]!)" } == ["/a/1 Allow→Deny seen 3", "/b/1 Deny→Allow seen 1"])
+            #expect(
+                changes.map { "\($0["path"]!) \($0["old"]!)→\($0["new"]!) seen \($0["seen"]!)" } == [
+                    "/a/1 Allow→Deny seen 3", "/b/1 Deny→Allow seen 1",
+                ])
             #expect(changes.allSatisfy { $0["principal"] as? String == #"User::"dana""# && ($0["roles"] as? [String]) == ["dispatcher"] })
 
             // Against a stored version, over a requests corpus given in the body.
@@ -128,9 +144,10 @@ import Testing
             #expect(widenedChanges.map { $0["path"] as? String } == ["/b/2"], "\(widened.text)")
             #expect(widened.json["total"] as? Int == 2)
 
-            let broken = try await harness.send(.post, "/v1/admin/policies/diff",
-                                                body: harness.json(Self.bundle(["x.cedar": "permit (principal, action, resource) when { nope };"])),
-                                                bearer: admin)
+            let broken = try await harness.send(
+                .post, "/v1/admin/policies/diff",
+                body: harness.json(Self.bundle(["x.cedar": "permit (principal, action, resource) when { nope };"])),
+                bearer: admin)
             #expect(broken.status == 422, "\(broken.text)")
             #expect(broken.string("error") == "policy_invalid")
             let noSet = try await harness.send(.post, "/v1/admin/policies/diff", body: harness.json(["days": 3]), bearer: admin)

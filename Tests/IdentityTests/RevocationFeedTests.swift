@@ -17,8 +17,9 @@ import Tokens
     @Test func aRevocationReachesASubscribedFeedWithinOneSecond() async throws {
         try await IdentityHarness.run { harness in
             let logger = Self.quietLogger
-            let subscriber = RevocationFeed(store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: logger) },
-                                            logger: logger)
+            let subscriber = RevocationFeed(
+                store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: logger) },
+                logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await subscriber.run() }
                 try await IdentityHarness.waitUntil("the subscriber to synchronise") { subscriber.snapshot.synchronized }
@@ -45,18 +46,21 @@ import Tokens
             _ = try await harness.store.createRole(name: "dispatcher", description: "", parents: ["staff"])
             _ = try await harness.store.setStatus(login: "bob", .disabled, revocationLifetime: 3600)
             let logger = Self.quietLogger
-            let late = RevocationFeed(store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: logger) },
-                                            logger: logger)
+            let late = RevocationFeed(
+                store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: logger) },
+                logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await late.run() }
                 try await IdentityHarness.waitUntil("the late subscriber to synchronise") { late.snapshot.synchronized }
                 let snapshot = late.snapshot
                 #expect(snapshot.isSessionRevoked(session))
                 #expect(snapshot.hierarchy.parents["dispatcher"] == ["staff"])
-                let oldToken = Claims(issuer: "portcullis", subject: "bob", audience: ["portcullis"], issuedAt: Date() - 60,
-                                      expiresAt: Date() + 540, tokenID: "t1", subjectKind: .user)
-                let newToken = Claims(issuer: "portcullis", subject: "bob", audience: ["portcullis"], issuedAt: Date() + 2,
-                                      expiresAt: Date() + 600, tokenID: "t2", subjectKind: .user)
+                let oldToken = Claims(
+                    issuer: "portcullis", subject: "bob", audience: ["portcullis"], issuedAt: Date() - 60,
+                    expiresAt: Date() + 540, tokenID: "t1", subjectKind: .user)
+                let newToken = Claims(
+                    issuer: "portcullis", subject: "bob", audience: ["portcullis"], issuedAt: Date() + 2,
+                    expiresAt: Date() + 600, tokenID: "t2", subjectKind: .user)
                 #expect(snapshot.isRevoked(oldToken))
                 #expect(!snapshot.isRevoked(newToken))
                 // Hierarchy changes arrive by NOTIFY too.

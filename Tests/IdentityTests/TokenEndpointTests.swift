@@ -9,8 +9,9 @@ import Tokens
     @Test func clientCredentialsWorkWithTwoOverlappingSecrets() async throws {
         try await IdentityHarness.run { harness in
             _ = try await harness.store.createRole(name: "shipments-reader", description: "", parents: [])
-            _ = try await harness.store.createService(name: "billing", owner: "finance", spiffeID: "spiffe://logistics.internal/billing",
-                                                      roles: ["shipments-reader"])
+            _ = try await harness.store.createService(
+                name: "billing", owner: "finance", spiffeID: "spiffe://logistics.internal/billing",
+                roles: ["shipments-reader"])
             let (old, _) = try await harness.service.newServiceSecret(service: "billing", lifetime: nil, revokeOthers: false)
             let (new, _) = try await harness.service.newServiceSecret(service: "billing", lifetime: nil, revokeOthers: false)
             for secret in [old, new] {
@@ -19,8 +20,10 @@ import Tokens
                 #expect(reply.string("token_type") == "Bearer")
                 #expect(reply.json["expires_in"] as? Int == 600)
                 #expect(reply.headers[.cacheControl] == "no-store")
-                let claims = try PasetoPublicVerifier(keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests)
-                    .verify(try #require(reply.string("access_token")), now: Date())
+                let claims = try PasetoPublicVerifier(
+                    keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests
+                )
+                .verify(try #require(reply.string("access_token")), now: Date())
                 #expect(claims.subject == "billing")
                 #expect(claims.subjectKind == .service)
                 #expect(claims.roles == ["shipments-reader"])
@@ -51,13 +54,17 @@ import Tokens
             _ = try await harness.store.createService(name: "fleet-sync", owner: "", spiffeID: "spiffe://logistics.internal/fleet-sync", roles: [])
             let (secret, _) = try await harness.service.newServiceSecret(service: "billing", lifetime: nil, revokeOthers: false)
             let form = "grant_type=client_credentials&client_id=billing&client_secret=\(secret)"
-            let certificate = Base64URL.encode([UInt8](repeating: 7, count: 32)), other = Base64URL.encode([UInt8](repeating: 8, count: 32))
-            func assertion(_ subject: String = "billing", methods: [String] = ["mtls"], path: String = "/oauth2/token",
-                           thumbprint: String? = certificate) throws -> HTTPFields {
+            let certificate = Base64URL.encode([UInt8](repeating: 7, count: 32))
+            let other = Base64URL.encode([UInt8](repeating: 8, count: 32))
+            func assertion(
+                _ subject: String = "billing", methods: [String] = ["mtls"], path: String = "/oauth2/token",
+                thumbprint: String? = certificate
+            ) throws -> HTTPFields {
                 let now = Date()
-                let claims = Claims(issuer: "portcullis-gateway", subject: subject, audience: ["identity"], issuedAt: now, expiresAt: now + 60,
-                                    tokenID: UUID().uuidString, subjectKind: .service, authMethods: methods, httpMethod: "POST", httpPath: path,
-                                    certificateThumbprint: thumbprint)
+                let claims = Claims(
+                    issuer: "portcullis-gateway", subject: subject, audience: ["identity"], issuedAt: now, expiresAt: now + 60,
+                    tokenID: UUID().uuidString, subjectKind: .service, authMethods: methods, httpMethod: "POST", httpPath: path,
+                    certificateThumbprint: thumbprint)
                 return [HTTPField.Name("X-Portcullis-Assertion")!: try harness.parts.keys.signer().jwt(claims)]
             }
             func claims(_ reply: IdentityHarness.Reply) throws -> Claims {
@@ -69,7 +76,9 @@ import Tokens
             let bound = try #require(issued.string("access_token"))
             #expect(try claims(issued).certificateThumbprint == certificate)
             // Without a certificate at the gateway (or without the gateway): unbound.
-            #expect(try claims(try await harness.token(form: form, headers: try assertion(methods: ["token"], thumbprint: nil))).certificateThumbprint == nil)
+            #expect(
+                try claims(try await harness.token(form: form, headers: try assertion(methods: ["token"], thumbprint: nil))).certificateThumbprint
+                    == nil)
             #expect(try claims(try await harness.token(form: form)).certificateThumbprint == nil)
             // Another service's certificate, or an assertion minted for another request, gets nothing.
             let crossed = try await harness.token(form: form, headers: try assertion("fleet-sync"))
@@ -79,11 +88,13 @@ import Tokens
 
             // The identity API itself: the bound token alone, or with another certificate, is refused.
             #expect(try await harness.send(.post, "/v1/logout", bearer: bound).status == 401)
-            let elsewhere = try await harness.send(.post, "/v1/logout", bearer: bound,
-                                                   headers: try assertion(methods: ["token"], path: "/v1/logout", thumbprint: other))
+            let elsewhere = try await harness.send(
+                .post, "/v1/logout", bearer: bound,
+                headers: try assertion(methods: ["token"], path: "/v1/logout", thumbprint: other))
             #expect(elsewhere.status == 401)
-            let confirmed = try await harness.send(.post, "/v1/logout", bearer: bound,
-                                                   headers: try assertion(methods: ["token"], path: "/v1/logout"))
+            let confirmed = try await harness.send(
+                .post, "/v1/logout", bearer: bound,
+                headers: try assertion(methods: ["token"], path: "/v1/logout"))
             #expect(confirmed.status == 204, "\(confirmed.text)")
         }
     }
@@ -95,8 +106,10 @@ import Tokens
             let (longLived, _) = try await harness.service.newServiceSecret(service: "fleet-sync", lifetime: nil, revokeOthers: false)
             try await Task.sleep(for: .milliseconds(1200))
             #expect(try await harness.token(form: "grant_type=client_credentials&client_id=fleet-sync&client_secret=\(shortLived)").status == 401)
-            let token = try #require(try await harness.token(
-                form: "grant_type=client_credentials&client_id=fleet-sync&client_secret=\(longLived)").string("access_token"))
+            let token = try #require(
+                try await harness.token(
+                    form: "grant_type=client_credentials&client_id=fleet-sync&client_secret=\(longLived)"
+                ).string("access_token"))
             _ = try await harness.store.setServiceStatus(name: "fleet-sync", .disabled, revocationLifetime: 3600)
             #expect(try await harness.token(form: "grant_type=client_credentials&client_id=fleet-sync&client_secret=\(longLived)").status == 401)
             // Tokens issued before the account was disabled are revoked for every gateway.

@@ -2,10 +2,10 @@ import Foundation
 import HTTPTypes
 import Identity
 import Logging
-import Synchronization
 import PKI
 import PostgresNIO
 import SwiftASN1
+import Synchronization
 import TestSupport
 import Testing
 import Tokens
@@ -33,18 +33,22 @@ import X509
 
         /// A new P-256 key and a PEM CSR for it made by `openssl req`, optionally asking for SANs.
         func csr(_ name: String, subjectAltName: String? = nil) throws -> (pem: String, keyPath: String) {
-            let key = path("\(name).key"), csr = path("\(name).csr")
+            let key = path("\(name).key")
+            let csr = path("\(name).csr")
             try openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key])
-            try openssl(["req", "-new", "-key", key, "-subj", "/CN=\(name)", "-out", csr]
-                        + (subjectAltName.map { ["-addext", "subjectAltName=\($0)"] } ?? []))
+            try openssl(
+                ["req", "-new", "-key", key, "-subj", "/CN=\(name)", "-out", csr]
+                    + (subjectAltName.map { ["-addext", "subjectAltName=\($0)"] } ?? []))
             return (try String(contentsOfFile: csr, encoding: .utf8), key)
         }
 
         func remove() { try? FileManager.default.removeItem(at: directory) }
     }
 
-    static func withService(configure: @escaping (inout IdentitySettings) -> Void = { _ in },
-                            _ body: @Sendable (IdentityHarness, Scratch) async throws -> Void) async throws {
+    static func withService(
+        configure: @escaping (inout IdentitySettings) -> Void = { _ in },
+        _ body: @Sendable (IdentityHarness, Scratch) async throws -> Void
+    ) async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         try await IdentityHarness.run(configure: configure, caDirectory: scratch.caDirectory) { harness in
@@ -53,8 +57,10 @@ import X509
         }
     }
 
-    static func sign(_ harness: IdentityHarness, csr: String, joinToken: String? = nil,
-                     assertion: String? = nil) async throws -> IdentityHarness.Reply {
+    static func sign(
+        _ harness: IdentityHarness, csr: String, joinToken: String? = nil,
+        assertion: String? = nil
+    ) async throws -> IdentityHarness.Reply {
         var headers: HTTPFields = [:]
         if let assertion { headers[HTTPField.Name("X-Portcullis-Assertion")!] = assertion }
         if let joinToken {
@@ -88,8 +94,10 @@ import X509
             try writePEM([chain[0]], to: scratch.path("leaf.pem"))
             try writePEM([chain[1]], to: scratch.path("intermediate.pem"))
             try writePEM([scratch.authority.root], to: scratch.path("root.pem"))
-            let verified = try openssl(["verify", "-purpose", "sslclient", "-CAfile", scratch.path("root.pem"),
-                                        "-untrusted", scratch.path("intermediate.pem"), scratch.path("leaf.pem")])
+            let verified = try openssl([
+                "verify", "-purpose", "sslclient", "-CAfile", scratch.path("root.pem"),
+                "-untrusted", scratch.path("intermediate.pem"), scratch.path("leaf.pem"),
+            ])
             #expect(verified.contains("OK"))
             let certificateKey = try openssl(["x509", "-in", scratch.path("leaf.pem"), "-noout", "-pubkey"])
             let privateKeyPublic = try openssl(["pkey", "-in", keyPath, "-pubout"])
@@ -169,13 +177,16 @@ import X509
     /// The assertion the gateway adds for a request it authenticated with a client certificate
     /// (`GatewayResponder.upstreamHeaders`), signed with the identity service's key ring.
     /// `presented`: the client certificate the request came with, named by `cnf.x5t#S256`.
-    static func assertion(_ harness: IdentityHarness, presented: Certificate?, subject: String = "billing", kind: SubjectKind = .service,
-                          methods: [String] = ["mtls"], audience: String = "identity", path: String = "/v1/certs/sign",
-                          id: String = UUID().uuidString) throws -> String {
+    static func assertion(
+        _ harness: IdentityHarness, presented: Certificate?, subject: String = "billing", kind: SubjectKind = .service,
+        methods: [String] = ["mtls"], audience: String = "identity", path: String = "/v1/certs/sign",
+        id: String = UUID().uuidString
+    ) throws -> String {
         let now = Date()
-        let claims = Claims(issuer: "portcullis-gateway", subject: subject, audience: [audience], issuedAt: now, expiresAt: now + 60,
-                            tokenID: id, subjectKind: kind, authMethods: methods, httpMethod: "POST", httpPath: path,
-                            certificateThumbprint: try presented.map { Base64URL.encode(CertificateDigest(der: try $0.derBytes()).bytes) })
+        let claims = Claims(
+            issuer: "portcullis-gateway", subject: subject, audience: [audience], issuedAt: now, expiresAt: now + 60,
+            tokenID: id, subjectKind: kind, authMethods: methods, httpMethod: "POST", httpPath: path,
+            certificateThumbprint: try presented.map { Base64URL.encode(CertificateDigest(der: try $0.derBytes()).bytes) })
         return try harness.parts.keys.signer().jwt(claims)
     }
 
@@ -187,9 +198,12 @@ import X509
     }
 
     /// Renews with an assertion naming `presented`; the new leaf, or nil when refused.
-    static func renewed(_ harness: IdentityHarness, _ scratch: Scratch, from presented: Certificate) async throws -> (IdentityHarness.Reply, Certificate?) {
-        let reply = try await Self.sign(harness, csr: try scratch.csr("renewed-\(UUID().uuidString)").pem,
-                                        assertion: try Self.assertion(harness, presented: presented))
+    static func renewed(
+        _ harness: IdentityHarness, _ scratch: Scratch, from presented: Certificate
+    ) async throws -> (IdentityHarness.Reply, Certificate?) {
+        let reply = try await Self.sign(
+            harness, csr: try scratch.csr("renewed-\(UUID().uuidString)").pem,
+            assertion: try Self.assertion(harness, presented: presented))
         return (reply, reply.status == 200 ? try Self.chain(reply).first : nil)
     }
 
@@ -205,11 +219,13 @@ import X509
             #expect(try await harness.store.issuedCertificate(serial: leaf.serialNumber.hex)?.method == "renewal")
 
             // Replayed, or minted for anything but an mTLS service calling this endpoint on the identity route: refused.
-            for bad in [assertion, try Self.assertion(harness, presented: current, methods: ["token"]),
-                        try Self.assertion(harness, presented: current, methods: ["mtls", "token"]),
-                        try Self.assertion(harness, presented: current, audience: "billing"),
-                        try Self.assertion(harness, presented: current, kind: .user),
-                        try Self.assertion(harness, presented: current, path: "/v1/certs/crl"), "eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
+            for bad in [
+                assertion, try Self.assertion(harness, presented: current, methods: ["token"]),
+                try Self.assertion(harness, presented: current, methods: ["mtls", "token"]),
+                try Self.assertion(harness, presented: current, audience: "billing"),
+                try Self.assertion(harness, presented: current, kind: .user),
+                try Self.assertion(harness, presented: current, path: "/v1/certs/crl"), "eyJhbGciOiJFZERTQSJ9.e30.AAAA",
+            ] {
                 let reply = try await Self.sign(harness, csr: csr, assertion: bad)
                 #expect(reply.status == 401, "\(reply.text)")
                 #expect(reply.string("error") == "invalid_assertion")
@@ -229,9 +245,11 @@ import X509
             let current = try await Self.joined(harness, scratch)
             let offline = try scratch.authority.issue(spiffeID: try SPIFFEID(Self.billing), publicKey: current.publicKey, lifetime: 600)
             _ = try await harness.store.createService(name: "fleet", owner: "ops", spiffeID: "spiffe://logistics.internal/fleet", roles: [])
-            for (assertion, refusal) in [(try Self.assertion(harness, presented: nil), "renewal_refused"),
-                                         (try Self.assertion(harness, presented: offline), "renewal_refused"),
-                                         (try Self.assertion(harness, presented: current, subject: "fleet"), "renewal_refused")] {
+            for (assertion, refusal) in [
+                (try Self.assertion(harness, presented: nil), "renewal_refused"),
+                (try Self.assertion(harness, presented: offline), "renewal_refused"),
+                (try Self.assertion(harness, presented: current, subject: "fleet"), "renewal_refused"),
+            ] {
                 let reply = try await Self.sign(harness, csr: csr, assertion: assertion)
                 #expect(reply.status == 401, "\(reply.text)")
                 #expect(reply.string("error") == refusal)
@@ -253,8 +271,9 @@ import X509
             let third = try #require(try await Self.renewed(harness, scratch, from: second).1)
             let sibling = try await Self.joined(harness, scratch)
 
-            let outcome = try await harness.service.revokeCertificate(serial: second.serialNumber.hex, reason: .keyCompromise, revokedBy: "test",
-                                                                      expiresAt: nil)
+            let outcome = try await harness.service.revokeCertificate(
+                serial: second.serialNumber.hex, reason: .keyCompromise, revokedBy: "test",
+                expiresAt: nil)
             #expect(outcome.revoked && outcome.renewals == [third.serialNumber.hex])
             try await IdentityHarness.waitUntil("the feed to learn both serials") {
                 harness.parts.feed.snapshot.revokedSerials.isSuperset(of: [second.serialNumber.hex, third.serialNumber.hex])
@@ -270,8 +289,9 @@ import X509
 
             // Revoking the first certificate takes the rest of its lineage, including what it renewed since.
             let fourth = try #require(try await Self.renewed(harness, scratch, from: first).1)
-            let again = try await harness.service.revokeCertificate(serial: first.serialNumber.hex, reason: .superseded, revokedBy: "test",
-                                                                    expiresAt: nil)
+            let again = try await harness.service.revokeCertificate(
+                serial: first.serialNumber.hex, reason: .superseded, revokedBy: "test",
+                expiresAt: nil)
             #expect(again.revoked)
             #expect(Set(again.renewals).contains(fourth.serialNumber.hex))
             #expect(!Set(again.renewals).contains(third.serialNumber.hex), "already revoked: not revoked twice")
@@ -289,7 +309,8 @@ import X509
             let revoker = try await harness.database.openDedicatedConnection(logger: logger)
             try await revoker.query("BEGIN", logger: logger)
             try await revoker.query("SELECT pg_advisory_xact_lock(hashtext('identity_certificate_lineage'))", logger: logger)
-            try await revoker.query("""
+            try await revoker.query(
+                """
                 INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
                 VALUES (\(first.serialNumber.hex), 'keyCompromise', 'test', \(first.notValidAfter))
                 """, logger: logger)
@@ -308,16 +329,23 @@ import X509
     @Test func revokedSerialsReachTheFeedAndTheCRLThatOpenSSLParses() async throws {
         try await Self.withService { harness, scratch in
             let (csr, _) = try scratch.csr("victim")
-            let leaf = try Self.chain(try await Self.sign(harness, csr: csr, assertion: try Self.assertion(harness,
-                                                                                                          presented: try await Self.joined(harness, scratch))))[0]
+            let leaf = try Self.chain(
+                try await Self.sign(
+                    harness, csr: csr,
+                    assertion: try Self.assertion(
+                        harness,
+                        presented: try await Self.joined(harness, scratch))))[0]
             let serial = leaf.serialNumber.hex
 
             let empty = try await harness.send(.get, "/v1/certs/crl")
             #expect(empty.status == 200)
             #expect(empty.headers[.contentType] == "application/pkix-crl")
 
-            #expect(try await harness.service.revokeCertificate(serial: serial.uppercased(), reason: .keyCompromise, revokedBy: "test",
-                                                                 expiresAt: nil).revoked)
+            #expect(
+                try await harness.service.revokeCertificate(
+                    serial: serial.uppercased(), reason: .keyCompromise, revokedBy: "test",
+                    expiresAt: nil
+                ).revoked)
             #expect(try await !harness.service.revokeCertificate(serial: serial, reason: .keyCompromise, revokedBy: "test", expiresAt: nil).revoked)
             await #expect(throws: WorkloadError.unknownSerial("0badc0de")) {
                 _ = try await harness.service.revokeCertificate(serial: "0BADC0DE", reason: .superseded, revokedBy: "test", expiresAt: nil)
@@ -331,8 +359,10 @@ import X509
             #expect(der.status == 200)
             let derBytes = try await Self.rawBody("/v1/certs/crl", port: harness.port)
             try Data(derBytes).write(to: URL(fileURLWithPath: scratch.path("crl.der")))
-            let text = try openssl(["crl", "-inform", "DER", "-in", scratch.path("crl.der"), "-noout", "-text",
-                                    "-CAfile", scratch.caDirectory + "/ca-bundle.crt"])
+            let text = try openssl([
+                "crl", "-inform", "DER", "-in", scratch.path("crl.der"), "-noout", "-text",
+                "-CAfile", scratch.caDirectory + "/ca-bundle.crt",
+            ])
             #expect(text.contains(serial.uppercased()))
             #expect(text.contains("Key Compromise"))
             #expect(text.contains("verify OK"))
@@ -364,13 +394,15 @@ import X509
     /// expired), and its observers (the gateway's TLS verifier) see every later revocation.
     @Test func aLateFeedResyncsRevokedSerialsAndObserversFollowNotifications() async throws {
         try await IdentityHarness.run { harness in
-            #expect(try await harness.store.revokeCertificate(serial: "0a0b", reason: .superseded, revokedBy: "test", expiresAt: Date() + 600).revoked)
+            #expect(
+                try await harness.store.revokeCertificate(serial: "0a0b", reason: .superseded, revokedBy: "test", expiresAt: Date() + 600).revoked)
             #expect(try await harness.store.revokeCertificate(serial: "0c0d", reason: .superseded, revokedBy: "test", expiresAt: Date() - 1).revoked)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let quiet = logger
-            let late = RevocationFeed(store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: quiet) },
-                                      logger: quiet)
+            let late = RevocationFeed(
+                store: harness.store, openConnection: { try await harness.database.openDedicatedConnection(logger: quiet) },
+                logger: quiet)
             let seen = Mutex<[Set<String>]>([])
             late.observe { snapshot in seen.withLock { $0.append(snapshot.revokedSerials) } }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -378,7 +410,9 @@ import X509
                 try await IdentityHarness.waitUntil("the late feed to synchronise") { late.snapshot.synchronized }
                 #expect(late.snapshot.revokedSerials == ["0a0b"])
                 #expect(seen.withLock { $0.last } == ["0a0b"])
-                #expect(try await harness.store.revokeCertificate(serial: "0e0f", reason: .keyCompromise, revokedBy: "test", expiresAt: Date() + 600).revoked)
+                #expect(
+                    try await harness.store.revokeCertificate(serial: "0e0f", reason: .keyCompromise, revokedBy: "test", expiresAt: Date() + 600)
+                        .revoked)
                 try await IdentityHarness.waitUntil("the observer to see the new serial") { seen.withLock { $0.last } == ["0a0b", "0e0f"] }
                 group.cancelAll()
             }

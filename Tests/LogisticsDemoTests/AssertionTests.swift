@@ -26,8 +26,9 @@ import Tokens
             #expect((mine.json["shipments"] as? [[String: Any]])?.map { $0["id"] as? String } == ["SHP-1001", "SHP-1003"])
 
             let create = try demo.assertion(.post, "/v1/shipments", requestID: "req-create-1")
-            let created = try await demo.request(.post, "/v1/shipments", token: create,
-                                                 body: #"{"customer":"Harbor Pharma","origin":"Antwerp, BE","destination":"Basel, CH","weight_kg":900}"#)
+            let created = try await demo.request(
+                .post, "/v1/shipments", token: create,
+                body: #"{"customer":"Harbor Pharma","origin":"Antwerp, BE","destination":"Basel, CH","weight_kg":900}"#)
             #expect(created.status == .created)
             #expect(created.headers[.location] == "/v1/shipments/SHP-1006")
             let stamp = try #require(created.json["created"] as? [String: Any])
@@ -35,8 +36,9 @@ import Tokens
             #expect(stamp["request_id"] as? String == "req-create-1")
             #expect(created.json["status"] as? String == "planned")
 
-            let patched = try await demo.request(.patch, "/v1/shipments/SHP-1006", token: demo.assertion(.patch, "/v1/shipments/SHP-1006"),
-                                                 body: #"{"status":"picked_up","driver":"kim"}"#)
+            let patched = try await demo.request(
+                .patch, "/v1/shipments/SHP-1006", token: demo.assertion(.patch, "/v1/shipments/SHP-1006"),
+                body: #"{"status":"picked_up","driver":"kim"}"#)
             #expect(patched.status == .ok)
             #expect(patched.json["driver"] as? String == "kim")
             #expect((patched.json["updated"] as? [String: Any])?["by"] as? String == "dana")
@@ -64,17 +66,22 @@ import Tokens
             let spliced = valid.split(separator: ".")[0...1].joined(separator: ".") + "." + otherSignature
             #expect(try await refusal(.get, "/v1/shipments", headers: with(spliced)) == "invalid_assertion")
 
-            #expect(try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", audience: "fleet")))
+            #expect(
+                try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", audience: "fleet")))
                     == "invalid_assertion")
-            #expect(try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", issuer: "portcullis")))
+            #expect(
+                try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", issuer: "portcullis")))
                     == "invalid_assertion")
-            #expect(try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", issuedAgo: 200)))
+            #expect(
+                try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", issuedAgo: 200)))
                     == "invalid_assertion")
 
             // Minted for another request of the same route: another method, another path.
-            #expect(try await refusal(.post, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments")))
+            #expect(
+                try await refusal(.post, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments")))
                     == "assertion_request_mismatch")
-            #expect(try await refusal(.get, "/v1/shipments/SHP-1001", headers: with(try demo.assertion(.get, "/v1/shipments")))
+            #expect(
+                try await refusal(.get, "/v1/shipments/SHP-1001", headers: with(try demo.assertion(.get, "/v1/shipments")))
                     == "assertion_request_mismatch")
             // No method/path claims at all (an access token, say, signed by the same keys).
             #expect(try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(nil, nil))) == "assertion_request_mismatch")
@@ -92,7 +99,8 @@ import Tokens
             // A key the identity service never published: the JWKS is refetched once, then refused.
             let fetches = demo.jwks.fetches
             let stranger = try KeyRingFixture()
-            #expect(try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", ring: stranger)))
+            #expect(
+                try await refusal(.get, "/v1/shipments", headers: with(try demo.assertion(.get, "/v1/shipments", ring: stranger)))
                     == "unknown_key")
             #expect(demo.jwks.fetches == fetches + 1)
         }

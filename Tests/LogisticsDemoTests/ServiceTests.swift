@@ -10,19 +10,22 @@ import Testing
 @Suite struct ServiceTests {
     @Test func invalidInputIsRefusedWholeAndChangesNothing() async throws {
         try await DemoHarness.run(.fleet) { demo in
-            let bad = try await demo.request(.post, "/v1/vehicles", token: demo.assertion(.post, "/v1/vehicles"),
-                                             body: #"{"plate":"RT-1","model":"DAF","capacity_kg":"heavy","depot":"","colour":"red"}"#)
+            let bad = try await demo.request(
+                .post, "/v1/vehicles", token: demo.assertion(.post, "/v1/vehicles"),
+                body: #"{"plate":"RT-1","model":"DAF","capacity_kg":"heavy","depot":"","colour":"red"}"#)
             #expect(bad.status == .badRequest)
             #expect(bad.json["error"] as? String == "invalid_input")
             let fields = (bad.json["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
             #expect(fields == ["capacity_kg", "depot", "colour"])
 
-            #expect(try await demo.request(.post, "/v1/vehicles", token: demo.assertion(.post, "/v1/vehicles"), body: "[1]").json["error"] as? String
+            #expect(
+                try await demo.request(.post, "/v1/vehicles", token: demo.assertion(.post, "/v1/vehicles"), body: "[1]").json["error"] as? String
                     == "malformed_body")
 
             // One valid change and one invalid one: neither is applied.
-            let patch = try await demo.request(.patch, "/v1/drivers/DRV-21", token: demo.assertion(.patch, "/v1/drivers/DRV-21"),
-                                               body: #"{"status":"off_duty","licence_class":"Z"}"#)
+            let patch = try await demo.request(
+                .patch, "/v1/drivers/DRV-21", token: demo.assertion(.patch, "/v1/drivers/DRV-21"),
+                body: #"{"status":"off_duty","licence_class":"Z"}"#)
             #expect(patch.status == .badRequest)
             let driver = try await demo.request(.get, "/v1/drivers/DRV-21", token: demo.assertion(.get, "/v1/drivers/DRV-21"))
             #expect(driver.json["status"] as? String == "active")
@@ -43,13 +46,15 @@ import Testing
 
     @Test func invoicesAreCreatedButNeverEdited() async throws {
         try await DemoHarness.run(.billing) { demo in
-            let created = try await demo.request(.post, "/v1/invoices", token: demo.assertion(.post, "/v1/invoices", subject: "billing"),
-                                                 body: #"{"customer":"Nordwind Foods","shipment_id":"SHP-1005","amount_cents":41250,"currency":"EUR"}"#)
+            let created = try await demo.request(
+                .post, "/v1/invoices", token: demo.assertion(.post, "/v1/invoices", subject: "billing"),
+                body: #"{"customer":"Nordwind Foods","shipment_id":"SHP-1005","amount_cents":41250,"currency":"EUR"}"#)
             #expect(created.status == .created)
             #expect(created.json["id"] as? String == "INV-5003")
             #expect((created.json["created"] as? [String: Any])?["by"] as? String == "billing")
-            let edit = try await demo.request(.patch, "/v1/invoices/INV-5003", token: demo.assertion(.patch, "/v1/invoices/INV-5003"),
-                                              body: #"{"amount_cents":1}"#)
+            let edit = try await demo.request(
+                .patch, "/v1/invoices/INV-5003", token: demo.assertion(.patch, "/v1/invoices/INV-5003"),
+                body: #"{"amount_cents":1}"#)
             #expect(edit.status != .ok)
             let after = try await demo.request(.get, "/v1/invoices/INV-5003", token: demo.assertion(.get, "/v1/invoices/INV-5003"))
             #expect(after.json["amount_cents"] as? Int == 41250)
@@ -81,11 +86,14 @@ import Testing
     }
 
     @Test func commandLineChoicesAreCheckedBeforeAnythingStarts() throws {
-        func make(all: Bool = false, service: String? = nil, listen: String? = nil, basePort: Int? = nil, jwks: String = "http://127.0.0.1:8081/jwks",
-                  routeIDs: [String] = [], links: [String] = []) throws(DemoConfigurationError) -> DemoConfiguration {
-            try DemoConfiguration.make(all: all, service: service, listen: listen, host: "127.0.0.1", basePort: basePort, jwksURL: jwks,
-                                       issuer: "portcullis-gateway", routeIDs: routeIDs, links: links, portsFile: nil,
-                                       keyRefreshInterval: .seconds(10), keyMaxAge: .seconds(300))
+        func make(
+            all: Bool = false, service: String? = nil, listen: String? = nil, basePort: Int? = nil, jwks: String = "http://127.0.0.1:8081/jwks",
+            routeIDs: [String] = [], links: [String] = []
+        ) throws(DemoConfigurationError) -> DemoConfiguration {
+            try DemoConfiguration.make(
+                all: all, service: service, listen: listen, host: "127.0.0.1", basePort: basePort, jwksURL: jwks,
+                issuer: "portcullis-gateway", routeIDs: routeIDs, links: links, portsFile: nil,
+                keyRefreshInterval: .seconds(10), keyMaxAge: .seconds(300))
         }
         let all = try make(all: true, basePort: 9101, routeIDs: ["ops-console=console"])
         #expect(all.listeners.map(\.port) == [9101, 9102, 9103, 9104])

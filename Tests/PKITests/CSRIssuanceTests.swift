@@ -3,6 +3,7 @@ import Foundation
 import SwiftASN1
 import Testing
 import X509
+
 @testable import PKI
 
 @Suite struct CSRIssuanceTests {
@@ -13,7 +14,8 @@ import X509
     @Test func refusesACSRWhoseSignatureDoesNotVerify() throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let key = directory.appendingPathComponent("k.pem").path, csr = directory.appendingPathComponent("x.der").path
+        let key = directory.appendingPathComponent("k.pem").path
+        let csr = directory.appendingPathComponent("x.der").path
         #expect(try OpenSSL.run(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]).status == 0)
         #expect(try OpenSSL.run(["req", "-new", "-key", key, "-subj", "/CN=x", "-outform", "DER", "-out", csr]).status == 0)
         let der = try [UInt8](Data(contentsOf: URL(fileURLWithPath: csr)))
@@ -34,14 +36,18 @@ import X509
     @Test func theBoundSPIFFEIDIsTheOnlyNameIssued() throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let key = directory.appendingPathComponent("k.pem").path, csr = directory.appendingPathComponent("x.csr").path
+        let key = directory.appendingPathComponent("k.pem").path
+        let csr = directory.appendingPathComponent("x.csr").path
         #expect(try OpenSSL.run(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]).status == 0)
-        let made = try OpenSSL.run(["req", "-new", "-key", key, "-subj", "/CN=admin", "-out", csr, "-addext",
-                                    "subjectAltName=URI:spiffe://logistics.internal/admin,DNS:admin.internal"])
+        let made = try OpenSSL.run([
+            "req", "-new", "-key", key, "-subj", "/CN=admin", "-out", csr, "-addext",
+            "subjectAltName=URI:spiffe://logistics.internal/admin,DNS:admin.internal",
+        ])
         #expect(made.status == 0, "\(made.output)")
         let request = try CertificateSigningRequest(pemOrDER: try [UInt8](Data(contentsOf: URL(fileURLWithPath: csr))))
-        #expect(try request.attributes.extensionRequest?.extensions.subjectAlternativeNames?.contains(
-            .uniformResourceIdentifier("spiffe://logistics.internal/admin")) == true)
+        #expect(
+            try request.attributes.extensionRequest?.extensions.subjectAlternativeNames?.contains(
+                .uniformResourceIdentifier("spiffe://logistics.internal/admin")) == true)
 
         let (authority, _) = try CertificateAuthority.create(trustDomain: "logistics.internal")
         let chain = try authority.issue(csr: request, spiffeID: billing)
@@ -52,7 +58,8 @@ import X509
         #expect(try chain[0].extensions.extendedKeyUsage.map(Array.init) == [.clientAuth])
 
         // And OpenSSL agrees the chain is a client chain of our CA.
-        let leaf = directory.appendingPathComponent("leaf.pem"), root = directory.appendingPathComponent("root.pem")
+        let leaf = directory.appendingPathComponent("leaf.pem")
+        let root = directory.appendingPathComponent("root.pem")
         let intermediate = directory.appendingPathComponent("intermediate.pem")
         try writePEM([chain[0]], to: leaf)
         try writePEM([authority.root], to: root)
@@ -65,8 +72,9 @@ import X509
         let now = Date()
         let (authority, _) = try CertificateAuthority.create(trustDomain: "logistics.internal", now: now, intermediateLifetime: 600)
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
-        let request = try CertificateSigningRequest(version: .v1, subject: try DistinguishedName { CommonName("x") },
-                                                    privateKey: key, attributes: .init())
+        let request = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName("x") },
+            privateKey: key, attributes: .init())
         let short = try authority.issue(csr: request, spiffeID: billing, ttl: .seconds(120), now: now)[0]
         #expect(abs(short.notValidBefore.timeIntervalSince(now - 60)) < 1)
         #expect(abs(short.notValidAfter.timeIntervalSince(now + 120)) < 1)
@@ -83,15 +91,17 @@ import X509
     @Test func refusesAnIDOutsideTheTrustDomainAndRSAKeys() throws {
         let (authority, _) = try CertificateAuthority.create(trustDomain: "logistics.internal")
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
-        let request = try CertificateSigningRequest(version: .v1, subject: try DistinguishedName { CommonName("x") },
-                                                    privateKey: key, attributes: .init())
+        let request = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName("x") },
+            privateKey: key, attributes: .init())
         #expect(throws: PKIError.outsideTrustDomain(spiffeID: "spiffe://other.internal/billing", trustDomain: "logistics.internal")) {
             try authority.issue(csr: request, spiffeID: try SPIFFEID("spiffe://other.internal/billing"))
         }
 
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let rsaKey = directory.appendingPathComponent("rsa.pem").path, csr = directory.appendingPathComponent("rsa.csr").path
+        let rsaKey = directory.appendingPathComponent("rsa.pem").path
+        let csr = directory.appendingPathComponent("rsa.csr").path
         #expect(try OpenSSL.run(["genrsa", "-out", rsaKey, "2048"]).status == 0)
         #expect(try OpenSSL.run(["req", "-new", "-key", rsaKey, "-subj", "/CN=x", "-out", csr]).status == 0)
         let rsaRequest = try CertificateSigningRequest(pemOrDER: try [UInt8](Data(contentsOf: URL(fileURLWithPath: csr))))
@@ -102,7 +112,10 @@ import X509
         }
     }
 
-    @Test(arguments: [Array("hello".utf8), [0x30, 0x03, 0x02, 0x01, 0x00], Array("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----".utf8), []])
+    @Test(arguments: [
+        Array("hello".utf8), [0x30, 0x03, 0x02, 0x01, 0x00],
+        Array("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----".utf8), [],
+    ])
     func refusesWhatIsNotACSR(_ bytes: [UInt8]) {
         #expect {
             try CertificateSigningRequest(pemOrDER: bytes)

@@ -3,6 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 import X509
+
 @testable import PKI
 
 @Suite struct CertificateAuthorityTests {
@@ -11,9 +12,11 @@ import X509
         #expect(try SPIFFEID(text).description == text)
     }
 
-    @Test(arguments: ["https://logistics.internal/x", "spiffe://logistics.internal", "spiffe://logistics.internal/",
-                      "spiffe://Logistics.internal/x", "spiffe://logistics.internal/a/../b", "spiffe://logistics.internal/a//b",
-                      "spiffe://logistics.internal/x?q=1", "spiffe://user@logistics.internal/x", "spiffe://logistics.internal:8443/x"])
+    @Test(arguments: [
+        "https://logistics.internal/x", "spiffe://logistics.internal", "spiffe://logistics.internal/",
+        "spiffe://Logistics.internal/x", "spiffe://logistics.internal/a/../b", "spiffe://logistics.internal/a//b",
+        "spiffe://logistics.internal/x?q=1", "spiffe://user@logistics.internal/x", "spiffe://logistics.internal:8443/x",
+    ])
     func invalidSPIFFEIDs(_ text: String) {
         #expect(throws: PKIError.self) { try SPIFFEID(text) }
     }
@@ -34,19 +37,23 @@ import X509
         let (created, rootKey) = try CertificateAuthority.create(trustDomain: "logistics.internal")
         try files.save(created, rootKey: rootKey, force: false)
         #expect(throws: PKIError.self) { try files.save(created, rootKey: rootKey, force: false) }
-        let keyMode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("intermediate.key").path)[.posixPermissions] as? Int
+        let keyMode =
+            try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("intermediate.key").path)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
 
         let authority = try files.load()
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let client = try authority.issue(spiffeID: try SPIFFEID("spiffe://logistics.internal/billing"), publicKey: key.publicKey)
-        let server = try authority.issue(spiffeID: try SPIFFEID("spiffe://logistics.internal/gateway"), publicKey: key.publicKey,
-                                         dnsNames: ["localhost"], server: true)
+        let server = try authority.issue(
+            spiffeID: try SPIFFEID("spiffe://logistics.internal/gateway"), publicKey: key.publicKey,
+            dnsNames: ["localhost"], server: true)
         for (certificate, purpose) in [(client, "sslclient"), (server, "sslserver")] {
             let leaf = directory.appendingPathComponent("leaf-\(purpose).crt")
             try certificate.serializeAsPEM().pemString.write(to: leaf, atomically: true, encoding: .utf8)
-            let result = try OpenSSL.run(["verify", "-purpose", purpose, "-CAfile", directory.appendingPathComponent("root.crt").path,
-                                          "-untrusted", directory.appendingPathComponent("intermediate.crt").path, leaf.path])
+            let result = try OpenSSL.run([
+                "verify", "-purpose", purpose, "-CAfile", directory.appendingPathComponent("root.crt").path,
+                "-untrusted", directory.appendingPathComponent("intermediate.crt").path, leaf.path,
+            ])
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains(": OK"))
         }
@@ -55,8 +62,10 @@ import X509
         let foreign = try stranger.issue(spiffeID: try SPIFFEID("spiffe://logistics.internal/billing"), publicKey: key.publicKey)
         let foreignFile = directory.appendingPathComponent("foreign.crt")
         try foreign.serializeAsPEM().pemString.write(to: foreignFile, atomically: true, encoding: .utf8)
-        let refused = try OpenSSL.run(["verify", "-CAfile", directory.appendingPathComponent("root.crt").path,
-                                       "-untrusted", directory.appendingPathComponent("intermediate.crt").path, foreignFile.path])
+        let refused = try OpenSSL.run([
+            "verify", "-CAfile", directory.appendingPathComponent("root.crt").path,
+            "-untrusted", directory.appendingPathComponent("intermediate.crt").path, foreignFile.path,
+        ])
         #expect(refused.status != 0)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import SwiftASN1
 import Testing
 import X509
+
 @testable import PKI
 
 @Suite struct CertificateRevocationListTests {
@@ -19,14 +20,17 @@ import X509
         let now = Date()
         let crl = try CertificateRevocationList(
             authority: authority,
-            revoked: [RevokedCertificate(serialNumber: revoked.serialNumber, revocationDate: now - 60, reason: .keyCompromise),
-                      RevokedCertificate(serialNumber: superseded, revocationDate: now - 30, reason: .superseded),
-                      RevokedCertificate(serialNumber: 7, revocationDate: now - 10, reason: .unspecified)],
+            revoked: [
+                RevokedCertificate(serialNumber: revoked.serialNumber, revocationDate: now - 60, reason: .keyCompromise),
+                RevokedCertificate(serialNumber: superseded, revocationDate: now - 30, reason: .superseded),
+                RevokedCertificate(serialNumber: 7, revocationDate: now - 10, reason: .unspecified),
+            ],
             number: 42, thisUpdate: now - 5, nextUpdate: now + 3600)
         #expect(crl.pemString.hasPrefix("-----BEGIN X509 CRL-----\n"))
         #expect(try PEMDocument(pemString: crl.pemString).derBytes == crl.derBytes)
 
-        let crlFile = directory.appendingPathComponent("crl.pem"), derFile = directory.appendingPathComponent("crl.der")
+        let crlFile = directory.appendingPathComponent("crl.pem")
+        let derFile = directory.appendingPathComponent("crl.der")
         try crl.pemString.write(to: crlFile, atomically: true, encoding: .utf8)
         try Data(crl.derBytes).write(to: derFile)
         let chainFile = directory.appendingPathComponent("chain.pem")
@@ -77,7 +81,8 @@ import X509
         defer { try? FileManager.default.removeItem(at: directory) }
         let (authority, _) = try CertificateAuthority.create(trustDomain: "logistics.internal")
         let crl = try CertificateRevocationList(authority: authority, revoked: [], number: 1, thisUpdate: Date(), nextUpdate: Date() + 600)
-        let crlFile = directory.appendingPathComponent("crl.pem"), chainFile = directory.appendingPathComponent("chain.pem")
+        let crlFile = directory.appendingPathComponent("crl.pem")
+        let chainFile = directory.appendingPathComponent("chain.pem")
         try crl.pemString.write(to: crlFile, atomically: true, encoding: .utf8)
         try writePEM([authority.intermediate, authority.root], to: chainFile)
         let text = try OpenSSL.run(["crl", "-in", crlFile.path, "-noout", "-text", "-CAfile", chainFile.path, "-verify"])
@@ -89,15 +94,22 @@ import X509
     @Test func timesSwitchToGeneralizedTimeIn2050() throws {
         let (authority, _) = try CertificateAuthority.create(trustDomain: "logistics.internal")
         let late = Date(timeIntervalSince1970: 2_556_143_999)  // 2050-12-31T23:59:59Z
-        let crl = try CertificateRevocationList(authority: authority, revoked: [], number: 1,
-                                                thisUpdate: Date(timeIntervalSince1970: 2_524_607_999), nextUpdate: late)
+        let crl = try CertificateRevocationList(
+            authority: authority, revoked: [], number: 1,
+            thisUpdate: Date(timeIntervalSince1970: 2_524_607_999), nextUpdate: late)
         let root = try DER.parse(crl.derBytes)
         guard case .constructed(let list) = root.content, let tbsNode = list.first(where: { _ in true }),
-              case .constructed(let tbs) = tbsNode.content else { Issue.record("not a SEQUENCE"); return }
+            case .constructed(let tbs) = tbsNode.content
+        else {
+            Issue.record("not a SEQUENCE")
+            return
+        }
         let fields = Array(tbs)
         #expect(fields[3].identifier == .utcTime)  // 2049-12-31T23:59:59Z
         #expect(fields[4].identifier == .generalizedTime)
-        #expect(try GeneralizedTime(derEncoded: fields[4]) == GeneralizedTime(year: 2050, month: 12, day: 31, hours: 23, minutes: 59, seconds: 59, fractionalSeconds: 0))
+        #expect(
+            try GeneralizedTime(derEncoded: fields[4])
+                == GeneralizedTime(year: 2050, month: 12, day: 31, hours: 23, minutes: 59, seconds: 59, fractionalSeconds: 0))
     }
 
     @Test func refusesANextUpdateBeforeThisUpdate() throws {

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 import X509
+
 @testable import PKI
 
 @Suite struct ClientChainVerifierTests {
@@ -15,8 +16,9 @@ import X509
     }
 
     func verifier(revoked: Set<String> = []) -> ClientChainVerifier {
-        ClientChainVerifier(trustRoots: [authority.root], intermediates: [authority.intermediate],
-                            trustDomain: "logistics.internal", isRevoked: { revoked.contains($0) })
+        ClientChainVerifier(
+            trustRoots: [authority.root], intermediates: [authority.intermediate],
+            trustDomain: "logistics.internal", isRevoked: { revoked.contains($0) })
     }
 
     func rejection(_ verdict: ClientChainVerifier.Verdict) -> String? {
@@ -55,8 +57,9 @@ import X509
     @Test func rejectsAnotherTrustDomainEvenFromATrustedRoot() async throws {
         let (other, _) = try CertificateAuthority.create(trustDomain: "other.internal")
         let leaf = try other.issue(spiffeID: try SPIFFEID("spiffe://other.internal/billing"), publicKey: key.publicKey)
-        let both = ClientChainVerifier(trustRoots: [authority.root, other.root], intermediates: [authority.intermediate, other.intermediate],
-                                       trustDomain: "logistics.internal", isRevoked: { _ in false })
+        let both = ClientChainVerifier(
+            trustRoots: [authority.root, other.root], intermediates: [authority.intermediate, other.intermediate],
+            trustDomain: "logistics.internal", isRevoked: { _ in false })
         let reason = try #require(rejection(await both.verify(chain: [leaf], now: Date())))
         #expect(reason.contains("outside the trust domain logistics.internal"), "\(reason)")
 
@@ -68,8 +71,9 @@ import X509
     @Test func rejectsARevokedCertificate() async throws {
         let leaf = try authority.issue(spiffeID: billing, publicKey: key.publicKey)
         let revocations = Mutex<Set<String>>([])
-        let live = ClientChainVerifier(trustRoots: [authority.root], intermediates: [authority.intermediate],
-                                       trustDomain: "logistics.internal", isRevoked: { serial in revocations.withLock { $0.contains(serial) } })
+        let live = ClientChainVerifier(
+            trustRoots: [authority.root], intermediates: [authority.intermediate],
+            trustDomain: "logistics.internal", isRevoked: { serial in revocations.withLock { $0.contains(serial) } })
         #expect(rejection(await live.verify(chain: [leaf], now: Date())) == nil)
         revocations.withLock { _ = $0.insert(leaf.serialNumber.hex) }
         let reason = try #require(rejection(await live.verify(chain: [leaf], now: Date())))
@@ -83,8 +87,11 @@ import X509
     }
 
     @Test func rejectsLeavesThatAreNotExactlyOneSPIFFEID() async throws {
-        let twoIDs = try authority.forgeLeaf(names: [.uniformResourceIdentifier(billing.description),
-                                                     .uniformResourceIdentifier("spiffe://logistics.internal/admin")], key: key)
+        let twoIDs = try authority.forgeLeaf(
+            names: [
+                .uniformResourceIdentifier(billing.description),
+                .uniformResourceIdentifier("spiffe://logistics.internal/admin"),
+            ], key: key)
         let reason = try #require(rejection(await verifier().verify(chain: [twoIDs], now: Date())))
         #expect(reason.contains("2 URI SANs"), "\(reason)")
         let dnsOnly = try authority.forgeLeaf(names: [.dnsName("billing.internal")], key: key)

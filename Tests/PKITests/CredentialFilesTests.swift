@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import X509
+
 @testable import PKI
 
 @Suite struct CredentialFilesTests {
@@ -42,7 +43,9 @@ import X509
         #expect(try mode(prefix + ".pem") == 0o600)
         // The combined file is the key followed by the chain: OpenSSL reads both from it.
         let combined = try String(contentsOfFile: prefix + ".pem", encoding: .utf8)
-        #expect(combined == (try String(contentsOfFile: prefix + ".key", encoding: .utf8)) + (try String(contentsOfFile: prefix + ".crt", encoding: .utf8)))
+        #expect(
+            combined == (try String(contentsOfFile: prefix + ".key", encoding: .utf8))
+                + (try String(contentsOfFile: prefix + ".crt", encoding: .utf8)))
         #expect(try OpenSSL.run(["x509", "-in", prefix + ".pem", "-noout"]).status == 0)
         #expect(try OpenSSL.run(["pkey", "-in", prefix + ".pem", "-noout"]).status == 0)
         #expect(try inode(prefix + ".key") != before.0)
@@ -55,8 +58,10 @@ import X509
         let key = try OpenSSL.run(["pkey", "-in", prefix + ".key", "-noout"])
         #expect(key.status == 0, "\(key.output)")
         try writePEM([authority.root], to: directory.appendingPathComponent("root.pem"))
-        let verified = try OpenSSL.run(["verify", "-CAfile", directory.appendingPathComponent("root.pem").path,
-                                        "-untrusted", prefix + ".crt", prefix + ".crt"])
+        let verified = try OpenSSL.run([
+            "verify", "-CAfile", directory.appendingPathComponent("root.pem").path,
+            "-untrusted", prefix + ".crt", prefix + ".crt",
+        ])
         #expect(verified.status == 0, "\(verified.output)")
     }
 
@@ -64,7 +69,8 @@ import X509
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let prefix = directory.appendingPathComponent("billing").path
-        let first = try credentials(), second = try credentials()
+        let first = try credentials()
+        let second = try credentials()
         #expect(throws: PKIError.credentialMismatch(prefix)) {
             try CredentialFiles.write(prefix: prefix, chain: first.chain, key: second.key)
         }

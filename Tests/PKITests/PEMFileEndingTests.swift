@@ -3,6 +3,7 @@ import Foundation
 import SwiftASN1
 import Testing
 import X509
+
 @testable import PKI
 
 /// Every PEM file Portcullis writes ends with a newline, so `cat a.crt b.key > both.pem` (what
@@ -18,7 +19,9 @@ import X509
         let prefix = directory.appendingPathComponent("billing").path
         try CredentialFiles.write(prefix: prefix, chain: [leaf, authority.intermediate], key: key)
 
-        let written = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".crt") || $0.hasSuffix(".key") || $0.hasSuffix(".pem") }
+        let written = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasSuffix(".crt") || $0.hasSuffix(".key") || $0.hasSuffix(".pem")
+        }
         #expect(written.count == 8, "\(written)")
         var combined = ""
         for name in written.sorted() {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import X509
+
 @testable import PKI
 
 /// A fresh directory under the system temporary directory, removed by the caller's `defer`.
@@ -17,8 +18,10 @@ func writePEM(_ certificates: [Certificate], to url: URL) throws {
 extension CertificateAuthority {
     /// A leaf signed by this CA's intermediate with whatever the test needs, including what `issue`
     /// would refuse to produce.
-    func forgeLeaf(names: [GeneralName], usages: [ExtendedKeyUsage.Usage] = [.clientAuth], key: Certificate.PrivateKey,
-                   notBefore: Date = Date() - 60, notAfter: Date = Date() + 3600) throws -> Certificate {
+    func forgeLeaf(
+        names: [GeneralName], usages: [ExtendedKeyUsage.Usage] = [.clientAuth], key: Certificate.PrivateKey,
+        notBefore: Date = Date() - 60, notAfter: Date = Date() + 3600
+    ) throws -> Certificate {
         try Certificate(
             version: .v3, serialNumber: .init(), publicKey: key.publicKey, notValidBefore: notBefore,
             notValidAfter: notAfter, issuer: intermediate.subject, subject: try DistinguishedName { CommonName("forged") },

@@ -14,8 +14,9 @@ import Testing
     static let schema = PolicyBundle.File(name: "schema.cedarschema", text: PolicyFixtures.schema)
 
     static func bundle(_ policies: [String: String], schema: PolicyBundle.File? = schema, tests: [String: String] = [:]) throws -> PolicyBundle {
-        try PolicyBundle(policies: policies.map { .init(name: $0.key, text: $0.value) }, schema: schema,
-                         tests: tests.map { .init(name: $0.key, text: $0.value) })
+        try PolicyBundle(
+            policies: policies.map { .init(name: $0.key, text: $0.value) }, schema: schema,
+            tests: tests.map { .init(name: $0.key, text: $0.value) })
     }
 
     struct Store {
@@ -37,8 +38,10 @@ import Testing
             let database = Database(url: url, pool: .init(maximumConnections: 4), logger: logger)
             try await database.withRunning(logger: logger) { client in
                 _ = try await Migrator(client: client, logger: logger).apply(try Migration.bundled())
-                try await body(Store(database: database, versions: PolicyVersions(client: client, checker: PolicyChecker(testRunner: nil), logger: logger),
-                                     logger: logger))
+                try await body(
+                    Store(
+                        database: database, versions: PolicyVersions(client: client, checker: PolicyChecker(testRunner: nil), logger: logger),
+                        logger: logger))
             }
         }
     }
@@ -56,18 +59,21 @@ import Testing
 
     @Test func aSetWithATypeErrorIsRefusedAndChangesNothing() async throws {
         try await Self.withStore { store in
-            let first = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "open /a",
-                                                      origin: "policies")
+            let first = try await store.versions.push(
+                try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "open /a",
+                origin: "policies")
             #expect(first.number == 1 && first.active)
             let typeError = """
                 @id("typo")
                 permit (principal, action, resource == Route::"shipments")
                 when { context.http.path > 3 };
                 """
-            let report = try #require(await Self.refusal {
-                try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("b"), "typo.cedar": typeError]), author: "dana",
-                                              message: "broken", origin: "work/policies")
-            })
+            let report = try #require(
+                await Self.refusal {
+                    try await store.versions.push(
+                        try Self.bundle(["open.cedar": PolicyFixtures.opens("b"), "typo.cedar": typeError]), author: "dana",
+                        message: "broken", origin: "work/policies")
+                })
             #expect(!report.passed)
             #expect(report.errors.count == 1)
             #expect(report.errors.first?.file == "work/policies/typo.cedar")
@@ -85,13 +91,17 @@ import Testing
         ("empty set", [:], true, [:], "no *.cedar files"),
         ("untested", ["open.cedar": PolicyFixtures.opens("a")], true, ["open.yaml": "cases: []\n"], "no policy test runner"),
     ])
-    func everyOtherFailureIsRefusedToo(name: String, policies: [String: String], withSchema: Bool, tests: [String: String], expected: String)
-        async throws {
+    func everyOtherFailureIsRefusedToo(
+        name: String, policies: [String: String], withSchema: Bool, tests: [String: String], expected: String
+    )
+        async throws
+    {
         try await Self.withStore { store in
             let bundle = try Self.bundle(policies, schema: withSchema ? Self.schema : nil, tests: tests)
-            let report = try #require(await Self.refusal {
-                try await store.versions.push(bundle, author: "dana", message: name, origin: "policies")
-            })
+            let report = try #require(
+                await Self.refusal {
+                    try await store.versions.push(bundle, author: "dana", message: name, origin: "policies")
+                })
             #expect(report.description.contains(expected), "\(report)")
             #expect(try await store.count("policy_versions") == 0)
             #expect(try await store.versions.active() == nil)
@@ -113,8 +123,10 @@ import Testing
 
     @Test func rollbackRestoresAnOldVersionAsANewEntry() async throws {
         try await Self.withStore { store in
-            let v1 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
-            let v2 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("b")]), author: "erin", message: "two", origin: "p")
+            let v1 = try await store.versions.push(
+                try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
+            let v2 = try await store.versions.push(
+                try Self.bundle(["open.cedar": PolicyFixtures.opens("b")]), author: "erin", message: "two", origin: "p")
             #expect(v1.hash != v2.hash)
             let v3 = try await store.versions.rollback(to: 1, author: "frank", message: nil)
             #expect(v3.number == 3 && v3.rollbackOf == 1 && v3.hash == v1.hash && v3.active && v3.message == "rollback to version 1")
@@ -132,8 +144,10 @@ import Testing
     @Test func historyCannotBeRewritten() async throws {
         try await Self.withStore { store in
             _ = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
-            for statement in ["DELETE FROM policy_versions", "UPDATE policy_versions SET message = 'x'", "DELETE FROM policy_files",
-                              "UPDATE policy_files SET content = ''", "TRUNCATE policy_files", "DELETE FROM policy_active"] {
+            for statement in [
+                "DELETE FROM policy_versions", "UPDATE policy_versions SET message = 'x'", "DELETE FROM policy_files",
+                "UPDATE policy_files SET content = ''", "TRUNCATE policy_files", "DELETE FROM policy_active",
+            ] {
                 await #expect(throws: PSQLError.self, "\(statement)") {
                     try await store.database.client.query(PostgresQuery(unsafeSQL: statement))
                 }
@@ -150,11 +164,15 @@ import Testing
             _ = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
             let enforced = Mutex<[String]>([])
             let reconnecting = Mutex(true)
-            let database = store.database, logger = store.logger
-            let feed = PolicyFeed(versions: store.versions, openConnection: {
-                while !reconnecting.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
-                return try await database.openDedicatedConnection(logger: logger)
-            }, logger: logger) { set, version in
+            let database = store.database
+            let logger = store.logger
+            let feed = PolicyFeed(
+                versions: store.versions,
+                openConnection: {
+                    while !reconnecting.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+                    return try await database.openDedicatedConnection(logger: logger)
+                }, logger: logger
+            ) { set, version in
                 enforced.withLock { $0.append(version.hash + ":" + set.policies.map(\.id).joined(separator: ",")) }
             }
             try await feed.synchronize()
@@ -164,13 +182,16 @@ import Testing
 
             reconnecting.withLock { $0 = false }
             var terminated = 0
-            for try await done in try await store.database.client.query("""
+            for try await done in try await store.database.client.query(
+                """
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%portcullis_policies%'
-                """).decode(Bool.self) where done { terminated += 1 }
+                """
+            ).decode(Bool.self) where done { terminated += 1 }
             #expect(terminated == 1)
             try await Self.waitUntil("the feed to notice") { !feed.state.synchronized }
-            let v2 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("b")]), author: "dana", message: "two", origin: "p")
+            let v2 = try await store.versions.push(
+                try Self.bundle(["open.cedar": PolicyFixtures.opens("b")]), author: "dana", message: "two", origin: "p")
             try await Task.sleep(for: .milliseconds(200))
             #expect(feed.state.enforced?.number == 1, "nothing can have told the feed yet")
 
@@ -187,18 +208,23 @@ import Testing
     /// set in force stays, and the next good version is taken.
     @Test func theFeedKeepsTheSetInForceWhenTheActiveVersionDoesNotParse() async throws {
         try await Self.withStore { store in
-            let v1 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
+            let v1 = try await store.versions.push(
+                try Self.bundle(["open.cedar": PolicyFixtures.opens("a")]), author: "dana", message: "one", origin: "p")
             let enforced = Mutex<[Int64]>([])
-            let database = store.database, logger = store.logger
-            let feed = PolicyFeed(versions: store.versions, openConnection: { try await database.openDedicatedConnection(logger: logger) },
-                                  logger: logger) { _, version in enforced.withLock { $0.append(version.number) } }
+            let database = store.database
+            let logger = store.logger
+            let feed = PolicyFeed(
+                versions: store.versions, openConnection: { try await database.openDedicatedConnection(logger: logger) },
+                logger: logger
+            ) { _, version in enforced.withLock { $0.append(version.number) } }
             try await feed.synchronize()
             let running = Task { try await feed.run() }
             defer { running.cancel() }
             try await Self.waitUntil("the feed to listen") { try await Self.listeners(store) == 1 && feed.state.synchronized }
 
             try await store.database.client.withTransaction(logger: logger) { connection in
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO policy_versions (version, content_hash, schema_name, schema_text, author, message, validation, tests)
                     VALUES (2, \(String(repeating: "0", count: 64)), 'schema.cedarschema', '', 'sql', 'around the checks', '{"warnings":[]}', '{"files":0,"cases":0,"failures":[]}')
                     """, logger: logger)
@@ -212,7 +238,8 @@ import Testing
             #expect(feed.state.enforced?.number == v1.number && feed.state.enforced?.hash == v1.hash)
             #expect(enforced.withLock { $0 } == [1])
 
-            let v3 = try await store.versions.push(try Self.bundle(["open.cedar": PolicyFixtures.opens("c")]), author: "dana", message: "three", origin: "p")
+            let v3 = try await store.versions.push(
+                try Self.bundle(["open.cedar": PolicyFixtures.opens("c")]), author: "dana", message: "three", origin: "p")
             try await Self.waitUntil("version 3") { feed.state.enforced?.number == 3 }
             #expect(feed.state.refused == nil)
             #expect(enforced.withLock { $0 } == [1, v3.number])
@@ -223,9 +250,11 @@ import Testing
 
     static func listeners(_ store: Store) async throws -> Int {
         var count = 0
-        for try await value in try await store.database.client.query("""
+        for try await value in try await store.database.client.query(
+            """
             SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%portcullis_policies%'
-            """).decode(Int.self) { count = value }
+            """
+        ).decode(Int.self) { count = value }
         return count
     }
 

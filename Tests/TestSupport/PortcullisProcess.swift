@@ -35,7 +35,8 @@ public final class PortcullisProcess: Sendable {
         env["PORTCULLIS_CONFIG"] = nil
         env.merge(environment) { $1 }
         process.environment = env
-        let stdout = Pipe(), stderr = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
@@ -67,9 +68,10 @@ public final class PortcullisProcess: Sendable {
     public func adminAddress() async throws -> String {
         try await waitForLogLine { line in
             guard line.contains("admin listener started"),
-                  let data = line.data(using: .utf8),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let address = object["address"] as? String else { return nil }
+                let data = line.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let address = object["address"] as? String
+            else { return nil }
             // NIO prints "[IPv4]127.0.0.1/127.0.0.1:PORT".
             guard let port = address.split(separator: ":").last else { return nil }
             return "127.0.0.1:\(port)"
@@ -86,8 +88,10 @@ public final class PortcullisProcess: Sendable {
             guard ContinuousClock.now < deadline else {
                 let stacks = Self.threadStacks(of: process.processIdentifier)
                 process.terminate()
-                throw Failure(description: "\(process.arguments ?? []) did not exit within \(timeout); stdout was:\n\(standardOutput)\nstderr was:\n\(standardError)\n"
-                              + "its threads were:\n\(stacks)")
+                throw Failure(
+                    description:
+                        "\(process.arguments ?? []) did not exit within \(timeout); stdout was:\n\(standardOutput)\nstderr was:\n\(standardError)\n"
+                        + "its threads were:\n\(stacks)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -24,7 +24,8 @@ public final class PrivateCluster: Sendable {
     public func destroy() {
         _ = try? Self.pg("stop", directory)
         if let location = try? String(contentsOfFile: directory + "/location", encoding: .utf8) {
-            try? FileManager.default.removeItem(atPath: (location.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent)
+            try? FileManager.default.removeItem(
+                atPath: (location.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).deletingLastPathComponent)
         }
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -16,10 +16,11 @@ public enum TestDatabase {
 
     public static func serverURL() throws -> DatabaseURL {
         guard let text = ProcessInfo.processInfo.environment[environmentVariable], !text.isEmpty else {
-            throw Unavailable(description: """
-                \(environmentVariable) is not set: this test needs a real PostgreSQL. \
-                Run scripts/test, or start one with `scripts/pg start DIR` and export the URL it prints.
-                """)
+            throw Unavailable(
+                description: """
+                    \(environmentVariable) is not set: this test needs a real PostgreSQL. \
+                    Run scripts/test, or start one with `scripts/pg start DIR` and export the URL it prints.
+                    """)
         }
         return try DatabaseURL(text)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 /// The calendar arithmetic RFC 3339 times and the audit trail's timestamps rest on, against

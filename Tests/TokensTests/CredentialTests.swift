@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 final class CredentialTests: XCTestCase {
@@ -84,13 +85,15 @@ final class CredentialTests: XCTestCase {
 
     func testOtpauthURIAndBase32() throws {
         let secret = Array("12345678901234567890".utf8)
-        XCTAssertEqual(Base32.encode(secret), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ") // RFC 4648 alphabet
-        XCTAssertEqual(Base32.encode(Array("foobar".utf8)), "MZXW6YTBOI") // RFC 4648 §10 (unpadded)
+        XCTAssertEqual(Base32.encode(secret), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")  // RFC 4648 alphabet
+        XCTAssertEqual(Base32.encode(Array("foobar".utf8)), "MZXW6YTBOI")  // RFC 4648 §10 (unpadded)
         XCTAssertEqual(Base32.decode("mzxw 6ytb-oi======"), Array("foobar".utf8))
         XCTAssertNil(Base32.decode("MZXW1"))
         let uri = TOTP(secret: secret).provisioningURI(issuer: "Portcullis Corp", account: "alice@example.com")
-        XCTAssertEqual(uri, "otpauth://totp/Portcullis%20Corp:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-                       + "&issuer=Portcullis%20Corp&algorithm=SHA1&digits=6&period=30")
+        XCTAssertEqual(
+            uri,
+            "otpauth://totp/Portcullis%20Corp:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+                + "&issuer=Portcullis%20Corp&algorithm=SHA1&digits=6&period=30")
     }
 
     func testRecoveryCodesAreSingleMatchAndKeyed() throws {

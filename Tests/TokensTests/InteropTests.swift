@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 /// Portcullis tokens against implementations nobody here wrote: pyseto (PASETO/PASERK) and
@@ -40,9 +41,11 @@ final class InteropTests: XCTestCase {
         let seed = Sodium.randomBytes(32)
         let key = try Ed25519SecretKey(seed: seed)
         let payload = String(decoding: ClaimsCodec.encode(liveClaims(), as: .paseto), as: UTF8.self)
-        let made = try interop.run("pyseto-sign-public", [
-            "seed_hex": hexString(seed), "payload": payload, "footer": "{\"kid\":\"\(key.publicKey.keyID)\"}",
-        ])
+        let made = try interop.run(
+            "pyseto-sign-public",
+            [
+                "seed_hex": hexString(seed), "payload": payload, "footer": "{\"kid\":\"\(key.publicKey.keyID)\"}",
+            ])
         // pyseto computes the same PASERK and k4.pid as we do.
         XCTAssertEqual(made["paserk"] as? String, key.publicKey.paserk)
         XCTAssertEqual(made["pid"] as? String, key.publicKey.keyID)
@@ -52,10 +55,12 @@ final class InteropTests: XCTestCase {
 
         let raw = Sodium.randomBytes(32)
         let local = try PasetoLocalKey(bytes: raw)
-        let sealed = try interop.run("pyseto-encrypt-local", [
-            "key_hex": hexString(raw), "payload": payload, "footer": "{\"kid\":\"\(local.keyID)\"}",
-            "implicit": "portcullis-session",
-        ])
+        let sealed = try interop.run(
+            "pyseto-encrypt-local",
+            [
+                "key_hex": hexString(raw), "payload": payload, "footer": "{\"kid\":\"\(local.keyID)\"}",
+                "implicit": "portcullis-session",
+            ])
         XCTAssertEqual(sealed["lid"] as? String, local.keyID)
         let cookies = SessionCookieCodec(current: local, policy: livePolicy)
         XCTAssertEqual(try cookies.open(try XCTUnwrap(sealed["token"] as? String), now: now), liveClaims())
@@ -65,10 +70,12 @@ final class InteropTests: XCTestCase {
         let interop = try Interop.locate()
         let key = try Ed25519SecretKey.generate()
         let token = TokenSigner(key: key).jwt(liveClaims())
-        let result = try interop.run("pyjwt-verify", [
-            "token": token, "paserk": key.publicKey.paserk, "audience": "portcullis-gateway",
-            "issuer": "https://id.portcullis.test",
-        ])
+        let result = try interop.run(
+            "pyjwt-verify",
+            [
+                "token": token, "paserk": key.publicKey.paserk, "audience": "portcullis-gateway",
+                "issuer": "https://id.portcullis.test",
+            ])
         let header = try XCTUnwrap(result["header"] as? [String: String])
         XCTAssertEqual(header["alg"], "EdDSA")
         XCTAssertEqual(header["kid"], key.publicKey.keyID)
@@ -77,9 +84,12 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(claims["jti"] as? String, "jti-1")
         XCTAssertEqual(claims["exp"] as? Int, Int(liveClaims().expiresAt.timeIntervalSince1970))
         // PyJWT refuses a wrong audience on the same token (sanity check of the helper).
-        XCTAssertThrowsError(try interop.run("pyjwt-verify", [
-            "token": token, "paserk": key.publicKey.paserk, "audience": "elsewhere", "issuer": "https://id.portcullis.test",
-        ]))
+        XCTAssertThrowsError(
+            try interop.run(
+                "pyjwt-verify",
+                [
+                    "token": token, "paserk": key.publicKey.paserk, "audience": "elsewhere", "issuer": "https://id.portcullis.test",
+                ]))
     }
 
     func testWeVerifyPyJWTTokensAndRejectConfusion() throws {
@@ -88,8 +98,10 @@ final class InteropTests: XCTestCase {
         let key = try Ed25519SecretKey(seed: seed)
         let verifier = JWTVerifier(keys: VerificationKeys([key.publicKey]), policy: livePolicy)
         let claimsJSON = try JSONSerialization.jsonObject(with: Data(ClaimsCodec.encode(liveClaims(), as: .jwt)))
-        let request: [String: Any] = ["seed_hex": hexString(seed), "claims": claimsJSON, "kid": key.publicKey.keyID,
-                                      "paserk": key.publicKey.paserk]
+        let request: [String: Any] = [
+            "seed_hex": hexString(seed), "claims": claimsJSON, "kid": key.publicKey.keyID,
+            "paserk": key.publicKey.paserk,
+        ]
         let made = try XCTUnwrap(try interop.run("pyjwt-sign", request)["token"] as? String)
         XCTAssertEqual(try verifier.verify(made, now: now), liveClaims())
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 /// The strict token JSON reader: agrees with Foundation on valid documents, and refuses what
@@ -8,9 +9,12 @@ final class JSONValueTests: XCTestCase {
     private func parse(_ text: String) -> JSONValue? { JSONValue.parse(Array(text.utf8)) }
 
     func testValidDocuments() {
-        XCTAssertEqual(parse(#" {"a" : [1, -2.5e3, true, false, null, "x"], "b": {}} "#),
-                       .object([("a", .array([.number(1), .number(-2500), .bool(true), .bool(false), .null, .string("x")])),
-                                ("b", .object([]))]))
+        XCTAssertEqual(
+            parse(#" {"a" : [1, -2.5e3, true, false, null, "x"], "b": {}} "#),
+            .object([
+                ("a", .array([.number(1), .number(-2500), .bool(true), .bool(false), .null, .string("x")])),
+                ("b", .object([])),
+            ]))
         XCTAssertEqual(parse(#""\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#), .string("\"\\/\u{08}\u{0C}\n\r\té😀"))
         XCTAssertEqual(parse(#""héllo""#), .string("héllo"))
         XCTAssertEqual(parse("0"), .number(0))
@@ -26,11 +30,11 @@ final class JSONValueTests: XCTestCase {
 
     func testRejections() {
         let bad = [
-            #"{"a":1,"a":2}"#,            // duplicate key
-            #"{"a":1,}"#, "[1,]",         // trailing commas
-            "01", "1.", ".5", "-", "1e", "+1", "NaN", "1e999", // number grammar, non-finite
-            #""\ud800""#, #""\udc00""#,   // lone surrogates
-            #""\x""#, "\"a\nb\"",         // bad escape, raw control character
+            #"{"a":1,"a":2}"#,  // duplicate key
+            #"{"a":1,}"#, "[1,]",  // trailing commas
+            "01", "1.", ".5", "-", "1e", "+1", "NaN", "1e999",  // number grammar, non-finite
+            #""\ud800""#, #""\udc00""#,  // lone surrogates
+            #""\x""#, "\"a\nb\"",  // bad escape, raw control character
             "tru", "nul", "{", "[", "\"open", "{\"a\" 1}", "{1:2}", "1 2", "",
         ]
         for text in bad { XCTAssertNil(parse(text), text) }
@@ -63,17 +67,19 @@ final class ErrorMessageTests: XCTestCase {
         let message = TokenError.unknownKeyID("k4.pid.x\nlevel=info msg=\"login ok\"").description
         XCTAssertFalse(message.contains("\n"))
         XCTAssertEqual(message, "unknown key id 'k4.pid.x?level=info msg=\"login ok\"'")
-        XCTAssertEqual(TokenError.unsupportedAlgorithm(String(repeating: "A", count: 100)).description.count,
-                       "algorithm '' is not accepted (only EdDSA)".count + 32)
+        XCTAssertEqual(
+            TokenError.unsupportedAlgorithm(String(repeating: "A", count: 100)).description.count,
+            "algorithm '' is not accepted (only EdDSA)".count + 32)
     }
 
     /// The hand-written claims encoder escapes what JSON requires and round-trips through the
     /// strict decoder in both timestamp formats.
     func testClaimsWithQuotesBackslashesAndControlCharactersRoundTrip() throws {
         let awkward = "a\"b\\c\n\u{01}d/é"
-        let claims = Claims(issuer: "iss", subject: awkward, audience: ["x", "y"], issuedAt: Date(timeIntervalSince1970: 1_800_000_000),
-                            expiresAt: Date(timeIntervalSince1970: 1_800_000_600), tokenID: "t", subjectKind: .service,
-                            roles: [awkward], authMethods: ["mtls"], httpMethod: "GET", httpPath: "/p")
+        let claims = Claims(
+            issuer: "iss", subject: awkward, audience: ["x", "y"], issuedAt: Date(timeIntervalSince1970: 1_800_000_000),
+            expiresAt: Date(timeIntervalSince1970: 1_800_000_600), tokenID: "t", subjectKind: .service,
+            roles: [awkward], authMethods: ["mtls"], httpMethod: "GET", httpPath: "/p")
         for format in [ClaimsCodec.Format.jwt, .paseto] {
             let encoded = ClaimsCodec.encode(claims, as: format)
             XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(encoded)))

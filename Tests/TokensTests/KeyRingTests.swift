@@ -1,11 +1,13 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 final class KeyRingTests: XCTestCase {
     private let master = try! MasterKey.generate()
-    private let policy = RotationPolicy(rotationPeriod: 86_400, publishLead: 3600, maxTokenLifetime: 600, clockSkew: 30,
-                                        retiredRetention: 86_400)
+    private let policy = RotationPolicy(
+        rotationPeriod: 86_400, publishLead: 3600, maxTokenLifetime: 600, clockSkew: 30,
+        retiredRetention: 86_400)
 
     private func rotate(_ ring: KeyRing, at now: Date, force: Bool = false) throws -> KeyRing {
         try ring.rotated(now: now, policy: policy, force: force) { state throws(TokenError) in

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 /// Official PASETO v4 and PASERK vectors (sources listed in Fixtures/README.md).
@@ -18,7 +19,9 @@ final class PasetoVectorTests: XCTestCase {
         let implicitAssertion: String
         enum CodingKeys: String, CodingKey {
             case name, key, nonce, token, payload, footer
-            case expectFail = "expect-fail", publicKey = "public-key", secretKeySeed = "secret-key-seed"
+            case expectFail = "expect-fail"
+            case publicKey = "public-key"
+            case secretKeySeed = "secret-key-seed"
             case implicitAssertion = "implicit-assertion"
         }
     }
@@ -35,8 +38,9 @@ final class PasetoVectorTests: XCTestCase {
     func testLocalVectorsEncryptAndDecrypt() throws {
         for vector in try vectors() where vector.token.hasPrefix("v4.local.") && vector.expectFail != true {
             let key = try PasetoLocalKey(bytes: hex(vector.key!))
-            let made = PasetoV4.encrypt(bytes(vector.payload!), with: key, footer: bytes(vector.footer),
-                                        implicit: bytes(vector.implicitAssertion), nonce: hex(vector.nonce!))
+            let made = PasetoV4.encrypt(
+                bytes(vector.payload!), with: key, footer: bytes(vector.footer),
+                implicit: bytes(vector.implicitAssertion), nonce: hex(vector.nonce!))
             XCTAssertEqual(made, vector.token, vector.name)
             let opened = try PasetoV4.decrypt(vector.token, with: key, implicit: bytes(vector.implicitAssertion))
             XCTAssertEqual(opened.payload, bytes(vector.payload!), vector.name)
@@ -48,8 +52,9 @@ final class PasetoVectorTests: XCTestCase {
         for vector in try vectors() where vector.token.hasPrefix("v4.public.") && vector.expectFail != true {
             let secret = try Ed25519SecretKey(seed: hex(vector.secretKeySeed!))
             XCTAssertEqual(secret.publicKey.bytes, hex(vector.publicKey!), vector.name)
-            let made = PasetoV4.sign(bytes(vector.payload!), with: secret, footer: bytes(vector.footer),
-                                     implicit: bytes(vector.implicitAssertion))
+            let made = PasetoV4.sign(
+                bytes(vector.payload!), with: secret, footer: bytes(vector.footer),
+                implicit: bytes(vector.implicitAssertion))
             XCTAssertEqual(made, vector.token, vector.name)
             let opened = try PasetoV4.verify(vector.token, with: secret.publicKey, implicit: bytes(vector.implicitAssertion))
             XCTAssertEqual(opened.payload, bytes(vector.payload!), vector.name)

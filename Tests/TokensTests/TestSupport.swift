@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import Tokens
+
 /// Loads a JSON fixture that sits next to this file (Fixtures/), independent of bundle resources.
 func fixture(_ name: String, file: StaticString = #filePath) throws -> Data {
     let url = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
@@ -22,17 +24,18 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-@testable import Tokens
-
 /// A fixed clock value: tests pass times explicitly instead of sleeping.
 let testNow = Date(timeIntervalSince1970: 1_900_000_000)
 
-func sampleClaims(now: Date = testNow, lifetime: TimeInterval = 600, audience: [String] = ["portcullis-gateway"],
-                  sessionID: String? = "sess-1", tokenID: String = "jti-1") -> Claims {
-    Claims(issuer: "https://id.portcullis.test", subject: "alice", audience: audience, issuedAt: now,
-           expiresAt: now.addingTimeInterval(lifetime), tokenID: tokenID, subjectKind: .user,
-           roles: ["admin"], groups: ["eng", "ops"], sessionID: sessionID, authMethods: ["pwd", "otp"],
-           mfaTime: now.addingTimeInterval(-60), deviceID: "dev-42")
+func sampleClaims(
+    now: Date = testNow, lifetime: TimeInterval = 600, audience: [String] = ["portcullis-gateway"],
+    sessionID: String? = "sess-1", tokenID: String = "jti-1"
+) -> Claims {
+    Claims(
+        issuer: "https://id.portcullis.test", subject: "alice", audience: audience, issuedAt: now,
+        expiresAt: now.addingTimeInterval(lifetime), tokenID: tokenID, subjectKind: .user,
+        roles: ["admin"], groups: ["eng", "ops"], sessionID: sessionID, authMethods: ["pwd", "otp"],
+        mfaTime: now.addingTimeInterval(-60), deviceID: "dev-42")
 }
 
 let samplePolicy = ClaimsPolicy(issuers: ["https://id.portcullis.test"], audiences: ["portcullis-gateway"])
@@ -63,7 +66,9 @@ struct Interop {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script, mode]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors

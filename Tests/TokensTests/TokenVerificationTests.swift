@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 /// Round trips and every way a token must be refused.
@@ -49,8 +50,9 @@ final class TokenVerificationTests: XCTestCase {
             XCTAssertEqual($0 as? TokenError, .unknownKeyID(other.publicKey.keyID))
         }
         // Signed by another key but claiming our kid: signature fails.
-        let forged = PasetoV4.sign(ClaimsCodec.encode(claims, as: .paseto), with: other,
-                                   footer: KeyIDFooter.encode(signing.publicKey.keyID))
+        let forged = PasetoV4.sign(
+            ClaimsCodec.encode(claims, as: .paseto), with: other,
+            footer: KeyIDFooter.encode(signing.publicKey.keyID))
         XCTAssertThrowsError(try paseto.verify(forged, now: testNow)) { XCTAssertEqual($0 as? TokenError, .authenticationFailed) }
         // A local (encrypted) token given to the public verifier, and vice versa.
         let localKey = try PasetoLocalKey.generate()
@@ -62,8 +64,9 @@ final class TokenVerificationTests: XCTestCase {
             XCTAssertEqual($0 as? TokenError, .wrongHeader(expected: "v4.local."))
         }
         // A public token whose footer names a local key id (k4.lid) is refused before lookup.
-        let confused = PasetoV4.sign(ClaimsCodec.encode(claims, as: .paseto), with: signing,
-                                     footer: KeyIDFooter.encode(localKey.keyID))
+        let confused = PasetoV4.sign(
+            ClaimsCodec.encode(claims, as: .paseto), with: signing,
+            footer: KeyIDFooter.encode(localKey.keyID))
         XCTAssertThrowsError(try paseto.verify(confused, now: testNow)) {
             XCTAssertEqual($0 as? TokenError, .keyIDPurposeMismatch(expected: "k4.pid."))
         }
@@ -157,7 +160,8 @@ final class TokenVerificationTests: XCTestCase {
         // A correctly signed token whose header is then swapped keeps failing.
         let good = TokenSigner(key: signing).jwt(sampleClaims())
         XCTAssertNoThrow(try jwt.verify(good, now: testNow))
-        let swapped = Base64URL.encode(Array("{\"alg\":\"EdDSA\",\"kid\":\"\(kid)\",\"typ\":\"at+jwt\"}".utf8))
+        let swapped =
+            Base64URL.encode(Array("{\"alg\":\"EdDSA\",\"kid\":\"\(kid)\",\"typ\":\"at+jwt\"}".utf8))
             + good.drop { $0 != "." }
         XCTAssertThrowsError(try jwt.verify(swapped, now: testNow)) { XCTAssertEqual($0 as? TokenError, .authenticationFailed) }
         XCTAssertThrowsError(try jwt.verify("a.b", now: testNow))
@@ -224,8 +228,10 @@ final class MalformedInputTests: XCTestCase {
         let paseto = PasetoPublicVerifier(keys: keys, policy: samplePolicy)
         let jwt = JWTVerifier(keys: keys, policy: samplePolicy)
         let cookies = SessionCookieCodec(current: try PasetoLocalKey.generate(), policy: samplePolicy)
-        let tokens = [TokenSigner(key: key).paseto(sampleClaims()), TokenSigner(key: key).jwt(sampleClaims()),
-                      try cookies.seal(sampleClaims())]
+        let tokens = [
+            TokenSigner(key: key).paseto(sampleClaims()), TokenSigner(key: key).jwt(sampleClaims()),
+            try cookies.seal(sampleClaims()),
+        ]
         func accepted(_ candidate: String) -> Bool {
             (try? paseto.verify(candidate, now: testNow)) != nil || (try? jwt.verify(candidate, now: testNow)) != nil
                 || (try? cookies.open(candidate, now: testNow)) != nil

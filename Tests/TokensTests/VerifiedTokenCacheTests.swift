@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Tokens
 
 final class VerifiedTokenCacheTests: XCTestCase {

@@ -43,8 +43,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let hasher = PasswordHasher(policy: .interactive, pool: BlockingWorkPool(threads: 1))
-    Benchmark("Argon2id hash (INTERACTIVE: t=2, m=64 MiB)",
-              configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5), maxIterations: 20)) { benchmark in
+    Benchmark(
+        "Argon2id hash (INTERACTIVE: t=2, m=64 MiB)",
+        configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5), maxIterations: 20)
+    ) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try! await hasher.hash("correct horse battery staple")) }
     }
 }
@@ -66,10 +68,11 @@ struct VerificationFixture: Sendable {
     init() throws {
         let key = try Ed25519SecretKey.generate()
         publicKey = key.publicKey.bytes
-        let claims = Claims(issuer: "https://id.portcullis.test", subject: "alice", audience: ["portcullis-gateway"],
-                            issuedAt: now, expiresAt: now.addingTimeInterval(3000), tokenID: Claims.newTokenID(),
-                            subjectKind: .user, roles: ["admin"], groups: ["eng", "ops"], sessionID: "session-1",
-                            authMethods: ["pwd", "otp"], mfaTime: now, deviceID: "device-42")
+        let claims = Claims(
+            issuer: "https://id.portcullis.test", subject: "alice", audience: ["portcullis-gateway"],
+            issuedAt: now, expiresAt: now.addingTimeInterval(3000), tokenID: Claims.newTokenID(),
+            subjectKind: .user, roles: ["admin"], groups: ["eng", "ops"], sessionID: "session-1",
+            authMethods: ["pwd", "otp"], mfaTime: now, deviceID: "device-42")
         let signer = TokenSigner(key: key)
         pasetoToken = signer.paseto(claims)
         jwtToken = signer.jwt(claims)

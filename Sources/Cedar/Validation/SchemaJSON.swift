@@ -90,8 +90,10 @@ struct SchemaJSONReader {
     }
 
     private func entity(_ n: String, _ d: JSON, path: String) throws(SchemaError) -> WrittenEntity {
-        var parents: [WrittenName] = [], attributes: [WrittenAttribute] = []
-        var tags: WrittenType?, enumeration: [CedarString]?
+        var parents: [WrittenName] = []
+        var attributes: [WrittenAttribute] = []
+        var tags: WrittenType?
+        var enumeration: [CedarString]?
         for (key, value) in try object(d, path, allowed: ["memberOfTypes", "shape", "tags", "enum", "annotations"]) {
             let here = "\(path).\(key)"
             switch key {
@@ -123,7 +125,8 @@ struct SchemaJSONReader {
                 guard case .array(let refs) = value else { throw error(here, "expected an array, found \(value.kindName)") }
                 for (k, r) in refs.enumerated() {
                     let at = "\(here)[\(k)]"
-                    var id: String?, typeName: WrittenName?
+                    var id: String?
+                    var typeName: WrittenName?
                     for (rk, rv) in try object(r, at, allowed: ["id", "type"]) {
                         guard case .string(let s) = rv else { throw error("\(at).\(rk)", "expected a string, found \(rv.kindName)") }
                         if rk == "id" { id = s } else { typeName = try name(s, "\(at).type") }
@@ -133,7 +136,8 @@ struct SchemaJSONReader {
                 }
             case "appliesTo":
                 if case .null = value { continue }
-                var principals: [WrittenName] = [], resources: [WrittenName] = []
+                var principals: [WrittenName] = []
+                var resources: [WrittenName] = []
                 var context: WrittenType?
                 for (ak, av) in try object(value, here, allowed: ["principalTypes", "resourceTypes", "context"]) {
                     let at = "\(here).\(ak)"

@@ -40,7 +40,9 @@ private struct LocatedToken {
 private func tokenizeSchema(_ text: String, file: String) throws(SchemaError) -> [LocatedToken] {
     let bytes = Array(text.utf8)
     var tokens: [LocatedToken] = []
-    var i = 0, line = 1, lineStart = 0
+    var i = 0
+    var line = 1
+    var lineStart = 0
     func location(_ offset: Int) -> SourceLocation {
         var col = 1
         for k in lineStart..<offset where bytes[k] & 0xC0 != 0x80 { col += 1 }
@@ -282,7 +284,9 @@ struct SchemaParser {
 
     private mutating func appliesToBody() throws(SchemaError) -> WrittenAppliesTo {
         try expect(.lbrace, "`{` after `appliesTo`")
-        var principals: [WrittenName]?, resources: [WrittenName]?, context: WrittenType?
+        var principals: [WrittenName]?
+        var resources: [WrittenName]?
+        var context: WrittenType?
         var seenContext = false
         while token != .rbrace {
             let at = here

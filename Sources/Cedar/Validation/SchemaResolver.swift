@@ -35,7 +35,9 @@ struct SchemaResolver {
             }
             for e in ns.entities {
                 let q = qualify(ns.name, e.name)
-                if e.name == "Action" { throw SchemaError(e.location, "entity type `\(q)` cannot be declared: `Action` types are defined by action declarations") }
+                if e.name == "Action" {
+                    throw SchemaError(e.location, "entity type `\(q)` cannot be declared: `Action` types are defined by action declarations")
+                }
                 if entities[q] != nil { throw SchemaError(e.location, "duplicate entity type `\(q)`") }
                 entities[q] = Declared(declaration: e, namespace: ns.name)
             }
@@ -64,7 +66,8 @@ struct SchemaResolver {
         for uid in actions.keys.sorted() where uid.type.name.string != "Action" {
             let plain = EntityUID(type: EntityType("Action"), id: uid.id)
             if actions[plain] != nil {
-                throw SchemaError(actions[uid]!.declaration.location, "definition of `\(uid)` illegally shadows the existing definition of `\(plain)`")
+                throw SchemaError(
+                    actions[uid]!.declaration.location, "definition of `\(uid)` illegally shadows the existing definition of `\(plain)`")
             }
         }
         let lookup = Lookup(entities: Set(entities.keys), commons: commons, file: file)
@@ -97,12 +100,16 @@ struct SchemaResolver {
                 } else {
                     candidates = [qualify(d.namespace, "Action")]
                 }
-                guard let parent = candidates.lazy.map({ EntityUID(type: EntityType(CedarString($0)), id: r.id) }).first(where: { actions[$0] != nil }) else {
-                    throw SchemaError(r.location, "undeclared action `\(candidates.last!)::\(quoteCedarString(r.id.string))` in the action group list")
+                guard
+                    let parent = candidates.lazy.map({ EntityUID(type: EntityType(CedarString($0)), id: r.id) }).first(where: { actions[$0] != nil })
+                else {
+                    throw SchemaError(
+                        r.location, "undeclared action `\(candidates.last!)::\(quoteCedarString(r.id.string))` in the action group list")
                 }
                 parents.append(parent)
             }
-            var principals: [EntityType] = [], resources: [EntityType] = []
+            var principals: [EntityType] = []
+            var resources: [EntityType] = []
             var context = RecordType()
             if let applies = a.appliesTo {
                 for p in applies.principals { principals.append(try lookup.entityType(p, in: d.namespace)) }
@@ -114,13 +121,15 @@ struct SchemaResolver {
                     context = r
                 }
             }
-            actionDefs[uid] = ActionDefinition(uid: uid, memberOf: parents, principalTypes: principals,
-                                               resourceTypes: resources, context: context, descendants: [])
+            actionDefs[uid] = ActionDefinition(
+                uid: uid, memberOf: parents, principalTypes: principals,
+                resourceTypes: resources, context: context, descendants: [])
         }
 
         // Entity hierarchies may be cyclic (`entity Album in Album`); action hierarchies may not.
         for (t, _) in entityDefs {
-            var stack = entityDefs[t]!.memberOf, seen = Set<EntityType>()
+            var stack = entityDefs[t]!.memberOf
+            var seen = Set<EntityType>()
             while let p = stack.popLast() {
                 guard seen.insert(p).inserted else { continue }
                 entityDefs[p]!.descendants.insert(t)
@@ -128,7 +137,8 @@ struct SchemaResolver {
             }
         }
         for (uid, a) in actionDefs.sorted(by: { $0.key < $1.key }) {
-            var stack = a.memberOf, seen = Set<EntityUID>()
+            var stack = a.memberOf
+            var seen = Set<EntityUID>()
             while let p = stack.popLast() {
                 if p == uid { throw SchemaError(actions[uid]!.declaration.location, "the action hierarchy contains a cycle through `\(uid)`") }
                 guard seen.insert(p).inserted else { continue }
@@ -208,7 +218,8 @@ struct SchemaResolver {
                     if entitiesToo, entities.contains(candidate) { return .entity(EntityType(CedarString(candidate))) }
                 }
                 if n.components.count == 1, let b = SchemaResolver.builtins[n.text] { return b }
-                throw SchemaError(n.location, "failed to resolve type `\(n.text)`: not a common type\(entitiesToo ? ", entity type" : "") or built-in type")
+                throw SchemaError(
+                    n.location, "failed to resolve type `\(n.text)`: not a common type\(entitiesToo ? ", entity type" : "") or built-in type")
             }
         }
     }

@@ -43,7 +43,8 @@ struct LocatedExpr: Sendable {
     }
 
     private static func nodeCount(_ e: Expr) -> Int {
-        var n = 0, stack = [e]
+        var n = 0
+        var stack = [e]
         while let x = stack.popLast() {
             n += 1
             stack += subexpressions(x)
@@ -98,8 +99,10 @@ struct Typechecker {
     // MARK: Expectations
 
     /// Typechecks `node` and requires its type to satisfy `accepts`; reports otherwise.
-    mutating func expect(_ node: LocatedExpr, _ prior: Set<Capability>, _ expected: String,
-                         _ accepts: (CedarType) -> Bool) -> Typed? {
+    mutating func expect(
+        _ node: LocatedExpr, _ prior: Set<Capability>, _ expected: String,
+        _ accepts: (CedarType) -> Bool
+    ) -> Typed? {
         guard let t = check(node, prior) else { return nil }
         guard accepts(t.type) else {
             report(node, "unexpected type: expected \(expected) but saw \(t.type)")
@@ -259,7 +262,10 @@ struct Typechecker {
             var acc: CedarType?
             for item in items {
                 guard let t = typeOfValue(item) else { return nil }
-                guard let a = acc else { acc = t; continue }
+                guard let a = acc else {
+                    acc = t
+                    continue
+                }
                 guard let l = CedarType.leastUpperBound(a, t) else { return nil }
                 acc = l
             }
@@ -335,10 +341,12 @@ struct Typechecker {
 
     private mutating func binary(_ op: BinaryOperator, _ node: LocatedExpr, _ prior: Set<Capability>) -> Typed? {
         guard case .binary(_, let lhs, let rhs) = node.expr else { return nil }
-        let l = node.children[0], r = node.children[1]
+        let l = node.children[0]
+        let r = node.children[1]
         switch op {
         case .equal, .notEqual:
-            let lt = check(l, prior), rt = check(r, prior)
+            let lt = check(l, prior)
+            let rt = check(r, prior)
             guard let lt, let rt else { return nil }
             var result: BoolType
             if let a = lt.type.entityType, let b = rt.type.entityType, a != b {
@@ -352,7 +360,8 @@ struct Typechecker {
             if op == .notEqual { result = result.negated }
             return Typed(type: .bool(result))
         case .less, .lessEqual, .greater, .greaterEqual:
-            let lt = check(l, prior), rt = check(r, prior)
+            let lt = check(l, prior)
+            let rt = check(r, prior)
             guard let lt, let rt else { return nil }
             let comparable: Set<CedarType> = [.long, .datetime, .duration]
             if lt.type == rt.type, comparable.contains(lt.type) { return Typed(type: .bool(.any)) }
@@ -388,7 +397,8 @@ struct Typechecker {
         let rhsType: EntityType?
         if case .set(let e) = rt.type { rhsType = e.entityType } else { rhsType = rt.type.entityType }
         guard let rhsType else { return Typed(type: .bool(.any)) }
-        let possible = schema.entityTypesIn(rhsType).contains(lhsType)
+        let possible =
+            schema.entityTypesIn(rhsType).contains(lhsType)
             || schema.actions.values.contains { $0.uid.type == rhsType && $0.descendants.contains { $0.type == lhsType } }
         return Typed(type: .bool(possible ? .any : .alwaysFalse))
     }
@@ -404,7 +414,8 @@ struct Typechecker {
     private func attributes(of t: CedarType) -> [CedarString: CedarType.Attribute] {
         switch t {
         case .record(let attrs): return attrs
-        case .entity(let e): return schema.entityTypes[e].map { CedarType($0.attributes) }.flatMap {
+        case .entity(let e):
+            return schema.entityTypes[e].map { CedarType($0.attributes) }.flatMap {
                 if case .record(let a) = $0 { return a } else { return nil }
             } ?? [:]
         default: return [:]
@@ -446,7 +457,8 @@ struct Typechecker {
     private mutating func hasPath(_ node: LocatedExpr, _ x: Expr, _ xNode: LocatedExpr, _ path: [CedarString], _ prior: Set<Capability>) -> Typed? {
         guard let base = expectEntityOrRecord(xNode, prior) else { return nil }
         var acc = has(x, base.type, path[0], prior)
-        var current = x, currentType = base.type
+        var current = x
+        var currentType = base.type
         for (previous, attr) in zip(path, path.dropFirst()) {
             if acc.type == .bool(.alwaysFalse) { return Typed(type: .bool(.alwaysFalse)) }
             let caps = prior.union(acc.capabilities)
@@ -486,13 +498,15 @@ struct Typechecker {
             guard let s = expectSet(kids[0], prior), let x = check(kids[1], prior), case .set(let e) = s.type else { return nil }
             return lub(CollectionOfOne(x.type), e, node).map { _ in Typed(type: .bool(.any)) }
         case .containsAll, .containsAny:
-            let a = expectSet(kids[0], prior), b = expectSet(kids[1], prior)
+            let a = expectSet(kids[0], prior)
+            let b = expectSet(kids[1], prior)
             guard let a, let b else { return nil }
             return lub(CollectionOfOne(b.type), a.type, node).map { _ in Typed(type: .bool(.any)) }
         case .isEmpty:
             return expectSet(kids[0], prior).map { _ in Typed(type: .bool(.any)) }
         case .hasTag, .getTag:
-            let e = expectEntity(kids[0], prior), tag = expect(kids[1], prior, "String") { $0 == .string }
+            let e = expectEntity(kids[0], prior)
+            let tag = expect(kids[1], prior, "String") { $0 == .string }
             guard let e, tag != nil, let type = e.type.entityType else { return nil }
             let capability = Capability(expr: args[0], key: .tag(args[1]))
             let tagType = schema.entityTypes[type]?.tags

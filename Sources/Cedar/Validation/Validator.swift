@@ -91,7 +91,8 @@ public struct Validator: Sendable {
             if u.type.isActionType {
                 if schema.actions[u] == nil { out.append((at, "unrecognized action `\(u)`")) }
             } else if let choices = schema.entityTypes[u.type]?.enumeration, !choices.contains(u.id) {
-                out.append((at, "entity `\(u)` is of an enumerated entity type, but `\(quoteCedarString(u.id.string))` is not declared as a valid eid"))
+                out.append(
+                    (at, "entity `\(u)` is of an enumerated entity type, but `\(quoteCedarString(u.id.string))` is not declared as a valid eid"))
             }
         }
         for c in [p.principal, p.resource] {
@@ -131,7 +132,8 @@ public struct Validator: Sendable {
         case .in(let u): actions = schema.actionsIn([u]).map(Array.init) ?? []
         case .inList(let us): actions = schema.actionsIn(us).map(Array.init) ?? []
         }
-        let principals = typesSatisfying(p.principal), resources = typesSatisfying(p.resource)
+        let principals = typesSatisfying(p.principal)
+        let resources = typesSatisfying(p.resource)
         return actions.contains { uid in
             guard let a = schema.actions[uid] else { return false }
             return a.principalTypes.contains(where: principals.contains) && a.resourceTypes.contains(where: resources.contains)
@@ -188,7 +190,10 @@ public struct Validator: Sendable {
         let conditions: [Conjunct] = zip(p.conditions, bodies).map { c, body in
             c.kind == .when ? .expression(body) : .expression(LocatedExpr(synthetic: .not(c.body), at: body.location, children: [body]))
         }
-        guard let scope = conjunction([scope(p.principal, .principal, env.principal), action, scope(p.resource, .resource, env.resource)], [], &checker) else {
+        guard
+            let scope = conjunction(
+                [scope(p.principal, .principal, env.principal), action, scope(p.resource, .resource, env.resource)], [], &checker)
+        else {
             return nil
         }
         if scope.type == .bool(.alwaysFalse) || conditions.isEmpty { return scope }

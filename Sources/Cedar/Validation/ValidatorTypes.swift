@@ -77,10 +77,11 @@ indirect enum CedarType: Hashable, Sendable, CustomStringConvertible {
         case (.bool(let a), .bool(let b)): return a == b || b == .any
         case (.set(let a), .set(let b)): return a.isSubtype(of: b)
         case (.record(let a), .record(let b)):
-            return a.count == b.count && a.allSatisfy { k, x in
-                guard let y = b[k] else { return false }
-                return x.required == y.required && x.type.isSubtype(of: y.type)
-            }
+            return a.count == b.count
+                && a.allSatisfy { k, x in
+                    guard let y = b[k] else { return false }
+                    return x.required == y.required && x.type.isSubtype(of: y.type)
+                }
         default: return self == other
         }
     }

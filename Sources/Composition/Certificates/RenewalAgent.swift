@@ -121,8 +121,9 @@ public struct RenewalAgent: Sendable {
     public func watch(joinToken: String?, onRenewal: @escaping @Sendable (Certificate, Date) -> Void) async throws {
         var renewed = try await initial(joinToken: joinToken)
         while !Task.isCancelled {
-            let due = RenewalSchedule.nextRenewal(obtainedAt: renewed.obtainedAt, notBefore: renewed.leaf.notValidBefore,
-                                                  notAfter: renewed.leaf.notValidAfter)
+            let due = RenewalSchedule.nextRenewal(
+                obtainedAt: renewed.obtainedAt, notBefore: renewed.leaf.notValidBefore,
+                notAfter: renewed.leaf.notValidAfter)
             onRenewal(renewed.leaf, due)
             try await Self.sleep(until: due)
             renewed = try await renewRetrying(until: renewed.leaf.notValidAfter)
@@ -167,8 +168,11 @@ public struct RenewalAgent: Sendable {
     }
 
     /// POSTs to `/v1/certs/sign`, presenting `current` as the client certificate when given.
-    private func post(_ body: ByteBuffer, contentType: String, presenting current: (chain: [Certificate], key: Certificate.PrivateKey)?)
-        async throws(RenewalError) -> (Int, String) {
+    private func post(
+        _ body: ByteBuffer, contentType: String, presenting current: (chain: [Certificate], key: Certificate.PrivateKey)?
+    )
+        async throws(RenewalError) -> (Int, String)
+    {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         do {
@@ -184,8 +188,9 @@ public struct RenewalAgent: Sendable {
         } catch {
             throw .transport("cannot prepare TLS: \(error)")
         }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .seconds(10), read: .seconds(30)))
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10), read: .seconds(30)))
         configuration.httpVersion = .http1Only
         // A client of its own per renewal: the next renewal must present the new certificate,
         // never a pooled connection authenticated with the old one.

@@ -182,7 +182,8 @@ enum DurationText {
         for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
             guard !number.isEmpty, number.allSatisfy(\.isASCII), let value = Int64(number), value >= 0,
-                  value <= Int64.max / milliseconds else { continue }
+                value <= Int64.max / milliseconds
+            else { continue }
             return .milliseconds(value * milliseconds)
         }
         return nil

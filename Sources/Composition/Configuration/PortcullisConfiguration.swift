@@ -170,7 +170,10 @@ extension PortcullisConfiguration {
         } catch {
             throw .syntax(SourceLocation(file: file, line: 1, column: 1), "\(error)")
         }
-        guard let root else { sourceFile = file; return }  // an empty file means "all defaults"
+        guard let root else {
+            sourceFile = file
+            return
+        }  // an empty file means "all defaults"
         var updated = self
         var top = try MappingReader(root, path: "", file: file)
         if var section = try top.mapping("database") {
@@ -182,14 +185,16 @@ extension PortcullisConfiguration {
                 updated.database.pool.connectTimeout = try pool.duration("connect_timeout") ?? defaults.connectTimeout
                 try pool.finish()
                 if updated.database.pool.minimumConnections > updated.database.pool.maximumConnections {
-                    throw .invalidValue(pool.location, path: "database.pool",
-                                        reason: "min_connections exceeds max_connections")
+                    throw .invalidValue(
+                        pool.location, path: "database.pool",
+                        reason: "min_connections exceeds max_connections")
                 }
             }
             if let timeout = try section.duration("feed_timeout") {
                 guard timeout >= .milliseconds(500), timeout <= .seconds(300) else {
-                    throw .invalidValue(section.location(of: "feed_timeout"), path: "database.feed_timeout",
-                                        reason: "expected a duration between 500ms and 5m")
+                    throw .invalidValue(
+                        section.location(of: "feed_timeout"), path: "database.feed_timeout",
+                        reason: "expected a duration between 500ms and 5m")
                 }
                 updated.database.feedLiveness.timeout = timeout
             }
@@ -225,7 +230,8 @@ extension PortcullisConfiguration {
             settings.refreshTokenLifetime = try section.duration("refresh_token_ttl").map(\.seconds) ?? settings.refreshTokenLifetime
             settings.serviceSecretLifetime = try section.duration("client_secret_ttl").map(\.seconds) ?? settings.serviceSecretLifetime
             settings.throttle.maxFailuresPerLogin = try section.integer("login_max_failures", in: 1...1000) ?? settings.throttle.maxFailuresPerLogin
-            settings.throttle.maxFailuresPerAddress = try section.integer("address_max_failures", in: 1...100_000)
+            settings.throttle.maxFailuresPerAddress =
+                try section.integer("address_max_failures", in: 1...100_000)
                 ?? settings.throttle.maxFailuresPerAddress
             settings.throttle.window = try section.duration("login_window").map(\.seconds) ?? settings.throttle.window
             settings.trustedProxies = try section.strings("trusted_proxies").map(Set.init) ?? settings.trustedProxies
@@ -233,8 +239,9 @@ extension PortcullisConfiguration {
             updated.identity.caDirectory = try section.string("ca_directory") ?? updated.identity.caDirectory
             if let ttl = try section.duration("certificate_ttl") {
                 guard ttl >= .seconds(1), ttl <= .seconds(30 * 86_400) else {
-                    throw .invalidValue(section.location(of: "certificate_ttl"), path: "identity.certificate_ttl",
-                                        reason: "expected a lifetime between 1s and 30d")
+                    throw .invalidValue(
+                        section.location(of: "certificate_ttl"), path: "identity.certificate_ttl",
+                        reason: "expected a lifetime between 1s and 30d")
                 }
                 settings.workload.certificateLifetime = ttl.seconds
             }
@@ -310,7 +317,8 @@ extension PortcullisConfiguration {
         limits.idleTimeout = try reader.duration("idle_timeout") ?? limits.idleTimeout
         limits.maxHeaderBytes = (try reader.integer("max_header_kb", in: 1...1024)).map { $0 << 10 } ?? limits.maxHeaderBytes
         limits.maxHeaderCount = try reader.integer("max_header_count", in: 1...10_000) ?? limits.maxHeaderCount
-        limits.maxWebSocketMessageBytes = (try reader.integer("max_websocket_message_kb", in: 1...65_536)).map { $0 << 10 }
+        limits.maxWebSocketMessageBytes =
+            (try reader.integer("max_websocket_message_kb", in: 1...65_536)).map { $0 << 10 }
             ?? limits.maxWebSocketMessageBytes
         limits.maxUpstreamConnections = try reader.integer("max_upstream_connections", in: 1...100_000) ?? limits.maxUpstreamConnections
         try reader.finish()
@@ -318,48 +326,63 @@ extension PortcullisConfiguration {
     }
 
     private static func route(_ reader: inout MappingReader) throws(ConfigurationError) -> RouteSettings {
-        guard let id = try reader.string("id") else { throw reader.missing("id", hint: "every route needs an id (the Cedar resource Route::\"<id>\")") }
+        guard let id = try reader.string("id") else {
+            throw reader.missing("id", hint: "every route needs an id (the Cedar resource Route::\"<id>\")")
+        }
         guard let hosts = try reader.strings("hosts") else { throw reader.missing("hosts", hint: "e.g. [shipments.logistics.internal]") }
-        guard let upstream = try reader.parsed("upstream", expected: "an http:// or https:// URL", { text -> URL in
-            guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.query == nil, url.fragment == nil
-            else { throw ConfigValueError("expected an http:// or https:// URL without query or fragment") }
-            return url
-        }) else { throw reader.missing("upstream", hint: "e.g. http://127.0.0.1:9101") }
+        guard
+            let upstream = try reader.parsed(
+                "upstream", expected: "an http:// or https:// URL",
+                { text -> URL in
+                    guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.query == nil,
+                        url.fragment == nil
+                    else { throw ConfigValueError("expected an http:// or https:// URL without query or fragment") }
+                    return url
+                })
+        else { throw reader.missing("upstream", hint: "e.g. http://127.0.0.1:9101") }
         var route = RouteSettings(id: id, hosts: hosts, pathPrefix: try reader.string("path") ?? "/", upstream: upstream)
         route.isPublic = try reader.boolean("public") ?? route.isPublic
         if let methods = try reader.strings("auth") {
             var accepted = Set<AuthMethod>()
             for method in methods {
                 guard let value = AuthMethod(rawValue: method) else {
-                    throw .invalidValue(reader.location(of: "auth"), path: reader.join("auth"), reason: "'\(method)' is not one of mtls, token, session")
+                    throw .invalidValue(
+                        reader.location(of: "auth"), path: reader.join("auth"), reason: "'\(method)' is not one of mtls, token, session")
                 }
                 accepted.insert(value)
             }
             route.authMethods = accepted
         }
-        route.requiresClientCertificate = try reader.boolean("require_client_certificate")
+        route.requiresClientCertificate =
+            try reader.boolean("require_client_certificate")
             ?? route.requiresClientCertificate
         route.timeout = try reader.duration("timeout") ?? route.timeout
         route.allowsWebSocket = try reader.boolean("websocket") ?? route.allowsWebSocket
         route.maxBodyBytes = (try reader.integer("max_body_mb", in: 0...10_240)).map { $0 << 20 } ?? route.maxBodyBytes
         route.bodyPace.timeout = try reader.duration("body_timeout") ?? route.bodyPace.timeout
-        route.bodyPace.minimumBytesPerSecond = try reader.integer("min_body_bytes_per_second", in: 0...1_000_000_000)
+        route.bodyPace.minimumBytesPerSecond =
+            try reader.integer("min_body_bytes_per_second", in: 0...1_000_000_000)
             ?? route.bodyPace.minimumBytesPerSecond
-        route.passesAuthorization = try reader.boolean("pass_authorization")
+        route.passesAuthorization =
+            try reader.boolean("pass_authorization")
             ?? route.passesAuthorization
         if var labels = try reader.mapping("labels") { route.labels = try labels.stringValues() }
-        let (caFile, certificateFile, keyFile) = (try reader.string("upstream_ca"), try reader.string("upstream_certificate"),
-                                                  try reader.string("upstream_key"))
+        let (caFile, certificateFile, keyFile) = (
+            try reader.string("upstream_ca"), try reader.string("upstream_certificate"),
+            try reader.string("upstream_key")
+        )
         if caFile != nil || certificateFile != nil || keyFile != nil {
             guard upstream.scheme == "https" else {
-                throw .invalidValue(reader.location(of: "upstream"), path: reader.join("upstream"),
-                                    reason: "upstream_ca, upstream_certificate and upstream_key need an https:// upstream")
+                throw .invalidValue(
+                    reader.location(of: "upstream"), path: reader.join("upstream"),
+                    reason: "upstream_ca, upstream_certificate and upstream_key need an https:// upstream")
             }
             do {
                 route.upstreamTLS = try UpstreamTLS(caFile: caFile, certificateFile: certificateFile, keyFile: keyFile)
             } catch {
-                throw .invalidValue(reader.location(of: certificateFile != nil ? "upstream_certificate" : "upstream_ca"),
-                                    path: reader.join("upstream_tls"), reason: error.description)
+                throw .invalidValue(
+                    reader.location(of: certificateFile != nil ? "upstream_certificate" : "upstream_ca"),
+                    path: reader.join("upstream_tls"), reason: error.description)
             }
         }
         try reader.finish()

@@ -7,7 +7,10 @@ import Yams
 /// their passwords, roles and groups, and service accounts bound to SPIFFE IDs. Read whole and
 /// checked before anything is written; applying it only creates what does not exist yet.
 public struct DemoSeed: Sendable, Equatable {
-    public struct Role: Sendable, Equatable { public var name, description: String; public var parents: [String] }
+    public struct Role: Sendable, Equatable {
+        public var name, description: String
+        public var parents: [String]
+    }
     public struct Group: Sendable, Equatable { public var name, description: String }
     public struct User: Sendable, Equatable {
         public var login, name, email, password: String
@@ -15,7 +18,10 @@ public struct DemoSeed: Sendable, Equatable {
         /// A second factor enrolled with this known secret (base32), so the demo can show MFA.
         public var totpSecret: String?
     }
-    public struct Service: Sendable, Equatable { public var name, owner, spiffeID: String; public var roles: [String] }
+    public struct Service: Sendable, Equatable {
+        public var name, owner, spiffeID: String
+        public var roles: [String]
+    }
 
     public var roles: [Role] = []
     public var groups: [Group] = []
@@ -43,8 +49,10 @@ public struct DemoSeed: Sendable, Equatable {
         var top = try MappingReader(root, path: "", file: file)
         var seed = DemoSeed()
         for var item in try top.mappings("roles") ?? [] {
-            seed.roles.append(Role(name: try required(&item, "name"), description: try item.string("description") ?? "",
-                                   parents: try item.strings("parents") ?? []))
+            seed.roles.append(
+                Role(
+                    name: try required(&item, "name"), description: try item.string("description") ?? "",
+                    parents: try item.strings("parents") ?? []))
             try item.finish()
         }
         for var item in try top.mappings("groups") ?? [] {
@@ -54,17 +62,22 @@ public struct DemoSeed: Sendable, Equatable {
         for var item in try top.mappings("users") ?? [] {
             let secret = try item.string("totp_secret")
             if let secret, (Base32.decode(secret)?.count ?? 0) < 16 {
-                throw .invalidValue(item.location(of: "totp_secret"), path: item.join("totp_secret"),
-                                    reason: "expected a base32 secret of at least 128 bits (26 characters or more)")
+                throw .invalidValue(
+                    item.location(of: "totp_secret"), path: item.join("totp_secret"),
+                    reason: "expected a base32 secret of at least 128 bits (26 characters or more)")
             }
-            seed.users.append(User(login: try required(&item, "login"), name: try item.string("name") ?? "", email: try required(&item, "email"),
-                                   password: try required(&item, "password"), roles: try item.strings("roles") ?? [],
-                                   groups: try item.strings("groups") ?? [], totpSecret: secret))
+            seed.users.append(
+                User(
+                    login: try required(&item, "login"), name: try item.string("name") ?? "", email: try required(&item, "email"),
+                    password: try required(&item, "password"), roles: try item.strings("roles") ?? [],
+                    groups: try item.strings("groups") ?? [], totpSecret: secret))
             try item.finish()
         }
         for var item in try top.mappings("services") ?? [] {
-            seed.services.append(Service(name: try required(&item, "name"), owner: try item.string("owner") ?? "demo",
-                                         spiffeID: try required(&item, "spiffe_id"), roles: try item.strings("roles") ?? []))
+            seed.services.append(
+                Service(
+                    name: try required(&item, "name"), owner: try item.string("owner") ?? "demo",
+                    spiffeID: try required(&item, "spiffe_id"), roles: try item.strings("roles") ?? []))
             try item.finish()
         }
         try top.finish()
@@ -83,8 +96,9 @@ public struct DemoSeed: Sendable, Equatable {
         let store = admin.store
         // Parents first: roles are listed parents-before-children in the seed.
         for role in roles where try await store.role(role.name) == nil {
-            _ = try await store.createRole(name: try Names.identifier(role.name, field: "role"), description: role.description,
-                                           parents: role.parents)
+            _ = try await store.createRole(
+                name: try Names.identifier(role.name, field: "role"), description: role.description,
+                parents: role.parents)
             admin.record("role.create", target: "Role::\"\(role.name)\"")
             created.append("role \(role.name)")
         }
@@ -95,8 +109,9 @@ public struct DemoSeed: Sendable, Equatable {
             created.append("group \(group.name)")
         }
         for user in users where try await store.user(login: user.login) == nil {
-            let account = try await admin.createUser(login: user.login, email: user.email, name: user.name, password: user.password,
-                                                     roles: user.roles, groups: user.groups)
+            let account = try await admin.createUser(
+                login: user.login, email: user.email, name: user.name, password: user.password,
+                roles: user.roles, groups: user.groups)
             created.append("user \(account.login)")
             if let secret = user.totpSecret.flatMap(Base32.decode) {
                 _ = try await admin.service.enrolTOTP(user: account, secret: secret)

@@ -38,8 +38,10 @@ public struct LocalDeployment: Sendable {
 
     public static let trustDomain = "logistics.internal"
     /// The routed demo hosts: all under `.localhost`, which resolves to loopback by itself.
-    static let demoHosts = ["shipments": "shipments.localhost", "fleet": "fleet.localhost", "billing": "billing.localhost",
-                            "ops-console": "ops.localhost"]
+    static let demoHosts = [
+        "shipments": "shipments.localhost", "fleet": "fleet.localhost", "billing": "billing.localhost",
+        "ops-console": "ops.localhost",
+    ]
 
     let options: Options
     let logger: Logger
@@ -75,7 +77,9 @@ public struct LocalDeployment: Sendable {
         let state = options.stateDirectory
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         let seed = try DemoSeed.load(path: options.seedFile)
-        for (port, option) in [(options.gatewayPort, "--gateway-port"), (options.identityPort, "--identity-port"), (options.adminPort, "--admin-port")]
+        for (port, option) in [
+            (options.gatewayPort, "--gateway-port"), (options.identityPort, "--identity-port"), (options.adminPort, "--admin-port"),
+        ]
         where !LocalPorts.isFree(port) {
             throw LocalDeploymentError.portTaken(port: port, option: option)
         }
@@ -125,8 +129,9 @@ public struct LocalDeployment: Sendable {
             // test and push it); the first run stores the policies directory as version 1.
             try await PolicyAdministration.run(configuration: configuration, logger: logger) { policies in
                 guard try await policies.versions.active() == nil else { return }
-                let version = try await policies.push(directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
-                                                      author: "portcullis up")
+                let version = try await policies.push(
+                    directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
+                    author: "portcullis up")
                 progress("stored \(options.policiesDirectory) as policy version \(version.number)")
             }
             progress("starting the identity service and the gateway")
@@ -157,26 +162,30 @@ public struct LocalDeployment: Sendable {
     /// gets its first certificate from the Workload API with a join token, then renews).
     private func issueCredentials(_ authority: CertificateAuthority, in certs: URL) throws {
         let gatewayKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
-        let gateway = try authority.issue(spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/gateway"), publicKey: gatewayKey.publicKey,
-                                          dnsNames: ["localhost"] + Self.demoHosts.values.sorted(), server: true, lifetime: 86_400)
+        let gateway = try authority.issue(
+            spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/gateway"), publicKey: gatewayKey.publicKey,
+            dnsNames: ["localhost"] + Self.demoHosts.values.sorted(), server: true, lifetime: 86_400)
         try CredentialFiles.write(prefix: certs.appendingPathComponent("gateway").path, chain: [gateway, authority.intermediate], key: gatewayKey)
         for service in ["billing", "fleet-sync"] {
             let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
-            let certificate = try authority.issue(spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/\(service)"), publicKey: key.publicKey,
-                                                  dnsNames: [], server: false, lifetime: 86_400)
+            let certificate = try authority.issue(
+                spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/\(service)"), publicKey: key.publicKey,
+                dnsNames: [], server: false, lifetime: 86_400)
             try CredentialFiles.write(prefix: certs.appendingPathComponent(service).path, chain: [certificate, authority.intermediate], key: key)
         }
     }
 
     /// The four demo services in one `logistics-demo`, which leaves if we are killed.
     private func demoUpstreams(portsFile: URL) -> ChildCommand {
-        ChildCommand(options.demoExecutable.path, [
-            "--all", "--ports-file", portsFile.path, "--log-level", "warning", "--exit-with-parent",
-            "--jwks-url", "http://127.0.0.1:\(options.identityPort)/.well-known/jwks.json",
-            "--console-link", "Shipments=https://shipments.localhost:\(options.gatewayPort)/v1/shipments",
-            "--console-link", "Fleet=https://fleet.localhost:\(options.gatewayPort)/v1/vehicles",
-            "--console-link", "Billing=https://billing.localhost:\(options.gatewayPort)/v1/invoices",
-        ])
+        ChildCommand(
+            options.demoExecutable.path,
+            [
+                "--all", "--ports-file", portsFile.path, "--log-level", "warning", "--exit-with-parent",
+                "--jwks-url", "http://127.0.0.1:\(options.identityPort)/.well-known/jwks.json",
+                "--console-link", "Shipments=https://shipments.localhost:\(options.gatewayPort)/v1/shipments",
+                "--console-link", "Fleet=https://fleet.localhost:\(options.gatewayPort)/v1/vehicles",
+                "--console-link", "Billing=https://billing.localhost:\(options.gatewayPort)/v1/invoices",
+            ])
     }
 
     /// The ports the demo services bound; if the program ends first, supervision cancels this wait.

@@ -69,12 +69,15 @@ public struct LocalPostgres: Sendable {
             try String(port).write(to: directory.appendingPathComponent("port"), atomically: true, encoding: .utf8)
             progress("starting PostgreSQL on 127.0.0.1:\(port)")
             let settings = "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=\(maxConnections)"
-            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o", settings, "start"],
-                                   account: serverAccount, deadline: .seconds(90)).run()
+            try await ChildCommand(
+                bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o", settings, "start"],
+                account: serverAccount, deadline: .seconds(90)
+            ).run()
         }
         let psql = { (sql: String) in
-            ChildCommand("/usr/bin/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "portcullis", "-d", "postgres", "-Atqc", sql],
-                         environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"], deadline: .seconds(30))
+            ChildCommand(
+                "/usr/bin/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "portcullis", "-d", "postgres", "-Atqc", sql],
+                environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"], deadline: .seconds(30))
         }
         if !(try await psql("SELECT 1 FROM pg_database WHERE datname = 'portcullis'").run()).contains("1") {
             try await psql("CREATE DATABASE portcullis").run()
@@ -100,8 +103,10 @@ public struct LocalPostgres: Sendable {
         let bin = try binaries()
         if try await isRunning(data, bin: bin) {
             progress("stopping PostgreSQL")
-            try await ChildCommand(bin + "/pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"], account: serverAccount,
-                                   deadline: .seconds(90)).run()
+            try await ChildCommand(
+                bin + "/pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"], account: serverAccount,
+                deadline: .seconds(90)
+            ).run()
         }
     }
 
@@ -121,9 +126,14 @@ public struct LocalPostgres: Sendable {
         if let account = serverAccount {
             for path in [parent, data, initPassword] { try hand(path, to: account) }
         }
-        try await ChildCommand(bin + "/initdb", ["-D", data, "-U", "portcullis", "--pwfile=" + initPassword, "--auth-local=scram-sha-256",
-                                                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"],
-                               account: serverAccount, deadline: .seconds(180)).run()
+        try await ChildCommand(
+            bin + "/initdb",
+            [
+                "-D", data, "-U", "portcullis", "--pwfile=" + initPassword, "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+            ],
+            account: serverAccount, deadline: .seconds(180)
+        ).run()
     }
 
     /// `pg_ctl status`: 0 when a server runs on this data directory, 3 when none does.
@@ -141,7 +151,7 @@ public struct LocalPostgres: Sendable {
     private func removeStaleLockFile(_ data: String) {
         let lockFile = data + "/postmaster.pid"
         guard let contents = try? String(contentsOfFile: lockFile, encoding: .utf8),
-              let pid = contents.split(separator: "\n").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespaces)) })
+            let pid = contents.split(separator: "\n").first.flatMap({ Int32($0.trimmingCharacters(in: .whitespaces)) })
         else { return }
         let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         if command != "postgres" {
@@ -188,8 +198,13 @@ public struct LocalPostgres: Sendable {
         var data = directory.appendingPathComponent("data").path
         if isRoot {
             if getpwnam("postgres") == nil {
-                try await ChildCommand("/usr/sbin/useradd", ["--system", "--home-dir", "/var/lib/postgresql", "--shell", "/usr/sbin/nologin",
-                                                             "postgres"]).run()
+                try await ChildCommand(
+                    "/usr/sbin/useradd",
+                    [
+                        "--system", "--home-dir", "/var/lib/postgresql", "--shell", "/usr/sbin/nologin",
+                        "postgres",
+                    ]
+                ).run()
             }
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-pg-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)

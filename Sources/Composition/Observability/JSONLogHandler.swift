@@ -36,7 +36,8 @@ public struct JSONLogHandler: LogHandler {
         if let error = event.error { object["error"] = "\(error)" }
         if event.level >= .warning { object["source"] = "\(event.file):\(event.line)" }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
-              let line = String(data: data, encoding: .utf8) else { return }
+            let line = String(data: data, encoding: .utf8)
+        else { return }
         output(line)
     }
 
@@ -53,4 +54,3 @@ public struct JSONLogHandler: LogHandler {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }
-

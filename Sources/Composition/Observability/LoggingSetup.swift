@@ -19,8 +19,10 @@ public enum LoggingSetup {
 
     /// For an operator command: warnings and errors as plain sentences on standard error
     /// (results go to standard output), unless `--log-format` asked for the structured log.
-    public static func bootstrapCommand(requestedFormat: PortcullisConfiguration.LogSection.Format?,
-                                        level: PortcullisConfiguration.LogSection.Level) {
+    public static func bootstrapCommand(
+        requestedFormat: PortcullisConfiguration.LogSection.Format?,
+        level: PortcullisConfiguration.LogSection.Level
+    ) {
         if let requestedFormat { return bootstrap(format: requestedFormat, level: level) }
         LoggingSystem.bootstrap { _ in PlainLogHandler() }
     }

@@ -45,8 +45,9 @@ public enum AuditRuntime {
         configuration: PortcullisConfiguration, events: Int, logger: Logger, progress: @escaping @Sendable (AuditPipeline.Statistics) -> Void
     ) async throws -> (AuditPipeline.Statistics, Duration) {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        let pipeline = AuditPipeline(configuration: configuration.audit.pipeline,
-                                     store: AuditStore(client: database.client, logger: logger), logger: logger)
+        let pipeline = AuditPipeline(
+            configuration: configuration.audit.pipeline,
+            store: AuditStore(client: database.client, logger: logger), logger: logger)
         let capacity = configuration.audit.queueCapacity
         let clock = ContinuousClock()
         let start = clock.now
@@ -61,7 +62,10 @@ public enum AuditRuntime {
                         authMethod: "token", action: "GET", route: "route-\(produced % 20)", target: "/items/\(produced)",
                         clientAddress: "127.0.0.1", outcome: "allow", policies: ["policy0"], upstreamStatus: 200, durationMicros: 150)
                     // One producer: when the queue has room, `record` succeeds, so nothing is counted as dropped.
-                    guard pipeline.statistics.queued < capacity else { try await Task.sleep(for: .milliseconds(1)); continue }
+                    guard pipeline.statistics.queued < capacity else {
+                        try await Task.sleep(for: .milliseconds(1))
+                        continue
+                    }
                     if pipeline.record(event) { produced += 1 }
                 }
             }

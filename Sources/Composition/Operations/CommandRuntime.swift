@@ -12,8 +12,9 @@ enum CommandRuntime {
         configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (Database, AuditPipeline) async throws -> T
     ) async throws -> T {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
-        let audit = AuditPipeline(configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
-                                  logger: logger)
+        let audit = AuditPipeline(
+            configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
+            logger: logger)
         let (result, stoppedInTime) = try await BackgroundWork.during([{ try await database.run() }, { try await audit.run() }]) {
             await database.waitUntilRunning()
             let result: Result<T, any Error>

@@ -60,9 +60,11 @@ struct GatewayReloader: Service {
         var stamps: [String: [Double]] = [:]
         for file in files {
             let attributes = try? FileManager.default.attributesOfItem(atPath: file)
-            stamps[file] = [Double((attributes?[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0),
-                            (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
-                            Double((attributes?[.size] as? NSNumber)?.int64Value ?? -1)]
+            stamps[file] = [
+                Double((attributes?[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0),
+                (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
+                Double((attributes?[.size] as? NSNumber)?.int64Value ?? -1),
+            ]
         }
         return stamps
     }

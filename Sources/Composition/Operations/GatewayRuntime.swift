@@ -18,9 +18,11 @@ enum GatewayRuntime {
         let services: [any Service]
     }
 
-    static func assemble(configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
-                         policyFeed: PolicyFeed?, recorder: any AuditRecorder, upstreamClient: UpstreamClient, console: EmbeddedMount?, telemetry: Telemetry,
-                         logger: Logger) throws -> Parts {
+    static func assemble(
+        configuration: PortcullisConfiguration, parts: IdentityRuntime.Parts, masterKey: MasterKey, policies: PolicyHolder,
+        policyFeed: PolicyFeed?, recorder: any AuditRecorder, upstreamClient: UpstreamClient, console: EmbeddedMount?, telemetry: Telemetry,
+        logger: Logger
+    ) throws -> Parts {
         let settings = configuration.gateway.settings
         let routes = RouteHolder(try RouteSettings.table(configuration.gateway.routes))
         let credentials = try ServerCredentials(certificateFile: settings.certificateFile, keyFile: settings.keyFile)
@@ -32,9 +34,11 @@ enum GatewayRuntime {
         let cookieKey = try PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "gateway-session-cookie"))
         // Cookies are sealed and opened by gateways on synchronised clocks: no skew allowance,
         // so the idle timeout is exact.
-        let sessions = SessionCookieCodec(current: cookieKey, policy: ClaimsPolicy(
-            issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], clockSkew: 0,
-            maxLifetime: settings.sessionIdleTimeout + 60))
+        let sessions = SessionCookieCodec(
+            current: cookieKey,
+            policy: ClaimsPolicy(
+                issuers: [settings.assertionIssuer], audiences: [settings.assertionIssuer], clockSkew: 0,
+                maxLifetime: settings.sessionIdleTimeout + 60))
         let keys = parts.keys
         let tokenCache = VerifiedTokenCache()
         let authenticator = Authenticator(
@@ -57,20 +61,25 @@ enum GatewayRuntime {
             writer.gauge("portcullis_gateway_upstream_idle_connections", upstreamClient.idleConnections)
         }
         let boundPort = Atomic<Int>(settings.port)
-        var services: [any Service] = [try GatewayServer.application(
-            settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, gate: gate, logger: logger,
-            onStarted: { address in
-                if let port = address?.port { boundPort.store(port, ordering: .relaxed) }
-                logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"])
-            })]
+        var services: [any Service] = [
+            try GatewayServer.application(
+                settings: settings, responder: responder, credentials: credentials, clientTrust: clientTrust, gate: gate, logger: logger,
+                onStarted: { address in
+                    if let port = address?.port { boundPort.store(port, ordering: .relaxed) }
+                    logger.notice("gateway listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"])
+                })
+        ]
         if let redirect = settings.redirectListen {
-            services.append(HTTPSRedirectListener.application(
-                host: redirect.host, port: redirect.port, httpsPort: { boundPort.load(ordering: .relaxed) }, routes: routes, logger: logger,
-                onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
+            services.append(
+                HTTPSRedirectListener.application(
+                    host: redirect.host, port: redirect.port, httpsPort: { boundPort.load(ordering: .relaxed) }, routes: routes, logger: logger,
+                    onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
         }
-        services.append(GatewayReloader(configuration: configuration, policies: configuration.policies.source == .files ? policies : nil,
-                                        routes: routes, credentials: credentials,
-                                        clientTrust: clientTrust, logger: logger))
+        services.append(
+            GatewayReloader(
+                configuration: configuration, policies: configuration.policies.source == .files ? policies : nil,
+                routes: routes, credentials: credentials,
+                clientTrust: clientTrust, logger: logger))
         return Parts(services: services)
     }
 }

@@ -22,8 +22,9 @@ public struct IdentityAdministration: Sendable {
     ) async throws -> T {
         guard let masterKey = try IdentityRuntime.masterKey(configuration: configuration) else { throw KeyRingError.missingMasterKey }
         return try await CommandRuntime.withDatabaseAndAudit(configuration: configuration, logger: logger) { database, audit in
-            let parts = try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
-                                                           recorder: audit, logger: logger)
+            let parts = try await IdentityRuntime.assemble(
+                configuration: configuration, database: database, masterKey: masterKey,
+                recorder: audit, logger: logger)
             return try await body(IdentityAdministration(service: parts.service, recorder: audit, actor: CommandRuntime.operatorPrincipal))
         }
     }
@@ -41,7 +42,9 @@ public struct IdentityAdministration: Sendable {
 
     /// Records one operator change.
     public func record(_ action: String, target: String, details: String? = nil) {
-        recorder.record(AuditEvent(kind: .admin, principal: actor, authMethod: "cli", action: action, target: target,
-                                   outcome: "applied", details: details))
+        recorder.record(
+            AuditEvent(
+                kind: .admin, principal: actor, authMethod: "cli", action: action, target: target,
+                outcome: "applied", details: details))
     }
 }

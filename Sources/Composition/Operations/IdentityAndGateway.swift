@@ -30,8 +30,10 @@ final class IdentityAndGateway: Service {
     private let logger: Logger
     private let parts = Mutex<IdentityRuntime.Parts?>(nil)
 
-    init(configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey, recorder: any AuditRecorder,
-         policies: PolicyHolder, policyFeed: PolicyFeed?, telemetry: Telemetry, logger: Logger) {
+    init(
+        configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey, recorder: any AuditRecorder,
+        policies: PolicyHolder, policyFeed: PolicyFeed?, telemetry: Telemetry, logger: Logger
+    ) {
         self.configuration = configuration
         self.database = database
         self.masterKey = masterKey
@@ -54,8 +56,9 @@ final class IdentityAndGateway: Service {
             do {
                 // Cancelled on shutdown: a replica still waiting for its database stops at once.
                 let parts = try await cancelWhenGracefulShutdown { [configuration, database, masterKey, recorder, logger] in
-                    try await IdentityRuntime.assemble(configuration: configuration, database: database, masterKey: masterKey,
-                                                       recorder: recorder, logger: logger)
+                    try await IdentityRuntime.assemble(
+                        configuration: configuration, database: database, masterKey: masterKey,
+                        recorder: recorder, logger: logger)
                 }
                 // The store's active version is in force before any listener opens.
                 try await policyFeed?.synchronize()
@@ -70,19 +73,22 @@ final class IdentityAndGateway: Service {
         guard let assembled else { return }
         parts.withLock { $0 = assembled }
         let policies = self.policies
-        let identity = IdentityRuntime.application(configuration: configuration, service: assembled.service, policies: {
-            policies.snapshot
-        }, workload: assembled.workload, logger: logger)
+        let identity = IdentityRuntime.application(
+            configuration: configuration, service: assembled.service,
+            policies: {
+                policies.snapshot
+            }, workload: assembled.workload, logger: logger)
         var services: [any Service] = [assembled.feed, assembled.maintenance, identity]
         if let policyFeed { services.append(policyFeed) }
         var upstreamClient: UpstreamClient?
         if configuration.gateway.enabled {
             let client = try UpstreamClient(maxOpenPerUpstream: configuration.gateway.settings.limits.maxUpstreamConnections)
             upstreamClient = client
-            let gateway = try GatewayRuntime.assemble(configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
-                                                      policyFeed: policyFeed,
-                                                      recorder: recorder, upstreamClient: client, console: try await console(assembled),
-                                                      telemetry: telemetry, logger: logger)
+            let gateway = try GatewayRuntime.assemble(
+                configuration: configuration, parts: assembled, masterKey: masterKey, policies: policies,
+                policyFeed: policyFeed,
+                recorder: recorder, upstreamClient: client, console: try await console(assembled),
+                telemetry: telemetry, logger: logger)
             services += gateway.services
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
@@ -99,8 +105,9 @@ extension IdentityAndGateway {
             identity: parts.service, policyVersions: versions, audit: AuditStore(client: database.client, logger: logger),
             workbench: LivePolicyWorkbench(client: database.client, versions: versions, configuration: configuration, logger: logger),
             logger: logger)
-        return EmbeddedMount(prefix: AdminConsole.prefix, routeID: AdminConsole.routeID, labels: AdminConsole.labels,
-                             maxBodyBytes: AdminConsole.maxBodyBytes, application: console)
+        return EmbeddedMount(
+            prefix: AdminConsole.prefix, routeID: AdminConsole.routeID, labels: AdminConsole.labels,
+            maxBodyBytes: AdminConsole.maxBodyBytes, application: console)
     }
 }
 

@@ -24,17 +24,22 @@ public enum IdentityRuntime {
 
     /// Loads the signing keys (creating the first on a new database) and assembles the service.
     /// Needs the pool running: call it from inside a running `Database`.
-    public static func assemble(configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey,
-                                recorder: any AuditRecorder, logger: Logger) async throws -> Parts {
+    public static func assemble(
+        configuration: PortcullisConfiguration, database: Database, masterKey: MasterKey,
+        recorder: any AuditRecorder, logger: Logger
+    ) async throws -> Parts {
         let store = IdentityStore(client: database.client, logger: logger)
         let keys = SigningKeys(store: PostgresKeyRingStore(client: database.client, logger: logger), masterKey: masterKey)
         let rotation = RotationPolicy(maxTokenLifetime: max(configuration.identity.settings.accessTokenLifetime, 3600))
         try await keys.refresh(policy: rotation)
         let pool = BlockingWorkPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1), maxQueued: 256)
-        let service = try await IdentityService(store: store, keys: keys, settings: configuration.identity.settings, passwordPool: pool,
-                                                masterKey: masterKey, recorder: recorder, logger: logger)
-        let feed = RevocationFeed(store: store, openConnection: { try await database.openDedicatedConnection(logger: logger) },
-                                  liveness: configuration.database.feedLiveness, logger: logger) {
+        let service = try await IdentityService(
+            store: store, keys: keys, settings: configuration.identity.settings, passwordPool: pool,
+            masterKey: masterKey, recorder: recorder, logger: logger)
+        let feed = RevocationFeed(
+            store: store, openConnection: { try await database.openDedicatedConnection(logger: logger) },
+            liveness: configuration.database.feedLiveness, logger: logger
+        ) {
             do { try await keys.refresh(policy: rotation) } catch { logger.error("reloading signing keys failed", metadata: ["error": "\(error)"]) }
         }
         // A configured CA that cannot be read stops startup: a replica that silently lacked the
@@ -42,21 +47,27 @@ public enum IdentityRuntime {
         let workload = try configuration.identity.caDirectory.map { directory throws in
             WorkloadCertificates(identity: service, authority: try CAFiles(directory: URL(fileURLWithPath: directory)).load())
         }
-        return Parts(keys: keys, service: service, feed: feed,
-                     maintenance: IdentityMaintenance(keys: keys, store: store, rotation: rotation, logger: logger), workload: workload)
+        return Parts(
+            keys: keys, service: service, feed: feed,
+            maintenance: IdentityMaintenance(keys: keys, store: store, rotation: rotation, logger: logger), workload: workload)
     }
 
     /// The HTTP listener of the identity API.
-    public static func application(configuration: PortcullisConfiguration, service: IdentityService,
-                                   policies: @escaping @Sendable () -> PolicySnapshot?, workload: WorkloadCertificates? = nil,
-                                   logger: Logger) -> some ApplicationProtocol {
+    public static func application(
+        configuration: PortcullisConfiguration, service: IdentityService,
+        policies: @escaping @Sendable () -> PolicySnapshot?, workload: WorkloadCertificates? = nil,
+        logger: Logger
+    ) -> some ApplicationProtocol {
         let listen = configuration.identity.listen
         let versions = PolicyVersions(client: service.store.client, checker: PolicyWorkflow.checker, logger: logger)
         return Application(
-            router: IdentityAPI(service: service, policies: policies, policyVersions: versions,
-                                workbench: LivePolicyWorkbench(client: service.store.client, versions: versions, configuration: configuration,
-                                                               logger: logger),
-                                workload: workload).router(),
+            router: IdentityAPI(
+                service: service, policies: policies, policyVersions: versions,
+                workbench: LivePolicyWorkbench(
+                    client: service.store.client, versions: versions, configuration: configuration,
+                    logger: logger),
+                workload: workload
+            ).router(),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in
                 logger.notice("identity listener started", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -2,13 +2,13 @@ import AccessModel
 import Audit
 import Cedar
 import Database
-import Gateway
 import Foundation
+import Gateway
 import Logging
 import PolicyStore
-import Tokens
 import ServiceLifecycle
 import Synchronization
+import Tokens
 
 /// `portcullis serve`: every long-running service of one process in a `ServiceGroup`
 /// that shuts down gracefully on SIGTERM or SIGINT (in reverse start order).
@@ -54,14 +54,20 @@ public enum ServeRuntime {
             switch configuration.policies.source {
             case .files:
                 let loaded = try PolicyDirectory.load(configuration.policies.directory)
-                logger.info("policies loaded", metadata: ["directory": "\(configuration.policies.directory)", "version": "\(loaded.version)",
-                                                          "files": "\(loaded.files.count)"])
+                logger.info(
+                    "policies loaded",
+                    metadata: [
+                        "directory": "\(configuration.policies.directory)", "version": "\(loaded.version)",
+                        "files": "\(loaded.files.count)",
+                    ])
                 holder = PolicyHolder(PolicySnapshot(authorizer: Authorizer(loaded.set), version: loaded.version))
             case .database:
                 holder = PolicyHolder(nil)
-                let feed = PolicyFeed(versions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
-                                      openConnection: { try await database.openDedicatedConnection(logger: logger) },
-                                      liveness: configuration.database.feedLiveness, logger: logger) { set, version in
+                let feed = PolicyFeed(
+                    versions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
+                    openConnection: { try await database.openDedicatedConnection(logger: logger) },
+                    liveness: configuration.database.feedLiveness, logger: logger
+                ) { set, version in
                     holder.replace(with: PolicySnapshot(authorizer: Authorizer(set), version: version.hash))
                 }
                 policyFeed = feed
@@ -74,13 +80,16 @@ public enum ServeRuntime {
                 recorder = DiscardingRecorder()
                 checks.append(DiscardingRecorder())
             }
-            let identity = IdentityAndGateway(configuration: configuration, database: database, masterKey: masterKey, recorder: recorder,
-                                         policies: holder, policyFeed: policyFeed, telemetry: telemetry, logger: logger)
+            let identity = IdentityAndGateway(
+                configuration: configuration, database: database, masterKey: masterKey, recorder: recorder,
+                policies: holder, policyFeed: policyFeed, telemetry: telemetry, logger: logger)
             identitySigner.withLock { $0 = identity }
             services.append(.init(service: identity))
             checks.append(identity)
         } else {
-            logger.warning("no master key (PORTCULLIS_MASTER_KEY or keys.master_key_file): the identity service is not started and audit checkpoints are not signed")
+            logger.warning(
+                "no master key (PORTCULLIS_MASTER_KEY or keys.master_key_file): the identity service is not started and audit checkpoints are not signed"
+            )
         }
         let enforced = policies
         let admin = AdminListener.application(
@@ -92,13 +101,16 @@ public enum ServeRuntime {
             onStarted: { address in
                 logger.notice("admin listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"])
             })
-        services.append(.init(service: admin, successTerminationBehavior: .gracefullyShutdownGroup,
-                              failureTerminationBehavior: .gracefullyShutdownGroup))
+        services.append(
+            .init(
+                service: admin, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup))
         logger.info("starting", metadata: ["database": "\(url)"])
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
         logger.notice("stopped")
     }

@@ -1,7 +1,7 @@
 import AccessModel
 import Audit
-import Console
 import Cedar
+import Console
 import Database
 import Foundation
 import Gateway
@@ -46,12 +46,14 @@ struct AuditReplay {
     /// What every reconstructed request lacks, whatever the record.
     static let alwaysMissing = [
         "host, query, TLS version, certificate serial and fingerprint, MFA and authentication time are not in the audit record: "
-            + "defaults were used (host localhost, empty query, TLSv1.3, no MFA)",
+            + "defaults were used (host localhost, empty query, TLSv1.3, no MFA)"
     ]
 
     /// The request an access record describes, and what of it could not be reconstructed.
-    mutating func request(principal recorded: String, method: String, route: String, path: String, authMethod: String,
-                          clientAddress: String?, time: Date) async -> (PolicyRequest?, [String]) {
+    mutating func request(
+        principal recorded: String, method: String, route: String, path: String, authMethod: String,
+        clientAddress: String?, time: Date
+    ) async -> (PolicyRequest?, [String]) {
         var notes: [String] = []
         guard let (principal, principalNotes) = await principal(recorded) else {
             return (nil, ["principal \(recorded) is not a User, Service or Anonymous entity: not replayable"])
@@ -78,7 +80,8 @@ struct AuditReplay {
     private mutating func principal(_ recorded: String) async -> (PolicyRequest.Principal, [String])? {
         if let known = principals[recorded] { return known }
         guard case .success(let uid) = parseEntityUID(recorded),
-              let kind = PolicyRequest.PrincipalKind(rawValue: uid.type.name.string) else { return nil }
+            let kind = PolicyRequest.PrincipalKind(rawValue: uid.type.name.string)
+        else { return nil }
         var principal = PolicyRequest.Principal(kind: kind, id: uid.id.string)
         var notes: [String] = []
         if let identityProblem, kind != .anonymous {

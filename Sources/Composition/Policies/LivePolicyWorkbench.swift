@@ -37,8 +37,9 @@ public struct LivePolicyWorkbench: PolicyWorkbench {
             case let .described(text, source):
                 report = try PolicyExplainReport.explain(text: text, source: source, policies: policies, hierarchy: try await hierarchy())
             case let .audited(requestID):
-                report = try await PolicyExplainReport.explain(requestID: requestID, policies: policies, client: client,
-                                                               configuration: configuration, logger: logger)
+                report = try await PolicyExplainReport.explain(
+                    requestID: requestID, policies: policies, client: client,
+                    configuration: configuration, logger: logger)
             }
         } catch {
             throw Self.translate(error)
@@ -54,12 +55,15 @@ public struct LivePolicyWorkbench: PolicyWorkbench {
             switch corpus {
             case let .audit(days):
                 guard (1...366).contains(days) else { throw PolicyWorkbenchError.invalidInput("days: expected a number from 1 to 366") }
-                let (entries, notes) = try await PolicyDiffReport.auditEntries(days: days, client: client, configuration: configuration, logger: logger)
-                report = try PolicyDiffReport.compare(entries, old: before, new: after, corpus: "the audit log, last \(days) day\(days == 1 ? "" : "s")",
-                                                      notes: notes)
+                let (entries, notes) = try await PolicyDiffReport.auditEntries(
+                    days: days, client: client, configuration: configuration, logger: logger)
+                report = try PolicyDiffReport.compare(
+                    entries, old: before, new: after, corpus: "the audit log, last \(days) day\(days == 1 ? "" : "s")",
+                    notes: notes)
             case let .requests(text, source):
-                report = try PolicyDiffReport.compare(try PolicyDiffReport.entries(text: text, source: source), old: before, new: after,
-                                                      corpus: source)
+                report = try PolicyDiffReport.compare(
+                    try PolicyDiffReport.entries(text: text, source: source), old: before, new: after,
+                    corpus: source)
             }
             return report.decisions
         } catch {
@@ -72,7 +76,8 @@ public struct LivePolicyWorkbench: PolicyWorkbench {
 
     /// The bundle parsed and validated against its schema, or the active version's.
     private func toolPolicies(_ bundle: PolicyBundle?) async throws(PolicyWorkbenchError) -> ToolPolicies {
-        let chosen: PolicyBundle, origin: String
+        let chosen: PolicyBundle
+        let origin: String
         if let bundle {
             (chosen, origin) = (bundle, Self.previewOrigin)
         } else {
@@ -81,8 +86,9 @@ public struct LivePolicyWorkbench: PolicyWorkbench {
         // Validation only: a preview is useful while the bundle's tests still fail.
         let report: PolicyCheckReport
         do throws(PolicyStoreError) {
-            report = await PolicyChecker(testRunner: nil).check(try PolicyBundle(policies: chosen.policies, schema: chosen.schema, tests: []),
-                                                                 origin: origin)
+            report = await PolicyChecker(testRunner: nil).check(
+                try PolicyBundle(policies: chosen.policies, schema: chosen.schema, tests: []),
+                origin: origin)
         } catch {
             throw .invalidInput(error.description)
         }
@@ -127,16 +133,19 @@ extension PolicyExplainReport {
     var decision: ExplainedDecision {
         let response = explanation.response
         let traces = explanation.policies.map { p in
-            let outcome: PolicyTrace.Outcome = switch p.outcome {
-            case .satisfied: .applied
-            case .scopeMismatch: .scopeMismatch
-            case .conditionFalse: .conditionFalse
-            case .error: .error
-            }
-            return PolicyTrace(id: p.id, effect: p.effect.rawValue, location: "\(p.location)", outcome: outcome,
-                               determining: response.reasons.contains(p.id),
-                               reason: p.outcome == .satisfied ? (response.reasons.contains(p.id) ? "applied: determining" : "applied: overridden by a forbid")
-                                                               : Self.reason(p.outcome))
+            let outcome: PolicyTrace.Outcome =
+                switch p.outcome {
+                case .satisfied: .applied
+                case .scopeMismatch: .scopeMismatch
+                case .conditionFalse: .conditionFalse
+                case .error: .error
+                }
+            return PolicyTrace(
+                id: p.id, effect: p.effect.rawValue, location: "\(p.location)", outcome: outcome,
+                determining: response.reasons.contains(p.id),
+                reason: p.outcome == .satisfied
+                    ? (response.reasons.contains(p.id) ? "applied: determining" : "applied: overridden by a forbid")
+                    : Self.reason(p.outcome))
         }
         return ExplainedDecision(
             decision: response.decision.rawValue, request: "\(request.principal.uid) \(request.summary)", policyVersion: policies.version,
@@ -148,12 +157,16 @@ extension PolicyExplainReport {
 extension PolicyDiffReport {
     /// The report as the admin API and console show it.
     var decisions: DecisionDiff {
-        DecisionDiff(oldVersion: old.version, newVersion: new.version, corpus: corpus, total: total, changes: changes.map { change in
-            let request = change.entry.request
-            return DecisionDiff.Change(
-                principal: request.principal.uid.description, roles: request.principal.roles, groups: request.principal.groups, route: request.route,
-                method: request.method, path: request.path, authMethod: request.effectiveAuthMethodName, seen: change.entry.seen,
-                old: change.old.decision.rawValue, oldPolicies: change.old.reasons, new: change.new.decision.rawValue, newPolicies: change.new.reasons)
-        }, notes: notes)
+        DecisionDiff(
+            oldVersion: old.version, newVersion: new.version, corpus: corpus, total: total,
+            changes: changes.map { change in
+                let request = change.entry.request
+                return DecisionDiff.Change(
+                    principal: request.principal.uid.description, roles: request.principal.roles, groups: request.principal.groups,
+                    route: request.route,
+                    method: request.method, path: request.path, authMethod: request.effectiveAuthMethodName, seen: change.entry.seen,
+                    old: change.old.decision.rawValue, oldPolicies: change.old.reasons, new: change.new.decision.rawValue,
+                    newPolicies: change.new.reasons)
+            }, notes: notes)
     }
 }

@@ -13,10 +13,12 @@ public enum PolicyWorkflow {
         let files = try tests.map { file throws(PolicyToolError) in try PolicyTestFile.parse(file.text, path: file.name) }
         let policies = ToolPolicies(directory: "policy-store", version: "", set: set, authorizer: Authorizer(set))
         let report = try PolicyTestReport.run(files, policies: policies)
-        return PolicyTestSummary(files: report.files, cases: report.cases, failures: report.failures.map { failure in
-            "\(failure.testCase.location): \(failure.testCase.name): expected \(failure.testCase.expected.rawValue), got "
-                + "\(failure.response.decision.rawValue) by [\(failure.response.reasons.joined(separator: ", "))]"
-        })
+        return PolicyTestSummary(
+            files: report.files, cases: report.cases,
+            failures: report.failures.map { failure in
+                "\(failure.testCase.location): \(failure.testCase.name): expected \(failure.testCase.expected.rawValue), got "
+                    + "\(failure.response.decision.rawValue) by [\(failure.response.reasons.joined(separator: ", "))]"
+            })
     }
 
     public static var checker: PolicyChecker { PolicyChecker(testRunner: testRunner) }
@@ -34,8 +36,10 @@ public struct PolicyAdministration: Sendable {
         configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (PolicyAdministration) async throws -> T
     ) async throws -> T {
         try await CommandRuntime.withDatabaseAndAudit(configuration: configuration, logger: logger) { database, audit in
-            try await body(PolicyAdministration(versions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
-                                                recorder: audit))
+            try await body(
+                PolicyAdministration(
+                    versions: PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger),
+                    recorder: audit))
         }
     }
 
@@ -68,15 +72,22 @@ public struct PolicyAdministration: Sendable {
     }
 
     private func record(_ action: String, version: PolicyVersion) {
-        recorder.record(AuditEvent(kind: .admin, principal: CommandRuntime.operatorPrincipal, authMethod: "cli", action: action,
-                                   target: "PolicyVersion::\"\(version.number)\"", outcome: "applied", policyVersion: version.hash,
-                                   details: Self.json(version)))
+        recorder.record(
+            AuditEvent(
+                kind: .admin, principal: CommandRuntime.operatorPrincipal, authMethod: "cli", action: action,
+                target: "PolicyVersion::\"\(version.number)\"", outcome: "applied", policyVersion: version.hash,
+                details: Self.json(version)))
     }
 
     private func record(_ action: String, refused target: String, error: any Error, author: String) {
-        struct Refusal: Encodable { var author: String; var error: String }
-        recorder.record(AuditEvent(kind: .admin, principal: CommandRuntime.operatorPrincipal, authMethod: "cli", action: action,
-                                   target: target, outcome: "refused", details: Self.json(Refusal(author: author, error: "\(error)"))))
+        struct Refusal: Encodable {
+            var author: String
+            var error: String
+        }
+        recorder.record(
+            AuditEvent(
+                kind: .admin, principal: CommandRuntime.operatorPrincipal, authMethod: "cli", action: action,
+                target: target, outcome: "refused", details: Self.json(Refusal(author: author, error: "\(error)"))))
     }
 
     private static func json(_ value: some Encodable) -> String {

@@ -35,8 +35,10 @@ public struct PolicyDiffReport: Sendable {
     public let notes: [String]
 
     /// Decides every entry with both sets and keeps those whose decision differs.
-    public static func compare(_ entries: [Entry], old: ToolPolicies, new: ToolPolicies, corpus: String,
-                               notes: [String] = []) throws(PolicyToolError) -> PolicyDiffReport {
+    public static func compare(
+        _ entries: [Entry], old: ToolPolicies, new: ToolPolicies, corpus: String,
+        notes: [String] = []
+    ) throws(PolicyToolError) -> PolicyDiffReport {
         var changes: [Change] = []
         for entry in entries {
             let (request, entities) = try entry.request.cedar(hierarchy: entry.hierarchy)
@@ -45,7 +47,8 @@ public struct PolicyDiffReport: Sendable {
             if before.decision != after.decision { changes.append(Change(entry: entry, old: before, new: after)) }
         }
         changes.sort { a, b in
-            let x = a.entry.request, y = b.entry.request
+            let x = a.entry.request
+            let y = b.entry.request
             return (x.principal.uid.description, x.route, x.path, x.method) < (y.principal.uid.description, y.route, y.path, y.method)
         }
         return PolicyDiffReport(old: old, new: new, corpus: corpus, total: entries.count, changes: changes, notes: notes)
@@ -76,25 +79,30 @@ public struct PolicyDiffReport: Sendable {
 
     /// The distinct (principal, method, route, path, auth method) of the last `days` days of
     /// access records, each replayed at the time it was last seen.
-    public static func auditEntries(days: Int, now: Date = Date(), configuration: PortcullisConfiguration,
-                                    logger: Logger) async throws -> (entries: [Entry], notes: [String]) {
+    public static func auditEntries(
+        days: Int, now: Date = Date(), configuration: PortcullisConfiguration,
+        logger: Logger
+    ) async throws -> (entries: [Entry], notes: [String]) {
         try await AuditReplay.withDatabase(configuration, logger: logger) { client in
             try await auditEntries(days: days, now: now, client: client, configuration: configuration, logger: logger)
         }
     }
 
     /// The audit corpus read through `client`.
-    static func auditEntries(days: Int, now: Date = Date(), client: PostgresClient, configuration: PortcullisConfiguration,
-                             logger: Logger) async throws -> (entries: [Entry], notes: [String]) {
+    static func auditEntries(
+        days: Int, now: Date = Date(), client: PostgresClient, configuration: PortcullisConfiguration,
+        logger: Logger
+    ) async throws -> (entries: [Entry], notes: [String]) {
         let since = now.addingTimeInterval(-Double(days) * 86_400)
         let shapes = try await AuditStore(client: client, logger: logger).accessShapes(since: since)
         var replay = await AuditReplay.open(client: client, configuration: configuration, logger: logger)
         var entries: [Entry] = []
         var notes: [String] = []
         for shape in shapes {
-            let (request, shapeNotes) = await replay.request(principal: shape.principal, method: shape.action, route: shape.route,
-                                                             path: shape.path, authMethod: shape.authMethod,
-                                                             clientAddress: shape.clientAddress, time: shape.lastSeen)
+            let (request, shapeNotes) = await replay.request(
+                principal: shape.principal, method: shape.action, route: shape.route,
+                path: shape.path, authMethod: shape.authMethod,
+                clientAddress: shape.clientAddress, time: shape.lastSeen)
             for note in shapeNotes where !notes.contains(note) { notes.append(note) }
             if let request { entries.append(Entry(request: request, hierarchy: replay.hierarchy, seen: shape.count)) }
         }
@@ -102,10 +110,13 @@ public struct PolicyDiffReport: Sendable {
     }
 
     public var text: String {
-        var lines = ["old: \(old.directory) (version \(old.version.prefix(12)))",
-                     "new: \(new.directory) (version \(new.version.prefix(12)))",
-                     "corpus: \(total) distinct request\(total == 1 ? "" : "s") from \(corpus)"]
-        var principal: String?, route: String?
+        var lines = [
+            "old: \(old.directory) (version \(old.version.prefix(12)))",
+            "new: \(new.directory) (version \(new.version.prefix(12)))",
+            "corpus: \(total) distinct request\(total == 1 ? "" : "s") from \(corpus)",
+        ]
+        var principal: String?
+        var route: String?
         for change in changes {
             let request = change.entry.request
             let who = request.principal.uid.description
@@ -124,14 +135,16 @@ public struct PolicyDiffReport: Sendable {
             }
             func by(_ r: Response) -> String { r.reasons.isEmpty ? "no policy" : r.reasons.joined(separator: ", ") }
             let seen = change.entry.seen.map { ", seen \($0)×" } ?? ""
-            lines.append("    \(request.method) \(request.path) (\(request.effectiveAuthMethodName)\(seen)): "
-                         + "\(change.old.decision.rawValue) → \(change.new.decision.rawValue)  [old: \(by(change.old)); new: \(by(change.new))]")
+            lines.append(
+                "    \(request.method) \(request.path) (\(request.effectiveAuthMethodName)\(seen)): "
+                    + "\(change.old.decision.rawValue) → \(change.new.decision.rawValue)  [old: \(by(change.old)); new: \(by(change.new))]")
         }
         let lost = changes.filter { $0.old.decision == .allow }.count
         lines.append("")
-        lines.append(changes.isEmpty
-            ? "no decision changes in \(total) request\(total == 1 ? "" : "s")"
-            : "\(changes.count) of \(total) requests change: \(lost) Allow → Deny, \(changes.count - lost) Deny → Allow")
+        lines.append(
+            changes.isEmpty
+                ? "no decision changes in \(total) request\(total == 1 ? "" : "s")"
+                : "\(changes.count) of \(total) requests change: \(lost) Allow → Deny, \(changes.count - lost) Deny → Allow")
         if !notes.isEmpty {
             lines.append("notes:")
             lines += notes.map { "  - \($0)" }

@@ -18,10 +18,13 @@ public struct PolicyExplainReport: Sendable {
     public let recorded: AuditEvent?
 
     /// Explains a request built from command-line flags.
-    public static func explain(_ request: PolicyRequest, hierarchy: RoleHierarchy, policies: ToolPolicies) throws(PolicyToolError) -> PolicyExplainReport {
+    public static func explain(
+        _ request: PolicyRequest, hierarchy: RoleHierarchy, policies: ToolPolicies
+    ) throws(PolicyToolError) -> PolicyExplainReport {
         let (cedar, entities) = try request.cedar(hierarchy: hierarchy)
-        return PolicyExplainReport(request: request, explanation: policies.authorizer.explain(cedar, entities: entities), policies: policies,
-                                   notes: [], recorded: nil)
+        return PolicyExplainReport(
+            request: request, explanation: policies.authorizer.explain(cedar, entities: entities), policies: policies,
+            notes: [], recorded: nil)
     }
 
     /// Explains the request in a YAML or JSON file shaped like a test case (plus optional `role_parents`).
@@ -31,10 +34,13 @@ public struct PolicyExplainReport: Sendable {
 
     /// Explains the request written in `text` (YAML or JSON); `source` names it in errors. A
     /// document without `role_parents` is decided with `hierarchy`.
-    static func explain(text: String, source: String, policies: ToolPolicies,
-                        hierarchy: RoleHierarchy = .empty) throws(PolicyToolError) -> PolicyExplainReport {
+    static func explain(
+        text: String, source: String, policies: ToolPolicies,
+        hierarchy: RoleHierarchy = .empty
+    ) throws(PolicyToolError) -> PolicyExplainReport {
         guard let root = try PolicyRequestReader.compose(text, file: source) else {
-            throw .invalidFile(.missing(Composition.SourceLocation(file: source, line: 1, column: 1), path: "principal", hint: "the request is empty"))
+            throw .invalidFile(
+                .missing(Composition.SourceLocation(file: source, line: 1, column: 1), path: "principal", hint: "the request is empty"))
         }
         let document: RequestDocument
         do throws(ConfigurationError) { document = try PolicyRequestReader.document(root, file: source) } catch { throw .invalidFile(error) }
@@ -42,16 +48,20 @@ public struct PolicyExplainReport: Sendable {
     }
 
     /// Explains an audited access decision, rebuilt from its record as far as it was recorded.
-    public static func explain(requestID: String, policies: ToolPolicies, configuration: PortcullisConfiguration,
-                               logger: Logger) async throws -> PolicyExplainReport {
+    public static func explain(
+        requestID: String, policies: ToolPolicies, configuration: PortcullisConfiguration,
+        logger: Logger
+    ) async throws -> PolicyExplainReport {
         try await AuditReplay.withDatabase(configuration, logger: logger) { client in
             try await explain(requestID: requestID, policies: policies, client: client, configuration: configuration, logger: logger)
         }
     }
 
     /// Explains an audited access decision, reading the audit trail and identity store through `client`.
-    static func explain(requestID: String, policies: ToolPolicies, client: PostgresClient, configuration: PortcullisConfiguration,
-                        logger: Logger) async throws -> PolicyExplainReport {
+    static func explain(
+        requestID: String, policies: ToolPolicies, client: PostgresClient, configuration: PortcullisConfiguration,
+        logger: Logger
+    ) async throws -> PolicyExplainReport {
         let store = AuditStore(client: client, logger: logger)
         guard let event = try await store.search(AuditQuery(kind: .access, requestID: requestID, limit: 1)).first?.event else {
             throw PolicyToolError.auditRecordNotFound(requestID)
@@ -61,22 +71,26 @@ public struct PolicyExplainReport: Sendable {
                 "the record of \(requestID) has no principal, route or path (the request was refused before authorization: \(event.outcome))")
         }
         var replay = await AuditReplay.open(client: client, configuration: configuration, logger: logger)
-        let (request, notes) = await replay.request(principal: principal, method: event.action, route: route, path: path,
-                                                    authMethod: event.authMethod ?? "none", clientAddress: event.clientAddress, time: event.time)
+        let (request, notes) = await replay.request(
+            principal: principal, method: event.action, route: route, path: path,
+            authMethod: event.authMethod ?? "none", clientAddress: event.clientAddress, time: event.time)
         guard let request else { throw PolicyToolError.inconsistentRequest(notes.joined(separator: "; ")) }
         var allNotes = notes + AuditReplay.alwaysMissing
         if let version = event.policyVersion, version != policies.version {
             allNotes.append("the record was decided by policy version \(version.prefix(12)), these policies are \(policies.version.prefix(12))")
         }
         let (cedar, entities) = try request.cedar(hierarchy: replay.hierarchy)
-        return PolicyExplainReport(request: request, explanation: policies.authorizer.explain(cedar, entities: entities), policies: policies,
-                                   notes: allNotes, recorded: event)
+        return PolicyExplainReport(
+            request: request, explanation: policies.authorizer.explain(cedar, entities: entities), policies: policies,
+            notes: allNotes, recorded: event)
     }
 
     public var text: String {
         let response = explanation.response
-        var lines = ["decision: \(response.decision.rawValue)  (policies \(policies.directory), version \(policies.version.prefix(12)))",
-                     "request:  \(request.principal.uid) \(request.summary)"]
+        var lines = [
+            "decision: \(response.decision.rawValue)  (policies \(policies.directory), version \(policies.version.prefix(12)))",
+            "request:  \(request.principal.uid) \(request.summary)",
+        ]
         if let recorded {
             lines.append("recorded: \(recorded.outcome) by [\(recorded.policies.joined(separator: ", "))] at \(recorded.time.formatted(.iso8601))")
         }

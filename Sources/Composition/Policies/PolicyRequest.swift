@@ -11,7 +11,9 @@ import Yams
 /// docs/policies.md and policies/tests/identity.yaml.
 public struct PolicyRequest: Sendable {
     public enum PrincipalKind: String, Sendable, CaseIterable {
-        case user = "User", service = "Service", anonymous = "Anonymous"
+        case user = "User"
+        case service = "Service"
+        case anonymous = "Anonymous"
     }
 
     public struct Principal: Sendable {
@@ -102,9 +104,10 @@ public struct PolicyRequest: Sendable {
 
     /// The request as the gateway would build it.
     public var access: AccessRequest {
-        AccessRequest(principal: principal.entity, method: method, route: RouteEntity(id: route, labels: labels), host: host, path: path,
-                      query: query, clientAddress: clientIP, tlsVersion: tlsVersion, certificate: effectiveCertificate,
-                      authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, now: now, device: device)
+        AccessRequest(
+            principal: principal.entity, method: method, route: RouteEntity(id: route, labels: labels), host: host, path: path,
+            query: query, clientAddress: clientIP, tlsVersion: tlsVersion, certificate: effectiveCertificate,
+            authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, now: now, device: device)
     }
 
     /// The Cedar request and entity store the gateway would build for this request.
@@ -185,8 +188,9 @@ enum PolicyRequestReader {
         let methodLocation = reader.location(of: "action")
         guard let method = try reader.string("action") else { throw reader.missing("action", hint: "an HTTP method such as GET") }
         guard PolicyRequest.methods.contains(method) else {
-            throw .invalidValue(methodLocation, path: reader.join("action"),
-                                reason: "'\(method)' is not one of \(PolicyRequest.methods.joined(separator: ", "))")
+            throw .invalidValue(
+                methodLocation, path: reader.join("action"),
+                reason: "'\(method)' is not one of \(PolicyRequest.methods.joined(separator: ", "))")
         }
         guard var r = try reader.mapping("resource") else { throw reader.missing("resource", hint: "e.g. {route: shipments}") }
         guard let route = try r.string("route") else { throw r.missing("route", hint: "the route id (Route::\"<id>\")") }
@@ -207,16 +211,18 @@ enum PolicyRequestReader {
             try client.finish()
         }
         if var cert = try context.mapping("cert") {
-            request.certificate = ClientCertificate(spiffeID: try cert.string("spiffe_id"), serial: try cert.string("serial") ?? "00",
-                                                            sha256: try cert.string("sha256") ?? "")
+            request.certificate = ClientCertificate(
+                spiffeID: try cert.string("spiffe_id"), serial: try cert.string("serial") ?? "00",
+                sha256: try cert.string("sha256") ?? "")
             try cert.finish()
         }
         if var auth = try context.mapping("auth") {
             let methodLocation = auth.location(of: "method")
             if let name = try auth.string("method") {
                 guard let method = PolicyRequest.authMethod(named: name) else {
-                    throw .invalidValue(methodLocation, path: auth.join("method"),
-                                        reason: "'\(name)' is not one of mtls, token, session, none")
+                    throw .invalidValue(
+                        methodLocation, path: auth.join("method"),
+                        reason: "'\(name)' is not one of mtls, token, session, none")
                 }
                 request.authMethod = method
             }

@@ -56,8 +56,10 @@ public struct PolicyTestFile: Sendable {
                 }
                 let policies = try entries[index].strings("policies")
                 try entries[index].finish()
-                cases.append(Case(name: name, location: location.description, request: request,
-                                  expected: expected == .allow ? .allow : .deny, expectedPolicies: policies))
+                cases.append(
+                    Case(
+                        name: name, location: location.description, request: request,
+                        expected: expected == .allow ? .allow : .deny, expectedPolicies: policies))
             }
             return PolicyTestFile(path: path, hierarchy: hierarchy, cases: cases)
         } catch {

@@ -37,9 +37,10 @@ struct IdentitySignIn: BrowserSignIn {
     }
 
     private static func session(_ issued: IssuedSession) -> SignedInSession {
-        SignedInSession(login: issued.user.login, roles: issued.user.roles, groups: issued.user.groups,
-                        sessionID: issued.session.id.uuidString.lowercased(), authMethods: issued.session.authMethods,
-                        mfaAt: issued.session.mfaAt, expiresAt: issued.session.expiresAt)
+        SignedInSession(
+            login: issued.user.login, roles: issued.user.roles, groups: issued.user.groups,
+            sessionID: issued.session.id.uuidString.lowercased(), authMethods: issued.session.authMethods,
+            mfaAt: issued.session.mfaAt, expiresAt: issued.session.expiresAt)
     }
 
     private static func failure(_ error: IdentityError) -> SignInFailure {

@@ -1,6 +1,6 @@
-import HTTPSyntax
 import AccessModel
 import Foundation
+import HTTPSyntax
 
 /// Facts about the connection and the clock that go into a request's Cedar context.
 public struct RequestFacts: Sendable {
@@ -29,8 +29,10 @@ public struct AccessControl: Sendable {
         self.policies = policies
     }
 
-    public func decide(principal: Principal, route: RouteSettings, request: CanonicalRequest, facts: RequestFacts,
-                       hierarchy: RoleHierarchy) -> AccessDecision {
+    public func decide(
+        principal: Principal, route: RouteSettings, request: CanonicalRequest, facts: RequestFacts,
+        hierarchy: RoleHierarchy
+    ) -> AccessDecision {
         policies.decide(Self.request(principal: principal, route: route, request: request, facts: facts), hierarchy: hierarchy)
     }
 

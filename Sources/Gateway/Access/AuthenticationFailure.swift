@@ -29,7 +29,8 @@ public enum AuthenticationFailure: Error, Sendable, Equatable, CustomStringConve
         switch self {
         case .revocationStateUnavailable, .policyStateUnavailable: true
         case .invalidToken, .revoked, .unknownWorkload, .invalidSession, .certificateNotValid, .boundCertificateMissing,
-             .boundToAnotherCertificate: false
+            .boundToAnotherCertificate:
+            false
         }
     }
 

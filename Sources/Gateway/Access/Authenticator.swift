@@ -19,9 +19,11 @@ public struct Authenticator: Sendable {
 
     /// `policiesSynchronized` says whether the policy set in force follows its source (the policy
     /// feed's state with `policies.source: database`); it is read per request and must be quick.
-    public init(verificationKeys: @escaping @Sendable () -> VerificationKeys, claimsPolicy: ClaimsPolicy,
-                sessions: SessionCookieCodec?, policiesSynchronized: @escaping @Sendable () -> Bool = { true },
-                cache: VerifiedTokenCache = VerifiedTokenCache()) {
+    public init(
+        verificationKeys: @escaping @Sendable () -> VerificationKeys, claimsPolicy: ClaimsPolicy,
+        sessions: SessionCookieCodec?, policiesSynchronized: @escaping @Sendable () -> Bool = { true },
+        cache: VerifiedTokenCache = VerifiedTokenCache()
+    ) {
         self.verificationKeys = verificationKeys
         self.claimsPolicy = claimsPolicy
         self.cache = cache
@@ -30,8 +32,10 @@ public struct Authenticator: Sendable {
     }
 
     /// `directory`: the credential directory's state, read once for the whole request.
-    public func authenticate(_ fields: HTTPFields, certificate: ClientCertificate?, directory snapshot: any CredentialSnapshot,
-                             now: Date = Date()) throws(AuthenticationFailure) -> Principal {
+    public func authenticate(
+        _ fields: HTTPFields, certificate: ClientCertificate?, directory snapshot: any CredentialSnapshot,
+        now: Date = Date()
+    ) throws(AuthenticationFailure) -> Principal {
         let token = Self.bearerToken(fields)
         let sessionCookies = Self.cookies(named: IdentityHeaderFilter.sessionCookieName, in: fields)
         let presentsCredentials = token != nil || certificate != nil || !sessionCookies.isEmpty
@@ -66,8 +70,9 @@ public struct Authenticator: Sendable {
         }
         if let certificate, let spiffeID = certificate.spiffeID {
             guard let service = snapshot.workload(boundTo: spiffeID) else { throw .unknownWorkload(spiffeID) }
-            return Principal(kind: .service, name: service.name, method: .mtls, roles: service.roles, groups: [], mfa: false,
-                             authenticatedAt: now, sessionID: nil, certificate: certificate)
+            return Principal(
+                kind: .service, name: service.name, method: .mtls, roles: service.roles, groups: [], mfa: false,
+                authenticatedAt: now, sessionID: nil, certificate: certificate)
         }
         return .anonymous
     }
@@ -114,9 +119,10 @@ public struct Authenticator: Sendable {
 
     /// `certificate`: the one that authenticated the principal together with the token, if any.
     private func principal(_ claims: Claims, method: AuthMethod, certificate: ClientCertificate?) -> Principal {
-        Principal(kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: claims.roles,
-                  groups: claims.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
-                  sessionID: claims.sessionID, certificate: certificate)
+        Principal(
+            kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: claims.roles,
+            groups: claims.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
+            sessionID: claims.sessionID, certificate: certificate)
     }
 
     static func bearerToken(_ fields: HTTPFields) -> String? {

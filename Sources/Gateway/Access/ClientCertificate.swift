@@ -12,7 +12,8 @@ extension ClientCertificate {
     public init?(der: [UInt8]) {
         guard let parsed = try? Certificate(derEncoded: der) else { return nil }
         let digest = CertificateDigest(der: der)
-        self.init(spiffeID: (try? SPIFFEID(certificate: parsed))?.description, serial: parsed.serialNumber.hex, sha256: digest.hex,
-                  thumbprint: Base64URL.encode(digest.bytes), notBefore: parsed.notValidBefore, notAfter: parsed.notValidAfter)
+        self.init(
+            spiffeID: (try? SPIFFEID(certificate: parsed))?.description, serial: parsed.serialNumber.hex, sha256: digest.hex,
+            thumbprint: Base64URL.encode(digest.bytes), notBefore: parsed.notValidBefore, notAfter: parsed.notValidAfter)
     }
 }

@@ -27,8 +27,9 @@ public struct Principal: Sendable {
     /// lifetime (sliding renewal); nil otherwise.
     public internal(set) var renewedSessionCookie: RenewedSessionCookie?
 
-    public static let anonymous = Principal(kind: .anonymous, name: "anonymous", method: nil, roles: [], groups: [], mfa: false,
-                                            authenticatedAt: nil, sessionID: nil, certificate: nil)
+    public static let anonymous = Principal(
+        kind: .anonymous, name: "anonymous", method: nil, roles: [], groups: [], mfa: false,
+        authenticatedAt: nil, sessionID: nil, certificate: nil)
 
     /// `User::"alice"`, `Service::"billing"` or `Anonymous::"anonymous"`.
     public var uid: EntityUID {

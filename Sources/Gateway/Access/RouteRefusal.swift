@@ -1,4 +1,5 @@
 import AccessModel
+
 /// Why a route's own settings refuse a caller before any policy is asked. These hold whatever
 /// the policies say: a policy with an unscoped principal cannot open a route that its settings
 /// close.

@@ -20,9 +20,10 @@ struct AccessRecord {
     var durationMicros: Int64 = 0
 
     func event(status: Int) -> AuditEvent {
-        AuditEvent(kind: .access, requestID: requestID, principal: principal, authMethod: authMethod, action: method, route: route,
-                   target: target, clientAddress: clientAddress, outcome: outcome.label, policies: policies, policyVersion: policyVersion,
-                   upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros, details: details)
+        AuditEvent(
+            kind: .access, requestID: requestID, principal: principal, authMethod: authMethod, action: method, route: route,
+            target: target, clientAddress: clientAddress, outcome: outcome.label, policies: policies, policyVersion: policyVersion,
+            upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros, details: details)
     }
 
     /// `{"reason": …, "policy_errors": […]}` with what there is; nil when there is neither.

@@ -1,5 +1,5 @@
-import HTTPSyntax
 import AccessModel
+import HTTPSyntax
 import HTTPTypes
 import Logging
 
@@ -57,9 +57,10 @@ extension GatewayResponder {
         record.authMethod = principal.method?.rawValue ?? AuthMethod.noneLabel
         if let refusal = route.refusal(of: principal, certificate: tls.certificate) { throw .route(refusal, canonical: canonical) }
 
-        let decision = access.decide(principal: principal, route: route, request: canonical,
-                                     facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: tls.certificate),
-                                     hierarchy: directory.hierarchy)
+        let decision = access.decide(
+            principal: principal, route: route, request: canonical,
+            facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: tls.certificate),
+            hierarchy: directory.hierarchy)
         record.policies = decision.policies
         record.policyVersion = decision.policyVersion
         record.policyErrors = decision.errors
@@ -73,8 +74,9 @@ extension GatewayResponder {
             admitted = Admitted(canonical: canonical, route: route, principal: principal, headers: [:], application: mounted.application)
         } else {
             do {
-                let headers = try upstreamHeaders(head.headerFields, canonical: canonical, route: route, principal: principal,
-                                                  clientAddress: clientAddress, requestID: record.requestID)
+                let headers = try upstreamHeaders(
+                    head.headerFields, canonical: canonical, route: route, principal: principal,
+                    clientAddress: clientAddress, requestID: record.requestID)
                 admitted = Admitted(canonical: canonical, route: route, principal: principal, headers: headers)
             } catch {
                 logger.error("cannot sign the identity assertion", metadata: ["request_id": "\(record.requestID)"])

@@ -1,5 +1,5 @@
-import HTTPSyntax
 import Foundation
+import HTTPSyntax
 import HTTPTypes
 import Hummingbird
 
@@ -53,8 +53,9 @@ struct Refusal: Error, Sendable {
         case let .signIn(url):
             var challenge = headers
             challenge[.wwwAuthenticate] = #"Bearer realm="portcullis""#
-            return GatewayAnswers.json(.unauthorized, ["error": "unauthenticated", "message": message, "login_url": url],
-                                       requestID: requestID, headers: challenge)
+            return GatewayAnswers.json(
+                .unauthorized, ["error": "unauthenticated", "message": message, "login_url": url],
+                requestID: requestID, headers: challenge)
         }
     }
 }
@@ -65,13 +66,15 @@ extension Refusal {
     /// The audit trail cannot take the record, and the overflow policy forbids answering
     /// unrecorded requests.
     static func auditUnavailable(retryAfterSeconds: Int) -> Refusal {
-        Refusal(status: .serviceUnavailable, code: "unavailable", message: "the audit trail cannot record requests right now",
-                outcome: .error, reason: "audit trail cannot record", headers: [.retryAfter: String(retryAfterSeconds)])
+        Refusal(
+            status: .serviceUnavailable, code: "unavailable", message: "the audit trail cannot record requests right now",
+            outcome: .error, reason: "audit trail cannot record", headers: [.retryAfter: String(retryAfterSeconds)])
     }
 
     static func tooManyHeaders(limit: Int) -> Refusal {
-        Refusal(status: .init(code: 431), code: "too_many_headers", message: "the request has more than \(limit) header fields",
-                outcome: .error, reason: "more than \(limit) header fields")
+        Refusal(
+            status: .init(code: 431), code: "too_many_headers", message: "the request has more than \(limit) header fields",
+            outcome: .error, reason: "more than \(limit) header fields")
     }
 
     /// A request the canonicalizer refuses: ambiguous paths, hosts and framing.
@@ -79,16 +82,18 @@ extension Refusal {
         Refusal(status: .badRequest, code: "bad_request", message: rejection.description, outcome: .error, reason: rejection.description)
     }
 
-    static let noRoute = Refusal(status: .notFound, code: "not_found", message: "no route for this host and path", outcome: .deny,
-                                 reason: "no route")
+    static let noRoute = Refusal(
+        status: .notFound, code: "not_found", message: "no route for this host and path", outcome: .deny,
+        reason: "no route")
 
     /// Credentials that were presented and do not hold, or a feed outage that makes them
     /// impossible to check (503, retry).
     static func unauthenticated(_ failure: AuthenticationFailure, canonical: CanonicalRequest) -> Refusal {
         switch failure {
         case _ where failure.isUnavailable:
-            return Refusal(status: .serviceUnavailable, code: "unavailable", message: failure.description, outcome: .error,
-                           reason: failure.description, headers: [.retryAfter: "2"])
+            return Refusal(
+                status: .serviceUnavailable, code: "unavailable", message: failure.description, outcome: .error,
+                reason: failure.description, headers: [.retryAfter: "2"])
         case .invalidSession:
             // A browser whose session ended is signed in again, and the dead cookie is cleared so
             // it is not presented again (docs/policy-model.md).
@@ -96,8 +101,9 @@ extension Refusal {
             refusal.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.clearedSessionCookie))
             return refusal
         default:
-            return Refusal(status: .unauthorized, code: "unauthenticated", message: failure.description, outcome: .deny,
-                           reason: failure.description, headers: [.wwwAuthenticate: #"Bearer realm="portcullis", error="invalid_token""#])
+            return Refusal(
+                status: .unauthorized, code: "unauthenticated", message: failure.description, outcome: .deny,
+                reason: failure.description, headers: [.wwwAuthenticate: #"Bearer realm="portcullis", error="invalid_token""#])
         }
     }
 
@@ -108,11 +114,13 @@ extension Refusal {
         case .anonymousOnPrivateRoute:
             signIn(canonical, reason: refusal.description)
         case .clientCertificateRequired:
-            Refusal(status: .forbidden, code: "client_certificate_required", message: refusal.description, outcome: .deny,
-                    reason: refusal.description)
+            Refusal(
+                status: .forbidden, code: "client_certificate_required", message: refusal.description, outcome: .deny,
+                reason: refusal.description)
         case .authMethodNotAccepted:
-            Refusal(status: .forbidden, code: "auth_method_not_accepted", message: refusal.description, outcome: .deny,
-                    reason: refusal.description)
+            Refusal(
+                status: .forbidden, code: "auth_method_not_accepted", message: refusal.description, outcome: .deny,
+                reason: refusal.description)
         }
     }
 
@@ -121,32 +129,40 @@ extension Refusal {
     static func denied(anonymous: Bool, errors: [String], canonical: CanonicalRequest) -> Refusal {
         let reason = errors.isEmpty ? nil : errors.joined(separator: "; ")
         if anonymous { return signIn(canonical, reason: reason) }
-        return Refusal(status: .forbidden, code: "forbidden", message: "policy denies this request", outcome: .deny, reason: reason,
-                       form: .pageForBrowsers(title: "Access denied",
-                                              text: "Your account is not allowed to open this page. If you need it, ask your administrator."))
+        return Refusal(
+            status: .forbidden, code: "forbidden", message: "policy denies this request", outcome: .deny, reason: reason,
+            form: .pageForBrowsers(
+                title: "Access denied",
+                text: "Your account is not allowed to open this page. If you need it, ask your administrator."))
     }
 
     static func bodyTooLarge(length: Int, limit: Int) -> Refusal {
-        Refusal(status: .contentTooLarge, code: "body_too_large", message: "the request body exceeds \(limit) bytes", outcome: .deny,
-                reason: "body of \(length) bytes exceeds the route's limit")
+        Refusal(
+            status: .contentTooLarge, code: "body_too_large", message: "the request body exceeds \(limit) bytes", outcome: .deny,
+            reason: "body of \(length) bytes exceeds the route's limit")
     }
 
-    static let assertionUnavailable = Refusal(status: .serviceUnavailable, code: "unavailable", message: "identity assertion unavailable",
-                                              outcome: .error, reason: "cannot sign the identity assertion")
+    static let assertionUnavailable = Refusal(
+        status: .serviceUnavailable, code: "unavailable", message: "identity assertion unavailable",
+        outcome: .error, reason: "cannot sign the identity assertion")
 
     /// An upgrade on a route that does not take WebSockets, or on a later request of a connection.
-    static let upgradeNotAllowed = Refusal(status: .badRequest, code: "upgrade_not_allowed",
-                                           message: "this route does not accept WebSocket or other upgrades", outcome: .deny,
-                                           reason: "upgrade not allowed on this route")
+    static let upgradeNotAllowed = Refusal(
+        status: .badRequest, code: "upgrade_not_allowed",
+        message: "this route does not accept WebSocket or other upgrades", outcome: .deny,
+        reason: "upgrade not allowed on this route")
 
     /// An upgrade the gateway admitted but could not carry out on this connection.
-    static let upgradeFailed = Refusal(status: .internalServerError, code: "upgrade_failed",
-                                       message: "the WebSocket upgrade could not be prepared", outcome: .error,
-                                       reason: "upgrade could not be prepared")
+    static let upgradeFailed = Refusal(
+        status: .internalServerError, code: "upgrade_failed",
+        message: "the WebSocket upgrade could not be prepared", outcome: .error,
+        reason: "upgrade could not be prepared")
 
     /// No credentials where they are needed: the sign-in page's URL, returning to this request.
-    private static func signIn(_ canonical: CanonicalRequest, message: String = "log in or present a bearer token",
-                               reason: String?) -> Refusal {
+    private static func signIn(
+        _ canonical: CanonicalRequest, message: String = "log in or present a bearer token",
+        reason: String?
+    ) -> Refusal {
         var next = canonical.path
         if let query = canonical.query { next += "?" + query }
         let url = BrowserLogin.prefix + "login?next=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")

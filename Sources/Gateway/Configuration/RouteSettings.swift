@@ -35,10 +35,12 @@ public struct RouteSettings: Sendable {
     /// TLS towards an `https://` upstream; nil: system trust store, no client certificate.
     public var upstreamTLS: UpstreamTLS?
 
-    public init(id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,
-                authMethods: Set<AuthMethod> = Set(AuthMethod.allCases), requiresClientCertificate: Bool = false,
-                timeout: Duration = .seconds(30), allowsWebSocket: Bool = false, labels: [String: String] = [:],
-                maxBodyBytes: Int = 10 << 20) {
+    public init(
+        id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,
+        authMethods: Set<AuthMethod> = Set(AuthMethod.allCases), requiresClientCertificate: Bool = false,
+        timeout: Duration = .seconds(30), allowsWebSocket: Bool = false, labels: [String: String] = [:],
+        maxBodyBytes: Int = 10 << 20
+    ) {
         self.id = id
         self.hosts = hosts
         self.pathPrefix = pathPrefix

@@ -76,8 +76,10 @@ public final class UpstreamClient: Sendable {
 
     /// A pooled connection to `endpoint` when one is idle (and `fresh` is false), otherwise a
     /// new one on `eventLoop`. `reused` says which, for the retry rule.
-    func connection(to endpoint: UpstreamEndpoint, tls: NIOSSLContext?, on eventLoop: any EventLoop, deadline: NIODeadline,
-                    fresh: Bool) async throws(UpstreamFailure) -> (connection: UpstreamConnection, reused: Bool) {
+    func connection(
+        to endpoint: UpstreamEndpoint, tls: NIOSSLContext?, on eventLoop: any EventLoop, deadline: NIODeadline,
+        fresh: Bool
+    ) async throws(UpstreamFailure) -> (connection: UpstreamConnection, reused: Bool) {
         let key = PoolKey(host: endpoint.host, port: endpoint.port, tls: endpoint.secure ? (tls ?? defaultTLS) : nil)
         switch reserve(key, fresh: fresh) {
         case let .pooled(connection): return (connection, true)
@@ -116,14 +118,16 @@ public final class UpstreamClient: Sendable {
             throw .unreachable("connect: \(error)")
         }
         do {
-            return (try await channel.eventLoop.submit { [self] in
-                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
-                let connection = UpstreamConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
-                // A cycle (handler, closure, connection) that `close()` breaks; the pool holds idle ones.
-                handler.onIdle = { [weak self] in self?.putIdle(connection, key: key) }
-                channel.closeFuture.whenComplete { [weak self] _ in self?.remove(connection, key: key) }
-                return connection
-            }.get(), false)
+            return (
+                try await channel.eventLoop.submit { [self] in
+                    let handler = try channel.pipeline.syncOperations.handler(type: UpstreamExchangeHandler.self)
+                    let connection = UpstreamConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                    // A cycle (handler, closure, connection) that `close()` breaks; the pool holds idle ones.
+                    handler.onIdle = { [weak self] in self?.putIdle(connection, key: key) }
+                    channel.closeFuture.whenComplete { [weak self] _ in self?.remove(connection, key: key) }
+                    return connection
+                }.get(), false
+            )
         } catch {
             // Its close handler was not registered yet: the slot is given back here.
             channel.close(promise: nil)

@@ -15,8 +15,11 @@ final class UpstreamConnection: Sendable {
     /// head is written (or fails with `ExchangeFailure.stale`: the body must not be read before
     /// it is known where it goes); `response` with the response head, or fails when `deadline`
     /// passes first.
-    func start(_ head: HTTPRequestHead, hasBody: Bool, deadline: NIODeadline)
-        -> (sent: EventLoopFuture<Void>, response: EventLoopFuture<ResponseStart>) {
+    func start(
+        _ head: HTTPRequestHead, hasBody: Bool, deadline: NIODeadline
+    )
+        -> (sent: EventLoopFuture<Void>, response: EventLoopFuture<ResponseStart>)
+    {
         let sent = channel.eventLoop.makePromise(of: Void.self)
         let response = channel.eventLoop.makePromise(of: ResponseStart.self)
         let handler = self.handler

@@ -16,7 +16,8 @@ public struct UpstreamEndpoint: Sendable, Hashable {
     /// nil for anything but an `http://` or `https://` URL with a host.
     public init?(_ url: URL) {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              var host = url.host(percentEncoded: false), !host.isEmpty else { return nil }
+            var host = url.host(percentEncoded: false), !host.isEmpty
+        else { return nil }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         secure = scheme == "https"
         self.host = host

@@ -54,8 +54,10 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.fireChannelActive()
     }
 
-    func begin(_ head: HTTPRequestHead, hasBody: Bool, deadline: NIODeadline, sent: EventLoopPromise<Void>,
-               response promise: EventLoopPromise<ResponseStart>) {
+    func begin(
+        _ head: HTTPRequestHead, hasBody: Bool, deadline: NIODeadline, sent: EventLoopPromise<Void>,
+        response promise: EventLoopPromise<ResponseStart>
+    ) {
         guard case .idle = state, let context, context.channel.isActive else {
             sent.fail(ExchangeFailure.stale)
             promise.fail(ExchangeFailure.stale)

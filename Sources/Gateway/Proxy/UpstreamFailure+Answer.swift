@@ -7,10 +7,12 @@ extension UpstreamFailure {
     func response(requestID: String) -> Response {
         switch self {
         case .saturated:
-            GatewayAnswers.json(.serviceUnavailable, ["error": "upstream_busy", "message": "the upstream service has too many requests in progress"],
-                                requestID: requestID, headers: [.retryAfter: "1"])
+            GatewayAnswers.json(
+                .serviceUnavailable, ["error": "upstream_busy", "message": "the upstream service has too many requests in progress"],
+                requestID: requestID, headers: [.retryAfter: "1"])
         case .timedOut:
-            GatewayAnswers.json(.gatewayTimeout, ["error": "upstream_timeout", "message": "the upstream service did not answer"], requestID: requestID)
+            GatewayAnswers.json(
+                .gatewayTimeout, ["error": "upstream_timeout", "message": "the upstream service did not answer"], requestID: requestID)
         case .unreachable:
             GatewayAnswers.json(.badGateway, ["error": "bad_gateway", "message": "the upstream service did not answer"], requestID: requestID)
         }

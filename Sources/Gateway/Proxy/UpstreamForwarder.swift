@@ -1,5 +1,5 @@
-import HTTPSyntax
 import Foundation
+import HTTPSyntax
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -20,8 +20,10 @@ public struct UpstreamForwarder: Sendable {
     /// before any response arrived (only without a body, so nothing is lost either).
     private static let replayableMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .trace]
 
-    func forward(_ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
-                 eventLoop: any EventLoop, toHTTP2Client: Bool) async throws(UpstreamFailure) -> Response {
+    func forward(
+        _ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
+        eventLoop: any EventLoop, toHTTP2Client: Bool
+    ) async throws(UpstreamFailure) -> Response {
         guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
         let framing = Self.upstreamFraming(canonical, fromHTTP2Client: toHTTP2Client)
         let head = Self.requestHead(canonical, framing: framing, endpoint: endpoint, headers: headers)
@@ -32,8 +34,9 @@ public struct UpstreamForwarder: Sendable {
         while true {
             let (connection, reused) = try await client.connection(to: endpoint, tls: tls, on: eventLoop, deadline: deadline, fresh: fresh)
             do throws(ExchangeFailure) {
-                return try await exchange(request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
-                                          toHTTP2Client: toHTTP2Client)
+                return try await exchange(
+                    request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
+                    toHTTP2Client: toHTTP2Client)
             } catch {
                 switch error {
                 case .stale:
@@ -59,18 +62,21 @@ public struct UpstreamForwarder: Sendable {
         return canonical.bodyFraming
     }
 
-    private func exchange(_ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
-                          route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool) async throws(ExchangeFailure) -> Response {
+    private func exchange(
+        _ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
+        route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool
+    ) async throws(ExchangeFailure) -> Response {
         let started = connection.start(head, hasBody: framing != .unframed, deadline: deadline)
         if framing != .unframed {
             do { try await started.sent.get() } catch { throw .stale }
         }
         // Sent alongside the wait for the response, which may start before the body ends.
-        let upload: Task<Void, Never>? = switch framing {
-        case .unframed: nil
-        case .contentLength: Task { await connection.upload(request.body) }
-        case .chunked: Task { await connection.upload(SizeLimitedBody(base: request.body, limit: route.maxBodyBytes)) }
-        }
+        let upload: Task<Void, Never>? =
+            switch framing {
+            case .unframed: nil
+            case .contentLength: Task { await connection.upload(request.body) }
+            case .chunked: Task { await connection.upload(SizeLimitedBody(base: request.body, limit: route.maxBodyBytes)) }
+            }
         let start: ResponseStart
         do {
             start = try await started.response.get()
@@ -92,13 +98,18 @@ public struct UpstreamForwarder: Sendable {
             // The response is over: a request body still being sent is no longer wanted.
             upload?.cancel()
             await upload?.value
-            return Response(status: status, headers: headers, body: Self.completeBody(start.body, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
-                                                                                     framed: headers[.contentLength] != nil))
+            return Response(
+                status: status, headers: headers,
+                body: Self.completeBody(
+                    start.body, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
+                    framed: headers[.contentLength] != nil))
         }
         let stream = StreamedResponse(connection: connection, upload: upload)
-        return Response(status: status, headers: headers, body: ResponseBody { writer in
-            try await stream.relay(to: &writer)
-        })
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody { writer in
+                try await stream.relay(to: &writer)
+            })
     }
 
     /// A body that arrived whole with its head. Without a `Content-Length` from the upstream
@@ -109,8 +120,10 @@ public struct UpstreamForwarder: Sendable {
     /// that is draining at shutdown, Hummingbird 2.28 closes the connection as the batch closes
     /// the last stream, before it is flushed, and the client loses the response
     /// (`shutdownDrainsRequestsInFlight`).
-    static func completeBody(_ parts: [ByteBuffer], status: HTTPResponse.Status, method: HTTPMethod, toHTTP2Client: Bool,
-                             framed: Bool) -> ResponseBody {
+    static func completeBody(
+        _ parts: [ByteBuffer], status: HTTPResponse.Status, method: HTTPMethod, toHTTP2Client: Bool,
+        framed: Bool
+    ) -> ResponseBody {
         let lengthless = !framed && (method == .HEAD || status.kind == .informational || status == .noContent || status == .notModified)
         if !toHTTP2Client, !lengthless, parts.count <= 1 {
             return parts.first.map(ResponseBody.init(byteBuffer:)) ?? ResponseBody()
@@ -136,8 +149,9 @@ public struct UpstreamForwarder: Sendable {
         case .unframed:
             if canonical.method == .post || canonical.method == .put || canonical.method == .patch { nio.add(name: "Content-Length", value: "0") }
         }
-        return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: canonical.method.rawValue),
-                               uri: endpoint.basePath + canonical.forwardedTarget, headers: nio)
+        return HTTPRequestHead(
+            version: .http1_1, method: HTTPMethod(rawValue: canonical.method.rawValue),
+            uri: endpoint.basePath + canonical.forwardedTarget, headers: nio)
     }
 
     /// The upstream base URL with the canonical target appended under its path.

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
-import HummingbirdWebSocket
-import HummingbirdWSClient
 import Hummingbird
+import HummingbirdWSClient
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -39,8 +39,9 @@ struct WebSocketProxy: Sendable {
                 // guard cannot read: it leaves before the answer is written.
                 guard await responder.finish(&record, status: 101, started: started) else {
                     // Unrecorded, and the overflow policy forbids serving it.
-                    await Self.answer(Refusal.auditUnavailable(retryAfterSeconds: 1).response(fields: head.headerFields, requestID: record.requestID),
-                                      requestID: record.requestID, on: channel)
+                    await Self.answer(
+                        Refusal.auditUnavailable(retryAfterSeconds: 1).response(fields: head.headerFields, requestID: record.requestID),
+                        requestID: record.requestID, on: channel)
                     return .dontUpgrade
                 }
                 do {
@@ -66,12 +67,15 @@ struct WebSocketProxy: Sendable {
         responder.metrics.recordWebSocketUpgrade(route: admitted.route.id)
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
         let headers = Self.upstreamHandshakeHeaders(admitted.headers)
-        let maxMessageBytes = self.maxMessageBytes, logger = self.logger
+        let maxMessageBytes = self.maxMessageBytes
+        let logger = self.logger
         let tls = admitted.route.upstreamTLS?.configuration
         return .upgrade([GatewayHeaders.requestID: requestID]) { clientInbound, clientOutbound, _ in
             do {
-                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: maxMessageBytes, additionalHeaders: headers),
-                                                  tlsConfiguration: tls, logger: logger) { upstreamInbound, upstreamOutbound, _ in
+                try await WebSocketClient.connect(
+                    url: url, configuration: .init(maxFrameSize: maxMessageBytes, additionalHeaders: headers),
+                    tlsConfiguration: tls, logger: logger
+                ) { upstreamInbound, upstreamOutbound, _ in
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for try await message in clientInbound.messages(maxSize: maxMessageBytes) {
@@ -131,8 +135,10 @@ struct WebSocketProxy: Sendable {
     /// (HTTP/1.1 `Host` never appears here: the request's authority is not a header field).
     static func upstreamHandshakeHeaders(_ fields: HTTPFields) -> HTTPFields {
         var headers = fields
-        for name in [HTTPField.Name.upgrade, .connection, .secWebSocketKey, .secWebSocketVersion, .secWebSocketExtensions,
-                     .secWebSocketProtocol, .contentLength] {
+        for name in [
+            HTTPField.Name.upgrade, .connection, .secWebSocketKey, .secWebSocketVersion, .secWebSocketExtensions,
+            .secWebSocketProtocol, .contentLength,
+        ] {
             headers[name] = nil
         }
         return headers

@@ -1,4 +1,5 @@
 import HTTPSyntax
+
 /// The host part of a route: an exact host (`app.corp.com`) or a wildcard (`*.corp.com`).
 ///
 /// A wildcard stands for exactly one label: `*.corp.com` matches `app.corp.com` but neither

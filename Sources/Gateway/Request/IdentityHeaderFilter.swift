@@ -197,7 +197,9 @@ public struct IdentityHeaderFilter: Sendable {
             let nameEnd = nameAndSpaces.lastIndex { !isWhitespace($0) }.map { $0 + 1 } ?? nameAndSpaces.startIndex
             let name = nameAndSpaces[..<nameEnd]
             // The named cookie and its companions (`__Host-portcullis-csrf`) are all the gateway's own.
-            if name.elementsEqual(cookieName.utf8) || (name.starts(with: cookieName.utf8) && name.dropFirst(cookieName.utf8.count).first == ASCII.hyphen) {
+            if name.elementsEqual(cookieName.utf8)
+                || (name.starts(with: cookieName.utf8) && name.dropFirst(cookieName.utf8.count).first == ASCII.hyphen)
+            {
                 removedAny = true
             } else {
                 kept.append(pair)

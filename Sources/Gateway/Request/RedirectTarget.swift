@@ -1,4 +1,5 @@
 import HTTPSyntax
+
 /// Validates the `next` target of the login flow: it must be a path on the same host, so the
 /// login page can never be used as an open redirect (oauth2-proxy CVE-2020-5233,
 /// CVE-2020-11053, CVE-2021-21291 and their relatives).
@@ -21,8 +22,8 @@ public enum RedirectTarget {
     public static func validate(_ raw: String) -> String? {
         let bytes = Array(raw.utf8)
         guard bytes.count <= maximumLength, bytes.allSatisfy(ASCII.isVisible),
-              let decoded = decodedOnce(bytes),
-              isLocalPath(bytes), isLocalPath(decoded)
+            let decoded = decodedOnce(bytes),
+            isLocalPath(bytes), isLocalPath(decoded)
         else { return nil }
         return raw
     }

@@ -1,4 +1,5 @@
 import HTTPSyntax
+
 /// One configured route: which hosts and which path prefix it serves, and what the gateway
 /// needs to serve it (`Payload`: upstreams, auth requirements, timeouts, ...).
 public struct Route<Payload: Sendable>: Sendable {
@@ -109,7 +110,7 @@ public struct RouteTable<Payload: Sendable>: Sendable {
             return route
         }
         guard let dot = host.utf8.firstIndex(of: ASCII.dot), dot != host.startIndex,
-              let entries = wildcardParents[host[host.utf8.index(after: dot)...]]
+            let entries = wildcardParents[host[host.utf8.index(after: dot)...]]
         else { return nil }
         return longestPrefixMatch(entries, path: path)
     }

@@ -75,7 +75,8 @@ final class BodyWatch: Sendable {
     private func check() {
         let violation: BodyPaceViolation? = state.withLock { state in
             guard !state.stopped, state.violation == nil,
-                  let violation = pace.violation(received: state.received, elapsed: ContinuousClock.now - started) else { return nil }
+                let violation = pace.violation(received: state.received, elapsed: ContinuousClock.now - started)
+            else { return nil }
             state.violation = violation
             return violation
         }

@@ -1,5 +1,5 @@
-import HTTPSyntax
 import Foundation
+import HTTPSyntax
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -36,11 +36,12 @@ public struct BrowserLogin: Sendable {
             return form(.ok, csrf: Authenticator.cookie(named: Self.csrfCookie, in: request.headers), next: next, message: nil)
         case (.post, "login"), (.post, "mfa"), (.post, "logout"):
             guard let fields = await Self.formFields(request), sameOrigin(request.headers, host: canonical.host),
-                  let expected = Authenticator.cookie(named: Self.csrfCookie, in: request.headers),
-                  let presented = fields["csrf"], Self.constantTimeEqual(expected, presented)
+                let expected = Authenticator.cookie(named: Self.csrfCookie, in: request.headers),
+                let presented = fields["csrf"], Self.constantTimeEqual(expected, presented)
             else {
-                return form(.forbidden, csrf: Authenticator.cookie(named: Self.csrfCookie, in: request.headers), next: "/",
-                            message: "The form expired or did not come from this site. Please try again.")
+                return form(
+                    .forbidden, csrf: Authenticator.cookie(named: Self.csrfCookie, in: request.headers), next: "/",
+                    message: "The form expired or did not come from this site. Please try again.")
             }
             let next = fields["next"].flatMap(RedirectTarget.validate) ?? "/"
             let client = SignInClient(address: clientAddress, userAgent: request.headers[.userAgent] ?? "")
@@ -69,8 +70,9 @@ public struct BrowserLogin: Sendable {
 
     private func secondFactor(_ fields: [String: String], next: String, csrf: String, client: SignInClient) async -> Response {
         do {
-            return signedIn(try await identity.completeSignIn(challenge: fields["challenge"] ?? "", code: fields["code"] ?? "", client: client),
-                            next: next)
+            return signedIn(
+                try await identity.completeSignIn(challenge: fields["challenge"] ?? "", code: fields["code"] ?? "", client: client),
+                next: next)
         } catch {
             return form(.unauthorized, csrf: csrf, next: next, message: "That code was not accepted. Please sign in again.")
         }
@@ -78,7 +80,8 @@ public struct BrowserLogin: Sendable {
 
     private func logout(_ fields: HTTPFields, csrf: String) async -> Response {
         if let cookie = Authenticator.cookie(named: IdentityHeaderFilter.sessionCookieName, in: fields),
-           let claims = try? sessions.open(cookie, now: Date()), let id = claims.sessionID {
+            let claims = try? sessions.open(cookie, now: Date()), let id = claims.sessionID
+        {
             await identity.endSession(id: id)
         }
         var headers: HTTPFields = [.location: Self.prefix + "login", .cacheControl: "no-store"]
@@ -91,16 +94,21 @@ public struct BrowserLogin: Sendable {
     private func signedIn(_ session: SignedInSession, next: String) -> Response {
         let now = Date()
         let expires = min(now + settings.sessionIdleTimeout, session.expiresAt)
-        let claims = Claims(issuer: settings.assertionIssuer, subject: session.login, audience: [settings.assertionIssuer], issuedAt: now,
-                            expiresAt: expires, tokenID: Claims.newTokenID(), subjectKind: .user, roles: session.roles,
-                            groups: session.groups, sessionID: session.sessionID,
-                            authMethods: session.authMethods, mfaTime: session.mfaAt, sessionExpiresAt: session.expiresAt)
+        let claims = Claims(
+            issuer: settings.assertionIssuer, subject: session.login, audience: [settings.assertionIssuer], issuedAt: now,
+            expiresAt: expires, tokenID: Claims.newTokenID(), subjectKind: .user, roles: session.roles,
+            groups: session.groups, sessionID: session.sessionID,
+            authMethods: session.authMethods, mfaTime: session.mfaAt, sessionExpiresAt: session.expiresAt)
         guard let sealed = try? sessions.seal(claims) else {
             return form(.serviceUnavailable, csrf: nil, next: next, message: "Signing in is unavailable right now.")
         }
         var headers: HTTPFields = [.location: next, .cacheControl: "no-store"]
-        headers.append(HTTPField(name: .setCookie, value: Self.cookie(IdentityHeaderFilter.sessionCookieName, sealed,
-                                                                      maxAge: Int(expires.timeIntervalSince(now)), sameSite: "Lax")))
+        headers.append(
+            HTTPField(
+                name: .setCookie,
+                value: Self.cookie(
+                    IdentityHeaderFilter.sessionCookieName, sealed,
+                    maxAge: Int(expires.timeIntervalSince(now)), sameSite: "Lax")))
         return Response(status: .seeOther, headers: headers)
     }
 
@@ -172,9 +180,10 @@ public struct BrowserLogin: Sendable {
 
     private static func formFields(_ request: Request) async -> [String: String]? {
         guard let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded"),
-              let buffer = try? await request.body.collect(upTo: maxFormBytes),
-              let text = String(validating: buffer.readableBytesView, as: UTF8.self),
-              case let .success(fields) = FormURLEncoded.parse(text) else { return nil }
+            let buffer = try? await request.body.collect(upTo: maxFormBytes),
+            let text = String(validating: buffer.readableBytesView, as: UTF8.self),
+            case let .success(fields) = FormURLEncoded.parse(text)
+        else { return nil }
         return fields
     }
 
@@ -185,7 +194,8 @@ public struct BrowserLogin: Sendable {
 
     /// Compares CSRF tokens without revealing where they differ (also used by the admin console).
     public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let left = Array(a.utf8), right = Array(b.utf8)
+        let left = Array(a.utf8)
+        let right = Array(b.utf8)
         guard left.count == right.count else { return false }
         return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }

@@ -39,8 +39,9 @@ public struct EmbeddedMount: Sendable {
         precondition(prefix.hasPrefix("/") && prefix.hasSuffix("/"), "a mount prefix starts and ends with /")
         self.prefix = prefix
         // Never forwarded: the upstream is a placeholder no request reaches.
-        self.route = RouteSettings(id: routeID, hosts: [], pathPrefix: prefix, upstream: URL(string: "embedded:\(routeID)")!,
-                                   labels: labels, maxBodyBytes: maxBodyBytes)
+        self.route = RouteSettings(
+            id: routeID, hosts: [], pathPrefix: prefix, upstream: URL(string: "embedded:\(routeID)")!,
+            labels: labels, maxBodyBytes: maxBodyBytes)
         self.application = application
     }
 

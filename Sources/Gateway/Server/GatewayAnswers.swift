@@ -26,10 +26,12 @@ enum GatewayAnswers {
             <h1>\(escape(title))</h1><p>\(escape(message))</p>
             <p style="color:#666">Request id: <code>\(escape(requestID))</code></p></body></html>
             """
-        return Response(status: status, headers: [
-            .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", GatewayHeaders.requestID: requestID,
-            .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'", .xContentTypeOptions: "nosniff",
-        ], body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", GatewayHeaders.requestID: requestID,
+                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'", .xContentTypeOptions: "nosniff",
+            ], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     static func escape(_ text: String) -> String {

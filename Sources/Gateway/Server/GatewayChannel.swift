@@ -41,7 +41,9 @@ struct GatewayChannel: ServerChildChannel {
         do {
             try channel.pipeline.syncOperations.addHandler(
                 NIOSSLServerHandler(context: sslContext, customVerificationCallback: verification, configuration: .init()))
-            let http1 = self.http1, http2 = self.http2, connections = self.connections
+            let http1 = self.http1
+            let http2 = self.http2
+            let connections = self.connections
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<Negotiated> { result in
                 // The handshake is complete: its facts are read once, before any request.
                 connections.register(channel, http2: result == .negotiated("h2"))
@@ -52,8 +54,9 @@ struct GatewayChannel: ServerChildChannel {
                     let idleTimeout = Self.timeAmount(limits.idleTimeout)
                     return http1.setup(channel: channel, logger: logger).flatMapThrowing { connection in
                         let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-                        try channel.pipeline.syncOperations.addHandler(HTTP1HeadGuard(timeout: idleTimeout), name: HTTP1HeadGuard.name,
-                                                                       position: .after(decoder))
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTP1HeadGuard(timeout: idleTimeout), name: HTTP1HeadGuard.name,
+                            position: .after(decoder))
                         return .http1_1(connection)
                     }
                 case .negotiated:

@@ -34,8 +34,9 @@ struct TLSFacts: Sendable {
     /// Reads the facts from `channel`'s TLS handler; on its event loop, after the handshake.
     static func read(fromHandshakenChannel channel: any Channel, http2: Bool) -> TLSFacts {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self) else { return .unknown }
-        return TLSFacts(certificate: handler.peerCertificate.flatMap { try? ClientCertificate(der: $0.toDERBytes()) },
-                        version: handler.tlsVersion.map(Self.name) ?? "none", http2: http2)
+        return TLSFacts(
+            certificate: handler.peerCertificate.flatMap { try? ClientCertificate(der: $0.toDERBytes()) },
+            version: handler.tlsVersion.map(Self.name) ?? "none", http2: http2)
     }
 
     private static func name(_ version: TLSVersion) -> String {
@@ -67,7 +68,8 @@ public final class ConnectionFacts: Sendable {
     /// The facts of the connection `channel` belongs to: itself for HTTP/1.1, its parent for an
     /// HTTP/2 stream.
     func facts(for channel: any Channel) -> TLSFacts {
-        let own = ObjectIdentifier(channel), parent = channel.parent.map(ObjectIdentifier.init)
+        let own = ObjectIdentifier(channel)
+        let parent = channel.parent.map(ObjectIdentifier.init)
         return byConnection.withLock { facts in facts[own] ?? parent.flatMap { facts[$0] } } ?? .unknown
     }
 }

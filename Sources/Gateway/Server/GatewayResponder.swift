@@ -1,6 +1,6 @@
-import HTTPSyntax
 import Audit
 import Foundation
+import HTTPSyntax
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -29,10 +29,12 @@ public struct GatewayResponder: Sendable {
     let connections: ConnectionFacts
     let logger: Logger
 
-    public init(settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, directory: any CredentialDirectory,
-                access: AccessControl, forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner,
-                recorder: any AuditRecorder, browserLogin: BrowserLogin?, embedded: EmbeddedMount? = nil,
-                metrics: GatewayMetrics = GatewayMetrics(), connections: ConnectionFacts = ConnectionFacts(), logger: Logger) {
+    public init(
+        settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, directory: any CredentialDirectory,
+        access: AccessControl, forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner,
+        recorder: any AuditRecorder, browserLogin: BrowserLogin?, embedded: EmbeddedMount? = nil,
+        metrics: GatewayMetrics = GatewayMetrics(), connections: ConnectionFacts = ConnectionFacts(), logger: Logger
+    ) {
         self.settings = settings
         self.routes = routes
         self.authenticator = authenticator
@@ -70,11 +72,13 @@ public struct GatewayResponder: Sendable {
             case let .forward(admitted):
                 watchBody(admitted.canonical, admitted.route.bodyPace)
                 if let application = admitted.application {
-                    let caller = EmbeddedCaller(principal: admitted.principal, requestID: record.requestID, policies: record.policies,
-                                                policyVersion: record.policyVersion, clientAddress: context.clientAddress,
-                                                host: admitted.canonical.host, path: admitted.canonical.path)
-                    response = Self.stamped(await application.respond(to: request, caller: caller), requestID: record.requestID,
-                                            principal: admitted.principal)
+                    let caller = EmbeddedCaller(
+                        principal: admitted.principal, requestID: record.requestID, policies: record.policies,
+                        policyVersion: record.policyVersion, clientAddress: context.clientAddress,
+                        host: admitted.canonical.host, path: admitted.canonical.path)
+                    response = Self.stamped(
+                        await application.respond(to: request, caller: caller), requestID: record.requestID,
+                        principal: admitted.principal)
                 } else {
                     response = try await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
                 }
@@ -107,12 +111,15 @@ public struct GatewayResponder: Sendable {
     /// says how the client connection speaks. Upgrades the route allows were taken over by the
     /// WebSocket channel before reaching here; any other (an HTTP/1.1 `Upgrade` on a later
     /// request of a connection) is refused.
-    private func forward(_ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, http2: Bool,
-                         record: inout AccessRecord) async throws(Refusal) -> Response {
+    private func forward(
+        _ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, http2: Bool,
+        record: inout AccessRecord
+    ) async throws(Refusal) -> Response {
         guard request.headers[.upgrade] == nil else { throw .upgradeNotAllowed }
         do {
-            let response = try await forwarder.forward(request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
-                                                       eventLoop: eventLoop, toHTTP2Client: http2)
+            let response = try await forwarder.forward(
+                request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
+                eventLoop: eventLoop, toHTTP2Client: http2)
             return Self.stamped(response, requestID: record.requestID, principal: admitted.principal)
         } catch {
             // Admitted and forwarded: the outcome stays `allow`, the record says why no answer came.
@@ -127,8 +134,11 @@ public struct GatewayResponder: Sendable {
         var response = response
         response.headers[GatewayHeaders.requestID] = requestID
         if let renewed = principal.renewedSessionCookie {
-            response.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.cookie(
-                IdentityHeaderFilter.sessionCookieName, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
+            response.headers.append(
+                HTTPField(
+                    name: .setCookie,
+                    value: BrowserLogin.cookie(
+                        IdentityHeaderFilter.sessionCookieName, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
         }
         return response
     }
@@ -136,8 +146,10 @@ public struct GatewayResponder: Sendable {
     /// 128 random bits, hex: unguessable, so ids in URLs and logs reveal nothing.
     static func newRequestID() -> String {
         var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64, low = generator.next() as UInt64
-        let hex = String(high, radix: 16), tail = String(low, radix: 16)
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        let hex = String(high, radix: 16)
+        let tail = String(low, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex + String(repeating: "0", count: 16 - tail.count) + tail
     }
 }

@@ -1,5 +1,5 @@
-import HTTPSyntax
 import Foundation
+import HTTPSyntax
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -45,10 +45,12 @@ public enum HTTPSRedirectListener {
             guard routes.match(canonical) != nil else {
                 return GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no route for this host and path"], requestID: requestID)
             }
-            return Response(status: .permanentRedirect, headers: [
-                .location: location(canonical, httpsPort: httpsPort), .cacheControl: "no-store", GatewayHeaders.requestID: requestID,
-                .connection: "close",
-            ])
+            return Response(
+                status: .permanentRedirect,
+                headers: [
+                    .location: location(canonical, httpsPort: httpsPort), .cacheControl: "no-store", GatewayHeaders.requestID: requestID,
+                    .connection: "close",
+                ])
         }
 
         /// `https://<canonical host>[:port]<canonical target>`; the port only when not 443.

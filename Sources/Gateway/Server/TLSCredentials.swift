@@ -106,8 +106,11 @@ public final class ClientTrust: Sendable {
         return .failed
     }
 
-    private static func load(_ file: String, trustDomain: String, revoked: RevokedSerials) throws(TLSMaterialError)
-        -> (ClientChainVerifier, [NIOSSLCertificate]) {
+    private static func load(
+        _ file: String, trustDomain: String, revoked: RevokedSerials
+    ) throws(TLSMaterialError)
+        -> (ClientChainVerifier, [NIOSSLCertificate])
+    {
         do {
             let authorities = try NIOSSLCertificate.fromPEMFile(file)
             let certificates = try authorities.map { try Certificate(derEncoded: $0.toDERBytes()) }

@@ -37,8 +37,10 @@ public final class RevocationFeed: Service, Sendable {
             case .token: tokens[revocation.value] = max(tokens[revocation.value] ?? .distantPast, revocation.expiresAt)
             case .subject:
                 let previous = subjects[revocation.value]
-                subjects[revocation.value] = (max(previous?.revokedAt ?? .distantPast, revocation.revokedAt),
-                                              max(previous?.expiresAt ?? .distantPast, revocation.expiresAt))
+                subjects[revocation.value] = (
+                    max(previous?.revokedAt ?? .distantPast, revocation.revokedAt),
+                    max(previous?.expiresAt ?? .distantPast, revocation.expiresAt)
+                )
             case .certificate:
                 certificates[revocation.value] = max(certificates[revocation.value] ?? .distantPast, revocation.expiresAt)
             }
@@ -82,11 +84,14 @@ public final class RevocationFeed: Service, Sendable {
     /// `Database.openDedicatedConnection`); once the feed fails to prove it is live within
     /// `liveness.timeout` the snapshot is no longer `synchronized`; `onKeysChanged` runs when
     /// another replica rotated the signing keys.
-    public init(store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
-                liveness: FeedLiveness = FeedLiveness(), logger: Logger, onKeysChanged: @escaping @Sendable () async -> Void = {}) {
+    public init(
+        store: IdentityStore, openConnection: @escaping @Sendable () async throws -> PostgresConnection,
+        liveness: FeedLiveness = FeedLiveness(), logger: Logger, onKeysChanged: @escaping @Sendable () async -> Void = {}
+    ) {
         self.store = store
-        self.subscription = ChannelSubscription(channel: IdentityChange.channel, name: "revocation feed", openConnection: openConnection,
-                                                liveness: liveness, logger: logger)
+        self.subscription = ChannelSubscription(
+            channel: IdentityChange.channel, name: "revocation feed", openConnection: openConnection,
+            liveness: liveness, logger: logger)
         self.logger = logger
         self.onKeysChanged = onKeysChanged
     }

@@ -2,8 +2,8 @@ import AccessModel
 import Audit
 import Cedar
 import Foundation
-import HTTPTypes
 import HTTPSyntax
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import PolicyStore
@@ -46,8 +46,10 @@ struct AdminAPI: Sendable {
         for membership in [Membership.role, .group] {
             for granted in [true, false] {
                 route(group, granted ? .put : .delete, "users/:login/\(membership.rawValue)s/:name") { _, context, actor in
-                    JSONResponse.make(.ok, try await operations(actor).setMembership(
-                        login: try Self.parameter(context, "login"), membership, name: try Self.parameter(context, "name"), granted: granted))
+                    JSONResponse.make(
+                        .ok,
+                        try await operations(actor).setMembership(
+                            login: try Self.parameter(context, "login"), membership, name: try Self.parameter(context, "name"), granted: granted))
                 }
             }
         }
@@ -60,17 +62,22 @@ struct AdminAPI: Sendable {
             let descriptionInput = body.string("description") ?? ""
             let description = body.check { () throws(IdentityError) in try Names.text(descriptionInput, field: "description") }
             let parents = body.strings("parents")
-            let checkedParents = parents.compactMap { parent in body.check { () throws(IdentityError) in try Names.identifier(parent, field: "parents") } }
+            let checkedParents = parents.compactMap { parent in
+                body.check { () throws(IdentityError) in try Names.identifier(parent, field: "parents") }
+            }
             try body.finish()
-            return JSONResponse.make(.created, try await operations(actor).createRole(name: name!, description: description!, parents: checkedParents))
+            return JSONResponse.make(
+                .created, try await operations(actor).createRole(name: name!, description: description!, parents: checkedParents))
         }
         route(group, .get, "roles/:name") { _, context, _ in
             JSONResponse.make(.ok, try await store.requireRole(try Self.parameter(context, "name")))
         }
         for granted in [true, false] {
             route(group, granted ? .put : .delete, "roles/:name/parents/:parent") { _, context, actor in
-                JSONResponse.make(.ok, try await operations(actor).setRoleParent(
-                    role: try Self.parameter(context, "name"), parent: try Self.parameter(context, "parent"), granted: granted))
+                JSONResponse.make(
+                    .ok,
+                    try await operations(actor).setRoleParent(
+                        role: try Self.parameter(context, "name"), parent: try Self.parameter(context, "parent"), granted: granted))
             }
         }
 
@@ -103,8 +110,10 @@ struct AdminAPI: Sendable {
         }
         for granted in [true, false] {
             route(group, granted ? .put : .delete, "services/:name/roles/:role") { _, context, actor in
-                JSONResponse.make(.ok, try await operations(actor).setServiceRole(
-                    name: try Self.parameter(context, "name"), role: try Self.parameter(context, "role"), granted: granted))
+                JSONResponse.make(
+                    .ok,
+                    try await operations(actor).setServiceRole(
+                        name: try Self.parameter(context, "name"), role: try Self.parameter(context, "role"), granted: granted))
             }
         }
         route(group, .get, "services/:name/secrets") { _, context, _ in
@@ -117,7 +126,10 @@ struct AdminAPI: Sendable {
             let revokeOthers = body.bool("revoke_others") ?? false
             try body.finish()
             let (secret, metadata) = try await operations(actor).newServiceSecret(service: name, lifetime: lifetime, revokeOthers: revokeOthers)
-            struct Created: Encodable { var secret: String; var metadata: ServiceSecret }
+            struct Created: Encodable {
+                var secret: String
+                var metadata: ServiceSecret
+            }
             return JSONResponse.make(.created, Created(secret: secret, metadata: metadata))
         }
         route(group, .delete, "services/:name/secrets/:id") { _, context, actor in
@@ -158,23 +170,33 @@ struct AdminAPI: Sendable {
         let password = body.string("password")
         if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
         let roles = body.strings("roles").compactMap { role in body.check { () throws(IdentityError) in try Names.identifier(role, field: "roles") } }
-        let groups = body.strings("groups").compactMap { group in body.check { () throws(IdentityError) in try Names.identifier(group, field: "groups") } }
+        let groups = body.strings("groups").compactMap { group in
+            body.check { () throws(IdentityError) in try Names.identifier(group, field: "groups") }
+        }
         try body.finish()
-        return JSONResponse.make(.created, try await operations(actor).createUser(login: login!, email: email!, displayName: name!,
-                                                                                   password: password, roles: roles, groups: groups))
+        return JSONResponse.make(
+            .created,
+            try await operations(actor).createUser(
+                login: login!, email: email!, displayName: name!,
+                password: password, roles: roles, groups: groups))
     }
 
     private func updateUser(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
         let login = try Self.parameter(context, "login")
         var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
         let email = body.string("email").flatMap { value in body.check { () throws(IdentityError) in try Names.email(value) } }
-        let name = body.string("display_name").flatMap { value in body.check { () throws(IdentityError) in try Names.text(value, field: "display_name") } }
+        let name = body.string("display_name").flatMap { value in
+            body.check { () throws(IdentityError) in try Names.text(value, field: "display_name") }
+        }
         let status = body.string("status").flatMap { value in body.check { () throws(IdentityError) in try Self.status(value) } }
         let password = body.string("password")
         if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
         try body.finish()
-        return JSONResponse.make(.ok, try await operations(actor).updateUser(login: login, email: email, displayName: name, status: status,
-                                                                              password: password))
+        return JSONResponse.make(
+            .ok,
+            try await operations(actor).updateUser(
+                login: login, email: email, displayName: name, status: status,
+                password: password))
     }
 
     private func createService(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
@@ -197,7 +219,9 @@ struct AdminAPI: Sendable {
         func text(_ name: String) -> String? { parameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
         func time(_ name: String) throws(IdentityError) -> Date? {
             guard let raw = text(name) else { return nil }
-            guard let date = ISO8601DateFormatter().date(from: raw) else { throw .invalid(name, "expected an RFC 3339 time such as 2026-11-24T08:00:00Z") }
+            guard let date = ISO8601DateFormatter().date(from: raw) else {
+                throw .invalid(name, "expected an RFC 3339 time such as 2026-11-24T08:00:00Z")
+            }
             return date
         }
         var limit = 100
@@ -210,8 +234,9 @@ struct AdminAPI: Sendable {
             guard let cursor = AuditQuery.Cursor(raw) else { throw IdentityError.invalid("after", "expected a cursor from X-Next-Cursor") }
             after = cursor
         }
-        let query = AuditQuery(principal: text("principal"), route: text("route"), outcome: text("decision"), requestID: text("request_id"),
-                               since: try time("since"), until: try time("until"), after: after, limit: limit)
+        let query = AuditQuery(
+            principal: text("principal"), route: text("route"), outcome: text("decision"), requestID: text("request_id"),
+            since: try time("since"), until: try time("until"), after: after, limit: limit)
         let records = try await AuditStore(client: store.client, logger: store.logger).search(query)
         let body = records.map { AuditExportFormat.jsonl.line($0) + "\n" }.joined()
         var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
@@ -223,8 +248,10 @@ struct AdminAPI: Sendable {
 
     // MARK: Authorization
 
-    func route(_ group: RouterGroup<IdentityRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
-                       _ body: @escaping @Sendable (Request, IdentityRequestContext, AdminActor) async throws -> Response) {
+    func route(
+        _ group: RouterGroup<IdentityRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
+        _ body: @escaping @Sendable (Request, IdentityRequestContext, AdminActor) async throws -> Response
+    ) {
         group.on(path, method: method) { request, context in
             await handle {
                 let actor = try await authorize(request, context)
@@ -259,13 +286,15 @@ struct AdminAPI: Sendable {
             host: request.head.authority ?? "", path: path, query: request.uri.query ?? "", clientAddress: clientAddress,
             tlsVersion: "none", authMethod: .token, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt, now: Date())
         let decision = policies.decide(access, hierarchy: hierarchy)
-        let actor = AdminActor(principal: principal.uid.description, authMethod: AuthMethod.token.rawValue, route: service.settings.adminRoute,
-                               policies: decision.policies, policyVersion: policies.version)
+        let actor = AdminActor(
+            principal: principal.uid.description, authMethod: AuthMethod.token.rawValue, route: service.settings.adminRoute,
+            policies: decision.policies, policyVersion: policies.version)
         guard decision.allowed else {
-            service.recorder.record(AuditEvent(
-                kind: .admin, principal: actor.principal, authMethod: actor.authMethod, action: "\(request.method.rawValue) \(path)",
-                route: service.settings.adminRoute, target: path, clientAddress: clientAddress,
-                outcome: "deny", policies: decision.policies, policyVersion: policies.version))
+            service.recorder.record(
+                AuditEvent(
+                    kind: .admin, principal: actor.principal, authMethod: actor.authMethod, action: "\(request.method.rawValue) \(path)",
+                    route: service.settings.adminRoute, target: path, clientAddress: clientAddress,
+                    outcome: "deny", policies: decision.policies, policyVersion: policies.version))
             throw .forbidden("policy denies \(principal.uid) \(request.method.rawValue) on the admin API")
         }
         return actor
@@ -274,8 +303,10 @@ struct AdminAPI: Sendable {
     /// The identity changes, made and recorded as `actor`.
     func operations(_ actor: AdminActor) -> AdminOperations { AdminOperations(service: service, actor: actor) }
 
-    func record(_ actor: AdminActor, _ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?,
-                outcome: String = "applied") {
+    func record(
+        _ actor: AdminActor, _ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?,
+        outcome: String = "applied"
+    ) {
         operations(actor).record(action, target: target, before: before, after: after, outcome: outcome)
     }
 

@@ -81,9 +81,10 @@ extension AdminAPI {
         var tests: [String: String]
 
         func bundle() throws(PolicyStoreError) -> PolicyBundle {
-            try PolicyBundle(policies: policies.map { PolicyBundle.File(name: $0.key, text: $0.value) },
-                             schema: PolicyBundle.File(name: schemaName, text: schema),
-                             tests: tests.map { PolicyBundle.File(name: $0.key, text: $0.value) })
+            try PolicyBundle(
+                policies: policies.map { PolicyBundle.File(name: $0.key, text: $0.value) },
+                schema: PolicyBundle.File(name: schemaName, text: schema),
+                tests: tests.map { PolicyBundle.File(name: $0.key, text: $0.value) })
         }
     }
 
@@ -135,8 +136,10 @@ extension AdminAPI {
     }
 
     /// Runs a push or rollback and answers 201 with the new version, or the refusal; both are audited.
-    private func policyChange(_ actor: AdminActor, _ action: String, target: String,
-                              _ change: () async throws -> PolicyVersion) async -> Response {
+    private func policyChange(
+        _ actor: AdminActor, _ action: String, target: String,
+        _ change: () async throws -> PolicyVersion
+    ) async -> Response {
         do {
             let version = try await change()
             record(actor, action, target: "PolicyVersion::\"\(version.number)\"", before: nil, after: version)
@@ -183,7 +186,9 @@ extension AdminAPI {
         let query = request.uri.queryParameters
         var limit = 50
         if let raw = query["limit"] {
-            guard let value = Int(String(raw)), (1...pageLimit).contains(value) else { throw .invalid("limit", "expected a number from 1 to \(pageLimit)") }
+            guard let value = Int(String(raw)), (1...pageLimit).contains(value) else {
+                throw .invalid("limit", "expected a number from 1 to \(pageLimit)")
+            }
             limit = value
         }
         var before: Int64?

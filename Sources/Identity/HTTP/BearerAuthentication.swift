@@ -12,12 +12,15 @@ extension IdentityService {
         let authenticated = try await authenticate(bearer: bearer)
         guard let thumbprint = authenticated.claims.certificateThumbprint else { return authenticated }
         let assertion = request.headers[WorkloadAPI.assertionHeader].flatMap {
-            try? GatewayAssertion($0, method: request.method.rawValue, path: request.uri.path, keys: keys.verificationKeys,
-                                  settings: settings.workload, now: Date())
+            try? GatewayAssertion(
+                $0, method: request.method.rawValue, path: request.uri.path, keys: keys.verificationKeys,
+                settings: settings.workload, now: Date())
         }
         guard let assertion, assertion.subject == authenticated.claims.subject,
-              assertion.certificate.map({ Base64URL.encode($0.bytes) }) == thumbprint else {
-            throw .unauthenticated("the token is bound to a client certificate: present it through the gateway over a connection with that certificate")
+            assertion.certificate.map({ Base64URL.encode($0.bytes) }) == thumbprint
+        else {
+            throw .unauthenticated(
+                "the token is bound to a client certificate: present it through the gateway over a connection with that certificate")
         }
         return authenticated
     }

@@ -19,8 +19,10 @@ public struct IdentityAPI: Sendable {
     /// `workload` is nil when no CA is configured; `/v1/certs/…` then answers 503 `not_configured`.
     /// `policyVersions` is the policy store behind `/v1/admin/policies`, and `workbench`
     /// previews policy sets there (check, explain, diff).
-    public init(service: IdentityService, policies: @escaping @Sendable () -> PolicySnapshot?, policyVersions: PolicyVersions,
-                workbench: any PolicyWorkbench, workload: WorkloadCertificates? = nil) {
+    public init(
+        service: IdentityService, policies: @escaping @Sendable () -> PolicySnapshot?, policyVersions: PolicyVersions,
+        workbench: any PolicyWorkbench, workload: WorkloadCertificates? = nil
+    ) {
         self.service = service
         self.admin = AdminAPI(service: service, policies: policies, policyVersions: policyVersions, workbench: workbench)
         self.workload = WorkloadAPI(workload: workload, settings: service.settings)
@@ -58,9 +60,11 @@ public struct IdentityAPI: Sendable {
     }
 
     private func sessionResponse(_ issued: IssuedSession) -> Response {
-        JSONResponse.make(.ok, SessionBody(
-            access_token: issued.accessToken, expires_in: Int(issued.accessTokenLifetime), refresh_token: issued.refreshToken,
-            session_id: issued.session.id.uuidString.lowercased(), session_expires_at: issued.session.expiresAt))
+        JSONResponse.make(
+            .ok,
+            SessionBody(
+                access_token: issued.accessToken, expires_in: Int(issued.accessTokenLifetime), refresh_token: issued.refreshToken,
+                session_id: issued.session.id.uuidString.lowercased(), session_expires_at: issued.session.expiresAt))
     }
 
     private func login(_ request: Request, _ context: IdentityRequestContext) async throws(IdentityError) -> Response {
@@ -69,15 +73,24 @@ public struct IdentityAPI: Sendable {
         let password = body.requiredString("password")
         let factor = Self.secondFactor(&body)
         try body.finish()
-        switch try await service.login(login: login, password: password, secondFactor: factor,
-                                       client: context.clientInfo(request, settings: service.settings)) {
+        switch try await service.login(
+            login: login, password: password, secondFactor: factor,
+            client: context.clientInfo(request, settings: service.settings))
+        {
         case let .authenticated(issued):
             return sessionResponse(issued)
         case let .secondFactorRequired(challenge, expiresIn):
-            struct Challenge: Encodable { var error = "mfa_required"; var message: String; var challenge: String; var expires_in: Int }
-            return JSONResponse.make(.unauthorized, Challenge(
-                message: "a second factor is required: POST /v1/login/mfa with this challenge and a code",
-                challenge: challenge, expires_in: Int(expiresIn)))
+            struct Challenge: Encodable {
+                var error = "mfa_required"
+                var message: String
+                var challenge: String
+                var expires_in: Int
+            }
+            return JSONResponse.make(
+                .unauthorized,
+                Challenge(
+                    message: "a second factor is required: POST /v1/login/mfa with this challenge and a code",
+                    challenge: challenge, expires_in: Int(expiresIn)))
         }
     }
 
@@ -87,8 +100,10 @@ public struct IdentityAPI: Sendable {
         let factor = Self.secondFactor(&body)
         try body.finish()
         guard let factor else { throw .invalid("totp", "give a 'totp' or a 'recovery_code'") }
-        return sessionResponse(try await service.completeLogin(challenge: challenge, factor,
-                                                                client: context.clientInfo(request, settings: service.settings)))
+        return sessionResponse(
+            try await service.completeLogin(
+                challenge: challenge, factor,
+                client: context.clientInfo(request, settings: service.settings)))
     }
 
     private static func secondFactor(_ body: inout JSONBody) -> SecondFactor? {
@@ -151,8 +166,9 @@ public struct IdentityAPI: Sendable {
                     return JSONResponse.oauthError("invalid_request", "use one client authentication method, not two")
                 }
                 guard let (id, secret) = basic ?? form["client_id"].flatMap({ id in form["client_secret"].map { (id, $0) } }) else {
-                    return JSONResponse.oauthError("invalid_client", "client authentication is required", status: .unauthorized,
-                                                   headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
+                    return JSONResponse.oauthError(
+                        "invalid_client", "client authentication is required", status: .unauthorized,
+                        headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
                 }
                 let certificate: (service: String, digest: CertificateDigest)?
                 do { certificate = try presentedCertificate(request) } catch {
@@ -173,8 +189,9 @@ public struct IdentityAPI: Sendable {
             if form["grant_type"] == "refresh_token" {
                 return JSONResponse.oauthError("invalid_grant", "the refresh token is invalid, expired, revoked or was already used")
             }
-            return JSONResponse.oauthError("invalid_client", "client authentication failed", status: .unauthorized,
-                                           headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
+            return JSONResponse.oauthError(
+                "invalid_client", "client authentication failed", status: .unauthorized,
+                headers: [.wwwAuthenticate: #"Basic realm="portcullis""#])
         } catch {
             return JSONResponse.error(error)
         }
@@ -186,8 +203,9 @@ public struct IdentityAPI: Sendable {
     /// authenticated without a certificate.
     private func presentedCertificate(_ request: Request) throws(GatewayAssertion.Refusal) -> (service: String, digest: CertificateDigest)? {
         guard let header = request.headers[WorkloadAPI.assertionHeader] else { return nil }
-        let assertion = try GatewayAssertion(header, method: "POST", path: Self.tokenPath, keys: service.keys.verificationKeys,
-                                             settings: service.settings.workload, now: Date())
+        let assertion = try GatewayAssertion(
+            header, method: "POST", path: Self.tokenPath, keys: service.keys.verificationKeys,
+            settings: service.settings.workload, now: Date())
         guard assertion.isService, let certificate = assertion.certificate else { return nil }
         return (assertion.subject, certificate)
     }
@@ -199,8 +217,11 @@ public struct IdentityAPI: Sendable {
             var expires_in: Int
             var refresh_token: String?
         }
-        return JSONResponse.make(.ok, TokenBody(access_token: issued.accessToken, expires_in: Int(issued.lifetime),
-                                                refresh_token: issued.refreshToken), headers: [HTTPFields.pragma: "no-cache"])
+        return JSONResponse.make(
+            .ok,
+            TokenBody(
+                access_token: issued.accessToken, expires_in: Int(issued.lifetime),
+                refresh_token: issued.refreshToken), headers: [HTTPFields.pragma: "no-cache"])
     }
 
     /// RFC 7009: answers 200 whether or not the token was known, so it cannot be used to probe tokens.
@@ -211,7 +232,8 @@ public struct IdentityAPI: Sendable {
             if token.hasPrefix("pcr_") {
                 try await service.logout(refreshToken: token, client: context.clientInfo(request, settings: service.settings))
             } else if let claims = try? PasetoPublicVerifier(keys: service.keys.verificationKeys, policy: service.settings.claimsPolicy)
-                .verify(token, now: Date()) {
+                .verify(token, now: Date())
+            {
                 try await service.store.revokeToken(id: claims.tokenID, expiresAt: claims.expiresAt)
             }
             return Response(status: .ok, headers: [.cacheControl: "no-store"])
@@ -227,7 +249,9 @@ public struct IdentityAPI: Sendable {
     private func publishedKeys(_ request: Request, document: Data, contentType: String) -> Response {
         let etag = "\"" + Base64URL.encode(Digest.blake2b256([Array(document)]).prefix(16)) + "\""
         var headers: HTTPFields = [.cacheControl: "public, max-age=300", .eTag: etag, .contentType: contentType]
-        if request.headers[values: .ifNoneMatch].contains(where: { $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag } }) {
+        if request.headers[values: .ifNoneMatch].contains(where: {
+            $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
+        }) {
             headers[.contentType] = nil
             return Response(status: .notModified, headers: headers)
         }
@@ -244,10 +268,10 @@ public struct IdentityAPI: Sendable {
     /// RFC 6749 §2.3.1: client id and secret in HTTP Basic, each form-urlencoded.
     static func basicCredentials(_ request: Request) -> (String, String)? {
         guard let value = request.headers[.authorization], value.count > 6, value.prefix(6).lowercased() == "basic ",
-              let decoded = Data(base64Encoded: String(value.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }),
-              let colon = decoded.firstIndex(of: ":"),
-              let id = String(decoded[..<colon]).removingPercentEncoding,
-              let secret = String(decoded[decoded.index(after: colon)...]).removingPercentEncoding
+            let decoded = Data(base64Encoded: String(value.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }),
+            let colon = decoded.firstIndex(of: ":"),
+            let id = String(decoded[..<colon]).removingPercentEncoding,
+            let secret = String(decoded[decoded.index(after: colon)...]).removingPercentEncoding
         else { return nil }
         return (id, secret)
     }

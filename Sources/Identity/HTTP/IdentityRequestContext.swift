@@ -16,7 +16,8 @@ public struct IdentityRequestContext: RequestContext {
     func clientInfo(_ request: Request, settings: IdentitySettings) -> ClientInfo {
         var address = peerAddress
         if settings.trustedProxies.contains(peerAddress), let forwarded = request.headers[values: .init("X-Forwarded-For")!].last,
-           let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, last.count <= 45 {
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, last.count <= 45
+        {
             address = last
         }
         return ClientInfo(address: address, userAgent: request.headers[.userAgent] ?? "")

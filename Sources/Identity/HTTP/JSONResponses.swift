@@ -26,7 +26,10 @@ enum JSONResponse {
         var error: String
         var message: String
         var fields: [Field]?
-        struct Field: Encodable { var field: String; var message: String }
+        struct Field: Encodable {
+            var field: String
+            var message: String
+        }
     }
 
     static func error(_ error: IdentityError) -> Response {
@@ -56,8 +59,10 @@ enum JSONResponse {
     }
 
     /// RFC 6749 §5.2 error response.
-    static func oauthError(_ code: String, _ description: String, status: HTTPResponse.Status = .badRequest,
-                           headers: HTTPFields = [:]) -> Response {
+    static func oauthError(
+        _ code: String, _ description: String, status: HTTPResponse.Status = .badRequest,
+        headers: HTTPFields = [:]
+    ) -> Response {
         var fields = headers
         fields[HTTPFields.pragma] = "no-cache"
         return make(status, ["error": code, "error_description": description], headers: fields)

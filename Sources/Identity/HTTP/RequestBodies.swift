@@ -1,5 +1,5 @@
-import HTTPSyntax
 import Foundation
+import HTTPSyntax
 import Hummingbird
 import NIOCore
 
@@ -96,7 +96,8 @@ struct JSONBody {
         seen.insert(key)
         guard let value = object[key], !(value is NSNull) else { return nil }
         guard let array = value as? [Any], array.count <= 10_000, array.allSatisfy({ $0 is [String: Any] }),
-              let lines = try? array.map({ try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }) else {
+            let lines = try? array.map({ try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) })
+        else {
             errors.append(FieldError(key, "expected an array of at most 10000 JSON objects"))
             return nil
         }

@@ -9,9 +9,12 @@ public enum Names {
     public static func login(_ raw: String, field: String = "login") throws(IdentityError) -> String {
         let value = raw.lowercased()
         guard (1...64).contains(value.utf8.count) else { throw .invalid(field, "must be 1 to 64 characters") }
-        guard value.utf8.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
-                                        || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "-") }),
-              let first = value.utf8.first, isLowerAlphanumeric(first)
+        guard
+            value.utf8.allSatisfy({
+                isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "-")
+            }),
+            let first = value.utf8.first, isLowerAlphanumeric(first)
         else { throw .invalid(field, "may contain only letters, digits, '.', '_', '@' and '-', starting with a letter or digit") }
         return value
     }
@@ -20,9 +23,12 @@ public enum Names {
     public static func identifier(_ raw: String, field: String) throws(IdentityError) -> String {
         let value = raw.lowercased()
         guard (1...64).contains(value.utf8.count) else { throw .invalid(field, "must be 1 to 64 characters") }
-        guard value.utf8.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
-                                        || $0 == UInt8(ascii: "-") }),
-              let first = value.utf8.first, isLowerAlphanumeric(first)
+        guard
+            value.utf8.allSatisfy({
+                isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: "-")
+            }),
+            let first = value.utf8.first, isLowerAlphanumeric(first)
         else { throw .invalid(field, "may contain only letters, digits, '.', '_' and '-', starting with a letter or digit") }
         return value
     }
@@ -33,16 +39,19 @@ public enum Names {
         guard raw.utf8.count <= 254 else { throw .invalid(field, "must be at most 254 characters") }
         let parts = raw.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw .invalid(field, "must contain exactly one '@'") }
-        let local = parts[0], domain = parts[1]
+        let local = parts[0]
+        let domain = parts[1]
         guard !local.isEmpty, local.utf8.count <= 64 else { throw .invalid(field, "local part must be 1 to 64 characters") }
         guard local.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") }) else {
             throw .invalid(field, "local part may not contain spaces, quotes or control characters")
         }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2, labels.allSatisfy({ label in
-            !label.isEmpty && label.utf8.count <= 63 && label.utf8.first != UInt8(ascii: "-") && label.utf8.last != UInt8(ascii: "-")
-                && label.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
-        }) else { throw .invalid(field, "domain must be a dotted ASCII host name (use punycode for international names)") }
+        guard labels.count >= 2,
+            labels.allSatisfy({ label in
+                !label.isEmpty && label.utf8.count <= 63 && label.utf8.first != UInt8(ascii: "-") && label.utf8.last != UInt8(ascii: "-")
+                    && label.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+            })
+        else { throw .invalid(field, "domain must be a dotted ASCII host name (use punycode for international names)") }
         return raw
     }
 

@@ -22,7 +22,10 @@ public struct User: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, login, email, status, roles, groups
-        case displayName = "display_name", mfaEnrolled = "mfa_enrolled", createdAt = "created_at", updatedAt = "updated_at"
+        case displayName = "display_name"
+        case mfaEnrolled = "mfa_enrolled"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
     }
 
     /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
@@ -65,7 +68,8 @@ public struct ServiceAccount: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, owner, status, roles
-        case spiffeID = "spiffe_id", createdAt = "created_at"
+        case spiffeID = "spiffe_id"
+        case createdAt = "created_at"
     }
 
     /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
@@ -90,7 +94,9 @@ public struct ServiceSecret: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id
-        case createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at"
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case revokedAt = "revoked_at"
     }
 
     /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.
@@ -119,9 +125,17 @@ public struct Session: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, login
-        case userID = "user_id", authMethods = "auth_methods", mfaAt = "mfa_at", clientAddress = "client_address",
-             userAgent = "user_agent", createdAt = "created_at", lastSeenAt = "last_seen_at", expiresAt = "expires_at",
-             revokedAt = "revoked_at"
+        case userID = "user_id"
+        case authMethods = "auth_methods"
+        case mfaAt = "mfa_at"
+        case clientAddress = "client_address"
+        case
+            userAgent = "user_agent"
+        case createdAt = "created_at"
+        case lastSeenAt = "last_seen_at"
+        case expiresAt = "expires_at"
+        case
+            revokedAt = "revoked_at"
     }
 
     /// UUIDs are written in lower case, as PostgreSQL and the audit trail show them.

@@ -43,9 +43,12 @@ public struct AdminOperations: Sendable {
 
     /// Creates a user with an optional password (none: the account cannot log in until one is
     /// set), and grants `roles` and `groups`.
-    public func createUser(login: String, email: String, displayName: String, password: String?, roles: [String],
-                           groups: [String]) async throws(IdentityError) -> User {
-        let login = try Names.login(login), email = try Names.email(email)
+    public func createUser(
+        login: String, email: String, displayName: String, password: String?, roles: [String],
+        groups: [String]
+    ) async throws(IdentityError) -> User {
+        let login = try Names.login(login)
+        let email = try Names.email(email)
         let displayName = try Names.text(displayName, field: "display_name")
         let roles = try roles.map { role throws(IdentityError) in try Names.identifier(role, field: "roles") }
         let groups = try groups.map { group throws(IdentityError) in try Names.identifier(group, field: "groups") }
@@ -63,8 +66,10 @@ public struct AdminOperations: Sendable {
 
     /// Changes any of e-mail, display name, status (disabling ends every session and token)
     /// and password.
-    public func updateUser(login: String, email: String?, displayName: String?, status: AccountStatus?,
-                           password: String?) async throws(IdentityError) -> User {
+    public func updateUser(
+        login: String, email: String?, displayName: String?, status: AccountStatus?,
+        password: String?
+    ) async throws(IdentityError) -> User {
         let email = try email.map { value throws(IdentityError) in try Names.email(value) }
         let displayName = try displayName.map { value throws(IdentityError) in try Names.text(value, field: "display_name") }
         let password = try password.map { value throws(IdentityError) in try Names.password(value) }
@@ -117,16 +122,20 @@ public struct AdminOperations: Sendable {
 
     /// Adds or removes a parent of a role (a cycle is refused).
     public func setRoleParent(role: String, parent: String, granted: Bool) async throws(IdentityError) -> Role {
-        let role = try Names.identifier(role, field: "name"), parent = try Names.identifier(parent, field: "parent")
+        let role = try Names.identifier(role, field: "name")
+        let parent = try Names.identifier(parent, field: "parent")
         let before = try await store.requireRole(role)
-        let after = granted ? try await store.addRoleParent(role: role, parent: parent)
-                            : try await store.removeRoleParent(role: role, parent: parent)
+        let after =
+            granted
+            ? try await store.addRoleParent(role: role, parent: parent)
+            : try await store.removeRoleParent(role: role, parent: parent)
         record(granted ? "role.parent.add" : "role.parent.remove", target: "Role::\"\(role)\"", before: before, after: after)
         return after
     }
 
     public func createGroup(name: String, description: String) async throws(IdentityError) -> Group {
-        let name = try Names.identifier(name, field: "name"), description = try Names.text(description, field: "description")
+        let name = try Names.identifier(name, field: "name")
+        let description = try Names.text(description, field: "description")
         let created = try await store.createGroup(name: name, description: description)
         record("group.create", target: "Group::\"\(created.name)\"", before: nil, after: created)
         return created
@@ -141,7 +150,8 @@ public struct AdminOperations: Sendable {
     // MARK: Service accounts
 
     public func createService(name: String, owner: String, spiffeID: String?, roles: [String]) async throws(IdentityError) -> ServiceAccount {
-        let name = try Names.identifier(name, field: "name"), owner = try Names.text(owner, field: "owner")
+        let name = try Names.identifier(name, field: "name")
+        let owner = try Names.text(owner, field: "owner")
         let spiffeID = try spiffeID.map { value throws(IdentityError) in try Names.spiffeID(value) }
         let roles = try roles.map { role throws(IdentityError) in try Names.identifier(role, field: "roles") }
         let created = try await store.createService(name: name, owner: owner, spiffeID: spiffeID, roles: roles)
@@ -165,8 +175,11 @@ public struct AdminOperations: Sendable {
     }
 
     /// A new client secret, returned once; with `revokeOthers`, the previous ones stop working.
-    public func newServiceSecret(service name: String, lifetime: TimeInterval?, revokeOthers: Bool)
-        async throws(IdentityError) -> (secret: String, metadata: ServiceSecret) {
+    public func newServiceSecret(
+        service name: String, lifetime: TimeInterval?, revokeOthers: Bool
+    )
+        async throws(IdentityError) -> (secret: String, metadata: ServiceSecret)
+    {
         let (secret, metadata) = try await service.newServiceSecret(service: name, lifetime: lifetime, revokeOthers: revokeOthers)
         record("service.secret.create", target: Self.service(name), before: nil, after: metadata)
         return (secret, metadata)
@@ -178,8 +191,11 @@ public struct AdminOperations: Sendable {
     }
 
     /// A one-time join token for the service's first certificate, returned once.
-    public func newJoinToken(service name: String, lifetime: TimeInterval) async throws(WorkloadError)
-        -> (token: String, service: ServiceAccount, expiresAt: Date) {
+    public func newJoinToken(
+        service name: String, lifetime: TimeInterval
+    ) async throws(WorkloadError)
+        -> (token: String, service: ServiceAccount, expiresAt: Date)
+    {
         let checked: String
         do { checked = try Names.identifier(name, field: "name") } catch { throw .invalidInput(error.description) }
         let created = try await service.newJoinToken(service: checked, lifetime: lifetime, createdBy: actor.principal)
@@ -190,19 +206,26 @@ public struct AdminOperations: Sendable {
     /// Revokes a certificate by serial (`expiresAt`: its notAfter when known, else taken from
     /// the issuance record), and the certificates renewed from it. Records nothing when nothing
     /// was newly revoked.
-    public func revokeCertificate(serial: String, reason: RevocationReason, expiresAt: Date?) async throws(WorkloadError)
-        -> CertificateRevocation {
+    public func revokeCertificate(
+        serial: String, reason: RevocationReason, expiresAt: Date?
+    ) async throws(WorkloadError)
+        -> CertificateRevocation
+    {
         let normalized: String
         do { normalized = try Certificate.SerialNumber(hex: serial.lowercased()).hex } catch { throw .invalidInput(error.description) }
         let outcome = try await service.revokeCertificate(serial: normalized, reason: reason, revokedBy: actor.principal, expiresAt: expiresAt)
         struct Revoked: Encodable {
             let reason: String
             let renewalsRevoked: [String]
-            enum CodingKeys: String, CodingKey { case reason, renewalsRevoked = "renewals_revoked" }
+            enum CodingKeys: String, CodingKey {
+                case reason
+                case renewalsRevoked = "renewals_revoked"
+            }
         }
         if outcome.revoked || !outcome.renewals.isEmpty {
-            record("certificate.revoke", target: "Certificate::\"\(normalized)\"", before: nil,
-                   after: Revoked(reason: reason.rawValue, renewalsRevoked: outcome.renewals))
+            record(
+                "certificate.revoke", target: "Certificate::\"\(normalized)\"", before: nil,
+                after: Revoked(reason: reason.rawValue, renewalsRevoked: outcome.renewals))
         }
         return outcome
     }
@@ -220,10 +243,11 @@ public struct AdminOperations: Sendable {
     /// Records one change (or refusal) by the actor, with a before/after summary.
     public func record(_ action: String, target: String, before: (any Encodable)?, after: (any Encodable)?, outcome: String = "applied") {
         let details = (try? Self.encoder.encode(ChangeSummary(before: before, after: after))).map { String(decoding: $0, as: UTF8.self) }
-        service.recorder.record(AuditEvent(
-            kind: .admin, principal: actor.principal, authMethod: actor.authMethod, action: action, route: actor.route,
-            target: target, outcome: outcome, policies: actor.policies, policyVersion: actor.policyVersion,
-            details: details))
+        service.recorder.record(
+            AuditEvent(
+                kind: .admin, principal: actor.principal, authMethod: actor.authMethod, action: action, route: actor.route,
+                target: target, outcome: outcome, policies: actor.policies, policyVersion: actor.policyVersion,
+                details: details))
     }
 
     /// As the admin API encodes its answers, so a change reads the same in the trail and on the wire.

@@ -45,8 +45,10 @@ struct GatewayAssertion: Sendable {
 
     /// Checks that `assertion` verifies against `keys`, was issued by the gateway, is addressed to
     /// the identity route, is within its lifetime and was minted for `method` `path`.
-    init(_ assertion: String, method: String, path: String, keys: VerificationKeys, settings: WorkloadSettings,
-         now: Date) throws(Refusal) {
+    init(
+        _ assertion: String, method: String, path: String, keys: VerificationKeys, settings: WorkloadSettings,
+        now: Date
+    ) throws(Refusal) {
         let verifier = JWTVerifier(keys: keys, policy: ClaimsPolicy(issuers: [settings.assertionIssuer], audiences: [settings.gatewayRoute]))
         let claims: Claims
         do { claims = try verifier.verify(assertion, now: now) } catch { throw .unverifiable(error.description) }

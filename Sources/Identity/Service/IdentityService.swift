@@ -57,8 +57,10 @@ public struct IdentityService: Sendable {
     /// A real Argon2id hash of a random password, verified against when the account is unknown.
     let decoyHash: String
 
-    public init(store: IdentityStore, keys: SigningKeys, settings: IdentitySettings, passwordPool: BlockingWorkPool,
-                masterKey: MasterKey, recorder: any AuditRecorder, logger: Logger) async throws {
+    public init(
+        store: IdentityStore, keys: SigningKeys, settings: IdentitySettings, passwordPool: BlockingWorkPool,
+        masterKey: MasterKey, recorder: any AuditRecorder, logger: Logger
+    ) async throws {
         self.store = store
         self.keys = keys
         self.settings = settings
@@ -74,16 +76,19 @@ public struct IdentityService: Sendable {
     // MARK: People
 
     /// Step one of a login. With `secondFactor` given, an enrolled account completes in one request.
-    public func login(login raw: String, password: String, secondFactor: SecondFactor?, client: ClientInfo) async throws(IdentityError) -> LoginResult {
+    public func login(login raw: String, password: String, secondFactor: SecondFactor?, client: ClientInfo) async throws(IdentityError) -> LoginResult
+    {
         let login = (try? Names.login(raw)) ?? ""
-        let attempt = try await store.reserveLoginAttempt(login: login.isEmpty ? String(raw.lowercased().prefix(64)) : login,
-                                                          address: client.address, throttle: settings.throttle)
+        let attempt = try await store.reserveLoginAttempt(
+            login: login.isEmpty ? String(raw.lowercased().prefix(64)) : login,
+            address: client.address, throttle: settings.throttle)
         let stored = login.isEmpty ? nil : try await store.credentials(login: login)
         let passwordMatches = await verifyPassword(password, against: stored?.passwordHash)
         guard let stored, passwordMatches, stored.status == .active else {
             try await store.finishLoginAttempt(attempt, succeeded: false)
-            recordAuthentication("login", principal: login.isEmpty ? nil : "User::\"\(login)\"", outcome: "failure", client: client,
-                                 details: stored == nil ? "unknown login" : (passwordMatches ? "account \(stored!.status.rawValue)" : "wrong password"))
+            recordAuthentication(
+                "login", principal: login.isEmpty ? nil : "User::\"\(login)\"", outcome: "failure", client: client,
+                details: stored == nil ? "unknown login" : (passwordMatches ? "account \(stored!.status.rawValue)" : "wrong password"))
             throw .invalidCredentials
         }
         try await rehashIfNeeded(password, stored: stored)
@@ -99,8 +104,9 @@ public struct IdentityService: Sendable {
             return .authenticated(try await completeSecondFactor(for: stored, secondFactor, client: client))
         }
         let challenge = OpaqueSecret.generate(prefix: "pcm_")
-        try await store.createMFAChallenge(hash: secretHasher.digest(challenge), userID: stored.userID, address: client.address,
-                                           lifetime: settings.mfaChallengeLifetime)
+        try await store.createMFAChallenge(
+            hash: secretHasher.digest(challenge), userID: stored.userID, address: client.address,
+            lifetime: settings.mfaChallengeLifetime)
         return .secondFactorRequired(challenge: challenge, expiresIn: settings.mfaChallengeLifetime)
     }
 
@@ -108,7 +114,7 @@ public struct IdentityService: Sendable {
     public func completeLogin(challenge: String, _ secondFactor: SecondFactor, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
         let hash = secretHasher.digest(challenge)
         guard let userID = try await store.useMFAChallenge(hash: hash, maxAttempts: settings.mfaChallengeAttempts),
-              let stored = try await store.credentials(userID: userID), stored.status == .active
+            let stored = try await store.credentials(userID: userID), stored.status == .active
         else { throw .invalidCredentials }
         let issued = try await completeSecondFactor(for: stored, secondFactor, client: client)
         try await store.deleteMFAChallenge(hash: hash)
@@ -118,7 +124,9 @@ public struct IdentityService: Sendable {
     /// Every code is an attempt against the account's login throttle, across challenges: a wrong
     /// one is a failed login, so a password opens no extra guesses, and while the account is
     /// locked even the right code is refused, until the window passes or an administrator unlocks it.
-    private func completeSecondFactor(for stored: StoredCredentials, _ factor: SecondFactor, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
+    private func completeSecondFactor(
+        for stored: StoredCredentials, _ factor: SecondFactor, client: ClientInfo
+    ) async throws(IdentityError) -> IssuedSession {
         let attempt = try await store.reserveLoginAttempt(login: stored.login, address: client.address, throttle: settings.throttle)
         let accepted: Bool
         switch factor {
@@ -156,20 +164,25 @@ public struct IdentityService: Sendable {
 
     private func rehashIfNeeded(_ password: String, stored: StoredCredentials) async throws(IdentityError) {
         guard let hash = stored.passwordHash, (try? passwords.needsRehash(hash)) == true,
-              let fresh = try? await passwords.hash(password) else { return }
+            let fresh = try? await passwords.hash(password)
+        else { return }
         try await store.setPasswordHash(login: stored.login, fresh)
     }
 
-    private func openSession(for stored: StoredCredentials, methods: [String], mfaAt: Date?, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
+    private func openSession(
+        for stored: StoredCredentials, methods: [String], mfaAt: Date?, client: ClientInfo
+    ) async throws(IdentityError) -> IssuedSession {
         let refreshToken = OpaqueSecret.generate(prefix: "pcr_")
         let session = try await store.createSession(
             userID: stored.userID, authMethods: methods, mfaAt: mfaAt, clientAddress: client.address, userAgent: String(client.userAgent.prefix(256)),
             lifetime: settings.sessionLifetime, refreshHash: secretHasher.digest(refreshToken), refreshLifetime: settings.refreshTokenLifetime)
         let user = try await store.requireUser(login: stored.login)
-        recordAuthentication("login", principal: "User::\"\(user.login)\"", outcome: "success", client: client,
-                             details: "session \(session.id.uuidString.lowercased()), methods \(methods.joined(separator: "+"))")
-        return IssuedSession(session: session, user: user, accessToken: try accessToken(for: user, session: session), refreshToken: refreshToken,
-                             accessTokenLifetime: settings.accessTokenLifetime)
+        recordAuthentication(
+            "login", principal: "User::\"\(user.login)\"", outcome: "success", client: client,
+            details: "session \(session.id.uuidString.lowercased()), methods \(methods.joined(separator: "+"))")
+        return IssuedSession(
+            session: session, user: user, accessToken: try accessToken(for: user, session: session), refreshToken: refreshToken,
+            accessTokenLifetime: settings.accessTokenLifetime)
     }
 
     func accessToken(for user: User, session: Session) throws(IdentityError) -> String {
@@ -185,8 +198,9 @@ public struct IdentityService: Sendable {
     /// Ends the session a refresh token belongs to (logout). Unknown tokens are ignored, as RFC 7009 asks.
     public func logout(refreshToken: String, client: ClientInfo) async throws(IdentityError) {
         if let sessionID = try await store.revokeSession(byRefreshHash: secretHasher.digest(refreshToken), reason: "logout") {
-            recordAuthentication("logout", principal: nil, outcome: "success", client: client,
-                                 details: "session \(sessionID.uuidString.lowercased())")
+            recordAuthentication(
+                "logout", principal: nil, outcome: "success", client: client,
+                details: "session \(sessionID.uuidString.lowercased())")
         }
     }
 
@@ -201,27 +215,33 @@ public struct IdentityService: Sendable {
     /// is the client certificate the service called with (through the gateway), which must be the
     /// service's own: the token is then bound to it (RFC 8705 `cnf.x5t#S256`) and refused by
     /// every gateway over any other connection, so a stolen copy is worthless.
-    public func clientCredentials(clientID: String, secret: String, boundTo certificate: (service: String, digest: CertificateDigest)? = nil,
-                                  client: ClientInfo) async throws(IdentityError) -> IssuedToken {
+    public func clientCredentials(
+        clientID: String, secret: String, boundTo certificate: (service: String, digest: CertificateDigest)? = nil,
+        client: ClientInfo
+    ) async throws(IdentityError) -> IssuedToken {
         guard let name = try? Names.identifier(clientID, field: "client_id"),
-              let service = try await store.serviceAuthenticated(bySecretHash: secretHasher.digest(secret)), service.name == name
+            let service = try await store.serviceAuthenticated(bySecretHash: secretHasher.digest(secret)), service.name == name
         else {
-            recordAuthentication("token.client_credentials", principal: nil, outcome: "failure", client: client,
-                                 details: "client \(String(clientID.prefix(64)))")
+            recordAuthentication(
+                "token.client_credentials", principal: nil, outcome: "failure", client: client,
+                details: "client \(String(clientID.prefix(64)))")
             throw .invalidCredentials
         }
         if let certificate, certificate.service != service.name {
-            recordAuthentication("token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "failure", client: client,
-                                 details: "client certificate of Service::\"\(certificate.service)\"")
+            recordAuthentication(
+                "token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "failure", client: client,
+                details: "client certificate of Service::\"\(certificate.service)\"")
             throw .invalidCredentials
         }
         let now = Date()
-        let claims = Claims(issuer: settings.issuer, subject: service.name, audience: settings.audience, issuedAt: now,
-                            expiresAt: now + settings.accessTokenLifetime, tokenID: Claims.newTokenID(), subjectKind: .service,
-                            roles: service.roles, authMethods: ["client_secret"],
-                            certificateThumbprint: certificate.map { Base64URL.encode($0.digest.bytes) })
-        recordAuthentication("token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "success", client: client,
-                             details: certificate.map { "bound to client certificate sha256 \($0.digest.hex)" })
+        let claims = Claims(
+            issuer: settings.issuer, subject: service.name, audience: settings.audience, issuedAt: now,
+            expiresAt: now + settings.accessTokenLifetime, tokenID: Claims.newTokenID(), subjectKind: .service,
+            roles: service.roles, authMethods: ["client_secret"],
+            certificateThumbprint: certificate.map { Base64URL.encode($0.digest.bytes) })
+        recordAuthentication(
+            "token.client_credentials", principal: "Service::\"\(service.name)\"", outcome: "success", client: client,
+            details: certificate.map { "bound to client certificate sha256 \($0.digest.hex)" })
         return IssuedToken(accessToken: try keys.signer().paseto(claims), lifetime: settings.accessTokenLifetime, refreshToken: nil)
     }
 
@@ -229,20 +249,24 @@ public struct IdentityService: Sendable {
     public func refresh(_ refreshToken: String, client: ClientInfo) async throws(IdentityError) -> IssuedToken {
         guard refreshToken.hasPrefix("pcr_") else { throw .invalidCredentials }
         let successor = OpaqueSecret.generate(prefix: "pcr_")
-        switch try await store.rotateRefreshToken(hash: secretHasher.digest(refreshToken), successorHash: secretHasher.digest(successor),
-                                                   refreshLifetime: settings.refreshTokenLifetime) {
+        switch try await store.rotateRefreshToken(
+            hash: secretHasher.digest(refreshToken), successorHash: secretHasher.digest(successor),
+            refreshLifetime: settings.refreshTokenLifetime)
+        {
         case .invalid:
             recordAuthentication("token.refresh", principal: nil, outcome: "failure", client: client, details: "invalid refresh token")
             throw .invalidCredentials
         case let .reused(sessionID):
             logger.warning("refresh token reuse: session revoked", metadata: ["session": "\(sessionID)"])
-            recordAuthentication("token.refresh", principal: nil, outcome: "failure", client: client,
-                                 details: "reused refresh token; session \(sessionID.uuidString.lowercased()) revoked")
+            recordAuthentication(
+                "token.refresh", principal: nil, outcome: "failure", client: client,
+                details: "reused refresh token; session \(sessionID.uuidString.lowercased()) revoked")
             throw .invalidCredentials
         case let .rotated(session, user):
             recordAuthentication("token.refresh", principal: "User::\"\(user.login)\"", outcome: "success", client: client, details: nil)
-            return IssuedToken(accessToken: try accessToken(for: user, session: session), lifetime: settings.accessTokenLifetime,
-                               refreshToken: successor)
+            return IssuedToken(
+                accessToken: try accessToken(for: user, session: session), lifetime: settings.accessTokenLifetime,
+                refreshToken: successor)
         }
     }
 
@@ -257,8 +281,8 @@ public struct IdentityService: Sendable {
         switch claims.subjectKind {
         case .user:
             guard let user = try await store.user(login: claims.subject), user.status == .active,
-                  let sessionText = claims.sessionID, let sessionID = UUID(uuidString: sessionText),
-                  let session = try await store.session(id: sessionID), session.revokedAt == nil, session.expiresAt > Date()
+                let sessionText = claims.sessionID, let sessionID = UUID(uuidString: sessionText),
+                let session = try await store.session(id: sessionID), session.revokedAt == nil, session.expiresAt > Date()
             else { throw .unauthenticated("the token's account or session is no longer valid") }
             return (claims, user, nil)
         case .service:
@@ -308,7 +332,7 @@ public struct IdentityService: Sendable {
     private func totp(for stored: StoredCredentials) throws(IdentityError) -> TOTP? {
         guard let sealedText = stored.sealedTOTP else { return nil }
         guard let sealed = try? JSONDecoder().decode(SealedSecret.self, from: Data(sealedText.utf8)),
-              let secret = try? masterKey.open(sealed, context: "totp:\(stored.userID.uuidString.lowercased())")
+            let secret = try? masterKey.open(sealed, context: "totp:\(stored.userID.uuidString.lowercased())")
         else { throw .unavailable("the stored second factor cannot be opened with this master key") }
         return TOTP(secret: secret)
     }
@@ -328,7 +352,9 @@ public struct IdentityService: Sendable {
     }
 
     /// Creates a client secret for a service; the returned value is shown once.
-    public func newServiceSecret(service: String, lifetime: TimeInterval?, revokeOthers: Bool) async throws(IdentityError) -> (secret: String, metadata: ServiceSecret) {
+    public func newServiceSecret(
+        service: String, lifetime: TimeInterval?, revokeOthers: Bool
+    ) async throws(IdentityError) -> (secret: String, metadata: ServiceSecret) {
         let secret = OpaqueSecret.generate(prefix: "pcs_")
         let metadata = try await store.addServiceSecret(
             service: service, hash: secretHasher.digest(secret), expiresAt: Date() + (lifetime ?? settings.serviceSecretLifetime),
@@ -339,8 +365,10 @@ public struct IdentityService: Sendable {
     // MARK: Audit
 
     func recordAuthentication(_ action: String, principal: String?, outcome: String, client: ClientInfo?, details: String?) {
-        recorder.record(AuditEvent(kind: .authentication, principal: principal, authMethod: "password", action: action,
-                                   clientAddress: client?.address, outcome: outcome, details: details))
+        recorder.record(
+            AuditEvent(
+                kind: .authentication, principal: principal, authMethod: "password", action: action,
+                clientAddress: client?.address, outcome: outcome, details: details))
     }
 }
 

@@ -30,7 +30,8 @@ public enum IdentityChange: Sendable, Equatable {
 
     init?(payload: String) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any],
-              let type = object["type"] as? String else { return nil }
+            let type = object["type"] as? String
+        else { return nil }
         switch type {
         case "hierarchy":
             self = .hierarchyChanged
@@ -38,11 +39,13 @@ public enum IdentityChange: Sendable, Equatable {
             self = .keysChanged
         case "revocation":
             guard let kind = (object["kind"] as? String).flatMap(Revocation.Kind.init(rawValue:)),
-                  let value = object["value"] as? String,
-                  let revokedAt = object["revoked_at"] as? Double, let expiresAt = object["expires_at"] as? Double
+                let value = object["value"] as? String,
+                let revokedAt = object["revoked_at"] as? Double, let expiresAt = object["expires_at"] as? Double
             else { return nil }
-            self = .revoked(Revocation(kind: kind, value: value, revokedAt: Date(timeIntervalSince1970: revokedAt),
-                                       expiresAt: Date(timeIntervalSince1970: expiresAt)))
+            self = .revoked(
+                Revocation(
+                    kind: kind, value: value, revokedAt: Date(timeIntervalSince1970: revokedAt),
+                    expiresAt: Date(timeIntervalSince1970: expiresAt)))
         default:
             return nil
         }

@@ -18,7 +18,10 @@ public struct IssuedCertificate: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case serial, service, method
-        case spiffeID = "spiffe_id", notBefore = "not_before", notAfter = "not_after", issuedAt = "issued_at"
+        case spiffeID = "spiffe_id"
+        case notBefore = "not_before"
+        case notAfter = "not_after"
+        case issuedAt = "issued_at"
     }
 }
 
@@ -55,7 +58,8 @@ extension IdentityStore {
         let service = try await eligibleService(name)
         let logger = self.logger
         try await workloadTransaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO identity_join_tokens (token_hash, service_id, created_by, expires_at)
                 VALUES (\(ByteBuffer(bytes: hash)), \(service.id), \(createdBy), \(expiresAt))
                 """, logger: logger)
@@ -69,15 +73,19 @@ extension IdentityStore {
     /// a join token is spent only when a certificate is recorded, and a certificate exists only
     /// when its grant was valid. `sign` gets the service account (active, with a SPIFFE binding)
     /// and returns the certificate to record.
-    func issueCertificate(_ grant: IssuanceGrant, now: Date, sign: @escaping @Sendable (ServiceAccount) throws -> [Certificate])
-        async throws(WorkloadError) -> (service: ServiceAccount, chain: [Certificate]) {
+    func issueCertificate(
+        _ grant: IssuanceGrant, now: Date, sign: @escaping @Sendable (ServiceAccount) throws -> [Certificate]
+    )
+        async throws(WorkloadError) -> (service: ServiceAccount, chain: [Certificate])
+    {
         let logger = self.logger
         return try await workloadTransaction { connection in
             let service: ServiceAccount
             var renewedFrom: String?
             switch grant {
             case let .joinToken(hash):
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     UPDATE identity_join_tokens SET used_at = now()
                     WHERE token_hash = \(ByteBuffer(bytes: hash)) AND used_at IS NULL AND expires_at > now()
                     RETURNING service_id
@@ -100,14 +108,17 @@ extension IdentityStore {
             let digest: String
             do { digest = try leaf.sha256Fingerprint() } catch { throw WorkloadError.signingFailed("\(error)") }
             do {
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO identity_issued_certificates
                         (serial, service_id, spiffe_id, not_before, not_after, method, request_id, sha256, renewed_from)
                     VALUES (\(leaf.serialNumber.hex), \(service.id), \(service.spiffeID ?? ""), \(leaf.notValidBefore),
                             \(leaf.notValidAfter), \(grant.method), \(requestID), \(digest), \(renewedFrom))
                     """, logger: logger)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505"
-                && error.serverInfo?[.constraintName] == "identity_issued_certificates_request_id_key" {
+            } catch let error as PSQLError
+                where error.serverInfo?[.sqlState] == "23505"
+                && error.serverInfo?[.constraintName] == "identity_issued_certificates_request_id_key"
+            {
                 throw WorkloadError.invalidAssertion("this assertion was already used to sign a certificate")
             }
             return (service, chain)
@@ -120,10 +131,13 @@ extension IdentityStore {
     /// at the handshake and on the request; this does not rely on it. Runs under the lineage lock
     /// shared by renewals, which a revocation takes exclusively: a revocation either sees this
     /// renewal's certificate (and revokes it too) or this renewal sees the revocation.
-    private static func renewable(_ digest: String, service: ServiceAccount, now: Date, on connection: PostgresConnection,
-                                  logger: Logger) async throws -> String {
+    private static func renewable(
+        _ digest: String, service: ServiceAccount, now: Date, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> String {
         try await connection.query("SELECT pg_advisory_xact_lock_shared(hashtext('identity_certificate_lineage'))", logger: logger)
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT serial, service_id, not_before, not_after FROM identity_issued_certificates WHERE sha256 = \(digest)
             """, logger: logger)
         var found: (serial: String, serviceID: UUID?, notBefore: Date, notAfter: Date)?
@@ -133,7 +147,8 @@ extension IdentityStore {
         guard found.notBefore <= now, now <= found.notAfter else {
             throw WorkloadError.renewalRefused(.notValid(serial: found.serial, notBefore: found.notBefore, notAfter: found.notAfter))
         }
-        let revoked = try await connection.query("""
+        let revoked = try await connection.query(
+            """
             WITH RECURSIVE lineage (serial, renewed_from) AS (
                 SELECT serial, renewed_from FROM identity_issued_certificates WHERE serial = \(found.serial)
                 UNION
@@ -152,15 +167,18 @@ extension IdentityStore {
     /// The certificates issued to a service, newest first.
     public func issuedCertificates(service name: String, limit: Int = 100) async throws(WorkloadError) -> [IssuedCertificate] {
         try await workloadRun {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT c.serial, s.name, c.spiffe_id, c.not_before, c.not_after, c.issued_at, c.method
                 FROM identity_issued_certificates c LEFT JOIN identity_service_accounts s ON s.id = c.service_id
                 WHERE s.name = \(name) ORDER BY c.issued_at DESC LIMIT \(limit)
                 """, logger: logger)
             var issued: [IssuedCertificate] = []
             for try await row in rows.decode((String, String?, String, Date, Date, Date, String).self) {
-                issued.append(IssuedCertificate(serial: row.0, service: row.1, spiffeID: row.2, notBefore: row.3, notAfter: row.4,
-                                                issuedAt: row.5, method: row.6))
+                issued.append(
+                    IssuedCertificate(
+                        serial: row.0, service: row.1, spiffeID: row.2, notBefore: row.3, notAfter: row.4,
+                        issuedAt: row.5, method: row.6))
             }
             return issued
         }
@@ -169,14 +187,16 @@ extension IdentityStore {
     /// The issuance record of one serial, if the Workload API signed it.
     public func issuedCertificate(serial: String) async throws(WorkloadError) -> IssuedCertificate? {
         try await workloadRun {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT c.serial, s.name, c.spiffe_id, c.not_before, c.not_after, c.issued_at, c.method
                 FROM identity_issued_certificates c LEFT JOIN identity_service_accounts s ON s.id = c.service_id
                 WHERE c.serial = \(serial)
                 """, logger: logger)
             for try await row in rows.decode((String, String?, String, Date, Date, Date, String).self) {
-                return IssuedCertificate(serial: row.0, service: row.1, spiffeID: row.2, notBefore: row.3, notAfter: row.4,
-                                         issuedAt: row.5, method: row.6)
+                return IssuedCertificate(
+                    serial: row.0, service: row.1, spiffeID: row.2, notBefore: row.3, notAfter: row.4,
+                    issuedAt: row.5, method: row.6)
             }
             return nil
         }
@@ -188,8 +208,11 @@ extension IdentityStore {
     /// certificate renewed from it, however many renewals down; tells every gateway through NOTIFY
     /// in the same transaction. Revoking again keeps the first record (`revoked` is false) but
     /// still revokes renewals that escaped an earlier revocation.
-    public func revokeCertificate(serial: String, reason: RevocationReason, revokedBy: String, expiresAt: Date)
-        async throws(WorkloadError) -> CertificateRevocation {
+    public func revokeCertificate(
+        serial: String, reason: RevocationReason, revokedBy: String, expiresAt: Date
+    )
+        async throws(WorkloadError) -> CertificateRevocation
+    {
         let logger = self.logger
         return try await workloadTransaction { connection in
             // Exclusive against renewals (which share it): every renewal from this lineage has
@@ -202,23 +225,27 @@ extension IdentityStore {
                 }
                 return revoked
             }
-            let named = try await revocations(try await connection.query("""
-                INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
-                VALUES (\(serial), \(reason.rawValue), \(revokedBy), \(expiresAt))
-                ON CONFLICT (serial) DO NOTHING
-                RETURNING serial, revoked_at, expires_at
-                """, logger: logger))
-            let renewed = try await revocations(try await connection.query("""
-                WITH RECURSIVE renewed (serial, not_after) AS (
-                    SELECT serial, not_after FROM identity_issued_certificates WHERE renewed_from = \(serial)
-                    UNION
-                    SELECT c.serial, c.not_after FROM identity_issued_certificates c JOIN renewed r ON c.renewed_from = r.serial
-                )
-                INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
-                SELECT serial, \(reason.rawValue), \(revokedBy), not_after FROM renewed WHERE not_after > now()
-                ON CONFLICT (serial) DO NOTHING
-                RETURNING serial, revoked_at, expires_at
-                """, logger: logger))
+            let named = try await revocations(
+                try await connection.query(
+                    """
+                    INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
+                    VALUES (\(serial), \(reason.rawValue), \(revokedBy), \(expiresAt))
+                    ON CONFLICT (serial) DO NOTHING
+                    RETURNING serial, revoked_at, expires_at
+                    """, logger: logger))
+            let renewed = try await revocations(
+                try await connection.query(
+                    """
+                    WITH RECURSIVE renewed (serial, not_after) AS (
+                        SELECT serial, not_after FROM identity_issued_certificates WHERE renewed_from = \(serial)
+                        UNION
+                        SELECT c.serial, c.not_after FROM identity_issued_certificates c JOIN renewed r ON c.renewed_from = r.serial
+                    )
+                    INSERT INTO identity_revoked_certificates (serial, reason, revoked_by, expires_at)
+                    SELECT serial, \(reason.rawValue), \(revokedBy), not_after FROM renewed WHERE not_after > now()
+                    ON CONFLICT (serial) DO NOTHING
+                    RETURNING serial, revoked_at, expires_at
+                    """, logger: logger))
             for revocation in named + renewed { try await Self.notify(.revoked(revocation), on: connection, logger: logger) }
             return CertificateRevocation(revoked: !named.isEmpty, renewals: renewed.map(\.value))
         }
@@ -227,14 +254,17 @@ extension IdentityStore {
     /// Revoked certificates that have not expired: the CRL's entries.
     public func revokedCertificates() async throws(WorkloadError) -> [RevokedCertificate] {
         try await workloadRun {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT serial, reason, revoked_at FROM identity_revoked_certificates WHERE expires_at > now() ORDER BY revoked_at, serial
                 """, logger: logger)
             var revoked: [RevokedCertificate] = []
             for try await (serial, reason, revokedAt) in rows.decode((String, String, Date).self) {
                 guard let number = try? Certificate.SerialNumber(hex: serial) else { continue }
-                revoked.append(RevokedCertificate(serialNumber: number, revocationDate: revokedAt,
-                                                  reason: RevocationReason(rawValue: reason) ?? .unspecified))
+                revoked.append(
+                    RevokedCertificate(
+                        serialNumber: number, revocationDate: revokedAt,
+                        reason: RevocationReason(rawValue: reason) ?? .unspecified))
             }
             return revoked
         }

@@ -41,7 +41,8 @@ extension IdentityStore {
         // One writer of the hierarchy at a time, so two concurrent edges cannot form a cycle together.
         try await connection.query("SELECT pg_advisory_xact_lock(hashtext('identity_role_parents'))", logger: logger)
         guard role != parent else { throw IdentityError.conflict("role '\(role)' cannot be its own parent") }
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             WITH RECURSIVE ancestors(name) AS (
                 SELECT \(parent)::text
                 UNION SELECT p.parent FROM identity_role_parents p JOIN ancestors a ON p.role = a.name
@@ -51,7 +52,8 @@ extension IdentityStore {
         for try await cycle in rows.decode(Bool.self) where cycle {
             throw IdentityError.conflict("making '\(parent)' a parent of '\(role)' would create a cycle")
         }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO identity_role_parents (role, parent) VALUES (\(role), \(parent)) ON CONFLICT DO NOTHING
             """, logger: logger)
     }
@@ -68,7 +70,8 @@ extension IdentityStore {
     /// Every role with its parents (roles are few; the gateway loads them all anyway).
     public func listRoles() async throws(IdentityError) -> [Role] {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT r.name, r.description,
                     COALESCE((SELECT array_agg(p.parent ORDER BY p.parent) FROM identity_role_parents p WHERE p.role = r.name), '{}')
                 FROM identity_roles r ORDER BY r.name
@@ -119,19 +122,23 @@ extension IdentityStore {
 
     /// Grants or revokes a role (`table` = roles) or a group membership for a user. Membership
     /// changes take effect in new tokens; existing access tokens carry their roles until they expire.
-    public func setUserMembership(login: String, _ membership: Membership, name: String, granted: Bool) async throws(IdentityError) -> (before: User, after: User) {
+    public func setUserMembership(
+        login: String, _ membership: Membership, name: String, granted: Bool
+    ) async throws(IdentityError) -> (before: User, after: User) {
         let before = try await requireUser(login: login)
         try await run {
             switch (membership, granted) {
             case (.role, true):
-                try await client.query("""
+                try await client.query(
+                    """
                     INSERT INTO identity_user_roles (user_id, role) VALUES (\(before.id), \(name)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             case (.role, false):
                 try await client.query(
                     "DELETE FROM identity_user_roles WHERE user_id = \(before.id) AND role = \(name)", logger: logger)
             case (.group, true):
-                try await client.query("""
+                try await client.query(
+                    """
                     INSERT INTO identity_user_groups (user_id, group_name) VALUES (\(before.id), \(name)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             case (.group, false):

@@ -10,14 +10,16 @@ extension IdentityStore {
     typealias ServiceRow = (UUID, String, String, String?, String, Date, [String])
 
     static func service(_ row: ServiceRow) -> ServiceAccount {
-        ServiceAccount(id: row.0, name: row.1, owner: row.2, spiffeID: row.3, status: AccountStatus(rawValue: row.4) ?? .disabled,
-                       roles: row.6, createdAt: row.5)
+        ServiceAccount(
+            id: row.0, name: row.1, owner: row.2, spiffeID: row.3, status: AccountStatus(rawValue: row.4) ?? .disabled,
+            roles: row.6, createdAt: row.5)
     }
 
     public func createService(name: String, owner: String, spiffeID: String?, roles: [String]) async throws(IdentityError) -> ServiceAccount {
         let logger = self.logger
         try await transaction { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO identity_service_accounts (name, owner, spiffe_id) VALUES (\(name), \(owner), \(spiffeID)) RETURNING id
                 """, logger: logger)
             for try await id in rows.decode(UUID.self) {
@@ -47,7 +49,8 @@ extension IdentityStore {
 
     public func listServices(after: String?, limit: Int) async throws(IdentityError) -> Page<ServiceAccount> {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s
                 WHERE \(after)::text IS NULL OR s.name > \(after) ORDER BY s.name LIMIT \(limit + 1)
                 """, logger: logger)
@@ -62,7 +65,8 @@ extension IdentityStore {
         let logger = self.logger
         try await transaction { connection in
             if granted {
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO identity_service_roles (service_id, role) VALUES (\(service.id), \(role)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             } else {
@@ -75,11 +79,14 @@ extension IdentityStore {
     }
 
     /// Disables or re-enables a service account; disabling revokes its outstanding tokens everywhere.
-    public func setServiceStatus(name: String, _ status: AccountStatus, revocationLifetime: TimeInterval) async throws(IdentityError) -> (before: ServiceAccount, after: ServiceAccount) {
+    public func setServiceStatus(
+        name: String, _ status: AccountStatus, revocationLifetime: TimeInterval
+    ) async throws(IdentityError) -> (before: ServiceAccount, after: ServiceAccount) {
         let before = try await requireService(name)
         let logger = self.logger
         try await transaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE identity_service_accounts SET status = \(status.rawValue), updated_at = now() WHERE id = \(before.id)
                 """, logger: logger)
             if status != .active {
@@ -93,18 +100,22 @@ extension IdentityStore {
     /// Adds a client secret (its keyed hash). With `revokeOthers`, every other secret of the
     /// service stops working at once and tokens minted with them are revoked (a suspected leak);
     /// without it, old secrets stay valid until they expire (rotation without downtime).
-    public func addServiceSecret(service name: String, hash: [UInt8], expiresAt: Date, revokeOthers: Bool,
-                                 revocationLifetime: TimeInterval) async throws(IdentityError) -> ServiceSecret {
+    public func addServiceSecret(
+        service name: String, hash: [UInt8], expiresAt: Date, revokeOthers: Bool,
+        revocationLifetime: TimeInterval
+    ) async throws(IdentityError) -> ServiceSecret {
         let service = try await requireService(name)
         let logger = self.logger
         return try await transaction { connection in
             if revokeOthers {
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE identity_service_secrets SET revoked_at = now() WHERE service_id = \(service.id) AND revoked_at IS NULL
                     """, logger: logger)
                 try await Self.revokeSubject(name, lifetime: revocationLifetime, on: connection, logger: logger)
             }
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO identity_service_secrets (service_id, secret_hash, expires_at)
                 VALUES (\(service.id), \(ByteBuffer(bytes: hash)), \(expiresAt))
                 RETURNING id, created_at, expires_at
@@ -119,7 +130,8 @@ extension IdentityStore {
     public func listServiceSecrets(service name: String) async throws(IdentityError) -> [ServiceSecret] {
         let service = try await requireService(name)
         return try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT id, created_at, expires_at, revoked_at FROM identity_service_secrets
                 WHERE service_id = \(service.id) ORDER BY created_at
                 """, logger: logger)
@@ -134,7 +146,8 @@ extension IdentityStore {
     public func revokeServiceSecret(service name: String, secretID: UUID) async throws(IdentityError) {
         let service = try await requireService(name)
         let revoked = try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 UPDATE identity_service_secrets SET revoked_at = COALESCE(revoked_at, now())
                 WHERE id = \(secretID) AND service_id = \(service.id) RETURNING id
                 """, logger: logger)
@@ -148,7 +161,8 @@ extension IdentityStore {
     /// Active service accounts with a SPIFFE binding, keyed by it (for the directory snapshot).
     func activeServicesBySPIFFEID() async throws(IdentityError) -> [String: ServiceAccount] {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s
                 WHERE s.status = 'active' AND s.spiffe_id IS NOT NULL
                 """, logger: logger)
@@ -164,7 +178,8 @@ extension IdentityStore {
     /// The active service account that owns an unexpired, unrevoked secret with this hash.
     func serviceAuthenticated(bySecretHash hash: [UInt8]) async throws(IdentityError) -> ServiceAccount? {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s
                 JOIN identity_service_secrets k ON k.service_id = s.id
                 WHERE k.secret_hash = \(ByteBuffer(bytes: hash)) AND k.revoked_at IS NULL AND k.expires_at > now()

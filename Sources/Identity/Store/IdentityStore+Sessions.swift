@@ -20,22 +20,27 @@ extension IdentityStore {
     typealias SessionRow = (UUID, UUID, String, [String], Date?, String?, String, Date, Date, Date, Date?)
 
     static func session(_ row: SessionRow) -> Session {
-        Session(id: row.0, userID: row.1, login: row.2, authMethods: row.3, mfaAt: row.4, clientAddress: row.5, userAgent: row.6,
-                createdAt: row.7, lastSeenAt: row.8, expiresAt: row.9, revokedAt: row.10)
+        Session(
+            id: row.0, userID: row.1, login: row.2, authMethods: row.3, mfaAt: row.4, clientAddress: row.5, userAgent: row.6,
+            createdAt: row.7, lastSeenAt: row.8, expiresAt: row.9, revokedAt: row.10)
     }
 
     /// Opens a session and stores its first refresh token.
-    func createSession(userID: UUID, authMethods: [String], mfaAt: Date?, clientAddress: String, userAgent: String,
-                       lifetime: TimeInterval, refreshHash: [UInt8], refreshLifetime: TimeInterval) async throws(IdentityError) -> Session {
+    func createSession(
+        userID: UUID, authMethods: [String], mfaAt: Date?, clientAddress: String, userAgent: String,
+        lifetime: TimeInterval, refreshHash: [UInt8], refreshLifetime: TimeInterval
+    ) async throws(IdentityError) -> Session {
         let logger = self.logger
         let id = try await transaction { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 INSERT INTO identity_sessions (user_id, auth_methods, mfa_at, client_address, user_agent, expires_at)
                 VALUES (\(userID), \(authMethods), \(mfaAt), \(clientAddress), \(userAgent), now() + make_interval(secs => \(lifetime)))
                 RETURNING id
                 """, logger: logger)
             for try await id in rows.decode(UUID.self) {
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO identity_refresh_tokens (token_hash, session_id, expires_at)
                     SELECT \(ByteBuffer(bytes: refreshHash)), id, LEAST(expires_at, now() + make_interval(secs => \(refreshLifetime)))
                     FROM identity_sessions WHERE id = \(id)
@@ -50,7 +55,8 @@ extension IdentityStore {
 
     public func session(id: UUID) async throws(IdentityError) -> Session? {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.sessionColumns) FROM identity_sessions s JOIN identity_users u ON u.id = s.user_id
                 WHERE s.id = \(id)
                 """, logger: logger)
@@ -62,7 +68,8 @@ extension IdentityStore {
     /// Open sessions (not revoked, not expired), newest first, optionally of one user.
     public func listSessions(login: String?, after: UUID?, limit: Int) async throws(IdentityError) -> Page<Session> {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.sessionColumns) FROM identity_sessions s JOIN identity_users u ON u.id = s.user_id
                 WHERE s.revoked_at IS NULL AND s.expires_at > now() AND (\(login)::text IS NULL OR u.login = \(login))
                   AND (\(after)::uuid IS NULL OR s.id > \(after))
@@ -79,15 +86,18 @@ extension IdentityStore {
     public func revokeSession(id: UUID, reason: String) async throws(IdentityError) -> Session {
         let logger = self.logger
         try await transaction { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 UPDATE identity_sessions SET revoked_at = COALESCE(revoked_at, now()), revoke_reason = COALESCE(revoke_reason, \(reason))
                 WHERE id = \(id) RETURNING revoked_at, expires_at
                 """, logger: logger)
             var found = false
             for try await (revokedAt, expiresAt) in rows.decode((Date, Date).self) {
                 found = true
-                try await Self.publishRevocation(.init(kind: .session, value: id.uuidString.lowercased(), revokedAt: revokedAt,
-                                                       expiresAt: expiresAt), on: connection, logger: logger)
+                try await Self.publishRevocation(
+                    .init(
+                        kind: .session, value: id.uuidString.lowercased(), revokedAt: revokedAt,
+                        expiresAt: expiresAt), on: connection, logger: logger)
             }
             guard found else { throw IdentityError.notFound("session \(id)") }
         }
@@ -99,9 +109,14 @@ extension IdentityStore {
     /// so two concurrent uses of one token cannot both rotate.
     func rotateRefreshToken(hash: [UInt8], successorHash: [UInt8], refreshLifetime: TimeInterval) async throws(IdentityError) -> RefreshOutcome {
         let logger = self.logger
-        enum Step: Sendable { case rotated(UUID), invalid, reused(UUID) }
+        enum Step: Sendable {
+            case rotated(UUID)
+            case invalid
+            case reused(UUID)
+        }
         let step: Step = try await transaction { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT t.session_id, t.used_at IS NOT NULL, t.expires_at > now(),
                        s.revoked_at IS NULL AND s.expires_at > now() AND u.status = 'active'
                 FROM identity_refresh_tokens t
@@ -118,10 +133,12 @@ extension IdentityStore {
                 return .reused(sessionID)
             }
             guard unexpired, sessionValid else { return .invalid }
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE identity_refresh_tokens SET used_at = now() WHERE token_hash = \(ByteBuffer(bytes: hash))
                 """, logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO identity_refresh_tokens (token_hash, session_id, expires_at)
                 SELECT \(ByteBuffer(bytes: successorHash)), id, LEAST(expires_at, now() + make_interval(secs => \(refreshLifetime)))
                 FROM identity_sessions WHERE id = \(sessionID)
@@ -158,7 +175,8 @@ extension IdentityStore {
     // MARK: Revocations
 
     static func publishRevocation(_ revocation: Revocation, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO identity_revocations (kind, value, revoked_at, expires_at)
             VALUES (\(revocation.kind.rawValue), \(revocation.value), \(revocation.revokedAt), \(revocation.expiresAt))
             ON CONFLICT (kind, value) DO UPDATE
@@ -169,13 +187,16 @@ extension IdentityStore {
     }
 
     private static func revokeSession(_ id: UUID, reason: String, on connection: PostgresConnection, logger: Logger) async throws {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             UPDATE identity_sessions SET revoked_at = COALESCE(revoked_at, now()), revoke_reason = COALESCE(revoke_reason, \(reason))
             WHERE id = \(id) RETURNING revoked_at, expires_at
             """, logger: logger)
         for try await (revokedAt, expiresAt) in rows.decode((Date, Date).self) {
-            try await publishRevocation(.init(kind: .session, value: id.uuidString.lowercased(), revokedAt: revokedAt,
-                                              expiresAt: expiresAt), on: connection, logger: logger)
+            try await publishRevocation(
+                .init(
+                    kind: .session, value: id.uuidString.lowercased(), revokedAt: revokedAt,
+                    expiresAt: expiresAt), on: connection, logger: logger)
         }
     }
 
@@ -183,12 +204,14 @@ extension IdentityStore {
     /// such token can live); tokens issued later are unaffected.
     static func revokeSubject(_ subject: String, lifetime: TimeInterval, on connection: PostgresConnection, logger: Logger) async throws {
         let now = Date()
-        try await publishRevocation(.init(kind: .subject, value: subject, revokedAt: now, expiresAt: now + lifetime),
-                                    on: connection, logger: logger)
+        try await publishRevocation(
+            .init(kind: .subject, value: subject, revokedAt: now, expiresAt: now + lifetime),
+            on: connection, logger: logger)
     }
 
     static func revokeSessions(userID: UUID, reason: String, lifetime: TimeInterval, on connection: PostgresConnection, logger: Logger) async throws {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id FROM identity_sessions WHERE user_id = \(userID) AND revoked_at IS NULL AND expires_at > now()
             """, logger: logger)
         var open: [UUID] = []
@@ -200,15 +223,17 @@ extension IdentityStore {
     public func revokeToken(id: String, expiresAt: Date) async throws(IdentityError) {
         let logger = self.logger
         try await transaction { connection in
-            try await Self.publishRevocation(.init(kind: .token, value: id, revokedAt: Date(), expiresAt: expiresAt),
-                                             on: connection, logger: logger)
+            try await Self.publishRevocation(
+                .init(kind: .token, value: id, revokedAt: Date(), expiresAt: expiresAt),
+                on: connection, logger: logger)
         }
     }
 
     /// Every revocation still in force: what a feed loads on (re)connect.
     public func activeRevocations() async throws(IdentityError) -> [Revocation] {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT kind, value, revoked_at, expires_at FROM identity_revocations WHERE expires_at > now()
                 UNION ALL
                 SELECT 'certificate', serial, revoked_at, expires_at FROM identity_revoked_certificates WHERE expires_at > now()

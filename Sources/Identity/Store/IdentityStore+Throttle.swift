@@ -26,7 +26,8 @@ extension IdentityStore {
         let logger = self.logger
         return try await transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext('login:' || \(login)))", logger: logger)
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 WITH last_success AS (
                     SELECT COALESCE(max(attempted_at), '-infinity') AS at FROM identity_login_attempts
                     WHERE login = \(login) AND succeeded AND attempted_at > now() - make_interval(secs => \(throttle.window))
@@ -53,7 +54,8 @@ extension IdentityStore {
                     throw IdentityError.throttled(retryAfterSeconds: max(1, Int(addressWait)))
                 }
             }
-            let inserted = try await connection.query("""
+            let inserted = try await connection.query(
+                """
                 INSERT INTO identity_login_attempts (login, client_address) VALUES (\(login), \(address)) RETURNING id
                 """, logger: logger)
             for try await id in inserted.decode(Int64.self) { return id }
@@ -87,7 +89,8 @@ extension IdentityStore {
 
     func createMFAChallenge(hash: [UInt8], userID: UUID, address: String, lifetime: TimeInterval) async throws(IdentityError) {
         try await run {
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO identity_mfa_challenges (token_hash, user_id, client_address, expires_at)
                 VALUES (\(ByteBuffer(bytes: hash)), \(userID), \(address), now() + make_interval(secs => \(lifetime)))
                 """, logger: logger)
@@ -98,7 +101,8 @@ extension IdentityStore {
     /// expired, or out of attempts (then it is deleted and the login must start again).
     func useMFAChallenge(hash: [UInt8], maxAttempts: Int) async throws(IdentityError) -> UUID? {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 UPDATE identity_mfa_challenges SET attempts = attempts + 1
                 WHERE token_hash = \(ByteBuffer(bytes: hash)) AND expires_at > now() AND attempts < \(maxAttempts)
                 RETURNING user_id
@@ -119,7 +123,8 @@ extension IdentityStore {
     public func purgeExpired(attemptRetention: TimeInterval) async throws(IdentityError) {
         let logger = self.logger
         try await transaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 DELETE FROM identity_login_attempts WHERE attempted_at < now() - make_interval(secs => \(attemptRetention))
                 """, logger: logger)
             try await connection.query("DELETE FROM identity_mfa_challenges WHERE expires_at < now()", logger: logger)

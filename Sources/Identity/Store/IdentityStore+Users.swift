@@ -22,13 +22,15 @@ extension IdentityStore {
     typealias UserRow = (UUID, String, String, String, String, Bool, Date, Date, [String], [String])
 
     static func user(_ row: UserRow) -> User {
-        User(id: row.0, login: row.1, email: row.2, displayName: row.3, status: AccountStatus(rawValue: row.4) ?? .disabled,
-             mfaEnrolled: row.5, roles: row.8, groups: row.9, createdAt: row.6, updatedAt: row.7)
+        User(
+            id: row.0, login: row.1, email: row.2, displayName: row.3, status: AccountStatus(rawValue: row.4) ?? .disabled,
+            mfaEnrolled: row.5, roles: row.8, groups: row.9, createdAt: row.6, updatedAt: row.7)
     }
 
     public func createUser(login: String, email: String, displayName: String, passwordHash: String?) async throws(IdentityError) -> User {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 INSERT INTO identity_users (login, email, display_name, password_hash)
                 VALUES (\(login), \(email), \(displayName), \(passwordHash))
                 RETURNING id
@@ -56,7 +58,8 @@ extension IdentityStore {
     /// Users ordered by login, after the cursor `after` (a login).
     public func listUsers(after: String?, limit: Int) async throws(IdentityError) -> Page<User> {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT \(unescaped: Self.userColumns) FROM identity_users u
                 WHERE \(after)::text IS NULL OR u.login > \(after)
                 ORDER BY u.login LIMIT \(limit + 1)
@@ -77,7 +80,8 @@ extension IdentityStore {
     public func updateUser(login: String, email: String?, displayName: String?) async throws(IdentityError) -> (before: User, after: User) {
         let before = try await requireUser(login: login)
         try await run {
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE identity_users SET email = COALESCE(\(email), email),
                     display_name = COALESCE(\(displayName), display_name), updated_at = now()
                 WHERE login = \(login)
@@ -88,7 +92,9 @@ extension IdentityStore {
 
     /// Sets the status. Leaving `active` revokes every token of the login and every open
     /// session in the same transaction, and tells every gateway.
-    public func setStatus(login: String, _ status: AccountStatus, revocationLifetime: TimeInterval) async throws(IdentityError) -> (before: User, after: User) {
+    public func setStatus(
+        login: String, _ status: AccountStatus, revocationLifetime: TimeInterval
+    ) async throws(IdentityError) -> (before: User, after: User) {
         let before = try await requireUser(login: login)
         let logger = self.logger
         try await transaction { connection in
@@ -96,8 +102,9 @@ extension IdentityStore {
                 "UPDATE identity_users SET status = \(status.rawValue), updated_at = now() WHERE login = \(login)", logger: logger)
             if status != .active {
                 try await Self.revokeSubject(login, lifetime: revocationLifetime, on: connection, logger: logger)
-                try await Self.revokeSessions(userID: before.id, reason: "account \(status.rawValue)", lifetime: revocationLifetime,
-                                              on: connection, logger: logger)
+                try await Self.revokeSessions(
+                    userID: before.id, reason: "account \(status.rawValue)", lifetime: revocationLifetime,
+                    on: connection, logger: logger)
             }
         }
         return (before, try await requireUser(login: login))
@@ -116,13 +123,15 @@ extension IdentityStore {
 
     func credentials(login: String) async throws(IdentityError) -> StoredCredentials? {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT id, login, status, password_hash, totp_sealed, totp_confirmed, totp_last_step
                 FROM identity_users WHERE login = \(login)
                 """, logger: logger)
             for try await row in rows.decode((UUID, String, String, String?, String?, Bool, Int64?).self) {
-                return StoredCredentials(userID: row.0, login: row.1, status: AccountStatus(rawValue: row.2) ?? .disabled,
-                                         passwordHash: row.3, sealedTOTP: row.4, totpConfirmed: row.5, totpLastStep: row.6)
+                return StoredCredentials(
+                    userID: row.0, login: row.1, status: AccountStatus(rawValue: row.2) ?? .disabled,
+                    passwordHash: row.3, sealedTOTP: row.4, totpConfirmed: row.5, totpLastStep: row.6)
             }
             return nil
         }
@@ -144,7 +153,8 @@ extension IdentityStore {
     /// must be reset by an administrator first).
     func beginTOTPEnrolment(userID: UUID, sealed: String) async throws(IdentityError) {
         let changed = try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 UPDATE identity_users SET totp_sealed = \(sealed), totp_confirmed = false, totp_last_step = NULL, updated_at = now()
                 WHERE id = \(userID) AND NOT totp_confirmed RETURNING id
                 """, logger: logger)
@@ -159,11 +169,13 @@ extension IdentityStore {
     func confirmTOTP(userID: UUID, step: Int64, recoveryHashes: [String]) async throws(IdentityError) {
         let logger = self.logger
         try await transaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE identity_users SET totp_confirmed = true, totp_last_step = \(step), updated_at = now() WHERE id = \(userID)
                 """, logger: logger)
             try await connection.query("DELETE FROM identity_recovery_codes WHERE user_id = \(userID)", logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO identity_recovery_codes (user_id, code_hash) SELECT \(userID), unnest(\(recoveryHashes)::text[])
                 """, logger: logger)
         }
@@ -173,7 +185,8 @@ extension IdentityStore {
     /// with the same code cannot both succeed.
     func claimTOTPStep(userID: UUID, step: Int64) async throws(IdentityError) -> Bool {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 UPDATE identity_users SET totp_last_step = \(step)
                 WHERE id = \(userID) AND (totp_last_step IS NULL OR totp_last_step < \(step)) RETURNING id
                 """, logger: logger)
@@ -195,7 +208,8 @@ extension IdentityStore {
     /// Deletes a recovery code; false if another request used it first.
     func consumeRecoveryCode(userID: UUID, hash: String) async throws(IdentityError) -> Bool {
         try await run {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 DELETE FROM identity_recovery_codes WHERE user_id = \(userID) AND code_hash = \(hash) RETURNING user_id
                 """, logger: logger)
             var consumed = false
@@ -209,7 +223,8 @@ extension IdentityStore {
         let user = try await requireUser(login: login)
         let logger = self.logger
         try await transaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE identity_users SET totp_sealed = NULL, totp_confirmed = false, totp_last_step = NULL, updated_at = now()
                 WHERE id = \(user.id)
                 """, logger: logger)

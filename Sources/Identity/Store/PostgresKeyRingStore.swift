@@ -31,8 +31,11 @@ public struct PostgresKeyRingStore: KeyRingStore {
         _ = try await update { _ in ring }
     }
 
-    public func update(_ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing) async throws(KeyRingError)
-        -> (before: KeyRing, after: KeyRing) {
+    public func update(
+        _ change: @Sendable (KeyRing) throws(KeyRingError) -> KeyRing
+    ) async throws(KeyRingError)
+        -> (before: KeyRing, after: KeyRing)
+    {
         let logger = self.logger
         do {
             return try await client.withTransaction(logger: logger) { connection in

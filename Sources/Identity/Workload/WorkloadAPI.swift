@@ -50,8 +50,9 @@ struct WorkloadAPI: Sendable {
         let chain = try await workload.sign(csr, credential: credential, client: context.clientInfo(request, settings: settings))
         let pem: String
         do { pem = PEMText.of(try chain.map { try $0.serializeAsPEM() }) } catch { throw .signingFailed("\(error)") }
-        return Response(status: .ok, headers: [.contentType: "application/pem-certificate-chain", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: pem)))
+        return Response(
+            status: .ok, headers: [.contentType: "application/pem-certificate-chain", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: pem)))
     }
 
     /// `{"csr": string, "join_token": string?}` and nothing else.
@@ -70,7 +71,8 @@ struct WorkloadAPI: Sendable {
         guard let workload else { throw .notConfigured }
         let crl = try await workload.revocationList()
         let accept = request.headers[.accept]?.lowercased() ?? ""
-        let wantsPEM = request.uri.queryParameters["format"] == "pem" || accept.contains("application/x-pem-file")
+        let wantsPEM =
+            request.uri.queryParameters["format"] == "pem" || accept.contains("application/x-pem-file")
             || accept.contains("application/pem")
         let maxAge = max(0, Int(crl.nextUpdate.timeIntervalSinceNow / 2))
         let headers: HTTPFields = [

@@ -39,8 +39,10 @@ public struct WorkloadCertificates: Sendable {
 
     /// Signs `csr` for the service the credential names and returns the chain a TLS client
     /// presents: the leaf, then the intermediate.
-    public func sign(_ csr: CertificateSigningRequest, credential: WorkloadCredential, client: ClientInfo,
-                     now: Date = Date()) async throws(WorkloadError) -> [Certificate] {
+    public func sign(
+        _ csr: CertificateSigningRequest, credential: WorkloadCredential, client: ClientInfo,
+        now: Date = Date()
+    ) async throws(WorkloadError) -> [Certificate] {
         let method = if case .joinToken = credential { "join_token" } else { "mtls" }
         do {
             // The proof of possession first: nothing else is looked at for a request whose
@@ -54,10 +56,12 @@ public struct WorkloadCertificates: Sendable {
                 guard token.hasPrefix("pcj_") else { throw WorkloadError.invalidJoinToken }
                 grant = .joinToken(hash: identity.secretHasher.digest(token))
             case let .gatewayAssertion(assertion):
-                let verified: GatewayAssertion, presented: CertificateDigest
+                let verified: GatewayAssertion
+                let presented: CertificateDigest
                 do {
-                    verified = try GatewayAssertion(assertion, method: "POST", path: Self.signPath, keys: identity.keys.verificationKeys,
-                                                    settings: settings, now: now)
+                    verified = try GatewayAssertion(
+                        assertion, method: "POST", path: Self.signPath, keys: identity.keys.verificationKeys,
+                        settings: settings, now: now)
                     presented = try verified.certificateOnly()
                 } catch .certificateNotNamed {
                     throw WorkloadError.renewalRefused(.notOnRecord)
@@ -79,9 +83,12 @@ public struct WorkloadCertificates: Sendable {
                 }
             }
             let leaf = chain[0]
-            record(principal: "Service::\"\(service.name)\"", method: method, target: service.spiffeID, client: client, outcome: "success",
-                   details: ["serial": leaf.serialNumber.hex, "not_after": ISO8601DateFormatter().string(from: leaf.notValidAfter),
-                             "grant": method == "mtls" ? "renewal" : "join_token"])
+            record(
+                principal: "Service::\"\(service.name)\"", method: method, target: service.spiffeID, client: client, outcome: "success",
+                details: [
+                    "serial": leaf.serialNumber.hex, "not_after": ISO8601DateFormatter().string(from: leaf.notValidAfter),
+                    "grant": method == "mtls" ? "renewal" : "join_token",
+                ])
             return chain
         } catch {
             let failure = error as? WorkloadError ?? .signingFailed("\(error)")
@@ -114,8 +121,9 @@ public struct WorkloadCertificates: Sendable {
         let number = try await identity.store.nextCRLNumber()
         let crl: CertificateRevocationList
         do {
-            crl = try CertificateRevocationList(authority: authority, revoked: revoked, number: number, thisUpdate: now,
-                                                nextUpdate: now + lifetime)
+            crl = try CertificateRevocationList(
+                authority: authority, revoked: revoked, number: number, thisUpdate: now,
+                nextUpdate: now + lifetime)
         } catch {
             throw .signingFailed(error.description)
         }
@@ -126,8 +134,10 @@ public struct WorkloadCertificates: Sendable {
     private func record(principal: String?, method: String, target: String?, client: ClientInfo, outcome: String, details: [String: String]) {
         let text = (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]))
             .map { String(decoding: $0, as: UTF8.self) }
-        identity.recorder.record(AuditEvent(kind: .authentication, principal: principal, authMethod: method, action: "certificate.issue",
-                                            target: target, clientAddress: client.address, outcome: outcome, details: text))
+        identity.recorder.record(
+            AuditEvent(
+                kind: .authentication, principal: principal, authMethod: method, action: "certificate.issue",
+                target: target, clientAddress: client.address, outcome: outcome, details: text))
     }
 }
 
@@ -146,23 +156,30 @@ extension IdentityService {
     /// Creates a one-time join token for `service`'s first certificate. The token is returned
     /// once and only its keyed hash is stored; it expires after `lifetime` and is spent by the
     /// first certificate it obtains.
-    public func newJoinToken(service name: String, lifetime: TimeInterval, createdBy: String)
-        async throws(WorkloadError) -> (token: String, service: ServiceAccount, expiresAt: Date) {
+    public func newJoinToken(
+        service name: String, lifetime: TimeInterval, createdBy: String
+    )
+        async throws(WorkloadError) -> (token: String, service: ServiceAccount, expiresAt: Date)
+    {
         guard lifetime >= 1, lifetime <= settings.workload.maxJoinTokenLifetime else {
             throw .invalidInput("a join token lives between 1 s and \(Int(settings.workload.maxJoinTokenLifetime)) s")
         }
         let token = OpaqueSecret.generate(prefix: "pcj_")
         let expiresAt = Date() + lifetime
-        let service = try await store.createJoinToken(service: name, hash: secretHasher.digest(token), expiresAt: expiresAt,
-                                                      createdBy: createdBy)
+        let service = try await store.createJoinToken(
+            service: name, hash: secretHasher.digest(token), expiresAt: expiresAt,
+            createdBy: createdBy)
         return (token, service, expiresAt)
     }
 
     /// Revokes a certificate by serial, with every certificate renewed from it. `expiresAt` is its
     /// notAfter when the caller has the certificate; otherwise the serial must be one the Workload
     /// API issued, whose notAfter is on record.
-    public func revokeCertificate(serial: String, reason: RevocationReason, revokedBy: String, expiresAt: Date?)
-        async throws(WorkloadError) -> CertificateRevocation {
+    public func revokeCertificate(
+        serial: String, reason: RevocationReason, revokedBy: String, expiresAt: Date?
+    )
+        async throws(WorkloadError) -> CertificateRevocation
+    {
         let normalized: String
         do { normalized = try Certificate.SerialNumber(hex: serial.lowercased()).hex } catch { throw .invalidInput(error.description) }
         var until = expiresAt

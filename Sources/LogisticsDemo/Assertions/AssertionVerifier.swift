@@ -90,8 +90,9 @@ public final class AssertionVerifier: Sendable {
 
     /// The JWT checks, with one refetch of the key set when the token names an unknown key.
     private func verifiedClaims(_ token: String, now: Date) async throws(AssertionRejection) -> Claims {
-        let policy = ClaimsPolicy(issuers: [requirements.issuer], audiences: [requirements.audience],
-                                  clockSkew: requirements.clockSkew, maxLifetime: requirements.maxLifetime)
+        let policy = ClaimsPolicy(
+            issuers: [requirements.issuer], audiences: [requirements.audience],
+            clockSkew: requirements.clockSkew, maxLifetime: requirements.maxLifetime)
         let keys: VerificationKeys
         do { keys = try await keySet.keys() } catch { throw .keysUnavailable(error) }
         do {

@@ -24,8 +24,10 @@ public actor GatewayKeySet {
         /// Time allowed for one fetch.
         public var timeout: Duration
 
-        public init(url: URL, unknownKeyRefreshInterval: Duration = .seconds(10), maxAge: Duration = .seconds(300),
-                    timeout: Duration = .seconds(5)) {
+        public init(
+            url: URL, unknownKeyRefreshInterval: Duration = .seconds(10), maxAge: Duration = .seconds(300),
+            timeout: Duration = .seconds(5)
+        ) {
             self.url = url
             self.unknownKeyRefreshInterval = unknownKeyRefreshInterval
             self.maxAge = maxAge
@@ -97,8 +99,12 @@ public actor GatewayKeySet {
             lastFailure = nil
         case let .failure(error):
             lastFailure = error
-            logger.warning("gateway key set not refreshed", metadata: ["url": "\(settings.url)", "error": "\(error)",
-                                                                        "cached_keys": "\(cached?.keys.byID.count ?? 0)"])
+            logger.warning(
+                "gateway key set not refreshed",
+                metadata: [
+                    "url": "\(settings.url)", "error": "\(error)",
+                    "cached_keys": "\(cached?.keys.byID.count ?? 0)",
+                ])
         }
     }
 

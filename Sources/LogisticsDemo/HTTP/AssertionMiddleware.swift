@@ -27,7 +27,10 @@ public struct Caller: Sendable, Encodable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case subject = "sub", kind, roles, groups, authMethods = "amr", requestID = "request_id"
+        case subject = "sub"
+        case kind, roles, groups
+        case authMethods = "amr"
+        case requestID = "request_id"
     }
 }
 
@@ -60,11 +63,16 @@ struct AssertionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let claims: Claims
         do {
-            claims = try await verifier.verify(headerValues: request.headers[values: Self.header], method: request.method.rawValue,
-                                               path: request.uri.path)
+            claims = try await verifier.verify(
+                headerValues: request.headers[values: Self.header], method: request.method.rawValue,
+                path: request.uri.path)
         } catch {
-            logger.notice("request refused", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)",
-                                                        "reason": "\(error.code)"])
+            logger.notice(
+                "request refused",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)",
+                    "reason": "\(error.code)",
+                ])
             throw APIError.rejected(error)
         }
         var context = context

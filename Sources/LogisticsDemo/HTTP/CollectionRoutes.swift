@@ -12,7 +12,8 @@ enum CollectionRoutes {
         let base = RouterPath("/v1/\(Record.collection)")
         router.get(base) { request, context in
             let caller = try context.requireCaller()
-            let records = store.list(matching: try filters(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, allowed: Record.filters))
+            let records = store.list(
+                matching: try filters(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, allowed: Record.filters))
             return JSONBody.response(.ok, ListBody(collection: Record.collection, records: records, caller: caller))
         }
         router.get(RouterPath("/v1/\(Record.collection)/:id")) { _, context in

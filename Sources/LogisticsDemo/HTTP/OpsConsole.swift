@@ -51,7 +51,8 @@ enum OpsConsole {
             ("Gateway request id", caller.requestID),
         ]
         let table = rows.map { "<tr><th>\(escape($0.0))</th><td><code>\(escape($0.1))</code></td></tr>" }.joined(separator: "\n")
-        let list = links.isEmpty
+        let list =
+            links.isEmpty
             ? "<p class=\"note\">No service links configured (<code>--console-link label=url</code>).</p>"
             : "<ul>\n" + links.map { "<li><a href=\"\(escape($0.url))\">\(escape($0.label))</a></li>" }.joined(separator: "\n") + "\n</ul>"
         let html = """
@@ -78,11 +79,14 @@ enum OpsConsole {
 
             """
         let csp = "default-src 'none'; style-src 'nonce-\(nonce)'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        return Response(status: .ok,
-                        headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: csp, .cacheControl: "no-store",
-                                  .xContentTypeOptions: "nosniff", HTTPField.Name("Referrer-Policy")!: "no-referrer",
-                                  HTTPField.Name("X-Frame-Options")!: "DENY"],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .contentSecurityPolicy: csp, .cacheControl: "no-store",
+                .xContentTypeOptions: "nosniff", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+                HTTPField.Name("X-Frame-Options")!: "DENY",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     /// 144 random bits, base64: a CSP nonce, new for every page.

@@ -20,15 +20,25 @@ struct InputReader {
 
     /// A member's value, as far as the fields here care.
     private enum Member: Decodable {
-        case null, bool(Bool), number(Double), string(String), structured
+        case null
+        case bool(Bool)
+        case number(Double)
+        case string(String)
+        case structured
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-            else if let value = try? container.decode(Double.self) { self = .number(value) }
-            else if let value = try? container.decode(String.self) { self = .string(value) }
-            else { self = .structured }
+            if container.decodeNil() {
+                self = .null
+            } else if let value = try? container.decode(Bool.self) {
+                self = .bool(value)
+            } else if let value = try? container.decode(Double.self) {
+                self = .number(value)
+            } else if let value = try? container.decode(String.self) {
+                self = .string(value)
+            } else {
+                self = .structured
+            }
         }
     }
 

@@ -37,8 +37,9 @@ struct Shipment: UpdatableRecord, Equatable {
         let driver = input.string("driver", required: false, maxLength: 64)
         let vehicle = input.string("vehicle_id", required: false, maxLength: 32)
         guard let customer, let origin, let destination, let weight else { return nil }
-        return Shipment(id: id, customer: customer, origin: origin, destination: destination, weightKg: weight, status: status,
-                        driver: driver, vehicleId: vehicle, created: Change(caller, now))
+        return Shipment(
+            id: id, customer: customer, origin: origin, destination: destination, weightKg: weight, status: status,
+            driver: driver, vehicleId: vehicle, created: Change(caller, now))
     }
 
     mutating func update(_ input: inout InputReader, by caller: Caller, at now: Date) {
@@ -165,7 +166,8 @@ struct Invoice: DemoRecord, Equatable {
         let currency = input.choice("currency", required: true, from: currencies)
         let status = input.choice("status", required: false, from: ["draft", "issued"]) ?? "draft"
         guard let customer, let shipment, let amount, let currency else { return nil }
-        return Invoice(id: id, customer: customer, shipmentId: shipment, amountCents: amount, currency: currency, status: status,
-                       created: Change(caller, now))
+        return Invoice(
+            id: id, customer: customer, shipmentId: shipment, amountCents: amount, currency: currency, status: status,
+            created: Change(caller, now))
     }
 }

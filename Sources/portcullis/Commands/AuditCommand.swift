@@ -40,11 +40,14 @@ struct AuditCommand: AsyncParsableCommand {
             let report = try await AuditRuntime.verify(configuration: configuration, since: since, keys: verificationKeys, logger: logger)
             for finding in report.findings { print(finding) }
             for chain in report.openChains { print(chain) }
-            let checkpoints = verificationKeys == nil
+            let checkpoints =
+                verificationKeys == nil
                 ? "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys)"
                 : "\(report.checkpointsChecked) signed checkpoints checked"
             let open = report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)"
-            print("\(report.records) records in \(report.writers) chains, \(checkpoints): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)")
+            print(
+                "\(report.records) records in \(report.writers) chains, \(checkpoints): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)"
+            )
             if !report.isIntact { throw ExitCode(1) }
             if closedChains && !report.openChains.isEmpty { throw ExitCode(3) }
         }
@@ -94,8 +97,10 @@ struct AuditCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(line.utf8))
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print(String(format: "%d events in %.2f s: %.0f events/s (written %d, spooled %d, dropped %d)",
-                         events, seconds, Double(events) / seconds, statistics.written, statistics.spooled, statistics.dropped))
+            print(
+                String(
+                    format: "%d events in %.2f s: %.0f events/s (written %d, spooled %d, dropped %d)",
+                    events, seconds, Double(events) / seconds, statistics.written, statistics.spooled, statistics.dropped))
         }
     }
 }

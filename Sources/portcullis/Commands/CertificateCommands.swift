@@ -1,6 +1,6 @@
 import ArgumentParser
-import Crypto
 import Composition
+import Crypto
 import Foundation
 import Identity
 import Logging
@@ -49,7 +49,11 @@ struct CertCommand: AsyncParsableCommand {
 
         func run() async throws {
             // With --watch this is an agent that runs for good: a service's structured log. Once, a command's words.
-            if watch { LoggingSetup.bootstrap(format: .json, level: .warning) } else { LoggingSetup.bootstrapCommand(requestedFormat: nil, level: .warning) }
+            if watch {
+                LoggingSetup.bootstrap(format: .json, level: .warning)
+            } else {
+                LoggingSetup.bootstrapCommand(requestedFormat: nil, level: .warning)
+            }
             let logger = Logger(label: "portcullis.cert-renew")
             let token = joinToken ?? ProcessInfo.processInfo.environment["PORTCULLIS_JOIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             let agent = RenewalAgent(prefix: from, baseURL: url, trustRoots: cacert, logger: logger)
@@ -57,12 +61,15 @@ struct CertCommand: AsyncParsableCommand {
                 if watch {
                     try await agent.watch(joinToken: token) { leaf, due in
                         // Unbuffered: a supervisor (or a test) reading the pipe sees each renewal as it happens.
-                        FileHandle.standardOutput.write(Data(("certificate \(leaf.serialNumber.hex) valid until "
-                            + "\(leaf.notValidAfter.formatted(.iso8601)); next renewal at \(due.formatted(.iso8601))\n").utf8))
+                        FileHandle.standardOutput.write(
+                            Data(
+                                ("certificate \(leaf.serialNumber.hex) valid until "
+                                    + "\(leaf.notValidAfter.formatted(.iso8601)); next renewal at \(due.formatted(.iso8601))\n").utf8))
                     }
                 } else {
                     let renewed = try await agent.renew(joinToken: token)
-                    print("renewed \(from).crt: serial \(renewed.leaf.serialNumber.hex), valid until \(renewed.leaf.notValidAfter.formatted(.iso8601))")
+                    print(
+                        "renewed \(from).crt: serial \(renewed.leaf.serialNumber.hex), valid until \(renewed.leaf.notValidAfter.formatted(.iso8601))")
                 }
             } catch {
                 FileHandle.standardError.write(Data("portcullis cert renew: \(error)\n".utf8))
@@ -143,11 +150,13 @@ struct CertCommand: AsyncParsableCommand {
             guard let lifetime = Self.seconds(ttl) else { throw ValidationError("--ttl must look like 30m, 1h or 24h") }
             let authority = try CAFiles(directory: URL(fileURLWithPath: ca)).load()
             let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
-            let certificate = try authority.issue(spiffeID: try SPIFFEID(spiffe), publicKey: key.publicKey, dnsNames: dns,
-                                                  server: server, lifetime: lifetime)
+            let certificate = try authority.issue(
+                spiffeID: try SPIFFEID(spiffe), publicKey: key.publicKey, dnsNames: dns,
+                server: server, lifetime: lifetime)
             try PEMFile.write(PEMText.of(try key.serializeAsPEM()), to: URL(fileURLWithPath: out + ".key"), secret: true)
-            try PEMFile.write(PEMText.of(try certificate.serializeAsPEM(), try authority.intermediate.serializeAsPEM()),
-                              to: URL(fileURLWithPath: out + ".crt"), secret: false)
+            try PEMFile.write(
+                PEMText.of(try certificate.serializeAsPEM(), try authority.intermediate.serializeAsPEM()),
+                to: URL(fileURLWithPath: out + ".crt"), secret: false)
             print("issued \(spiffe) (serial \(certificate.serialNumber), valid until \(certificate.notValidAfter)) to \(out).crt")
         }
 

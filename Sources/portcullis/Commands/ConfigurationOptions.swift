@@ -8,7 +8,9 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .long, help: "Configuration file (YAML). Default: $PORTCULLIS_CONFIG, else embedded defaults.")
     var config: String?
 
-    @Option(name: .long, help: "Log as the services do: json or text lines at the configured level. Default for commands: warnings and errors in plain words.")
+    @Option(
+        name: .long,
+        help: "Log as the services do: json or text lines at the configured level. Default for commands: warnings and errors in plain words.")
     var logFormat: String?
 
     /// Loads the configuration and installs logging; a bad file ends the process with exit status 2.

@@ -7,7 +7,9 @@ import Identity
 /// thing, records it in the audit trail, and prints the result. Errors exit with status 1 and
 /// one line on stderr.
 enum IdentityCommandRunner {
-    static func run(_ options: ConfigurationOptions, _ name: String, _ body: @escaping @Sendable (IdentityAdministration) async throws -> Void) async throws {
+    static func run(
+        _ options: ConfigurationOptions, _ name: String, _ body: @escaping @Sendable (IdentityAdministration) async throws -> Void
+    ) async throws {
         let (configuration, logger) = try options.load()
         do {
             try await IdentityAdministration.run(configuration: configuration, logger: logger, body)
@@ -35,7 +37,8 @@ enum IdentityCommandRunner {
 
     static func describe(_ user: User) -> String {
         let mfa = user.mfaEnrolled ? "mfa" : "no-mfa"
-        return "\(user.login)\t\(user.email)\t\(user.status.rawValue)\t\(mfa)\troles=\(user.roles.joined(separator: ","))\tgroups=\(user.groups.joined(separator: ","))"
+        return
+            "\(user.login)\t\(user.email)\t\(user.status.rawValue)\t\(mfa)\troles=\(user.roles.joined(separator: ","))\tgroups=\(user.groups.joined(separator: ","))"
     }
 
     static func describe(_ service: ServiceAccount) -> String {
@@ -100,8 +103,9 @@ struct UserCommand: AsyncParsableCommand {
 
     static func setStatus(_ options: ConfigurationOptions, _ login: String, _ status: AccountStatus) async throws {
         try await IdentityCommandRunner.run(options, "user") { admin in
-            let (_, after) = try await admin.store.setStatus(login: try Names.login(login), status,
-                                                             revocationLifetime: admin.service.settings.revocationLifetime)
+            let (_, after) = try await admin.store.setStatus(
+                login: try Names.login(login), status,
+                revocationLifetime: admin.service.settings.revocationLifetime)
             admin.record("user.status", target: "User::\"\(after.login)\"", details: #"{"status":"\#(status.rawValue)"}"#)
             print(IdentityCommandRunner.describe(after))
         }
@@ -127,14 +131,16 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct MFAReset: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "mfa-reset", abstract: "Remove a user's second factor (lost device); their sessions end.")
+        static let configuration = CommandConfiguration(
+            commandName: "mfa-reset", abstract: "Remove a user's second factor (lost device); their sessions end.")
         @OptionGroup var options: ConfigurationOptions
         @Argument var login: String
 
         func run() async throws {
             let login = login
             try await IdentityCommandRunner.run(options, "user mfa-reset") { admin in
-                let user = try await admin.store.resetMFA(login: try Names.login(login), revocationLifetime: admin.service.settings.revocationLifetime)
+                let user = try await admin.store.resetMFA(
+                    login: try Names.login(login), revocationLifetime: admin.service.settings.revocationLifetime)
                 admin.record("user.mfa_reset", target: "User::\"\(user.login)\"")
                 print(IdentityCommandRunner.describe(user))
             }
@@ -241,7 +247,8 @@ struct RoleCommand: AsyncParsableCommand {
 
 struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "group", abstract: "Manage groups (Cedar parents such as suspended or contractors): add, list, remove, add-member, remove-member.",
+        commandName: "group",
+        abstract: "Manage groups (Cedar parents such as suspended or contractors): add, list, remove, add-member, remove-member.",
         subcommands: [Add.self, List.self, Remove.self, AddMember.self, RemoveMember.self])
 
     struct Add: AsyncParsableCommand {
@@ -330,7 +337,8 @@ struct ServiceCommand: AsyncParsableCommand {
             try await IdentityCommandRunner.run(options, "service join-token") { admin in
                 let checked = try Names.identifier(name, field: "name")
                 let (token, service, expiresAt) = try await admin.operations.newJoinToken(service: checked, lifetime: lifetime)
-                print("join token for \(service.spiffeID ?? service.name) (shown once, single use, expires \(expiresAt.formatted(.iso8601))): \(token)")
+                print(
+                    "join token for \(service.spiffeID ?? service.name) (shown once, single use, expires \(expiresAt.formatted(.iso8601))): \(token)")
             }
         }
     }
@@ -416,9 +424,10 @@ struct BootstrapAdminCommand: AsyncParsableCommand {
                 throw IdentityError.conflict("'\(existing)' is already a security admin; bootstrap runs only once")
             }
             let password = AdminOperations.oneTimePassword()
-            var user = try await admin.store.createUser(login: try Names.login(login), email: try Names.email(email),
-                                                        displayName: "Security administrator",
-                                                        passwordHash: try await admin.service.hashPassword(password))
+            var user = try await admin.store.createUser(
+                login: try Names.login(login), email: try Names.email(email),
+                displayName: "Security administrator",
+                passwordHash: try await admin.service.hashPassword(password))
             user = try await admin.store.setUserMembership(login: user.login, .role, name: role, granted: true).after
             admin.record("user.bootstrap_admin", target: "User::\"\(user.login)\"")
             print(IdentityCommandRunner.describe(user))

@@ -13,9 +13,10 @@ struct MigrateCommand: AsyncParsableCommand {
         do {
             let report = try await MigrationRuntime.run(configuration: configuration, logger: logger)
             for label in report.applied { print("applied \(label)") }
-            print(report.applied.isEmpty
-                  ? "database is up to date (\(report.alreadyApplied) migrations applied earlier)"
-                  : "applied \(report.applied.count) migration(s); \(report.alreadyApplied) were already applied")
+            print(
+                report.applied.isEmpty
+                    ? "database is up to date (\(report.alreadyApplied) migrations applied earlier)"
+                    : "applied \(report.applied.count) migration(s); \(report.alreadyApplied) were already applied")
         } catch {
             FileHandle.standardError.write(Data("portcullis migrate: \(error)\n".utf8))
             throw ExitCode.failure

@@ -10,8 +10,10 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Cedar policies: authorize, validate, format, test, explain, diff; the policy store: push, history, show, rollback.",
-        subcommands: [Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self,
-                      PolicyStoreCommands.Push.self, PolicyStoreCommands.History.self, PolicyStoreCommands.Show.self, PolicyStoreCommands.Rollback.self]
+        subcommands: [
+            Authorize.self, Validate.self, Format.self, Test.self, Explain.self, Diff.self, ValidationCases.self,
+            PolicyStoreCommands.Push.self, PolicyStoreCommands.History.self, PolicyStoreCommands.Show.self, PolicyStoreCommands.Rollback.self,
+        ]
     )
 
     struct Authorize: AsyncParsableCommand {
@@ -84,8 +86,9 @@ struct PolicyCommand: AsyncParsableCommand {
                     throw ExitCode.failure
                 }
             }
-            print("ok: \(set.policies.count) policies and \(set.templates.count) templates in \(files.count) file\(files.count == 1 ? "" : "s")"
-                  + (schema == nil ? "" : ", valid against the schema"))
+            print(
+                "ok: \(set.policies.count) policies and \(set.templates.count) templates in \(files.count) file\(files.count == 1 ? "" : "s")"
+                    + (schema == nil ? "" : ", valid against the schema"))
         }
     }
 
@@ -99,8 +102,11 @@ struct PolicyCommand: AsyncParsableCommand {
             var output = StandardOutput()
             while let line = readLine() {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let schema = object["schema"] as? String, let policies = object["policies"] as? String else {
-                    output.write(Self.result(passed: false, errors: [Self.entry("", Cedar.SourceLocation(file: "<stdin>", line: 1, column: 1), "malformed case")]))
+                    let schema = object["schema"] as? String, let policies = object["policies"] as? String
+                else {
+                    output.write(
+                        Self.result(
+                            passed: false, errors: [Self.entry("", Cedar.SourceLocation(file: "<stdin>", line: 1, column: 1), "malformed case")]))
                     continue
                 }
                 output.write(Self.validate(schema: schema, json: object["format"] as? String == "json", policies: policies))
@@ -121,14 +127,17 @@ struct PolicyCommand: AsyncParsableCommand {
             case .success(let set):
                 let diagnostics = Validator(schema: schema).validate(set)
                 let errors = diagnostics.filter { $0.severity == .error }
-                return result(passed: errors.isEmpty, errors: errors.map { entry($0.policyID, $0.location, $0.message) },
-                              warnings: diagnostics.filter { $0.severity == .warning }.map { entry($0.policyID, $0.location, $0.message) })
+                return result(
+                    passed: errors.isEmpty, errors: errors.map { entry($0.policyID, $0.location, $0.message) },
+                    warnings: diagnostics.filter { $0.severity == .warning }.map { entry($0.policyID, $0.location, $0.message) })
             }
         }
 
         static func entry(_ policy: String, _ location: Cedar.SourceLocation, _ message: String) -> String {
-            let object: [String: Any] = ["policy": policy, "file": location.file, "line": location.line, "column": location.column,
-                                         "message": message]
+            let object: [String: Any] = [
+                "policy": policy, "file": location.file, "line": location.line, "column": location.column,
+                "message": message,
+            ]
             return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
         }
 

@@ -6,8 +6,11 @@ import PolicyStore
 /// `portcullis policy push|history|show|rollback`: the versioned policy store in the configured
 /// database. Errors exit with status 1 and the reason (every finding of a refused set) on stderr.
 enum PolicyStoreCommands {
-    static func run(_ options: ConfigurationOptions, _ name: String, _ body: @escaping @Sendable (PolicyAdministration) async throws -> Void)
-        async throws {
+    static func run(
+        _ options: ConfigurationOptions, _ name: String, _ body: @escaping @Sendable (PolicyAdministration) async throws -> Void
+    )
+        async throws
+    {
         let (configuration, logger) = try options.load()
         do {
             try await PolicyAdministration.run(configuration: configuration, logger: logger, body)
@@ -76,13 +79,17 @@ enum PolicyStoreCommands {
                 print("created: \(ISO8601DateFormatter().string(from: details.createdAt))")
                 print("message: \(details.message)")
                 if let rollback = details.rollbackOf { print("rollback of: \(rollback)") }
-                print("tests: \(details.tests.cases) case\(details.tests.cases == 1 ? "" : "s") in \(details.tests.files) file\(details.tests.files == 1 ? "" : "s")")
+                print(
+                    "tests: \(details.tests.cases) case\(details.tests.cases == 1 ? "" : "s") in \(details.tests.files) file\(details.tests.files == 1 ? "" : "s")"
+                )
                 for warning in details.warnings { print("warning: \(warning)") }
-                let files = stored.bundle.policies.map { ($0.name, $0) } + (stored.bundle.schema.map { [($0.name, $0)] } ?? [])
+                let files =
+                    stored.bundle.policies.map { ($0.name, $0) } + (stored.bundle.schema.map { [($0.name, $0)] } ?? [])
                     + stored.bundle.tests.map { ("\(PolicyBundle.testDirectory)/\($0.name)", $0) }
                 if let out {
-                    try FileManager.default.createDirectory(atPath: (out as NSString).appendingPathComponent(PolicyBundle.testDirectory),
-                                                            withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(
+                        atPath: (out as NSString).appendingPathComponent(PolicyBundle.testDirectory),
+                        withIntermediateDirectories: true)
                     for (path, file) in files {
                         try Data(file.text.utf8).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent(path)), options: .atomic)
                     }

@@ -95,7 +95,9 @@ extension PolicyCommand {
         private func flagRequest() throws -> (PolicyRequest, RoleHierarchy) {
             func pairs(_ values: [String], _ flag: String) throws -> [(String, String)] {
                 try values.map { value in
-                    guard let eq = value.firstIndex(of: "="), eq != value.startIndex else { throw ValidationError("\(flag) expects key=value, got '\(value)'") }
+                    guard let eq = value.firstIndex(of: "="), eq != value.startIndex else {
+                        throw ValidationError("\(flag) expects key=value, got '\(value)'")
+                    }
                     return (String(value[..<eq]), String(value[value.index(after: eq)...]))
                 }
             }

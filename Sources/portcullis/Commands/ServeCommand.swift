@@ -13,8 +13,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try options.load(service: true)
         do {
-            try await ServeRuntime.run(configuration: configuration, logger: logger,
-                                       auditMode: benchmarkWithoutAudit ? .discardForBenchmark : .record)
+            try await ServeRuntime.run(
+                configuration: configuration, logger: logger,
+                auditMode: benchmarkWithoutAudit ? .discardForBenchmark : .record)
         } catch let error as ConfigurationError {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(2)

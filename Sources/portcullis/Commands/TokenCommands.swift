@@ -67,13 +67,15 @@ struct TokenCommand: AsyncParsableCommand {
             }
             let keySet = try VerificationKeys(document: document)
             let isPaseto = token.hasPrefix("v4.")
-            let (payload, keyID) = isPaseto
+            let (payload, keyID) =
+                isPaseto
                 ? try PasetoPublicVerifier(keys: keySet, policy: ClaimsPolicy(issuers: [], audiences: [])).verifySignature(token)
                 : try JWTVerifier(keys: keySet, policy: ClaimsPolicy(issuers: [], audiences: [])).verifySignature(token)
             let claims = try ClaimsCodec.decode(payload, as: isPaseto ? .paseto : .jwt)
-            let policy = ClaimsPolicy(issuers: issuer.isEmpty ? [claims.issuer] : issuer,
-                                      audiences: audience.isEmpty ? claims.audience : audience,
-                                      clockSkew: clockSkew.seconds, maxLifetime: maxLifetime.seconds)
+            let policy = ClaimsPolicy(
+                issuers: issuer.isEmpty ? [claims.issuer] : issuer,
+                audiences: audience.isEmpty ? claims.audience : audience,
+                clockSkew: clockSkew.seconds, maxLifetime: maxLifetime.seconds)
             try policy.validate(claims, now: Date())
             print("VERIFIED: signature valid with key \(keyID); exp/nbf/iat and lifetime checked")
             if issuer.isEmpty { print("note: issuer not checked (pass --issuer)") }
@@ -136,8 +138,9 @@ struct KeysCommand: AsyncParsableCommand {
         var maxTokenLifetime: DurationArgument = DurationArgument(seconds: 3600)
 
         func run() async throws {
-            let policy = RotationPolicy(rotationPeriod: period.seconds, publishLead: publishLead.seconds,
-                                        maxTokenLifetime: maxTokenLifetime.seconds)
+            let policy = RotationPolicy(
+                rotationPeriod: period.seconds, publishLead: publishLead.seconds,
+                maxTokenLifetime: maxTokenLifetime.seconds)
             let masterKey = try options.masterKey()
             let force = force
             try await options.withStore { store, name in
@@ -174,7 +177,9 @@ struct KeysCommand: AsyncParsableCommand {
         for record in ring.records {
             let activated = record.activatedAt.map { " activated \(timestamp($0))" } ?? ""
             let retiring = record.retiringAt.map { " retiring since \(timestamp($0))" } ?? ""
-            print("\(record.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(record.id) created \(timestamp(record.createdAt))\(activated)\(retiring)")
+            print(
+                "\(record.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(record.id) created \(timestamp(record.createdAt))\(activated)\(retiring)"
+            )
         }
     }
 
@@ -200,7 +205,7 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
 /// Pretty-prints JSON bytes, or shows them as text when they are not JSON.
 private func prettyJSON(_ bytes: [UInt8]) -> String {
     guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)),
-          let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     else { return String(decoding: bytes, as: UTF8.self) }
     return String(decoding: pretty, as: UTF8.self)
 }

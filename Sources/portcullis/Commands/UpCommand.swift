@@ -22,7 +22,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Log format: text or json.") var logFormat = "text"
 
     func run() async throws {
-        guard let format = PortcullisConfiguration.LogSection.Format(rawValue: logFormat) else { throw ValidationError("--log-format must be text or json") }
+        guard let format = PortcullisConfiguration.LogSection.Format(rawValue: logFormat) else {
+            throw ValidationError("--log-format must be text or json")
+        }
         LoggingSetup.bootstrap(format: format, level: .notice)
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var options = LocalDeployment.Options(

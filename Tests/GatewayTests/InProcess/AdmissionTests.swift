@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import Tokens
+
 @testable import Gateway
 
 /// The gateway's admission in-process (issue 19, item 3): routing, the credential order,
@@ -22,9 +23,11 @@ import Tokens
         #expect(admitted.headers[.authorization] == nil)
         #expect(admitted.headers[HTTPField.Name("X-Forwarded-Host")!] == "shipments.test")
         let assertion = try #require(admitted.headers[HTTPField.Name(AssertionHeader.name)!])
-        let claims = try JWTVerifier(keys: VerificationKeys([gateway.signingKey.publicKey]),
-                                     policy: ClaimsPolicy(issuers: [gateway.settings.assertionIssuer], audiences: ["shipments"]))
-            .verify(assertion, now: Date())
+        let claims = try JWTVerifier(
+            keys: VerificationKeys([gateway.signingKey.publicKey]),
+            policy: ClaimsPolicy(issuers: [gateway.settings.assertionIssuer], audiences: ["shipments"])
+        )
+        .verify(assertion, now: Date())
         #expect(claims.subject == "dana" && claims.httpPath == "/orders/7" && claims.tokenID == "r-test")
         #expect(outcome.record.outcome == .allow && outcome.record.principal == #"User::"dana""# && outcome.record.authMethod == "token")
         #expect(outcome.record.policyVersion == "test-version" && !outcome.record.policies.isEmpty)
@@ -138,8 +141,9 @@ import Tokens
 
     @Test func anUnknownWorkloadOrARevokedCertificateIsRefused() throws {
         let gateway = try GatewayUnderTest()
-        let certificate = ClientCertificate(spiffeID: "spiffe://logistics.internal/billing", serial: "0a", sha256: "ff", thumbprint: "x",
-                                            notBefore: Date() - 60, notAfter: Date() + 3600)
+        let certificate = ClientCertificate(
+            spiffeID: "spiffe://logistics.internal/billing", serial: "0a", sha256: "ff", thumbprint: "x",
+            notBefore: Date() - 60, notAfter: Date() + 3600)
         let unknown = gateway.admit("/", host: "ledger.test", certificate: certificate)
         #expect(unknown.status == 401 && unknown.record.reason?.contains("no active service account") == true)
         gateway.directory.state.withLock { $0.workloads[certificate.spiffeID!] = Workload(name: "billing", roles: []) }

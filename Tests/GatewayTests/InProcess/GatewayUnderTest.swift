@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import Synchronization
 import Tokens
+
 @testable import Gateway
 
 /// The state of the credential directory, as a test sets it: what the identity service's feed
@@ -83,46 +84,58 @@ final class GatewayUnderTest {
         var settings = GatewaySettings()
         settings.limits.maxHeaderCount = 20
         self.settings = settings
-        cookies = SessionCookieCodec(current: cookieKey, policy: ClaimsPolicy(issuers: [settings.assertionIssuer],
-                                                                            audiences: [settings.assertionIssuer], clockSkew: 0))
+        cookies = SessionCookieCodec(
+            current: cookieKey,
+            policy: ClaimsPolicy(
+                issuers: [settings.assertionIssuer],
+                audiences: [settings.assertionIssuer], clockSkew: 0))
         let set = try PolicySet.parse(Self.policies).get()
         policiesInForce = PolicyHolder(PolicySnapshot(authorizer: Authorizer(set), version: "test-version"))
         let upstream = URL(string: "http://127.0.0.1:9")!
         var shipments = RouteSettings(id: "shipments", hosts: ["shipments.test"], pathPrefix: "/", upstream: upstream, maxBodyBytes: 1000)
         shipments.labels = ["team": "dispatch"]
-        let routes = [
-            shipments,
-            RouteSettings(id: "status", hosts: ["status.test"], pathPrefix: "/", upstream: upstream, isPublic: true),
-            RouteSettings(id: "ledger", hosts: ["ledger.test"], pathPrefix: "/", upstream: upstream, authMethods: [.mtls],
-                          requiresClientCertificate: true),
-        ] + extra
+        let routes =
+            [
+                shipments,
+                RouteSettings(id: "status", hosts: ["status.test"], pathPrefix: "/", upstream: upstream, isPublic: true),
+                RouteSettings(
+                    id: "ledger", hosts: ["ledger.test"], pathPrefix: "/", upstream: upstream, authMethods: [.mtls],
+                    requiresClientCertificate: true),
+            ] + extra
         let publicKey = signingKey.publicKey
         let synchronized = policiesSynchronized
         let signer = TokenSigner(key: signingKey)
         responder = GatewayResponder(
             settings: settings, routes: RouteHolder(try RouteSettings.table(routes)),
-            authenticator: Authenticator(verificationKeys: { VerificationKeys([publicKey]) },
-                                         claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
-                                         sessions: cookies, policiesSynchronized: { synchronized.isOn }),
+            authenticator: Authenticator(
+                verificationKeys: { VerificationKeys([publicKey]) },
+                claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
+                sessions: cookies, policiesSynchronized: { synchronized.isOn }),
             directory: directory, access: AccessControl(policies: policiesInForce),
             forwarder: UpstreamForwarder(client: try UpstreamClient()), signer: { signer }, recorder: recorder, browserLogin: nil,
             logger: Logger(label: "gateway-under-test"))
     }
 
     /// An access token as the identity service issues it.
-    func token(_ subject: String = "dana", roles: [String] = ["dispatcher"], kind: SubjectKind = .user, tokenID: String = Claims.newTokenID(),
-               issuer: String = "portcullis", audience: String = "portcullis", expiresIn: TimeInterval = 300) -> String {
+    func token(
+        _ subject: String = "dana", roles: [String] = ["dispatcher"], kind: SubjectKind = .user, tokenID: String = Claims.newTokenID(),
+        issuer: String = "portcullis", audience: String = "portcullis", expiresIn: TimeInterval = 300
+    ) -> String {
         let now = Date()
-        return TokenSigner(key: signingKey).paseto(Claims(issuer: issuer, subject: subject, audience: [audience], issuedAt: now,
-                                                          expiresAt: now + expiresIn, tokenID: tokenID, subjectKind: kind, roles: roles))
+        return TokenSigner(key: signingKey).paseto(
+            Claims(
+                issuer: issuer, subject: subject, audience: [audience], issuedAt: now,
+                expiresAt: now + expiresIn, tokenID: tokenID, subjectKind: kind, roles: roles))
     }
 
     /// A sealed browser session cookie value.
     func sessionCookie(_ login: String = "dana", sessionID: String = "s-1", roles: [String] = ["dispatcher"]) throws -> String {
         let now = Date()
-        return try cookies.seal(Claims(issuer: settings.assertionIssuer, subject: login, audience: [settings.assertionIssuer], issuedAt: now,
-                                       expiresAt: now + 600, tokenID: Claims.newTokenID(), subjectKind: .user, roles: roles,
-                                       sessionID: sessionID, sessionExpiresAt: now + 3600))
+        return try cookies.seal(
+            Claims(
+                issuer: settings.assertionIssuer, subject: login, audience: [settings.assertionIssuer], issuedAt: now,
+                expiresAt: now + 600, tokenID: Claims.newTokenID(), subjectKind: .user, roles: roles,
+                sessionID: sessionID, sessionExpiresAt: now + 3600))
     }
 
     /// What `admit` concluded: the admission, or the refusal with the answer the client gets.
@@ -139,15 +152,18 @@ final class GatewayUnderTest {
         }
     }
 
-    func admit(_ target: String, host: String, method: HTTPRequest.Method = .get, headers: [(HTTPField.Name, String)] = [],
-               certificate: ClientCertificate? = nil) -> Outcome {
+    func admit(
+        _ target: String, host: String, method: HTTPRequest.Method = .get, headers: [(HTTPField.Name, String)] = [],
+        certificate: ClientCertificate? = nil
+    ) -> Outcome {
         var fields = HTTPFields()
         for (name, value) in headers { fields.append(HTTPField(name: name, value: value)) }
         let head = HTTPRequest(method: method, scheme: "https", authority: host, path: target, headerFields: fields)
         var record = AccessRecord(requestID: "r-test", clientAddress: "192.0.2.10")
         do {
-            let admission = try responder.admit(head, clientAddress: "192.0.2.10",
-                                                tls: TLSFacts(certificate: certificate, version: "TLSv1.3", http2: false), record: &record)
+            let admission = try responder.admit(
+                head, clientAddress: "192.0.2.10",
+                tls: TLSFacts(certificate: certificate, version: "TLSv1.3", http2: false), record: &record)
             return Outcome(admission: admission, refusal: nil, response: nil, record: record)
         } catch {
             let response = error.answer(recording: &record, fields: fields)

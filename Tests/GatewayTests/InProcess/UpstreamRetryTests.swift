@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Testing
+
 @testable import Gateway
 
 /// An upstream that answers the first request of each connection and closes the connection
@@ -102,15 +103,18 @@ extension UpstreamClient {
 /// it is sent once more on a new connection only when sending it again cannot do anything twice
 /// (a method without side effects and no body); anything else is answered 502.
 @Suite struct UpstreamRetryTests {
-    func send(_ forwarder: UpstreamForwarder, _ method: HTTPRequest.Method, _ path: String, body: String? = nil,
-              route: RouteSettings) async throws(UpstreamFailure) -> Response {
+    func send(
+        _ forwarder: UpstreamForwarder, _ method: HTTPRequest.Method, _ path: String, body: String? = nil,
+        route: RouteSettings
+    ) async throws(UpstreamFailure) -> Response {
         var fields = HTTPFields()
         if let body { fields[.contentLength] = String(body.utf8.count) }
         let head = HTTPRequest(method: method, scheme: "https", authority: "shipments.test", path: path, headerFields: fields)
         let canonical = try! RequestCanonicalizer.canonicalize(head)
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(string: body ?? "")))
-        return try await forwarder.forward(request, canonical: canonical, route: route, headers: [:],
-                                           eventLoop: MultiThreadedEventLoopGroup.singleton.next(), toHTTP2Client: false)
+        return try await forwarder.forward(
+            request, canonical: canonical, route: route, headers: [:],
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), toHTTP2Client: false)
     }
 
     @Test func aSafeRequestIsRetriedOnANewConnectionAndABodyIsNot() async throws {
