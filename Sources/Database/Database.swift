@@ -28,7 +28,7 @@ public struct Database: Service {
         configuration.options.minimumConnections = pool.minimumConnections
         configuration.options.maximumConnections = pool.maximumConnections
         configuration.options.connectTimeout = pool.connectTimeout
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: EarlyLeaseFilter.applied(to: logger))
         self.url = url
     }
 
