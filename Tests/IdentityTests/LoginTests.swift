@@ -127,6 +127,30 @@ import Tokens
         }
     }
 
+    /// A password reset ends what the old password opened (issue 20, item 4): the session and
+    /// its refresh chain, and the access token, on every gateway; the new password signs in.
+    @Test func aPasswordChangeEndsSessionsAndTokens() async throws {
+        try await IdentityHarness.run { harness in
+            let admin = try await harness.adminToken()
+            try await harness.makeUser("ivy")
+            let session = try await harness.login("ivy", "correct horse battery staple")
+            let refresh = try #require(session.string("refresh_token"))
+            let access = try #require(session.string("access_token"))
+            let changed = try await harness.send(
+                .patch, "/v1/admin/users/ivy", body: harness.json(["password": "a brand new passphrase 2026"]), bearer: admin)
+            #expect(changed.status == 200)
+            #expect(try await harness.token(form: "grant_type=refresh_token&refresh_token=\(refresh)").status == 400)
+            let sessionID = try #require(session.string("session_id"))
+            let claims = try PasetoPublicVerifier(keys: harness.parts.keys.verificationKeys, policy: harness.service.settings.claimsPolicyForTests)
+                .verify(access, now: Date())
+            try await IdentityHarness.waitUntil("the revocations") {
+                harness.parts.feed.snapshot.isSessionRevoked(sessionID) && harness.parts.feed.snapshot.isRevoked(claims)
+            }
+            #expect(try await harness.login("ivy", "correct horse battery staple").status == 401)
+            #expect(try await harness.login("ivy", "a brand new passphrase 2026").status == 200)
+        }
+    }
+
     @Test func logoutEndsTheSession() async throws {
         try await IdentityHarness.run { harness in
             try await harness.makeUser("hank")

@@ -110,16 +110,24 @@ public struct GatewayResponder: Sendable {
     /// New upstream connections are opened on `eventLoop`, the client connection's; `http2`
     /// says how the client connection speaks. Upgrades the route allows were taken over by the
     /// WebSocket channel before reaching here; any other (an HTTP/1.1 `Upgrade` on a later
-    /// request of a connection) is refused.
-    private func forward(
+    /// request of a connection) is refused. An upstream's `Set-Cookie` for one of the gateway's
+    /// own cookies is removed, and the record says so.
+    func forward(
         _ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, http2: Bool,
         record: inout AccessRecord
     ) async throws(Refusal) -> Response {
         guard request.headers[.upgrade] == nil else { throw .upgradeNotAllowed }
         do {
-            let response = try await forwarder.forward(
+            var response = try await forwarder.forward(
                 request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
                 eventLoop: eventLoop, toHTTP2Client: http2)
+            let planted = GatewayCookies.removeSetCookies(from: &response.headers)
+            if !planted.isEmpty {
+                record.reason = "the upstream's Set-Cookie for \(planted.joined(separator: ", ")) was removed"
+                logger.warning(
+                    "upstream tried to set the gateway's cookie",
+                    metadata: ["request_id": "\(record.requestID)", "route": "\(admitted.route.id)", "cookies": "\(planted)"])
+            }
             return Self.stamped(response, requestID: record.requestID, principal: admitted.principal)
         } catch {
             // Admitted and forwarded: the outcome stays `allow`, the record says why no answer came.

@@ -64,8 +64,8 @@ public struct AdminOperations: Sendable {
         return user
     }
 
-    /// Changes any of e-mail, display name, status (disabling ends every session and token)
-    /// and password.
+    /// Changes any of e-mail, display name, status and password; disabling the account or
+    /// changing its password ends every session and token it had.
     public func updateUser(
         login: String, email: String?, displayName: String?, status: AccountStatus?,
         password: String?
@@ -76,7 +76,9 @@ public struct AdminOperations: Sendable {
         let before = try await store.requireUser(login: login)
         if email != nil || displayName != nil { _ = try await store.updateUser(login: login, email: email, displayName: displayName) }
         if let status { _ = try await store.setStatus(login: login, status, revocationLifetime: revocationLifetime) }
-        if let password { try await store.setPasswordHash(login: login, try await service.hashPassword(password)) }
+        if let password {
+            try await store.replacePassword(login: login, hash: try await service.hashPassword(password), revocationLifetime: revocationLifetime)
+        }
         let after = try await store.requireUser(login: login)
         record(password == nil ? "user.update" : "user.update+password", target: Self.user(login), before: before, after: after)
         return after

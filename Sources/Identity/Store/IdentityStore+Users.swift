@@ -110,6 +110,22 @@ extension IdentityStore {
         return (before, try await requireUser(login: login))
     }
 
+    /// A new password, and the end of everything the old one opened: every session (with its
+    /// refresh-token chain) and every access token issued until now, on every gateway.
+    public func replacePassword(login: String, hash: String, revocationLifetime: TimeInterval) async throws(IdentityError) {
+        let user = try await requireUser(login: login)
+        let logger = self.logger
+        try await transaction { connection in
+            try await connection.query(
+                "UPDATE identity_users SET password_hash = \(hash), updated_at = now() WHERE id = \(user.id)", logger: logger)
+            try await Self.revokeSubject(user.login, lifetime: revocationLifetime, on: connection, logger: logger)
+            try await Self.revokeSessions(
+                userID: user.id, reason: "password changed", lifetime: revocationLifetime, on: connection, logger: logger)
+        }
+    }
+
+    /// Stores a new hash of the same password (a rehash at sign-in): nothing is ended. A changed
+    /// password goes through ``replacePassword(login:hash:revocationLifetime:)``.
     public func setPasswordHash(login: String, _ hash: String) async throws(IdentityError) {
         let updated = try await run {
             let rows = try await client.query(

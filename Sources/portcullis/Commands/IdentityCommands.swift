@@ -112,7 +112,8 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct Passwd: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a user's password (one-time password printed unless --password-stdin).")
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's password and end their sessions and tokens (one-time password printed unless --password-stdin).")
         @OptionGroup var options: ConfigurationOptions
         @Argument var login: String
         @Flag(help: "Read the password from the first line of standard input.") var passwordStdin = false
@@ -122,7 +123,9 @@ struct UserCommand: AsyncParsableCommand {
             let (password, generated) = IdentityCommandRunner.password(fromStandardInput: passwordStdin)
             try await IdentityCommandRunner.run(options, "user passwd") { admin in
                 let checked = try Names.login(login)
-                try await admin.store.setPasswordHash(login: checked, try await admin.service.hashPassword(password))
+                try await admin.store.replacePassword(
+                    login: checked, hash: try await admin.service.hashPassword(password),
+                    revocationLifetime: admin.service.settings.revocationLifetime)
                 admin.record("user.password", target: "User::\"\(checked)\"")
                 print("password changed for \(checked)")
                 if generated { print("one-time password (shown once): \(password)") }

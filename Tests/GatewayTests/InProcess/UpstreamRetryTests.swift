@@ -10,72 +10,6 @@ import Testing
 
 @testable import Gateway
 
-/// An upstream that answers the first request of each connection and closes the connection
-/// when a second one arrives: a kept-alive connection it dropped just as the gateway reused it.
-final class DroppingUpstream: Sendable {
-    /// What the upstream saw: `<connection> <method> <path>` for every request, in order.
-    final class Log: Sendable {
-        private let lines = Mutex<[String]>([])
-        private let connections = Atomic(0)
-
-        func newConnection() -> Int { connections.add(1, ordering: .relaxed).newValue }
-        func append(_ line: String) { lines.withLock { $0.append(line) } }
-        var all: [String] { lines.withLock { $0 } }
-    }
-
-    let received = Log()
-    private let channel: any Channel
-
-    init() async throws {
-        let received = self.received
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                let number = received.newConnection()
-                return channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(AnswerOnce(connection: number, received: received))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-    }
-
-    var url: URL { URL(string: "http://127.0.0.1:\(channel.localAddress!.port!)")! }
-
-    func stop() async throws { try await channel.close() }
-
-    private final class AnswerOnce: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        let connection: Int
-        let received: Log
-        var answered = false
-
-        init(connection: Int, received: Log) {
-            self.connection = connection
-            self.received = received
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case let .head(head):
-                received.append("\(connection) \(head.method.rawValue) \(head.uri)")
-            case .body:
-                break
-            case .end:
-                guard !answered else {
-                    context.close(promise: nil)
-                    return
-                }
-                answered = true
-                let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "2"])
-                context.write(wrapOutboundOut(.head(head)), promise: nil)
-                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            }
-        }
-    }
-}
-
 /// Reads a response body to its end, as the listener does when it writes it to the client.
 final class BodyCollector: ResponseBodyWriter {
     var text = ""
@@ -118,7 +52,9 @@ extension UpstreamClient {
     }
 
     @Test func aSafeRequestIsRetriedOnANewConnectionAndABodyIsNot() async throws {
-        let upstream = try await DroppingUpstream()
+        // The first request of each connection is answered; a second one closes the connection:
+        // a kept-alive connection the upstream dropped just as the gateway reused it.
+        let upstream = try await ScriptedUpstream { _, index in index == 0 ? .ok : nil }
         let client = try UpstreamClient()
         let forwarder = UpstreamForwarder(client: client)
         let route = RouteSettings(id: "shipments", hosts: ["shipments.test"], pathPrefix: "/", upstream: upstream.url)
