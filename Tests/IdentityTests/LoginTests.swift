@@ -151,6 +151,22 @@ import Tokens
         }
     }
 
+    /// Every gateway's directory follows a user's roles, groups and status as they change.
+    @Test func theDirectoryFollowsMembershipsAndStatus() async throws {
+        try await IdentityHarness.run { harness in
+            try await harness.makeUser("jo", roles: ["dispatcher"])
+            try await IdentityHarness.waitUntil("jo in the directory") { harness.parts.feed.snapshot.accounts["jo"]?.roles == ["dispatcher"] }
+            _ = try await harness.store.createGroup(name: "suspended", description: "refused everywhere")
+            _ = try await harness.store.setUserMembership(login: "jo", .role, name: "dispatcher", granted: false)
+            _ = try await harness.store.setUserMembership(login: "jo", .group, name: "suspended", granted: true)
+            try await IdentityHarness.waitUntil("the membership changes") {
+                harness.parts.feed.snapshot.accounts["jo"] == AccountState(isActive: true, roles: [], groups: ["suspended"])
+            }
+            _ = try await harness.store.setStatus(login: "jo", .disabled, revocationLifetime: 3600)
+            try await IdentityHarness.waitUntil("the status change") { harness.parts.feed.snapshot.accounts["jo"]?.isActive == false }
+        }
+    }
+
     @Test func logoutEndsTheSession() async throws {
         try await IdentityHarness.run { harness in
             try await harness.makeUser("hank")

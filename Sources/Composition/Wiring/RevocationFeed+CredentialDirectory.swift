@@ -14,4 +14,8 @@ extension RevocationFeed.Snapshot: CredentialSnapshot {
     public func workload(boundTo spiffeID: String) -> Workload? {
         services[spiffeID].map { Workload(name: $0.name, roles: $0.roles) }
     }
+
+    public func account(_ login: String) -> Account? {
+        accounts[login].map { Account(isActive: $0.isActive, roles: $0.roles, groups: $0.groups) }
+    }
 }

@@ -58,13 +58,15 @@ public struct Authenticator: Sendable {
             } catch {
                 throw .invalidToken(error.description)
             }
-            guard !snapshot.isRevoked(claims) else { throw .revoked }
-            return principal(claims, method: .token, certificate: try Self.boundCertificate(claims, connection: certificate))
+            guard !snapshot.isRevoked(claims), let current = Self.memberships(of: claims, in: snapshot) else { throw .revoked }
+            return principal(
+                claims, memberships: current, method: .token, certificate: try Self.boundCertificate(claims, connection: certificate))
         }
         if !sessionCookies.isEmpty {
             // A presented cookie decides: it never falls back to the certificate or to anonymous.
             let claims = try session(sessionCookies, snapshot: snapshot, now: now)
-            var principal = principal(claims, method: .session, certificate: nil)
+            guard let current = Self.memberships(of: claims, in: snapshot) else { throw .invalidSession("its account is not active") }
+            var principal = principal(claims, memberships: current, method: .session, certificate: nil)
             principal.renewedSessionCookie = sessions.flatMap { renewal(of: claims, with: $0, now: now) }
             return principal
         }
@@ -118,11 +120,22 @@ public struct Authenticator: Sendable {
     }
 
     /// `certificate`: the one that authenticated the principal together with the token, if any.
-    private func principal(_ claims: Claims, method: AuthMethod, certificate: ClientCertificate?) -> Principal {
+    private func principal(
+        _ claims: Claims, memberships: (roles: [String], groups: [String]), method: AuthMethod, certificate: ClientCertificate?
+    ) -> Principal {
         Principal(
-            kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: claims.roles,
-            groups: claims.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
+            kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: memberships.roles,
+            groups: memberships.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
             sessionID: claims.sessionID, certificate: certificate)
+    }
+
+    /// The roles and groups a credential stands on now: for a user, the directory's (a role
+    /// removed a moment ago is gone from every open session and token); for a login the directory
+    /// has not seen yet, and for services, what the credential was issued with. nil when the
+    /// user's account is no longer active.
+    static func memberships(of claims: Claims, in snapshot: any CredentialSnapshot) -> (roles: [String], groups: [String])? {
+        guard claims.subjectKind == .user, let account = snapshot.account(claims.subject) else { return (claims.roles, claims.groups) }
+        return account.isActive ? (account.roles, account.groups) : nil
     }
 
     static func bearerToken(_ fields: HTTPFields) -> String? {

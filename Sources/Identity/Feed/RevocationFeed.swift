@@ -27,6 +27,9 @@ public final class RevocationFeed: Service, Sendable {
         public var hierarchy: RoleHierarchy = .empty
         /// Active service accounts by the SPIFFE ID bound to them: how a client certificate becomes a principal.
         public var services: [String: ServiceAccount] = [:]
+        /// Every user's status, roles and groups by login: sessions and access tokens are decided
+        /// on these, not on the roles they were issued with.
+        public var accounts: [String: AccountState] = [:]
         /// False until the first full load, and again while disconnected or not proven live
         /// within the feed's bound (``FeedLiveness``): revocations may then be missing.
         public var synchronized = false
@@ -128,8 +131,10 @@ public final class RevocationFeed: Service, Sendable {
         let revocations = try await store.activeRevocations()
         let hierarchy = try await store.hierarchy()
         let services = try await store.activeServicesBySPIFFEID()
+        let accounts = try await store.accountStates()
         var fresh = Snapshot()
         fresh.services = services
+        fresh.accounts = accounts
         for revocation in revocations { fresh.apply(revocation) }
         fresh.hierarchy = hierarchy
         fresh.synchronized = true
@@ -149,9 +154,11 @@ public final class RevocationFeed: Service, Sendable {
         case .hierarchyChanged?:
             let hierarchy = try await store.hierarchy()
             let services = try await store.activeServicesBySPIFFEID()
+            let accounts = try await store.accountStates()
             state.withLock { snapshot in
                 snapshot.hierarchy = hierarchy
                 snapshot.services = services
+                snapshot.accounts = accounts
             }
         case .keysChanged?:
             await onKeysChanged()

@@ -5,7 +5,8 @@ import Foundation
 public enum IdentityChange: Sendable, Equatable {
     /// A session, token id or subject is revoked until `expiresAt`.
     case revoked(Revocation)
-    /// Roles, role parents, groups or service accounts changed: reload the directory snapshot.
+    /// Roles, role parents, groups, a user's status or memberships, or service accounts changed:
+    /// reload the directory snapshot.
     case hierarchyChanged
     /// The signing key ring changed (rotation): reload verification keys and the signer.
     case keysChanged

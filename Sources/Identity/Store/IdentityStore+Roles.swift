@@ -120,31 +120,34 @@ extension IdentityStore {
         }
     }
 
-    /// Grants or revokes a role (`table` = roles) or a group membership for a user. Membership
-    /// changes take effect in new tokens; existing access tokens carry their roles until they expire.
+    /// Grants or revokes a role or a group membership for a user. Every gateway follows at once
+    /// (the change is announced with it): open sessions and access tokens are decided on the
+    /// user's current roles and groups, not those they were issued with.
     public func setUserMembership(
         login: String, _ membership: Membership, name: String, granted: Bool
     ) async throws(IdentityError) -> (before: User, after: User) {
         let before = try await requireUser(login: login)
-        try await run {
+        let logger = self.logger
+        try await transaction { connection in
             switch (membership, granted) {
             case (.role, true):
-                try await client.query(
+                try await connection.query(
                     """
                     INSERT INTO identity_user_roles (user_id, role) VALUES (\(before.id), \(name)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             case (.role, false):
-                try await client.query(
+                try await connection.query(
                     "DELETE FROM identity_user_roles WHERE user_id = \(before.id) AND role = \(name)", logger: logger)
             case (.group, true):
-                try await client.query(
+                try await connection.query(
                     """
                     INSERT INTO identity_user_groups (user_id, group_name) VALUES (\(before.id), \(name)) ON CONFLICT DO NOTHING
                     """, logger: logger)
             case (.group, false):
-                try await client.query(
+                try await connection.query(
                     "DELETE FROM identity_user_groups WHERE user_id = \(before.id) AND group_name = \(name)", logger: logger)
             }
+            try await Self.notify(.hierarchyChanged, on: connection, logger: logger)
         }
         return (before, try await requireUser(login: login))
     }

@@ -106,8 +106,23 @@ extension IdentityStore {
                     userID: before.id, reason: "account \(status.rawValue)", lifetime: revocationLifetime,
                     on: connection, logger: logger)
             }
+            try await Self.notify(.hierarchyChanged, on: connection, logger: logger)
         }
         return (before, try await requireUser(login: login))
+    }
+
+    /// Every user's status, roles and groups by login: what the gateways decide sessions and
+    /// access tokens on (`RevocationFeed.Snapshot.accounts`).
+    public func accountStates() async throws(IdentityError) -> [String: AccountState] {
+        try await run {
+            let rows = try await client.query("SELECT \(unescaped: Self.userColumns) FROM identity_users u", logger: logger)
+            var accounts: [String: AccountState] = [:]
+            for try await row in rows.decode(UserRow.self) {
+                let user = Self.user(row)
+                accounts[user.login] = AccountState(isActive: user.status == .active, roles: user.roles, groups: user.groups)
+            }
+            return accounts
+        }
     }
 
     /// A new password, and the end of everything the old one opened: every session (with its

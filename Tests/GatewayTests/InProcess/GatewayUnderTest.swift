@@ -19,6 +19,7 @@ struct DirectoryState: CredentialSnapshot {
     var revokedSessions: Set<String> = []
     var revokedSerials: Set<String> = []
     var workloads: [String: Workload] = [:]
+    var accounts: [String: Account] = [:]
 
     func isRevoked(_ claims: Claims) -> Bool {
         revokedTokens.contains(claims.tokenID) || claims.sessionID.map(revokedSessions.contains) == true
@@ -27,6 +28,7 @@ struct DirectoryState: CredentialSnapshot {
     func isSessionRevoked(_ sessionID: String) -> Bool { revokedSessions.contains(sessionID) }
     func isCertificateRevoked(serial: String) -> Bool { revokedSerials.contains(serial) }
     func workload(boundTo spiffeID: String) -> Workload? { workloads[spiffeID] }
+    func account(_ login: String) -> Account? { accounts[login] }
 }
 
 final class TestDirectory: CredentialDirectory {
