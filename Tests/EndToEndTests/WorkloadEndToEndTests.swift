@@ -172,8 +172,13 @@ import Testing
             var failures: [String] = []
             let start = ContinuousClock.now
             while ContinuousClock.now - start < .seconds(17) {
-                // The combined file: curl reads key and certificate from one rename, never a mismatched pair.
-                let reply = try gateway.curl("/v1/invoices", ["--cert", prefix + ".pem"], host: "billing.localhost")
+                // The combined file, read once: a rename puts key and certificate in place together,
+                // but curl opens the file twice (certificate, then key), so a renewal between the two
+                // opens paired an old certificate with a new key (curl exit 58, once under a full
+                // suite's load). The client calls with the copy taken in one read.
+                let copy = gateway.directory.appendingPathComponent("svc-in-use.pem")
+                try Data(contentsOf: URL(fileURLWithPath: prefix + ".pem")).write(to: copy)
+                let reply = try gateway.curl("/v1/invoices", ["--cert", copy.path], host: "billing.localhost")
                 if reply.status != 200 { failures.append("\(reply.status) \(reply.body)") }
                 serials.insert(try gateway.serial(prefix + ".crt"))
                 try await Task.sleep(for: .milliseconds(200))
