@@ -15,7 +15,5 @@ extension RevocationFeed.Snapshot: CredentialSnapshot {
         services[spiffeID].map { Workload(name: $0.name, roles: $0.roles) }
     }
 
-    public func account(_ login: String) -> Account? {
-        accounts[login].map { Account(isActive: $0.isActive, roles: $0.roles, groups: $0.groups) }
-    }
+    public func account(_ login: String) -> AccountState? { accounts[login] }
 }

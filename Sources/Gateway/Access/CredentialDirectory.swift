@@ -24,21 +24,7 @@ public protocol CredentialSnapshot: Sendable {
     func workload(boundTo spiffeID: String) -> Workload?
     /// A user's current status, roles and groups; nil for a login the directory has not seen
     /// yet (created since its last load), whose credential then stands on what it was issued with.
-    func account(_ login: String) -> Account?
-}
-
-/// A user as the directory knows them now: sessions and access tokens are decided on this, so
-/// a role removed or an account disabled takes effect on the next request.
-public struct Account: Sendable, Equatable {
-    public let isActive: Bool
-    public let roles: [String]
-    public let groups: [String]
-
-    public init(isActive: Bool, roles: [String], groups: [String]) {
-        self.isActive = isActive
-        self.roles = roles
-        self.groups = groups
-    }
+    func account(_ login: String) -> AccountState?
 }
 
 /// A service account as the gateway admits it by its client certificate.

@@ -39,18 +39,18 @@ import Tokens
         let gateway = try GatewayUnderTest()
         let token = gateway.token(roles: ["dispatcher"])
         let session = try gateway.sessionCookie(roles: ["dispatcher"])
-        gateway.directory.state.withLock { $0.accounts["dana"] = Account(isActive: true, roles: ["dispatcher"], groups: []) }
+        gateway.directory.state.withLock { $0.accounts["dana"] = AccountState(isActive: true, roles: ["dispatcher"], groups: []) }
         #expect(gateway.admit("/", host: "shipments.test", headers: [bearer(token)]).admitted != nil)
         #expect(gateway.admit("/", host: "shipments.test", headers: [cookie(session)]).admitted != nil)
-        gateway.directory.state.withLock { $0.accounts["dana"] = Account(isActive: true, roles: [], groups: []) }
+        gateway.directory.state.withLock { $0.accounts["dana"] = AccountState(isActive: true, roles: [], groups: []) }
         let withoutRole = gateway.admit("/", host: "shipments.test", headers: [bearer(token)])
         #expect(withoutRole.status == 403 && withoutRole.record.outcome == .deny)
         #expect(gateway.admit("/", host: "shipments.test", headers: [cookie(session)]).status == 403)
         // A role granted since the token was issued counts too.
         let clerk = gateway.token("erin", roles: [])
-        gateway.directory.state.withLock { $0.accounts["erin"] = Account(isActive: true, roles: ["dispatcher"], groups: []) }
+        gateway.directory.state.withLock { $0.accounts["erin"] = AccountState(isActive: true, roles: ["dispatcher"], groups: []) }
         #expect(gateway.admit("/", host: "shipments.test", headers: [bearer(clerk)]).admitted?.principal.roles == ["dispatcher"])
-        gateway.directory.state.withLock { $0.accounts["dana"] = Account(isActive: false, roles: ["dispatcher"], groups: []) }
+        gateway.directory.state.withLock { $0.accounts["dana"] = AccountState(isActive: false, roles: ["dispatcher"], groups: []) }
         #expect(gateway.admit("/", host: "shipments.test", headers: [bearer(token)]).status == 401)
         let ended = gateway.admit("/", host: "shipments.test", headers: [cookie(session)])
         #expect(ended.status == 401 && ended.response?.headers[.setCookie]?.contains("Max-Age=0") == true)

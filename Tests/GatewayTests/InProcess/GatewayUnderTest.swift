@@ -19,7 +19,7 @@ struct DirectoryState: CredentialSnapshot {
     var revokedSessions: Set<String> = []
     var revokedSerials: Set<String> = []
     var workloads: [String: Workload] = [:]
-    var accounts: [String: Account] = [:]
+    var accounts: [String: AccountState] = [:]
 
     func isRevoked(_ claims: Claims) -> Bool {
         revokedTokens.contains(claims.tokenID) || claims.sessionID.map(revokedSessions.contains) == true
@@ -28,7 +28,7 @@ struct DirectoryState: CredentialSnapshot {
     func isSessionRevoked(_ sessionID: String) -> Bool { revokedSessions.contains(sessionID) }
     func isCertificateRevoked(serial: String) -> Bool { revokedSerials.contains(serial) }
     func workload(boundTo spiffeID: String) -> Workload? { workloads[spiffeID] }
-    func account(_ login: String) -> Account? { accounts[login] }
+    func account(_ login: String) -> AccountState? { accounts[login] }
 }
 
 final class TestDirectory: CredentialDirectory {

@@ -1,4 +1,5 @@
-/// What an open session or access token of a user rests on now, whatever it was issued with.
+/// A user as the identity store holds them now: what an open session or access token is decided
+/// on, whatever it was issued with (a role removed or an account disabled applies at once).
 public struct AccountState: Sendable, Equatable {
     public let isActive: Bool
     public let roles: [String]
