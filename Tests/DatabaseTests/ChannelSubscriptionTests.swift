@@ -138,7 +138,8 @@ import Testing
             print("a notification stuck in its reload made the feed down \(detection) after NOTIFY (bound \(bound))")
             #expect(detection <= bound * 3)
             observed.released.store(true, ordering: .releasing)
-            try await Self.waitUntil("the resync after the reload returned", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } == 2 }
+            // At least one more: under load a one-second bound can also lapse again before it.
+            try await Self.waitUntil("the resync after the reload returned", timeout: .seconds(10)) { observed.resyncs.withLock { $0.count } >= 2 }
             running.cancel()
             _ = await running.value
         }

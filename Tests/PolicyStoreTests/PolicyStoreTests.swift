@@ -185,7 +185,7 @@ import Testing
             for try await done in try await store.database.client.query(
                 """
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%portcullis_policies%'
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%portcullis_policies%'
                 """
             ).decode(Bool.self) where done { terminated += 1 }
             #expect(terminated == 1)
@@ -252,7 +252,7 @@ import Testing
         var count = 0
         for try await value in try await store.database.client.query(
             """
-            SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%LISTEN%portcullis_policies%'
+            SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%portcullis_policies%'
             """
         ).decode(Int.self) { count = value }
         return count
