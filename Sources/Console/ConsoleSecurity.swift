@@ -4,6 +4,7 @@ import HTTPSyntax
 import HTTPTypes
 import Hummingbird
 import Identity
+import Tokens
 
 /// The console's browser-side defences: a CSRF token on every POST (double submit: a
 /// `SameSite=Strict`, `HttpOnly` `__Host-` cookie that forms echo in a `csrf` field and scripts in
@@ -76,7 +77,7 @@ enum ConsoleSecurity {
             return refusal("content type \(type)")
         }
         // A browser without the cookie has no token to present: nothing it posts is accepted.
-        guard !context.csrfIsNew, let presented, BrowserLogin.constantTimeEqual(presented, context.csrf) else {
+        guard !context.csrfIsNew, let presented, SecretComparison.equal(presented, context.csrf) else {
             return refusal("CSRF token missing or wrong")
         }
         return nil

@@ -124,7 +124,7 @@ extension AdminConsole {
         let password = AdminOperations.oneTimePassword()
         let user = try await operations(context).createUser(
             login: try context.requiredField("login"), email: try context.requiredField("email"), displayName: context.field("display_name") ?? "",
-            password: password, roles: list("roles"), groups: list("groups"))
+            password: password, oneTimePassword: true, roles: list("roles"), groups: list("groups"))
         return try await self.user(user.login, context, notice: ["shown_once": password, "shown_once_what": "one-time password for \(user.login)"])
     }
 

@@ -306,8 +306,29 @@ extension PortcullisConfiguration {
             }
             gateway.routes = parsed
         }
+        let signInLocation = section.location(of: "sign_in_host")
+        if let signIn = try section.parsed("sign_in_host", expected: "a host name, optionally with :port", Self.signInHost) {
+            // The sign-in host shares an origin with no upstream: the console and the sign-in
+            // forms must be out of reach of every upstream page's scripts.
+            if let table = try? RouteSettings.table(gateway.routes), table.serves(host: signIn.host) {
+                let route = table.routes.first { $0.hosts.contains { $0.matches(signIn.host) } }?.id ?? "?"
+                throw .invalidValue(
+                    signInLocation, path: "gateway.sign_in_host",
+                    reason: "'\(signIn.host)' is also a host of route '\(route)'; the sign-in host must serve no upstream")
+            }
+            gateway.settings.signInHost = signIn
+        }
         try section.finish()
         return gateway
+    }
+
+    /// `auth.example.com` (links use the port each request arrived on) or `auth.example.com:443`.
+    private static func signInHost(_ text: String) throws -> SignInHost {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { throw SignInHostError.notAHostName(text) }
+        guard parts.count == 2 else { return try SignInHost(host: text) }
+        guard let port = Int(parts[1]) else { throw SignInHostError.invalidPort(-1) }
+        return try SignInHost(host: String(parts[0]), port: port)
     }
 
     private static func limits(_ reader: inout MappingReader, defaults: ConnectionLimits) throws(ConfigurationError) -> ConnectionLimits {

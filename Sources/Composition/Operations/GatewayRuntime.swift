@@ -45,11 +45,16 @@ enum GatewayRuntime {
             verificationKeys: { keys.verificationKeys },
             claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
             sessions: sessions, policiesSynchronized: { policyFeed?.isSynchronized ?? true }, cache: tokenCache)
+        let signIn = IdentitySignIn(service: parts.service)
+        let activity = SessionActivity()
+        let pages = settings.signInHost.map { SignInPages(identity: signIn, sessions: sessions, settings: settings, host: $0) }
+        if pages == nil {
+            logger.notice("no gateway.sign_in_host: browser sign-in and the admin console are off; tokens and certificates only")
+        }
         let responder = GatewayResponder(
             settings: settings, routes: routes, authenticator: authenticator, directory: parts.feed, access: AccessControl(policies: policies),
             forwarder: UpstreamForwarder(client: upstreamClient), signer: { try keys.signer() }, recorder: recorder,
-            browserLogin: BrowserLogin(identity: IdentitySignIn(service: parts.service), sessions: sessions, settings: settings), embedded: console,
-            metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
+            signInPages: pages, embedded: console, activity: activity, metrics: GatewayMetrics(factory: telemetry.factory), logger: logger)
         let gate = ConnectionGate(limit: settings.limits.maxConnections)
         telemetry.addSampler { writer in
             writer.gauge("portcullis_gateway_open_connections", gate.openConnections)
@@ -75,6 +80,7 @@ enum GatewayRuntime {
                     host: redirect.host, port: redirect.port, httpsPort: { boundPort.load(ordering: .relaxed) }, routes: routes, logger: logger,
                     onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
         }
+        services.append(SessionActivityReporter(activity: activity, identity: signIn))
         services.append(
             GatewayReloader(
                 configuration: configuration, policies: configuration.policies.source == .files ? policies : nil,

@@ -36,8 +36,12 @@ public struct IdentityAdministration: Sendable {
 
     /// Creates a user with its password, roles and groups, and records the change: what
     /// `portcullis user add` and the demo seed both do.
-    public func createUser(login: String, email: String, name: String, password: String, roles: [String], groups: [String]) async throws -> User {
-        try await operations.createUser(login: login, email: email, displayName: name, password: password, roles: roles, groups: groups)
+    public func createUser(
+        login: String, email: String, name: String, password: String, oneTimePassword: Bool = false, roles: [String], groups: [String]
+    ) async throws -> User {
+        try await operations.createUser(
+            login: login, email: email, displayName: name, password: password, oneTimePassword: oneTimePassword, roles: roles,
+            groups: groups)
     }
 
     /// Records one operator change.

@@ -13,9 +13,10 @@ struct Admitted {
     var application: (any EmbeddedApplication)? = nil
 }
 
-/// Where an admitted request goes: the gateway's sign-in pages, or on (upstream or embedded).
+/// Where an admitted request goes: the gateway's sign-in pages (with the session the browser
+/// holds on the sign-in host), or on (upstream or embedded).
 enum Admission {
-    case signIn(BrowserLogin, CanonicalRequest)
+    case signIn(SignInPages, CanonicalRequest, current: SignedInPerson?)
     case forward(Admitted)
 }
 
@@ -37,25 +38,31 @@ extension GatewayResponder {
         record.method = canonical.method.rawValue
         record.target = canonical.path
 
-        let mounted = embedded.flatMap { $0.matches(canonical.path) ? $0 : nil }
-        if mounted == nil, canonical.path.hasPrefix(BrowserLogin.prefix), let browserLogin {
-            record.route = "portcullis-login"
-            record.outcome = .allow
-            return .signIn(browserLogin, canonical)
+        let directory = self.directory.current
+        // The sign-in host serves the pages and the console, never an upstream; route hosts serve
+        // only the reserved pages single sign-on needs, and never forward the reserved prefix.
+        let signInHost = signInPages?.host
+        let onSignInHost = canonical.host == signInHost?.host
+        let mounted = onSignInHost ? embedded.flatMap { $0.matches(canonical.path) ? $0 : nil } : nil
+        if mounted == nil, let signInPages, onSignInHost || SignInPages.servedOnRouteHosts(canonical.path) {
+            record.route = Self.signInRoute
+            return .signIn(
+                signInPages, canonical,
+                current: onSignInHost ? try signedInPerson(head.headerFields, directory: directory, canonical: canonical) : nil)
         }
+        if mounted == nil && canonical.path.hasPrefix(SignInPages.prefix) { throw .noRoute }
         guard let route = mounted?.route ?? routes.table.match(canonical)?.payload else { throw .noRoute }
         record.route = route.id
 
-        let directory = self.directory.current
         let principal: Principal
         do {
             principal = try authenticator.authenticate(head.headerFields, certificate: tls.certificate, directory: directory)
         } catch {
-            throw .unauthenticated(error, canonical: canonical)
+            throw .unauthenticated(error, canonical: canonical, signIn: signInHost)
         }
         record.principal = principal.uid.description
         record.authMethod = principal.method?.rawValue ?? AuthMethod.noneLabel
-        if let refusal = route.refusal(of: principal, certificate: tls.certificate) { throw .route(refusal, canonical: canonical) }
+        if let refusal = route.refusal(of: principal, certificate: tls.certificate) { throw .route(refusal, canonical: canonical, signIn: signInHost) }
 
         let decision = access.decide(
             principal: principal, route: route, request: canonical,
@@ -64,7 +71,9 @@ extension GatewayResponder {
         record.policies = decision.policies
         record.policyVersion = decision.policyVersion
         record.policyErrors = decision.errors
-        guard decision.allowed else { throw .denied(anonymous: principal.kind == .anonymous, errors: decision.errors, canonical: canonical) }
+        guard decision.allowed else {
+            throw .denied(anonymous: principal.kind == .anonymous, errors: decision.errors, canonical: canonical, signIn: signInHost)
+        }
         if case let .contentLength(length) = canonical.bodyFraming, length > route.maxBodyBytes {
             throw .bodyTooLarge(length: length, limit: route.maxBodyBytes)
         }
@@ -85,5 +94,25 @@ extension GatewayResponder {
         }
         record.outcome = .allow
         return .forward(admitted)
+    }
+
+    /// The audit trail's route name for the sign-in pages.
+    static let signInRoute = "portcullis-sign-in"
+
+    /// The session a browser holds on the sign-in host; nil when it holds none that is valid (a
+    /// dead cookie is replaced at the next sign-in). Fails closed when the directory cannot say.
+    private func signedInPerson(
+        _ fields: HTTPFields, directory: any CredentialSnapshot, canonical: CanonicalRequest
+    ) throws(Refusal) -> SignedInPerson? {
+        guard !Authenticator.cookies(named: SessionCookies.session, in: fields).isEmpty else { return nil }
+        do {
+            let principal = try authenticator.authenticate(fields, certificate: nil, directory: directory)
+            guard principal.method == .session, let sessionID = principal.sessionID else { return nil }
+            return SignedInPerson(login: principal.name, sessionID: sessionID)
+        } catch where error.isUnavailable {
+            throw .unauthenticated(error, canonical: canonical, signIn: nil)
+        } catch {
+            return nil
+        }
     }
 }

@@ -14,9 +14,10 @@ struct Refusal: Error, Sendable {
         case json
         /// A browser navigating gets an HTML page with this title and text; other clients JSON.
         case pageForBrowsers(title: String, text: String)
-        /// The caller must sign in: a browser navigating is sent to the sign-in page on the same
-        /// host (never a cross-origin redirect); other clients get 401 with it as `login_url`.
-        case signIn(url: String)
+        /// The caller must sign in: a browser navigating is sent to single sign-on on the sign-in
+        /// host; other clients get 401 with that URL as `login_url`. nil: the gateway has no
+        /// sign-in host, so only a 401 (a page for browsers).
+        case signIn(url: String?)
     }
 
     let status: HTTPResponse.Status
@@ -46,16 +47,22 @@ struct Refusal: Error, Sendable {
             return response
         case .pageForBrowsers:
             return GatewayAnswers.json(status, ["error": code, "message": message], requestID: requestID, headers: headers)
-        case let .signIn(url) where GatewayAnswers.isBrowserNavigation(fields):
+        case let .signIn(url?) where GatewayAnswers.isBrowserNavigation(fields):
             var redirect: HTTPFields = [.location: url, .cacheControl: "no-store"]
             redirect.append(contentsOf: headers)
             return Response(status: .found, headers: redirect)
+        case .signIn(nil) where GatewayAnswers.isBrowserNavigation(fields):
+            var response = GatewayAnswers.page(
+                status, title: "Sign-in required", message: "This gateway has no sign-in page; present a token or a client certificate.",
+                requestID: requestID)
+            response.headers.append(contentsOf: headers)
+            return response
         case let .signIn(url):
             var challenge = headers
             challenge[.wwwAuthenticate] = #"Bearer realm="portcullis""#
-            return GatewayAnswers.json(
-                .unauthorized, ["error": "unauthenticated", "message": message, "login_url": url],
-                requestID: requestID, headers: challenge)
+            var body = ["error": "unauthenticated", "message": message]
+            body["login_url"] = url
+            return GatewayAnswers.json(.unauthorized, body, requestID: requestID, headers: challenge)
         }
     }
 }
@@ -88,7 +95,7 @@ extension Refusal {
 
     /// Credentials that were presented and do not hold, or a feed outage that makes them
     /// impossible to check (503, retry).
-    static func unauthenticated(_ failure: AuthenticationFailure, canonical: CanonicalRequest) -> Refusal {
+    static func unauthenticated(_ failure: AuthenticationFailure, canonical: CanonicalRequest, signIn host: SignInHost?) -> Refusal {
         switch failure {
         case _ where failure.isUnavailable:
             return Refusal(
@@ -97,8 +104,8 @@ extension Refusal {
         case .invalidSession:
             // A browser whose session ended is signed in again, and the dead cookie is cleared so
             // it is not presented again (docs/policy-model.md).
-            var refusal = signIn(canonical, message: "the session has expired or ended; log in again", reason: failure.description)
-            refusal.headers.append(HTTPField(name: .setCookie, value: BrowserLogin.clearedSessionCookie))
+            var refusal = signIn(canonical, host, message: "the session has expired or ended; log in again", reason: failure.description)
+            refusal.headers.append(HTTPField(name: .setCookie, value: SessionCookies.cleared))
             return refusal
         default:
             return Refusal(
@@ -109,10 +116,10 @@ extension Refusal {
 
     /// The route's own settings refuse the caller: anonymous callers are asked to sign in as
     /// when policy denies them; the others get 403 with what the route requires.
-    static func route(_ refusal: RouteRefusal, canonical: CanonicalRequest) -> Refusal {
+    static func route(_ refusal: RouteRefusal, canonical: CanonicalRequest, signIn host: SignInHost?) -> Refusal {
         switch refusal {
         case .anonymousOnPrivateRoute:
-            signIn(canonical, reason: refusal.description)
+            signIn(canonical, host, reason: refusal.description)
         case .clientCertificateRequired:
             Refusal(
                 status: .forbidden, code: "client_certificate_required", message: refusal.description, outcome: .deny,
@@ -126,9 +133,9 @@ extension Refusal {
 
     /// Policy denies the request: an anonymous caller is asked to sign in; a person in a browser
     /// gets a page, everything else JSON. `errors`: policies that erred, if any.
-    static func denied(anonymous: Bool, errors: [String], canonical: CanonicalRequest) -> Refusal {
+    static func denied(anonymous: Bool, errors: [String], canonical: CanonicalRequest, signIn host: SignInHost?) -> Refusal {
         let reason = errors.isEmpty ? nil : errors.joined(separator: "; ")
-        if anonymous { return signIn(canonical, reason: reason) }
+        if anonymous { return signIn(canonical, host, reason: reason) }
         return Refusal(
             status: .forbidden, code: "forbidden", message: "policy denies this request", outcome: .deny, reason: reason,
             form: .pageForBrowsers(
@@ -158,14 +165,20 @@ extension Refusal {
         message: "the WebSocket upgrade could not be prepared", outcome: .error,
         reason: "upgrade could not be prepared")
 
-    /// No credentials where they are needed: the sign-in page's URL, returning to this request.
+    /// No credentials where they are needed: where signing in starts, returning to this request.
+    /// On the sign-in host (the console) that is its own sign-in page; on a route host, single
+    /// sign-on through the sign-in host.
     private static func signIn(
-        _ canonical: CanonicalRequest, message: String = "log in or present a bearer token",
+        _ canonical: CanonicalRequest, _ host: SignInHost?, message: String = "log in or present a bearer token",
         reason: String?
     ) -> Refusal {
         var next = canonical.path
         if let query = canonical.query { next += "?" + query }
-        let url = BrowserLogin.prefix + "login?next=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
+        let target = RedirectTarget.validate(next) ?? "/"
+        let url = host.map { host in
+            canonical.host == host.host
+                ? SignInPages.prefix + "login?next=" + SignInHost.escaped(target) : host.signOnURL(for: canonical.host, next: target, requestPort: canonical.port)
+        }
         return Refusal(status: .unauthorized, code: "unauthenticated", message: message, outcome: .deny, reason: reason, form: .signIn(url: url))
     }
 }

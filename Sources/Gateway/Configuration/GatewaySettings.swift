@@ -23,6 +23,9 @@ public struct GatewaySettings: Sendable {
     public var assertionLifetime: TimeInterval = 60
     /// Issuer written into assertions (upstreams check it).
     public var assertionIssuer: String = "portcullis-gateway"
+    /// The host of sign-in, single sign-on, sign-out and the admin console; nil: the gateway
+    /// serves none of them (tokens and client certificates only).
+    public var signInHost: SignInHost?
 
     public init() {}
 }

@@ -35,6 +35,16 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
         kind = .wildcard(parent: host)
     }
 
+    /// Whether this pattern covers a canonical host.
+    public func matches(_ host: String) -> Bool {
+        switch kind {
+        case let .exact(name): return host == name
+        case let .wildcard(parent):
+            guard let dot = host.firstIndex(of: "."), dot != host.startIndex else { return false }
+            return host[host.index(after: dot)...] == parent
+        }
+    }
+
     public var description: String {
         switch kind {
         case let .exact(host): host

@@ -109,10 +109,19 @@ public struct RouteTable<Payload: Sendable>: Sendable {
         if let entries = exactHosts[host[...]], let route = longestPrefixMatch(entries, path: path) {
             return route
         }
-        guard let dot = host.utf8.firstIndex(of: ASCII.dot), dot != host.startIndex,
-            let entries = wildcardParents[host[host.utf8.index(after: dot)...]]
-        else { return nil }
+        guard let entries = wildcardEntries(host) else { return nil }
         return longestPrefixMatch(entries, path: path)
+    }
+
+    /// Whether some route serves this canonical host, on any path.
+    public func serves(host: String) -> Bool {
+        exactHosts[host[...]] != nil || wildcardEntries(host) != nil
+    }
+
+    /// The routes of the wildcard `*.<parent>` that covers `host`, if any.
+    private func wildcardEntries(_ host: String) -> [PrefixEntry]? {
+        guard let dot = host.utf8.firstIndex(of: ASCII.dot), dot != host.startIndex else { return nil }
+        return wildcardParents[host[host.utf8.index(after: dot)...]]
     }
 
     private func longestPrefixMatch(_ entries: [PrefixEntry], path: String) -> Route<Payload>? {

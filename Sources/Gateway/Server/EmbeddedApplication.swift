@@ -26,8 +26,8 @@ public struct EmbeddedCaller: Sendable {
 
 /// Where an embedded application is mounted, and the Cedar resource that guards it.
 public struct EmbeddedMount: Sendable {
-    /// The admin console's prefix, reserved on every routed host like `/.portcullis/login`.
-    public static let consolePrefix = BrowserLogin.prefix + "admin/"
+    /// The admin console's prefix, served on the sign-in host only.
+    public static let consolePrefix = SignInPages.prefix + "admin/"
 
     /// Ends with `/`; the same path without it is served too.
     public let prefix: String

@@ -21,9 +21,12 @@ public struct GatewayResponder: Sendable {
     let forwarder: UpstreamForwarder
     let signer: @Sendable () throws -> TokenSigner
     let recorder: any AuditRecorder
-    let browserLogin: BrowserLogin?
-    /// The admin console, when this process serves it; its prefix answers 404 otherwise.
+    /// Sign-in, single sign-on and sign-out; nil without a sign-in host.
+    let signInPages: SignInPages?
+    /// The admin console, served on the sign-in host when this process serves it.
     let embedded: EmbeddedMount?
+    /// Sessions that carried requests, for their "last seen".
+    let activity: SessionActivity
     let metrics: GatewayMetrics
     /// TLS facts of the open client connections, registered by the listener.
     let connections: ConnectionFacts
@@ -32,8 +35,9 @@ public struct GatewayResponder: Sendable {
     public init(
         settings: GatewaySettings, routes: RouteHolder, authenticator: Authenticator, directory: any CredentialDirectory,
         access: AccessControl, forwarder: UpstreamForwarder, signer: @escaping @Sendable () throws -> TokenSigner,
-        recorder: any AuditRecorder, browserLogin: BrowserLogin?, embedded: EmbeddedMount? = nil,
-        metrics: GatewayMetrics = GatewayMetrics(), connections: ConnectionFacts = ConnectionFacts(), logger: Logger
+        recorder: any AuditRecorder, signInPages: SignInPages?, embedded: EmbeddedMount? = nil,
+        activity: SessionActivity = SessionActivity(), metrics: GatewayMetrics = GatewayMetrics(),
+        connections: ConnectionFacts = ConnectionFacts(), logger: Logger
     ) {
         self.settings = settings
         self.routes = routes
@@ -43,8 +47,9 @@ public struct GatewayResponder: Sendable {
         self.forwarder = forwarder
         self.signer = signer
         self.recorder = recorder
-        self.browserLogin = browserLogin
+        self.signInPages = signInPages
         self.embedded = embedded
+        self.activity = activity
         self.metrics = metrics
         self.connections = connections
         self.logger = logger
@@ -66,11 +71,14 @@ public struct GatewayResponder: Sendable {
         }
         do throws(Refusal) {
             switch try admit(request.head, clientAddress: context.clientAddress, tls: tls, record: &record) {
-            case let .signIn(pages, canonical):
+            case let .signIn(pages, canonical, current):
                 watchBody(canonical, .standard)
-                response = await pages.respond(request, canonical: canonical, clientAddress: context.clientAddress, requestID: record.requestID)
+                response = await pages.respond(
+                    request, canonical: canonical, current: current, routes: routes.table, clientAddress: context.clientAddress,
+                    record: &record)
             case let .forward(admitted):
                 watchBody(admitted.canonical, admitted.route.bodyPace)
+                if let sessionID = admitted.principal.sessionID { activity.saw(sessionID) }
                 if let application = admitted.application {
                     let caller = EmbeddedCaller(
                         principal: admitted.principal, requestID: record.requestID, policies: record.policies,
@@ -145,8 +153,7 @@ public struct GatewayResponder: Sendable {
             response.headers.append(
                 HTTPField(
                     name: .setCookie,
-                    value: BrowserLogin.cookie(
-                        IdentityHeaderFilter.sessionCookieName, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
+                    value: SessionCookies.header(SessionCookies.session, renewed.value, maxAge: renewed.maxAge, sameSite: "Lax")))
         }
         return response
     }

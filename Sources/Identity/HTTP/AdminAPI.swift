@@ -169,6 +169,7 @@ struct AdminAPI: Sendable {
         let name = body.check { () throws(IdentityError) in try Names.text(nameInput, field: "display_name") }
         let password = body.string("password")
         if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
+        let oneTime = body.bool("one_time_password") ?? false
         let roles = body.strings("roles").compactMap { role in body.check { () throws(IdentityError) in try Names.identifier(role, field: "roles") } }
         let groups = body.strings("groups").compactMap { group in
             body.check { () throws(IdentityError) in try Names.identifier(group, field: "groups") }
@@ -178,7 +179,7 @@ struct AdminAPI: Sendable {
             .created,
             try await operations(actor).createUser(
                 login: login!, email: email!, displayName: name!,
-                password: password, roles: roles, groups: groups))
+                password: password, oneTimePassword: oneTime, roles: roles, groups: groups))
     }
 
     private func updateUser(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {
@@ -191,12 +192,13 @@ struct AdminAPI: Sendable {
         let status = body.string("status").flatMap { value in body.check { () throws(IdentityError) in try Self.status(value) } }
         let password = body.string("password")
         if let password { _ = body.check { () throws(IdentityError) in try Names.password(password) } }
+        let oneTime = body.bool("one_time_password") ?? false
         try body.finish()
         return JSONResponse.make(
             .ok,
             try await operations(actor).updateUser(
                 login: login, email: email, displayName: name, status: status,
-                password: password))
+                password: password, oneTimePassword: oneTime))
     }
 
     private func createService(_ request: Request, _ context: IdentityRequestContext, _ actor: AdminActor) async throws(IdentityError) -> Response {

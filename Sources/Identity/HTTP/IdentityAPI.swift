@@ -32,6 +32,7 @@ public struct IdentityAPI: Sendable {
         let router = Router(context: IdentityRequestContext.self)
         router.post("/v1/login") { request, context in await handle { try await login(request, context) } }
         router.post("/v1/login/mfa") { request, context in await handle { try await loginSecondFactor(request, context) } }
+        router.post("/v1/login/password") { request, context in await handle { try await loginNewPassword(request, context) } }
         router.post("/v1/logout") { request, context in await handle { try await logout(request, context) } }
         router.post("/v1/mfa/totp") { request, context in await handle { try await beginEnrolment(request, context) } }
         router.post("/v1/mfa/totp/confirm") { request, context in await handle { try await confirmEnrolment(request, context) } }
@@ -73,23 +74,35 @@ public struct IdentityAPI: Sendable {
         let password = body.requiredString("password")
         let factor = Self.secondFactor(&body)
         try body.finish()
-        switch try await service.login(
-            login: login, password: password, secondFactor: factor,
-            client: context.clientInfo(request, settings: service.settings))
-        {
+        return loginResponse(
+            try await service.login(
+                login: login, password: password, secondFactor: factor,
+                client: context.clientInfo(request, settings: service.settings)))
+    }
+
+    /// A session, or 401 with the challenge of the step still missing.
+    private func loginResponse(_ result: LoginResult) -> Response {
+        struct Challenge: Encodable {
+            var error: String
+            var message: String
+            var challenge: String
+            var expires_in: Int
+        }
+        switch result {
         case let .authenticated(issued):
             return sessionResponse(issued)
         case let .secondFactorRequired(challenge, expiresIn):
-            struct Challenge: Encodable {
-                var error = "mfa_required"
-                var message: String
-                var challenge: String
-                var expires_in: Int
-            }
             return JSONResponse.make(
                 .unauthorized,
                 Challenge(
-                    message: "a second factor is required: POST /v1/login/mfa with this challenge and a code",
+                    error: "mfa_required", message: "a second factor is required: POST /v1/login/mfa with this challenge and a code",
+                    challenge: challenge, expires_in: Int(expiresIn)))
+        case let .passwordChangeRequired(challenge, expiresIn):
+            return JSONResponse.make(
+                .unauthorized,
+                Challenge(
+                    error: "password_change_required",
+                    message: "this was a one-time password: POST /v1/login/password with this challenge and a new_password",
                     challenge: challenge, expires_in: Int(expiresIn)))
         }
     }
@@ -100,10 +113,21 @@ public struct IdentityAPI: Sendable {
         let factor = Self.secondFactor(&body)
         try body.finish()
         guard let factor else { throw .invalid("totp", "give a 'totp' or a 'recovery_code'") }
-        return sessionResponse(
+        return loginResponse(
             try await service.completeLogin(
                 challenge: challenge, factor,
                 client: context.clientInfo(request, settings: service.settings)))
+    }
+
+    /// The new password that replaces a one-time password, finishing the sign-in.
+    private func loginNewPassword(_ request: Request, _ context: IdentityRequestContext) async throws(IdentityError) -> Response {
+        var body = try await JSONBody.read(request, context: context, limit: service.settings.maxBodyBytes)
+        let challenge = body.requiredString("challenge")
+        let password = body.requiredString("new_password")
+        try body.finish()
+        return sessionResponse(
+            try await service.completeLogin(
+                challenge: challenge, newPassword: password, client: context.clientInfo(request, settings: service.settings)))
     }
 
     private static func secondFactor(_ body: inout JSONBody) -> SecondFactor? {

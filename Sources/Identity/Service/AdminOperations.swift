@@ -42,9 +42,10 @@ public struct AdminOperations: Sendable {
     // MARK: Users
 
     /// Creates a user with an optional password (none: the account cannot log in until one is
-    /// set), and grants `roles` and `groups`.
+    /// set), and grants `roles` and `groups`. A `oneTimePassword` works for one sign-in, which
+    /// must choose a new one.
     public func createUser(
-        login: String, email: String, displayName: String, password: String?, roles: [String],
+        login: String, email: String, displayName: String, password: String?, oneTimePassword: Bool = false, roles: [String],
         groups: [String]
     ) async throws(IdentityError) -> User {
         let login = try Names.login(login)
@@ -57,7 +58,8 @@ public struct AdminOperations: Sendable {
         let known = Set(try await store.listGroups().map(\.name))
         if let unknown = groups.first(where: { !known.contains($0) }) { throw .notFound("group \(unknown)") }
         let hash: String? = if let password { try await service.hashPassword(try Names.password(password)) } else { nil }
-        var user = try await store.createUser(login: login, email: email, displayName: displayName, passwordHash: hash)
+        var user = try await store.createUser(
+            login: login, email: email, displayName: displayName, passwordHash: hash, passwordChangeRequired: oneTimePassword && hash != nil)
         for role in roles { user = try await store.setUserMembership(login: user.login, .role, name: role, granted: true).after }
         for group in groups { user = try await store.setUserMembership(login: user.login, .group, name: group, granted: true).after }
         record("user.create", target: Self.user(user.login), before: nil, after: user)
@@ -68,7 +70,7 @@ public struct AdminOperations: Sendable {
     /// changing its password ends every session and token it had.
     public func updateUser(
         login: String, email: String?, displayName: String?, status: AccountStatus?,
-        password: String?
+        password: String?, oneTimePassword: Bool = false
     ) async throws(IdentityError) -> User {
         let email = try email.map { value throws(IdentityError) in try Names.email(value) }
         let displayName = try displayName.map { value throws(IdentityError) in try Names.text(value, field: "display_name") }
@@ -77,7 +79,9 @@ public struct AdminOperations: Sendable {
         if email != nil || displayName != nil { _ = try await store.updateUser(login: login, email: email, displayName: displayName) }
         if let status { _ = try await store.setStatus(login: login, status, revocationLifetime: revocationLifetime) }
         if let password {
-            try await store.replacePassword(login: login, hash: try await service.hashPassword(password), revocationLifetime: revocationLifetime)
+            try await store.replacePassword(
+                login: login, hash: try await service.hashPassword(password), oneTime: oneTimePassword,
+                revocationLifetime: revocationLifetime)
         }
         let after = try await store.requireUser(login: login)
         record(password == nil ? "user.update" : "user.update+password", target: Self.user(login), before: before, after: after)

@@ -30,6 +30,9 @@ public enum LoginResult: Sendable {
     case authenticated(IssuedSession)
     /// The account has a second factor: present a code with this challenge to `POST /v1/login/mfa`.
     case secondFactorRequired(challenge: String, expiresIn: TimeInterval)
+    /// The password was a one-time password: choose a new one with this challenge
+    /// (`POST /v1/login/password`) to finish signing in.
+    case passwordChangeRequired(challenge: String, expiresIn: TimeInterval)
 }
 
 /// An access token minted by the token endpoint.
@@ -94,31 +97,77 @@ public struct IdentityService: Sendable {
         try await rehashIfNeeded(password, stored: stored)
         guard stored.totpConfirmed else {
             try await store.finishLoginAttempt(attempt, succeeded: true)
-            return .authenticated(try await openSession(for: stored, methods: ["pwd"], mfaAt: nil, client: client))
+            return try await authenticated(stored, methods: ["pwd"], mfaAt: nil, client: client)
         }
         // The password alone is neither a success (which would reset the failures counted
         // against the account, wrong codes included) nor a failure: each code presented next is
         // an attempt of its own.
         try await store.withdrawLoginAttempt(attempt)
         if let secondFactor {
-            return .authenticated(try await completeSecondFactor(for: stored, secondFactor, client: client))
+            return try await completeSecondFactor(for: stored, secondFactor, client: client)
         }
-        let challenge = OpaqueSecret.generate(prefix: "pcm_")
-        try await store.createMFAChallenge(
-            hash: secretHasher.digest(challenge), userID: stored.userID, address: client.address,
-            lifetime: settings.mfaChallengeLifetime)
+        let challenge = try await pending(stored, .secondFactor, client: client)
         return .secondFactorRequired(challenge: challenge, expiresIn: settings.mfaChallengeLifetime)
     }
 
     /// Step two: a TOTP or recovery code against a pending challenge.
-    public func completeLogin(challenge: String, _ secondFactor: SecondFactor, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
+    public func completeLogin(challenge: String, _ secondFactor: SecondFactor, client: ClientInfo) async throws(IdentityError) -> LoginResult {
         let hash = secretHasher.digest(challenge)
-        guard let userID = try await store.useMFAChallenge(hash: hash, maxAttempts: settings.mfaChallengeAttempts),
-            let stored = try await store.credentials(userID: userID), stored.status == .active
+        guard
+            let pending = try await store.useMFAChallenge(
+                hash: hash, purpose: PendingSignIn.Step.secondFactor.purpose, maxAttempts: settings.mfaChallengeAttempts),
+            let stored = try await store.credentials(userID: pending.userID), stored.status == .active
         else { throw .invalidCredentials }
-        let issued = try await completeSecondFactor(for: stored, secondFactor, client: client)
+        let result = try await completeSecondFactor(for: stored, secondFactor, client: client)
         try await store.deleteMFAChallenge(hash: hash)
-        return issued
+        return result
+    }
+
+    /// The last step after a one-time password: the person's own new password, which ends every
+    /// session opened before it and opens the new one.
+    public func completeLogin(challenge: String, newPassword: String, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
+        let hash = secretHasher.digest(challenge)
+        guard
+            let pending = try await store.useMFAChallenge(
+                hash: hash, purpose: PendingSignIn.Step.passwordChange(authMethods: [], mfaAt: nil).purpose,
+                maxAttempts: settings.mfaChallengeAttempts),
+            let stored = try await store.credentials(userID: pending.userID), stored.status == .active,
+            stored.passwordChangeRequired
+        else { throw .invalidCredentials }
+        let password = try Names.password(newPassword, field: "new_password")
+        guard await !verifyPassword(password, against: stored.passwordHash) else {
+            throw .invalid("new_password", "must differ from the one-time password")
+        }
+        try await store.replaceOneTimePassword(
+            userID: stored.userID, hash: try await hashPassword(password), revocationLifetime: settings.revocationLifetime)
+        try await store.deleteMFAChallenge(hash: hash)
+        recordAuthentication(
+            "password.change", principal: "User::\"\(stored.login)\"", outcome: "success", client: client,
+            details: "one-time password replaced; earlier sessions ended")
+        return try await openSession(for: stored, methods: pending.authMethods, mfaAt: pending.mfaAt, client: client)
+    }
+
+    /// A session, unless the password was a one-time password: then the step that replaces it.
+    private func authenticated(
+        _ stored: StoredCredentials, methods: [String], mfaAt: Date?, client: ClientInfo
+    ) async throws(IdentityError) -> LoginResult {
+        guard stored.passwordChangeRequired else {
+            return .authenticated(try await openSession(for: stored, methods: methods, mfaAt: mfaAt, client: client))
+        }
+        let challenge = try await pending(stored, .passwordChange(authMethods: methods, mfaAt: mfaAt), client: client)
+        recordAuthentication(
+            "login", principal: "User::\"\(stored.login)\"", outcome: "pending", client: client,
+            details: "one-time password accepted; a new password is required")
+        return .passwordChangeRequired(challenge: challenge, expiresIn: settings.mfaChallengeLifetime)
+    }
+
+    /// Stores a pending step behind a new opaque challenge.
+    private func pending(_ stored: StoredCredentials, _ step: PendingSignIn.Step, client: ClientInfo) async throws(IdentityError) -> String {
+        let challenge = OpaqueSecret.generate(prefix: "pcm_")
+        try await store.createMFAChallenge(
+            hash: secretHasher.digest(challenge), userID: stored.userID, address: client.address,
+            lifetime: settings.mfaChallengeLifetime, step: step)
+        return challenge
     }
 
     /// Every code is an attempt against the account's login throttle, across challenges: a wrong
@@ -126,7 +175,7 @@ public struct IdentityService: Sendable {
     /// locked even the right code is refused, until the window passes or an administrator unlocks it.
     private func completeSecondFactor(
         for stored: StoredCredentials, _ factor: SecondFactor, client: ClientInfo
-    ) async throws(IdentityError) -> IssuedSession {
+    ) async throws(IdentityError) -> LoginResult {
         let attempt = try await store.reserveLoginAttempt(login: stored.login, address: client.address, throttle: settings.throttle)
         let accepted: Bool
         switch factor {
@@ -150,7 +199,7 @@ public struct IdentityService: Sendable {
             throw .invalidCredentials
         }
         let method = if case .totp = factor { "otp" } else { "recovery_code" }
-        return try await openSession(for: stored, methods: ["pwd", method], mfaAt: Date(), client: client)
+        return try await authenticated(stored, methods: ["pwd", method], mfaAt: Date(), client: client)
     }
 
     private func verifyPassword(_ password: String, against hash: String?) async -> Bool {
@@ -204,9 +253,13 @@ public struct IdentityService: Sendable {
         }
     }
 
-    /// Ends a session by id (logout with an access token, or an administrator).
-    public func endSession(_ id: UUID, reason: String) async throws(IdentityError) -> Session {
-        try await store.revokeSession(id: id, reason: reason)
+    /// Ends a session by id (sign-out with a cookie or an access token, or an administrator).
+    public func endSession(_ id: UUID, reason: String, client: ClientInfo? = nil) async throws(IdentityError) -> Session {
+        let session = try await store.revokeSession(id: id, reason: reason)
+        recordAuthentication(
+            "logout", principal: "User::\"\(session.login)\"", outcome: "success", client: client,
+            details: "session \(id.uuidString.lowercased()) ended: \(reason)")
+        return session
     }
 
     // MARK: Token endpoint

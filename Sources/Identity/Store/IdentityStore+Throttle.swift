@@ -87,27 +87,33 @@ extension IdentityStore {
 
     // MARK: MFA challenges
 
-    func createMFAChallenge(hash: [UInt8], userID: UUID, address: String, lifetime: TimeInterval) async throws(IdentityError) {
+    func createMFAChallenge(
+        hash: [UInt8], userID: UUID, address: String, lifetime: TimeInterval, step: PendingSignIn.Step
+    ) async throws(IdentityError) {
         try await run {
             try await client.query(
                 """
-                INSERT INTO identity_mfa_challenges (token_hash, user_id, client_address, expires_at)
-                VALUES (\(ByteBuffer(bytes: hash)), \(userID), \(address), now() + make_interval(secs => \(lifetime)))
+                INSERT INTO identity_mfa_challenges (token_hash, user_id, client_address, expires_at, purpose, auth_methods, mfa_at)
+                VALUES (\(ByteBuffer(bytes: hash)), \(userID), \(address), now() + make_interval(secs => \(lifetime)),
+                        \(step.purpose), \(step.authMethods), \(step.mfaAt))
                 """, logger: logger)
         }
     }
 
-    /// Counts one attempt against a pending challenge and returns its user; nil when unknown,
-    /// expired, or out of attempts (then it is deleted and the login must start again).
-    func useMFAChallenge(hash: [UInt8], maxAttempts: Int) async throws(IdentityError) -> UUID? {
+    /// Counts one attempt against a pending challenge of `purpose` and returns it; nil when
+    /// unknown, of another purpose, expired, or out of attempts (then the login must start again).
+    func useMFAChallenge(hash: [UInt8], purpose: String, maxAttempts: Int) async throws(IdentityError) -> PendingSignIn? {
         try await run {
             let rows = try await client.query(
                 """
                 UPDATE identity_mfa_challenges SET attempts = attempts + 1
-                WHERE token_hash = \(ByteBuffer(bytes: hash)) AND expires_at > now() AND attempts < \(maxAttempts)
-                RETURNING user_id
+                WHERE token_hash = \(ByteBuffer(bytes: hash)) AND purpose = \(purpose) AND expires_at > now()
+                  AND attempts < \(maxAttempts)
+                RETURNING user_id, auth_methods, mfa_at
                 """, logger: logger)
-            for try await id in rows.decode(UUID.self) { return id }
+            for try await (userID, methods, mfaAt) in rows.decode((UUID, [String], Date?).self) {
+                return PendingSignIn(userID: userID, authMethods: methods, mfaAt: mfaAt)
+            }
             return nil
         }
     }
@@ -128,6 +134,7 @@ extension IdentityStore {
                 DELETE FROM identity_login_attempts WHERE attempted_at < now() - make_interval(secs => \(attemptRetention))
                 """, logger: logger)
             try await connection.query("DELETE FROM identity_mfa_challenges WHERE expires_at < now()", logger: logger)
+            try await connection.query("DELETE FROM identity_sign_on_codes WHERE expires_at < now()", logger: logger)
             try await connection.query("DELETE FROM identity_refresh_tokens WHERE expires_at < now()", logger: logger)
             try await connection.query("DELETE FROM identity_revocations WHERE expires_at < now()", logger: logger)
         }

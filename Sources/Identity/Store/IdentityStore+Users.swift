@@ -11,6 +11,8 @@ struct StoredCredentials: Sendable {
     var sealedTOTP: String?
     var totpConfirmed: Bool
     var totpLastStep: Int64?
+    /// The password was set by an administrator (or generated) and works for one sign-in only.
+    var passwordChangeRequired: Bool
 }
 
 extension IdentityStore {
@@ -28,12 +30,14 @@ extension IdentityStore {
             mfaEnrolled: row.5, roles: row.8, groups: row.9, createdAt: row.6, updatedAt: row.7)
     }
 
-    public func createUser(login: String, email: String, displayName: String, passwordHash: String?) async throws(IdentityError) -> User {
+    public func createUser(
+        login: String, email: String, displayName: String, passwordHash: String?, passwordChangeRequired: Bool = false
+    ) async throws(IdentityError) -> User {
         try await run {
             let rows = try await client.query(
                 """
-                INSERT INTO identity_users (login, email, display_name, password_hash)
-                VALUES (\(login), \(email), \(displayName), \(passwordHash))
+                INSERT INTO identity_users (login, email, display_name, password_hash, password_change_required)
+                VALUES (\(login), \(email), \(displayName), \(passwordHash), \(passwordChangeRequired))
                 RETURNING id
                 """, logger: logger)
             for try await _ in rows.decode(UUID.self) {}
@@ -128,20 +132,40 @@ extension IdentityStore {
 
     /// A new password, and the end of everything the old one opened: every session (with its
     /// refresh-token chain) and every access token issued until now, on every gateway.
-    public func replacePassword(login: String, hash: String, revocationLifetime: TimeInterval) async throws(IdentityError) {
+    /// `oneTime`: a password an administrator chose or generated, which the next sign-in must
+    /// replace.
+    public func replacePassword(login: String, hash: String, oneTime: Bool, revocationLifetime: TimeInterval) async throws(IdentityError) {
         let user = try await requireUser(login: login)
         let logger = self.logger
         try await transaction { connection in
             try await connection.query(
-                "UPDATE identity_users SET password_hash = \(hash), updated_at = now() WHERE id = \(user.id)", logger: logger)
+                """
+                UPDATE identity_users SET password_hash = \(hash), password_change_required = \(oneTime), updated_at = now()
+                WHERE id = \(user.id)
+                """, logger: logger)
             try await Self.revokeSubject(user.login, lifetime: revocationLifetime, on: connection, logger: logger)
             try await Self.revokeSessions(
                 userID: user.id, reason: "password changed", lifetime: revocationLifetime, on: connection, logger: logger)
         }
     }
 
+    /// The person's own new password, chosen at the sign-in that a one-time password forced:
+    /// every session opened before ends (each access token names its session, so those end too).
+    func replaceOneTimePassword(userID: UUID, hash: String, revocationLifetime: TimeInterval) async throws(IdentityError) {
+        let logger = self.logger
+        try await transaction { connection in
+            try await connection.query(
+                """
+                UPDATE identity_users SET password_hash = \(hash), password_change_required = false, updated_at = now()
+                WHERE id = \(userID)
+                """, logger: logger)
+            try await Self.revokeSessions(
+                userID: userID, reason: "password changed", lifetime: revocationLifetime, on: connection, logger: logger)
+        }
+    }
+
     /// Stores a new hash of the same password (a rehash at sign-in): nothing is ended. A changed
-    /// password goes through ``replacePassword(login:hash:revocationLifetime:)``.
+    /// password goes through ``replacePassword(login:hash:oneTime:revocationLifetime:)``.
     public func setPasswordHash(login: String, _ hash: String) async throws(IdentityError) {
         let updated = try await run {
             let rows = try await client.query(
@@ -157,13 +181,14 @@ extension IdentityStore {
         try await run {
             let rows = try await client.query(
                 """
-                SELECT id, login, status, password_hash, totp_sealed, totp_confirmed, totp_last_step
+                SELECT id, login, status, password_hash, totp_sealed, totp_confirmed, totp_last_step, password_change_required
                 FROM identity_users WHERE login = \(login)
                 """, logger: logger)
-            for try await row in rows.decode((UUID, String, String, String?, String?, Bool, Int64?).self) {
+            for try await row in rows.decode((UUID, String, String, String?, String?, Bool, Int64?, Bool).self) {
                 return StoredCredentials(
                     userID: row.0, login: row.1, status: AccountStatus(rawValue: row.2) ?? .disabled,
-                    passwordHash: row.3, sealedTOTP: row.4, totpConfirmed: row.5, totpLastStep: row.6)
+                    passwordHash: row.3, sealedTOTP: row.4, totpConfirmed: row.5, totpLastStep: row.6,
+                    passwordChangeRequired: row.7)
             }
             return nil
         }

@@ -65,7 +65,8 @@ struct UserCommand: AsyncParsableCommand {
             let (login, email, name, roles, groups) = (login, email, name, role, group)
             let (password, generated) = IdentityCommandRunner.password(fromStandardInput: passwordStdin)
             try await IdentityCommandRunner.run(options, "user add") { admin in
-                let user = try await admin.createUser(login: login, email: email, name: name, password: password, roles: roles, groups: groups)
+                let user = try await admin.createUser(
+                    login: login, email: email, name: name, password: password, oneTimePassword: generated, roles: roles, groups: groups)
                 print(IdentityCommandRunner.describe(user))
                 if generated { print("one-time password (shown once): \(password)") }
             }
@@ -124,7 +125,7 @@ struct UserCommand: AsyncParsableCommand {
             try await IdentityCommandRunner.run(options, "user passwd") { admin in
                 let checked = try Names.login(login)
                 try await admin.store.replacePassword(
-                    login: checked, hash: try await admin.service.hashPassword(password),
+                    login: checked, hash: try await admin.service.hashPassword(password), oneTime: generated,
                     revocationLifetime: admin.service.settings.revocationLifetime)
                 admin.record("user.password", target: "User::\"\(checked)\"")
                 print("password changed for \(checked)")

@@ -114,7 +114,7 @@ final class GatewayUnderTest {
                 claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
                 sessions: cookies, policiesSynchronized: { synchronized.isOn }),
             directory: directory, access: AccessControl(policies: policiesInForce),
-            forwarder: UpstreamForwarder(client: try UpstreamClient()), signer: { signer }, recorder: recorder, browserLogin: nil,
+            forwarder: UpstreamForwarder(client: try UpstreamClient()), signer: { signer }, recorder: recorder, signInPages: nil,
             logger: Logger(label: "gateway-under-test"))
     }
 

@@ -1,0 +1,32 @@
+import Foundation
+import Tokens
+
+/// The gateway's browser cookies: `__Host-` prefixed (Secure, `Path=/`, no `Domain`), so each is
+/// bound to the one host that set it and no other host or path can set or read it. Each host's
+/// session cookie names the same identity session; none carries roles or groups.
+enum SessionCookies {
+    static let session = IdentityHeaderFilter.sessionCookieName
+    static let csrf = "__Host-portcullis-csrf"
+
+    static func header(_ name: String, _ value: String, maxAge: Int, sameSite: String) -> String {
+        "\(name)=\(value); Path=/; Secure; HttpOnly; SameSite=\(sameSite); Max-Age=\(maxAge)"
+    }
+
+    /// Expires the session cookie in the browser: after sign-out, and when a request presents one
+    /// that no longer holds.
+    static let cleared = header(session, "", maxAge: 0, sameSite: "Lax")
+
+    /// A fresh session cookie for `session` (a new one at every sign-in and every code redeemed:
+    /// nothing presented before is reused, so a planted cookie cannot fixate the session); nil
+    /// when it cannot be sealed.
+    static func sealed(_ session: SignedInSession, codec: SessionCookieCodec, settings: GatewaySettings, now: Date = Date()) -> String? {
+        let expires = min(now + settings.sessionIdleTimeout, session.expiresAt)
+        let claims = Claims(
+            issuer: settings.assertionIssuer, subject: session.login, audience: [settings.assertionIssuer], issuedAt: now,
+            expiresAt: expires, tokenID: Claims.newTokenID(), subjectKind: .user, roles: [], groups: [],
+            sessionID: session.sessionID, authMethods: session.authMethods, mfaTime: session.mfaAt,
+            sessionExpiresAt: session.expiresAt)
+        guard let value = try? codec.seal(claims) else { return nil }
+        return header(Self.session, value, maxAge: Int(expires.timeIntervalSince(now)), sameSite: "Lax")
+    }
+}
