@@ -29,10 +29,11 @@ import Testing
         try await GatewayFixture.run(policies: policies, routes: Self.routes) { gateway in
             let anonymous = try gateway.curl("/v1/shipments")
             #expect(anonymous.status == 401, "\(anonymous.body)")
-            #expect(anonymous.json["login_url"] as? String == "/.portcullis/login?next=%2Fv1%2Fshipments")
+            let signOn = "https://auth.localhost:\(gateway.gatewayPort)/.portcullis/sso?host=shipments.localhost&next=%2Fv1%2Fshipments"
+            #expect(anonymous.json["login_url"] as? String == signOn)
             let browser = try gateway.curl("/v1/shipments", ["-H", "accept: text/html"])
             #expect(browser.status == 302)
-            #expect(browser.header("location") == "/.portcullis/login?next=%2Fv1%2Fshipments")
+            #expect(browser.header("location") == signOn)
             #expect(try gateway.curl("/v1/shipments", ["-X", "POST", "-d", "{}"]).status == 401)
 
             #expect(try gateway.curl("/health").status == 200, "a public route still admits anonymous callers")
@@ -72,17 +73,18 @@ import Testing
             // Once answered as Anonymous (200 on a public route) and as Service::"billing".
             let onPublicRoute = try gateway.curl("/health", forged)
             Self.expectRefusedAndCleared(onPublicRoute)
-            #expect(onPublicRoute.json["login_url"] as? String == "/.portcullis/login?next=%2Fhealth")
+            let signOn = "https://auth.localhost:\(gateway.gatewayPort)/.portcullis/sso?host=shipments.localhost&next="
+            #expect(onPublicRoute.json["login_url"] as? String == signOn + "%2Fhealth")
             Self.expectRefusedAndCleared(try gateway.curl("/v1/invoices", forged + billing, host: "billing.localhost"))
             let navigation = try gateway.curl("/v1/shipments?page=2", forged + ["-H", "accept: text/html"])
             #expect(navigation.status == 302)
-            #expect(navigation.header("location") == "/.portcullis/login?next=%2Fv1%2Fshipments%3Fpage%3D2")
+            #expect(navigation.header("location") == signOn + "%2Fv1%2Fshipments%3Fpage%3D2")
             #expect(navigation.headers.contains { $0.name == "set-cookie" && Self.clears($0.value) })
             Self.expectRefusedAndCleared(try gateway.curl("/health", ["-H", "cookie: __Host-portcullis=a; __Host-portcullis=b"]))
             #expect(gateway.upstreamRequests().count == 2, "a refused cookie reached the upstream")
 
             // A session ended by disabling its user.
-            let ended = try Self.signIn(gateway, "dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let ended = try gateway.signIn("dana", try await gateway.createUser("dana", roles: ["dispatcher"])).cookie
             #expect(try gateway.curl("/v1/shipments", ["-H", "cookie: __Host-portcullis=\(ended)"]).status == 200)
             _ = try await gateway.cli(["user", "disable", "dana"])
             var afterDisable = try gateway.curl("/health", ["-H", "cookie: __Host-portcullis=\(ended)"])
@@ -93,7 +95,7 @@ import Testing
             Self.expectRefusedAndCleared(afterDisable)
 
             // A session cookie past its idle window (3 s here).
-            let expiring = try Self.signIn(gateway, "erin", try await gateway.createUser("erin", roles: ["dispatcher"]))
+            let expiring = try gateway.signIn("erin", try await gateway.createUser("erin", roles: ["dispatcher"])).cookie
             try await Task.sleep(for: .seconds(4))
             let delivered = gateway.upstreamRequests().count
             let expired = try gateway.curl("/health", ["-H", "cookie: __Host-portcullis=\(expiring)"])
@@ -113,23 +115,6 @@ import Testing
 
     static func clears(_ setCookie: String) -> Bool {
         setCookie.hasPrefix("__Host-portcullis=;") && setCookie.contains("Max-Age=0")
-    }
-
-    /// Signs in through the login form and returns the session cookie's value.
-    static func signIn(_ gateway: GatewayFixture, _ login: String, _ password: String) throws -> String {
-        let jar = gateway.directory.appendingPathComponent("cookies-\(login).txt").path
-        let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
-        let form = try gateway.curl("/.portcullis/login", browser)
-        let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-        let signIn = try gateway.curl(
-            "/.portcullis/login",
-            browser + [
-                "--data-urlencode", "login=\(login)", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
-            ])
-        let cookie = try #require(
-            signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value,
-            "\(signIn.status) \(signIn.body)")
-        return String(cookie.dropFirst("__Host-portcullis=".count).prefix { $0 != ";" })
     }
 
     /// The audit record of one request, once the writer has stored it.

@@ -60,7 +60,7 @@ import Testing
             let result = try await Self.run(
                 Self.python,
                 [
-                    script, "--url", "https://localhost:\(gateway.gatewayPort)", "--certificate", "\(gateway.certs)/gateway.crt",
+                    script, "--url", "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)", "--certificate", "\(gateway.certs)/gateway.crt",
                     "--login", "sam", "--password", samPassword, "--totp-secret", secret, "--screenshots", screenshots,
                     "--chromium", Self.chromium, "--chromedriver", Self.chromedriver,
                 ])

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Testing
 
 /// A whole Portcullis deployment for gateway tests, built the way an operator builds one: the
 /// CLI creates the CA, the gateway's server certificate and a workload certificate, migrates
@@ -20,6 +21,8 @@ struct GatewayFixture: Sendable {
     let demoPorts: [String: Int]
 
     static let trustDomain = "logistics.internal"
+    /// The sign-in host every fixture gateway is configured with.
+    static let signInHost = "auth.localhost"
     static let configFileName = "config.yaml"
 
     /// - Parameters:
@@ -53,7 +56,8 @@ struct GatewayFixture: Sendable {
                 ["ca", "init", "--trust-domain", trustDomain, "--out", certs],
                 [
                     "cert", "issue", "--spiffe", "spiffe://\(trustDomain)/gateway", "--server", "--dns", "localhost",
-                    "--dns", "shipments.localhost", "--dns", "billing.localhost", "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs,
+                    "--dns", "shipments.localhost", "--dns", "billing.localhost", "--dns", "fleet.localhost", "--dns", signInHost,
+                    "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs,
                 ],
                 ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/billing", "--out", "\(certs)/billing", "--ca", certs],
             ] {
@@ -140,6 +144,7 @@ struct GatewayFixture: Sendable {
                   client_ca: \(certs)/ca-bundle.crt
                   trust_domain: \(trustDomain)
                   redirect_listen: 127.0.0.1:0
+                  sign_in_host: \(signInHost)
                   \(gatewayLines.joined(separator: "\n  "))
                   limits:
                     \(limits.isEmpty ? "{}" : limits.joined(separator: "\n    "))
@@ -230,11 +235,50 @@ struct GatewayFixture: Sendable {
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
     }
 
-    /// curl against the gateway as `host` (resolved to loopback), trusting the internal CA.
+    /// curl against the gateway as `host` (it and the sign-in host resolved to loopback), trusting
+    /// the internal CA.
     func curl(_ path: String, _ extra: [String] = [], host: String = "shipments.localhost") throws -> Reply {
         try Self.curl(
-            ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gatewayPort):127.0.0.1"] + extra
+            ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gatewayPort):127.0.0.1"]
+                + (host == Self.signInHost ? [] : ["--resolve", "\(Self.signInHost):\(gatewayPort):127.0.0.1"]) + extra
                 + ["https://\(host):\(gatewayPort)\(path)"])
+    }
+
+    /// A browser's cookie jar and the session it holds on one route host.
+    struct BrowserSession {
+        /// curl options that read and write the jar and ask for HTML, as a browser navigating.
+        let options: [String]
+        /// The route host's `Set-Cookie` field for its session cookie.
+        let setCookie: String
+        /// That cookie's value.
+        var cookie: String { String(setCookie.dropFirst("__Host-portcullis=".count).prefix { $0 != ";" }) }
+        /// The sign-in form's CSRF token (the sign-in host's cookie).
+        let csrf: String
+    }
+
+    /// Signs in the way a browser does: the sign-in form on the sign-in host, then single sign-on
+    /// to `host` (a one-time code redeemed there). Each hop is checked.
+    func signIn(_ login: String, _ password: String, on host: String = "shipments.localhost") throws -> BrowserSession {
+        let jar = directory.appendingPathComponent("cookies-\(login)-\(UUID().uuidString).txt").path
+        let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
+        let form = try curl("/.portcullis/login", browser, host: Self.signInHost)
+        let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) }, "\(form.status) \(form.body)")
+        let signOn = "/.portcullis/sso?host=\(host)&next=%2F"
+        let signedIn = try curl(
+            "/.portcullis/login",
+            browser + [
+                "--data-urlencode", "login=\(login)", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
+                "--data-urlencode", "next=\(signOn)",
+            ], host: Self.signInHost)
+        #expect(signedIn.status == 303 && signedIn.header("location") == signOn, "\(signedIn.status) \(signedIn.body)")
+        let code = try curl(signOn, browser, host: Self.signInHost)
+        let callback = try #require(code.header("location"), "\(code.status) \(code.body)")
+        #expect(callback.hasPrefix("https://\(host):\(gatewayPort)/.portcullis/sso/callback?code="), "\(callback)")
+        let redeemed = try curl(String(callback.dropFirst("https://\(host):\(gatewayPort)".count)), browser, host: host)
+        let cookie = try #require(
+            redeemed.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value,
+            "\(redeemed.status) \(redeemed.body)")
+        return BrowserSession(options: browser, setCookie: cookie, csrf: csrf)
     }
 
     static func curl(_ arguments: [String]) throws -> Reply {
@@ -293,14 +337,20 @@ struct GatewayFixture: Sendable {
         return token
     }
 
-    /// Creates a user with the CLI and returns its one-time password.
+    /// Creates a user with the CLI and a password of the test's choosing (`--password-stdin`, so
+    /// not a one-time password), and returns it.
     func createUser(_ login: String, roles: [String]) async throws -> String {
         for role in roles { _ = try? await cli(["role", "add", role]) }
-        let output = try await cli(["user", "add", login, "--email", "\(login)@logistics.example"] + roles.flatMap { ["--role", $0] })
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("one-time password") }),
-            let password = line.split(separator: " ").last
-        else { throw PortcullisProcess.Failure(description: "no password in \(output)") }
-        return String(password)
+        let password = "pw-" + UUID().uuidString
+        let arguments = ["user", "add", login, "--email", "\(login)@logistics.example", "--password-stdin"] + roles.flatMap { ["--role", $0] }
+        let process = try PortcullisProcess(
+            ["-c", #"printf '%s\n' "$PASSWORD" | "$PORTCULLIS" "$@""#, "create-user"] + arguments,
+            environment: environment.merging(["PASSWORD": password, "PORTCULLIS": PortcullisProcess.binaryURL.path]) { $1 },
+            executable: URL(fileURLWithPath: "/bin/bash"))
+        guard try await process.wait() == 0 else {
+            throw PortcullisProcess.Failure(description: "user add \(login) failed: \(process.standardError)")
+        }
+        return password
     }
 
     /// Every request the upstream received, oldest first.

@@ -184,17 +184,9 @@ import Testing
 
     @Test func anActiveBrowserSessionSlidesAndAnIdleOneEnds() async throws {
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes, gatewayLines: ["session_idle_timeout: 4s"]) { gateway in
-            let password = try await gateway.createUser("dana", roles: ["dispatcher"])
-            let jar = gateway.directory.appendingPathComponent("cookies.txt").path
-            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
-            let form = try gateway.curl("/.portcullis/login", browser)
-            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-            let signIn = try gateway.curl(
-                "/.portcullis/login",
-                browser + [
-                    "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
-                ])
-            let first = try #require(signIn.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=") }?.value)
+            let session = try gateway.signIn("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let browser = session.options
+            let first = session.setCookie
             #expect(first.contains("Max-Age=4"))
 
             // Within the first half of the window nothing is re-issued.
@@ -232,17 +224,7 @@ import Testing
                 "cert", "issue", "--spiffe", "spiffe://\(GatewayFixture.trustDomain)/device/laptop-17",
                 "--out", "\(gateway.certs)/laptop", "--ca", gateway.certs,
             ])
-            let jar = gateway.directory.appendingPathComponent("cookies.txt").path
-            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
-            let form = try gateway.curl("/.portcullis/login", browser)
-            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
-            #expect(
-                try gateway.curl(
-                    "/.portcullis/login",
-                    browser + [
-                        "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)", "--data-urlencode", "csrf=\(csrf)",
-                    ]
-                ).status == 303)
+            let browser = try gateway.signIn("dana", password).options
             #expect(try gateway.curl("/v1/shipments", browser).status == 403)
             let device = ["--cert", "\(gateway.certs)/laptop.crt", "--key", "\(gateway.certs)/laptop.key"]
             #expect(try gateway.curl("/v1/shipments", browser + device).status == 200)

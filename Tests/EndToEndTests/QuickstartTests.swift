@@ -34,7 +34,8 @@ import Tokens
             let certs = state.appendingPathComponent("certs").path
             func curl(_ host: String, _ path: String, _ extra: [String] = []) throws -> GatewayFixture.Reply {
                 try GatewayFixture.curl(
-                    ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1"] + extra
+                    ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1", "--resolve", "auth.localhost:\(gateway):127.0.0.1"]
+                        + extra
                         + ["https://\(host):\(gateway)\(path)"])
             }
             // 1. A token for the dispatcher, then the shipments API with it.
@@ -80,20 +81,24 @@ import Tokens
             #expect(denied.status == 403)
             let deniedID = try #require(denied.json["request_id"] as? String)
 
-            // 4. The browser: login form with its CSRF token, then the ops console is refused
-            //    (dana is no ops admin), and shipments open with the session cookie.
+            // 4. The browser: shipments sends it to the sign-in host, which shows the form; after
+            //    it, single sign-on brings it back with a code and a cookie of its own. Fleet then
+            //    opens with no second form, and the ops console is refused (dana is no ops admin).
             let jar = state.appendingPathComponent("cookies.txt").path
-            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
-            let form = try curl("shipments.localhost", "/.portcullis/login?next=%2Fv1%2Fshipments", browser)
-            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
+            let browser = ["-L", "-b", jar, "-c", jar, "-H", "accept: text/html"]
+            let form = try curl("shipments.localhost", "/v1/shipments", browser)
+            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) }, "\(form.body)")
+            let next = try #require(form.body.firstMatch(of: /name="next" value="([^"]+)"/).map { String($0.1) })
             let signIn = try curl(
-                "shipments.localhost", "/.portcullis/login",
+                "auth.localhost", "/.portcullis/login",
                 browser + [
                     "--data-urlencode", "login=dana", "--data-urlencode", "password=demo-dispatcher-2026", "--data-urlencode", "csrf=\(csrf)",
-                    "--data-urlencode", "next=/v1/shipments",
+                    "--data-urlencode", "next=\(next.replacingOccurrences(of: "&amp;", with: "&"))",
                 ])
-            #expect(signIn.status == 303)
-            #expect(try curl("shipments.localhost", "/v1/shipments", browser).status == 200)
+            #expect(signIn.status == 200 && signIn.body.contains("shipments"), "\(signIn.status) \(signIn.body)")
+            let fleet = try curl("fleet.localhost", "/v1/vehicles", browser)
+            #expect(fleet.status == 200 && !fleet.body.contains("name=\"password\""), "\(fleet.status) \(fleet.body)")
+            #expect(try curl("ops.localhost", "/", browser).status == 403)
 
             var record = ""
             for _ in 0..<100 where !record.contains(deniedID) {

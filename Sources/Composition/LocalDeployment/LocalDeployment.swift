@@ -37,6 +37,8 @@ public struct LocalDeployment: Sendable {
     }
 
     public static let trustDomain = "logistics.internal"
+    /// Sign-in, single sign-on and the admin console: a host of its own, no upstream behind it.
+    static let signInHost = "auth.localhost"
     /// The routed demo hosts: all under `.localhost`, which resolves to loopback by itself.
     static let demoHosts = [
         "shipments": "shipments.localhost", "fleet": "fleet.localhost", "billing": "billing.localhost",
@@ -164,7 +166,7 @@ public struct LocalDeployment: Sendable {
         let gatewayKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let gateway = try authority.issue(
             spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/gateway"), publicKey: gatewayKey.publicKey,
-            dnsNames: ["localhost"] + Self.demoHosts.values.sorted(), server: true, lifetime: 86_400)
+            dnsNames: ["localhost", Self.signInHost] + Self.demoHosts.values.sorted(), server: true, lifetime: 86_400)
         try CredentialFiles.write(prefix: certs.appendingPathComponent("gateway").path, chain: [gateway, authority.intermediate], key: gatewayKey)
         for service in ["billing", "fleet-sync"] {
             let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
@@ -244,6 +246,8 @@ public struct LocalDeployment: Sendable {
               key: \(state)/certs/gateway.key
               client_ca: \(state)/certs/ca-bundle.crt
               trust_domain: \(Self.trustDomain)
+              # One sign-in for every tool: route hosts send browsers here and get a one-time code back.
+              sign_in_host: \(Self.signInHost)
               routes:
             \(routes)
             """
@@ -260,12 +264,13 @@ public struct LocalDeployment: Sendable {
             Portcullis is up. Everything below goes through the gateway on port \(port); its certificate comes from
             the internal CA in \(certs.path) (curl: --cacert \(certs.path)/ca-bundle.crt).
 
+              sign in         https://\(Self.signInHost):\(port)/  (once, for every tool below)
               identity API    https://localhost:\(port)/v1/login
               shipments       https://shipments.localhost:\(port)/v1/shipments
               fleet           https://fleet.localhost:\(port)/v1/vehicles
               billing         https://billing.localhost:\(port)/v1/invoices
               ops console     https://ops.localhost:\(port)/
-              admin console   https://localhost:\(port)/.portcullis/admin/  (security-admin with MFA: codes from oathtool --totp -b <secret>)
+              admin console   https://\(Self.signInHost):\(port)/.portcullis/admin/  (security-admin with MFA: codes from oathtool --totp -b <secret>)
               operations      http://127.0.0.1:\(options.adminPort)/readyz  /metrics
 
             Demo accounts (local demo only):

@@ -16,4 +16,6 @@ extension RevocationFeed.Snapshot: CredentialSnapshot {
     }
 
     public func account(_ login: String) -> AccountState? { accounts[login] }
+
+    public func service(_ name: String) -> AccountState? { serviceAccounts[name] }
 }

@@ -129,12 +129,13 @@ public struct Authenticator: Sendable {
             sessionID: claims.sessionID, certificate: certificate)
     }
 
-    /// The roles and groups a credential stands on now: for a user, the directory's (a role
-    /// removed a moment ago is gone from every open session and token); for a login the directory
-    /// has not seen yet, and for services, what the credential was issued with. nil when the
-    /// user's account is no longer active.
+    /// The roles and groups a credential stands on now: the directory's, for people and services
+    /// alike (a role removed a moment ago is gone from every open session and token); for an
+    /// account the directory has not seen yet, what the credential was issued with. nil when the
+    /// account is no longer active.
     static func memberships(of claims: Claims, in snapshot: any CredentialSnapshot) -> (roles: [String], groups: [String])? {
-        guard claims.subjectKind == .user, let account = snapshot.account(claims.subject) else { return (claims.roles, claims.groups) }
+        let account = claims.subjectKind == .service ? snapshot.service(claims.subject) : snapshot.account(claims.subject)
+        guard let account else { return (claims.roles, claims.groups) }
         return account.isActive ? (account.roles, account.groups) : nil
     }
 

@@ -25,6 +25,8 @@ public protocol CredentialSnapshot: Sendable {
     /// A user's current status, roles and groups; nil for a login the directory has not seen
     /// yet (created since its last load), whose credential then stands on what it was issued with.
     func account(_ login: String) -> AccountState?
+    /// A service account's current status and roles, by name; nil when not seen yet.
+    func service(_ name: String) -> AccountState?
 }
 
 /// A service account as the gateway admits it by its client certificate.

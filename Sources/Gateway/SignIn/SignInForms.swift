@@ -75,7 +75,7 @@ struct SignInForms {
     /// A refusal of the sign-in host, with a way to start again.
     func notice(_ status: HTTPResponse.Status, title: String, message: String, link: (label: String, url: String)?) -> Response {
         let anchor = link.map { #"<p><a href="\#(GatewayAnswers.escape($0.url))">\#(GatewayAnswers.escape($0.label))</a></p>"# } ?? ""
-        return page(status, title: title, message: message, body: anchor)
+        return page(status, title: title, message: message, body: anchor, hasForm: false)
     }
 
     private var signOut: String {
@@ -92,8 +92,9 @@ struct SignInForms {
         """
     }
 
-    /// An HTML page with a strict CSP, framing forbidden, and, when the token is fresh, its cookie.
-    private func page(_ status: HTTPResponse.Status, title: String, message: String?, body: String) -> Response {
+    /// An HTML page with a strict CSP, framing forbidden, and, when it has a form with a fresh
+    /// token, that token's cookie.
+    private func page(_ status: HTTPResponse.Status, title: String, message: String?, body: String, hasForm: Bool = true) -> Response {
         let notice = message.map { "<p role=\"alert\" style=\"color:#a00\">\(GatewayAnswers.escape($0))</p>" } ?? ""
         let html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(GatewayAnswers.escape(title))</title>
@@ -105,7 +106,7 @@ struct SignInForms {
             .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .xContentTypeOptions: "nosniff",
             .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
         ]
-        if csrf == nil {
+        if csrf == nil && hasForm {
             headers.append(
                 HTTPField(name: .setCookie, value: SessionCookies.header(SessionCookies.csrf, freshToken, maxAge: 3600, sameSite: "Strict")))
         }

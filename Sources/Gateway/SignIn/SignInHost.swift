@@ -41,10 +41,12 @@ public struct SignInHost: Sendable, Equatable {
             + "&next=" + Self.escaped(next)
     }
 
-    /// Query-component escaping: only unreserved characters stay as they are.
+    /// Query-component escaping: only RFC 3986 unreserved ASCII characters stay as they are.
     static func escaped(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// A host exactly as the canonicalizer would write it: what `host=` of the single sign-on
     /// endpoint must be, so nothing about it is left for a browser to interpret.

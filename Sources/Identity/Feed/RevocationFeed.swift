@@ -26,7 +26,9 @@ public final class RevocationFeed: Service, Sendable {
         var certificates: [String: Date] = [:]
         public var hierarchy: RoleHierarchy = .empty
         /// Active service accounts by the SPIFFE ID bound to them: how a client certificate becomes a principal.
-        public var services: [String: ServiceAccount] = [:]
+        public private(set) var services: [String: ServiceAccount] = [:]
+        /// Every service account's status and roles by name: service tokens are decided on these.
+        public private(set) var serviceAccounts: [String: AccountState] = [:]
         /// Every user's status, roles and groups by login: sessions and access tokens are decided
         /// on these, not on the roles they were issued with.
         public var accounts: [String: AccountState] = [:]
@@ -46,6 +48,15 @@ public final class RevocationFeed: Service, Sendable {
                 )
             case .certificate:
                 certificates[revocation.value] = max(certificates[revocation.value] ?? .distantPast, revocation.expiresAt)
+            }
+        }
+
+        mutating func setServices(_ all: [ServiceAccount]) {
+            services = [:]
+            serviceAccounts = [:]
+            for service in all {
+                serviceAccounts[service.name] = AccountState(isActive: service.status == .active, roles: service.roles, groups: [])
+                if service.status == .active, let spiffeID = service.spiffeID { services[spiffeID] = service }
             }
         }
 
@@ -130,10 +141,10 @@ public final class RevocationFeed: Service, Sendable {
     private func resync() async throws {
         let revocations = try await store.activeRevocations()
         let hierarchy = try await store.hierarchy()
-        let services = try await store.activeServicesBySPIFFEID()
+        let services = try await store.allServices()
         let accounts = try await store.accountStates()
         var fresh = Snapshot()
-        fresh.services = services
+        fresh.setServices(services)
         fresh.accounts = accounts
         for revocation in revocations { fresh.apply(revocation) }
         fresh.hierarchy = hierarchy
@@ -153,11 +164,11 @@ public final class RevocationFeed: Service, Sendable {
             }
         case .hierarchyChanged?:
             let hierarchy = try await store.hierarchy()
-            let services = try await store.activeServicesBySPIFFEID()
+            let services = try await store.allServices()
             let accounts = try await store.accountStates()
             state.withLock { snapshot in
                 snapshot.hierarchy = hierarchy
-                snapshot.services = services
+                snapshot.setServices(services)
                 snapshot.accounts = accounts
             }
         case .keysChanged?:

@@ -159,18 +159,12 @@ extension IdentityStore {
     }
 
     /// Active service accounts with a SPIFFE binding, keyed by it (for the directory snapshot).
-    func activeServicesBySPIFFEID() async throws(IdentityError) -> [String: ServiceAccount] {
+    func allServices() async throws(IdentityError) -> [ServiceAccount] {
         try await run {
             let rows = try await client.query(
-                """
-                SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s
-                WHERE s.status = 'active' AND s.spiffe_id IS NOT NULL
-                """, logger: logger)
-            var services: [String: ServiceAccount] = [:]
-            for try await row in rows.decode(ServiceRow.self) {
-                let service = Self.service(row)
-                if let spiffeID = service.spiffeID { services[spiffeID] = service }
-            }
+                "SELECT \(unescaped: Self.serviceColumns) FROM identity_service_accounts s", logger: logger)
+            var services: [ServiceAccount] = []
+            for try await row in rows.decode(ServiceRow.self) { services.append(Self.service(row)) }
             return services
         }
     }

@@ -97,7 +97,7 @@ import Tokens
         gateway.directory.state.withLock { $0.revokedSessions.insert("s-ended") }
         let page = gateway.admit("/orders?page=2", host: "shipments.test", headers: Self.browser + [cookie(value)])
         #expect(page.status == 302)
-        #expect(page.response?.headers[.location] == "/.portcullis/login?next=%2Forders%3Fpage%3D2")
+        #expect(page.response?.headers[.location] == "https://auth.test/.portcullis/sso?host=shipments.test&next=%2Forders%3Fpage%3D2")
         #expect(page.response?.headers[.setCookie]?.contains("Max-Age=0") == true)
         let api = gateway.admit("/orders", host: "shipments.test", headers: [cookie(value)])
         #expect(api.status == 401 && api.response?.headers[.setCookie]?.contains("Max-Age=0") == true)
@@ -145,14 +145,40 @@ import Tokens
     }
 
     /// Anonymous callers on a private route are asked to sign in before any policy runs: a
-    /// browser by a same-host redirect, an API client by 401 with the sign-in URL.
+    /// browser by a redirect to single sign-on on the sign-in host (on the port it came in on),
+    /// an API client by 401 with that URL.
     @Test func anonymousCallersAreAskedToSignIn() throws {
         let gateway = try GatewayUnderTest()
-        let page = gateway.admit("/orders", host: "shipments.test", headers: Self.browser)
-        #expect(page.status == 302 && page.response?.headers[.location] == "/.portcullis/login?next=%2Forders")
-        let api = gateway.admit("/orders", host: "shipments.test")
+        let page = gateway.admit("/orders", host: "shipments.test:8443", headers: Self.browser)
+        let signOn = "https://auth.test:8443/.portcullis/sso?host=shipments.test&next=%2Forders"
+        #expect(page.status == 302 && page.response?.headers[.location] == signOn)
+        let api = gateway.admit("/orders", host: "shipments.test:8443")
         #expect(api.status == 401 && api.response?.headers[.wwwAuthenticate] == #"Bearer realm="portcullis""#)
+        guard case let .signIn(url)? = api.refusal?.form else { Issue.record("no sign-in URL for the API client"); return }
+        #expect(url == signOn)
         #expect(api.record.policies.isEmpty && api.record.principal == #"Anonymous::"anonymous""#)
+    }
+
+    /// The sign-in host serves the gateway's pages and never an upstream, whatever the path; a
+    /// route host serves only the single sign-on callback and sign-out under the reserved prefix
+    /// (never the console or the sign-in forms) and never forwards the prefix upstream.
+    @Test func theReservedPrefixIsServedOnlyWhereItBelongs() throws {
+        let gateway = try GatewayUnderTest()
+        func isSignInPage(_ outcome: GatewayUnderTest.Outcome) -> Bool {
+            if case .signIn? = outcome.admission { return true }
+            return false
+        }
+        for path in ["/.portcullis/login", "/.portcullis/admin/", "/.portcullis/admin", "/.portcullis/mfa", "/.portcullis/sso", "/.portcullis/x"] {
+            let refused = gateway.admit(path, host: "shipments.test", headers: Self.browser + [bearer(gateway.token())])
+            #expect(refused.status == 404 && refused.record.outcome == .deny, "\(path) on a route host")
+        }
+        for path in ["/.portcullis/sso/callback?code=x&next=%2F", "/.portcullis/logout"] {
+            #expect(isSignInPage(gateway.admit(path, host: "shipments.test")), "\(path) on a route host")
+        }
+        for path in ["/", "/orders", "/.portcullis/login", "/.portcullis/admin/", "/.portcullis/sso?host=shipments.test"] {
+            let page = gateway.admit(path, host: "auth.test", headers: [bearer(gateway.token())])
+            #expect(isSignInPage(page) && page.record.route == "portcullis-sign-in", "\(path) on the sign-in host")
+        }
     }
 
     @Test func theRoutesOwnRulesComeBeforePolicy() throws {

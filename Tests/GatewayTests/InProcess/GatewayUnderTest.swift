@@ -20,6 +20,7 @@ struct DirectoryState: CredentialSnapshot {
     var revokedSerials: Set<String> = []
     var workloads: [String: Workload] = [:]
     var accounts: [String: AccountState] = [:]
+    var services: [String: AccountState] = [:]
 
     func isRevoked(_ claims: Claims) -> Bool {
         revokedTokens.contains(claims.tokenID) || claims.sessionID.map(revokedSessions.contains) == true
@@ -29,6 +30,7 @@ struct DirectoryState: CredentialSnapshot {
     func isCertificateRevoked(serial: String) -> Bool { revokedSerials.contains(serial) }
     func workload(boundTo spiffeID: String) -> Workload? { workloads[spiffeID] }
     func account(_ login: String) -> AccountState? { accounts[login] }
+    func service(_ name: String) -> AccountState? { services[name] }
 }
 
 final class TestDirectory: CredentialDirectory {
@@ -60,6 +62,26 @@ final class Switch: Sendable {
     func set(_ on: Bool) { state.store(on, ordering: .relaxed) }
 }
 
+/// An identity service that cannot be reached: the in-process tests admit requests but never
+/// complete a sign-in (the end-to-end tests do, against the real identity service).
+struct UnreachableIdentity: BrowserSignIn {
+    func signIn(login: String, password: String, client: SignInClient) async throws(SignInFailure) -> SignInStep { throw .unavailable }
+    func completeSignIn(challenge: String, code: String, client: SignInClient) async throws(SignInFailure) -> SignInStep {
+        throw .unavailable
+    }
+    func completeSignIn(challenge: String, newPassword: String, client: SignInClient) async throws(SignInFailure) -> SignedInSession {
+        throw .unavailable
+    }
+    func issueSignOnCode(sessionID: String, login: String, host: String, client: SignInClient) async throws(SignInFailure) -> String {
+        throw .unavailable
+    }
+    func redeemSignOnCode(_ code: String, host: String, client: SignInClient) async throws(SignInFailure) -> SignedInSession {
+        throw .unavailable
+    }
+    func endSession(id: String, client: SignInClient) async {}
+    func sessionsSeen(_ ids: [String]) async {}
+}
+
 /// A gateway assembled in-process from its real parts (canonicalizer, route table, PASETO
 /// verification, Cedar, assertion signing), with the identity service's feed replaced by the
 /// state the test sets. Requests are admitted directly: no sockets, no child processes.
@@ -85,6 +107,7 @@ final class GatewayUnderTest {
         let cookieKey = try PasetoLocalKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })
         var settings = GatewaySettings()
         settings.limits.maxHeaderCount = 20
+        settings.signInHost = try SignInHost(host: "auth.test")
         self.settings = settings
         cookies = SessionCookieCodec(
             current: cookieKey,
@@ -114,7 +137,8 @@ final class GatewayUnderTest {
                 claimsPolicy: ClaimsPolicy(issuers: settings.tokenIssuers, audiences: settings.tokenAudiences),
                 sessions: cookies, policiesSynchronized: { synchronized.isOn }),
             directory: directory, access: AccessControl(policies: policiesInForce),
-            forwarder: UpstreamForwarder(client: try UpstreamClient()), signer: { signer }, recorder: recorder, signInPages: nil,
+            forwarder: UpstreamForwarder(client: try UpstreamClient()), signer: { signer }, recorder: recorder,
+            signInPages: SignInPages(identity: UnreachableIdentity(), sessions: cookies, settings: settings, host: settings.signInHost!),
             logger: Logger(label: "gateway-under-test"))
     }
 
