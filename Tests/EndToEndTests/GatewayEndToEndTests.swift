@@ -54,10 +54,11 @@ import Testing
 
             let anonymous = try gateway.curl("/v1/shipments")
             #expect(anonymous.status == 401)
-            #expect(anonymous.json["login_url"] as? String == "/.portcullis/login?next=%2Fv1%2Fshipments")
+            let signOn = "https://auth.localhost:\(gateway.gatewayPort)/.portcullis/sso?host=shipments.localhost&next=%2Fv1%2Fshipments"
+            #expect(anonymous.json["login_url"] as? String == signOn)
             let browser = try gateway.curl("/v1/shipments", ["-H", "accept: text/html"])
             #expect(browser.status == 302)
-            #expect(browser.header("location") == "/.portcullis/login?next=%2Fv1%2Fshipments")
+            #expect(browser.header("location") == signOn)
             let spa = try gateway.curl("/v1/shipments", ["-H", "accept: text/html", "-H", "sec-fetch-mode: cors"])
             #expect(spa.status == 401)
             #expect(try gateway.curl("/health").status == 200)

@@ -184,6 +184,31 @@ struct GatewayFixture: Sendable {
         }
     }
 
+    /// A second `portcullis serve` on the same database and keys (its own listeners and audit
+    /// spool): another gateway replica, as a deployment runs several. Stopped after `body`.
+    func withReplica(_ body: (_ gatewayPort: Int) async throws -> Void) async throws {
+        let original = try String(contentsOf: directory.appendingPathComponent(Self.configFileName), encoding: .utf8)
+        let identityLine = try #require(original.split(separator: "\n").first { $0.hasPrefix("  listen: 127.0.0.1:") })
+        let config = original.replacingOccurrences(of: String(identityLine), with: "  listen: 127.0.0.1:0")
+            .replacingOccurrences(of: "\(directory.path)/spool", with: "\(directory.path)/spool-replica")
+        let file = directory.appendingPathComponent("replica.yaml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        let replica = try PortcullisProcess(
+            ["serve", "--config", file.path], environment: environment.merging(["PORTCULLIS_LOG_LEVEL": "notice"]) { $1 })
+        defer { replica.signal(SIGKILL) }
+        let port = try await replica.listenerPort("gateway listener started")
+        let admin = try await replica.adminAddress()
+        var attempts = 0
+        while (try? Curl.get("http://\(admin)/readyz").status) != 200 {
+            attempts += 1
+            guard attempts < 400 else { throw PortcullisProcess.Failure(description: "the replica never became ready: \(replica.standardError)") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        try await body(port)
+        replica.signal(SIGTERM)
+        _ = try await replica.wait()
+    }
+
     /// Runs a `portcullis` command to completion; fails with its stderr when it exits non-zero.
     static func cli(_ arguments: [String], environment: [String: String]) async throws -> String {
         let process = try PortcullisProcess(arguments, environment: environment)
@@ -237,11 +262,13 @@ struct GatewayFixture: Sendable {
 
     /// curl against the gateway as `host` (it and the sign-in host resolved to loopback), trusting
     /// the internal CA.
-    func curl(_ path: String, _ extra: [String] = [], host: String = "shipments.localhost") throws -> Reply {
-        try Self.curl(
-            ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gatewayPort):127.0.0.1"]
-                + (host == Self.signInHost ? [] : ["--resolve", "\(Self.signInHost):\(gatewayPort):127.0.0.1"]) + extra
-                + ["https://\(host):\(gatewayPort)\(path)"])
+    /// `port`: another gateway's (a replica's) instead of this one's.
+    func curl(_ path: String, _ extra: [String] = [], host: String = "shipments.localhost", port: Int? = nil) throws -> Reply {
+        let port = port ?? gatewayPort
+        return try Self.curl(
+            ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(port):127.0.0.1"]
+                + (host == Self.signInHost ? [] : ["--resolve", "\(Self.signInHost):\(port):127.0.0.1"]) + extra
+                + ["https://\(host):\(port)\(path)"])
     }
 
     /// A browser's cookie jar and the session it holds on one route host.

@@ -40,11 +40,45 @@ import Testing
         }
     }
 
+    /// Two gateway processes on one identity store: a role removed by the admin API reaches an
+    /// open browser session (a cookie from single sign-on) and a bearer token on both, and the
+    /// time is printed (the target: under a second on every gateway).
+    @Test func aChangeReachesOpenSessionsOnEveryGateway() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let password = try await gateway.createUser("dana", roles: ["dispatcher"])
+            let session = try gateway.signIn("dana", password)
+            let token = try gateway.accessToken("dana", password)
+            try await gateway.withReplica { replicaPort in
+                let credentials = [["-H", "cookie: __Host-portcullis=\(session.cookie)"], ["-H", "authorization: Bearer \(token)"]]
+                for headers in credentials {
+                    #expect(try gateway.curl("/v1/shipments", headers).status == 200)
+                    #expect(try gateway.curl("/v1/shipments", headers, port: replicaPort).status == 200)
+                }
+                _ = try await gateway.cli(["role", "revoke", "dispatcher", "--user", "dana"])
+                var slowest = Duration.zero
+                for port in [gateway.gatewayPort, replicaPort] {
+                    for headers in credentials {
+                        slowest = max(slowest, try await Self.timeUntil(403, gateway, headers, port: port))
+                    }
+                }
+                print("two gateways: a revoked role refused every open session and token within \(slowest) after `portcullis role revoke` returned")
+
+                // Signing out on one gateway ends the session's cookies on the other.
+                _ = try await gateway.cli(["role", "grant", "dispatcher", "--user", "dana"])
+                _ = try await Self.timeUntil(200, gateway, credentials[0], port: replicaPort)
+                _ = try gateway.curl(
+                    "/.portcullis/logout", session.options + ["--data-urlencode", "csrf=\(session.csrf)"], host: GatewayFixture.signInHost)
+                let signedOut = try await Self.timeUntil(401, gateway, credentials[0], port: replicaPort)
+                print("two gateways: sign-out on one ended the session on the other within \(signedOut)")
+            }
+        }
+    }
+
     /// Polls every 10 ms, for at most 10 s, until the request gets `status`; how long that took.
-    static func timeUntil(_ status: Int, _ gateway: GatewayFixture, _ headers: [String]) async throws -> Duration {
+    static func timeUntil(_ status: Int, _ gateway: GatewayFixture, _ headers: [String], port: Int? = nil) async throws -> Duration {
         let start = ContinuousClock.now
         while ContinuousClock.now - start < .seconds(10) {
-            if try gateway.curl("/v1/shipments", headers).status == status { return ContinuousClock.now - start }
+            if try gateway.curl("/v1/shipments", headers, port: port).status == status { return ContinuousClock.now - start }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw PortcullisProcess.Failure(description: "the gateway did not answer \(status) within 10 s")

@@ -34,7 +34,10 @@ import Tokens
             let certs = state.appendingPathComponent("certs").path
             func curl(_ host: String, _ path: String, _ extra: [String] = []) throws -> GatewayFixture.Reply {
                 try GatewayFixture.curl(
-                    ["--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1", "--resolve", "auth.localhost:\(gateway):127.0.0.1"]
+                    [
+                        "--cacert", "\(certs)/ca-bundle.crt", "--resolve", "\(host):\(gateway):127.0.0.1", "--resolve",
+                        "auth.localhost:\(gateway):127.0.0.1",
+                    ]
                         + extra
                         + ["https://\(host):\(gateway)\(path)"])
             }

@@ -164,7 +164,9 @@ import Testing
                 let escaped = form.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
                 let signOn = try gateway.curl("/.portcullis/sso?host=shipments.localhost&next=\(escaped)", session.options, host: Self.auth)
                 let callback = try #require(signOn.header("location"), "\(form): \(signOn.status)")
-                #expect(callback.hasPrefix("https://shipments.localhost:\(gateway.gatewayPort)/") && callback.hasSuffix("&next=%2F"), "\(form) → \(callback)")
+                #expect(
+                    callback.hasPrefix("https://shipments.localhost:\(gateway.gatewayPort)/") && callback.hasSuffix("&next=%2F"),
+                    "\(form) → \(callback)")
                 let code = try #require(callback.firstMatch(of: /code=([^&]+)/).map { String($0.1) })
                 let redeemed = try gateway.curl("/.portcullis/sso/callback?code=\(code)&next=\(escaped)", ["-H", "accept: text/html"])
                 #expect(redeemed.status == 303 && redeemed.header("location") == "/", "callback with next=\(form)")
@@ -223,7 +225,10 @@ import Testing
             func post(_ page: String, _ fields: [String: String]) throws -> GatewayFixture.Reply {
                 try gateway.curl(
                     "/.portcullis/\(page)",
-                    browser + (fields.merging(["csrf": csrf]) { $1 }).sorted { $0.key < $1.key }.flatMap { ["--data-urlencode", "\($0.key)=\($0.value)"] },
+                    browser
+                        + (fields.merging(["csrf": csrf]) { $1 }).sorted { $0.key < $1.key }.flatMap {
+                            ["--data-urlencode", "\($0.key)=\($0.value)"]
+                        },
                     host: Self.auth)
             }
             let step = try post("login", ["login": "dana", "password": oneTime])

@@ -1,9 +1,24 @@
 import Foundation
 
-/// Loopback TCP ports for the local deployment: whether one can be bound now, and one the
-/// kernel picks.
+/// Loopback TCP ports for the local deployment: whether one can be bound now, and a free one for
+/// a server that must find its port again after a restart.
 enum LocalPorts {
+    /// Below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`), so no outgoing
+    /// connection is ever given it as its local port: a cluster stopped and started again finds
+    /// its port free and keeps its URL. A kernel-picked port could be taken in between by any
+    /// client's connection, and every client of the cluster would then be left on the old URL.
+    static let serverPorts = 20_000..<32_768
+
+    /// A free port of ``serverPorts``; a kernel-picked one if all tries were taken.
     static func free() -> Int {
+        for _ in 0..<64 {
+            let port = Int.random(in: serverPorts)
+            if isFree(port) { return port }
+        }
+        return kernelPicked()
+    }
+
+    private static func kernelPicked() -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = loopback(port: 0)

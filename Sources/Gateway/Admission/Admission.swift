@@ -45,7 +45,7 @@ extension GatewayResponder {
         let onSignInHost = canonical.host == signInHost?.host
         let mounted = onSignInHost ? embedded.flatMap { $0.matches(canonical.path) ? $0 : nil } : nil
         if mounted == nil, let signInPages, onSignInHost || SignInPages.servedOnRouteHosts(canonical.path) {
-            record.route = Self.signInRoute
+            record.route = SignInPages.auditRoute
             return .signIn(
                 signInPages, canonical,
                 current: onSignInHost ? try signedInPerson(head.headerFields, directory: directory, canonical: canonical) : nil)
@@ -62,7 +62,9 @@ extension GatewayResponder {
         }
         record.principal = principal.uid.description
         record.authMethod = principal.method?.rawValue ?? AuthMethod.noneLabel
-        if let refusal = route.refusal(of: principal, certificate: tls.certificate) { throw .route(refusal, canonical: canonical, signIn: signInHost) }
+        if let refusal = route.refusal(of: principal, certificate: tls.certificate) {
+            throw .route(refusal, canonical: canonical, signIn: signInHost)
+        }
 
         let decision = access.decide(
             principal: principal, route: route, request: canonical,
@@ -96,9 +98,6 @@ extension GatewayResponder {
         return .forward(admitted)
     }
 
-    /// The audit trail's route name for the sign-in pages.
-    static let signInRoute = "portcullis-sign-in"
-
     /// The session a browser holds on the sign-in host; nil when it holds none that is valid (a
     /// dead cookie is replaced at the next sign-in). Fails closed when the directory cannot say.
     private func signedInPerson(
@@ -109,7 +108,7 @@ extension GatewayResponder {
             let principal = try authenticator.authenticate(fields, certificate: nil, directory: directory)
             guard principal.method == .session, let sessionID = principal.sessionID else { return nil }
             return SignedInPerson(login: principal.name, sessionID: sessionID)
-        } catch where error.isUnavailable {
+        } catch  where error.isUnavailable {
             throw .unauthenticated(error, canonical: canonical, signIn: nil)
         } catch {
             return nil

@@ -177,7 +177,8 @@ extension Refusal {
         let target = RedirectTarget.validate(next) ?? "/"
         let url = host.map { host in
             canonical.host == host.host
-                ? SignInPages.prefix + "login?next=" + SignInHost.escaped(target) : host.signOnURL(for: canonical.host, next: target, requestPort: canonical.port)
+                ? SignInPages.prefix + "login?next=" + SignInHost.escaped(target)
+                : host.signOnURL(for: canonical.host, next: target, requestPort: canonical.port)
         }
         return Refusal(status: .unauthorized, code: "unauthenticated", message: message, outcome: .deny, reason: reason, form: .signIn(url: url))
     }

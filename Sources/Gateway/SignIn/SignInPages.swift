@@ -15,6 +15,8 @@ import Tokens
 /// target host must be exactly a host a route serves; so no form of open redirect gets through.
 public struct SignInPages: Sendable {
     public static let prefix = "/.portcullis/"
+    /// The route their access records name: answered by the gateway itself, never by a policy.
+    public static let auditRoute = "portcullis-sign-in"
     /// Codes travel in URLs: no page after them is told where the browser came from.
     private static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 
@@ -152,7 +154,8 @@ public struct SignInPages: Sendable {
             record.outcome = error == .unavailable ? .error : .deny
             record.reason = error == .unavailable ? "identity service unavailable" : "no sign-on code: the session is not open"
             guard error != .unavailable else {
-                return forms.notice(.serviceUnavailable, title: "Sign in", message: "Signing in is unavailable right now. Please try again shortly.", link: nil)
+                return forms.notice(
+                    .serviceUnavailable, title: "Sign in", message: "Signing in is unavailable right now. Please try again shortly.", link: nil)
             }
             var response = Self.redirect(to: Self.prefix + "login?next=" + SignInHost.escaped(here))
             response.headers.append(HTTPField(name: .setCookie, value: SessionCookies.cleared))
@@ -160,13 +163,16 @@ public struct SignInPages: Sendable {
         }
     }
 
-    private func signIn(_ fields: [String: String], next: String, client: SignInClient, forms: SignInForms, record: inout AccessRecord) async -> Response
-    {
+    private func signIn(
+        _ fields: [String: String], next: String, client: SignInClient, forms: SignInForms, record: inout AccessRecord
+    ) async -> Response {
         let login = fields["login"] ?? ""
         record.principal = nil
         record.authMethod = "password"
         do {
-            return step(try await identity.signIn(login: login, password: fields["password"] ?? "", client: client), next: next, forms: forms, record: &record)
+            return step(
+                try await identity.signIn(login: login, password: fields["password"] ?? "", client: client), next: next, forms: forms, record: &record
+            )
         } catch {
             record.outcome = error == .unavailable ? .error : .deny
             record.reason = "sign-in refused: \(Self.message(error))"

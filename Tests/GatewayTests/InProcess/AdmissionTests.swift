@@ -154,7 +154,10 @@ import Tokens
         #expect(page.status == 302 && page.response?.headers[.location] == signOn)
         let api = gateway.admit("/orders", host: "shipments.test:8443")
         #expect(api.status == 401 && api.response?.headers[.wwwAuthenticate] == #"Bearer realm="portcullis""#)
-        guard case let .signIn(url)? = api.refusal?.form else { Issue.record("no sign-in URL for the API client"); return }
+        guard case let .signIn(url)? = api.refusal?.form else {
+            Issue.record("no sign-in URL for the API client")
+            return
+        }
         #expect(url == signOn)
         #expect(api.record.policies.isEmpty && api.record.principal == #"Anonymous::"anonymous""#)
     }
