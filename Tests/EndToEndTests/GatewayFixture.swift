@@ -56,7 +56,8 @@ struct GatewayFixture: Sendable {
                 ["ca", "init", "--trust-domain", trustDomain, "--out", certs],
                 [
                     "cert", "issue", "--spiffe", "spiffe://\(trustDomain)/gateway", "--server", "--dns", "localhost",
-                    "--dns", "shipments.localhost", "--dns", "billing.localhost", "--dns", "fleet.localhost", "--dns", signInHost,
+                    "--dns", "shipments.localhost", "--dns", "billing.localhost", "--dns", "fleet.localhost", "--dns", "ops.localhost", "--dns",
+                    signInHost,
                     "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs,
                 ],
                 ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/billing", "--out", "\(certs)/billing", "--ca", certs],

@@ -178,6 +178,16 @@ import Testing
                 let refused = try gateway.curl("/.portcullis/sso?host=\(escaped)&next=%2F", session.options, host: Self.auth)
                 #expect(refused.status == 400 && refused.header("location") == nil, "single sign-on to host \(host) answered \(refused.status)")
             }
+            // A sign-in form may end on the route host it signs in for (CSP form-action covers the
+            // redirects after a submission), and on no other.
+            let anonymous = ["-H", "accept: text/html"]
+            let forFleet = try gateway.curl(
+                "/.portcullis/login?next=%2F.portcullis%2Fsso%3Fhost%3Dfleet.localhost%26next%3D%252F", anonymous, host: Self.auth)
+            #expect(
+                forFleet.header("content-security-policy")?.contains("form-action 'self' https://fleet.localhost:\(gateway.gatewayPort);") == true)
+            let forEvil = try gateway.curl(
+                "/.portcullis/login?next=%2F.portcullis%2Fsso%3Fhost%3Devil.example%26next%3D%252F", anonymous, host: Self.auth)
+            #expect(forEvil.header("content-security-policy")?.contains("form-action 'self';") == true, "\(forEvil.headers)")
             #expect(gateway.upstreamRequests().isEmpty)
         }
     }

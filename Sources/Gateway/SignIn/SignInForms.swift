@@ -12,11 +12,21 @@ struct SignInForms {
 
     private let freshToken: String
     private var token: String { csrf ?? freshToken }
+    /// Another origin a form's submission may end on (after its redirects): the route host a
+    /// sign-in continues to by single sign-on.
+    private var formTarget: String?
 
     init(prefix: String, csrf: String?) {
         self.prefix = prefix
         self.csrf = csrf
         self.freshToken = csrf ?? OpaqueSecret.generate(prefix: "")
+    }
+
+    /// The same forms, whose submissions may end on `origin`.
+    func redirecting(to origin: String?) -> SignInForms {
+        var forms = self
+        forms.formTarget = origin
+        return forms
     }
 
     func login(_ status: HTTPResponse.Status, next: String, message: String?) -> Response {
@@ -104,7 +114,8 @@ struct SignInForms {
             """
         var headers: HTTPFields = [
             .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .xContentTypeOptions: "nosniff",
-            .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            .contentSecurityPolicy:
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'\(formTarget.map { " " + $0 } ?? ""); frame-ancestors 'none'",
         ]
         if csrf == nil && hasForm {
             headers.append(

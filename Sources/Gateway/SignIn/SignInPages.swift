@@ -65,7 +65,7 @@ public struct SignInPages: Sendable {
         case (.get, "login"):
             let next = query["next"].flatMap(RedirectTarget.validate) ?? Self.prefix
             if current != nil { return Self.redirect(to: next) }
-            return forms.login(.ok, next: next, message: nil)
+            return forms.redirecting(to: signOnTarget(next, routes: routes, port: canonical.port)).login(.ok, next: next, message: nil)
         case (.get, "sso"):
             return await signOn(query, port: canonical.port, current: current, routes: routes, client: client, forms: forms, record: &record)
         case (.get, "logout"):
@@ -78,6 +78,7 @@ public struct SignInPages: Sendable {
             }
             let next = post.fields["next"].flatMap(RedirectTarget.validate) ?? Self.prefix
             let forms = SignInForms(prefix: Self.prefix, csrf: post.csrf)
+                .redirecting(to: signOnTarget(next, routes: routes, port: canonical.port))
             switch page {
             case "login": return await signIn(post.fields, next: next, client: client, forms: forms, record: &record)
             case "mfa": return await secondFactor(post.fields, next: next, client: client, forms: forms, record: &record)
@@ -253,6 +254,16 @@ public struct SignInPages: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The route host a sign-in continues to when `next` is this host's single sign-on step: its
+    /// forms must be allowed to end there (CSP `form-action` covers a submission's redirects).
+    private func signOnTarget(_ next: String, routes: RouteTable<RouteSettings>, port: UInt16?) -> String? {
+        let signOn = Self.prefix + "sso?"
+        guard next.hasPrefix(signOn), let target = Self.query(String(next.dropFirst(signOn.count)))["host"],
+            SignInHost.isCanonicalHost(target), target != host.host, routes.serves(host: target)
+        else { return nil }
+        return host.origin(of: target, requestPort: port)
+    }
 
     private static func redirect(to location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
