@@ -258,7 +258,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        .testTarget(name: "CompositionTests", dependencies: ["Composition", "TestSupport"]),
+        .testTarget(name: "CompositionTests", dependencies: ["Composition", "Gateway", "TestSupport"]),
         .testTarget(
             name: "PolicyStoreTests",
             dependencies: [

@@ -103,6 +103,39 @@ import Testing
         }
     }
 
+    /// The sign-in host serves no upstream: a route that also serves it (exactly or by a
+    /// wildcard) is refused with the route named, at the setting's line and column.
+    @Test func theSignInHostIsNeverARouteHost() throws {
+        let routes = """
+            gateway:
+              routes:
+                - id: tools
+                  hosts: [shipments.corp.example, "*.tools.corp.example"]
+                  path: /
+                  upstream: http://127.0.0.1:9000
+              sign_in_host: %@
+
+            """
+        let configured = try load(routes.replacingOccurrences(of: "%@", with: "auth.corp.example"))
+        #expect(configured.gateway.settings.signInHost == (try SignInHost(host: "auth.corp.example")))
+        #expect(try load(routes.replacingOccurrences(of: "%@", with: "auth.corp.example:443")).gateway.settings.signInHost?.port == 443)
+        for host in ["shipments.corp.example", "auth.tools.corp.example"] {
+            do {
+                _ = try load(routes.replacingOccurrences(of: "%@", with: host))
+                Issue.record("\(host) was accepted as the sign-in host")
+            } catch {
+                #expect(
+                    error
+                        == .invalidValue(
+                            SourceLocation(file: "portcullis.yaml", line: 7, column: 17), path: "gateway.sign_in_host",
+                            reason: "'\(host)' is also a host of route 'tools'; the sign-in host must serve no upstream"))
+            }
+        }
+        for bad in ["Auth.corp.example", "auth.corp.example/", "https://auth.corp.example", "auth.corp.example:0", "[::1]", ""] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try load(routes.replacingOccurrences(of: "%@", with: "'\(bad)'")) }
+        }
+    }
+
     @Test func invalidValuesAreRefusedWithTheReason() {
         #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: ten\n") }
         #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: 0\n") }

@@ -115,10 +115,14 @@ import Testing
                 try gateway.curl("/.portcullis/sso/callback?code=\(code)&next=%2Fv1%2Fshipments", fresh, host: host)
             }
 
+            // A cookie planted before (an attacker's own session: fixation) is replaced by the redemption.
+            let planted = try gateway.signIn("mallory", try await gateway.createUser("mallory", roles: ["dispatcher"])).cookie
             let once = try Self.code(for: "shipments.localhost", session, in: gateway)
-            let redeemed = try redeem(once, on: "shipments.localhost")
+            let redeemed = try gateway.curl(
+                "/.portcullis/sso/callback?code=\(once)&next=%2Fv1%2Fshipments", fresh + ["-H", "cookie: __Host-portcullis=\(planted)"])
             #expect(redeemed.status == 303 && redeemed.header("location") == "/v1/shipments")
-            #expect(redeemed.headers.contains { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=v4.local.") })
+            let issued = try #require(redeemed.headers.first { $0.name == "set-cookie" && $0.value.hasPrefix("__Host-portcullis=v4.local.") }?.value)
+            #expect(!issued.contains(planted), "the planted cookie was kept")
             let replay = try redeem(once, on: "shipments.localhost")
             #expect(replay.status == 400 && !replay.headers.contains { $0.name == "set-cookie" }, "a replayed code")
 

@@ -152,6 +152,25 @@ import Tokens
         }
     }
 
+    /// The gateways report the sessions their requests carried: each one's "last seen" moves;
+    /// an ended session's does not.
+    @Test func sessionsSeenByTheGatewaysMoveTheirLastSeen() async throws {
+        try await IdentityHarness.run { harness in
+            try await harness.makeUser("kim")
+            let first = try await harness.login("kim", "correct horse battery staple").string("session_id")
+            let second = try await harness.login("kim", "correct horse battery staple").string("session_id")
+            let open = try #require(first.flatMap(UUID.init(uuidString:)))
+            let ended = try #require(second.flatMap(UUID.init(uuidString:)))
+            _ = try await harness.store.revokeSession(id: ended, reason: "test")
+            let before = try #require(try await harness.store.session(id: open)).lastSeenAt
+            let endedBefore = try #require(try await harness.store.session(id: ended)).lastSeenAt
+            try await Task.sleep(for: .milliseconds(20))
+            try await harness.store.touchSessions([open, ended])
+            #expect(try #require(try await harness.store.session(id: open)).lastSeenAt > before)
+            #expect(try #require(try await harness.store.session(id: ended)).lastSeenAt == endedBefore)
+        }
+    }
+
     /// Every gateway's directory follows a user's roles, groups and status as they change.
     @Test func theDirectoryFollowsMembershipsAndStatus() async throws {
         try await IdentityHarness.run { harness in

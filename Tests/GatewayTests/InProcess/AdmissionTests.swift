@@ -56,6 +56,23 @@ import Tokens
         #expect(ended.status == 401 && ended.response?.headers[.setCookie]?.contains("Max-Age=0") == true)
     }
 
+    /// A service account's token stands on the account's current roles too, and stops when the
+    /// account is disabled.
+    @Test func aServiceTokenFollowsTheServiceAccountsCurrentState() throws {
+        let gateway = try GatewayUnderTest()
+        let token = gateway.token("billing", roles: [], kind: .service)
+        #expect(gateway.admit("/", host: "shipments.test", headers: [bearer(token)]).status == 403)
+        gateway.directory.state.withLock { $0.services["billing"] = AccountState(isActive: true, roles: ["dispatcher"], groups: []) }
+        let granted = gateway.admit("/", host: "shipments.test", headers: [bearer(token)])
+        #expect(granted.admitted?.principal.roles == ["dispatcher"] && granted.admitted?.principal.kind == .service)
+        gateway.directory.state.withLock { $0.services["billing"] = AccountState(isActive: false, roles: ["dispatcher"], groups: []) }
+        let disabled = gateway.admit("/", host: "shipments.test", headers: [bearer(token)])
+        #expect(disabled.status == 401 && disabled.record.reason == AuthenticationFailure.revoked.description)
+        // A user of the same name is another account.
+        gateway.directory.state.withLock { $0.accounts["billing"] = AccountState(isActive: true, roles: ["dispatcher"], groups: []) }
+        #expect(gateway.admit("/", host: "shipments.test", headers: [bearer(token)]).status == 401)
+    }
+
     @Test func noRouteIsA404AndAMalformedTargetA400() throws {
         let gateway = try GatewayUnderTest()
         let missing = gateway.admit("/", host: "unknown.test")
