@@ -49,7 +49,7 @@ demo_check() {
     log "demo check: passed (up, walkthrough, Ctrl-C, nothing left running)"
 }
 
-# Steps 1-3 of docs/quickstart.md, with the doc's own curl commands on this run's ports.
+# Steps 1-4 of docs/quickstart.md, with the doc's own curl commands on this run's ports.
 demo_check_walkthrough() {
     local binary=$1 state=$2 port=$3
     local CA=$state/certs/ca-bundle.crt
@@ -75,4 +75,22 @@ demo_check_walkthrough() {
         record=$("$binary" audit search --config "$state/portcullis.yaml" --request-id "$request_id" 2>&1) || true
     done
     echo "$record" | grep -q '"route":"billing"' || { echo "step 3: audit record $record" >&2; return 1; }
+    demo_check_browser "$state" "$port"
+}
+
+# Step 4 with curl as the browser: shipments leads to the one sign-in form, on auth.localhost;
+# after it, fleet opens through single sign-on with no second form.
+demo_check_browser() {
+    local state=$1 port=$2
+    local jar=$state/check-cookies.txt page csrf next
+    local browser=(-s -L --cacert "$state/certs/ca-bundle.crt" -b "$jar" -c "$jar" -H 'accept: text/html')
+    page=$(curl "${browser[@]}" "https://shipments.localhost:$port/v1/shipments")
+    csrf=$(echo "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1)
+    next=$(echo "$page" | sed -n 's/.*name="next" value="\([^"]*\)".*/\1/p' | head -n 1 | sed 's/&amp;/\&/g')
+    [ -n "$csrf" ] && [ -n "$next" ] || { echo "step 4: shipments did not lead to the sign-in form: $page" >&2; return 1; }
+    page=$(curl "${browser[@]}" "https://auth.localhost:$port/.portcullis/login" --data-urlencode login=dana \
+        --data-urlencode password=demo-dispatcher-2026 --data-urlencode "csrf=$csrf" --data-urlencode "next=$next")
+    echo "$page" | grep -q '"SHP-' || { echo "step 4: signing in did not lead back to shipments: $page" >&2; return 1; }
+    page=$(curl "${browser[@]}" "https://fleet.localhost:$port/v1/vehicles")
+    echo "$page" | grep -q '"VEH-' || { echo "step 4: fleet did not open by single sign-on: $page" >&2; return 1; }
 }
