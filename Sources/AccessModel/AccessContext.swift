@@ -19,6 +19,7 @@ extension AccessRequest {
         }
         var auth: [CedarString: Value] = ["method": Self.string(authMethod?.rawValue ?? AuthMethod.noneLabel), "mfa": .bool(mfa)]
         if let authenticatedAt { auth["authenticated_at"] = Self.datetime(authenticatedAt) }
+        if let identityProvider { auth["provider"] = Self.string(identityProvider) }
         var context: [CedarString: Value] = [
             "http": .record([
                 "method": Self.string(method), "host": Self.string(host), "path": Self.string(path),

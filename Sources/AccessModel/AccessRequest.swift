@@ -24,6 +24,9 @@ public struct AccessRequest: Sendable {
     public var mfa: Bool
     /// When the second factor, else the credential, was obtained.
     public var authenticatedAt: Date?
+    /// The identity provider the session was opened with (`context.auth.provider`); nil for
+    /// Portcullis's own sign-in and for services.
+    public var identityProvider: String?
     public var now: Date
     /// A managed device that accompanies a browser session (`context.device`).
     public var device: Device?
@@ -43,7 +46,7 @@ public struct AccessRequest: Sendable {
     public init(
         principal: Entity, method: String, route: RouteEntity, host: String, path: String, query: String = "",
         clientAddress: String, tlsVersion: String, certificate: ClientCertificate? = nil, authMethod: AuthMethod?,
-        mfa: Bool = false, authenticatedAt: Date? = nil, now: Date, device: Device? = nil
+        mfa: Bool = false, authenticatedAt: Date? = nil, identityProvider: String? = nil, now: Date, device: Device? = nil
     ) {
         self.principal = principal
         self.method = method
@@ -57,6 +60,7 @@ public struct AccessRequest: Sendable {
         self.authMethod = authMethod
         self.mfa = mfa
         self.authenticatedAt = authenticatedAt
+        self.identityProvider = identityProvider
         self.now = now
         self.device = device
     }

@@ -55,7 +55,11 @@ extension FeedLiveness {
                 while true {
                     let sent = ContinuousClock.now
                     try await Self.abandonable {
-                        // A query written to a closed connection would never be answered.
+                        // Abandoned probes write nothing: a query written while the connection
+                        // closes trips postgres-nio's state machine ("Invalid query state machine
+                        // action in state: .closing"), and one written after it closed would never
+                        // be answered.
+                        try Task.checkCancellation()
                         guard !connection.isClosed else { throw ChannelSubscriptionError.connectionClosed(channel: channel) }
                         try await connection.query(PostgresQuery(unsafeSQL: #"LISTEN "\#(channel)""#), logger: logger)
                     }
@@ -76,7 +80,11 @@ extension FeedLiveness {
                 throw cancelled
             } catch {
                 lost()
-                // Fails the probe that may still be waiting on a silent connection.
+                // The probes stop first (an abandoned one writes nothing more), so no query is
+                // written while the connection closes; closing fails the probe that may still
+                // be waiting on a silent connection.
+                group.cancelAll()
+                while !group.isEmpty { _ = try? await group.next() }
                 try? await connection.close()
                 throw error
             }

@@ -15,14 +15,7 @@ import Testing
 
     static var browserAvailable: Bool {
         let tools = FileManager.default.isExecutableFile(atPath: chromium) && FileManager.default.isExecutableFile(atPath: chromedriver)
-        guard tools else { return false }
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: python)
-        probe.arguments = ["-c", "import selenium"]
-        (probe.standardInput, probe.standardOutput, probe.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
-        guard (try? probe.run()) != nil else { return false }
-        let probeStatus = ChildExit.waitBlocking(probe)
-        return probeStatus == 0
+        return tools && pythonHas("selenium")
     }
 
     @Test(
@@ -77,6 +70,16 @@ import Testing
             #expect(status == 200, "after the push dana may read /v1/reports")
             #expect(try gateway.curl("/v1/invoices", bearer).status == 403)
         }
+    }
+
+    /// Whether `python` can import `module` (a package from scripts/requirements-test.txt).
+    static func pythonHas(_ module: String) -> Bool {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: python)
+        probe.arguments = ["-c", "import \(module)"]
+        (probe.standardInput, probe.standardOutput, probe.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
+        guard (try? probe.run()) != nil else { return false }
+        return ChildExit.waitBlocking(probe) == 0
     }
 
     /// Runs a child to completion with its output in a file (never our pipes), killed after 5 minutes.

@@ -31,6 +31,7 @@ struct GatewayFixture: Sendable {
     ///   - identity: lines added to the `identity:` section, with `CERTS` standing for the CA
     ///     directory; `routes` may name the identity API's address as `IDENTITY`.
     ///   - auditLines: further `key: value` lines for the `audit` section.
+    ///   - sections: further top-level sections (YAML at column 0), e.g. `federation:`.
     ///   - policySource: `policies.source`; with `database`, `policies` (which then needs a
     ///     `schema.cedarschema`) is pushed as version 1 before `serve` starts.
     ///   - routes: the routing table; `UPSTREAM` and `WSUPSTREAM` stand for the echo service and
@@ -39,7 +40,8 @@ struct GatewayFixture: Sendable {
     ///     assertions against the identity service's JWKS.
     static func run(
         policies: [String: String], routes: String, limits: [String] = [], gatewayLines: [String] = [], identity: String = "",
-        policySource: String = "files", auditLines: [String] = [], _ body: @Sendable (GatewayFixture) async throws -> Void
+        policySource: String = "files", auditLines: [String] = [], sections: String = "",
+        _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
@@ -135,6 +137,7 @@ struct GatewayFixture: Sendable {
                 audit:
                   spool_directory: \(directory.path)/spool
                   \(auditLines.joined(separator: "\n  "))
+                \(sections)
                 policies:
                   source: \(policySource)
                   directory: \(directory.path)/policies

@@ -152,6 +152,15 @@ struct MappingReader {
         return values
     }
 
+    /// Every remaining key of this mapping as a list of strings (e.g. a group mapping); marks all consumed.
+    mutating func stringListValues() throws(ConfigurationError) -> [String: (values: [String], location: SourceLocation)] {
+        var values: [String: (values: [String], location: SourceLocation)] = [:]
+        for entry in entries {
+            values[entry.key] = (try strings(entry.key) ?? [], Self.location(of: entry.value, file: file))
+        }
+        return values
+    }
+
     /// The location of a key's value, for errors found after reading (e.g. an invalid route).
     func location(of key: String) -> SourceLocation {
         entries.first { $0.key == key }.map { Self.location(of: $0.value, file: file) } ?? location

@@ -1,6 +1,7 @@
 import AccessModel
 import Audit
 import Database
+import Federation
 import Foundation
 import Gateway
 import Identity
@@ -107,6 +108,8 @@ public struct PortcullisConfiguration: Sendable {
 
     public var database = DatabaseSection()
     public var gateway = GatewaySection()
+    /// Identity providers people sign in with on the sign-in host (OpenID Connect).
+    public var federation: [ProviderSettings] = []
     public var identity = IdentitySection()
     public var policies = PoliciesSection()
     public var admin = AdminSection()
@@ -252,6 +255,12 @@ extension PortcullisConfiguration {
         }
         if var section = try top.mapping("gateway") {
             updated.gateway = try Self.gateway(&section, defaults: updated.gateway)
+        }
+        if var section = try top.mapping("federation") {
+            updated.federation = try Self.federation(&section)
+            if !updated.federation.isEmpty && updated.gateway.settings.signInHost == nil {
+                throw .missing(top.location(of: "federation"), path: "gateway.sign_in_host", hint: "federation happens on the sign-in host")
+            }
         }
         if var section = try top.mapping("policies") {
             updated.policies.source = try section.choice("source", of: PoliciesSection.Source.self) ?? updated.policies.source

@@ -1,5 +1,6 @@
 import AccessModel
 import Audit
+import Federation
 import Foundation
 import Gateway
 import Hummingbird
@@ -47,7 +48,17 @@ enum GatewayRuntime {
             sessions: sessions, policiesSynchronized: { policyFeed?.isSynchronized ?? true }, cache: tokenCache)
         let signIn = IdentitySignIn(service: parts.service)
         let activity = SessionActivity()
-        let pages = settings.signInHost.map { SignInPages(identity: signIn, sessions: sessions, settings: settings, host: $0) }
+        let providers =
+            try configuration.federation.isEmpty
+            ? nil
+            : IdentityProviderSignIn(
+                relyingParty: RelyingParty(
+                    providers: configuration.federation,
+                    stateKey: PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "federation-state"))),
+                service: parts.service)
+        let pages = settings.signInHost.map {
+            SignInPages(identity: signIn, providers: providers, sessions: sessions, settings: settings, host: $0)
+        }
         if pages == nil {
             logger.notice("no gateway.sign_in_host: browser sign-in and the admin console are off; tokens and certificates only")
         }

@@ -43,6 +43,6 @@ public struct AccessControl: Sendable {
             principal: principal.entity, method: request.method.rawValue, route: RouteEntity(id: route.id, labels: route.labels),
             host: request.host, path: request.path, query: request.query ?? "", clientAddress: facts.clientAddress,
             tlsVersion: facts.tlsVersion, certificate: principal.certificate, authMethod: principal.method, mfa: principal.mfa,
-            authenticatedAt: principal.authenticatedAt, now: facts.now, device: device)
+            authenticatedAt: principal.authenticatedAt, identityProvider: principal.identityProvider, now: facts.now, device: device)
     }
 }

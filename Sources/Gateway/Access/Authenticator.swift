@@ -123,10 +123,13 @@ public struct Authenticator: Sendable {
     private func principal(
         _ claims: Claims, memberships: (roles: [String], groups: [String]), method: AuthMethod, certificate: ClientCertificate?
     ) -> Principal {
-        Principal(
+        var principal = Principal(
             kind: claims.subjectKind == .service ? .service : .user, name: claims.subject, method: method, roles: memberships.roles,
             groups: memberships.groups, mfa: claims.mfaTime != nil, authenticatedAt: claims.mfaTime ?? claims.issuedAt,
             sessionID: claims.sessionID, certificate: certificate)
+        // A session opened with an identity provider records it as the method `fed:<provider>`.
+        principal.identityProvider = claims.authMethods.first { $0.hasPrefix("fed:") }.map { String($0.dropFirst(4)) }
+        return principal
     }
 
     /// The roles and groups a credential stands on now: the directory's, for people and services

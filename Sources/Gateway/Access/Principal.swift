@@ -18,6 +18,8 @@ public struct Principal: Sendable {
     public let mfa: Bool
     public let authenticatedAt: Date?
     public let sessionID: String?
+    /// The identity provider the session was opened with (`context.auth.provider`).
+    public var identityProvider: String? = nil
     /// The client certificate that authenticated this principal: the connection's, when it
     /// authenticated by mTLS or with a token bound to that certificate (RFC 8705); nil otherwise,
     /// even when the connection carries some other certificate. `context.cert` and the service's

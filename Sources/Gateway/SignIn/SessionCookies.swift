@@ -7,6 +7,8 @@ import Tokens
 enum SessionCookies {
     static let session = IdentityHeaderFilter.sessionCookieName
     static let csrf = "__Host-portcullis-csrf"
+    /// The sealed state of a sign-in with an identity provider, from the start to the callback.
+    static let federation = "__Host-portcullis-federation"
 
     static func header(_ name: String, _ value: String, maxAge: Int, sameSite: String) -> String {
         "\(name)=\(value); Path=/; Secure; HttpOnly; SameSite=\(sameSite); Max-Age=\(maxAge)"
@@ -15,6 +17,7 @@ enum SessionCookies {
     /// Expires the session cookie in the browser: after sign-out, and when a request presents one
     /// that no longer holds.
     static let cleared = header(session, "", maxAge: 0, sameSite: "Lax")
+    static let clearedFederation = header(federation, "", maxAge: 0, sameSite: "Lax")
 
     /// A fresh session cookie for `session` (a new one at every sign-in and every code redeemed:
     /// nothing presented before is reused, so a planted cookie cannot fixate the session); nil

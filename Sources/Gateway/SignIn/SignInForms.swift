@@ -9,6 +9,8 @@ struct SignInForms {
     let prefix: String
     /// The CSRF token of the flow; nil renders a fresh one and sets its cookie.
     let csrf: String?
+    /// Identity providers the sign-in page offers.
+    let providers: [(id: String, displayName: String)]
 
     private let freshToken: String
     private var token: String { csrf ?? freshToken }
@@ -16,9 +18,10 @@ struct SignInForms {
     /// sign-in continues to by single sign-on.
     private var formTarget: String?
 
-    init(prefix: String, csrf: String?) {
+    init(prefix: String, csrf: String?, providers: [(id: String, displayName: String)] = []) {
         self.prefix = prefix
         self.csrf = csrf
+        self.providers = providers
         self.freshToken = csrf ?? OpaqueSecret.generate(prefix: "")
     }
 
@@ -30,15 +33,20 @@ struct SignInForms {
     }
 
     func login(_ status: HTTPResponse.Status, next: String, message: String?) -> Response {
-        page(
+        let choices = providers.map { provider in
+            #"<p><a class="provider" href="\#(prefix)federation/\#(provider.id)/start?next=\#(SignInHost.escaped(next))">"#
+                + "Sign in with \(GatewayAnswers.escape(provider.displayName))</a></p>"
+        }.joined()
+        return page(
             status, title: "Sign in", message: message,
-            body: form(
-                "login", next: next,
-                """
-                <label>Login <input name="login" autocomplete="username" required autofocus></label>
-                <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-                <button type="submit">Sign in</button>
-                """))
+            body: choices
+                + form(
+                    "login", next: next,
+                    """
+                    <label>Login <input name="login" autocomplete="username" required autofocus></label>
+                    <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+                    <button type="submit">Sign in</button>
+                    """))
     }
 
     func secondFactor(challenge: String, next: String, message: String?) -> Response {

@@ -21,12 +21,18 @@ public struct SignInPages: Sendable {
     private static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 
     let identity: any BrowserSignIn
+    /// The company's identity providers, when any are configured.
+    let providers: (any ProviderSignIn)?
     let codec: SessionCookieCodec
     let settings: GatewaySettings
     let host: SignInHost
 
-    public init(identity: any BrowserSignIn, sessions: SessionCookieCodec, settings: GatewaySettings, host: SignInHost) {
+    public init(
+        identity: any BrowserSignIn, providers: (any ProviderSignIn)? = nil, sessions: SessionCookieCodec, settings: GatewaySettings,
+        host: SignInHost
+    ) {
         self.identity = identity
+        self.providers = providers
         self.codec = sessions
         self.settings = settings
         self.host = host
@@ -43,7 +49,9 @@ public struct SignInPages: Sendable {
         clientAddress: String, record: inout AccessRecord
     ) async -> Response {
         let client = SignInClient(address: clientAddress, userAgent: request.headers[.userAgent] ?? "")
-        let forms = SignInForms(prefix: Self.prefix, csrf: Authenticator.cookie(named: SessionCookies.csrf, in: request.headers))
+        let forms = SignInForms(
+            prefix: Self.prefix, csrf: Authenticator.cookie(named: SessionCookies.csrf, in: request.headers),
+            providers: providers?.providers ?? [])
         if let current {
             record.principal = current.principal
             record.authMethod = "session"
@@ -70,6 +78,9 @@ public struct SignInPages: Sendable {
             return await signOn(query, port: canonical.port, current: current, routes: routes, client: client, forms: forms, record: &record)
         case (.get, "logout"):
             return forms.signOutConfirmation(login: current?.login)
+        case (.get, _) where page.hasPrefix("federation/"):
+            return await federation(
+                request, page: page.dropFirst("federation/".count), query: query, canonical: canonical, client: client, forms: forms, record: &record)
         case (.post, "login"), (.post, "mfa"), (.post, "password"), (.post, "logout"):
             guard let post = await FormPost.accept(request, host: canonical.host) else {
                 record.outcome = .deny
@@ -77,7 +88,7 @@ public struct SignInPages: Sendable {
                 return forms.login(.forbidden, next: Self.prefix, message: "The form expired or did not come from this site. Please try again.")
             }
             let next = post.fields["next"].flatMap(RedirectTarget.validate) ?? Self.prefix
-            let forms = SignInForms(prefix: Self.prefix, csrf: post.csrf)
+            let forms = SignInForms(prefix: Self.prefix, csrf: post.csrf, providers: providers?.providers ?? [])
                 .redirecting(to: signOnTarget(next, routes: routes, port: canonical.port))
             switch page {
             case "login": return await signIn(post.fields, next: next, client: client, forms: forms, record: &record)
@@ -251,6 +262,61 @@ public struct SignInPages: Sendable {
         response.headers[Self.referrerPolicy] = "no-referrer"
         response.headers.append(HTTPField(name: .setCookie, value: cookie))
         return response
+    }
+
+    // MARK: Identity providers
+
+    /// `federation/<provider>/start?next=…` sends the browser to the provider with a state cookie;
+    /// `federation/<provider>/callback` takes the provider's answer back into a session.
+    private func federation(
+        _ request: Request, page: Substring, query: [String: String], canonical: CanonicalRequest, client: SignInClient, forms: SignInForms,
+        record: inout AccessRecord
+    ) async -> Response {
+        let parts = page.split(separator: "/", omittingEmptySubsequences: false)
+        guard let providers, parts.count == 2, providers.providers.contains(where: { $0.id == parts[0] }) else { return Self.notFound(&record) }
+        let provider = String(parts[0])
+        let redirectURI = host.origin(of: host.host, requestPort: canonical.port) + Self.prefix + "federation/\(provider)/callback"
+        record.authMethod = "federation:" + provider
+        switch parts[1] {
+        case "start":
+            let next = query["next"].flatMap(RedirectTarget.validate) ?? Self.prefix
+            do {
+                let (url, state) = try await providers.begin(provider: provider, next: next, redirectURI: redirectURI)
+                record.reason = "sent to identity provider \(provider)"
+                var response = Self.redirect(to: url)
+                response.headers.append(
+                    HTTPField(
+                        name: .setCookie,
+                        value: SessionCookies.header(SessionCookies.federation, state, maxAge: 600, sameSite: "Lax")))
+                return response
+            } catch {
+                record.outcome = .error
+                record.reason = error.reason
+                return forms.notice(.serviceUnavailable, title: "Sign in", message: "That identity provider cannot be reached right now.", link: nil)
+            }
+        case "callback":
+            let state = Authenticator.cookie(named: SessionCookies.federation, in: request.headers)
+            do {
+                let (session, next) = try await providers.complete(
+                    provider: provider, query: query, state: state, redirectURI: redirectURI, client: client)
+                var response = step(.signedIn(session), next: RedirectTarget.validate(next) ?? Self.prefix, forms: forms, record: &record)
+                response.headers.append(HTTPField(name: .setCookie, value: SessionCookies.clearedFederation))
+                return response
+            } catch {
+                record.outcome = error.unavailable ? .error : .deny
+                record.reason = "sign-in with \(provider) refused: \(error.reason)"
+                var response = forms.notice(
+                    error.unavailable ? .serviceUnavailable : .forbidden, title: "Sign-in failed",
+                    message: error.unavailable
+                        ? "The identity provider or Portcullis cannot be reached right now. Please try again shortly."
+                        : "Signing in with your identity provider did not succeed. Please start again.",
+                    link: ("Sign in", Self.prefix + "login"))
+                response.headers.append(HTTPField(name: .setCookie, value: SessionCookies.clearedFederation))
+                return response
+            }
+        default:
+            return Self.notFound(&record)
+        }
     }
 
     // MARK: Helpers

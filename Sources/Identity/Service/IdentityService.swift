@@ -218,7 +218,7 @@ public struct IdentityService: Sendable {
         try await store.setPasswordHash(login: stored.login, fresh)
     }
 
-    private func openSession(
+    func openSession(
         for stored: StoredCredentials, methods: [String], mfaAt: Date?, client: ClientInfo
     ) async throws(IdentityError) -> IssuedSession {
         let refreshToken = OpaqueSecret.generate(prefix: "pcr_")

@@ -1,0 +1,57 @@
+import Federation
+import Foundation
+import Gateway
+import Identity
+
+/// Sign-in with the company's identity providers: the relying party checks the provider's
+/// answer, the identity service links the person and opens the session.
+struct IdentityProviderSignIn: ProviderSignIn {
+    let relyingParty: RelyingParty
+    let service: IdentityService
+
+    var providers: [(id: String, displayName: String)] { relyingParty.choices }
+
+    func begin(provider: String, next: String, redirectURI: String) async throws(ProviderSignInFailure) -> (url: String, state: String) {
+        do {
+            return try await relyingParty.begin(provider: provider, next: next, redirectURI: redirectURI)
+        } catch {
+            throw ProviderSignInFailure(reason: error.description, unavailable: true)
+        }
+    }
+
+    func complete(
+        provider: String, query: [String: String], state: String?, redirectURI: String, client: SignInClient
+    ) async throws(ProviderSignInFailure) -> (session: SignedInSession, next: String) {
+        let identity: FederatedIdentity
+        let next: String
+        do {
+            (identity, next) = try await relyingParty.complete(provider: provider, query: query, state: state, redirectURI: redirectURI)
+        } catch {
+            if case .providerUnavailable = error { throw ProviderSignInFailure(reason: error.description, unavailable: true) }
+            throw ProviderSignInFailure(reason: error.description, unavailable: false)
+        }
+        guard let settings = relyingParty.settings(of: provider) else {
+            throw ProviderSignInFailure(reason: "no provider \(provider)", unavailable: false)
+        }
+        let grants = settings.groupMapping.grants(for: identity.groups)
+        let managed = settings.groupMapping.managed
+        let account = FederatedAccount(
+            providerID: provider, issuer: identity.issuer, subject: identity.subject, login: identity.login, email: identity.email,
+            emailVerified: identity.emailVerified, multiFactor: identity.multiFactor, authenticatedAt: identity.authenticatedAt,
+            roles: grants.roles, groups: grants.groups, managedRoles: managed.roles, managedGroups: managed.groups,
+            createUsers: settings.createUsers, linkVerifiedEmailDomains: settings.linkVerifiedEmailDomains)
+        do {
+            let issued = try await service.signInFederated(account, client: ClientInfo(address: client.address, userAgent: client.userAgent))
+            return (
+                SignedInSession(
+                    login: issued.user.login, sessionID: issued.session.id.uuidString.lowercased(), authMethods: issued.session.authMethods,
+                    mfaAt: issued.session.mfaAt, expiresAt: issued.session.expiresAt), next
+            )
+        } catch {
+            switch error {
+            case .overloaded, .unavailable: throw ProviderSignInFailure(reason: error.description, unavailable: true)
+            default: throw ProviderSignInFailure(reason: error.description, unavailable: false)
+            }
+        }
+    }
+}

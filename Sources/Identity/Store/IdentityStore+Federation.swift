@@ -1,0 +1,75 @@
+import Foundation
+import PostgresNIO
+
+extension IdentityStore {
+    /// The user an identity of a provider is linked to, if any; notes the sign-in.
+    func linkedUser(issuer: String, subject: String) async throws(IdentityError) -> User? {
+        let login = try await run { () async throws -> String? in
+            let rows = try await client.query(
+                """
+                UPDATE identity_federated_identities f SET last_sign_in_at = now()
+                FROM identity_users u WHERE u.id = f.user_id AND f.issuer = \(issuer) AND f.subject = \(subject)
+                RETURNING u.login
+                """, logger: logger)
+            for try await login in rows.decode(String.self) { return login }
+            return nil
+        }
+        guard let login else { return nil }
+        return try await user(login: login)
+    }
+
+    /// Links an identity to a user; an identity already linked keeps its link (conflict).
+    func link(issuer: String, subject: String, provider: String, userID: UUID) async throws(IdentityError) {
+        let inserted = try await run { () async throws -> Bool in
+            let rows = try await client.query(
+                """
+                INSERT INTO identity_federated_identities (issuer, subject, provider, user_id, last_sign_in_at)
+                VALUES (\(issuer), \(subject), \(provider), \(userID), now()) ON CONFLICT DO NOTHING RETURNING user_id
+                """, logger: logger)
+            for try await _ in rows.decode(UUID.self) { return true }
+            return false
+        }
+        guard inserted else { throw .conflict("this identity of \(provider) is already linked") }
+    }
+
+    /// The user whose e-mail address is `email` (case-insensitive), if any.
+    func user(email: String) async throws(IdentityError) -> User? {
+        try await run {
+            let rows = try await client.query(
+                "SELECT \(unescaped: Self.userColumns) FROM identity_users u WHERE lower(u.email) = lower(\(email))", logger: logger)
+            for try await row in rows.decode(UserRow.self) { return Self.user(row) }
+            return nil
+        }
+    }
+
+    /// The identities linked to a user, for the console and the admin API.
+    public func linkedIdentities(userID: UUID) async throws(IdentityError) -> [LinkedIdentity] {
+        try await run {
+            let rows = try await client.query(
+                """
+                SELECT provider, issuer, subject, linked_at, last_sign_in_at FROM identity_federated_identities
+                WHERE user_id = \(userID) ORDER BY provider, subject
+                """, logger: logger)
+            var identities: [LinkedIdentity] = []
+            for try await (provider, issuer, subject, linkedAt, lastSignIn) in rows.decode((String, String, String, Date, Date?).self) {
+                identities.append(LinkedIdentity(provider: provider, issuer: issuer, subject: subject, linkedAt: linkedAt, lastSignInAt: lastSignIn))
+            }
+            return identities
+        }
+    }
+}
+
+/// An identity of a provider linked to a Portcullis user.
+public struct LinkedIdentity: Sendable, Equatable, Encodable {
+    public let provider: String
+    public let issuer: String
+    public let subject: String
+    public let linkedAt: Date
+    public let lastSignInAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case provider, issuer, subject
+        case linkedAt = "linked_at"
+        case lastSignInAt = "last_sign_in_at"
+    }
+}

@@ -1,0 +1,176 @@
+"""A real OpenID provider for the federation tests: django-oauth-toolkit with OpenID Connect on.
+
+One Django project in this file, on a private SQLite database under --state: the users of --users
+(a JSON list of {"username", "password", "email", "groups": [...]}) and one confidential client
+(--client-id, --client-secret, the --redirect-uri values) that skips the consent page, with PKCE
+required, id_tokens signed RS256 with a key made at start, and the claims email,
+email_verified, preferred_username and groups. The issuer is http://127.0.0.1:<port>/o.
+
+It listens on 127.0.0.1 on a free port, written to --port-file once it accepts connections. For the
+offboarding tests, POST /test/deactivate/<username> (from loopback) disables a user the way an
+administrator would; POST /test/redirect-uris (the body: space-separated URIs) registers the
+client's redirect URIs once the gateway knows its port.
+"""
+
+import argparse
+import json
+import os
+import socketserver
+import sys
+import tempfile
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import django
+from django.conf import settings
+
+LOGIN_TEMPLATE = """<!doctype html><html><head><title>Provider sign-in</title></head><body>
+<h1>Sign in to the provider</h1>
+<form method="post">{% csrf_token %}{{ form.as_p }}
+<input type="hidden" name="next" value="{{ next }}"><button type="submit">Sign in</button></form>
+</body></html>"""
+
+
+def configure(arguments, private_key):
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY=os.urandom(32).hex(),
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=[
+            "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions", "oauth2_provider",
+        ],
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+        ],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(arguments.state, "provider.sqlite3")}},
+        TEMPLATES=[{
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": False,
+            "OPTIONS": {"loaders": [
+                ("django.template.loaders.locmem.Loader", {"registration/login.html": LOGIN_TEMPLATE}),
+                "django.template.loaders.app_directories.Loader",
+            ], "context_processors": ["django.template.context_processors.request"]},
+        }],
+        LOGIN_URL="/accounts/login/",
+        USE_TZ=True,
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        OAUTH2_PROVIDER={
+            "OIDC_ENABLED": True,
+            "OIDC_RSA_PRIVATE_KEY": private_key,
+            "PKCE_REQUIRED": True,
+            "SCOPES": {"openid": "OpenID Connect", "profile": "Profile", "email": "E-mail", "groups": "Groups"},
+            "DEFAULT_SCOPES": ["openid"],
+            "OAUTH2_VALIDATOR_CLASS": __name__ + ".Validator",
+            "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+            "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
+        },
+    )
+    django.setup()
+
+
+def rsa_key():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--state", default=None)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--redirect-uri", action="append", default=[])
+    parser.add_argument("--users", required=True, help="JSON file: a list of users")
+    arguments = parser.parse_args()
+    arguments.state = arguments.state or tempfile.mkdtemp(prefix="oidc-provider-")
+    os.makedirs(arguments.state, exist_ok=True)
+    configure(arguments, rsa_key())
+    install_urls_and_validator()
+
+    from django.core.management import call_command
+    call_command("migrate", verbosity=0, interactive=False)
+
+    from django.contrib.auth.models import Group, User
+    from oauth2_provider.models import Application
+    with open(arguments.users) as handle:
+        for entry in json.load(handle):
+            user = User.objects.create_user(entry["username"], entry.get("email", ""), entry["password"])
+            for name in entry.get("groups", []):
+                group, _ = Group.objects.get_or_create(name=name)
+                user.groups.add(group)
+    Application.objects.create(
+        name="portcullis", client_id=arguments.client_id, client_secret=arguments.client_secret,
+        client_type=Application.CLIENT_CONFIDENTIAL, authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=" ".join(arguments.redirect_uri), algorithm=Application.RS256_ALGORITHM, skip_authorization=True)
+
+    from django.core.wsgi import get_wsgi_application
+    server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=ThreadingServer, handler_class=QuietHandler)
+    with open(arguments.port_file + ".tmp", "w") as handle:
+        handle.write(str(server.server_port))
+    os.replace(arguments.port_file + ".tmp", arguments.port_file)
+    server.serve_forever()
+
+
+def install_urls_and_validator():
+    """The URLconf (ROOT_URLCONF is this module) and the validator, defined once Django is set up."""
+    from django.contrib.auth import views as auth_views
+    from django.contrib.auth.models import User
+    from django.http import HttpResponse, HttpResponseForbidden
+    from django.urls import include, path
+    from django.views.decorators.csrf import csrf_exempt
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+
+    class Validator(OAuth2Validator):
+        """Every claim goes into the id_token and userinfo, whatever the scopes asked."""
+        oidc_claim_scope = None
+
+        def get_additional_claims(self, request):
+            user = request.user
+            return {
+                "email": user.email, "email_verified": True, "preferred_username": user.username,
+                "groups": sorted(group.name for group in user.groups.all()),
+            }
+
+    @csrf_exempt
+    def deactivate(request, username):
+        if request.method != "POST" or request.META.get("REMOTE_ADDR") != "127.0.0.1":
+            return HttpResponseForbidden()
+        User.objects.filter(username=username).update(is_active=False)
+        return HttpResponse("deactivated\n")
+
+    @csrf_exempt
+    def redirect_uris(request):
+        """The test registers the gateway's callback once the gateway has its port."""
+        if request.method != "POST" or request.META.get("REMOTE_ADDR") != "127.0.0.1":
+            return HttpResponseForbidden()
+        from oauth2_provider.models import Application
+        Application.objects.all().update(redirect_uris=request.body.decode())
+        return HttpResponse("registered\n")
+
+    module = sys.modules[__name__]
+    module.Validator = Validator
+    module.urlpatterns = [
+        path("accounts/login/", auth_views.LoginView.as_view()),
+        path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+        path("test/deactivate/<str:username>", deactivate),
+        path("test/redirect-uris", redirect_uris),
+    ]
+
+
+urlpatterns = []
+
+if __name__ == "__main__":
+    main()
