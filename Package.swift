@@ -271,6 +271,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "TestSupport"]),
         .testTarget(name: "CompositionTests", dependencies: ["Composition", "Gateway", "TestSupport"]),
         .testTarget(
             name: "PolicyStoreTests",

@@ -378,18 +378,31 @@ extension AuditEvent {
     }
 }
 
-/// Runs `operation`, cancelling it and throwing `TimeoutError` if it takes longer than `limit`.
+/// Runs `operation` and waits for it at most `limit` (and only while the caller is not
+/// cancelled); then throws `TimeoutError` (or `CancellationError`) and leaves the operation to
+/// finish on its own. A database write is abandoned, never cancelled: postgres-nio closes the
+/// connection of a cancelled COPY, and closing during COPY data traps in its state machine
+/// ("Invalid query state machine action in state: .closing, action: wait", seen in CI when a
+/// batch missed its timeout on a loaded machine). An abandoned batch is spooled and replayed
+/// idempotently, so one that completes after all is not stored twice.
 func withTimeout<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TimeoutError(limit: limit)
+    let (outcome, continuation) = AsyncStream<Result<T, any Error>>.makeStream()
+    Task {
+        do {
+            continuation.yield(.success(try await operation()))
+        } catch {
+            continuation.yield(.failure(error))
         }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() else { throw TimeoutError(limit: limit) }
-        return result
+        continuation.finish()
     }
+    let timer = Task {
+        try? await Task.sleep(for: limit)
+        continuation.yield(.failure(TimeoutError(limit: limit)))
+        continuation.finish()
+    }
+    defer { timer.cancel() }
+    for await result in outcome { return try result.get() }
+    throw CancellationError()
 }
 
 struct TimeoutError: Error, CustomStringConvertible {

@@ -18,6 +18,8 @@ struct IDTokenClaims: JWTPayload {
     var strings: [String: String] = [:]
     var booleans: [String: Bool] = [:]
     var lists: [String: [String]] = [:]
+    /// Names of the `events` claim's members (a logout token's).
+    var events: Set<String> = []
 
     private struct Key: CodingKey {
         let stringValue: String
@@ -51,6 +53,9 @@ struct IDTokenClaims: JWTPayload {
         authorizedParty = strings["azp"]
         amr = lists["amr"] ?? []
         acr = strings["acr"]
+        if let members = try? container.decode([String: [String: String]].self, forKey: Key(stringValue: "events")) {
+            events = Set(members.keys)
+        }
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -72,35 +72,75 @@ actor OpenIDProvider {
         if received == nil && promised { throw .issuerMismatch(expected: settings.issuer.absoluteString, received: nil) }
     }
 
-    /// Exchanges the code (with its PKCE verifier) for tokens and returns the verified id_token's claims.
-    func redeem(code: String, state: AuthorizationState, redirectURI: String, now: Date) async throws(FederationError) -> IDTokenClaims {
+    /// Exchanges the code (with its PKCE verifier) for tokens: the verified id_token's claims and
+    /// the provider's refresh token, if it gave one.
+    func redeem(
+        code: String, state: AuthorizationState, redirectURI: String, now: Date
+    ) async throws(FederationError) -> (claims: IDTokenClaims, refreshToken: String?) {
+        let (status, response) = try await tokenRequest([
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", state.verifier),
+        ])
+        guard status == 200, let idToken = response?.idToken else {
+            throw .tokenExchangeFailed(response?.error ?? "HTTP \(status)")
+        }
+        return (try await verify(idToken: idToken, nonce: state.nonce, now: now), response?.refreshToken)
+    }
+
+    /// What the provider says of a person now, asked with their refresh token.
+    enum Refreshed: Sendable {
+        /// Still vouched for: the rotated refresh token, and the claims of a new id_token if one came.
+        case valid(refreshToken: String?, claims: IDTokenClaims?)
+        /// Refused (`invalid_grant`: the account is disabled or removed, or its grant revoked).
+        case refused(String)
+    }
+
+    /// A refresh-token grant; an id_token in the answer is verified (no nonce: OpenID Connect
+    /// Core §12.2) and must name the same subject.
+    func refresh(_ refreshToken: String, subject: String, now: Date) async throws(FederationError) -> Refreshed {
+        let (status, response) = try await tokenRequest([("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+        guard status == 200 else {
+            guard (400..<500).contains(status) else { throw .providerUnavailable(provider: settings.id, reason: "token endpoint answered \(status)") }
+            return .refused(response?.error ?? "HTTP \(status)")
+        }
+        var claims: IDTokenClaims?
+        if let idToken = response?.idToken {
+            let verified = try await verify(idToken: idToken, nonce: nil, now: now)
+            guard verified.subject == subject else { return .refused("the refreshed id_token names another subject") }
+            claims = verified
+        }
+        return .valid(refreshToken: response?.refreshToken, claims: claims)
+    }
+
+    private struct TokenResponse: Decodable {
+        let idToken: String?
+        let refreshToken: String?
+        let error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case idToken = "id_token"
+            case refreshToken = "refresh_token"
+            case error
+        }
+    }
+
+    /// A token endpoint request with `client_secret_basic` (both parts form-encoded first, RFC 6749 §2.3.1).
+    private func tokenRequest(_ fields: [(String, String)]) async throws(FederationError) -> (Int, TokenResponse?) {
         let endpoint = try await discovered().tokenEndpoint
         var request = HTTPClientRequest(url: endpoint.absoluteString)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "accept", value: "application/json")
-        // client_secret_basic: both parts form-encoded first (RFC 6749 §2.3.1).
         let credentials = Self.formEncoded(settings.clientID) + ":" + Self.formEncoded(settings.clientSecret)
         request.headers.add(name: "authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
-        let form = [
-            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", state.verifier),
-        ].map { Self.formEncoded($0.0) + "=" + Self.formEncoded($0.1) }.joined(separator: "&")
-        request.body = .bytes(ByteBuffer(string: form))
-        struct TokenResponse: Decodable {
-            let id_token: String?
-            let error: String?
-        }
+        request.body = .bytes(ByteBuffer(string: fields.map { Self.formEncoded($0.0) + "=" + Self.formEncoded($0.1) }.joined(separator: "&")))
         let (status, body) = try await send(request)
-        let response = try? JSONDecoder().decode(TokenResponse.self, from: body)
-        guard status == 200, let idToken = response?.id_token else {
-            throw .tokenExchangeFailed(response?.error ?? "HTTP \(status)")
-        }
-        return try await verify(idToken: idToken, nonce: state.nonce, now: now)
+        return (status, try? JSONDecoder().decode(TokenResponse.self, from: body))
     }
 
     /// Signature (an allowed algorithm, with a key of the provider's JWKS of that algorithm's
-    /// type), then issuer, audience, authorized party, times and nonce.
-    func verify(idToken: String, nonce: String, now: Date) async throws(FederationError) -> IDTokenClaims {
+    /// type), then issuer, audience, authorized party, times and nonce (nil: a refreshed
+    /// id_token, which need not carry one).
+    func verify(idToken: String, nonce: String?, now: Date, requireExpiry: Bool = true) async throws(FederationError) -> IDTokenClaims {
         let header = try Self.header(of: idToken)
         guard let algorithm = header.alg, Self.algorithms.contains(algorithm) else {
             throw .invalidIDToken("algorithm \(header.alg ?? "(none)") is not accepted")
@@ -122,13 +162,33 @@ actor OpenIDProvider {
         if claims.audience.count > 1 || claims.authorizedParty != nil {
             guard claims.authorizedParty == settings.clientID else { throw .invalidIDToken("authorized party \(claims.authorizedParty ?? "(none)")") }
         }
-        guard let expiresAt = claims.expiresAt, expiresAt > now - Self.clockSkew else { throw .invalidIDToken("expired") }
+        if let expiresAt = claims.expiresAt {
+            guard expiresAt > now - Self.clockSkew else { throw .invalidIDToken("expired") }
+        } else if requireExpiry {
+            throw .invalidIDToken("no expiry")
+        }
         guard let issuedAt = claims.issuedAt, issuedAt <= now + Self.clockSkew, issuedAt > now - Self.maximumAge else {
             throw .invalidIDToken("issued at an unacceptable time")
         }
         if let notBefore = claims.notBefore, notBefore > now + Self.clockSkew { throw .invalidIDToken("not valid yet") }
-        guard let presented = claims.nonce, SecretComparison.equal(presented, nonce) else { throw .invalidIDToken("nonce mismatch") }
+        if let nonce {
+            guard let presented = claims.nonce, SecretComparison.equal(presented, nonce) else { throw .invalidIDToken("nonce mismatch") }
+        }
         return claims
+    }
+
+    /// A logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): signed like an id_token,
+    /// for this client, recent, with the back-channel logout event and a subject, and without a
+    /// nonce (so an id_token cannot pass for one).
+    func verify(logoutToken: String, now: Date) async throws(FederationError) -> String {
+        let claims = try await verify(idToken: logoutToken, nonce: nil, now: now, requireExpiry: false)
+        guard claims.events.contains("http://schemas.openid.net/event/backchannel-logout") else {
+            throw .invalidIDToken("not a logout token: no back-channel logout event")
+        }
+        guard claims.nonce == nil else { throw .invalidIDToken("a logout token carries no nonce") }
+        guard claims.strings["jti"] != nil else { throw .invalidIDToken("a logout token needs a jti") }
+        guard let subject = claims.subject else { throw .invalidIDToken("no subject") }
+        return subject
     }
 
     // MARK: Keys
@@ -138,11 +198,17 @@ actor OpenIDProvider {
         if let keys, kid.map({ keyAlgorithms[$0] != nil }) ?? true { return keys }
         if let fetched = keysFetchedAt, let keys, ContinuousClock.now - fetched < .seconds(30) { return keys }
         let uri = try await discovered().jwksURI
-        struct KeySet: Decodable { let keys: [JWK] }
+        /// A key of a type jwt-kit cannot read (an `oct` key, a curve it lacks) is skipped, not a
+        /// reason to refuse the whole set.
+        struct ReadableKey: Decodable {
+            let key: JWK?
+            init(from decoder: any Decoder) throws { key = try? JWK(from: decoder) }
+        }
+        struct KeySet: Decodable { let keys: [ReadableKey] }
         let set: KeySet = try await fetchJSON(uri.absoluteString)
         let collection = JWTKeyCollection()
         var algorithms: [String: String?] = [:]
-        for key in set.keys {
+        for key in set.keys.compactMap(\.key) {
             // Only signature keys of the accepted types; an `oct` (HMAC) key is never used.
             guard let kid = key.keyIdentifier?.string, ["RSA", "EC", "OKP"].contains(key.keyType.rawValue) else { continue }
             do {

@@ -26,6 +26,11 @@ public struct ProviderSettings: Sendable, Equatable {
     public var mfaACR: [String] = []
     /// Provider group → Portcullis memberships; unmapped groups are ignored.
     public var groupMapping: GroupMapping = GroupMapping()
+    /// How often each session opened with this provider is checked with it (its refresh token):
+    /// an account disabled there loses its sessions at the next check.
+    public var revalidateEvery: TimeInterval = 300
+    /// How long sessions outlive a provider that cannot be reached; then they end (fail closed).
+    public var unreachableGrace: TimeInterval = 900
 
     public init(id: String, displayName: String, issuer: URL, clientID: String, clientSecret: String) {
         self.id = id

@@ -41,7 +41,7 @@ public final class RelyingParty: Sendable {
     /// the person it vouches for, and where the browser continues.
     public func complete(
         provider id: String, query: [String: String], state sealed: String?, redirectURI: String, now: Date = Date()
-    ) async throws(FederationError) -> (identity: FederatedIdentity, next: String) {
+    ) async throws(FederationError) -> (identity: FederatedIdentity, next: String, refreshToken: String?) {
         guard let provider = providers[id] else { throw .unknownProvider(id) }
         guard let sealed else { throw .stateMismatch("no sign-in state cookie: the sign-in did not start in this browser") }
         let state = try AuthorizationState.open(sealed, with: stateKey, now: now)
@@ -53,8 +53,30 @@ public final class RelyingParty: Sendable {
         try await provider.checkResponseIssuer(query["iss"])
         if let error = query["error"] { throw .providerRefused(String(error.prefix(100))) }
         guard let code = query["code"], !code.isEmpty else { throw .providerRefused("no code in the response") }
-        let claims = try await provider.redeem(code: code, state: state, redirectURI: redirectURI, now: now)
-        return (Self.identity(claims, settings: provider.settings), state.next)
+        let (claims, refreshToken) = try await provider.redeem(code: code, state: state, redirectURI: redirectURI, now: now)
+        return (Self.identity(claims, settings: provider.settings), state.next, refreshToken)
+    }
+
+    /// The person a provider's back-channel logout token signs out: its (issuer, subject).
+    public func loggedOut(
+        provider id: String, logoutToken: String, now: Date = Date()
+    ) async throws(FederationError) -> (issuer: String, subject: String) {
+        guard let provider = providers[id] else { throw .unknownProvider(id) }
+        return (provider.settings.issuer.absoluteString, try await provider.verify(logoutToken: logoutToken, now: now))
+    }
+
+    /// What the provider says now of a person signed in with it: still vouched for (with the
+    /// rotated refresh token, and their identity as of now when it sent a new id_token), or not.
+    public func revalidate(
+        provider id: String, refreshToken: String, subject: String, now: Date = Date()
+    ) async throws(FederationError) -> Revalidation {
+        guard let provider = providers[id] else { throw .unknownProvider(id) }
+        switch try await provider.refresh(refreshToken, subject: subject, now: now) {
+        case let .valid(rotated, claims):
+            return .vouched(refreshToken: rotated, identity: claims.map { Self.identity($0, settings: provider.settings) })
+        case let .refused(reason):
+            return .refused(reason)
+        }
     }
 
     static func identity(_ claims: IDTokenClaims, settings: ProviderSettings) -> FederatedIdentity {
@@ -65,4 +87,11 @@ public final class RelyingParty: Sendable {
             groups: settings.groupsClaim.flatMap { claims.lists[$0] } ?? [], multiFactor: multiFactor,
             authenticatedAt: claims.authTime ?? claims.issuedAt ?? Date())
     }
+}
+
+/// The outcome of re-validating a session with its provider.
+public enum Revalidation: Sendable {
+    case vouched(refreshToken: String?, identity: FederatedIdentity?)
+    /// The provider refused: the account was disabled or removed, or its grant revoked.
+    case refused(String)
 }

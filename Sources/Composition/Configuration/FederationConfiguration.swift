@@ -56,6 +56,18 @@ extension PortcullisConfiguration {
         settings.linkVerifiedEmailDomains = (try reader.strings("link_verified_email_domains") ?? []).map { $0.lowercased() }
         settings.mfaAMR = try reader.strings("mfa_amr") ?? []
         settings.mfaACR = try reader.strings("mfa_acr") ?? []
+        if let every = try reader.duration("revalidate_every") {
+            guard every >= .seconds(1), every <= .seconds(86_400) else {
+                throw .invalidValue(reader.location(of: "revalidate_every"), path: reader.join("revalidate_every"), reason: "expected 1s to 24h")
+            }
+            settings.revalidateEvery = every.seconds
+        }
+        if let grace = try reader.duration("unreachable_grace") {
+            guard grace <= .seconds(86_400) else {
+                throw .invalidValue(reader.location(of: "unreachable_grace"), path: reader.join("unreachable_grace"), reason: "expected at most 24h")
+            }
+            settings.unreachableGrace = grace.seconds
+        }
         if var groups = try reader.mapping("groups") {
             var table: [String: GroupMapping.Grants] = [:]
             for (group, entry) in try groups.stringListValues() {

@@ -48,14 +48,12 @@ enum GatewayRuntime {
             sessions: sessions, policiesSynchronized: { policyFeed?.isSynchronized ?? true }, cache: tokenCache)
         let signIn = IdentitySignIn(service: parts.service)
         let activity = SessionActivity()
-        let providers =
+        let relyingParty =
             try configuration.federation.isEmpty
             ? nil
-            : IdentityProviderSignIn(
-                relyingParty: RelyingParty(
-                    providers: configuration.federation,
-                    stateKey: PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "federation-state"))),
-                service: parts.service)
+            : RelyingParty(
+                providers: configuration.federation, stateKey: PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "federation-state")))
+        let providers = relyingParty.map { IdentityProviderSignIn(relyingParty: $0, service: parts.service) }
         let pages = settings.signInHost.map {
             SignInPages(identity: signIn, providers: providers, sessions: sessions, settings: settings, host: $0)
         }
@@ -92,6 +90,7 @@ enum GatewayRuntime {
                     onStarted: { address in logger.notice("redirect listener started", metadata: ["address": "\(address.map { "\($0)" } ?? "?")"]) }))
         }
         services.append(SessionActivityReporter(activity: activity, identity: signIn))
+        if let relyingParty { services.append(FederationRevalidator(relyingParty: relyingParty, service: parts.service, logger: logger)) }
         services.append(
             GatewayReloader(
                 configuration: configuration, policies: configuration.policies.source == .files ? policies : nil,

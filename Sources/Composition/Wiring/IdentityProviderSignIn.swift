@@ -24,8 +24,10 @@ struct IdentityProviderSignIn: ProviderSignIn {
     ) async throws(ProviderSignInFailure) -> (session: SignedInSession, next: String) {
         let identity: FederatedIdentity
         let next: String
+        let refreshToken: String?
         do {
-            (identity, next) = try await relyingParty.complete(provider: provider, query: query, state: state, redirectURI: redirectURI)
+            (identity, next, refreshToken) = try await relyingParty.complete(
+                provider: provider, query: query, state: state, redirectURI: redirectURI)
         } catch {
             if case .providerUnavailable = error { throw ProviderSignInFailure(reason: error.description, unavailable: true) }
             throw ProviderSignInFailure(reason: error.description, unavailable: false)
@@ -33,15 +35,10 @@ struct IdentityProviderSignIn: ProviderSignIn {
         guard let settings = relyingParty.settings(of: provider) else {
             throw ProviderSignInFailure(reason: "no provider \(provider)", unavailable: false)
         }
-        let grants = settings.groupMapping.grants(for: identity.groups)
-        let managed = settings.groupMapping.managed
-        let account = FederatedAccount(
-            providerID: provider, issuer: identity.issuer, subject: identity.subject, login: identity.login, email: identity.email,
-            emailVerified: identity.emailVerified, multiFactor: identity.multiFactor, authenticatedAt: identity.authenticatedAt,
-            roles: grants.roles, groups: grants.groups, managedRoles: managed.roles, managedGroups: managed.groups,
-            createUsers: settings.createUsers, linkVerifiedEmailDomains: settings.linkVerifiedEmailDomains)
         do {
-            let issued = try await service.signInFederated(account, client: ClientInfo(address: client.address, userAgent: client.userAgent))
+            let issued = try await service.signInFederated(
+                FederatedAccount(identity, settings: settings), refreshToken: refreshToken, revalidateEvery: settings.revalidateEvery,
+                client: ClientInfo(address: client.address, userAgent: client.userAgent))
             return (
                 SignedInSession(
                     login: issued.user.login, sessionID: issued.session.id.uuidString.lowercased(), authMethods: issued.session.authMethods,
@@ -53,5 +50,37 @@ struct IdentityProviderSignIn: ProviderSignIn {
             default: throw ProviderSignInFailure(reason: error.description, unavailable: false)
             }
         }
+    }
+}
+
+extension IdentityProviderSignIn {
+    func backChannelLogout(provider: String, logoutToken: String) async throws(ProviderSignInFailure) -> Int {
+        let person: (issuer: String, subject: String)
+        do {
+            person = try await relyingParty.loggedOut(provider: provider, logoutToken: logoutToken)
+        } catch {
+            if case .providerUnavailable = error { throw ProviderSignInFailure(reason: error.description, unavailable: true) }
+            throw ProviderSignInFailure(reason: error.description, unavailable: false)
+        }
+        do {
+            let sessions = try await service.federatedSessions(issuer: person.issuer, subject: person.subject)
+            await service.endFederatedSessions(sessions, provider: provider, reason: "back-channel logout")
+            return sessions.count
+        } catch {
+            throw ProviderSignInFailure(reason: error.description, unavailable: true)
+        }
+    }
+}
+
+extension FederatedAccount {
+    /// The person a provider vouched for, with what its group mapping grants now.
+    init(_ identity: FederatedIdentity, settings: ProviderSettings) {
+        let grants = settings.groupMapping.grants(for: identity.groups)
+        let managed = settings.groupMapping.managed
+        self.init(
+            providerID: settings.id, issuer: identity.issuer, subject: identity.subject, login: identity.login, email: identity.email,
+            emailVerified: identity.emailVerified, multiFactor: identity.multiFactor, authenticatedAt: identity.authenticatedAt,
+            roles: grants.roles, groups: grants.groups, managedRoles: managed.roles, managedGroups: managed.groups,
+            createUsers: settings.createUsers, linkVerifiedEmailDomains: settings.linkVerifiedEmailDomains)
     }
 }

@@ -11,6 +11,9 @@ public protocol ProviderSignIn: Sendable {
     func complete(
         provider: String, query: [String: String], state: String?, redirectURI: String, client: SignInClient
     ) async throws(ProviderSignInFailure) -> (session: SignedInSession, next: String)
+    /// A provider's back-channel logout: ends every session of the person its logout token names;
+    /// how many there were.
+    func backChannelLogout(provider: String, logoutToken: String) async throws(ProviderSignInFailure) -> Int
 }
 
 /// Why a sign-in with a provider did not succeed: what the audit record says, and whether the

@@ -81,6 +81,9 @@ public struct SignInPages: Sendable {
         case (.get, _) where page.hasPrefix("federation/"):
             return await federation(
                 request, page: page.dropFirst("federation/".count), query: query, canonical: canonical, client: client, forms: forms, record: &record)
+        case (.post, _) where page.hasPrefix("federation/") && page.hasSuffix("/backchannel-logout"):
+            return await backChannelLogout(
+                request, provider: page.dropFirst("federation/".count).dropLast("/backchannel-logout".count), record: &record)
         case (.post, "login"), (.post, "mfa"), (.post, "password"), (.post, "logout"):
             guard let post = await FormPost.accept(request, host: canonical.host) else {
                 record.outcome = .deny
@@ -316,6 +319,33 @@ public struct SignInPages: Sendable {
             }
         default:
             return Self.notFound(&record)
+        }
+    }
+
+    /// OpenID Connect Back-Channel Logout 1.0: the provider posts a logout token (no browser, no
+    /// cookie, no CSRF token: the token's signature is the authentication); every session of the
+    /// person it names ends at once. 200 when it was accepted, 400 otherwise, as §2.8 asks.
+    private func backChannelLogout(_ request: Request, provider: Substring, record: inout AccessRecord) async -> Response {
+        guard let providers, providers.providers.contains(where: { $0.id == provider }) else { return Self.notFound(&record) }
+        record.authMethod = "federation:" + provider
+        let headers: HTTPFields = [.cacheControl: "no-store"]
+        guard let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded"),
+            let buffer = try? await request.body.collect(upTo: FormPost.maxBytes),
+            let text = String(validating: buffer.readableBytesView, as: UTF8.self),
+            case let .success(fields) = FormURLEncoded.parse(text), let token = fields["logout_token"]
+        else {
+            record.outcome = .deny
+            record.reason = "back-channel logout without a logout_token"
+            return Response(status: .badRequest, headers: headers)
+        }
+        do {
+            let ended = try await providers.backChannelLogout(provider: String(provider), logoutToken: token)
+            record.reason = "back-channel logout from \(provider): \(ended) session(s) ended"
+            return Response(status: .ok, headers: headers)
+        } catch {
+            record.outcome = error.unavailable ? .error : .deny
+            record.reason = "back-channel logout from \(provider) refused: \(error.reason)"
+            return Response(status: error.unavailable ? .serviceUnavailable : .badRequest, headers: headers)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tokens
 
 /// A person an OpenID provider vouched for, as the identity service links and signs them in.
 public struct FederatedAccount: Sendable {
@@ -51,7 +52,11 @@ extension IdentityService {
     /// Signs in a person a provider vouched for: the user linked to (issuer, subject), or one
     /// linked now (a verified e-mail in an allowed domain, or a user created just in time), with
     /// the provider-managed roles and groups set to what the provider says now.
-    public func signInFederated(_ account: FederatedAccount, client: ClientInfo) async throws(IdentityError) -> IssuedSession {
+    /// `refreshToken`: the provider's, kept sealed to re-validate the session every
+    /// `revalidateEvery` seconds (``FederatedSession``).
+    public func signInFederated(
+        _ account: FederatedAccount, refreshToken: String?, revalidateEvery: TimeInterval, client: ClientInfo
+    ) async throws(IdentityError) -> IssuedSession {
         let user: User
         do throws(IdentityError) {
             if let linked = try await store.linkedUser(issuer: account.issuer, subject: account.subject) {
@@ -72,9 +77,63 @@ extension IdentityService {
             throw .invalidCredentials
         }
         try await follow(account, user: user)
-        return try await openSession(
+        let issued = try await openSession(
             for: stored, methods: account.authMethods, mfaAt: account.multiFactor ? account.authenticatedAt : nil, client: client)
+        try await store.recordFederatedSession(
+            sessionID: issued.session.id, provider: account.providerID, issuer: account.issuer, subject: account.subject,
+            refreshSealed: refreshToken.map { sealRefreshToken($0, session: issued.session.id) }, nextCheck: revalidateEvery)
+        return issued
     }
+
+    // MARK: Re-validation with the provider
+
+    /// Open federated sessions due for a check, claimed for `claim` seconds.
+    public func claimDueFederatedSessions(limit: Int, claim: TimeInterval) async throws(IdentityError) -> [FederatedSession] {
+        try await store.claimDueFederatedSessions(limit: limit, claim: claim)
+    }
+
+    /// The provider's refresh token of a session; nil when it gave none or it cannot be opened.
+    public func providerRefreshToken(of session: FederatedSession) -> String? {
+        guard let text = session.refreshSealed, let sealed = try? JSONDecoder().decode(SealedSecret.self, from: Data(text.utf8)),
+            let bytes = try? masterKey.open(sealed, context: Self.refreshContext(session.sessionID))
+        else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The provider still vouches for the person: a rotated refresh token is kept, and when it
+    /// sent their current groups (`account`), the provider-managed memberships follow them.
+    public func federatedSessionConfirmed(
+        _ session: FederatedSession, refreshToken: String?, account: FederatedAccount?, revalidateEvery: TimeInterval
+    ) async throws(IdentityError) {
+        if let account, let user = try await store.linkedUser(issuer: session.issuer, subject: session.subject) {
+            try await follow(account, user: user)
+        }
+        try await store.federatedSessionConfirmed(
+            session.sessionID, refreshSealed: refreshToken.map { sealRefreshToken($0, session: session.sessionID) }, nextCheck: revalidateEvery)
+    }
+
+    /// Ends sessions the provider no longer vouches for (account disabled or removed, refresh
+    /// refused, back-channel logout, unreachable beyond the grace period), each audited with why.
+    public func endFederatedSessions(_ ids: [UUID], provider: String, reason: String) async {
+        for id in ids {
+            guard let ended = try? await store.revokeSession(id: id, reason: "identity provider \(provider): \(reason)") else { continue }
+            recordAuthentication(
+                "federation.session_ended", principal: "User::\"\(ended.login)\"", outcome: "success", client: nil,
+                details: "session \(id.uuidString.lowercased()) ended: \(reason)")
+        }
+    }
+
+    /// Back-channel logout: every open session of one identity of a provider.
+    public func federatedSessions(issuer: String, subject: String) async throws(IdentityError) -> [UUID] {
+        try await store.federatedSessions(issuer: issuer, subject: subject)
+    }
+
+    private func sealRefreshToken(_ token: String, session: UUID) -> String {
+        let sealed = masterKey.seal(Array(token.utf8), context: Self.refreshContext(session))
+        return (try? String(decoding: JSONEncoder().encode(sealed), as: UTF8.self)) ?? ""
+    }
+
+    private static func refreshContext(_ session: UUID) -> String { "federated-refresh:\(session.uuidString.lowercased())" }
 
     /// Never silently: an existing user is linked only by a verified e-mail in an allowed domain;
     /// otherwise a new user is created when the provider allows it, and a login already taken by

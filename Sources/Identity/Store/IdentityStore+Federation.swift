@@ -73,3 +73,78 @@ public struct LinkedIdentity: Sendable, Equatable, Encodable {
         case lastSignInAt = "last_sign_in_at"
     }
 }
+
+/// An identity session opened with a provider, as the re-validation sees it.
+public struct FederatedSession: Sendable {
+    public let sessionID: UUID
+    public let provider: String
+    public let issuer: String
+    public let subject: String
+    /// The provider's refresh token, sealed; nil when the provider gave none.
+    let refreshSealed: String?
+    /// The last time the provider confirmed the person.
+    public let checkedAt: Date
+}
+
+extension IdentityStore {
+    func recordFederatedSession(
+        sessionID: UUID, provider: String, issuer: String, subject: String, refreshSealed: String?, nextCheck: TimeInterval
+    ) async throws(IdentityError) {
+        try await run {
+            try await client.query(
+                """
+                INSERT INTO identity_federated_sessions (session_id, provider, issuer, subject, refresh_sealed, next_check_at)
+                VALUES (\(sessionID), \(provider), \(issuer), \(subject), \(refreshSealed), now() + make_interval(secs => \(nextCheck)))
+                """, logger: logger)
+        }
+    }
+
+    /// Claims up to `limit` open sessions whose check is due (moving their next check `claim`
+    /// seconds ahead, so no other replica takes them meanwhile) and returns them.
+    func claimDueFederatedSessions(limit: Int, claim: TimeInterval) async throws(IdentityError) -> [FederatedSession] {
+        try await run {
+            let rows = try await client.query(
+                """
+                UPDATE identity_federated_sessions f SET next_check_at = now() + make_interval(secs => \(claim))
+                WHERE f.session_id IN (
+                    SELECT d.session_id FROM identity_federated_sessions d JOIN identity_sessions s ON s.id = d.session_id
+                    WHERE d.next_check_at <= now() AND s.revoked_at IS NULL AND s.expires_at > now()
+                    ORDER BY d.next_check_at LIMIT \(limit) FOR UPDATE OF d SKIP LOCKED)
+                RETURNING f.session_id, f.provider, f.issuer, f.subject, f.refresh_sealed, f.checked_at
+                """, logger: logger)
+            var due: [FederatedSession] = []
+            for try await (id, provider, issuer, subject, sealed, checked) in rows.decode((UUID, String, String, String, String?, Date).self) {
+                due.append(
+                    FederatedSession(sessionID: id, provider: provider, issuer: issuer, subject: subject, refreshSealed: sealed, checkedAt: checked))
+            }
+            return due
+        }
+    }
+
+    /// The provider confirmed the person: the next check in `nextCheck` seconds.
+    func federatedSessionConfirmed(_ id: UUID, refreshSealed: String?, nextCheck: TimeInterval) async throws(IdentityError) {
+        try await run {
+            try await client.query(
+                """
+                UPDATE identity_federated_sessions
+                SET refresh_sealed = COALESCE(\(refreshSealed), refresh_sealed), checked_at = now(),
+                    next_check_at = now() + make_interval(secs => \(nextCheck))
+                WHERE session_id = \(id)
+                """, logger: logger)
+        }
+    }
+
+    /// The open sessions of one identity of a provider (back-channel logout ends them).
+    func federatedSessions(issuer: String, subject: String) async throws(IdentityError) -> [UUID] {
+        try await run {
+            let rows = try await client.query(
+                """
+                SELECT f.session_id FROM identity_federated_sessions f JOIN identity_sessions s ON s.id = f.session_id
+                WHERE f.issuer = \(issuer) AND f.subject = \(subject) AND s.revoked_at IS NULL
+                """, logger: logger)
+            var ids: [UUID] = []
+            for try await id in rows.decode(UUID.self) { ids.append(id) }
+            return ids
+        }
+    }
+}

@@ -8,7 +8,7 @@ email_verified, preferred_username and groups. The issuer is http://127.0.0.1:<p
 
 It listens on 127.0.0.1 on a free port, written to --port-file once it accepts connections. For the
 offboarding tests, POST /test/deactivate/<username> (from loopback) disables a user the way an
-administrator would; POST /test/redirect-uris (the body: space-separated URIs) registers the
+administrator would (and revokes its tokens); POST /test/redirect-uris (the body: space-separated URIs) registers the
 client's redirect URIs once the gateway knows its port.
 """
 
@@ -94,10 +94,15 @@ def main():
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--redirect-uri", action="append", default=[])
     parser.add_argument("--users", required=True, help="JSON file: a list of users")
+    parser.add_argument("--key-file", help="write the signing key here (PEM), for tests that sign as the provider")
     arguments = parser.parse_args()
     arguments.state = arguments.state or tempfile.mkdtemp(prefix="oidc-provider-")
     os.makedirs(arguments.state, exist_ok=True)
-    configure(arguments, rsa_key())
+    key = rsa_key()
+    if arguments.key_file:
+        with open(arguments.key_file, "w") as handle:
+            handle.write(key)
+    configure(arguments, key)
     install_urls_and_validator()
 
     from django.core.management import call_command
@@ -148,7 +153,11 @@ def install_urls_and_validator():
     def deactivate(request, username):
         if request.method != "POST" or request.META.get("REMOTE_ADDR") != "127.0.0.1":
             return HttpResponseForbidden()
+        # As an administrator's offboarding does: the account is disabled and its grants revoked.
+        from oauth2_provider.models import AccessToken, RefreshToken
         User.objects.filter(username=username).update(is_active=False)
+        RefreshToken.objects.filter(user__username=username).delete()
+        AccessToken.objects.filter(user__username=username).delete()
         return HttpResponse("deactivated\n")
 
     @csrf_exempt
