@@ -211,6 +211,7 @@ let package = Package(
                 "Audit",
                 "PKI",
                 "Identity",
+                "Federation",
                 "PolicyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

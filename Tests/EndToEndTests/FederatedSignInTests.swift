@@ -67,8 +67,10 @@ import Testing
         throw PortcullisProcess.Failure(description: "the OpenID provider did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
     }
 
-    static func federation(_ providers: [(id: String, issuer: String)], secretFile: String, extra: String = "") -> String {
-        "federation:\n  providers:\n"
+    static func federation(
+        _ providers: [(id: String, issuer: String)], secretFile: String, extra: String = "", localSignInRoles: [String]? = nil
+    ) -> String {
+        "federation:\n" + (localSignInRoles.map { "  local_sign_in_roles: [\($0.joined(separator: ", "))]\n" } ?? "") + "  providers:\n"
             + providers.map { provider in
                 """
                     - id: \(provider.id)
@@ -84,6 +86,39 @@ import Testing
 
                 """
             }.joined()
+    }
+
+    /// Providers `ids` (each a django-oauth-toolkit with `users` and the client `portcullis`) and
+    /// a gateway federated with them (`extra` lines in each provider's settings), their callbacks
+    /// registered and the role `dispatcher` created; all stopped after `body`.
+    static func withFederation(
+        _ users: [[String: Any]], providers ids: [String] = ["corp"], extra: String = "", localSignInRoles: [String]? = nil,
+        routes: String = routes, policies: [String: String] = policies,
+        _ body: @Sendable (_ gateway: GatewayFixture, _ providers: [Provider], _ secret: String, _ directory: URL) async throws -> Void
+    ) async throws {
+        try #require(ConsoleBrowserTests.pythonHas("oauth2_provider"), "django-oauth-toolkit is required (scripts/test installs it)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = "client-secret-" + UUID().uuidString
+        let secretFile = directory.appendingPathComponent("client.secret")
+        try secret.write(to: secretFile, atomically: true, encoding: .utf8)
+        var providers: [Provider] = []
+        defer { providers.forEach { $0.stop() } }
+        for _ in ids { providers.append(try await provider(users, secret: secret, in: directory)) }
+        let started = providers
+        try await GatewayFixture.run(
+            policies: policies, routes: routes,
+            sections: federation(
+                Array(zip(ids, started.map(\.issuer))), secretFile: secretFile.path, extra: extra, localSignInRoles: localSignInRoles)
+        ) { gateway in
+            _ = try? await gateway.cli(["role", "add", "dispatcher"])
+            for (id, provider) in zip(ids, started) {
+                try provider.register(
+                    redirectURI: "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)/.portcullis/federation/\(id)/callback")
+            }
+            try await body(gateway, started, secret, directory)
+        }
     }
 
     /// Signs in through the provider the way a browser does and returns the last answer (the
@@ -114,24 +149,12 @@ import Testing
     }
 
     @Test func aPersonSignsInWithTheProviderAndAMappedGroupGrantsARole() async throws {
-        try #require(ConsoleBrowserTests.pythonHas("oauth2_provider"), "django-oauth-toolkit is required (scripts/test installs it)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let secret = "client-secret-" + UUID().uuidString
-        let secretFile = directory.appendingPathComponent("corp.secret")
-        try secret.write(to: secretFile, atomically: true, encoding: .utf8)
-        let provider = try await Self.provider(
-            [
-                ["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]],
-                ["username": "pete", "password": "pete-at-the-provider-2026", "email": "pete@logistics.example", "groups": ["warehouse"]],
-            ], secret: secret, in: directory)
-        defer { provider.stop() }
-        try await GatewayFixture.run(
-            policies: Self.policies, routes: Self.routes, sections: Self.federation([("corp", provider.issuer)], secretFile: secretFile.path)
-        ) { gateway in
-            _ = try await gateway.cli(["role", "add", "dispatcher"])
-            try provider.register(redirectURI: "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)/.portcullis/federation/corp/callback")
+        let users: [[String: Any]] = [
+            ["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]],
+            ["username": "pete", "password": "pete-at-the-provider-2026", "email": "pete@logistics.example", "groups": ["warehouse"]],
+        ]
+        try await Self.withFederation(users) { gateway, providers, _, directory in
+            let provider = providers[0]
 
             let olga = try Self.signIn(
                 gateway, provider: provider, username: "olga", password: "olga-at-the-provider-2026",
@@ -186,25 +209,10 @@ import Testing
     /// provider the sign-in began with, from that provider's issuer, and once; each refusal is
     /// audited. A code taken on its way is worthless without the PKCE verifier.
     @Test func theProvidersAnswerIsCheckedAgainstTheBrowsersState() async throws {
-        try #require(ConsoleBrowserTests.pythonHas("oauth2_provider"), "django-oauth-toolkit is required (scripts/test installs it)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let secret = "client-secret-" + UUID().uuidString
-        let secretFile = directory.appendingPathComponent("idp.secret")
-        try secret.write(to: secretFile, atomically: true, encoding: .utf8)
         let olga: [[String: Any]] = [["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": []]]
-        let corp = try await Self.provider(olga, secret: secret, in: directory)
-        defer { corp.stop() }
-        let other = try await Self.provider(olga, secret: secret, in: directory)
-        defer { other.stop() }
-        try await GatewayFixture.run(
-            policies: Self.policies, routes: Self.routes,
-            sections: Self.federation([("corp", corp.issuer), ("other", other.issuer)], secretFile: secretFile.path)
-        ) { gateway in
+        try await Self.withFederation(olga, providers: ["corp", "other"]) { gateway, providers, secret, directory in
+            let (corp, other) = (providers[0], providers[1])
             let origin = "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)"
-            try corp.register(redirectURI: origin + "/.portcullis/federation/corp/callback")
-            try other.register(redirectURI: origin + "/.portcullis/federation/other/callback")
             let jar = directory.appendingPathComponent("browser.txt").path
             let (callback, stateCookie) = try Self.authorize(
                 gateway, provider: corp, start: "/.portcullis/federation/corp/start?next=%2F.portcullis%2F", username: "olga",
@@ -262,23 +270,11 @@ import Testing
     /// Offboarding: an account disabled at the provider loses its sessions at the next
     /// re-validation (every second here), on every host, and the time is printed.
     @Test func anAccountDisabledAtTheProviderLosesItsSessions() async throws {
-        try #require(ConsoleBrowserTests.pythonHas("oauth2_provider"), "django-oauth-toolkit is required (scripts/test installs it)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let secret = "client-secret-" + UUID().uuidString
-        let secretFile = directory.appendingPathComponent("corp.secret")
-        try secret.write(to: secretFile, atomically: true, encoding: .utf8)
-        let provider = try await Self.provider(
-            [["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]]],
-            secret: secret, in: directory)
-        defer { provider.stop() }
-        try await GatewayFixture.run(
-            policies: Self.policies, routes: Self.routes,
-            sections: Self.federation([("corp", provider.issuer)], secretFile: secretFile.path, extra: "      revalidate_every: 1s")
-        ) { gateway in
-            _ = try await gateway.cli(["role", "add", "dispatcher"])
-            try provider.register(redirectURI: "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)/.portcullis/federation/corp/callback")
+        let olga: [[String: Any]] = [
+            ["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]]
+        ]
+        try await Self.withFederation(olga, extra: "      revalidate_every: 1s") { gateway, providers, _, directory in
+            let provider = providers[0]
             let jar = directory.appendingPathComponent("olga.txt").path
             #expect(try Self.signIn(gateway, provider: provider, username: "olga", password: "olga-at-the-provider-2026", jar: jar).status == 200)
             // Re-validations pass while the account is active.
@@ -330,22 +326,11 @@ import Testing
     /// OpenID Connect Back-Channel Logout: the provider's logout token ends the person's session at
     /// once; a token that is not a valid logout token for this client changes nothing.
     @Test func aBackChannelLogoutEndsTheSession() async throws {
-        try #require(ConsoleBrowserTests.pythonHas("oauth2_provider"), "django-oauth-toolkit is required (scripts/test installs it)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let secret = "client-secret-" + UUID().uuidString
-        let secretFile = directory.appendingPathComponent("corp.secret")
-        try secret.write(to: secretFile, atomically: true, encoding: .utf8)
-        let provider = try await Self.provider(
-            [["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]]],
-            secret: secret, in: directory)
-        defer { provider.stop() }
-        try await GatewayFixture.run(
-            policies: Self.policies, routes: Self.routes, sections: Self.federation([("corp", provider.issuer)], secretFile: secretFile.path)
-        ) { gateway in
-            _ = try await gateway.cli(["role", "add", "dispatcher"])
-            try provider.register(redirectURI: "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)/.portcullis/federation/corp/callback")
+        let olga: [[String: Any]] = [
+            ["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]]
+        ]
+        try await Self.withFederation(olga) { gateway, providers, _, directory in
+            let provider = providers[0]
             let jar = directory.appendingPathComponent("olga.txt").path
             #expect(try Self.signIn(gateway, provider: provider, username: "olga", password: "olga-at-the-provider-2026", jar: jar).status == 200)
             // django-oauth-toolkit's subject is the user's primary key.
@@ -372,6 +357,66 @@ import Testing
                 if status == 200 { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(status == 302, "the session outlived the logout")
+        }
+    }
+
+    /// An administrator links a provider identity to an existing user (sign-in then lands on that
+    /// user), and local password sign-in is kept for the named roles only.
+    @Test func anAdministratorLinksAnIdentityAndLocalSignInIsRestricted() async throws {
+        let dana: [[String: Any]] = [
+            ["username": "dana.k", "password": "dana-at-the-provider-2026", "email": "dana.k@logistics.example", "groups": []]
+        ]
+        try await Self.withFederation(dana, localSignInRoles: ["security-admin"]) { gateway, providers, _, directory in
+            let provider = providers[0]
+            let danaPassword = try await gateway.createUser("dana", roles: ["dispatcher"])
+            let samPassword = try await gateway.createUser("sam", roles: ["security-admin"])
+            func login(_ login: String, _ password: String) throws -> GatewayFixture.Reply {
+                try GatewayFixture.curl([
+                    "-H", "content-type: application/json", "-d", #"{"login":"\#(login)","password":"\#(password)"}"#,
+                    "http://127.0.0.1:\(gateway.identityPort)/v1/login",
+                ])
+            }
+            #expect(try login("dana", danaPassword).status == 403, "a dispatcher signs in with the provider only")
+            #expect(try login("sam", samPassword).status == 200, "a security administrator keeps the break-glass password")
+
+            // django-oauth-toolkit's subject is the user's primary key: dana.k is the first user.
+            let linked = try await gateway.cli(["user", "link", "dana", "--provider", "corp", "--subject", "1"])
+            #expect(linked.contains("linked corp subject 1 to dana"))
+            let page = try Self.signIn(
+                gateway, provider: provider, username: "dana.k", password: "dana-at-the-provider-2026",
+                jar: directory.appendingPathComponent("dana.txt").path)
+            #expect(page.status == 200, "\(page.status) \(page.body)")
+            let assertion = try #require(gateway.upstreamRequests().last?["headers"] as? [[String]]).first { $0[0] == "x-portcullis-assertion" }?[1]
+            #expect(try gateway.pyjwtClaims(try #require(assertion), audience: "shipments")["sub"] as? String == "dana")
+            let audit = try await gateway.cli(["audit", "search", "--limit", "500"])
+            #expect(audit.contains(#""action":"user.link""#) && audit.contains("local sign-in is restricted"), "\(audit)")
+        }
+    }
+
+    /// In Chromium: the sign-in page's provider button, the provider's own form, and back on the
+    /// demo tool; another tool then opens by single sign-on.
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment["CI"] != nil || ConsoleBrowserTests.browserAvailable,
+            "needs chromium, chromium-driver and selenium (scripts/test installs them)"))
+    func aPersonSignsInThroughTheProviderInABrowser() async throws {
+        try #require(ConsoleBrowserTests.browserAvailable, "chromium, chromium-driver and selenium are required under CI")
+        let olga: [[String: Any]] = [
+            ["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": ["logistics-dispatch"]]
+        ]
+        let policies = ["tools.cedar": #"permit (principal in Role::"dispatcher", action in Action::"read", resource);"#]
+        try await Self.withFederation(olga, routes: SingleSignOnBrowserTests.routes, policies: policies) { gateway, _, _, _ in
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/federation_browser.py").path
+            let result = try await ConsoleBrowserTests.run(
+                ConsoleBrowserTests.python,
+                [
+                    script, "--port", "\(gateway.gatewayPort)", "--certificate", "\(gateway.certs)/gateway.crt", "--provider-name", "Corp SSO",
+                    "--login", "olga", "--password", "olga-at-the-provider-2026", "--screenshots",
+                    root.appendingPathComponent(".build/screenshots").path, "--chromium", ConsoleBrowserTests.chromium,
+                    "--chromedriver", ConsoleBrowserTests.chromedriver,
+                ])
+            #expect(result.status == 0, "\(result.output)")
         }
     }
 }

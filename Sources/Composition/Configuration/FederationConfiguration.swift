@@ -5,17 +5,21 @@ extension PortcullisConfiguration {
     /// `federation.providers`: each provider's issuer, client, claims, linking rules and group
     /// mapping, checked at load with the location of whatever is wrong. The issuer is not
     /// contacted here: an unreachable provider at start is retried when someone signs in with it.
-    static func federation(_ section: inout MappingReader) throws(ConfigurationError) -> [ProviderSettings] {
+    /// Also `federation.local_sign_in_roles`: who may still sign in with a Portcullis password.
+    static func federation(
+        _ section: inout MappingReader
+    ) throws(ConfigurationError) -> (providers: [ProviderSettings], localSignInRoles: Set<String>?) {
         var providers: [ProviderSettings] = []
         for var reader in try section.mappings("providers") ?? [] {
             providers.append(try provider(&reader))
         }
+        let localRoles = try section.strings("local_sign_in_roles").map(Set.init)
         try section.finish()
         var seen = Set<String>()
         for provider in providers where !seen.insert(provider.id).inserted {
             throw .invalidValue(section.location(of: "providers"), path: "federation.providers", reason: "provider id '\(provider.id)' is used twice")
         }
-        return providers
+        return (providers, localRoles)
     }
 
     private static func provider(_ reader: inout MappingReader) throws(ConfigurationError) -> ProviderSettings {

@@ -257,7 +257,7 @@ extension PortcullisConfiguration {
             updated.gateway = try Self.gateway(&section, defaults: updated.gateway)
         }
         if var section = try top.mapping("federation") {
-            updated.federation = try Self.federation(&section)
+            (updated.federation, updated.identity.settings.localSignInRoles) = try Self.federation(&section)
             if !updated.federation.isEmpty && updated.gateway.settings.signInHost == nil {
                 throw .missing(top.location(of: "federation"), path: "gateway.sign_in_host", hint: "federation happens on the sign-in host")
             }

@@ -88,6 +88,18 @@ public struct AdminOperations: Sendable {
         return after
     }
 
+    /// Links an identity of a provider to an existing user: the administrator's explicit decision
+    /// (sign-in never links by a matching login on its own).
+    public func linkIdentity(login: String, provider: String, issuer: String, subject: String) async throws(IdentityError) -> User {
+        let user = try await store.requireUser(login: try Names.login(login))
+        guard !subject.isEmpty, subject.utf8.count <= 255 else { throw .invalid("subject", "must be 1 to 255 bytes") }
+        try await store.link(issuer: issuer, subject: subject, provider: provider, userID: user.id)
+        record(
+            "user.link", target: Self.user(user.login), before: nil,
+            after: LinkedIdentity(provider: provider, issuer: issuer, subject: subject, linkedAt: Date(), lastSignInAt: nil))
+        return user
+    }
+
     /// Removes the user's second factor and recovery codes and ends their sessions.
     public func resetMFA(login: String) async throws(IdentityError) -> User {
         let user = try await store.resetMFA(login: login, revocationLifetime: revocationLifetime)

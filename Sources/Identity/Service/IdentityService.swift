@@ -95,6 +95,13 @@ public struct IdentityService: Sendable {
             throw .invalidCredentials
         }
         try await rehashIfNeeded(password, stored: stored)
+        if let allowed = settings.localSignInRoles, try await store.requireUser(login: stored.login).roles.allSatisfy({ !allowed.contains($0) }) {
+            try await store.finishLoginAttempt(attempt, succeeded: false)
+            recordAuthentication(
+                "login", principal: "User::\"\(stored.login)\"", outcome: "failure", client: client,
+                details: "local sign-in is restricted to the roles \(allowed.sorted().joined(separator: ", ")); sign in with the identity provider")
+            throw .forbidden("sign in with your identity provider")
+        }
         guard stored.totpConfirmed else {
             try await store.finishLoginAttempt(attempt, succeeded: true)
             return try await authenticated(stored, methods: ["pwd"], mfaAt: nil, client: client)

@@ -34,6 +34,9 @@ public struct IdentitySettings: Sendable {
     public var maxBodyBytes: Int = 64 * 1024
     /// The Workload API (`/v1/certs/…`): certificate lifetime and which gateway assertions renew.
     public var workload = WorkloadSettings()
+    /// With identity providers configured, who may still sign in with a Portcullis password: only
+    /// users holding one of these roles (break-glass administrators); nil: everyone with a password.
+    public var localSignInRoles: Set<String>?
 
     public init() {}
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Composition
+import Federation
 import Foundation
 import Identity
 
@@ -49,7 +50,7 @@ enum IdentityCommandRunner {
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Manage people: add, list, disable, enable, passwd, mfa-reset, unlock.",
-        subcommands: [Add.self, List.self, Disable.self, Enable.self, Passwd.self, MFAReset.self, Unlock.self])
+        subcommands: [Add.self, List.self, Disable.self, Enable.self, Passwd.self, MFAReset.self, Unlock.self, Link.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user. Without --password-stdin a one-time password is printed once.")
@@ -147,6 +148,29 @@ struct UserCommand: AsyncParsableCommand {
                     login: try Names.login(login), revocationLifetime: admin.service.settings.revocationLifetime)
                 admin.record("user.mfa_reset", target: "User::\"\(user.login)\"")
                 print(IdentityCommandRunner.describe(user))
+            }
+        }
+    }
+
+    struct Link: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Link a person's identity at an identity provider to an existing user (sign-in never links by login alone).")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var login: String
+        @Option(help: "The provider's id (federation.providers).") var provider: String
+        @Option(help: "The person's subject (sub) at the provider.") var subject: String
+
+        func run() async throws {
+            let (login, provider, subject) = (login, provider, subject)
+            let (configuration, _) = try options.load()
+            guard let settings = configuration.federation.first(where: { $0.id == provider }) else {
+                FileHandle.standardError.write(Data("portcullis user link: no identity provider '\(provider)' in the configuration\n".utf8))
+                throw ExitCode.failure
+            }
+            try await IdentityCommandRunner.run(options, "user link") { admin in
+                let user = try await admin.operations.linkIdentity(
+                    login: login, provider: provider, issuer: settings.issuer.absoluteString, subject: subject)
+                print("linked \(provider) subject \(subject) to \(user.login)")
             }
         }
     }

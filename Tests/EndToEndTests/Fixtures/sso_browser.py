@@ -159,22 +159,33 @@ def run(arguments):
         browser.driver.quit()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description, *more):
+    """The options every browser walk of the gateway takes, and `more` (functions adding others)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--certificate", required=True)
-    parser.add_argument("--login", required=True)
-    parser.add_argument("--password", required=True)
-    parser.add_argument("--screenshots", required=True)
+    for name in ("--certificate", "--login", "--password", "--screenshots"):
+        parser.add_argument(name, required=True)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
-    parser.add_argument("--revoke", nargs=argparse.REMAINDER, required=True, help="the command that removes the role")
-    arguments = parser.parse_args()
+    for add in more:
+        add(parser)
+    return parser.parse_args()
+
+
+def run_checked(walk, arguments):
+    """Runs a walk; a failed expectation exits 1 with its message."""
     try:
-        run(arguments)
+        walk(arguments)
     except AssertionError as failure:
         print("FAILED: %s" % failure, file=sys.stderr)
         sys.exit(1)
+
+
+def main():
+    arguments = parse_arguments(
+        __doc__.splitlines()[0],
+        lambda parser: parser.add_argument("--revoke", nargs=argparse.REMAINDER, required=True, help="the command that removes the role"))
+    run_checked(run, arguments)
 
 
 if __name__ == "__main__":
