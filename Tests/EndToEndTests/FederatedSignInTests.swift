@@ -363,8 +363,9 @@ import Testing
     /// An administrator links a provider identity to an existing user (sign-in then lands on that
     /// user), and local password sign-in is kept for the named roles only.
     @Test func anAdministratorLinksAnIdentityAndLocalSignInIsRestricted() async throws {
+        // The mapping manages `dispatcher`: the provider group keeps it on dana at each sign-in.
         let dana: [[String: Any]] = [
-            ["username": "dana.k", "password": "dana-at-the-provider-2026", "email": "dana.k@logistics.example", "groups": []]
+            ["username": "dana.k", "password": "dana-at-the-provider-2026", "email": "dana.k@logistics.example", "groups": ["logistics-dispatch"]]
         ]
         try await Self.withFederation(dana, localSignInRoles: ["security-admin"]) { gateway, providers, _, directory in
             let provider = providers[0]
@@ -380,7 +381,10 @@ import Testing
             #expect(try login("sam", samPassword).status == 200, "a security administrator keeps the break-glass password")
 
             // django-oauth-toolkit's subject is the user's primary key: dana.k is the first user.
-            let linked = try await gateway.cli(["user", "link", "dana", "--provider", "corp", "--subject", "1"])
+            let linked = try await gateway.cli([
+                "user", "link", "dana", "--provider", "corp", "--subject", "1",
+                "--config", gateway.directory.appendingPathComponent(GatewayFixture.configFileName).path,
+            ])
             #expect(linked.contains("linked corp subject 1 to dana"))
             let page = try Self.signIn(
                 gateway, provider: provider, username: "dana.k", password: "dana-at-the-provider-2026",

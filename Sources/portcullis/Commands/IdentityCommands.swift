@@ -11,9 +11,17 @@ enum IdentityCommandRunner {
     static func run(
         _ options: ConfigurationOptions, _ name: String, _ body: @escaping @Sendable (IdentityAdministration) async throws -> Void
     ) async throws {
+        try await run(options, name) { admin, _ in try await body(admin) }
+    }
+
+    /// The same, for commands that also read the configuration (loaded once: it sets up logging).
+    static func run(
+        _ options: ConfigurationOptions, _ name: String,
+        _ body: @escaping @Sendable (IdentityAdministration, PortcullisConfiguration) async throws -> Void
+    ) async throws {
         let (configuration, logger) = try options.load()
         do {
-            try await IdentityAdministration.run(configuration: configuration, logger: logger, body)
+            try await IdentityAdministration.run(configuration: configuration, logger: logger) { admin in try await body(admin, configuration) }
         } catch {
             FileHandle.standardError.write(Data("portcullis \(name): \(error)\n".utf8))
             throw ExitCode.failure
@@ -162,12 +170,10 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (login, provider, subject) = (login, provider, subject)
-            let (configuration, _) = try options.load()
-            guard let settings = configuration.federation.first(where: { $0.id == provider }) else {
-                FileHandle.standardError.write(Data("portcullis user link: no identity provider '\(provider)' in the configuration\n".utf8))
-                throw ExitCode.failure
-            }
-            try await IdentityCommandRunner.run(options, "user link") { admin in
+            try await IdentityCommandRunner.run(options, "user link") { admin, configuration in
+                guard let settings = configuration.federation.first(where: { $0.id == provider }) else {
+                    throw IdentityError.notFound("identity provider '\(provider)' in the configuration")
+                }
                 let user = try await admin.operations.linkIdentity(
                     login: login, provider: provider, issuer: settings.issuer.absoluteString, subject: subject)
                 print("linked \(provider) subject \(subject) to \(user.login)")
