@@ -104,7 +104,7 @@ import Testing
         let secretFile = directory.appendingPathComponent("client.secret")
         try secret.write(to: secretFile, atomically: true, encoding: .utf8)
         var providers: [Provider] = []
-        defer { providers.forEach { $0.stop() } }
+        defer { for provider in providers { provider.stop() } }
         for _ in ids { providers.append(try await provider(users, secret: secret, in: directory)) }
         let started = providers
         try await GatewayFixture.run(
