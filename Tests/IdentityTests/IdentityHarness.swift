@@ -59,28 +59,36 @@ struct IdentityHarness: Sendable {
                 // Stopped before the pool (as `serve` does): a pool closing under an in-flight
                 // audit write trips an assertion in postgres-nio.
                 let auditWriter = Task { try await audit.run() }
-                defer { auditWriter.cancel() }
-                let parts = try await IdentityRuntime.assemble(
-                    configuration: configuration, database: database, masterKey: masterKey,
-                    recorder: audit, logger: logger)
-                // The feed holds a LISTEN connection: it stops before the pool does, as in `serve`.
-                let feed = Task { try await parts.feed.run() }
-                defer { feed.cancel() }
-                try await waitUntil("the revocation feed to synchronise") { parts.feed.snapshot.synchronized }
-                let app = IdentityRuntime.application(
-                    configuration: configuration, service: parts.service, policies: { policies },
-                    workload: parts.workload, logger: logger)
-                try await app.test(.live) { client in
-                    try await body(
-                        IdentityHarness(
-                            port: client.port!, parts: parts, database: database, audit: audit, url: url,
-                            masterKey: masterKey))
+                var feed: Task<Void, any Error>?
+                // On success and on failure alike: the feed (a LISTEN connection) and the audit
+                // writer stop before the pool does, as in `serve`.
+                func stop() async {
+                    feed?.cancel()
+                    _ = await feed?.result
+                    auditWriter.cancel()
+                    _ = await auditWriter.result
+                    group.cancelAll()
                 }
-                feed.cancel()
-                _ = await feed.result
-                auditWriter.cancel()
-                _ = await auditWriter.result
-                group.cancelAll()
+                do {
+                    let parts = try await IdentityRuntime.assemble(
+                        configuration: configuration, database: database, masterKey: masterKey,
+                        recorder: audit, logger: logger)
+                    feed = Task { try await parts.feed.run() }
+                    try await waitUntil("the revocation feed to synchronise") { parts.feed.snapshot.synchronized }
+                    let app = IdentityRuntime.application(
+                        configuration: configuration, service: parts.service, policies: { policies },
+                        workload: parts.workload, logger: logger)
+                    try await app.test(.live) { client in
+                        try await body(
+                            IdentityHarness(
+                                port: client.port!, parts: parts, database: database, audit: audit, url: url,
+                                masterKey: masterKey))
+                    }
+                } catch {
+                    await stop()
+                    throw error
+                }
+                await stop()
             }
             try? FileManager.default.removeItem(at: auditConfiguration.spoolDirectory)
         }
