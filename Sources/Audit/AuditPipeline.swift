@@ -53,9 +53,6 @@ public final class AuditPipeline: AuditRecorder, Service {
     private let logger: Logger
     private let queue = Mutex<[QueuedEvent]>([])
     private let doorbell = Doorbell()
-    /// Database work a timeout or a shutdown stopped waiting for; the writer waits for it all
-    /// before it returns, so the pool never closes under it.
-    private let inFlight = InFlightWork()
     private let accepted = Atomic<Int>(0)
     private let written = Atomic<Int>(0)
     private let spooled = Atomic<Int>(0)
@@ -169,7 +166,6 @@ public final class AuditPipeline: AuditRecorder, Service {
         queue.withLock { $0.append(QueuedEvent(event: lifecycleEvent("writer.stop"))) }
         await flush(chain: &chain, spool: spool, backoff: &backoff)
         await checkpoint(chain, spool: spool, after: &checkpointed)
-        await inFlight.drain()
         logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
     }
 
@@ -221,7 +217,7 @@ public final class AuditPipeline: AuditRecorder, Service {
         let checkpoint = AuditCheckpoint(writerID: chain.writerID, sequence: head, headHash: chain.head)
         do {
             let (keyID, token) = try checkpoint.sign(with: signer)
-            try await withTimeout(configuration.writeTimeout, tracking: inFlight) { [store] in
+            try await withTimeout(configuration.writeTimeout) { [store] in
                 try await store.saveCheckpoint(checkpoint, keyID: keyID, token: token)
             }
             checkpointed = head
@@ -238,7 +234,7 @@ public final class AuditPipeline: AuditRecorder, Service {
         let counted = batch.count { $0.event.kind != .writer }
         if spool.isEmpty {
             do {
-                try await withTimeout(configuration.writeTimeout, tracking: inFlight) { [store] in try await store.write(encoded) }
+                try await withTimeout(configuration.writeTimeout) { [store] in try await store.write(encoded) }
                 written.add(counted, ordering: .relaxed)
                 losingEvents.store(false, ordering: .relaxed)
                 return true
@@ -279,7 +275,7 @@ public final class AuditPipeline: AuditRecorder, Service {
         // A short probe first: while the database is down, a full write timeout per attempt
         // would hold up spooling of the events still arriving.
         do {
-            _ = try await withTimeout(.milliseconds(500), tracking: inFlight) { [store] in try await store.client.query("SELECT 1") }
+            _ = try await withTimeout(.milliseconds(500)) { [store] in try await store.client.query("SELECT 1") }
         } catch {
             return false
         }
@@ -293,7 +289,7 @@ public final class AuditPipeline: AuditRecorder, Service {
             }
             for batch in contents.batches {
                 do {
-                    try await withTimeout(configuration.writeTimeout, tracking: inFlight) { [store] in try await store.writeIdempotently(batch) }
+                    try await withTimeout(configuration.writeTimeout) { [store] in try await store.writeIdempotently(batch) }
                 } catch {
                     return false
                 }
@@ -320,7 +316,7 @@ public final class AuditPipeline: AuditRecorder, Service {
     /// writes create a missing partition themselves, so nothing is lost meanwhile.
     private func maintain() async {
         do {
-            try await withTimeout(configuration.writeTimeout, tracking: inFlight) { [store, configuration] in
+            try await withTimeout(configuration.writeTimeout) { [store, configuration] in
                 try await store.createPartitionsAhead(daysAhead: configuration.partitionsAhead)
                 try await store.dropPartitions(olderThanDays: configuration.retentionDays)
             }
@@ -382,59 +378,17 @@ extension AuditEvent {
     }
 }
 
-/// Runs `operation` and waits for it at most `limit` (and only while the caller is not
-/// cancelled); then throws `TimeoutError` (or `CancellationError`) and leaves the operation to
-/// finish on its own, tracked by `inFlight`. A database write is abandoned, never cancelled, and
-/// the writer waits for it before returning: postgres-nio traps when the connection of a COPY
-/// closes mid-data ("Invalid query state machine action in state: .closing, action: wait", seen in
-/// CI). An abandoned batch is spooled and replayed idempotently, so one that completes after all
-/// is not stored twice.
-func withTimeout<T: Sendable>(
-    _ limit: Duration, tracking inFlight: InFlightWork, _ operation: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    let (outcome, continuation) = AsyncStream<Result<T, any Error>>.makeStream()
-    inFlight.start {
-        do {
-            continuation.yield(.success(try await operation()))
-        } catch {
-            continuation.yield(.failure(error))
+/// Runs `operation`, cancelling it and throwing `TimeoutError` if it takes longer than `limit`.
+func withTimeout<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TimeoutError(limit: limit)
         }
-        continuation.finish()
-    }
-    let timer = Task {
-        try? await Task.sleep(for: limit)
-        continuation.yield(.failure(TimeoutError(limit: limit)))
-        continuation.finish()
-    }
-    defer { timer.cancel() }
-    for await result in outcome { return try result.get() }
-    throw CancellationError()
-}
-
-/// Work started in tasks of its own, which `drain` waits for.
-final class InFlightWork: Sendable {
-    private let tasks = Mutex<[Int: Task<Void, Never>]>([:])
-    private let nextID = Atomic<Int>(0)
-
-    func start(_ work: @escaping @Sendable () async -> Void) {
-        let id = nextID.add(1, ordering: .relaxed).newValue
-        tasks.withLock { tasks in
-            tasks[id] = Task { [weak self] in
-                await work()
-                _ = self?.tasks.withLock { $0.removeValue(forKey: id) }
-            }
-        }
-    }
-
-    /// Returns once every task started so far has finished.
-    func drain() async {
-        while let task = tasks.withLock({ $0.values.first }) {
-            await task.value
-            // A task removes itself when done; one that finished before registering is removed here.
-            tasks.withLock { tasks in
-                if let found = tasks.first(where: { $0.value == task }) { tasks.removeValue(forKey: found.key) }
-            }
-        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else { throw TimeoutError(limit: limit) }
+        return result
     }
 }
 
