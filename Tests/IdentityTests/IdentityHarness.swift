@@ -74,7 +74,7 @@ struct IdentityHarness: Sendable {
                         configuration: configuration, database: database, masterKey: masterKey,
                         recorder: audit, logger: logger)
                     feed = Task { try await parts.feed.run() }
-                    try await waitUntil("the revocation feed to synchronise") { parts.feed.snapshot.synchronized }
+                    try await waitUntil("the revocation feed to synchronise", timeout: .seconds(30)) { parts.feed.snapshot.synchronized }
                     let app = IdentityRuntime.application(
                         configuration: configuration, service: parts.service, policies: { policies },
                         workload: parts.workload, logger: logger)
