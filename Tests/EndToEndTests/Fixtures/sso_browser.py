@@ -13,8 +13,6 @@ console_browser.py). Exits non-zero with a message on the first failed expectati
 """
 
 import argparse
-import base64
-import hashlib
 import os
 import subprocess
 import sys
@@ -22,13 +20,13 @@ import tempfile
 import time
 import urllib.parse
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+from console_browser import spki_hash
 
 TOOLS = [
     ("shipments.localhost", "/v1/shipments"),
@@ -36,13 +34,6 @@ TOOLS = [
     ("billing.localhost", "/v1/invoices"),
     ("ops.localhost", "/"),
 ]
-
-
-def spki_hash(certificate_file):
-    with open(certificate_file, "rb") as handle:
-        certificate = x509.load_pem_x509_certificate(handle.read())
-    der = certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 class Browser:
