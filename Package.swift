@@ -162,7 +162,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "Identity", "Audit", "PolicyStore", "Gateway", "PKI", "HTTPSyntax",
+                "Identity", "Audit", "PolicyStore", "Gateway", "PKI", "HTTPSyntax", "Federation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),

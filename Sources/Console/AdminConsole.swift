@@ -1,4 +1,5 @@
 import Audit
+import Federation
 import Foundation
 import Gateway
 import HTTPTypes
@@ -30,6 +31,8 @@ public struct AdminConsole: EmbeddedApplication {
     let audit: AuditStore
     /// Previews (check, explain, diff); nil when this process cannot compute them.
     let workbench: (any PolicyWorkbench)?
+    /// The configured identity providers, for the providers page.
+    let providers: [ProviderSettings]
     let templates: MustacheLibrary
     let assets: [String: (contentType: String, body: String)]
     let logger: Logger
@@ -38,7 +41,7 @@ public struct AdminConsole: EmbeddedApplication {
     /// Loads the templates and assets (once, from the module's resources) and builds the router.
     public static func load(
         identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore,
-        workbench: (any PolicyWorkbench)?, logger: Logger
+        workbench: (any PolicyWorkbench)?, providers: [ProviderSettings] = [], logger: Logger
     ) async throws -> AdminConsole {
         guard let resources = Bundle.module.resourceURL else { throw ConsoleError.resourcesMissing("the module bundle has no resources") }
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("Templates").path)
@@ -50,18 +53,19 @@ public struct AdminConsole: EmbeddedApplication {
             }
         }
         return AdminConsole(
-            identity: identity, policyVersions: policyVersions, audit: audit, workbench: workbench,
+            identity: identity, policyVersions: policyVersions, audit: audit, workbench: workbench, providers: providers,
             templates: templates, assets: assets, logger: logger)
     }
 
     private init(
         identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore, workbench: (any PolicyWorkbench)?,
-        templates: MustacheLibrary, assets: [String: (contentType: String, body: String)], logger: Logger
+        providers: [ProviderSettings], templates: MustacheLibrary, assets: [String: (contentType: String, body: String)], logger: Logger
     ) {
         self.identity = identity
         self.policyVersions = policyVersions
         self.audit = audit
         self.workbench = workbench
+        self.providers = providers
         self.templates = templates
         self.assets = assets
         self.logger = logger
@@ -188,5 +192,5 @@ extension AdminConsole {
         [
             ConsolePage(.get, "") { console, _, _ in AdminConsole.redirect("policies") },
             ConsolePage(.get, "assets/:name") { console, _, context in console.asset(try context.parameter("name")) },
-        ] + policyPages + auditPages + identityPages
+        ] + policyPages + auditPages + identityPages + federationPages
 }

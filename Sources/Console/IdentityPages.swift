@@ -133,6 +133,7 @@ extension AdminConsole {
         let sessions = try await identity.store.listSessions(login: user.login, after: nil, limit: 50).items
         var values: [String: Any] = [
             "section": "users", "title": "User \(user.login)", "user": Self.userValues(user),
+            "identities": try await linkedIdentityValues(user),
             "sessions": sessions.map { session in
                 [
                     "id": session.id.uuidString.lowercased(), "created_at": Self.time(session.createdAt),

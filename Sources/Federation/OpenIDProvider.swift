@@ -15,6 +15,9 @@ actor OpenIDProvider {
     private var keys: JWTKeyCollection?
     private var keyAlgorithms: [String: String?] = [:]
     private var keysFetchedAt: ContinuousClock.Instant?
+    /// Logout tokens already accepted, by `jti`, until they are too old to pass anyway (§2.6: a
+    /// replayed logout token is refused; it would otherwise end sessions opened after it).
+    private var usedLogoutTokens: [String: Date] = [:]
 
     /// Signature algorithms accepted on id_tokens; never `none`, never an HMAC (whose "secret"
     /// would be the provider's public key, or the client secret).
@@ -186,8 +189,11 @@ actor OpenIDProvider {
             throw .invalidIDToken("not a logout token: no back-channel logout event")
         }
         guard claims.nonce == nil else { throw .invalidIDToken("a logout token carries no nonce") }
-        guard claims.strings["jti"] != nil else { throw .invalidIDToken("a logout token needs a jti") }
+        guard let jti = claims.strings["jti"], let issuedAt = claims.issuedAt else { throw .invalidIDToken("a logout token needs a jti") }
         guard let subject = claims.subject else { throw .invalidIDToken("no subject") }
+        usedLogoutTokens = usedLogoutTokens.filter { $0.value > now }
+        guard usedLogoutTokens[jti] == nil else { throw .invalidIDToken("logout token \(jti) was already used") }
+        usedLogoutTokens[jti] = issuedAt + Self.maximumAge + Self.clockSkew
         return subject
     }
 

@@ -1,3 +1,4 @@
+import Console
 import Foundation
 import TestSupport
 import Testing
@@ -267,6 +268,42 @@ import Testing
         }
     }
 
+    /// The open-redirect forms of the reference list as the `next` of a federated sign-in: the
+    /// whole round trip through the provider ends on the sign-in host's own pages, never off it.
+    /// Unknown or disguised provider ids and a callback without a valid answer redirect nowhere.
+    @Test func noFederationEndpointRedirectsOffTheSignInHost() async throws {
+        let olga: [[String: Any]] = [["username": "olga", "password": "olga-at-the-provider-2026", "email": "olga@logistics.example", "groups": []]]
+        try await Self.withFederation(olga) { gateway, providers, _, directory in
+            let jar = directory.appendingPathComponent("browser.txt").path
+            let browser = ["-b", jar, "-c", jar, "-H", "accept: text/html"]
+            // Signed in at the provider once; it then answers each authorization at once.
+            _ = try Self.authorize(
+                gateway, provider: providers[0], start: "/.portcullis/federation/corp/start?next=%2F", username: "olga",
+                password: "olga-at-the-provider-2026", jar: jar)
+            for form in SingleSignOnTests.openRedirectForms {
+                let escaped = form.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let started = try gateway.curl("/.portcullis/federation/corp/start?next=\(escaped)", browser, host: GatewayFixture.signInHost)
+                let authorization = try #require(started.header("location"), "\(form): \(started.status)")
+                #expect(authorization.hasPrefix(providers[0].issuer + "/authorize/?"), "\(form) → \(authorization)")
+                let answer = try GatewayFixture.curl(browser + [authorization])
+                let callback = try #require(answer.header("location"), "\(form): the provider answered \(answer.status)")
+                let path = try #require(callback.firstMatch(of: /^https:\/\/[^\/]+(\/.*)$/).map { String($0.1) }, "\(callback)")
+                let landed = try gateway.curl(path, browser, host: GatewayFixture.signInHost)
+                #expect(landed.status == 303 && landed.header("location") == "/.portcullis/", "next=\(form) → \(landed.header("location") ?? "")")
+            }
+            for id in ["..%2Fcorp", "corp%2F..", "CORP", "corp.", "evil"] {
+                for step in ["start?next=%2F", "callback?code=x&state=y"] {
+                    let refused = try gateway.curl("/.portcullis/federation/\(id)/\(step)", browser, host: GatewayFixture.signInHost)
+                    #expect(refused.header("location") == nil && refused.status >= 400, "provider \(id) \(step): \(refused.status)")
+                }
+            }
+            let noAnswer = try gateway.curl(
+                "/.portcullis/federation/corp/callback?error=access_denied&state=x", browser, host: GatewayFixture.signInHost)
+            #expect(noAnswer.status == 403 && noAnswer.header("location") == nil)
+            #expect(gateway.upstreamRequests().isEmpty)
+        }
+    }
+
     /// Offboarding: an account disabled at the provider loses its sessions at the next
     /// re-validation (every second here), on every host, and the time is printed.
     @Test func anAccountDisabledAtTheProviderLosesItsSessions() async throws {
@@ -350,7 +387,9 @@ import Testing
             #expect(try post("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.") == 400, "an unsigned token")
             #expect(try gateway.curl("/v1/shipments", ["-b", jar, "-H", "accept: text/html"]).status == 200, "a refused logout changed something")
 
-            #expect(try post(try Self.logoutToken(provider, subject: subject)) == 200)
+            let logout = try Self.logoutToken(provider, subject: subject)
+            #expect(try post(logout) == 200)
+            #expect(try post(logout) == 400, "a replayed logout token (it would end sessions opened after it)")
             var status = 200
             for _ in 0..<100 where status == 200 {
                 status = try gateway.curl("/v1/shipments", ["-b", jar, "-H", "accept: text/html"]).status
@@ -361,13 +400,15 @@ import Testing
     }
 
     /// An administrator links a provider identity to an existing user (sign-in then lands on that
-    /// user), and local password sign-in is kept for the named roles only.
+    /// user), and local password sign-in is kept for the named roles only. The console lists the
+    /// provider and the link; unlinking there ends the session the identity opened.
     @Test func anAdministratorLinksAnIdentityAndLocalSignInIsRestricted() async throws {
         // The mapping manages `dispatcher`: the provider group keeps it on dana at each sign-in.
         let dana: [[String: Any]] = [
             ["username": "dana.k", "password": "dana-at-the-provider-2026", "email": "dana.k@logistics.example", "groups": ["logistics-dispatch"]]
         ]
-        try await Self.withFederation(dana, localSignInRoles: ["security-admin"]) { gateway, providers, _, directory in
+        let policies = Self.policies.merging(["identity-admin.cedar": ConsoleSession.repositoryFile("policies/identity-admin.cedar")]) { $1 }
+        try await Self.withFederation(dana, localSignInRoles: ["security-admin"], policies: policies) { gateway, providers, _, directory in
             let provider = providers[0]
             let danaPassword = try await gateway.createUser("dana", roles: ["dispatcher"])
             let samPassword = try await gateway.createUser("sam", roles: ["security-admin"])
@@ -392,8 +433,36 @@ import Testing
             #expect(page.status == 200, "\(page.status) \(page.body)")
             let assertion = try #require(gateway.upstreamRequests().last?["headers"] as? [[String]]).first { $0[0] == "x-portcullis-assertion" }?[1]
             #expect(try gateway.pyjwtClaims(try #require(assertion), audience: "shipments")["sub"] as? String == "dana")
+
+            // The console: the provider with its settings and counts, and dana's linked identity.
+            let sam = try ConsoleSession.login(
+                gateway, "sam", samPassword, totpSecret: try ConsoleSession.enrolTOTP(gateway, "sam", samPassword))
+            let providersPage = try sam.get(AdminConsole.prefix + "providers")
+            #expect(providersPage.status == 200)
+            #expect(
+                providersPage.body.contains(provider.issuer) && providersPage.body.contains(#"<dd class="linked">1</dd>"#)
+                    && providersPage.body.contains(#"<dd class="sessions">1</dd>"#)
+                    && providersPage.body.contains("<td>logistics-dispatch</td><td>role dispatcher</td>"), "\(providersPage.body)")
+            #expect(!providersPage.body.contains("client-secret-"), "the client secret is never shown")
+            let userPage = try sam.get(AdminConsole.prefix + "users/dana")
+            let csrf = try #require(userPage.body.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/).map { String($0.1) })
+            #expect(userPage.body.contains(#"<td title="\#(provider.issuer)">corp</td><td>1</td>"#), "\(userPage.body)")
+            let jar = directory.appendingPathComponent("dana.txt").path
+            #expect(try gateway.curl("/v1/shipments", ["-b", jar, "-H", "accept: text/html"]).status == 200)
+            let unlinked = try sam.post(
+                AdminConsole.prefix + "users/dana/identities/unlink", ["csrf": csrf, "issuer": provider.issuer, "subject": "1"])
+            #expect(unlinked.status == 303, "\(unlinked.status) \(unlinked.body)")
+            var status = 200
+            for _ in 0..<100 where status == 200 {
+                status = try gateway.curl("/v1/shipments", ["-b", jar, "-H", "accept: text/html"]).status
+                if status == 200 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(status == 302, "the unlinked identity's session outlived the unlink")
+            #expect(!(try sam.get(AdminConsole.prefix + "users/dana")).body.contains(#"<td title="\#(provider.issuer)">"#))
+
             let audit = try await gateway.cli(["audit", "search", "--limit", "500"])
             #expect(audit.contains(#""action":"user.link""#) && audit.contains("local sign-in is restricted"), "\(audit)")
+            #expect(audit.contains(#""action":"user.unlink""#), "\(audit)")
         }
     }
 

@@ -148,15 +148,19 @@ import Testing
         }
     }
 
+    /// The open-redirect forms of the reference list (security-bypass-classes.md §4.4) each
+    /// endpoint's `next` is tried with.
+    static let openRedirectForms = [
+        "//evil.example", "/\\evil.example", "/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example", "/%5cevil.example",
+        "/%2f%2fevil.example", "https://evil.example", "/https://evil.example", "/./..//evil.example", "/x/..//evil.example",
+        "%2F%2Fevil.example", "javascript:alert(1)", "@evil.example", "/%20/evil.example",
+    ]
+
     /// Every open-redirect form of the reference list (security-bypass-classes.md §4.4) on each
     /// new endpoint that redirects: the `next` of single sign-on, of the callback and of the
     /// sign-in page, and the target host of single sign-on.
     @Test func noEndpointRedirectsOffTheGatewaysHosts() async throws {
-        let forms = [
-            "//evil.example", "/\\evil.example", "/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example", "/%5cevil.example",
-            "/%2f%2fevil.example", "https://evil.example", "/https://evil.example", "/./..//evil.example", "/x/..//evil.example",
-            "%2F%2Fevil.example", "javascript:alert(1)", "@evil.example", "/%20/evil.example",
-        ]
+        let forms = Self.openRedirectForms
         let hosts = [
             "evil.example", "shipments.localhost.evil.example", "evil.example/shipments.localhost", "shipments.localhost@evil.example",
             "SHIPMENTS.localhost", "shipments.localhost:443", "shipments.localhost.", "%2F%2Fevil.example", "auth.localhost", "",

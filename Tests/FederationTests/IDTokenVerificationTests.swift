@@ -97,6 +97,31 @@ import Testing
         }
     }
 
+    /// A logout token passes once; its replay, an id_token (it has a nonce), and one without the
+    /// event or a jti do not.
+    @Test func aLogoutTokenIsAcceptedOnceAndOnlyAsALogoutToken() async throws {
+        try await Self.withForger { issuer in
+            let provider = Self.provider(issuer)
+            let logout = try Self.token(issuer, "logout")
+            #expect(try await provider.verify(logoutToken: logout, now: Date()) == "user-1")
+            let refused: [(token: String, reason: String)] = [
+                (logout, "logout token logout-1 was already used"),
+                (try Self.token(issuer, "logout-with-nonce"), "a logout token carries no nonce"),
+                (try Self.token(issuer, "rs256"), "not a logout token"),
+                (try Self.token(issuer, "logout-without-event"), "not a logout token"),
+                (try Self.token(issuer, "logout-without-jti"), "a logout token needs a jti"),
+            ]
+            for (token, reason) in refused {
+                do {
+                    _ = try await provider.verify(logoutToken: token, now: Date())
+                    Issue.record("accepted; expected \(reason)")
+                } catch {
+                    #expect("\(error)".contains(reason), "\(error)")
+                }
+            }
+        }
+    }
+
     /// The discovery document must name the issuer it was fetched for.
     @Test func aDiscoveryDocumentOfAnotherIssuerIsRefused() async throws {
         try await Self.withForger { issuer in

@@ -104,7 +104,7 @@ extension IdentityAndGateway {
         let console = try await AdminConsole.load(
             identity: parts.service, policyVersions: versions, audit: AuditStore(client: database.client, logger: logger),
             workbench: LivePolicyWorkbench(client: database.client, versions: versions, configuration: configuration, logger: logger),
-            logger: logger)
+            providers: configuration.federation, logger: logger)
         return EmbeddedMount(
             prefix: AdminConsole.prefix, routeID: AdminConsole.routeID, labels: AdminConsole.labels,
             maxBodyBytes: AdminConsole.maxBodyBytes, application: console)

@@ -100,6 +100,19 @@ public struct AdminOperations: Sendable {
         return user
     }
 
+    /// Removes a link: that identity no longer signs in as the user, and every session it opened
+    /// ends now rather than at its next re-validation.
+    public func unlinkIdentity(login: String, issuer: String, subject: String) async throws(IdentityError) -> User {
+        let user = try await store.requireUser(login: try Names.login(login))
+        let sessions = try await store.federatedSessions(issuer: issuer, subject: subject)
+        guard try await store.unlink(issuer: issuer, subject: subject, userID: user.id) else {
+            throw .notFound("\(user.login) has no linked identity \(subject) of \(issuer)")
+        }
+        for id in sessions { _ = try await store.revokeSession(id: id, reason: "identity unlinked by an administrator") }
+        record("user.unlink", target: Self.user(user.login), before: ["issuer": issuer, "subject": subject], after: nil)
+        return user
+    }
+
     /// Removes the user's second factor and recovery codes and ends their sessions.
     public func resetMFA(login: String) async throws(IdentityError) -> User {
         let user = try await store.resetMFA(login: login, revocationLifetime: revocationLifetime)

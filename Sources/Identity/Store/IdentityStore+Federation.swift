@@ -32,6 +32,35 @@ extension IdentityStore {
         guard inserted else { throw .conflict("this identity of \(provider) is already linked") }
     }
 
+    /// Removes a link of `userID`; whether there was one.
+    func unlink(issuer: String, subject: String, userID: UUID) async throws(IdentityError) -> Bool {
+        try await run {
+            let rows = try await client.query(
+                """
+                DELETE FROM identity_federated_identities WHERE issuer = \(issuer) AND subject = \(subject) AND user_id = \(userID)
+                RETURNING provider
+                """, logger: logger)
+            for try await _ in rows.decode(String.self) { return true }
+            return false
+        }
+    }
+
+    /// Per provider: how many identities are linked, and how many identity sessions they have open.
+    public func federationCounts() async throws(IdentityError) -> [String: (linked: Int, sessions: Int)] {
+        try await run {
+            let rows = try await client.query(
+                """
+                SELECT provider, count(*)::int8 AS linked,
+                    (SELECT count(*) FROM identity_federated_sessions f JOIN identity_sessions s ON s.id = f.session_id
+                     WHERE f.provider = i.provider AND s.revoked_at IS NULL AND s.expires_at > now())::int8
+                FROM identity_federated_identities i GROUP BY provider
+                """, logger: logger)
+            var counts: [String: (linked: Int, sessions: Int)] = [:]
+            for try await (provider, linked, sessions) in rows.decode((String, Int, Int).self) { counts[provider] = (linked, sessions) }
+            return counts
+        }
+    }
+
     /// The user whose e-mail address is `email` (case-insensitive), if any.
     func user(email: String) async throws(IdentityError) -> User? {
         try await run {

@@ -94,6 +94,19 @@ def token(case, issuer, nonce, audience):
     if case == "es256-header-on-rsa-key":
         # The RSA key's kid with another algorithm named: algorithm confusion.
         return sign(claims, EC_KEY, "ES256", "rs")
+    if case.startswith("logout"):
+        # Back-Channel Logout 1.0 §2.4: no nonce, the logout event, a jti (fixed here, so a second
+        # request makes a replay).
+        logout = {key: value for key, value in claims.items() if key not in ("nonce", "exp")}
+        logout.update({"jti": "logout-1", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}})
+        if case == "logout":
+            return sign(logout)
+        if case == "logout-with-nonce":
+            return sign({**logout, "nonce": nonce})
+        if case == "logout-without-event":
+            return sign({key: value for key, value in logout.items() if key != "events"})
+        if case == "logout-without-jti":
+            return sign({key: value for key, value in logout.items() if key != "jti"})
     if case == "tampered":
         good = sign(claims)
         head, body, signature = good.split(".")
