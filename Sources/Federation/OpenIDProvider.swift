@@ -59,6 +59,7 @@ actor OpenIDProvider {
                 URLQueryItem(name: "code_challenge", value: state.codeChallenge),
                 URLQueryItem(name: "code_challenge_method", value: "S256"),
             ]
+            + settings.authorizationParameters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         // `+` in a value would read as a space: escape it as URLComponents does not.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         guard let url = components.string else { throw .providerUnavailable(provider: settings.id, reason: "unusable authorization endpoint") }

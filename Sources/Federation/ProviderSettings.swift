@@ -16,6 +16,13 @@ public struct ProviderSettings: Sendable, Equatable {
     public var loginClaim = "preferred_username"
     public var emailClaim = "email"
     public var groupsClaim: String? = "groups"
+    /// Added to the authorization request, for what a provider needs beyond the standard (Google
+    /// gives a refresh token only with `access_type: offline`). Never the parameters Portcullis sets.
+    public var authorizationParameters: [String: String] = [:]
+    /// The authorization request parameters Portcullis sets itself; configuration may not replace them.
+    public static let reservedParameters: Set<String> = [
+        "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method",
+    ]
     /// Creates a Portcullis user at the first sign-in of an identity not yet linked.
     public var createUsers = true
     /// An identity not yet linked may link to an existing local user whose e-mail is the verified

@@ -136,6 +136,70 @@ import Testing
         }
     }
 
+    /// The `federation` section: a full provider read as written, and each mistake refused with
+    /// its file position and what was expected.
+    @Test func federationProvidersAreReadAndEveryMistakeIsLocated() throws {
+        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("federation-\(UUID().uuidString).secret")
+        try "s3cret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secretFile) }
+        func yaml(_ provider: String, signInHost: Bool = true) -> String {
+            """
+            gateway:
+            \(signInHost ? "  sign_in_host: auth.corp.example\n" : "")  routes:
+                - {id: tools, hosts: [tools.corp.example], upstream: 'http://127.0.0.1:9000'}
+            federation:
+              local_sign_in_roles: [security-admin]
+              providers:
+                - id: corp
+                  issuer: https://login.corp.example/realms/staff
+                  client_id: portcullis
+                  client_secret_file: \(secretFile.path)
+            \(provider)
+            """
+        }
+        let full = try load(
+            yaml(
+                """
+                      name: Corp SSO
+                      scopes: [openid, email, offline_access]
+                      claims: {login: email, groups: roles}
+                      authorization_parameters: {access_type: offline, prompt: consent}
+                      create_users: false
+                      link_verified_email_domains: [Corp.Example]
+                      mfa_amr: [mfa]
+                      mfa_acr: [gold]
+                      revalidate_every: 2m
+                      unreachable_grace: 10m
+                      groups:
+                        dispatch: [role:dispatcher, group:night-shift]
+                """))
+        let provider = try #require(full.federation.first)
+        #expect(provider.displayName == "Corp SSO" && provider.clientSecret == "s3cret" && provider.loginClaim == "email")
+        #expect(provider.groupsClaim == "roles" && provider.scopes == ["openid", "email", "offline_access"])
+        #expect(provider.authorizationParameters == ["access_type": "offline", "prompt": "consent"])
+        #expect(!provider.createUsers && provider.linkVerifiedEmailDomains == ["corp.example"] && provider.mfaACR == ["gold"])
+        #expect(provider.revalidateEvery == 120 && provider.unreachableGrace == 600)
+        #expect(provider.groupMapping.grants(for: ["dispatch", "other"]) == .init(roles: ["dispatcher"], groups: ["night-shift"]))
+
+        let refused: [(String, String)] = [
+            ("      scopes: [email]\n", "the scopes must include openid"),
+            ("      groups: {dispatch: [dispatcher]}\n", "'dispatcher' must be role:<name> or group:<name>"),
+            ("      authorization_parameters: {nonce: fixed}\n", "'nonce' is set by Portcullis"),
+            ("      revalidate_every: 2d\n", "revalidate_every"),
+            ("      colour: red\n", "portcullis.yaml:12:7"),
+        ]
+        for (extra, expected) in refused {
+            #expect(throws: ConfigurationError.self, "\(extra)") { try load(yaml(extra)) }
+            do { _ = try load(yaml(extra)) } catch { #expect("\(error)".contains(expected), "\(extra): \(error)") }
+        }
+        let plainHTTP = yaml("").replacingOccurrences(of: "https://login", with: "http://login")
+        #expect { try load(plainHTTP) } throws: { "\($0)".contains("portcullis.yaml:9:15") && "\($0)".contains("not an https URL") }
+        let unreadable = yaml("").replacingOccurrences(of: secretFile.path, with: "/nonexistent/secret")
+        #expect { try load(unreadable) } throws: { "\($0)".contains("cannot read a secret from /nonexistent/secret") }
+        #expect { try load(yaml("", signInHost: false)) } throws: { "\($0)".contains("sign_in_host") }
+        #expect { try load(yaml("").replacingOccurrences(of: "id: corp", with: "id: Corp")) } throws: { "\($0)".contains("lower-case") }
+    }
+
     @Test func invalidValuesAreRefusedWithTheReason() {
         #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: ten\n") }
         #expect(throws: ConfigurationError.self) { try load("database:\n  pool:\n    max_connections: 0\n") }
@@ -238,6 +302,12 @@ import Testing
         #expect(seed.users.contains { $0.login == "casey" && $0.groups == ["contractors"] })
         #expect(seed.users.filter { $0.totpSecret != nil }.map(\.login) == ["sam"])
         #expect(seed.services.map(\.spiffeID) == ["spiffe://logistics.internal/billing", "spiffe://logistics.internal/fleet-sync"])
+        let provider = try #require(seed.identityProvider)
+        #expect(provider.people.map(\.username) == ["nadia", "felix", "pat"])
+        #expect(provider.groups.grants(for: ["logistics-dispatch"]).roles == ["dispatcher"])
+        // Every role the mapping grants exists in the seed; people are new logins (created at first sign-in).
+        #expect(provider.groups.managed.roles.isSubset(of: Set(seed.roles.map(\.name))))
+        #expect(Set(provider.people.map(\.username)).isDisjoint(with: seed.users.map(\.login)))
         // Parents are declared before their children, so applying in order always works.
         var declared = Set<String>()
         for role in seed.roles {
@@ -251,5 +321,7 @@ import Testing
         #expect(throws: ConfigurationError.self) { try DemoSeed.parse("roles:\n  - {name: a, colour: red}\n", file: "seed.yaml") }
         let weak = "users:\n  - {login: a, email: a@b.c, password: p,\n     totp_secret: ABCDEFGH}\n"
         #expect { try DemoSeed.parse(weak, file: "seed.yaml") } throws: { "\($0)".contains("seed.yaml:3:") && "\($0)".contains("128 bits") }
+        let mapping = "identity_provider:\n  id: corp\n  name: Corp\n  groups:\n    a: [admin]\n"
+        #expect { try DemoSeed.parse(mapping, file: "seed.yaml") } throws: { "\($0)".contains("seed.yaml:5:") && "\($0)".contains("role:<name>") }
     }
 }

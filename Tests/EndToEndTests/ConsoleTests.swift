@@ -127,8 +127,13 @@ struct ConsoleSession {
     static let host = GatewayFixture.signInHost
 
     static func repositoryFile(_ path: String) -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return try! String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+        try! String(contentsOfFile: repositoryPath(path), encoding: .utf8)
+    }
+
+    /// A file of the repository, by its path from the root.
+    static func repositoryPath(_ path: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(path).path
     }
 
     /// A page path with sample values for its parameters.

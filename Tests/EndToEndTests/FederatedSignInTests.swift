@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// Sign-in through a real OpenID provider nobody here wrote (issue 21): django-oauth-toolkit with
-/// OpenID Connect on (`Fixtures/oidc_provider.py`), curl as the browser, `portcullis serve` with
+/// OpenID Connect on (`deploy/demo/oidc_provider.py`), curl as the browser, `portcullis serve` with
 /// PostgreSQL as the relying party.
 @Suite(.serialized) struct FederatedSignInTests {
     static let routes = """
@@ -38,17 +38,17 @@ import Testing
         }
     }
 
-    /// Starts the provider with `users` and the client `portcullis` / `secret`.
-    static func provider(_ users: [[String: Any]], secret: String, in directory: URL) async throws -> Provider {
+    /// Starts the provider with `users` and the client `portcullis` (its secret in `secretFile`).
+    static func provider(_ users: [[String: Any]], secretFile: URL, in directory: URL) async throws -> Provider {
         let usersFile = directory.appendingPathComponent("provider-users-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: users).write(to: usersFile)
         let portFile = directory.appendingPathComponent("provider-\(UUID().uuidString).port")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ConsoleBrowserTests.python)
         process.arguments = [
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/oidc_provider.py").path,
+            ConsoleSession.repositoryPath("deploy/demo/oidc_provider.py"),
             "--port-file", portFile.path, "--state", directory.appendingPathComponent("provider-\(UUID().uuidString)").path,
-            "--client-id", "portcullis", "--client-secret", secret, "--users", usersFile.path,
+            "--client-id", "portcullis", "--client-secret-file", secretFile.path, "--users", usersFile.path,
             "--key-file", directory.appendingPathComponent("provider-\(portFile.lastPathComponent).pem").path,
         ]
         let log = directory.appendingPathComponent("provider.log")
@@ -106,7 +106,7 @@ import Testing
         try secret.write(to: secretFile, atomically: true, encoding: .utf8)
         var providers: [Provider] = []
         defer { for provider in providers { provider.stop() } }
-        for _ in ids { providers.append(try await provider(users, secret: secret, in: directory)) }
+        for _ in ids { providers.append(try await provider(users, secretFile: secretFile, in: directory)) }
         let started = providers
         try await GatewayFixture.run(
             policies: policies, routes: routes,

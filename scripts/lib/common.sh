@@ -31,19 +31,21 @@ ensure_system_packages() {
     fi
 }
 
-# Creates .venv with the Python tools the interop and differential tests drive.
+# Creates .venv with the Python tools of a requirements file: the tests' (the interop and
+# differential tests drive them) unless another is named (scripts/demo's identity provider).
 ensure_python_tools() {
     local venv="$PORTCULLIS_ROOT/.venv"
-    local requirements="$PORTCULLIS_ROOT/scripts/requirements-test.txt"
-    local stamp="$venv/.requirements.sha256"
+    local requirements="${1:-$PORTCULLIS_ROOT/scripts/requirements-test.txt}"
+    local stamp
+    stamp="$venv/.$(basename "$requirements").sha256"
     local want
-    want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    want="$(cat "$requirements" "$PORTCULLIS_ROOT"/scripts/requirements-demo.txt | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$venv/bin/python" ]; then
         log "creating $venv"
         python3 -m venv "$venv"
     fi
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        log "installing Python test tools ($(tr '\n' ' ' < "$requirements"))"
+        log "installing Python tools ($(grep -v '^-r' "$requirements" | tr '\n' ' '))"
         "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
         echo "$want" > "$stamp"
     fi

@@ -9,11 +9,11 @@ demo_check() {
     local binary=$1
     local scratch
     scratch=$(mktemp -d /tmp/portcullis-demo-check.XXXXXX)
-    local state=$scratch/state gateway identity admin
-    gateway=$(free_port); identity=$(free_port); admin=$(free_port)
-    log "demo check: portcullis up from an empty state directory ($state), gateway on port $gateway"
+    local state=$scratch/state gateway identity admin provider
+    gateway=$(free_port); identity=$(free_port); admin=$(free_port); provider=$(free_port)
+    log "demo check: portcullis up --identity-provider from an empty state directory ($state), gateway on port $gateway"
     "$binary" up --state "$state" --gateway-port "$gateway" --identity-port "$identity" --admin-port "$admin" \
-        >"$scratch/stdout" 2>"$scratch/stderr" &
+        --identity-provider --identity-provider-port "$provider" >"$scratch/stdout" 2>"$scratch/stderr" &
     local up=$!
     local deadline=$((SECONDS + 300))
     until grep -q "Portcullis is up" "$scratch/stdout" && curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null; do
@@ -49,7 +49,7 @@ demo_check() {
     log "demo check: passed (up, walkthrough, Ctrl-C, nothing left running)"
 }
 
-# Steps 1-4 of docs/quickstart.md, with the doc's own curl commands on this run's ports.
+# Steps 1-4 and 7 of docs/quickstart.md, with the doc's own curl commands on this run's ports.
 demo_check_walkthrough() {
     local binary=$1 state=$2 port=$3
     local CA=$state/certs/ca-bundle.crt
@@ -75,7 +75,7 @@ demo_check_walkthrough() {
         record=$("$binary" audit search --config "$state/portcullis.yaml" --request-id "$request_id" 2>&1) || true
     done
     echo "$record" | grep -q '"route":"billing"' || { echo "step 3: audit record $record" >&2; return 1; }
-    demo_check_browser "$state" "$port"
+    demo_check_browser "$state" "$port" && demo_check_identity_provider "$state" "$port"
 }
 
 # Step 4 with curl as the browser: shipments leads to the one sign-in form, on auth.localhost;
@@ -93,4 +93,25 @@ demo_check_browser() {
     echo "$page" | grep -q '"SHP-' || { echo "step 4: signing in did not lead back to shipments: $page" >&2; return 1; }
     page=$(curl "${browser[@]}" "https://fleet.localhost:$port/v1/vehicles")
     echo "$page" | grep -q '"VEH-' || { echo "step 4: fleet did not open by single sign-on: $page" >&2; return 1; }
+}
+
+# Step 7 with curl as the browser: the sign-in page's "Company SSO" button, the provider's own
+# form, and back on shipments as nadia, a dispatcher through her provider group.
+demo_check_identity_provider() {
+    local state=$1 port=$2
+    local jar=$state/check-provider-cookies.txt page start csrf next
+    local browser=(-s -L --cacert "$state/certs/ca-bundle.crt" -b "$jar" -c "$jar" -H 'accept: text/html')
+    page=$(curl "${browser[@]}" "https://shipments.localhost:$port/v1/shipments")
+    start=$(echo "$page" | sed -n 's/.*href="\(\/.portcullis\/federation\/company\/start[^"]*\)".*/\1/p' | head -n 1 | sed 's/&amp;/\&/g')
+    [ -n "$start" ] || { echo "step 7: the sign-in page offers no Company SSO button: $page" >&2; return 1; }
+    page=$(curl "${browser[@]}" -w '\n%{url_effective}' "https://auth.localhost:$port$start")
+    local form_url
+    form_url=$(echo "$page" | tail -n 1)
+    csrf=$(echo "$page" | sed -n 's/.*name="csrfmiddlewaretoken" value="\([^"]*\)".*/\1/p' | head -n 1)
+    next=$(echo "$page" | sed -n 's/.*name="next" value="\([^"]*\)".*/\1/p' | head -n 1 | sed 's/&amp;/\&/g')
+    [ -n "$csrf" ] && [ -n "$next" ] || { echo "step 7: no sign-in form at the identity provider ($form_url): $page" >&2; return 1; }
+    page=$(curl "${browser[@]}" "${form_url%%\?*}" --data-urlencode username=nadia --data-urlencode password=provider-dispatch-2026 \
+        --data-urlencode "csrfmiddlewaretoken=$csrf" --data-urlencode "next=$next")
+    echo "$page" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["caller"]["sub"] == "nadia" and d["caller"]["roles"] == ["dispatcher"] and d["shipments"], d' \
+        || { echo "step 7: signing in at the identity provider did not lead to shipments as nadia: $page" >&2; return 1; }
 }

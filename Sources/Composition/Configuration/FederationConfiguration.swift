@@ -56,6 +56,15 @@ extension PortcullisConfiguration {
             settings.groupsClaim = try claims.string("groups") ?? settings.groupsClaim
             try claims.finish()
         }
+        if var parameters = try reader.mapping("authorization_parameters") {
+            let values = try parameters.stringValues()
+            if let reserved = values.keys.sorted().first(where: ProviderSettings.reservedParameters.contains) {
+                throw .invalidValue(
+                    reader.location(of: "authorization_parameters"), path: reader.join("authorization_parameters"),
+                    reason: "'\(reserved)' is set by Portcullis and cannot be configured")
+            }
+            settings.authorizationParameters = values
+        }
         settings.createUsers = try reader.boolean("create_users") ?? settings.createUsers
         settings.linkVerifiedEmailDomains = (try reader.strings("link_verified_email_domains") ?? []).map { $0.lowercased() }
         settings.mfaAMR = try reader.strings("mfa_amr") ?? []
@@ -72,25 +81,27 @@ extension PortcullisConfiguration {
             }
             settings.unreachableGrace = grace.seconds
         }
-        if var groups = try reader.mapping("groups") {
-            var table: [String: GroupMapping.Grants] = [:]
-            for (group, entry) in try groups.stringListValues() {
-                var grants = GroupMapping.Grants()
-                for target in entry.values {
-                    let parts = target.split(separator: ":", maxSplits: 1).map(String.init)
-                    switch (parts.first, parts.count) {
-                    case ("role", 2): grants.roles.insert(parts[1])
-                    case ("group", 2): grants.groups.insert(parts[1])
-                    default:
-                        throw .invalidValue(
-                            entry.location, path: groups.join(group), reason: "'\(target)' must be role:<name> or group:<name>")
-                    }
-                }
-                table[group] = grants
-            }
-            settings.groupMapping = GroupMapping(table)
-        }
+        if var groups = try reader.mapping("groups") { settings.groupMapping = try groupMapping(&groups) }
         try reader.finish()
         return settings
+    }
+
+    /// A `groups` mapping: provider group → a list of `role:<name>` and `group:<name>`.
+    static func groupMapping(_ groups: inout MappingReader) throws(ConfigurationError) -> GroupMapping {
+        var table: [String: GroupMapping.Grants] = [:]
+        for (group, entry) in try groups.stringListValues() {
+            var grants = GroupMapping.Grants()
+            for target in entry.values {
+                let parts = target.split(separator: ":", maxSplits: 1).map(String.init)
+                switch (parts.first, parts.count) {
+                case ("role", 2): grants.roles.insert(parts[1])
+                case ("group", 2): grants.groups.insert(parts[1])
+                default:
+                    throw .invalidValue(entry.location, path: groups.join(group), reason: "'\(target)' must be role:<name> or group:<name>")
+                }
+            }
+            table[group] = grants
+        }
+        return GroupMapping(table)
     }
 }

@@ -1,3 +1,4 @@
+import Federation
 import Foundation
 import Identity
 import Tokens
@@ -23,10 +24,24 @@ public struct DemoSeed: Sendable, Equatable {
         public var roles: [String]
     }
 
+    /// The company's identity provider that `portcullis up --identity-provider` starts beside
+    /// Portcullis (`deploy/demo/oidc_provider.py`): the people it knows, and which Portcullis
+    /// roles and groups its groups grant.
+    public struct IdentityProvider: Sendable, Equatable {
+        public struct Person: Sendable, Equatable, Encodable {
+            public var username, email, password: String
+            public var groups: [String]
+        }
+        public var id, name: String
+        public var groups: GroupMapping
+        public var people: [Person]
+    }
+
     public var roles: [Role] = []
     public var groups: [Group] = []
     public var users: [User] = []
     public var services: [Service] = []
+    public var identityProvider: IdentityProvider?
 
     public static func load(path: String) throws(ConfigurationError) -> DemoSeed {
         let text: String
@@ -79,6 +94,21 @@ public struct DemoSeed: Sendable, Equatable {
                     name: try required(&item, "name"), owner: try item.string("owner") ?? "demo",
                     spiffeID: try required(&item, "spiffe_id"), roles: try item.strings("roles") ?? []))
             try item.finish()
+        }
+        if var provider = try top.mapping("identity_provider") {
+            var people: [IdentityProvider.Person] = []
+            for var person in try provider.mappings("people") ?? [] {
+                people.append(
+                    IdentityProvider.Person(
+                        username: try required(&person, "username"), email: try required(&person, "email"),
+                        password: try required(&person, "password"), groups: try person.strings("groups") ?? []))
+                try person.finish()
+            }
+            var mapping = GroupMapping()
+            if var groups = try provider.mapping("groups") { mapping = try PortcullisConfiguration.groupMapping(&groups) }
+            seed.identityProvider = IdentityProvider(
+                id: try required(&provider, "id"), name: try required(&provider, "name"), groups: mapping, people: people)
+            try provider.finish()
         }
         try top.finish()
         return seed

@@ -27,6 +27,8 @@ public struct LocalDeployment: Sendable {
         public var policiesDirectory: String
         /// The `logistics-demo` executable (by default next to this one).
         public var demoExecutable: URL
+        /// Also run the seed's identity provider on this port, with this Python and script.
+        public var identityProvider: (port: Int, python: String, script: String)?
 
         public init(stateDirectory: URL, seedFile: String, policiesDirectory: String, demoExecutable: URL) {
             self.stateDirectory = stateDirectory
@@ -81,7 +83,7 @@ public struct LocalDeployment: Sendable {
         let seed = try DemoSeed.load(path: options.seedFile)
         for (port, option) in [
             (options.gatewayPort, "--gateway-port"), (options.identityPort, "--identity-port"), (options.adminPort, "--admin-port"),
-        ]
+        ] + (options.identityProvider.map { [($0.port, "--identity-provider-port")] } ?? [])
         where !LocalPorts.isFree(port) {
             throw LocalDeploymentError.portTaken(port: port, option: option)
         }
@@ -115,34 +117,64 @@ public struct LocalDeployment: Sendable {
         let demoLog = try CapturedOutput(path: state.appendingPathComponent("logistics-demo.log").path)
         try await demoUpstreams(portsFile: demoPortsFile).supervise(output: demoLog) {
             let demoPorts = try await waitForPorts(demoPortsFile)
-            let configurationFile = state.appendingPathComponent("portcullis.yaml")
-            try configurationText(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts)
-                .write(to: configurationFile, atomically: true, encoding: .utf8)
-            let configuration = try PortcullisConfiguration.load(path: configurationFile.path)
-
-            progress("migrating the database")
-            _ = try await MigrationRuntime.run(configuration: configuration, logger: logger)
-            progress("creating the demo company (\(options.seedFile))")
-            let created = try await IdentityAdministration.run(configuration: configuration, logger: logger) { admin in
-                try await seed.apply(with: admin)
+            guard let provider = try identityProvider(seed: seed) else {
+                return try await serve(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving)
             }
-            if !created.isEmpty { progress("created \(created.joined(separator: ", "))") }
-            // The gateway enforces the policy store's active version (so the admin console can edit,
-            // test and push it); the first run stores the policies directory as version 1.
-            try await PolicyAdministration.run(configuration: configuration, logger: logger) { policies in
-                guard try await policies.versions.active() == nil else { return }
-                let version = try await policies.push(
-                    directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
-                    author: "portcullis up")
-                progress("stored \(options.policiesDirectory) as policy version \(version.number)")
+            progress("starting the identity provider on \(provider.issuer) (log: \(state.path)/identity-provider.log)")
+            let providerLog = try CapturedOutput(path: state.appendingPathComponent("identity-provider.log").path)
+            try await provider.run(output: providerLog) {
+                try await serve(
+                    databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving,
+                    provider: provider)
             }
-            progress("starting the identity service and the gateway")
-            serving.set()
-            // Written unbuffered: whoever started us (a terminal, a test, a pipe) sees it now.
-            FileHandle.standardOutput.write(Data(walkthrough(seed: seed, certs: certs).utf8))
-            try await ServeRuntime.run(configuration: configuration, logger: logger)
         }
         progress("stopped the identity service, the gateway and the demo services")
+    }
+
+    /// The seed's identity provider when `--identity-provider` asked for it.
+    private func identityProvider(seed: DemoSeed) throws -> DemoIdentityProvider? {
+        guard let options = options.identityProvider else { return nil }
+        guard let provider = seed.identityProvider else {
+            throw LocalDeploymentError.identityProvider("\(self.options.seedFile) has no identity_provider section")
+        }
+        return DemoIdentityProvider(
+            seed: provider, port: options.port, python: options.python, script: options.script,
+            directory: self.options.stateDirectory.appendingPathComponent("identity-provider"), gatewayPort: self.options.gatewayPort)
+    }
+
+    /// Migrates, applies the seed and the policies, and serves until a signal.
+    private func serve(
+        databaseURL: String, masterKeyFile: URL, demoPorts: [String: Int], seed: DemoSeed, serving: ServingFlag,
+        provider: DemoIdentityProvider? = nil
+    ) async throws {
+        let state = options.stateDirectory
+        let certs = state.appendingPathComponent("certs")
+        let configurationFile = state.appendingPathComponent("portcullis.yaml")
+        try configurationText(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, provider: provider)
+            .write(to: configurationFile, atomically: true, encoding: .utf8)
+        let configuration = try PortcullisConfiguration.load(path: configurationFile.path)
+
+        progress("migrating the database")
+        _ = try await MigrationRuntime.run(configuration: configuration, logger: logger)
+        progress("creating the demo company (\(options.seedFile))")
+        let created = try await IdentityAdministration.run(configuration: configuration, logger: logger) { admin in
+            try await seed.apply(with: admin)
+        }
+        if !created.isEmpty { progress("created \(created.joined(separator: ", "))") }
+        // The gateway enforces the policy store's active version (so the admin console can edit,
+        // test and push it); the first run stores the policies directory as version 1.
+        try await PolicyAdministration.run(configuration: configuration, logger: logger) { policies in
+            guard try await policies.versions.active() == nil else { return }
+            let version = try await policies.push(
+                directory: options.policiesDirectory, message: "initial policies from \(options.policiesDirectory)",
+                author: "portcullis up")
+            progress("stored \(options.policiesDirectory) as policy version \(version.number)")
+        }
+        progress("starting the identity service and the gateway")
+        serving.set()
+        // Written unbuffered: whoever started us (a terminal, a test, a pipe) sees it now.
+        FileHandle.standardOutput.write(Data(walkthrough(seed: seed, certs: certs, provider: provider).utf8))
+        try await ServeRuntime.run(configuration: configuration, logger: logger)
     }
 
     /// One line on standard error for a person watching: what is happening now.
@@ -199,7 +231,7 @@ public struct LocalDeployment: Sendable {
         throw LocalDeploymentError.demoUpstreams("logistics-demo did not report its ports within 30 s")
     }
 
-    func configurationText(databaseURL: String, masterKeyFile: URL, demoPorts: [String: Int]) throws -> String {
+    func configurationText(databaseURL: String, masterKeyFile: URL, demoPorts: [String: Int], provider: DemoIdentityProvider?) throws -> String {
         let state = options.stateDirectory.path
         var routes = """
                 - id: identity
@@ -250,10 +282,10 @@ public struct LocalDeployment: Sendable {
               sign_in_host: \(Self.signInHost)
               routes:
             \(routes)
-            """
+            """ + (provider?.configurationSection ?? "")
     }
 
-    func walkthrough(seed: DemoSeed, certs: URL) -> String {
+    func walkthrough(seed: DemoSeed, certs: URL, provider: DemoIdentityProvider?) -> String {
         let port = options.gatewayPort
         let accounts = seed.users.map { user in
             "    \(user.login.padding(toLength: 8, withPad: " ", startingAt: 0)) \(user.password.padding(toLength: 22, withPad: " ", startingAt: 0)) "
@@ -276,7 +308,24 @@ public struct LocalDeployment: Sendable {
             Demo accounts (local demo only):
             \(accounts)
 
-            The walkthrough is docs/quickstart.md. Ctrl-C stops everything; the state stays in \(options.stateDirectory.path).
+            \(providerPeople(provider))The walkthrough is docs/quickstart.md. Ctrl-C stops everything; the state stays in \(options.stateDirectory.path).
+
+            """
+    }
+}
+
+extension LocalDeployment {
+    /// The walkthrough's lines on the identity provider's people, when it runs.
+    fileprivate func providerPeople(_ provider: DemoIdentityProvider?) -> String {
+        guard let provider else { return "" }
+        let people = provider.seed.people.map { person in
+            "    \(person.username.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+                + "\(person.password.padding(toLength: 24, withPad: " ", startingAt: 0)) provider groups: \(person.groups.joined(separator: ", "))"
+        }.joined(separator: "\n")
+        return """
+            People at the company's identity provider (\(provider.issuer); the "\(provider.seed.name)" button on the sign-in page):
+            \(people)
+
 
             """
     }
@@ -293,6 +342,7 @@ public enum LocalDeploymentError: Error, CustomStringConvertible {
     case demoUpstreams(String)
     case cannotCreate(path: String)
     case portTaken(port: Int, option: String)
+    case identityProvider(String)
     /// SIGINT or SIGTERM before the services were up: everything started so far was stopped.
     case interrupted(signal: String)
 
@@ -301,6 +351,7 @@ public enum LocalDeploymentError: Error, CustomStringConvertible {
         case let .demoUpstreams(reason): "demo upstreams: \(reason)"
         case let .cannotCreate(path): "cannot create \(path)"
         case let .portTaken(port, option): "port \(port) on 127.0.0.1 is in use (another `portcullis up`?); choose another with \(option)"
+        case let .identityProvider(reason): "identity provider: \(reason)"
         case let .interrupted(signal): "interrupted by \(signal); everything started was stopped"
         }
     }

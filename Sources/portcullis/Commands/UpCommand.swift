@@ -20,6 +20,11 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Policy directory.") var policies = "policies"
     @Option(help: "The logistics-demo executable (default: next to this one).") var demoExecutable: String?
     @Option(help: "Log format: text or json.") var logFormat = "text"
+    @Flag(help: "Also run the company's identity provider of the seed (identity_provider) and sign in with it.")
+    var identityProvider = false
+    @Option(help: "Port of the identity provider (loopback).") var identityProviderPort = 8082
+    @Option(help: "Python with django-oauth-toolkit for the identity provider (default: $PORTCULLIS_PYTHON).")
+    var python: String?
 
     func run() async throws {
         guard let format = PortcullisConfiguration.LogSection.Format(rawValue: logFormat) else {
@@ -35,6 +40,15 @@ struct UpCommand: AsyncParsableCommand {
         options.gatewayPort = gatewayPort
         options.identityPort = identityPort
         options.adminPort = adminPort
+        if identityProvider {
+            guard let python = python ?? ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"], python.hasPrefix("/") else {
+                throw ValidationError(
+                    "--identity-provider needs --python or $PORTCULLIS_PYTHON: an absolute path to a Python with django-oauth-toolkit")
+            }
+            let script = URL(
+                fileURLWithPath: "deploy/demo/oidc_provider.py", relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            options.identityProvider = (identityProviderPort, python, script.standardizedFileURL.path)
+        }
         do {
             try await LocalDeployment(options: options, logger: Logger(label: "portcullis")).run()
         } catch {

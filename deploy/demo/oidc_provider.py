@@ -1,15 +1,17 @@
-"""A real OpenID provider for the federation tests: django-oauth-toolkit with OpenID Connect on.
+"""The company's identity provider of the demo and of the federation tests: django-oauth-toolkit, OpenID Connect on.
 
-One Django project in this file, on a private SQLite database under --state: the users of --users
-(a JSON list of {"username", "password", "email", "groups": [...]}) and one confidential client
-(--client-id, --client-secret, the --redirect-uri values) that skips the consent page, with PKCE
-required, id_tokens signed RS256 with a key made at start, and the claims email,
-email_verified, preferred_username and groups. The issuer is http://127.0.0.1:<port>/o.
+One Django project in this file, on a SQLite database under --state (kept between runs): the people of
+--users (a JSON list of {"username", "password", "email", "groups": [...]}, created or brought up to
+date at each start) and one confidential client (--client-id, its secret from --client-secret-file,
+the --redirect-uri values) that skips the consent page, with PKCE required, id_tokens signed RS256
+with a key made at each start, and the claims email, email_verified, preferred_username and groups.
+The issuer is http://127.0.0.1:<port>/o.
 
-It listens on 127.0.0.1 on a free port, written to --port-file once it accepts connections. For the
-offboarding tests, POST /test/deactivate/<username> (from loopback) disables a user the way an
-administrator would (and revokes its tokens); POST /test/redirect-uris (the body: space-separated URIs) registers the
-client's redirect URIs once the gateway knows its port.
+It listens on 127.0.0.1, on --port or a free port, written to --port-file once it accepts
+connections. For the offboarding tests, POST /test/deactivate/<username> (from loopback) disables a
+user the way an administrator would (and revokes its tokens); POST /test/redirect-uris (the body:
+space-separated URIs) registers the client's redirect URIs once the gateway knows its port.
+`portcullis up --identity-provider` (scripts/demo --identity-provider) runs it for docs/quickstart.md.
 """
 
 import argparse
@@ -91,7 +93,8 @@ def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--state", default=None)
     parser.add_argument("--client-id", required=True)
-    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--client-secret-file", required=True, help="the client secret (a file: never on a command line)")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
     parser.add_argument("--redirect-uri", action="append", default=[])
     parser.add_argument("--users", required=True, help="JSON file: a list of users")
     parser.add_argument("--key-file", help="write the signing key here (PEM), for tests that sign as the provider")
@@ -112,17 +115,21 @@ def main():
     from oauth2_provider.models import Application
     with open(arguments.users) as handle:
         for entry in json.load(handle):
-            user = User.objects.create_user(entry["username"], entry.get("email", ""), entry["password"])
-            for name in entry.get("groups", []):
-                group, _ = Group.objects.get_or_create(name=name)
-                user.groups.add(group)
+            user, _ = User.objects.get_or_create(username=entry["username"])
+            user.email = entry.get("email", "")
+            user.set_password(entry["password"])
+            user.save()
+            user.groups.set([Group.objects.get_or_create(name=name)[0] for name in entry.get("groups", [])])
+    with open(arguments.client_secret_file) as handle:
+        secret = handle.read().strip()
+    Application.objects.filter(client_id=arguments.client_id).delete()
     Application.objects.create(
-        name="portcullis", client_id=arguments.client_id, client_secret=arguments.client_secret,
+        name="portcullis", client_id=arguments.client_id, client_secret=secret,
         client_type=Application.CLIENT_CONFIDENTIAL, authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris=" ".join(arguments.redirect_uri), algorithm=Application.RS256_ALGORITHM, skip_authorization=True)
 
     from django.core.wsgi import get_wsgi_application
-    server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=ThreadingServer, handler_class=QuietHandler)
+    server = make_server("127.0.0.1", arguments.port, get_wsgi_application(), server_class=ThreadingServer, handler_class=QuietHandler)
     with open(arguments.port_file + ".tmp", "w") as handle:
         handle.write(str(server.server_port))
     os.replace(arguments.port_file + ".tmp", arguments.port_file)
