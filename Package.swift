@@ -55,7 +55,9 @@ let package = Package(
         .target(name: "HTTPSyntax", dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")]),
         // One home for file writes (whole writes, staged files, directory sync); depends on nothing.
         .target(name: "FileWrites"),
-        .target(name: "Tokens", dependencies: ["CSodium", "FileWrites"]),
+        .target(
+            name: "Tokens",
+            dependencies: ["CSodium", "FileWrites", .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .target(
             name: "ChildProcesses",
             dependencies: [
@@ -160,6 +162,9 @@ let package = Package(
         // The admin console (issue 11): server-rendered pages the gateway serves under
         // `/.portcullis/admin/` after authenticating and authorizing the request.
         .target(
+            name: "OIDCProvider",
+            dependencies: ["Identity", "Gateway", "Tokens"]),
+        .target(
             name: "Console",
             dependencies: [
                 "Identity", "Audit", "PolicyStore", "Gateway", "PKI", "HTTPSyntax", "Federation",
@@ -183,6 +188,7 @@ let package = Package(
                 "Identity",
                 "Gateway",
                 "Federation",
+                "OIDCProvider",
                 "Console",
                 "PKI",
                 "ChildProcesses",

@@ -8,8 +8,11 @@ import Foundation
 public struct AccessRequest: Sendable {
     /// The principal entity (`PrincipalEntity`).
     public var principal: Entity
-    /// The HTTP method: the action, and `context.http.method`.
+    /// The HTTP method: the action (unless `action` names another), and `context.http.method`.
     public var method: String
+    /// An action other than the method: `oidc.sign_in` when a person signs in to a tool.
+    public var action: String?
+    /// `Route::"<id>"`, or `Client::"<id>"` with `action` `oidc.sign_in`.
     public var route: RouteEntity
     public var host: String
     /// The canonical path.
@@ -69,6 +72,9 @@ public struct AccessRequest: Sendable {
     /// with an entity of the hierarchy (e.g. a principal named like a role with other parents).
     public func cedar(hierarchy: RoleHierarchy) throws(InputError) -> (request: Cedar.Request, entities: Entities) {
         let entities = try hierarchy.entities.get().withLeaves([principal, route.entity])
-        return (Cedar.Request(principal: principal.uid, action: ActionEntities.uid(method), resource: route.uid, context: context), entities)
+        return (
+            Cedar.Request(principal: principal.uid, action: ActionEntities.uid(action ?? method), resource: route.uid, context: context),
+            entities
+        )
     }
 }

@@ -18,6 +18,9 @@ public enum ActionEntities {
         return entities
     }()
 
+    /// Signing in to a tool through the OpenID provider (`Client::"<id>"` as the resource).
+    public static let openIDSignIn = "oidc.sign_in"
+
     /// `Action::"<method>"`.
     public static func uid(_ method: String) -> EntityUID { EntityUID("Action", method) }
 }

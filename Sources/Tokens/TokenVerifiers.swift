@@ -19,6 +19,12 @@ public struct TokenSigner: Sendable {
     public func jwt(_ claims: Claims) -> String {
         JWT.sign(ClaimsCodec.encode(claims, as: .jwt), with: key)
     }
+
+    /// An EdDSA JWT over any JSON object's bytes (the OpenID provider's id_tokens carry claims
+    /// `Claims` does not model).
+    public func jwt(payload: [UInt8]) -> String {
+        JWT.sign(payload, with: key)
+    }
 }
 
 /// The `{"kid":"..."}` footer. Parsed with a size cap before JSON decoding, per the PASETO

@@ -9,7 +9,8 @@ struct Portcullis: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MigrateCommand.self, PolicyCommand.self, TokenCommand.self, KeysCommand.self, AuditCommand.self, CACommand.self,
             CertCommand.self,
-            UserCommand.self, RoleCommand.self, GroupCommand.self, ServiceCommand.self, BootstrapAdminCommand.self, UpCommand.self,
+            UserCommand.self, RoleCommand.self, GroupCommand.self, ServiceCommand.self, ClientCommand.self, BootstrapAdminCommand.self,
+            UpCommand.self,
             LocalPostgresCommand.self,
         ]
     )

@@ -328,7 +328,12 @@ import Testing
             }
             print("an account disabled at the provider lost its session \(ContinuousClock.now - start) later (re-validation every 1 s)")
             #expect(status == 302, "the session outlived the provider's offboarding: \(status)")
-            let audit = try await gateway.cli(["audit", "search", "--principal", "olga", "--limit", "50"])
+            // The audit writer stores events in batches: the record may follow the refusal shortly.
+            var audit = ""
+            for _ in 0..<50 where !audit.contains("federation.session_ended") {
+                audit = try await gateway.cli(["audit", "search", "--principal", "olga", "--limit", "50"])
+                if !audit.contains("federation.session_ended") { try await Task.sleep(for: .milliseconds(100)) }
+            }
             #expect(audit.contains("federation.session_ended") && audit.contains("refused the refresh"), "\(audit)")
         }
     }

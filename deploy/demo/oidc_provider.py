@@ -56,6 +56,10 @@ def configure(arguments, private_key):
             ], "context_processors": ["django.template.context_processors.request"]},
         }],
         LOGIN_URL="/accounts/login/",
+        # PBKDF2 with fewer rounds than Django's default: this provider stands in for the
+        # company's (tests run dozens of sign-ins and token requests on two cores); its
+        # passwords and client secrets protect nothing real.
+        PASSWORD_HASHERS=[__name__ + ".QuickPBKDF2"],
         USE_TZ=True,
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         OAUTH2_PROVIDER={
@@ -77,6 +81,16 @@ def rsa_key():
     from cryptography.hazmat.primitives.asymmetric import rsa
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def quick_hasher():
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    class QuickPBKDF2(PBKDF2PasswordHasher):
+        algorithm = "pbkdf2_sha256_quick"
+        iterations = 10_000
+
+    return QuickPBKDF2
 
 
 class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -178,6 +192,7 @@ def install_urls_and_validator():
 
     module = sys.modules[__name__]
     module.Validator = Validator
+    module.QuickPBKDF2 = quick_hasher()
     module.urlpatterns = [
         path("accounts/login/", auth_views.LoginView.as_view()),
         path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),

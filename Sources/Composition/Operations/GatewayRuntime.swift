@@ -6,6 +6,7 @@ import Gateway
 import Hummingbird
 import Identity
 import Logging
+import OIDCProvider
 import PolicyStore
 import ServiceLifecycle
 import Synchronization
@@ -55,7 +56,9 @@ enum GatewayRuntime {
                 providers: configuration.federation, stateKey: PasetoLocalKey(bytes: masterKey.derivedKey(purpose: "federation-state")))
         let providers = relyingParty.map { IdentityProviderSignIn(relyingParty: $0, service: parts.service) }
         let pages = settings.signInHost.map {
-            SignInPages(identity: signIn, providers: providers, sessions: sessions, settings: settings, host: $0)
+            SignInPages(
+                identity: signIn, providers: providers, openID: OpenIDProviderService(identity: parts.service), sessions: sessions,
+                settings: settings, host: $0)
         }
         if pages == nil {
             logger.notice("no gateway.sign_in_host: browser sign-in and the admin console are off; tokens and certificates only")

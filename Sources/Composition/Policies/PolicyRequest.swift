@@ -54,7 +54,10 @@ public struct PolicyRequest: Sendable {
     public var principal: Principal
     /// The HTTP method; also `context.http.method`.
     public var method: String
+    /// The resource id: a route, or with `signsInToClient` an OpenID client.
     public var route: String
+    /// `oidc.sign_in` on `Client::"<route>"` rather than the method on `Route::"<route>"`.
+    public var signsInToClient = false
     public var labels: [String: String] = [:]
     public var host = "localhost"
     public var path = "/"
@@ -67,6 +70,8 @@ public struct PolicyRequest: Sendable {
     public var authMethod: AuthMethod??
     public var mfa = false
     public var authenticatedAt: Date?
+    /// `context.auth.provider`: the identity provider a session was opened with.
+    public var identityProvider: String?
     public var now = PolicyRequest.defaultNow
     public var device: AccessRequest.Device?
 
@@ -105,17 +110,26 @@ public struct PolicyRequest: Sendable {
     /// The request as the gateway would build it.
     public var access: AccessRequest {
         AccessRequest(
-            principal: principal.entity, method: method, route: RouteEntity(id: route, labels: labels), host: host, path: path,
+            principal: principal.entity, method: method,
+            route: signsInToClient ? .client(id: route, labels: labels) : RouteEntity(id: route, labels: labels), host: host, path: path,
             query: query, clientAddress: clientIP, tlsVersion: tlsVersion, certificate: effectiveCertificate,
-            authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, now: now, device: device)
+            authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, identityProvider: identityProvider, now: now,
+            device: device)
+    }
+
+    /// The request as the gateway would build it, with its action.
+    private var actionRequest: AccessRequest {
+        var request = access
+        if signsInToClient { request.action = ActionEntities.openIDSignIn }
+        return request
     }
 
     /// The Cedar request and entity store the gateway would build for this request.
     public func cedar(hierarchy: RoleHierarchy) throws(PolicyToolError) -> (request: Cedar.Request, entities: Entities) {
         do {
-            return try access.cedar(hierarchy: hierarchy)
+            return try actionRequest.cedar(hierarchy: hierarchy)
         } catch {
-            throw .inconsistentRequest("\(principal.uid) on Route::\"\(route)\": \(error)")
+            throw .inconsistentRequest("\(principal.uid) on \(resourceName): \(error)")
         }
     }
 
@@ -123,8 +137,12 @@ public struct PolicyRequest: Sendable {
     public var summary: String {
         var facts = [effectiveAuthMethodName]
         if mfa { facts.append("mfa") }
-        return "\(method) \(path)\(query.isEmpty ? "" : "?" + query) on Route::\"\(route)\" (\(facts.joined(separator: ", ")))"
+        if signsInToClient { return "\(ActionEntities.openIDSignIn) on \(resourceName) (\(facts.joined(separator: ", ")))" }
+        return "\(method) \(path)\(query.isEmpty ? "" : "?" + query) on \(resourceName) (\(facts.joined(separator: ", ")))"
     }
+
+    /// `Route::"<id>"` or `Client::"<id>"`.
+    public var resourceName: String { (signsInToClient ? "Client" : "Route") + "::\"\(route)\"" }
 }
 
 // MARK: Reading requests from YAML or JSON
@@ -186,15 +204,21 @@ enum PolicyRequestReader {
         try p.finish()
 
         let methodLocation = reader.location(of: "action")
-        guard let method = try reader.string("action") else { throw reader.missing("action", hint: "an HTTP method such as GET") }
-        guard PolicyRequest.methods.contains(method) else {
+        guard let action = try reader.string("action") else { throw reader.missing("action", hint: "an HTTP method such as GET") }
+        let signsIn = action == ActionEntities.openIDSignIn
+        guard signsIn || PolicyRequest.methods.contains(action) else {
             throw .invalidValue(
                 methodLocation, path: reader.join("action"),
-                reason: "'\(method)' is not one of \(PolicyRequest.methods.joined(separator: ", "))")
+                reason: "'\(action)' is not one of \((PolicyRequest.methods + [ActionEntities.openIDSignIn]).joined(separator: ", "))")
         }
         guard var r = try reader.mapping("resource") else { throw reader.missing("resource", hint: "e.g. {route: shipments}") }
-        guard let route = try r.string("route") else { throw r.missing("route", hint: "the route id (Route::\"<id>\")") }
-        var request = PolicyRequest(principal: principal, method: method, route: route)
+        let resourceKey = signsIn ? "client" : "route"
+        guard let route = try r.string(resourceKey) else {
+            throw r.missing(resourceKey, hint: signsIn ? "the client id (Client::\"<id>\")" : "the route id (Route::\"<id>\")")
+        }
+        var request = PolicyRequest(principal: principal, method: signsIn ? "GET" : action, route: route)
+        request.signsInToClient = signsIn
+        if signsIn { request.path = "/.portcullis/oidc/authorize" }
         if var labels = try r.mapping("labels") { request.labels = try labels.stringValues() }
         try r.finish()
 
@@ -228,6 +252,7 @@ enum PolicyRequestReader {
             }
             request.mfa = try auth.boolean("mfa") ?? request.mfa
             request.authenticatedAt = try auth.parsed("authenticated_at", expected: "an RFC 3339 time", RFC3339.date(from:))
+            request.identityProvider = try auth.string("provider")
             try auth.finish()
         }
         if var time = try context.mapping("time") {

@@ -36,11 +36,28 @@ public struct AccessControl: Sendable {
         policies.decide(Self.request(principal: principal, route: route, request: request, facts: facts), hierarchy: hierarchy)
     }
 
+    /// Whether a signed-in person may sign in to a tool through the OpenID provider:
+    /// `Action::"oidc.sign_in"` on `Client::"<id>"` with the client's labels, the same context
+    /// as any request (the authorization request's `http`, the person's `auth`, the clock).
+    public func decideSignIn(
+        principal: Principal, client: String, labels: [String: String], request: CanonicalRequest, facts: RequestFacts,
+        hierarchy: RoleHierarchy
+    ) -> AccessDecision {
+        var access = Self.request(
+            principal: principal, resource: .client(id: client, labels: labels), request: request, facts: facts)
+        access.action = ActionEntities.openIDSignIn
+        return policies.decide(access, hierarchy: hierarchy)
+    }
+
     static func request(principal: Principal, route: RouteSettings, request: CanonicalRequest, facts: RequestFacts) -> AccessRequest {
+        Self.request(principal: principal, resource: RouteEntity(id: route.id, labels: route.labels), request: request, facts: facts)
+    }
+
+    private static func request(principal: Principal, resource: RouteEntity, request: CanonicalRequest, facts: RequestFacts) -> AccessRequest {
         // A device certificate counts only beside a browser session.
         let device = principal.method == .session ? facts.certificate?.deviceID.map { AccessRequest.Device(managed: true, id: $0) } : nil
         return AccessRequest(
-            principal: principal.entity, method: request.method.rawValue, route: RouteEntity(id: route.id, labels: route.labels),
+            principal: principal.entity, method: request.method.rawValue, route: resource,
             host: request.host, path: request.path, query: request.query ?? "", clientAddress: facts.clientAddress,
             tlsVersion: facts.tlsVersion, certificate: principal.certificate, authMethod: principal.method, mfa: principal.mfa,
             authenticatedAt: principal.authenticatedAt, identityProvider: principal.identityProvider, now: facts.now, device: device)

@@ -107,7 +107,7 @@ extension GatewayResponder {
         do {
             let principal = try authenticator.authenticate(fields, certificate: nil, directory: directory)
             guard principal.method == .session, let sessionID = principal.sessionID else { return nil }
-            return SignedInPerson(login: principal.name, sessionID: sessionID)
+            return SignedInPerson(login: principal.name, sessionID: sessionID, authenticated: principal)
         } catch  where error.isUnavailable {
             throw .unauthenticated(error, canonical: canonical, signIn: nil)
         } catch {

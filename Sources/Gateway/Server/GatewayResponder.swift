@@ -73,9 +73,14 @@ public struct GatewayResponder: Sendable {
             switch try admit(request.head, clientAddress: context.clientAddress, tls: tls, record: &record) {
             case let .signIn(pages, canonical, current):
                 watchBody(canonical, .standard)
+                let facts = RequestFacts(clientAddress: context.clientAddress, tlsVersion: tls.version, certificate: tls.certificate)
+                let (access, hierarchy) = (self.access, directory.current.hierarchy)
                 response = await pages.respond(
                     request, canonical: canonical, current: current, routes: routes.table, clientAddress: context.clientAddress,
-                    record: &record)
+                    decide: { principal, client, labels in
+                        access.decideSignIn(
+                            principal: principal, client: client, labels: labels, request: canonical, facts: facts, hierarchy: hierarchy)
+                    }, record: &record)
             case let .forward(admitted):
                 watchBody(admitted.canonical, admitted.route.bodyPace)
                 if let sessionID = admitted.principal.sessionID { activity.saw(sessionID) }

@@ -18,21 +18,24 @@ public struct SignInPages: Sendable {
     /// The route their access records name: answered by the gateway itself, never by a policy.
     public static let auditRoute = "portcullis-sign-in"
     /// Codes travel in URLs: no page after them is told where the browser came from.
-    private static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 
     let identity: any BrowserSignIn
     /// The company's identity providers, when any are configured.
     let providers: (any ProviderSignIn)?
+    /// Portcullis as the OpenID provider of the company's tools, when wired.
+    let openID: (any OpenIDProviderEndpoints)?
     let codec: SessionCookieCodec
     let settings: GatewaySettings
     let host: SignInHost
 
     public init(
-        identity: any BrowserSignIn, providers: (any ProviderSignIn)? = nil, sessions: SessionCookieCodec, settings: GatewaySettings,
-        host: SignInHost
+        identity: any BrowserSignIn, providers: (any ProviderSignIn)? = nil, openID: (any OpenIDProviderEndpoints)? = nil,
+        sessions: SessionCookieCodec, settings: GatewaySettings, host: SignInHost
     ) {
         self.identity = identity
         self.providers = providers
+        self.openID = openID
         self.codec = sessions
         self.settings = settings
         self.host = host
@@ -46,7 +49,7 @@ public struct SignInPages: Sendable {
     /// `current`: the session the browser holds on the sign-in host, if any.
     func respond(
         _ request: Request, canonical: CanonicalRequest, current: SignedInPerson?, routes: RouteTable<RouteSettings>,
-        clientAddress: String, record: inout AccessRecord
+        clientAddress: String, decide: SignInDecider, record: inout AccessRecord
     ) async -> Response {
         let client = SignInClient(address: clientAddress, userAgent: request.headers[.userAgent] ?? "")
         let forms = SignInForms(
@@ -60,6 +63,11 @@ public struct SignInPages: Sendable {
         guard canonical.host == host.host else {
             return await routeHostPage(canonical, client: client, forms: forms, record: &record)
         }
+        if canonical.path == Self.discoveryPath {
+            return await openIDPage(
+                request, page: canonical.method == .get ? "discovery" : "", canonical: canonical, current: current, client: client,
+                forms: forms, decide: decide, record: &record)
+        }
         guard canonical.path.hasPrefix(Self.prefix) else {
             // The sign-in host has no upstream: its root leads to who is signed in.
             return Self.redirect(to: Self.prefix)
@@ -72,12 +80,17 @@ public struct SignInPages: Sendable {
             return forms.home(login: current.login)
         case (.get, "login"):
             let next = query["next"].flatMap(RedirectTarget.validate) ?? Self.prefix
-            if current != nil { return Self.redirect(to: next) }
-            return forms.redirecting(to: signOnTarget(next, routes: routes, port: canonical.port)).login(.ok, next: next, message: nil)
+            // `prompt=login`: a tool asked for a fresh sign-in, so the form shows despite the session.
+            if current != nil && query["prompt"] != "login" { return Self.redirect(to: next) }
+            return forms.redirecting(to: await formTarget(next, routes: routes, port: canonical.port)).login(.ok, next: next, message: nil)
         case (.get, "sso"):
             return await signOn(query, port: canonical.port, current: current, routes: routes, client: client, forms: forms, record: &record)
         case (.get, "logout"):
             return forms.signOutConfirmation(login: current?.login)
+        case (_, _) where page.hasPrefix("oidc/"):
+            return await openIDPage(
+                request, page: page.dropFirst("oidc/".count), canonical: canonical, current: current, client: client, forms: forms,
+                decide: decide, record: &record)
         case (.get, _) where page.hasPrefix("federation/"):
             return await federation(
                 request, page: page.dropFirst("federation/".count), query: query, canonical: canonical, client: client, forms: forms, record: &record)
@@ -92,7 +105,7 @@ public struct SignInPages: Sendable {
             }
             let next = post.fields["next"].flatMap(RedirectTarget.validate) ?? Self.prefix
             let forms = SignInForms(prefix: Self.prefix, csrf: post.csrf, providers: providers?.providers ?? [])
-                .redirecting(to: signOnTarget(next, routes: routes, port: canonical.port))
+                .redirecting(to: await formTarget(next, routes: routes, port: canonical.port))
             switch page {
             case "login": return await signIn(post.fields, next: next, client: client, forms: forms, record: &record)
             case "mfa": return await secondFactor(post.fields, next: next, client: client, forms: forms, record: &record)
@@ -353,6 +366,11 @@ public struct SignInPages: Sendable {
 
     /// The route host a sign-in continues to when `next` is this host's single sign-on step: its
     /// forms must be allowed to end there (CSP `form-action` covers a submission's redirects).
+    private func formTarget(_ next: String, routes: RouteTable<RouteSettings>, port: UInt16?) async -> String? {
+        if let target = signOnTarget(next, routes: routes, port: port) { return target }
+        return await openIDTarget(next, port: port)
+    }
+
     private func signOnTarget(_ next: String, routes: RouteTable<RouteSettings>, port: UInt16?) -> String? {
         let signOn = Self.prefix + "sso?"
         guard next.hasPrefix(signOn), let target = Self.query(String(next.dropFirst(signOn.count)))["host"],
@@ -361,17 +379,17 @@ public struct SignInPages: Sendable {
         return host.origin(of: target, requestPort: port)
     }
 
-    private static func redirect(to location: String) -> Response {
+    static func redirect(to location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    private static func notFound(_ record: inout AccessRecord) -> Response {
+    static func notFound(_ record: inout AccessRecord) -> Response {
         record.outcome = .deny
         record.reason = "no such page"
         return GatewayAnswers.json(.notFound, ["error": "not_found", "message": "no such page"], requestID: record.requestID)
     }
 
-    private static func query(_ query: String?) -> [String: String] {
+    static func query(_ query: String?) -> [String: String] {
         guard let query, case let .success(fields) = FormURLEncoded.parse(query) else { return [:] }
         return fields
     }
@@ -397,6 +415,8 @@ public struct SignInPages: Sendable {
 struct SignedInPerson: Sendable {
     let login: String
     let sessionID: String
+    /// The session as the gateway authenticated it (roles, second factor, provider).
+    var authenticated: Principal? = nil
 
     var principal: String { "User::\"\(login)\"" }
 }

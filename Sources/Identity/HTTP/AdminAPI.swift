@@ -23,7 +23,7 @@ struct AdminAPI: Sendable {
     let workbench: any PolicyWorkbench
     static let pageLimit = 100
 
-    private var store: IdentityStore { service.store }
+    var store: IdentityStore { service.store }
 
     func register(on router: Router<IdentityRequestContext>) {
         let group = router.group("/v1/admin")
@@ -91,6 +91,8 @@ struct AdminAPI: Sendable {
             try body.finish()
             return JSONResponse.make(.created, try await operations(actor).createGroup(name: name!, description: description!))
         }
+
+        registerOpenIDClients(on: group)
 
         route(group, .get, "services") { request, _, _ in
             let (after, limit) = try Self.pagination(request)

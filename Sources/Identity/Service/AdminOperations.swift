@@ -36,7 +36,7 @@ public struct AdminOperations: Sendable {
         self.actor = actor
     }
 
-    private var store: IdentityStore { service.store }
+    var store: IdentityStore { service.store }
     private var revocationLifetime: TimeInterval { service.settings.revocationLifetime }
 
     // MARK: Users

@@ -11,15 +11,23 @@ import Tokens
 public struct PostgresKeyRingStore: KeyRingStore {
     let client: PostgresClient
     let logger: Logger
+    /// Which ring: `tokens` (Ed25519: access tokens, assertions) or `oidc-rs256` (the OpenID
+    /// provider's RSA keys). Each rotates on its own.
+    let ring: String
 
-    public init(client: PostgresClient, logger: Logger) {
+    public static let tokens = "tokens"
+    public static let openIDRSA = "oidc-rs256"
+
+    public init(client: PostgresClient, logger: Logger, ring: String = PostgresKeyRingStore.tokens) {
         self.client = client
         self.logger = logger
+        self.ring = ring
     }
 
     public func load() async throws(KeyRingError) -> KeyRing {
         do {
-            return try await Self.read(client.query("SELECT record::text FROM identity_signing_keys ORDER BY id", logger: logger))
+            return try await Self.read(
+                client.query("SELECT record::text FROM identity_signing_keys WHERE ring = \(ring) ORDER BY id", logger: logger))
         } catch let error as KeyRingError {
             throw error
         } catch {
@@ -37,20 +45,21 @@ public struct PostgresKeyRingStore: KeyRingStore {
         -> (before: KeyRing, after: KeyRing)
     {
         let logger = self.logger
+        let ring = self.ring
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('identity_signing_keys'))", logger: logger)
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtext('identity_signing_keys:' || \(ring)))", logger: logger)
                 let before = try await Self.read(
-                    connection.query("SELECT record::text FROM identity_signing_keys ORDER BY id", logger: logger))
+                    connection.query("SELECT record::text FROM identity_signing_keys WHERE ring = \(ring) ORDER BY id", logger: logger))
                 let after = try change(before)
                 guard after != before else { return (before, after) }
-                try await connection.query("DELETE FROM identity_signing_keys", logger: logger)
+                try await connection.query("DELETE FROM identity_signing_keys WHERE ring = \(ring)", logger: logger)
                 let encoder = JSONEncoder()
                 encoder.dateEncodingStrategy = .secondsSince1970
                 for record in after.records {
                     let json = String(decoding: try encoder.encode(record), as: UTF8.self)
                     try await connection.query(
-                        "INSERT INTO identity_signing_keys (id, record) VALUES (\(record.id), \(json)::jsonb)", logger: logger)
+                        "INSERT INTO identity_signing_keys (id, record, ring) VALUES (\(record.id), \(json)::jsonb, \(ring))", logger: logger)
                 }
                 try await IdentityStore.notify(.keysChanged, on: connection, logger: logger)
                 return (before, after)
