@@ -163,7 +163,7 @@ let package = Package(
         // `/.portcullis/admin/` after authenticating and authorizing the request.
         .target(
             name: "OIDCProvider",
-            dependencies: ["Identity", "Gateway", "Tokens"]),
+            dependencies: ["Identity", "Gateway", "Tokens", .product(name: "JWTKit", package: "jwt-kit")]),
         .target(
             name: "Console",
             dependencies: [

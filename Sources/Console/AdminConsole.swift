@@ -192,5 +192,5 @@ extension AdminConsole {
         [
             ConsolePage(.get, "") { console, _, _ in AdminConsole.redirect("policies") },
             ConsolePage(.get, "assets/:name") { console, _, context in console.asset(try context.parameter("name")) },
-        ] + policyPages + auditPages + identityPages + federationPages
+        ] + policyPages + auditPages + identityPages + federationPages + clientPages
 }

@@ -9,10 +9,18 @@ struct ClientCredentials {
     let clientID: String
     let secret: String?
     let basic: Bool
+    /// A `private_key_jwt` assertion instead of a secret.
+    var assertion: String? = nil
 
     static let challenge = #"Basic realm="portcullis""#
 
     static func read(form: [String: String], authorization: String?) throws(OAuthRefusal) -> ClientCredentials {
+        if let assertion = form["client_assertion"] {
+            guard form["client_assertion_type"] == ClientAssertion.type, authorization == nil, form["client_secret"] == nil,
+                let id = ClientAssertion.claimedClient(assertion), form["client_id"].map({ $0 == id }) ?? true
+            else { throw OAuthRefusal(OAuthAnswer.error("invalid_client", "unusable client assertion", status: 401)) }
+            return ClientCredentials(clientID: id, secret: nil, basic: false, assertion: assertion)
+        }
         if let authorization, authorization.lowercased().hasPrefix("basic ") {
             guard form["client_secret"] == nil,
                 let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
@@ -32,16 +40,25 @@ struct ClientCredentials {
 
     /// The client these credentials authenticate: a confidential client by its secret, a public
     /// one by its id alone; `invalid_client` for anything else, the same answer whatever was wrong.
-    func authenticate(with identity: IdentityService) async throws(OAuthRefusal) -> OpenIDClient {
+    /// `audiences`: what a private_key_jwt assertion may name as its audience (this endpoint, the issuer).
+    func authenticate(with identity: IdentityService, audiences: Set<String>) async throws(OAuthRefusal) -> OpenIDClient {
         let refused = OAuthRefusal(
             OAuthAnswer.error("invalid_client", "client authentication failed", status: 401, challenge: basic ? Self.challenge : nil))
         let client: OpenIDClient?
         do {
-            if let secret {
+            if let assertion {
+                guard let found = try await identity.store.openIDClient(clientID), found.confidential, found.jwks != nil else { throw refused }
+                if let reason = await ClientAssertion.verify(assertion, client: found, audiences: audiences, identity: identity) {
+                    throw OAuthRefusal(OAuthAnswer.error("invalid_client", reason, status: 401))
+                }
+                client = found
+            } else if let secret {
                 client = try await identity.authenticateOpenIDClient(id: clientID, secret: secret)
             } else {
                 client = try await identity.store.openIDClient(clientID).flatMap { $0.confidential ? nil : $0 }
             }
+        } catch let refusal as OAuthRefusal {
+            throw refusal
         } catch {
             throw OAuthRefusal(OAuthAnswer.unavailable)
         }

@@ -53,6 +53,18 @@ struct IssuedTokens {
         return IssuedTokens(idToken: idToken, accessToken: accessToken, expiresIn: lifetime)
     }
 
+    /// The audience of an id_token this provider signed (RS256 or EdDSA), whatever its expiry: an
+    /// RP-initiated logout's `id_token_hint`.
+    static func audience(ofOwn token: String, issuer: String, keys: SigningKeys) -> String? {
+        let payload =
+            RSASigningKey.verifiedPayload(token, keys: keys.openIDKeys, type: "JWT")
+            ?? (try? JWTVerifier(keys: keys.verificationKeys, policy: ClaimsPolicy(issuers: [], audiences: [])).verifySignature(token).payload)
+        guard let payload, let claims = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any],
+            claims["iss"] as? String == issuer
+        else { return nil }
+        return claims["aud"] as? String ?? (claims["aud"] as? [String])?.first
+    }
+
     /// OpenID Connect Core §3.1.3.6: the left half of the SHA-256 of the access token.
     private static func halfHash(_ token: String) -> String {
         Base64URL.encode(Digest.sha256(Array(token.utf8)).prefix(16))

@@ -62,7 +62,7 @@ public struct OpenIDProviderService: OpenIDProviderEndpoints {
             return error.answer
         }
         do {
-            client = try await credentials.authenticate(with: identity)
+            client = try await credentials.authenticate(with: identity, audiences: [issuer, issuer + ProviderDiscovery.tokenPath])
         } catch {
             identity.recordOpenID(
                 "oidc.token", login: nil, outcome: "failure", client: credentials.clientID, from: from, details: error.answer.reason)
@@ -140,7 +140,8 @@ public struct OpenIDProviderService: OpenIDProviderEndpoints {
         let from = ClientInfo(address: info.address, userAgent: info.userAgent)
         let client: OpenIDClient
         do {
-            client = try await ClientCredentials.read(form: form, authorization: authorization).authenticate(with: identity)
+            client = try await ClientCredentials.read(form: form, authorization: authorization)
+                .authenticate(with: identity, audiences: [issuer, issuer + ProviderDiscovery.tokenPath, issuer + ProviderDiscovery.revocationPath])
         } catch {
             return error.answer
         }
@@ -152,5 +153,30 @@ public struct OpenIDProviderService: OpenIDProviderEndpoints {
         }
         // §2.2: 200 whether or not the token was known; access tokens expire on their own.
         return OpenIDAnswer(status: 200, headers: OAuthAnswer.noStore, body: [], reason: "revocation by \(client.id)", allowed: true)
+    }
+
+    public func checkLogout(_ query: [String: String], issuer: String) async -> OpenIDLogoutCheck {
+        var clientID = query["client_id"]
+        if let hint = query["id_token_hint"] {
+            // Our own id_token, expired or not (§2: the hint names the session and the tool).
+            guard let audience = IssuedTokens.audience(ofOwn: hint, issuer: issuer, keys: identity.keys) else {
+                return .refused(reason: "id_token_hint is not an id_token of this provider")
+            }
+            if let clientID, clientID != audience { return .refused(reason: "client_id differs from the id_token_hint's audience") }
+            clientID = audience
+        }
+        guard let uri = query["post_logout_redirect_uri"] else {
+            return .valid(clientName: nil, redirect: nil)
+        }
+        guard let clientID else { return .refused(reason: "post_logout_redirect_uri without the client (id_token_hint or client_id)") }
+        do {
+            guard let client = try await identity.store.openIDClient(clientID) else { return .refused(reason: "unknown client") }
+            guard client.postLogoutRedirectURIs.contains(uri) else {
+                return .refused(reason: "post_logout_redirect_uri is not one registered for client \(client.id)")
+            }
+            return .valid(clientName: client.name, redirect: OpenIDAuthorizationRequest.redirect(uri, [("state", query["state"])]))
+        } catch {
+            return .refused(reason: "the identity store cannot be reached")
+        }
     }
 }

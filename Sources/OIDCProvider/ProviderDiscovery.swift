@@ -8,9 +8,10 @@ enum ProviderDiscovery {
     static let userInfoPath = "/.portcullis/oidc/userinfo"
     static let keySetPath = "/.portcullis/oidc/jwks"
     static let revocationPath = "/.portcullis/oidc/revoke"
+    static let logoutPath = "/.portcullis/oidc/logout"
 
     static func document(issuer: String) -> [UInt8] {
-        let authMethods = ["client_secret_basic", "client_secret_post", "none"]
+        let authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
         let document: [String: Any] = [
             "issuer": issuer,
             "authorization_endpoint": issuer + authorizePath,
@@ -18,6 +19,7 @@ enum ProviderDiscovery {
             "userinfo_endpoint": issuer + userInfoPath,
             "jwks_uri": issuer + keySetPath,
             "revocation_endpoint": issuer + revocationPath,
+            "end_session_endpoint": issuer + logoutPath,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -26,6 +28,7 @@ enum ProviderDiscovery {
             "userinfo_signing_alg_values_supported": ["none"],
             "token_endpoint_auth_methods_supported": authMethods,
             "revocation_endpoint_auth_methods_supported": authMethods,
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": ["openid", "profile", "email", "groups", "offline_access"],
             "claims_supported": [

@@ -34,7 +34,9 @@ import Testing
         var configuration = AuditPipeline.Configuration(
             spoolDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)"))
         configuration.flushInterval = .milliseconds(20)
-        configuration.writeTimeout = .seconds(1)
+        // The default: with 1 s, a loaded two-core CI machine missed it on write after write, and
+        // the replays (bounded the same way) kept missing it past the test's minute.
+        configuration.writeTimeout = .seconds(5)
         configuration.batchSize = 100
         configuration.spoolLimitBytes = 1  // any spooled byte is "over the limit"
         defer { try? FileManager.default.removeItem(at: configuration.spoolDirectory) }

@@ -1,3 +1,4 @@
+import Console
 import Foundation
 import TestSupport
 import Testing
@@ -32,23 +33,34 @@ import Testing
     /// Runs the Authlib client for `login`'s session and returns what it saw.
     static func relyingParty(_ gateway: GatewayFixture, client: String, secret: String?, cookie: String) throws -> [String: Any] {
         try #require(ConsoleBrowserTests.pythonHas("authlib"), "Authlib is required (scripts/test installs it)")
+        return try fixture(
+            "oidc_client.py",
+            [
+                "--issuer", issuer(gateway), "--ca", "\(gateway.certs)/ca-bundle.crt", "--client-id", client, "--redirect-uri", redirect, "--cookie",
+                cookie,
+            ]
+                + (secret.map { ["--client-secret", $0] } ?? []))
+    }
+
+    static func issuer(_ gateway: GatewayFixture) -> String { "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)" }
+
+    /// Runs `Fixtures/<script>` and returns the JSON object it prints.
+    static func fixture(_ script: String, _ arguments: [String]) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ConsoleBrowserTests.python)
         process.arguments =
-            [
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/oidc_client.py").path,
-                "--issuer", "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)", "--ca", "\(gateway.certs)/ca-bundle.crt",
-                "--client-id", client, "--redirect-uri", redirect, "--cookie", cookie,
-            ] + (secret.map { ["--client-secret", $0] } ?? [])
+            [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(script)").path] + arguments
         let output = Pipe()
-        let errors = Pipe()
-        (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, output, errors)
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("\(script)-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errors) }
+        (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, output, try FileHandle(forWritingTo: errors))
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        let problem = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let status = ChildExit.waitBlocking(process)
+        let problem = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
         return try #require(
-            status == 0 ? (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] : nil, "oidc_client.py exited \(status): \(problem)")
+            status == 0 ? (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] : nil, "\(script) exited \(status): \(problem)")
     }
 
     @Test func aToolSignsInWithAuthlibAndTheCodeAndRefreshTokenAreSingleUse() async throws {
@@ -97,6 +109,43 @@ import Testing
                 #expect(audit.contains(#""action":"\#(action)""#), "no \(action) in the audit trail")
             }
             #expect(audit.contains("authorization code replayed") && audit.contains("refresh token reused"))
+        }
+    }
+
+    /// Two more clients nobody here wrote: pyoidc (`oic`) and a Django application on
+    /// mozilla-django-oidc, each through a whole sign-in with Portcullis as the provider.
+    @Test func pyoidcAndMozillaDjangoOIDCSignIn() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("oic") && ConsoleBrowserTests.pythonHas("mozilla_django_oidc"), "scripts/test installs them")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            _ = try await gateway.cli(["role", "add", "staff"])
+            let password = try await gateway.createUser("dana", roles: ["staff"])
+            let (cookie, _) = try Self.signInHostCookie(gateway, "dana", password)
+            let ca = "\(gateway.certs)/ca-bundle.crt"
+
+            let pyoidcSecret = try #require(try await Self.addClient(gateway, "pyoidc", ["--label", "audience=staff"]))
+            let pyoidc = try Self.fixture(
+                "pyoidc_client.py",
+                [
+                    "--issuer", Self.issuer(gateway), "--ca", ca, "--client-id", "pyoidc", "--client-secret", pyoidcSecret, "--redirect-uri",
+                    Self.redirect, "--cookie", cookie,
+                ])
+            #expect(pyoidc["state_matches"] as? Bool == true && pyoidc["nonce_matches"] as? Bool == true, "\(pyoidc)")
+            #expect((pyoidc["id_token"] as? [String: Any])?["preferred_username"] as? String == "dana", "\(pyoidc)")
+            #expect((pyoidc["userinfo"] as? [String: Any])?["email"] as? String == "dana@logistics.example", "\(pyoidc)")
+
+            let port = try FreePort.reserve()
+            let callback = "http://127.0.0.1:\(port)/oidc/callback/"
+            let djangoSecret = try #require(
+                try await gateway.cli(["client", "add", "django", "--redirect-uri", callback, "--label", "audience=staff"])
+                    .firstMatch(of: /client secret \(shown once\): (\S+)/).map { String($0.1) })
+            let django = try Self.fixture(
+                "django_oidc_rp.py",
+                [
+                    "--issuer", Self.issuer(gateway), "--ca", ca, "--client-id", "django", "--client-secret", djangoSecret, "--port", "\(port)",
+                    "--cookie", cookie,
+                ])
+            let whoami = try #require(django["whoami"] as? [String: Any], "\(django)")
+            #expect(whoami["authenticated"] as? Bool == true && whoami["email"] as? String == "dana@logistics.example", "\(django)")
         }
     }
 
@@ -209,6 +258,175 @@ import Testing
                     == "invalid_grant")
             let good = try exchange(try code(), secret: secret, verifier: verifier)
             #expect(good.status == 200 && good.json["id_token"] != nil && good.header("cache-control") == "no-store", "\(good.body)")
+        }
+    }
+}
+
+extension OpenIDProviderTests {
+    /// Runs a short Python program (PyJWT and `cryptography`) and returns its output.
+    static func python(_ script: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ConsoleBrowserTests.python)
+        process.arguments = ["-c", script] + arguments
+        let output = Pipe()
+        (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, output, FileHandle.nullDevice)
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        guard ChildExit.waitBlocking(process) == 0 else { throw PortcullisProcess.Failure(description: "python exited non-zero") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A key pair for private_key_jwt: the private PEM and the public JWKS, written to `directory`.
+    static func clientKeys(in directory: URL, name: String) throws -> (pem: String, jwks: String) {
+        let pem = directory.appendingPathComponent("\(name).pem").path
+        let jwks = directory.appendingPathComponent("\(name).jwks").path
+        _ = try python(
+            """
+            import json, sys, jwt
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            open(sys.argv[1], "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            public.update({"kid": sys.argv[3], "alg": "RS256", "use": "sig"})
+            open(sys.argv[2], "w").write(json.dumps({"keys": [public]}))
+            """, [pem, jwks, name])
+        return (pem, jwks)
+    }
+
+    /// A client assertion (RFC 7523) signed with `pem`; `claims` replace the usual ones.
+    static func assertion(
+        pem: String, kid: String, client: String, audience: String, _ claims: String = "{}", algorithm: String = "RS256"
+    ) throws -> String {
+        try python(
+            """
+            import json, sys, time, uuid, jwt
+            claims = {"iss": sys.argv[3], "sub": sys.argv[3], "aud": sys.argv[4], "exp": int(time.time()) + 60, "iat": int(time.time()),
+                      "jti": str(uuid.uuid4())}
+            claims.update(json.loads(sys.argv[5]))
+            key = open(sys.argv[1]).read() if sys.argv[6] == "RS256" else "a-shared-secret-of-thirty-two-bytes!"
+            print(jwt.encode(claims, key, algorithm=sys.argv[6], headers={"kid": sys.argv[2]}))
+            """, [pem, kid, client, audience, claims, algorithm])
+    }
+
+    /// private_key_jwt: an assertion signed with the client's registered key authenticates it,
+    /// once; another audience, another key, HMAC and a replay do not. A role change reaches
+    /// userinfo at once; RP-initiated logout (confirmed with a form) ends the session and with it
+    /// the tool's refresh token, and returns only to a registered URI.
+    @Test func privateKeyJWTRoleChangesAndRPInitiatedLogout() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            _ = try await gateway.cli(["role", "add", "staff"])
+            _ = try await gateway.cli(["role", "add", "dispatcher", "--parent", "staff"])
+            let password = try await gateway.createUser("dana", roles: ["dispatcher"])
+            let keys = try Self.clientKeys(in: gateway.directory, name: "tool-key")
+            let stranger = try Self.clientKeys(in: gateway.directory, name: "stranger-key")
+            let secret = try await Self.addClient(
+                gateway, "tool",
+                [
+                    "--jwks-file", keys.jwks, "--post-logout-redirect-uri", "https://wiki.example/bye", "--label", "audience=staff", "--claim",
+                    "roles", "--scope", "openid", "--scope", "groups",
+                ])
+            #expect(secret == nil, "a client with keys has no secret")
+            let (_, jar) = try Self.signInHostCookie(gateway, "dana", password)
+            let issuer = "https://\(GatewayFixture.signInHost):\(gateway.gatewayPort)"
+            let endpoint = issuer + "/.portcullis/oidc/token"
+            let redirect = Self.redirect.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            func code() throws -> String {
+                let answer = try gateway.curl(
+                    "/.portcullis/oidc/authorize?response_type=code&client_id=tool&scope=openid%20groups&redirect_uri=\(redirect)", ["-b", jar],
+                    host: GatewayFixture.signInHost)
+                return try #require(answer.header("location")?.firstMatch(of: /code=([^&]+)/).map { String($0.1) }, "\(answer.status)")
+            }
+            func exchange(_ code: String, assertion: String) throws -> GatewayFixture.Reply {
+                try gateway.curl(
+                    "/.portcullis/oidc/token",
+                    [
+                        "--data-urlencode", "grant_type=authorization_code", "--data-urlencode", "code=\(code)", "--data-urlencode",
+                        "redirect_uri=\(Self.redirect)", "--data-urlencode",
+                        "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "--data-urlencode",
+                        "client_assertion=\(assertion)",
+                    ], host: GatewayFixture.signInHost)
+            }
+            let good = try Self.assertion(pem: keys.pem, kid: "tool-key", client: "tool", audience: endpoint)
+            let tokens = try exchange(try code(), assertion: good)
+            #expect(tokens.status == 200, "\(tokens.body)")
+            #expect(try exchange(try code(), assertion: good).json["error_description"] as? String == "the assertion was used before (jti replayed)")
+            let refused = [
+                try Self.assertion(pem: keys.pem, kid: "tool-key", client: "tool", audience: "https://elsewhere.example/token"),
+                try Self.assertion(pem: stranger.pem, kid: "tool-key", client: "tool", audience: endpoint),
+                try Self.assertion(pem: keys.pem, kid: "tool-key", client: "tool", audience: endpoint, algorithm: "HS256"),
+                try Self.assertion(pem: keys.pem, kid: "tool-key", client: "tool", audience: endpoint, #"{"exp": 1}"#),
+                try Self.assertion(pem: keys.pem, kid: "tool-key", client: "tool", audience: endpoint, #"{"sub": "other"}"#),
+            ]
+            for assertion in refused {
+                let answer = try exchange(try code(), assertion: assertion)
+                #expect(answer.status == 401 && answer.json["error"] as? String == "invalid_client", "\(answer.body)")
+            }
+
+            // A role change reaches userinfo at once.
+            let access = try #require(tokens.json["access_token"] as? String)
+            func userInfo() throws -> GatewayFixture.Reply {
+                try gateway.curl("/.portcullis/oidc/userinfo", ["-H", "authorization: Bearer \(access)"], host: GatewayFixture.signInHost)
+            }
+            #expect(try userInfo().json["roles"] as? [String] == ["dispatcher"])
+            _ = try await gateway.cli(["role", "revoke", "dispatcher", "--user", "dana"])
+            #expect(try userInfo().json["roles"] as? [String] == [], "userinfo answers from the account as it is now")
+
+            // RP-initiated logout: an unregistered return URI is refused without a redirect.
+            let idToken = try #require(tokens.json["id_token"] as? String)
+            for uri in ["https://evil.example/bye", "https://wiki.example/bye/", "https://wiki.example/oidc/callback"]
+                + SingleSignOnTests.openRedirectForms
+            {
+                let escaped = uri.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let answer = try gateway.curl(
+                    "/.portcullis/oidc/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=\(escaped)", ["-b", jar],
+                    host: GatewayFixture.signInHost)
+                #expect(answer.status == 400 && answer.header("location") == nil, "post_logout_redirect_uri \(uri)")
+            }
+            let request = "id_token_hint=\(idToken)&post_logout_redirect_uri=https%3A%2F%2Fwiki.example%2Fbye&state=st-9"
+            let confirm = try gateway.curl("/.portcullis/oidc/logout?" + request, ["-b", jar, "-c", jar], host: GatewayFixture.signInHost)
+            #expect(confirm.status == 200 && confirm.body.contains("asks to sign you out"), "\(confirm.status) \(confirm.body)")
+            let csrf = try #require(confirm.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) })
+            let signedOut = try gateway.curl(
+                "/.portcullis/oidc/logout",
+                ["-b", jar, "-c", jar, "-H", "origin: \(issuer)", "--data-urlencode", "csrf=\(csrf)", "--data-urlencode", "request=\(request)"],
+                host: GatewayFixture.signInHost)
+            #expect(signedOut.status == 303 && signedOut.header("location") == "https://wiki.example/bye?state=st-9", "\(signedOut.status)")
+            let refresh = try gateway.curl(
+                "/.portcullis/oidc/token",
+                [
+                    "--data-urlencode", "grant_type=refresh_token", "--data-urlencode",
+                    "refresh_token=\(tokens.json["refresh_token"] as? String ?? "")",
+                    "--data-urlencode", "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "--data-urlencode",
+                    "client_assertion=\(try Self.assertion(pem: keys.pem, kid: "tool-key", client: "tool", audience: endpoint))",
+                ],
+                host: GatewayFixture.signInHost)
+            #expect(refresh.json["error"] as? String == "invalid_grant", "signing out ends the tools' refresh tokens: \(refresh.body)")
+            #expect(try userInfo().status == 401)
+        }
+    }
+
+    /// The console's clients page: a client created there shows its secret once, gets a new one,
+    /// and is removed.
+    @Test func theConsoleManagesClients() async throws {
+        try await GatewayFixture.run(policies: ConsoleTests.policies, routes: ConsoleTests.routes) { gateway in
+            let samPassword = try await gateway.createUser("sam", roles: ["security-admin"])
+            let sam = try ConsoleSession.login(gateway, "sam", samPassword, totpSecret: try ConsoleSession.enrolTOTP(gateway, "sam", samPassword))
+            let page = try sam.get(AdminConsole.prefix + "clients")
+            let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/).map { String($0.1) })
+            let created = try sam.post(
+                AdminConsole.prefix + "clients",
+                [
+                    "csrf": csrf, "id": "grafana", "name": "Grafana", "redirect_uris": "https://grafana.example/login/generic_oauth",
+                    "labels": "audience=staff", "scopes": "openid profile",
+                ])
+            #expect(created.status == 200 && created.body.contains("client secret of grafana"), "\(created.status) \(created.body)")
+            #expect(created.body.firstMatch(of: /<code class="secret" id="shown-once">pcs_/) != nil)
+            #expect(try await gateway.cli(["client", "list"]).contains("grafana\tconfidential(client_secret_basic)"))
+            let rotated = try sam.post(AdminConsole.prefix + "clients/grafana/secret", ["csrf": csrf])
+            #expect(rotated.body.contains("new client secret of grafana"))
+            #expect(try sam.post(AdminConsole.prefix + "clients/grafana/remove", ["csrf": csrf]).status == 303)
+            #expect(try !(await gateway.cli(["client", "list"])).contains("grafana"))
         }
     }
 }

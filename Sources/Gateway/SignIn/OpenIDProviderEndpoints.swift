@@ -21,6 +21,17 @@ public protocol OpenIDProviderEndpoints: Sendable {
     func userInfo(authorization: String?, issuer: String) async -> OpenIDAnswer
     /// RFC 7009 token revocation.
     func revoke(form: [String: String], authorization: String?, issuer: String, client: SignInClient) async -> OpenIDAnswer
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): which tool asks, and where the
+    /// browser may go after signing out (only a URI that tool registered).
+    func checkLogout(_ query: [String: String], issuer: String) async -> OpenIDLogoutCheck
+}
+
+/// What an RP-initiated logout request allows.
+public enum OpenIDLogoutCheck: Sendable {
+    /// An unregistered `post_logout_redirect_uri`, an id_token_hint not ours, a client mismatch.
+    case refused(reason: String)
+    /// `redirect`: the registered URI with `state`, or nil to stay on the sign-in host.
+    case valid(clientName: String?, redirect: String?)
 }
 
 /// What an authorization request's parameters allow.

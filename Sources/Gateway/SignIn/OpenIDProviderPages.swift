@@ -47,8 +47,30 @@ extension SignInPages {
             record.outcome = answer.allowed ? .allow : answer.status >= 500 ? .error : .deny
             record.reason = answer.reason
             return Self.answer(answer)
+        case (.get, "logout"):
+            return await logout(canonical.query ?? "", current: current, issuer: issuer, forms: forms, record: &record)
+        case (.post, "logout"):
+            guard let post = await FormPost.accept(request, host: canonical.host) else {
+                record.outcome = .deny
+                record.reason = "form post without this host's CSRF token, or from another origin"
+                return forms.notice(.forbidden, title: "Sign out", message: "The form expired or did not come from this site.", link: nil)
+            }
+            let original = post.fields["request"] ?? ""
+            switch await openID.checkLogout(Self.query(original), issuer: issuer) {
+            case let .refused(reason):
+                return refusedLogout(reason, forms: forms, record: &record)
+            case let .valid(_, redirect):
+                var response = await signOut(current, client: client, record: &record)
+                if let redirect { response.headers[.location] = redirect }
+                return response
+            }
         case (.get, "userinfo"), (.post, "userinfo"):
-            let answer = await openID.userInfo(authorization: request.headers[.authorization], issuer: issuer)
+            // RFC 6750 §2.2: a POST may carry the token as the form parameter `access_token`.
+            var authorization = request.headers[.authorization]
+            if authorization == nil, canonical.method == .post, let token = await Self.form(request)?["access_token"] {
+                authorization = "Bearer " + token
+            }
+            let answer = await openID.userInfo(authorization: authorization, issuer: issuer)
             record.outcome = answer.allowed ? .allow : answer.status >= 500 ? .error : .deny
             record.reason = answer.reason
             return Self.answer(answer)
@@ -133,6 +155,38 @@ extension SignInPages {
                     ? "Signing in is unavailable right now. Please try again shortly." : "Your session has ended. Please sign in again.",
                 link: ("Sign in", Self.prefix + "login"))
         }
+    }
+
+    /// RP-initiated logout: a confirmation form for a signed-in person (a link alone signs no one
+    /// out); without a session, straight on to where the tool asked to return.
+    private func logout(
+        _ rawQuery: String, current: SignedInPerson?, issuer: String, forms: SignInForms, record: inout AccessRecord
+    ) async -> Response {
+        guard let openID else { return Self.notFound(&record) }
+        switch await openID.checkLogout(Self.query(rawQuery), issuer: issuer) {
+        case let .refused(reason):
+            return refusedLogout(reason, forms: forms, record: &record)
+        case let .valid(clientName, redirect):
+            guard let current else {
+                record.reason = "logout requested without a session"
+                return Self.found(redirect ?? Self.prefix + "login")
+            }
+            record.reason = "logout confirmation for \(clientName ?? "a tool")"
+            let target = redirect.flatMap(URLComponents.init(string:)).flatMap { components -> String? in
+                guard let scheme = components.scheme, let host = components.host else { return nil }
+                return scheme + "://" + host + (components.port.map { ":\($0)" } ?? "")
+            }
+            return forms.redirecting(to: target).openIDSignOut(login: current.login, clientName: clientName, request: rawQuery)
+        }
+    }
+
+    private func refusedLogout(_ reason: String, forms: SignInForms, record: inout AccessRecord) -> Response {
+        record.outcome = .deny
+        record.reason = "logout request refused: \(reason)"
+        return forms.notice(
+            .badRequest, title: "Sign-out link not valid",
+            message: "The application sent you here with a request Portcullis does not accept (\(reason)).",
+            link: ("Sign out of Portcullis", Self.prefix + "logout"))
     }
 
     /// RFC 8176 methods of the session: `pwd` or `fed`, with `otp` and `mfa` after a second factor.

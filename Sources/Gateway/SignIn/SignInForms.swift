@@ -90,6 +90,22 @@ struct SignInForms {
             message: nil, body: "<p>You are signed in\(who). Signing out ends your session in every tool.</p>" + signOut)
     }
 
+    /// A tool asked to sign the person out (RP-initiated logout): confirmed with a form, so a
+    /// link cannot sign anyone out; `request` is the tool's request, checked again on submission.
+    func openIDSignOut(login: String, clientName: String?, request: String) -> Response {
+        let asking = clientName.map { "\(GatewayAnswers.escape($0)) asks to sign you out. " } ?? ""
+        return page(
+            .ok, title: "Sign out", message: nil,
+            body:
+                "<p>\(asking)You are signed in as <strong>\(GatewayAnswers.escape(login))</strong>. Signing out ends your session in every tool.</p>"
+                + form(
+                    "oidc/logout", next: "/",
+                    """
+                    <input type="hidden" name="request" value="\(GatewayAnswers.escape(request))">
+                    <button type="submit">Sign out everywhere</button>
+                    """))
+    }
+
     /// A refusal of the sign-in host, with a way to start again.
     func notice(_ status: HTTPResponse.Status, title: String, message: String, link: (label: String, url: String)?) -> Response {
         let anchor = link.map { #"<p><a href="\#(GatewayAnswers.escape($0.url))">\#(GatewayAnswers.escape($0.label))</a></p>"# } ?? ""

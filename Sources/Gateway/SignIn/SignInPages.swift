@@ -257,7 +257,7 @@ public struct SignInPages: Sendable {
     }
 
     /// Ends the identity session: every host's cookie of it stops working on every gateway.
-    private func signOut(_ current: SignedInPerson?, client: SignInClient, record: inout AccessRecord) async -> Response {
+    func signOut(_ current: SignedInPerson?, client: SignInClient, record: inout AccessRecord) async -> Response {
         if let current {
             await identity.endSession(id: current.sessionID, client: client)
             record.reason = "signed out; session \(current.sessionID) ended"

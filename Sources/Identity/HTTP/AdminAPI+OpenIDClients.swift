@@ -28,6 +28,7 @@ extension AdminAPI {
             client.idTokenAlgorithm = body.string("id_token_signed_response_alg") ?? client.idTokenAlgorithm
             client.accessTokenLifetime = body.seconds("access_token_seconds") ?? client.accessTokenLifetime
             client.refreshTokenLifetime = body.seconds("refresh_token_seconds") ?? client.refreshTokenLifetime
+            client.jwks = body.jsonText("jwks")
             try body.finish()
             let (created, secret) = try await operations(actor).createOpenIDClient(client)
             return JSONResponse.make(.created, CreatedClient(client: created, clientSecret: secret))

@@ -22,6 +22,9 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
     public var refreshTokenLifetime: TimeInterval
     public var createdAt: Date
     public var secretRotatedAt: Date?
+    /// The public keys of a confidential client that authenticates with `private_key_jwt`
+    /// (RFC 7523) instead of a secret: a JWKS document.
+    public var jwks: String?
 
     /// The claims a client can be configured to receive.
     public static let knownClaims: Set<String> = ["login", "email", "name", "groups", "roles"]
@@ -38,13 +41,17 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
         case refreshTokenLifetime = "refresh_token_seconds"
         case createdAt = "created_at"
         case secretRotatedAt = "secret_rotated_at"
+        case jwks
     }
+
+    /// How the client authenticates at the token endpoint.
+    public var authenticationMethod: String { !confidential ? "none" : jwks == nil ? "client_secret_basic" : "private_key_jwt" }
 
     public init(
         id: String, name: String, confidential: Bool, redirectURIs: [String], postLogoutRedirectURIs: [String] = [],
         scopes: [String] = ["openid", "profile", "email"], claims: [String] = ["login", "email", "name"], labels: [String: String] = [:],
         idTokenAlgorithm: String = "RS256", accessTokenLifetime: TimeInterval = 300, refreshTokenLifetime: TimeInterval = 8 * 3600,
-        createdAt: Date = Date(), secretRotatedAt: Date? = nil
+        createdAt: Date = Date(), secretRotatedAt: Date? = nil, jwks: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -59,6 +66,7 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
         self.refreshTokenLifetime = refreshTokenLifetime
         self.createdAt = createdAt
         self.secretRotatedAt = secretRotatedAt
+        self.jwks = jwks
     }
 
     /// Checks what an administrator gave: a usable id, absolute redirect URIs without fragments
@@ -79,6 +87,13 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
         guard Self.algorithms.contains(idTokenAlgorithm) else { throw .invalid("id_token_signed_response_alg", "must be RS256 or EdDSA") }
         guard (30...3600).contains(accessTokenLifetime) else { throw .invalid("access_token_seconds", "must be 30 to 3600") }
         guard (60...(30 * 86_400)).contains(refreshTokenLifetime) else { throw .invalid("refresh_token_seconds", "must be 60 s to 30 days") }
+        if let jwks {
+            guard confidential else { throw .invalid("jwks", "a public client has no keys: it cannot authenticate") }
+            guard let document = (try? JSONSerialization.jsonObject(with: Data(jwks.utf8))) as? [String: Any],
+                let keys = document["keys"] as? [[String: Any]], !keys.isEmpty,
+                keys.allSatisfy({ ["RSA", "EC", "OKP"].contains($0["kty"] as? String ?? "") && $0["d"] == nil })
+            else { throw .invalid("jwks", "expected a JWKS of public RSA, EC or OKP keys (no private parts)") }
+        }
         return self
     }
 

@@ -6,7 +6,8 @@ import Tokens
 extension AdminOperations {
     public func createOpenIDClient(_ draft: OpenIDClient) async throws(IdentityError) -> (client: OpenIDClient, secret: String?) {
         let checked = try draft.validated()
-        let secret = checked.confidential ? OpaqueSecret.generate(prefix: "pcs_") : nil
+        // A client with keys (private_key_jwt) has no secret.
+        let secret = checked.confidential && checked.jwks == nil ? OpaqueSecret.generate(prefix: "pcs_") : nil
         let created = try await store.createOpenIDClient(checked, secretHash: secret.map(service.secretHasher.digest))
         record("oidc_client.create", target: Self.client(created.id), before: nil, after: created)
         return (created, secret)

@@ -4,10 +4,10 @@ import PostgresNIO
 extension IdentityStore {
     private static let clientColumns = """
         id, name, confidential, redirect_uris, post_logout_redirect_uris, scopes, claims, labels::text, id_token_algorithm,
-        access_token_seconds, refresh_token_seconds, created_at, secret_rotated_at
+        access_token_seconds, refresh_token_seconds, created_at, secret_rotated_at, jwks
         """
     private typealias ClientRow = (
-        String, String, Bool, [String], [String], [String], [String], String, String, Int32, Int32, Date, Date?
+        String, String, Bool, [String], [String], [String], [String], String, String, Int32, Int32, Date, Date?, String?
     )
 
     private static func client(_ row: ClientRow) -> OpenIDClient {
@@ -15,7 +15,7 @@ extension IdentityStore {
         return OpenIDClient(
             id: row.0, name: row.1, confidential: row.2, redirectURIs: row.3, postLogoutRedirectURIs: row.4, scopes: row.5,
             claims: row.6, labels: labels, idTokenAlgorithm: row.8, accessTokenLifetime: TimeInterval(row.9),
-            refreshTokenLifetime: TimeInterval(row.10), createdAt: row.11, secretRotatedAt: row.12)
+            refreshTokenLifetime: TimeInterval(row.10), createdAt: row.11, secretRotatedAt: row.12, jwks: row.13)
     }
 
     /// Registers a client; `secretHash` nil for a public client.
@@ -24,9 +24,9 @@ extension IdentityStore {
         let inserted = try await run { () async throws -> OpenIDClient? in
             let rows = try await self.client.query(
                 """
-                INSERT INTO oidc_clients (id, name, confidential, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, claims,
+                INSERT INTO oidc_clients (id, name, confidential, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, scopes, claims,
                     labels, id_token_algorithm, access_token_seconds, refresh_token_seconds)
-                VALUES (\(client.id), \(client.name), \(client.confidential), \(secretHash.map { ByteBuffer(bytes: $0) }),
+                VALUES (\(client.id), \(client.name), \(client.confidential), \(secretHash.map { ByteBuffer(bytes: $0) }), \(client.jwks),
                     \(client.redirectURIs), \(client.postLogoutRedirectURIs), \(client.scopes), \(client.claims), \(labels)::jsonb,
                     \(client.idTokenAlgorithm), \(Int32(client.accessTokenLifetime)), \(Int32(client.refreshTokenLifetime)))
                 ON CONFLICT (id) DO NOTHING
@@ -76,7 +76,7 @@ extension IdentityStore {
             let rows = try await client.query(
                 """
                 UPDATE oidc_clients SET secret_hash = \(ByteBuffer(bytes: secretHash)), secret_rotated_at = now()
-                WHERE id = \(id) AND confidential RETURNING \(unescaped: Self.clientColumns)
+                WHERE id = \(id) AND confidential AND jwks IS NULL RETURNING \(unescaped: Self.clientColumns)
                 """, logger: logger)
             for try await row in rows.decode(ClientRow.self) { return Self.client(row) }
             return nil
@@ -93,5 +93,19 @@ extension IdentityStore {
             return false
         }
         guard removed else { throw .notFound("client \(id)") }
+    }
+
+    /// Notes a private_key_jwt assertion's `jti`; false when that client presented it before.
+    public func recordClientAssertion(clientID: String, jti: String, expiresAt: Date) async throws(IdentityError) -> Bool {
+        try await run {
+            try await client.query("DELETE FROM oidc_client_assertions WHERE expires_at < now()", logger: logger)
+            let rows = try await client.query(
+                """
+                INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES (\(clientID), \(jti), \(expiresAt))
+                ON CONFLICT DO NOTHING RETURNING jti
+                """, logger: logger)
+            for try await _ in rows.decode(String.self) { return true }
+            return false
+        }
     }
 }

@@ -10,7 +10,7 @@ struct ClientCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, RotateSecret.self, Remove.self])
 
     static func describe(_ client: OpenIDClient) -> String {
-        let kind = client.confidential ? "confidential" : "public"
+        let kind = client.confidential ? "confidential(\(client.authenticationMethod))" : "public"
         let labels = client.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         return "\(client.id)\t\(kind)\tredirect_uris=\(client.redirectURIs.joined(separator: ","))\tscopes=\(client.scopes.joined(separator: ","))"
             + "\tclaims=\(client.claims.joined(separator: ","))\tlabels=\(labels)\talg=\(client.idTokenAlgorithm)"
@@ -31,6 +31,7 @@ struct ClientCommand: AsyncParsableCommand {
         @Option(help: "id_token signature: RS256 or EdDSA.") var idTokenAlg = "RS256"
         @Option(help: "Access and id token lifetime in seconds.") var accessTokenSeconds = 300
         @Option(help: "Refresh token lifetime in seconds (never beyond the sign-in session).") var refreshTokenSeconds = 8 * 3600
+        @Option(help: "The client's public keys (a JWKS file): it authenticates with private_key_jwt, no secret.") var jwksFile: String?
 
         func run() async throws {
             var labels: [String: String] = [:]
@@ -43,6 +44,11 @@ struct ClientCommand: AsyncParsableCommand {
                 id: id, name: name ?? id, confidential: !`public`, redirectURIs: redirectURI, postLogoutRedirectURIs: postLogoutRedirectURI,
                 labels: labels, idTokenAlgorithm: idTokenAlg, accessTokenLifetime: TimeInterval(accessTokenSeconds),
                 refreshTokenLifetime: TimeInterval(refreshTokenSeconds))
+            if let jwksFile {
+                do { client.jwks = try String(contentsOfFile: jwksFile, encoding: .utf8) } catch {
+                    throw ValidationError("cannot read --jwks-file \(jwksFile): \(error.localizedDescription)")
+                }
+            }
             if !scope.isEmpty { client.scopes = scope }
             if !claim.isEmpty { client.claims = claim }
             let draft = client
