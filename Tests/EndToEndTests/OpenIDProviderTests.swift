@@ -182,6 +182,17 @@ import Testing
                 if !audit.contains("Cedar denied oidc.sign_in") { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(audit.contains("Cedar denied oidc.sign_in to ledger"), "\(audit)")
+
+            // The decision replays like any other: `policy explain --request-id`.
+            let record = try #require(audit.split(separator: "\n").first { $0.contains("Cedar denied oidc.sign_in to ledger") })
+            let requestID = try #require(record.firstMatch(of: /"request_id":"([0-9a-f]+)"/).map { String($0.1) })
+            let explained = try await gateway.cli([
+                "policy", "explain", "--request-id", requestID, "--policies", gateway.directory.appendingPathComponent("policies").path,
+                "--config", gateway.directory.appendingPathComponent(GatewayFixture.configFileName).path,
+            ])
+            #expect(explained.hasPrefix("decision: Deny"), "\(explained)")
+            #expect(explained.contains(#"request:  User::"dana" oidc.sign_in on Client::"ledger""#), "\(explained)")
+            #expect(explained.contains("permit oidc.finance-tools"), "\(explained)")
         }
     }
 

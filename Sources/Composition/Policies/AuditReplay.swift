@@ -60,6 +60,9 @@ struct AuditReplay {
         }
         notes += principalNotes
         guard PolicyRequest.methods.contains(method) else { return (nil, ["method \(method) is not in the request model: not replayable"]) }
+        if route == SignInPages.auditRoute, let client = Self.signedInClient(path) {
+            return await signIn(principal, client: client, authMethod: authMethod, clientAddress: clientAddress, time: time, notes: notes)
+        }
         var request = PolicyRequest(principal: principal, method: method, route: route)
         request.path = path
         if let method = PolicyRequest.authMethod(named: authMethod) {
@@ -73,6 +76,36 @@ struct AuditReplay {
             request.labels = labels
         } else {
             notes.append("route \(route) is not in the configuration: no labels")
+        }
+        return (request, notes)
+    }
+
+    /// The client of a recorded OpenID sign-in decision: its record's target is `Client::"<id>"`.
+    static func signedInClient(_ target: String) -> String? {
+        guard target.hasPrefix(#"Client::""#), target.hasSuffix(#"""#), target.count > 10 else { return nil }
+        return String(target.dropFirst(9).dropLast())
+    }
+
+    /// `oidc.sign_in` on the client, with its labels as they are now.
+    private func signIn(
+        _ principal: PolicyRequest.Principal, client: String, authMethod: String, clientAddress: String?, time: Date, notes: [String]
+    ) async -> (PolicyRequest?, [String]) {
+        var notes = notes
+        var request = PolicyRequest(principal: principal, method: "GET", route: client)
+        request.signsInToClient = true
+        request.path = "/.portcullis/oidc/authorize"
+        request.authMethod = PolicyRequest.authMethod(named: authMethod) ?? .some(.session)
+        request.now = time
+        if let clientAddress { request.clientIP = clientAddress }
+        do {
+            if let registered = try await identity.openIDClient(client) {
+                request.labels = registered.labels
+                notes.append("client \(client): its labels as they are now")
+            } else {
+                notes.append("client \(client) no longer exists: no labels")
+            }
+        } catch {
+            notes.append("client \(client): labels unreadable (\(error)): none used")
         }
         return (request, notes)
     }

@@ -99,8 +99,9 @@ public struct PolicyDiffReport: Sendable {
         var replay = await AuditReplay.open(client: client, configuration: configuration, logger: logger)
         var entries: [Entry] = []
         var notes: [String] = []
-        // The sign-in pages answer for themselves: no policy decides them, so none is replayed.
-        for shape in shapes where shape.route != SignInPages.auditRoute {
+        // The sign-in pages answer for themselves, except a person signing in to a tool through
+        // the OpenID provider (its record names the `Client::"<id>"` Cedar decided on).
+        for shape in shapes where shape.route != SignInPages.auditRoute || AuditReplay.signedInClient(shape.path) != nil {
             let (request, shapeNotes) = await replay.request(
                 principal: shape.principal, method: shape.action, route: shape.route,
                 path: shape.path, authMethod: shape.authMethod,

@@ -103,7 +103,6 @@ extension SignInPages {
         case let .valid(request):
             checked = request
         }
-        record.target = "Client::\"\(checked.clientID)\""
         let after = query[Self.authenticatedAfter].flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
         let authenticatedAt = current?.authenticated?.authenticatedAt ?? .distantPast
         let tooOld =
@@ -122,6 +121,8 @@ extension SignInPages {
             record.reason = "sign-in required for \(checked.clientID)"
             return Self.redirect(to: Self.prefix + "login?next=" + SignInHost.escaped(next) + (fresh ? "&prompt=login" : ""))
         }
+        // The record names what Cedar decided on, so `policy explain` and `diff` can replay it.
+        record.target = "Client::\"\(checked.clientID)\""
         let decision = decide(principal, checked.clientID, checked.labels)
         record.policies = decision.policies
         record.policyVersion = decision.policyVersion
