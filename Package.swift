@@ -57,7 +57,10 @@ let package = Package(
         .target(name: "FileWrites"),
         .target(
             name: "Tokens",
-            dependencies: ["CSodium", "FileWrites", .product(name: "_CryptoExtras", package: "swift-crypto")]),
+            dependencies: [
+                "CSodium", "FileWrites", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
         .target(
             name: "ChildProcesses",
             dependencies: [

@@ -3,7 +3,7 @@ import Identity
 import Tokens
 
 /// The tokens of a grant, as standard clients verify them: an id_token (RS256 unless the client
-/// asked for EdDSA) and an access token (RFC 9068 `at+jwt`, RS256), both from the person's
+/// asked for ES256 or EdDSA) and an access token (RFC 9068 `at+jwt`, RS256), both from the person's
 /// current account, so a role or group change reaches the next token.
 struct IssuedTokens {
     let idToken: String
@@ -45,11 +45,16 @@ struct IssuedTokens {
         id.merge([
             "iss": issuer, "aud": client.id, "iat": issuedAt, "exp": issuedAt + lifetime, "auth_time": Int(grant.authTime.timeIntervalSince1970),
             "amr": grant.amr, "acr": grant.amr.contains("mfa") ? "urn:portcullis:mfa" : "urn:portcullis:single-factor",
-            "sid": grant.sessionID.uuidString.lowercased(), "at_hash": halfHash(accessToken),
+            "sid": grant.sessionID.uuidString.lowercased(), "at_hash": halfHash(accessToken, algorithm: client.idTokenAlgorithm),
         ]) { $1 }
         if let nonce { id["nonce"] = nonce }
         let payload = try json(id)
-        let idToken = client.idTokenAlgorithm == "EdDSA" ? try keys.signer().jwt(payload: payload) : try signer.jws(payload)
+        let idToken: String
+        switch client.idTokenAlgorithm {
+        case "EdDSA": idToken = try keys.signer().jwt(payload: payload)
+        case "ES256": idToken = try keys.openIDP256Signer().jws(payload)
+        default: idToken = try signer.jws(payload)
+        }
         return IssuedTokens(idToken: idToken, accessToken: accessToken, expiresIn: lifetime)
     }
 
@@ -65,9 +70,11 @@ struct IssuedTokens {
         return claims["aud"] as? String ?? (claims["aud"] as? [String])?.first
     }
 
-    /// OpenID Connect Core §3.1.3.6: the left half of the SHA-256 of the access token.
-    private static func halfHash(_ token: String) -> String {
-        Base64URL.encode(Digest.sha256(Array(token.utf8)).prefix(16))
+    /// OpenID Connect Core §3.1.3.6: the left half of the access token's hash, by the hash of the
+    /// id_token's algorithm (SHA-256 for RS256 and ES256, SHA-512 for Ed25519).
+    private static func halfHash(_ token: String, algorithm: String) -> String {
+        let digest = algorithm == "EdDSA" ? Digest.sha512(Array(token.utf8)) : Digest.sha256(Array(token.utf8))
+        return Base64URL.encode(digest.prefix(digest.count / 2))
     }
 
     static func json(_ object: [String: Any]) throws -> [UInt8] {

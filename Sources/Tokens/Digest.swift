@@ -8,6 +8,13 @@ public enum Digest {
         Sodium.blake2b(outputLength: 32, key: nil, parts: parts)
     }
 
+    /// SHA-512, where a standard names it (OpenID's `at_hash` beside an Ed25519 signature).
+    public static func sha512(_ bytes: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 64)
+        _ = crypto_hash_sha512(&output, bytes, UInt64(bytes.count))
+        return output
+    }
+
     /// SHA-256, where a standard names it (PKCE's S256, RFC 7636 §4.2; OpenID's `at_hash`).
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: 32)

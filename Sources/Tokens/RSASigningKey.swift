@@ -105,8 +105,9 @@ extension KeyRing {
         return key
     }
 
-    /// The public JWKs of the RSA keys that verify: published ahead (`next`), active and retiring.
-    public func rsaPublicKeys() -> [[String: String]] {
+    /// The public JWKs of the keys that verify (RSA or P-256): published ahead (`next`), active
+    /// and retiring.
+    public func publicJWKs() -> [[String: String]] {
         records.filter { $0.state != .retired }.compactMap { record in
             try? JSONDecoder().decode([String: String].self, from: Data(record.publicKey.utf8))
         }

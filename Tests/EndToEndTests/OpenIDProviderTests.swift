@@ -31,13 +31,15 @@ import Testing
     }
 
     /// Runs the Authlib client for `login`'s session and returns what it saw.
-    static func relyingParty(_ gateway: GatewayFixture, client: String, secret: String?, cookie: String) throws -> [String: Any] {
+    static func relyingParty(
+        _ gateway: GatewayFixture, client: String, secret: String?, cookie: String, scope: String = "openid profile email groups"
+    ) throws -> [String: Any] {
         try #require(ConsoleBrowserTests.pythonHas("authlib"), "Authlib is required (scripts/test installs it)")
         return try fixture(
             "oidc_client.py",
             [
                 "--issuer", issuer(gateway), "--ca", "\(gateway.certs)/ca-bundle.crt", "--client-id", client, "--redirect-uri", redirect, "--cookie",
-                cookie,
+                cookie, "--scope", scope,
             ]
                 + (secret.map { ["--client-secret", $0] } ?? []))
     }
@@ -109,6 +111,25 @@ import Testing
                 #expect(audit.contains(#""action":"\#(action)""#), "no \(action) in the audit trail")
             }
             #expect(audit.contains("authorization code replayed") && audit.contains("refresh token reused"))
+        }
+    }
+
+    /// A client may ask for ES256 or EdDSA id_tokens; Authlib verifies each with the JWKS.
+    @Test func idTokensInEachOfferedAlgorithmVerify() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            _ = try await gateway.cli(["role", "add", "staff"])
+            let password = try await gateway.createUser("dana", roles: ["staff"])
+            let (cookie, _) = try Self.signInHostCookie(gateway, "dana", password)
+            for algorithm in ["ES256", "EdDSA"] {
+                let id = "tool-" + algorithm.lowercased()
+                let secret = try #require(
+                    try await Self.addClient(
+                        gateway, id,
+                        ["--label", "audience=staff", "--id-token-alg", algorithm, "--scope", "openid", "--scope", "profile", "--scope", "groups"]))
+                let seen = try Self.relyingParty(gateway, client: id, secret: secret, cookie: cookie, scope: "openid profile groups")
+                #expect(seen["id_token_alg"] as? String == algorithm, "\(seen)")
+                #expect((seen["id_token"] as? [String: Any])?["preferred_username"] as? String == "dana", "\(seen)")
+            }
         }
     }
 

@@ -31,7 +31,9 @@ public enum IdentityRuntime {
         let store = IdentityStore(client: database.client, logger: logger)
         let keys = SigningKeys(
             store: PostgresKeyRingStore(client: database.client, logger: logger), masterKey: masterKey,
-            openIDStore: PostgresKeyRingStore(client: database.client, logger: logger, ring: PostgresKeyRingStore.openIDRSA))
+            openIDStores: SigningKeys.OpenIDStores(
+                rs256: PostgresKeyRingStore(client: database.client, logger: logger, ring: PostgresKeyRingStore.openIDRSA),
+                es256: PostgresKeyRingStore(client: database.client, logger: logger, ring: PostgresKeyRingStore.openIDP256)))
         let rotation = RotationPolicy(maxTokenLifetime: max(configuration.identity.settings.accessTokenLifetime, 3600))
         try await keys.refresh(policy: rotation)
         let pool = BlockingWorkPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1), maxQueued: 256)

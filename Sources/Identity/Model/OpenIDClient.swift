@@ -16,7 +16,7 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
     public var claims: [String]
     /// Tags of `Client::"<id>"` in Cedar: policies decide who may sign in to which tool by them.
     public var labels: [String: String]
-    /// `RS256` (what OpenID Connect requires every provider to offer) or `EdDSA`.
+    /// `RS256` (what OpenID Connect requires every provider to offer), `ES256` or `EdDSA`.
     public var idTokenAlgorithm: String
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
@@ -30,7 +30,7 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
     public static let knownClaims: Set<String> = ["login", "email", "name", "groups", "roles"]
     /// Scopes the provider knows: `openid`, the profile scopes, and `offline_access` for a refresh token.
     public static let knownScopes: Set<String> = ["openid", "profile", "email", "groups", "offline_access"]
-    public static let algorithms: Set<String> = ["RS256", "EdDSA"]
+    public static let algorithms: Set<String> = ["RS256", "ES256", "EdDSA"]
 
     enum CodingKeys: String, CodingKey {
         case id, name, confidential, scopes, claims, labels
@@ -84,7 +84,7 @@ public struct OpenIDClient: Sendable, Equatable, Encodable {
         if let unknown = claims.first(where: { !Self.knownClaims.contains($0) }) {
             throw .invalid("claims", "'\(unknown)' is not one of \(Self.knownClaims.sorted().joined(separator: ", "))")
         }
-        guard Self.algorithms.contains(idTokenAlgorithm) else { throw .invalid("id_token_signed_response_alg", "must be RS256 or EdDSA") }
+        guard Self.algorithms.contains(idTokenAlgorithm) else { throw .invalid("id_token_signed_response_alg", "must be RS256, ES256 or EdDSA") }
         guard (30...3600).contains(accessTokenLifetime) else { throw .invalid("access_token_seconds", "must be 30 to 3600") }
         guard (60...(30 * 86_400)).contains(refreshTokenLifetime) else { throw .invalid("refresh_token_seconds", "must be 60 s to 30 days") }
         if let jwks {

@@ -4,24 +4,37 @@ import Tokens
 
 /// The current signers and verification keys, swapped as one value when a key ring changes
 /// (rotation by any replica, announced by NOTIFY, or the periodic reload): the Ed25519 ring of
-/// access tokens and assertions, and (when given a store for it) the OpenID provider's RSA ring.
+/// access tokens and assertions, and (when given stores for them) the OpenID provider's RSA
+/// (RS256) and P-256 (ES256) rings.
 public final class SigningKeys: Sendable {
+    /// Where the OpenID provider's rings live.
+    public struct OpenIDStores: Sendable {
+        public let rs256: any KeyRingStore
+        public let es256: any KeyRingStore
+
+        public init(rs256: any KeyRingStore, es256: any KeyRingStore) {
+            self.rs256 = rs256
+            self.es256 = es256
+        }
+    }
+
     private struct Material: Sendable {
         var signer: TokenSigner?
         var keys: VerificationKeys
         var openIDSigner: RSASigningKey?
+        var openIDP256Signer: P256SigningKey?
         var openIDKeys: [[String: String]] = []
     }
 
     private let material = Mutex(Material(signer: nil, keys: VerificationKeys([])))
     private let store: any KeyRingStore
-    private let openIDStore: (any KeyRingStore)?
+    private let openIDStores: OpenIDStores?
     private let masterKey: MasterKey
 
-    public init(store: any KeyRingStore, masterKey: MasterKey, openIDStore: (any KeyRingStore)? = nil) {
+    public init(store: any KeyRingStore, masterKey: MasterKey, openIDStores: OpenIDStores? = nil) {
         self.store = store
         self.masterKey = masterKey
-        self.openIDStore = openIDStore
+        self.openIDStores = openIDStores
     }
 
     /// Rotates the rings if a rotation is due (creating the first keys on a new database), then
@@ -32,23 +45,30 @@ public final class SigningKeys: Sendable {
         let signer = try ring.signer(masterKey: masterKey)
         let keys: VerificationKeys
         do { keys = try ring.verificationKeys() } catch { throw .corruptRecord(error.description) }
-        var openID: (RSASigningKey, [[String: String]])?
-        if let openIDStore {
-            let masterKey = self.masterKey
-            let (_, rsaRing) = try await openIDStore.update { ring throws(KeyRingError) in
-                do throws(TokenError) {
-                    return try ring.rotated(now: now, policy: policy) { state throws(TokenError) in
-                        try KeyRecord.generateRSA(masterKey: masterKey, now: now, state: state)
-                    }
-                } catch {
-                    throw KeyRingError.keyGenerationFailed(error.description)
-                }
-            }
-            openID = (try rsaRing.rsaSigner(masterKey: masterKey), rsaRing.rsaPublicKeys())
+        var openID: (rsa: RSASigningKey, p256: P256SigningKey, keys: [[String: String]])?
+        if let openIDStores {
+            let rsa = try await Self.rotate(openIDStores.rs256, now: now, policy: policy, masterKey: masterKey, mint: KeyRecord.generateRSA)
+            let p256 = try await Self.rotate(openIDStores.es256, now: now, policy: policy, masterKey: masterKey, mint: KeyRecord.generateP256)
+            openID = (try rsa.rsaSigner(masterKey: masterKey), try p256.p256Signer(masterKey: masterKey), rsa.publicJWKs() + p256.publicJWKs())
         }
         material.withLock {
-            $0 = Material(signer: signer, keys: keys, openIDSigner: openID?.0, openIDKeys: openID?.1 ?? [])
+            $0 = Material(
+                signer: signer, keys: keys, openIDSigner: openID?.rsa, openIDP256Signer: openID?.p256, openIDKeys: openID?.keys ?? [])
         }
+    }
+
+    /// Applies the rotations due to one of the OpenID provider's rings.
+    private static func rotate(
+        _ store: any KeyRingStore, now: Date, policy: RotationPolicy, masterKey: MasterKey,
+        mint: @escaping @Sendable (MasterKey, Date, KeyState) throws(TokenError) -> KeyRecord
+    ) async throws(KeyRingError) -> KeyRing {
+        try await store.update { ring throws(KeyRingError) in
+            do throws(TokenError) {
+                return try ring.rotated(now: now, policy: policy) { state throws(TokenError) in try mint(masterKey, now, state) }
+            } catch {
+                throw KeyRingError.keyGenerationFailed(error.description)
+            }
+        }.after
     }
 
     /// The active signing key; fails closed before the first successful refresh.
@@ -66,6 +86,12 @@ public final class SigningKeys: Sendable {
         return signer
     }
 
-    /// The OpenID provider's RSA public keys that verify (published ahead of use).
+    /// The OpenID provider's active P-256 key (ES256 id_tokens).
+    public func openIDP256Signer() throws(IdentityError) -> P256SigningKey {
+        guard let signer = material.withLock({ $0.openIDP256Signer }) else { throw .unavailable("no OpenID signing key loaded") }
+        return signer
+    }
+
+    /// The OpenID provider's RSA and P-256 public keys that verify (published ahead of use).
     public var openIDKeys: [[String: String]] { material.withLock { $0.openIDKeys } }
 }

@@ -11,12 +11,13 @@ import Tokens
 public struct PostgresKeyRingStore: KeyRingStore {
     let client: PostgresClient
     let logger: Logger
-    /// Which ring: `tokens` (Ed25519: access tokens, assertions) or `oidc-rs256` (the OpenID
-    /// provider's RSA keys). Each rotates on its own.
+    /// Which ring: `tokens` (Ed25519: access tokens, assertions), `oidc-rs256` or `oidc-es256`
+    /// (the OpenID provider's RSA and P-256 keys). Each rotates on its own.
     let ring: String
 
     public static let tokens = "tokens"
     public static let openIDRSA = "oidc-rs256"
+    public static let openIDP256 = "oidc-es256"
 
     public init(client: PostgresClient, logger: Logger, ring: String = PostgresKeyRingStore.tokens) {
         self.client = client

@@ -28,7 +28,7 @@ struct ClientCommand: AsyncParsableCommand {
         @Option(help: "Scopes it may ask for (repeatable; default openid, profile, email).") var scope: [String] = []
         @Option(help: "Person claims its tokens may carry: login, email, name, groups, roles (repeatable).") var claim: [String] = []
         @Option(help: "A label KEY=VALUE: a tag of Client::\"<id>\" for policies (repeatable).") var label: [String] = []
-        @Option(help: "id_token signature: RS256 or EdDSA.") var idTokenAlg = "RS256"
+        @Option(help: "id_token signature: RS256, ES256 or EdDSA.") var idTokenAlg = "RS256"
         @Option(help: "Access and id token lifetime in seconds.") var accessTokenSeconds = 300
         @Option(help: "Refresh token lifetime in seconds (never beyond the sign-in session).") var refreshTokenSeconds = 8 * 3600
         @Option(help: "The client's public keys (a JWKS file): it authenticates with private_key_jwt, no secret.") var jwksFile: String?
