@@ -179,4 +179,19 @@ public struct OpenIDProviderService: OpenIDProviderEndpoints {
             return .refused(reason: "the identity store cannot be reached")
         }
     }
+
+    public func allowsBrowserOrigin(_ origin: String) async -> Bool {
+        guard let clients = try? await identity.store.listOpenIDClients() else { return false }
+        return clients.contains { client in
+            !client.confidential && client.redirectURIs.contains { Self.origin(of: $0) == origin }
+        }
+    }
+
+    /// `scheme://host[:port]` of a URI, as a browser's `Origin` names it.
+    static func origin(of uri: String) -> String? {
+        guard let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased(),
+            let host = components.host?.lowercased()
+        else { return nil }
+        return scheme + "://" + host + (components.port.map { ":\($0)" } ?? "")
+    }
 }

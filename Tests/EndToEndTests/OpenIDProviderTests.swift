@@ -170,6 +170,53 @@ import Testing
         }
     }
 
+    /// In Chromium: a Django tool on mozilla-django-oidc sends the browser to Portcullis's sign-in
+    /// form, and after it the browser lands back on the tool signed in; a second sign-in asks nothing.
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment["CI"] != nil || ConsoleBrowserTests.browserAvailable,
+            "needs chromium, chromium-driver and selenium (scripts/test installs them)"))
+    func aToolSignsAPersonInInABrowser() async throws {
+        try #require(ConsoleBrowserTests.browserAvailable, "chromium, chromium-driver and selenium are required under CI")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            _ = try await gateway.cli(["role", "add", "staff"])
+            let password = try await gateway.createUser("dana", roles: ["staff"])
+            let port = try FreePort.reserve()
+            let secret = try #require(
+                try await gateway.cli([
+                    "client", "add", "django", "--redirect-uri", "http://127.0.0.1:\(port)/oidc/callback/", "--label", "audience=staff",
+                ])
+                .firstMatch(of: /client secret \(shown once\): (\S+)/).map { String($0.1) })
+            let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+            let tool = Process()
+            tool.executableURL = URL(fileURLWithPath: ConsoleBrowserTests.python)
+            tool.arguments = [
+                fixtures.appendingPathComponent("django_oidc_rp.py").path, "--issuer", Self.issuer(gateway), "--ca", "\(gateway.certs)/ca-bundle.crt",
+                "--client-id", "django", "--client-secret", secret, "--port", "\(port)", "--serve",
+            ]
+            (tool.standardInput, tool.standardOutput, tool.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
+            try tool.run()
+            // SIGKILL: the child inherits the test runner's signal mask, in which SIGTERM may be blocked.
+            defer { kill(tool.processIdentifier, SIGKILL) }
+            var up = false
+            for _ in 0..<200 where !up {
+                up = (try? GatewayFixture.curl(["http://127.0.0.1:\(port)/whoami"]))?.status == 200
+                if !up { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            try #require(up, "the Django tool did not start")
+            let root = fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let result = try await ConsoleBrowserTests.run(
+                ConsoleBrowserTests.python,
+                [
+                    fixtures.appendingPathComponent("oidc_browser.py").path, "--port", "\(gateway.gatewayPort)", "--certificate",
+                    "\(gateway.certs)/gateway.crt", "--tool-port", "\(port)", "--login", "dana", "--password", password, "--screenshots",
+                    root.appendingPathComponent(".build/screenshots").path, "--chromium", ConsoleBrowserTests.chromium,
+                    "--chromedriver", ConsoleBrowserTests.chromedriver,
+                ])
+            #expect(result.status == 0, "\(result.output)")
+        }
+    }
+
     /// Cedar decides who may sign in to which tool; the refusal is a page (or `access_denied` to
     /// the tool with `prompt=none`), audited with the policies; a person without a session is
     /// sent to sign in, or gets `login_required` with `prompt=none`.
@@ -288,6 +335,18 @@ import Testing
             #expect(
                 try exchange(try code(), secret: secret, verifier: verifier, redirect: "https://wiki.example/other").json["error"] as? String
                     == "invalid_grant")
+            // CORS: a public client's origin may call the token endpoint from its pages; no other.
+            let preflight = ["-X", "OPTIONS", "-H", "access-control-request-method: POST"]
+            let allowed = try gateway.curl(
+                "/.portcullis/oidc/token", preflight + ["-H", "origin: https://wiki.example"], host: GatewayFixture.signInHost)
+            #expect(allowed.status == 204 && allowed.header("access-control-allow-origin") == "https://wiki.example")
+            let foreign = try gateway.curl(
+                "/.portcullis/oidc/token", preflight + ["-H", "origin: https://evil.example"], host: GatewayFixture.signInHost)
+            #expect(foreign.status == 403 && foreign.header("access-control-allow-origin") == nil)
+            let fromEvil = try gateway.curl(
+                "/.portcullis/oidc/token", ["-H", "origin: https://evil.example", "--data-urlencode", "grant_type=refresh_token"],
+                host: GatewayFixture.signInHost)
+            #expect(fromEvil.header("access-control-allow-origin") == nil)
             let good = try exchange(try code(), secret: secret, verifier: verifier)
             #expect(good.status == 200 && good.json["id_token"] != nil && good.header("cache-control") == "no-store", "\(good.body)")
         }

@@ -21,6 +21,10 @@ public protocol OpenIDProviderEndpoints: Sendable {
     func userInfo(authorization: String?, issuer: String) async -> OpenIDAnswer
     /// RFC 7009 token revocation.
     func revoke(form: [String: String], authorization: String?, issuer: String, client: SignInClient) async -> OpenIDAnswer
+    /// Whether a page of `origin` may call the token, revocation and userinfo endpoints from the
+    /// browser (CORS): only the origin of a public client's registered redirect URI (a single-page
+    /// app; a confidential client calls from its server).
+    func allowsBrowserOrigin(_ origin: String) async -> Bool
     /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): which tool asks, and where the
     /// browser may go after signing out (only a URI that tool registered).
     func checkLogout(_ query: [String: String], issuer: String) async -> OpenIDLogoutCheck

@@ -33,6 +33,20 @@ extension SignInPages {
             return Self.json(200, openID.keySet(), cache: "public, max-age=300")
         case (.get, "authorize"):
             return await authorize(canonical, current: current, issuer: issuer, client: client, forms: forms, decide: decide, record: &record)
+        case (.options, "token"), (.options, "revoke"), (.options, "userinfo"):
+            // CORS preflight: only from a public client's own origin.
+            guard let origin = request.headers[.origin], await openID.allowsBrowserOrigin(origin) else {
+                record.outcome = .deny
+                record.reason = "CORS preflight from an origin no public client registered"
+                return Response(status: .forbidden, headers: [.cacheControl: "no-store"])
+            }
+            record.reason = "CORS preflight from \(origin)"
+            return Response(
+                status: .noContent,
+                headers: [
+                    .accessControlAllowOrigin: origin, .accessControlAllowMethods: "GET, POST",
+                    .accessControlAllowHeaders: "authorization, content-type", .accessControlMaxAge: "600", .vary: "Origin",
+                ])
         case (.post, "token"), (.post, "revoke"):
             guard let form = await Self.form(request) else {
                 record.outcome = .deny
@@ -46,7 +60,7 @@ extension SignInPages {
                 : await openID.revoke(form: form, authorization: authorization, issuer: issuer, client: client)
             record.outcome = answer.allowed ? .allow : answer.status >= 500 ? .error : .deny
             record.reason = answer.reason
-            return Self.answer(answer)
+            return await withCORS(Self.answer(answer), request)
         case (.get, "logout"):
             return await logout(canonical.query ?? "", current: current, issuer: issuer, forms: forms, record: &record)
         case (.post, "logout"):
@@ -73,7 +87,7 @@ extension SignInPages {
             let answer = await openID.userInfo(authorization: authorization, issuer: issuer)
             record.outcome = answer.allowed ? .allow : answer.status >= 500 ? .error : .deny
             record.reason = answer.reason
-            return Self.answer(answer)
+            return await withCORS(Self.answer(answer), request)
         default:
             return Self.notFound(&record)
         }
@@ -207,6 +221,15 @@ extension SignInPages {
             let components = URLComponents(string: request.redirectURI), let scheme = components.scheme, let target = components.host
         else { return nil }
         return scheme + "://" + target + (components.port.map { ":\($0)" } ?? "")
+    }
+
+    /// A back-channel answer readable by a public client's page: its origin, and only it.
+    private func withCORS(_ response: Response, _ request: Request) async -> Response {
+        guard let openID, let origin = request.headers[.origin], await openID.allowsBrowserOrigin(origin) else { return response }
+        var response = response
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.vary] = "Origin"
+        return response
     }
 
     private static func form(_ request: Request) async -> [String: String]? {

@@ -1,10 +1,11 @@
 """A Django application that signs people in with mozilla-django-oidc, Portcullis being its provider.
 
-It runs the application on a free loopback port, then plays the browser of a person already signed
-in on Portcullis's sign-in host (--cookie): the application's /oidc/authenticate/ sends it to
+It runs the application on --port, then plays the browser of a person already signed in on
+Portcullis's sign-in host (--cookie): the application's /oidc/authenticate/ sends it to
 Portcullis, Portcullis back with a code, and mozilla-django-oidc exchanges it (PKCE, client
 secret), verifies the RS256 id_token with the JWKS, reads userinfo and creates the Django user.
 Prints one JSON object: where each hop went and who the application says is signed in.
+With --serve instead of --cookie it only serves (for a real browser, oidc_browser.py) until killed.
 """
 
 import argparse
@@ -50,7 +51,8 @@ def main():
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--port", type=int, required=True, help="the port of the registered redirect URI")
-    parser.add_argument("--cookie", required=True)
+    parser.add_argument("--cookie")
+    parser.add_argument("--serve", action="store_true", help="serve until killed; no browser of our own")
     arguments = parser.parse_args()
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         os.environ.pop(name, None)
@@ -82,6 +84,10 @@ def main():
                           path("failed", lambda request: HttpResponse("sign-in failed", status=401))]
     from django.core.wsgi import get_wsgi_application
     server = make_server("127.0.0.1", arguments.port, get_wsgi_application(), server_class=ThreadingServer, handler_class=Quiet)
+    if arguments.serve:
+        print("serving on %d" % arguments.port, flush=True)
+        server.serve_forever()
+        return
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     import requests
