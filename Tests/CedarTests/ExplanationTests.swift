@@ -172,6 +172,7 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
+        try? output.fileHandleForReading.close()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let reference = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])

@@ -360,7 +360,7 @@ import Testing
         let output = Pipe()
         (python.standardInput, python.standardOutput) = (FileHandle.nullDevice, output)
         try python.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         #expect(ChildExit.waitBlocking(python) == 0)
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -243,7 +243,7 @@ struct GatewayFixture: Sendable {
         let output = Pipe()
         python.standardOutput = output
         try python.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         let status = ChildExit.waitBlocking(python)
         guard status == 0, let claims = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw PortcullisProcess.Failure(description: "PyJWT exited \(status) on the assertion")
@@ -351,7 +351,7 @@ struct GatewayFixture: Sendable {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         ChildExit.waitBlocking(process)
         return String(decoding: data, as: UTF8.self)
     }

@@ -58,7 +58,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: errors) }
         (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, output, try FileHandle(forWritingTo: errors))
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         let status = ChildExit.waitBlocking(process)
         let problem = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
         return try #require(
@@ -362,7 +362,7 @@ extension OpenIDProviderTests {
         let output = Pipe()
         (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, output, FileHandle.nullDevice)
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         guard ChildExit.waitBlocking(process) == 0 else { throw PortcullisProcess.Failure(description: "python exited non-zero") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -80,7 +80,7 @@ import Testing
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         ChildExit.waitBlocking(process)
         let text = String(decoding: data, as: UTF8.self)
         // s_client prints the handshake (the server's certificate among it), then what the server sent.

@@ -129,7 +129,7 @@ import Testing
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = output.readToEndAndClose()
         ChildExit.waitBlocking(process)
         return String(decoding: data, as: UTF8.self)
     }

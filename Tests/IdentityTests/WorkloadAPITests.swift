@@ -438,7 +438,7 @@ func openssl(_ arguments: [String]) throws -> String {
     process.standardError = pipe
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let output = String(decoding: pipe.readToEndAndClose(), as: UTF8.self)
     let processStatus = ChildExit.waitBlocking(process)
     guard processStatus == 0 else {
         throw WorkloadTestFailure(description: "openssl \(arguments.joined(separator: " ")) exited \(processStatus): \(output)")

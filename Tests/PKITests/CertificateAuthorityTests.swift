@@ -79,7 +79,7 @@ enum OpenSSL {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = String(decoding: pipe.readToEndAndClose(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, output)
     }

@@ -117,7 +117,7 @@ public final class PortcullisProcess: Sendable {
         gdb.standardError = FileHandle.nullDevice
         gdb.standardInput = FileHandle.nullDevice
         guard (try? gdb.run()) != nil else { return "(gdb did not start)" }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: pipe.readToEndAndClose(), as: UTF8.self)
         ChildExit.waitBlocking(gdb)
         return text.split(separator: "\n").filter { $0.hasPrefix("#") || $0.hasPrefix("Thread") }.prefix(400).joined(separator: "\n")
     }
@@ -155,6 +155,8 @@ private final class CapturedOutput: Sendable {
                 guard count > 0 else { break }
                 streams.withLock { $0[keyPath: stream] += buffer[..<count] }
             }
+            // Closed here: Foundation may keep the Process, and with it this pipe, indefinitely.
+            try? handle.close()
             streams.withLock { $0.closedPipes += 1 }
         }
     }
@@ -169,7 +171,7 @@ public enum Curl {
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = pipe.readToEndAndClose()
         ChildExit.waitBlocking(process)
         let text = String(decoding: data, as: UTF8.self)
         guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {

@@ -76,7 +76,9 @@ struct Interop {
         input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: request))
         try input.fileHandleForWriting.close()
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        try? output.fileHandleForReading.close()
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        try? errors.fileHandleForReading.close()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw Failure(description: "\(mode) failed: \(String(decoding: stderr, as: UTF8.self))")
