@@ -3,15 +3,15 @@ import Foundation
 
 /// A P-256 key for ES256 JSON Web Tokens (RFC 7518 §3.4), for OpenID clients that ask for
 /// ES256 id_tokens. From swift-crypto, like RSA.
-public struct P256SigningKey: Sendable {
+public struct P256SigningKey: RingSigningKey {
     private let key: P256.Signing.PrivateKey
     /// RFC 7638 thumbprint of the public key: the `kid`.
     public let keyID: String
 
     public static func generate() -> P256SigningKey { P256SigningKey(key: P256.Signing.PrivateKey()) }
 
-    /// From the raw scalar `raw` returns.
-    public init(raw: [UInt8]) throws(TokenError) {
+    /// From the raw scalar `secret` returns.
+    public init(secret raw: [UInt8]) throws(TokenError) {
         do { self.init(key: try P256.Signing.PrivateKey(rawRepresentation: raw)) } catch {
             throw .invalidKey("not a P-256 private key: \(error)")
         }
@@ -23,7 +23,8 @@ public struct P256SigningKey: Sendable {
         keyID = Base64URL.encode(Digest.sha256(Array(#"{"crv":"P-256","kty":"EC","x":"\#(x)","y":"\#(y)"}"#.utf8)))
     }
 
-    public var raw: [UInt8] { Array(key.rawRepresentation) }
+    /// The private scalar, for sealing.
+    public var secret: [UInt8] { Array(key.rawRepresentation) }
 
     /// The public key as a JWK (`kty: EC`, `crv: P-256`, `alg: ES256`, `use: sig`).
     public func jwk() -> [String: String] {
@@ -46,29 +47,5 @@ public struct P256SigningKey: Sendable {
     private static func coordinates(_ key: P256.Signing.PublicKey) -> (x: String, y: String) {
         let point = Array(key.rawRepresentation)
         return (Base64URL.encode(point.prefix(32)), Base64URL.encode(point.suffix(32)))
-    }
-}
-
-extension KeyRecord {
-    /// A P-256 record for the OpenID provider's ES256 ring, sealed like the others.
-    public static func generateP256(masterKey: MasterKey, now: Date, state: KeyState) throws(TokenError) -> KeyRecord {
-        let key = P256SigningKey.generate()
-        var raw = key.raw
-        defer { Sodium.wipe(&raw) }
-        let jwk = String(decoding: (try? JSONEncoder().encode(key.jwk())) ?? Data(), as: UTF8.self)
-        return KeyRecord(
-            id: key.keyID, publicKey: jwk, sealedSeed: masterKey.seal(raw, context: key.keyID), state: state, createdAt: now,
-            activatedAt: state == .active ? now : nil)
-    }
-}
-
-extension KeyRing {
-    /// The active P-256 key, unsealed.
-    public func p256Signer(masterKey: MasterKey) throws(KeyRingError) -> P256SigningKey {
-        guard let active, let sealed = active.sealedSeed else { throw KeyRingError.noActiveKey }
-        var raw = try masterKey.open(sealed, context: active.id)
-        defer { Sodium.wipe(&raw) }
-        guard let key = try? P256SigningKey(raw: raw), key.keyID == active.id else { throw KeyRingError.corruptRecord(active.id) }
-        return key
     }
 }

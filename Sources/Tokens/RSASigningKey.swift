@@ -4,7 +4,7 @@ import _CryptoExtras
 /// An RSA key for RS256 JSON Web Tokens (RFC 7518 §3.3): what OpenID Connect requires every
 /// provider to offer, so every client library can verify Portcullis's id_tokens. RSA comes from
 /// swift-crypto's extras; everything else in this module stays on libsodium.
-public struct RSASigningKey: Sendable {
+public struct RSASigningKey: RingSigningKey {
     private let key: _RSA.Signing.PrivateKey
     /// RFC 7638 thumbprint of the public key: the `kid`.
     public let keyID: String
@@ -15,8 +15,8 @@ public struct RSASigningKey: Sendable {
         }
     }
 
-    /// From the PKCS #1 DER form `der` returns.
-    public init(der: [UInt8]) throws(TokenError) {
+    /// From the PKCS #1 DER form `secret` returns.
+    public init(secret der: [UInt8]) throws(TokenError) {
         do { try self.init(key: _RSA.Signing.PrivateKey(derRepresentation: der)) } catch {
             throw .invalidKey("not an RSA private key: \(error)")
         }
@@ -28,7 +28,8 @@ public struct RSASigningKey: Sendable {
         self.keyID = try Self.thumbprint(of: key.publicKey)
     }
 
-    public var der: [UInt8] { Array(key.derRepresentation) }
+    /// The private key as PKCS #1 DER, for sealing.
+    public var secret: [UInt8] { Array(key.derRepresentation) }
 
     /// The public key as a JWK (`kty: RSA`, `alg: RS256`, `use: sig`).
     public func jwk() throws(TokenError) -> [String: String] {
@@ -78,38 +79,5 @@ public struct RSASigningKey: Sendable {
     private static func thumbprint(of key: _RSA.Signing.PublicKey) throws(TokenError) -> String {
         let (n, e) = try primitives(key)
         return Base64URL.encode(Digest.sha256(Array(#"{"e":"\#(e)","kty":"RSA","n":"\#(n)"}"#.utf8)))
-    }
-}
-
-extension KeyRecord {
-    /// An RSA key record for the OpenID provider's RS256 ring: the PKCS #1 DER sealed like an
-    /// Ed25519 seed, the public JWK in `publicKey`.
-    public static func generateRSA(masterKey: MasterKey, now: Date, state: KeyState) throws(TokenError) -> KeyRecord {
-        let key = try RSASigningKey.generate()
-        var der = key.der
-        defer { Sodium.wipe(&der) }
-        let jwk = String(decoding: (try? JSONEncoder().encode(try key.jwk())) ?? Data(), as: UTF8.self)
-        return KeyRecord(
-            id: key.keyID, publicKey: jwk, sealedSeed: masterKey.seal(der, context: key.keyID), state: state, createdAt: now,
-            activatedAt: state == .active ? now : nil)
-    }
-}
-
-extension KeyRing {
-    /// The active RSA key, unsealed.
-    public func rsaSigner(masterKey: MasterKey) throws(KeyRingError) -> RSASigningKey {
-        guard let active, let sealed = active.sealedSeed else { throw KeyRingError.noActiveKey }
-        var der = try masterKey.open(sealed, context: active.id)
-        defer { Sodium.wipe(&der) }
-        guard let key = try? RSASigningKey(der: der), key.keyID == active.id else { throw KeyRingError.corruptRecord(active.id) }
-        return key
-    }
-
-    /// The public JWKs of the keys that verify (RSA or P-256): published ahead (`next`), active
-    /// and retiring.
-    public func publicJWKs() -> [[String: String]] {
-        records.filter { $0.state != .retired }.compactMap { record in
-            try? JSONDecoder().decode([String: String].self, from: Data(record.publicKey.utf8))
-        }
     }
 }

@@ -47,9 +47,12 @@ public final class SigningKeys: Sendable {
         do { keys = try ring.verificationKeys() } catch { throw .corruptRecord(error.description) }
         var openID: (rsa: RSASigningKey, p256: P256SigningKey, keys: [[String: String]])?
         if let openIDStores {
-            let rsa = try await Self.rotate(openIDStores.rs256, now: now, policy: policy, masterKey: masterKey, mint: KeyRecord.generateRSA)
-            let p256 = try await Self.rotate(openIDStores.es256, now: now, policy: policy, masterKey: masterKey, mint: KeyRecord.generateP256)
-            openID = (try rsa.rsaSigner(masterKey: masterKey), try p256.p256Signer(masterKey: masterKey), rsa.publicJWKs() + p256.publicJWKs())
+            let rsa = try await Self.rotate(RSASigningKey.self, in: openIDStores.rs256, now: now, policy: policy, masterKey: masterKey)
+            let p256 = try await Self.rotate(P256SigningKey.self, in: openIDStores.es256, now: now, policy: policy, masterKey: masterKey)
+            openID = (
+                try rsa.signer(RSASigningKey.self, masterKey: masterKey), try p256.signer(P256SigningKey.self, masterKey: masterKey),
+                rsa.publicJWKs() + p256.publicJWKs()
+            )
         }
         material.withLock {
             $0 = Material(
@@ -58,13 +61,14 @@ public final class SigningKeys: Sendable {
     }
 
     /// Applies the rotations due to one of the OpenID provider's rings.
-    private static func rotate(
-        _ store: any KeyRingStore, now: Date, policy: RotationPolicy, masterKey: MasterKey,
-        mint: @escaping @Sendable (MasterKey, Date, KeyState) throws(TokenError) -> KeyRecord
+    private static func rotate<Key: RingSigningKey>(
+        _ type: Key.Type, in store: any KeyRingStore, now: Date, policy: RotationPolicy, masterKey: MasterKey
     ) async throws(KeyRingError) -> KeyRing {
         try await store.update { ring throws(KeyRingError) in
             do throws(TokenError) {
-                return try ring.rotated(now: now, policy: policy) { state throws(TokenError) in try mint(masterKey, now, state) }
+                return try ring.rotated(now: now, policy: policy) { state throws(TokenError) in
+                    try KeyRecord.generate(Key.self, masterKey: masterKey, now: now, state: state)
+                }
             } catch {
                 throw KeyRingError.keyGenerationFailed(error.description)
             }

@@ -11,7 +11,6 @@ With --serve instead of --cookie it only serves (for a real browser, oidc_browse
 import argparse
 import json
 import os
-import socket
 import socketserver
 import sys
 import tempfile
@@ -22,17 +21,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import django
 from django.conf import settings
 
-_resolve = socket.getaddrinfo
+import loopback
 
-
-def loopback_localhost(host, *args, **kwargs):
-    """`*.localhost` is loopback (RFC 6761); not every resolver says so."""
-    if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
-        host = "127.0.0.1"
-    return _resolve(host, *args, **kwargs)
-
-
-socket.getaddrinfo = loopback_localhost
+loopback.install()
 
 
 class Quiet(WSGIRequestHandler):
@@ -54,8 +45,6 @@ def main():
     parser.add_argument("--cookie")
     parser.add_argument("--serve", action="store_true", help="serve until killed; no browser of our own")
     arguments = parser.parse_args()
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        os.environ.pop(name, None)
     state = tempfile.mkdtemp(prefix="django-rp-")
     oidc = arguments.issuer + "/.portcullis/oidc/"
     settings.configure(

@@ -11,7 +11,6 @@ Prints one JSON object with what it saw; exits 0 even when the provider refused 
 import argparse
 import json
 import secrets
-import socket
 import sys
 
 import requests
@@ -19,17 +18,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
 
-_resolve = socket.getaddrinfo
+import loopback
 
-
-def loopback_localhost(host, *args, **kwargs):
-    """`*.localhost` is loopback (RFC 6761); not every resolver says so."""
-    if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
-        host = "127.0.0.1"
-    return _resolve(host, *args, **kwargs)
-
-
-socket.getaddrinfo = loopback_localhost
+loopback.install()
 
 
 def main():

@@ -8,8 +8,6 @@ fetched (signature, iss, aud, nonce, exp) and asks userinfo. Prints one JSON obj
 
 import argparse
 import json
-import os
-import socket
 import sys
 from urllib.parse import urlparse
 
@@ -20,17 +18,9 @@ from oic.oic.message import AuthorizationResponse, RegistrationResponse
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 from oic.utils.settings import OicClientSettings
 
-_resolve = socket.getaddrinfo
+import loopback
 
-
-def loopback_localhost(host, *args, **kwargs):
-    """`*.localhost` is loopback (RFC 6761); not every resolver says so."""
-    if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
-        host = "127.0.0.1"
-    return _resolve(host, *args, **kwargs)
-
-
-socket.getaddrinfo = loopback_localhost
+loopback.install()
 
 
 def main():
@@ -42,9 +32,6 @@ def main():
     parser.add_argument("--redirect-uri", required=True)
     parser.add_argument("--cookie", required=True)
     arguments = parser.parse_args()
-    # requests would let REQUESTS_CA_BUNDLE override the CA given here.
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        os.environ.pop(name, None)
     client = Client(client_authn_method=CLIENT_AUTHN_METHOD, settings=OicClientSettings(verify_ssl=arguments.ca))
     client.provider_config(arguments.issuer)
     client.store_registration_info(RegistrationResponse(
