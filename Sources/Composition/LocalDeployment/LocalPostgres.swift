@@ -49,8 +49,10 @@ public struct LocalPostgres: Sendable {
     private var passwordFile: String { directory.appendingPathComponent("password").path }
 
     /// Initialises the cluster on first use, starts it unless it runs (with `maxConnections` as the
-    /// server's `max_connections`), and returns its database URL.
-    public func start(maxConnections: Int) async throws -> String {
+    /// server's `max_connections`), and returns its database URL. `durable: false` is for a
+    /// throwaway test cluster: no fsync and no full-page writes, so the test suite's hundreds of
+    /// `CREATE DATABASE` and migrations do not queue on the disk (a crash loses it, which is fine).
+    public func start(maxConnections: Int, durable: Bool = true) async throws -> String {
         let bin = try binaries()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let data = try await dataDirectory()
@@ -68,7 +70,9 @@ public struct LocalPostgres: Sendable {
             if port == 0 || !LocalPorts.isFree(port) { port = LocalPorts.free() }
             try String(port).write(to: directory.appendingPathComponent("port"), atomically: true, encoding: .utf8)
             progress("starting PostgreSQL on 127.0.0.1:\(port)")
-            let settings = "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=\(maxConnections)"
+            let settings =
+                "-c listen_addresses=127.0.0.1 -p \(port) -k \(data) -c max_connections=\(maxConnections)"
+                + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
             try await ChildCommand(
                 bin + "/pg_ctl", ["-D", data, "-l", data + "/../postgres.log", "-w", "-t", "60", "-o", settings, "start"],
                 account: serverAccount, deadline: .seconds(90)

@@ -30,7 +30,9 @@ struct LocalPostgresCommand: AsyncParsableCommand {
         @OptionGroup var cluster: Cluster
         /// The test suite opens many pools at once; `portcullis up` starts its cluster with 200.
         @Option(help: "The server's max_connections.") var maxConnections = 500
-        func run() async throws { print(try await cluster.postgres.start(maxConnections: maxConnections)) }
+        @Flag(help: "A throwaway cluster (tests): no fsync, no full-page writes. Its data does not survive a crash.")
+        var throwaway = false
+        func run() async throws { print(try await cluster.postgres.start(maxConnections: maxConnections, durable: !throwaway)) }
     }
 
     struct Stop: AsyncParsableCommand {
