@@ -171,7 +171,9 @@ import Testing
                 jar: directory.appendingPathComponent("pete.txt").path)
             #expect(pete.status == 403, "\(pete.status) \(pete.body)")
 
-            let audit = try await gateway.cli(["audit", "search", "--principal", "olga", "--limit", "50"])
+            let audit = try await gateway.auditSearch(["--principal", "olga", "--limit", "50"]) {
+                $0.contains("federation.create") && $0.contains("fed:corp")
+            }
             #expect(audit.contains("federation.create") && audit.contains("fed:corp"), "\(audit)")
         }
     }
@@ -258,11 +260,8 @@ import Testing
                 "the state parameter does not match", "no sign-in state cookie", "the sign-in began with provider corp",
                 "authorization response from issuer", "code exchange failed",
             ]
-            var audit = ""
-            for _ in 0..<50 {
-                audit = try await gateway.cli(["audit", "search", "--route", "portcullis-sign-in", "--decision", "deny", "--limit", "100"])
-                if reasons.allSatisfy(audit.contains) { break }
-                try await Task.sleep(for: .milliseconds(100))
+            let audit = try await gateway.auditSearch(["--route", "portcullis-sign-in", "--decision", "deny", "--limit", "100"]) { found in
+                reasons.allSatisfy(found.contains)
             }
             for reason in reasons { #expect(audit.contains(reason), "no refusal '\(reason)' audited") }
         }
@@ -328,12 +327,7 @@ import Testing
             }
             print("an account disabled at the provider lost its session \(ContinuousClock.now - start) later (re-validation every 1 s)")
             #expect(status == 302, "the session outlived the provider's offboarding: \(status)")
-            // The audit writer stores events in batches: the record may follow the refusal shortly.
-            var audit = ""
-            for _ in 0..<50 where !audit.contains("federation.session_ended") {
-                audit = try await gateway.cli(["audit", "search", "--principal", "olga", "--limit", "50"])
-                if !audit.contains("federation.session_ended") { try await Task.sleep(for: .milliseconds(100)) }
-            }
+            let audit = try await gateway.auditSearch(["--principal", "olga", "--limit", "50"]) { $0.contains("federation.session_ended") }
             #expect(audit.contains("federation.session_ended") && audit.contains("refused the refresh"), "\(audit)")
         }
     }
@@ -465,7 +459,7 @@ import Testing
             #expect(status == 302, "the unlinked identity's session outlived the unlink")
             #expect(!(try sam.get(AdminConsole.prefix + "users/dana")).body.contains(#"<td title="\#(provider.issuer)">"#))
 
-            let audit = try await gateway.cli(["audit", "search", "--limit", "500"])
+            let audit = try await gateway.auditSearch(["--limit", "500"]) { $0.contains(#""action":"user.unlink""#) }
             #expect(audit.contains(#""action":"user.link""#) && audit.contains("local sign-in is restricted"), "\(audit)")
             #expect(audit.contains(#""action":"user.unlink""#), "\(audit)")
         }

@@ -225,6 +225,18 @@ struct GatewayFixture: Sendable {
 
     func cli(_ arguments: [String]) async throws -> String { try await Self.cli(arguments, environment: environment) }
 
+    /// `portcullis audit search` with `filters`, asked again for up to 5 s until `done` holds: the
+    /// audit writer stores events in batches, so a record may follow the answer it describes.
+    func auditSearch(_ filters: [String], until done: (String) -> Bool) async throws -> String {
+        var found = ""
+        for _ in 0..<50 {
+            found = try await cli(["audit", "search"] + filters)
+            if done(found) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return found
+    }
+
     /// The claims of a gateway assertion as PyJWT (a client nobody here wrote) reads them after
     /// verifying it against the identity service's published JWKS, for `audience`.
     func pyjwtClaims(_ assertion: String, audience: String) throws -> [String: Any] {

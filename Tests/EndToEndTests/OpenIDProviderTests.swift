@@ -102,10 +102,8 @@ import Testing
             #expect((seen["refresh_reuse"] as? [String: Any])?["status"] as? Int == 400)
             #expect(seen["refresh_after_reuse"] as? Int == 400, "a reused refresh token revokes the grant")
 
-            var audit = ""
-            for _ in 0..<50 where !audit.contains("authorization code replayed") {
-                audit = try await gateway.cli(["audit", "search", "--limit", "200"])
-                if !audit.contains("authorization code replayed") { try await Task.sleep(for: .milliseconds(100)) }
+            let audit = try await gateway.auditSearch(["--limit", "200"]) {
+                $0.contains("authorization code replayed") && $0.contains("refresh token reused")
             }
             for action in ["oidc.authorize", "oidc.token", "oidc.refresh", "oidc_client.create"] {
                 #expect(audit.contains(#""action":"\#(action)""#), "no \(action) in the audit trail")
@@ -244,10 +242,8 @@ import Testing
                 anonymousSilent.header("location")?.contains("error=login_required") == true
                     && anonymousSilent.header("location")?.contains("state=s1") == true)
 
-            var audit = ""
-            for _ in 0..<50 where !audit.contains("Cedar denied oidc.sign_in") {
-                audit = try await gateway.cli(["audit", "search", "--route", "portcullis-sign-in", "--decision", "deny", "--limit", "50"])
-                if !audit.contains("Cedar denied oidc.sign_in") { try await Task.sleep(for: .milliseconds(100)) }
+            let audit = try await gateway.auditSearch(["--route", "portcullis-sign-in", "--decision", "deny", "--limit", "50"]) {
+                $0.contains("Cedar denied oidc.sign_in")
             }
             #expect(audit.contains("Cedar denied oidc.sign_in to ledger"), "\(audit)")
 
