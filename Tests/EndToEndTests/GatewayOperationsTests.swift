@@ -94,6 +94,41 @@ import Testing
         }
     }
 
+    /// An open WebSocket ends when its access does: disabling the account closes it with 1008
+    /// within the re-check interval, audited; the time is printed.
+    @Test func revocationClosesAnOpenWebSocket() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let mark = gateway.directory.appendingPathComponent("revoked-\(UUID().uuidString)")
+            let output = gateway.directory.appendingPathComponent("websocket-hold.txt")
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"] ?? "/usr/bin/python3")
+            process.arguments = [
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/websocket_hold.py").path,
+                "wss://shipments.localhost:\(gateway.gatewayPort)/live/updates", "\(gateway.certs)/ca-bundle.crt", token, mark.path,
+            ]
+            let handle = try FileHandle(forWritingTo: output)
+            (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, handle, handle)
+            try process.run()
+            defer { kill(process.processIdentifier, SIGKILL) }
+            func said() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+            for _ in 0..<200 where !said().contains("open") { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(said().contains("open"), "\(said())")
+
+            _ = try await gateway.cli(["user", "disable", "dana"])
+            FileManager.default.createFile(atPath: mark.path, contents: nil)
+            for _ in 0..<200 where !said().contains("closed") { try await Task.sleep(for: .milliseconds(50)) }
+            let line = try #require(said().split(separator: "\n").last { $0.hasPrefix("{") }, "\(said())")
+            let closed = try #require((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])
+            #expect(
+                closed["closed"] as? Bool == true && closed["code"] as? Int == 1008 && closed["reason"] as? String == "access revoked", "\(closed)")
+            print("an open WebSocket closed \(closed["seconds_after_revocation"] ?? "?") s after its account was disabled (re-check every 1 s)")
+            let audit = try await gateway.auditSearch(["--route", "live", "--limit", "20"]) { $0.contains("open WebSocket") }
+            #expect(audit.contains("open WebSocket") && audit.contains(#""outcome":"deny""#), "\(audit)")
+        }
+    }
+
     @Test func slowAndFloodingClientsAreCutOff() async throws {
         let limits = ["max_connections: 4", "handshake_timeout: 1s", "idle_timeout: 1s", "max_header_count: 40"]
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes, limits: limits) { gateway in

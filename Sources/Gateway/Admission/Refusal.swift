@@ -38,6 +38,12 @@ struct Refusal: Error, Sendable {
     }
 
     func response(fields: HTTPFields, requestID: String) -> Response {
+        // A gRPC client reads only a status in the trailers, whatever the form.
+        if GRPCRefusal.isGRPC(fields) {
+            var headers = headers
+            if case .signIn = form { headers[.wwwAuthenticate] = #"Bearer realm="portcullis""# }
+            return GRPCRefusal.response(status, message: message, requestID: requestID, headers: headers)
+        }
         switch form {
         case .json:
             return GatewayAnswers.json(status, ["error": code, "message": message], requestID: requestID, headers: headers)

@@ -13,6 +13,11 @@ import NIOHTTP1
 /// its own to the upstream carrying the same identity headers as a forwarded request (signed
 /// assertion included), and relays messages both ways until either side closes.
 ///
+/// An open WebSocket stays subject to the same checks: every `recheckInterval` the upgrade
+/// request is admitted again (credentials against the current revocations and account state,
+/// Cedar against the policy set in force); once it would be refused, the client is sent close
+/// code 1008 and both sockets end, and an access record says why.
+///
 /// Relaying messages rather than raw bytes keeps the gateway a protocol endpoint: frames are
 /// validated, sizes are bounded by `ConnectionLimits.maxWebSocketMessageBytes`, and nothing the
 /// client sends reaches the upstream as anything but a well-formed message. Subprotocols are
@@ -23,6 +28,8 @@ struct WebSocketProxy: Sendable {
     let responder: GatewayResponder
     let maxMessageBytes: Int
     let logger: Logger
+    /// How often an open WebSocket's access is decided again.
+    static let recheckInterval: Duration = .seconds(1)
 
     /// Upgrades only an admitted request to a WebSocket route. A refused one is recorded and
     /// answered here (401, 403, 400…) before the connection closes: the WebSocket channel would
@@ -46,7 +53,10 @@ struct WebSocketProxy: Sendable {
                 }
                 do {
                     try await channel.pipeline.removeHandler(name: HTTP1HeadGuard.name).get()
-                    return upgrade(admitted, requestID: record.requestID)
+                    let opened = record.requestID
+                    return upgrade(admitted, requestID: opened) {
+                        await recheck(head, clientAddress: clientAddress, channel: channel, opened: opened)
+                    }
                 } catch {
                     logger.error("websocket upgrade refused: the HTTP/1.1 head guard could not be removed", metadata: ["error": "\(error)"])
                     refusal = .upgradeFailed
@@ -63,7 +73,26 @@ struct WebSocketProxy: Sendable {
         return .dontUpgrade
     }
 
-    private func upgrade(_ admitted: Admitted, requestID: String) -> ShouldUpgradeResult<Handler> {
+    /// Admits the upgrade request again; nil while it would still pass, else the refusal's reason,
+    /// recorded as the access record of the WebSocket's closing.
+    private func recheck(_ head: HTTPRequest, clientAddress: String, channel: any Channel, opened: String) async -> String? {
+        let started = ContinuousClock.now
+        var record = AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: clientAddress)
+        do throws(Refusal) {
+            _ = try responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record)
+            return nil
+        } catch {
+            _ = error.answer(recording: &record, fields: head.headerFields)
+            let reason = "open WebSocket \(opened) closed: \(record.reason ?? error.code)"
+            record.reason = reason
+            _ = await responder.finish(&record, status: 1008, started: started)
+            return reason
+        }
+    }
+
+    private func upgrade(
+        _ admitted: Admitted, requestID: String, recheck: @escaping @Sendable () async -> String?
+    ) -> ShouldUpgradeResult<Handler> {
         responder.metrics.recordWebSocketUpgrade(route: admitted.route.id)
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
         let headers = Self.upstreamHandshakeHeaders(admitted.headers)
@@ -87,7 +116,15 @@ struct WebSocketProxy: Sendable {
                                 try await clientOutbound.write(Self.frame(message))
                             }
                         }
-                        // Either side ending ends the relay; returning closes both sockets.
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: Self.recheckInterval)
+                                guard await recheck() != nil else { continue }
+                                try? await clientOutbound.close(.policyViolation, reason: "access revoked")
+                                return
+                            }
+                        }
+                        // Either side ending, or access ending, ends the relay; returning closes both sockets.
                         try await group.next()
                         group.cancelAll()
                     }
