@@ -233,6 +233,30 @@ import Testing
             let silent = try gateway.curl(authorize + "&prompt=none", ["-b", jar], host: GatewayFixture.signInHost)
             #expect(silent.status == 302 && silent.header("location")?.hasPrefix(Self.redirect + "?error=access_denied") == true)
 
+            // max_age=0 asks for a fresh sign-in, and one fresh sign-in is enough (no loop).
+            _ = try await Self.addClient(gateway, "wiki", ["--label", "audience=staff"])
+            let wiki =
+                "/.portcullis/oidc/authorize?response_type=code&client_id=wiki&scope=openid&max_age=0&redirect_uri="
+                + Self.redirect.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let again = try gateway.curl(wiki, ["-b", jar, "-c", jar, "-H", "accept: text/html"], host: GatewayFixture.signInHost)
+            let login = try #require(again.header("location"), "\(again.status)")
+            #expect(login.hasPrefix("/.portcullis/login?next=") && login.hasSuffix("&prompt=login"), "\(login)")
+            let form = try gateway.curl(login, ["-b", jar, "-c", jar, "-H", "accept: text/html"], host: GatewayFixture.signInHost)
+            let csrf = try #require(form.body.firstMatch(of: /name="csrf" value="([^"]+)"/).map { String($0.1) }, "\(form.body)")
+            let next = try #require(form.body.firstMatch(of: /name="next" value="([^"]+)"/).map { String($0.1) })
+            let signedIn = try gateway.curl(
+                "/.portcullis/login",
+                [
+                    "-b", jar, "-c", jar, "-H", "accept: text/html", "--data-urlencode", "login=dana", "--data-urlencode", "password=\(password)",
+                    "--data-urlencode", "csrf=\(csrf)", "--data-urlencode", "next=\(next.replacingOccurrences(of: "&amp;", with: "&"))",
+                ],
+                host: GatewayFixture.signInHost)
+            let back = try #require(signedIn.header("location"), "\(signedIn.status) \(signedIn.body)")
+            let issued = try gateway.curl(back, ["-b", jar, "-c", jar], host: GatewayFixture.signInHost)
+            #expect(
+                issued.status == 302 && issued.header("location")?.hasPrefix(Self.redirect + "?code=") == true,
+                "\(issued.status) \(issued.header("location") ?? "")")
+
             let anonymous = try gateway.curl(authorize, ["-H", "accept: text/html"], host: GatewayFixture.signInHost)
             #expect(
                 anonymous.status == 303

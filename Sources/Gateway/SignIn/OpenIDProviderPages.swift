@@ -119,9 +119,15 @@ extension SignInPages {
         }
         let after = query[Self.authenticatedAfter].flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
         let authenticatedAt = current?.authenticated?.authenticatedAt ?? .distantPast
-        let tooOld =
-            (checked.prompt == "login" && after == nil) || checked.maxAge.map { Date().timeIntervalSince(authenticatedAt) > $0 } == true
-        guard let current, let principal = current.authenticated, !tooOld, after.map({ authenticatedAt >= $0 }) ?? true else {
+        // A sign-in made for this request (after the marker) satisfies `prompt=login` and `max_age`,
+        // even `max_age=0`; without one, the session must be recent enough.
+        let fresh: Bool
+        if let after {
+            fresh = authenticatedAt >= after
+        } else {
+            fresh = checked.prompt != "login" && checked.maxAge.map { Date().timeIntervalSince(authenticatedAt) <= $0 } != false
+        }
+        guard let current, let principal = current.authenticated, fresh else {
             if checked.prompt == "none" {
                 record.outcome = .deny
                 record.reason = "prompt=none without a sign-in that satisfies \(checked.clientID)"
