@@ -1,7 +1,7 @@
 import Cedar
 import Foundation
 
-/// The context record (`http`, `client`, `cert`, `auth`, `time`, `device`) that every decision
+/// The context record (`http`, `client`, `cert`, `auth`, `time`, `device`, `grpc`) that every decision
 /// sees, as `policies/schema.cedarschema` declares it. A new context attribute is added here and
 /// in the schema, and nowhere else.
 extension AccessRequest {
@@ -31,6 +31,7 @@ extension AccessRequest {
             "time": .record(["now": Self.datetime(now), "hour": .long((seconds % 86_400) / 3600), "weekday": .long(weekday)]),
         ]
         if let device { context["device"] = .record(["managed": .bool(device.managed), "id": Self.string(device.id)]) }
+        if let grpc { context["grpc"] = .record(["service": Self.string(grpc.service), "method": Self.string(grpc.method)]) }
         return context
     }
 

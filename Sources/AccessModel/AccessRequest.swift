@@ -33,6 +33,8 @@ public struct AccessRequest: Sendable {
     public var now: Date
     /// A managed device that accompanies a browser session (`context.device`).
     public var device: Device?
+    /// The gRPC method a gRPC request calls (`context.grpc`); nil for any other request.
+    public var grpc: GRPCMethod?
 
     /// A device as the context shows it: the gateway fills it from a device certificate that
     /// accompanies a browser session (`ClientCertificate.deviceID`); the policy tools from a test case.
@@ -49,7 +51,8 @@ public struct AccessRequest: Sendable {
     public init(
         principal: Entity, method: String, route: RouteEntity, host: String, path: String, query: String = "",
         clientAddress: String, tlsVersion: String, certificate: ClientCertificate? = nil, authMethod: AuthMethod?,
-        mfa: Bool = false, authenticatedAt: Date? = nil, identityProvider: String? = nil, now: Date, device: Device? = nil
+        mfa: Bool = false, authenticatedAt: Date? = nil, identityProvider: String? = nil, now: Date, device: Device? = nil,
+        grpc: GRPCMethod? = nil
     ) {
         self.principal = principal
         self.method = method
@@ -66,6 +69,7 @@ public struct AccessRequest: Sendable {
         self.identityProvider = identityProvider
         self.now = now
         self.device = device
+        self.grpc = grpc
     }
 
     /// The Cedar request and its entity store; fails only when the principal or route collides

@@ -16,10 +16,12 @@ public struct AccessShape: Sendable, Equatable {
     public var count: Int
     public var lastSeen: Date
     public var clientAddress: String?
+    /// The records were of gRPC calls (their details carry `grpc`).
+    public var grpc: Bool
 
     public init(
         principal: String, action: String, route: String, path: String, authMethod: String, count: Int, lastSeen: Date,
-        clientAddress: String?
+        clientAddress: String?, grpc: Bool = false
     ) {
         self.principal = principal
         self.action = action
@@ -29,6 +31,15 @@ public struct AccessShape: Sendable, Equatable {
         self.count = count
         self.lastSeen = lastSeen
         self.clientAddress = clientAddress
+        self.grpc = grpc
+    }
+}
+
+extension AccessShape {
+    /// Whether an access record's details name a gRPC call (`"grpc":{…}`, a key only the gateway
+    /// writes: quotes inside reasons are escaped).
+    public static func recordsGRPCCall(_ details: String) -> Bool {
+        details.contains(#""grpc":{"#)
     }
 }
 
@@ -42,21 +53,21 @@ extension AuditStore {
             """
             SELECT principal, action, route, target, COALESCE(auth_method, 'none'), count(*)::bigint,
                    (extract(epoch from max(occurred_at)) * 1000000)::bigint,
-                   (array_agg(client_address ORDER BY occurred_at DESC))[1]
+                   (array_agg(client_address ORDER BY occurred_at DESC))[1], COALESCE(details LIKE '%"grpc":{%', false)
             FROM audit_events
             WHERE kind = 'access' AND occurred_at >= timestamptz 'epoch' + \(micros)::bigint * interval '1 microsecond'
               AND principal IS NOT NULL AND route IS NOT NULL AND target IS NOT NULL
-            GROUP BY principal, action, route, target, COALESCE(auth_method, 'none')
+            GROUP BY principal, action, route, target, COALESCE(auth_method, 'none'), COALESCE(details LIKE '%"grpc":{%', false)
             ORDER BY principal, route, target, action
             """, logger: logger)
         var shapes: [AccessShape] = []
-        for try await (principal, action, route, path, method, count, last, address)
-            in rows.decode((String, String, String, String, String, Int64, Int64, String?).self)
+        for try await (principal, action, route, path, method, count, last, address, grpc)
+            in rows.decode((String, String, String, String, String, Int64, Int64, String?, Bool).self)
         {
             shapes.append(
                 AccessShape(
                     principal: principal, action: action, route: route, path: path, authMethod: method, count: Int(count),
-                    lastSeen: Date(timeIntervalSince1970: Double(last) / 1_000_000), clientAddress: address))
+                    lastSeen: Date(timeIntervalSince1970: Double(last) / 1_000_000), clientAddress: address, grpc: grpc))
         }
         return shapes
     }

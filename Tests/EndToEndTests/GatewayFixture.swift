@@ -59,10 +59,14 @@ struct GatewayFixture: Sendable {
                 [
                     "cert", "issue", "--spiffe", "spiffe://\(trustDomain)/gateway", "--server", "--dns", "localhost",
                     "--dns", "shipments.localhost", "--dns", "billing.localhost", "--dns", "fleet.localhost", "--dns", "ops.localhost", "--dns",
-                    signInHost,
+                    "grpc.localhost", "--dns", "grpcs.localhost", "--dns", signInHost,
                     "--ttl", "24h", "--out", "\(certs)/gateway", "--ca", certs,
                 ],
                 ["cert", "issue", "--spiffe", "spiffe://\(trustDomain)/billing", "--out", "\(certs)/billing", "--ca", certs],
+                [
+                    "cert", "issue", "--spiffe", "spiffe://\(trustDomain)/grpc-upstream", "--server", "--dns", "localhost", "--out",
+                    "\(certs)/grpc-upstream", "--ca", certs,
+                ],
             ] {
                 _ = try await cli(arguments, environment: environment)
             }
@@ -122,6 +126,28 @@ struct GatewayFixture: Sendable {
             let upstreamPort = ports[0]
             let webSocketPort = ports[1]
 
+            // A grpcio server (`Fixtures/grpc_upstream.py`) for routes naming GRPC_H2C (plain
+            // HTTP/2) or GRPC_H2 (HTTP/2 over TLS with a certificate of the test CA).
+            var grpcPorts: [Substring] = []
+            let grpcUpstream = Process()
+            defer { if grpcUpstream.isRunning { kill(grpcUpstream.processIdentifier, SIGKILL) } }
+            if routes.contains("GRPC_H2") {
+                let grpcPortFile = directory.appendingPathComponent("grpc-upstream.port")
+                grpcUpstream.executableURL = upstream.executableURL
+                grpcUpstream.arguments = [
+                    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/grpc_upstream.py").path,
+                    grpcPortFile.path, "--tls-cert", "\(certs)/grpc-upstream.crt", "--tls-key", "\(certs)/grpc-upstream.key",
+                ]
+                (grpcUpstream.standardOutput, grpcUpstream.standardError, grpcUpstream.standardInput) =
+                    (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
+                try grpcUpstream.run()
+                for _ in 0..<400 where grpcPorts.count < 2 {
+                    grpcPorts = ((try? String(contentsOf: grpcPortFile, encoding: .utf8)) ?? "").split(separator: " ")
+                    if grpcPorts.count < 2 { try await Task.sleep(for: .milliseconds(25)) }
+                }
+                guard grpcPorts.count == 2 else { throw PortcullisProcess.Failure(description: "the gRPC upstream did not start") }
+            }
+
             let routeTable = demoPorts.reduce(routes) { text, demo in
                 text.replacingOccurrences(
                     of: "LOGISTICS_" + demo.key.uppercased().replacingOccurrences(of: "-", with: "_"),
@@ -154,6 +180,9 @@ struct GatewayFixture: Sendable {
                     \(limits.isEmpty ? "{}" : limits.joined(separator: "\n    "))
                   routes:
                 \(routeTable.replacingOccurrences(of: "WSUPSTREAM", with: "http://127.0.0.1:\(webSocketPort)")
+                    .replacingOccurrences(of: "GRPC_H2C", with: "http://127.0.0.1:\(grpcPorts.first ?? "0")")
+                    .replacingOccurrences(of: "GRPC_H2", with: "https://localhost:\(grpcPorts.last ?? "0")")
+                    .replacingOccurrences(of: "CERTS", with: certs)
                     .replacingOccurrences(of: "UPSTREAM", with: "http://127.0.0.1:\(upstreamPort)")
                     .replacingOccurrences(of: "IDENTITY", with: "http://\(identityAddress)"))
                 """

@@ -80,6 +80,8 @@ public final class PortcullisProcess: Sendable {
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    public var processIdentifier: Int32 { process.processIdentifier }
+
     /// Waits for the process to end and returns its exit status.
     @discardableResult
     public func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {

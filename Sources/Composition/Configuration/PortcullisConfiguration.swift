@@ -388,6 +388,24 @@ extension PortcullisConfiguration {
             ?? route.requiresClientCertificate
         route.timeout = try reader.duration("timeout") ?? route.timeout
         route.allowsWebSocket = try reader.boolean("websocket") ?? route.allowsWebSocket
+        let lifetimeLocation = reader.location(of: "max_stream_lifetime")
+        route.maxStreamLifetime = try reader.duration("max_stream_lifetime") ?? route.maxStreamLifetime
+        guard route.maxStreamLifetime > .zero else {
+            throw .invalidValue(lifetimeLocation, path: reader.join("max_stream_lifetime"), reason: "must be longer than 0s")
+        }
+        let protocolLocation = reader.location(of: "upstream_protocol")
+        route.upstreamProtocol = try reader.choice("upstream_protocol", of: UpstreamProtocol.self) ?? route.upstreamProtocol
+        switch (route.upstreamProtocol, upstream.scheme) {
+        case (.h2, "http"):
+            throw .invalidValue(
+                protocolLocation, path: reader.join("upstream_protocol"),
+                reason: "h2 is HTTP/2 over TLS and needs an https:// upstream; use h2c for http://")
+        case (.h2c, "https"):
+            throw .invalidValue(
+                protocolLocation, path: reader.join("upstream_protocol"),
+                reason: "h2c is HTTP/2 without TLS and needs an http:// upstream; use h2 for https://")
+        default: break
+        }
         route.maxBodyBytes = (try reader.integer("max_body_mb", in: 0...10_240)).map { $0 << 20 } ?? route.maxBodyBytes
         route.bodyPace.timeout = try reader.duration("body_timeout") ?? route.bodyPace.timeout
         route.bodyPace.minimumBytesPerSecond =

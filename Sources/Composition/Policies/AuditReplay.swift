@@ -52,7 +52,7 @@ struct AuditReplay {
     /// The request an access record describes, and what of it could not be reconstructed.
     mutating func request(
         principal recorded: String, method: String, route: String, path: String, authMethod: String,
-        clientAddress: String?, time: Date
+        clientAddress: String?, time: Date, grpc: Bool
     ) async -> (PolicyRequest?, [String]) {
         var notes: [String] = []
         guard let (principal, principalNotes) = await principal(recorded) else {
@@ -65,6 +65,7 @@ struct AuditReplay {
         }
         var request = PolicyRequest(principal: principal, method: method, route: route)
         request.path = path
+        if grpc { request.grpc = GRPCMethod(path: path) }
         if let method = PolicyRequest.authMethod(named: authMethod) {
             request.authMethod = method
         } else {

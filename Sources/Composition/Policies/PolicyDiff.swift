@@ -105,7 +105,7 @@ public struct PolicyDiffReport: Sendable {
             let (request, shapeNotes) = await replay.request(
                 principal: shape.principal, method: shape.action, route: shape.route,
                 path: shape.path, authMethod: shape.authMethod,
-                clientAddress: shape.clientAddress, time: shape.lastSeen)
+                clientAddress: shape.clientAddress, time: shape.lastSeen, grpc: shape.grpc)
             for note in shapeNotes where !notes.contains(note) { notes.append(note) }
             if let request { entries.append(Entry(request: request, hierarchy: replay.hierarchy, seen: shape.count)) }
         }

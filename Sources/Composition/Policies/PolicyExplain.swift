@@ -73,7 +73,8 @@ public struct PolicyExplainReport: Sendable {
         var replay = await AuditReplay.open(client: client, configuration: configuration, logger: logger)
         let (request, notes) = await replay.request(
             principal: principal, method: event.action, route: route, path: path,
-            authMethod: event.authMethod ?? "none", clientAddress: event.clientAddress, time: event.time)
+            authMethod: event.authMethod ?? "none", clientAddress: event.clientAddress, time: event.time,
+            grpc: event.details.map(AccessShape.recordsGRPCCall) ?? false)
         guard let request else { throw PolicyToolError.inconsistentRequest(notes.joined(separator: "; ")) }
         var allNotes = notes + AuditReplay.alwaysMissing
         if let version = event.policyVersion, version != policies.version {

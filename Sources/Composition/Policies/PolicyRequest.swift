@@ -74,6 +74,8 @@ public struct PolicyRequest: Sendable {
     public var identityProvider: String?
     public var now = PolicyRequest.defaultNow
     public var device: AccessRequest.Device?
+    /// `context.grpc`: the gRPC method a gRPC call invokes (its path is `/<service>/<method>`).
+    public var grpc: GRPCMethod?
 
     public init(principal: Principal, method: String, route: String) {
         self.principal = principal
@@ -114,7 +116,7 @@ public struct PolicyRequest: Sendable {
             route: signsInToClient ? .client(id: route, labels: labels) : RouteEntity(id: route, labels: labels), host: host, path: path,
             query: query, clientAddress: clientIP, tlsVersion: tlsVersion, certificate: effectiveCertificate,
             authMethod: effectiveAuthMethod, mfa: mfa, authenticatedAt: authenticatedAt, identityProvider: identityProvider, now: now,
-            device: device)
+            device: device, grpc: grpc)
     }
 
     /// The request as the gateway would build it, with its action.
@@ -138,6 +140,7 @@ public struct PolicyRequest: Sendable {
         var facts = [effectiveAuthMethodName]
         if mfa { facts.append("mfa") }
         if signsInToClient { return "\(ActionEntities.openIDSignIn) on \(resourceName) (\(facts.joined(separator: ", ")))" }
+        if grpc != nil { facts.insert("gRPC", at: 0) }
         return "\(method) \(path)\(query.isEmpty ? "" : "?" + query) on \(resourceName) (\(facts.joined(separator: ", ")))"
     }
 
@@ -223,9 +226,25 @@ enum PolicyRequestReader {
         try r.finish()
 
         guard var context = try reader.mapping("context") else { return request }
+        let grpcLocation = context.location(of: "grpc")
+        if var grpc = try context.mapping("grpc") {
+            guard let service = try grpc.string("service") else { throw grpc.missing("service", hint: "e.g. logistics.fleet.v1.Positions") }
+            guard let method = try grpc.string("method") else { throw grpc.missing("method", hint: "e.g. Watch") }
+            try grpc.finish()
+            guard action == "POST" else {
+                throw .invalidValue(grpcLocation, path: context.join("grpc"), reason: "a gRPC call is a POST, not \(action)")
+            }
+            request.grpc = GRPCMethod(service: service, method: method)
+            request.path = "/\(service)/\(method)"
+        }
         if var http = try context.mapping("http") {
             request.host = try http.string("host") ?? request.host
+            let pathLocation = http.location(of: "path")
             request.path = try http.string("path") ?? request.path
+            if let grpc = request.grpc, request.path != grpc.path {
+                throw .invalidValue(
+                    pathLocation, path: http.join("path"), reason: "a call of \(grpc.service)/\(grpc.method) has the path \(grpc.path)")
+            }
             request.query = try http.string("query") ?? request.query
             try http.finish()
         }

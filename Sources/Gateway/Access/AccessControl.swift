@@ -60,6 +60,7 @@ public struct AccessControl: Sendable {
             principal: principal.entity, method: request.method.rawValue, route: resource,
             host: request.host, path: request.path, query: request.query ?? "", clientAddress: facts.clientAddress,
             tlsVersion: facts.tlsVersion, certificate: principal.certificate, authMethod: principal.method, mfa: principal.mfa,
-            authenticatedAt: principal.authenticatedAt, identityProvider: principal.identityProvider, now: facts.now, device: device)
+            authenticatedAt: principal.authenticatedAt, identityProvider: principal.identityProvider, now: facts.now, device: device,
+            grpc: GRPCMethod(method: request.method.rawValue, path: request.path, contentType: request.headerFields[.contentType]))
     }
 }

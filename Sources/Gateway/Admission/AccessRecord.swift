@@ -1,3 +1,4 @@
+import AccessModel
 import Audit
 import Foundation
 
@@ -18,6 +19,11 @@ struct AccessRecord {
     /// `forbid` that erred on an allowed request is exactly what an auditor must see.
     var policyErrors: [String] = []
     var durationMicros: Int64 = 0
+    /// The gRPC method of a gRPC call, and the status it ended with once known.
+    var grpc: GRPCMethod?
+    var grpcStatus: Int?
+    /// Set on the record of a stream's closing.
+    var stream: StreamSummary?
 
     func event(status: Int) -> AuditEvent {
         AuditEvent(
@@ -26,12 +32,18 @@ struct AccessRecord {
             upstreamStatus: outcome == .allow ? status : nil, durationMicros: durationMicros, details: details)
     }
 
-    /// `{"reason": …, "policy_errors": […]}` with what there is; nil when there is neither.
+    /// `{"reason": …, "policy_errors": […], "grpc": {…}, "stream": {…}}` with what there is;
+    /// nil when there is nothing.
     private var details: String? {
-        guard reason != nil || !policyErrors.isEmpty else { return nil }
+        guard reason != nil || !policyErrors.isEmpty || grpc != nil || stream != nil else { return nil }
         var fields: [String] = []
         if let reason { fields.append(#""reason":"# + Self.jsonString(reason)) }
         if !policyErrors.isEmpty { fields.append(#""policy_errors":["# + policyErrors.map(Self.jsonString).joined(separator: ",") + "]") }
+        if let grpc {
+            let status = grpcStatus.map { #","status":\#($0)"# } ?? ""
+            fields.append(#""grpc":{"service":"# + Self.jsonString(grpc.service) + #","method":"# + Self.jsonString(grpc.method) + status + "}")
+        }
+        if let stream { fields.append(stream.json) }
         return "{" + fields.joined(separator: ",") + "}"
     }
 

@@ -53,6 +53,7 @@ extension GatewayResponder {
         if mounted == nil && canonical.path.hasPrefix(SignInPages.prefix) { throw .noRoute }
         guard let route = mounted?.route ?? routes.table.match(canonical)?.payload else { throw .noRoute }
         record.route = route.id
+        record.grpc = GRPCMethod(method: canonical.method.rawValue, path: canonical.path, contentType: head.headerFields[.contentType])
 
         let principal: Principal
         do {

@@ -1,3 +1,4 @@
+import AccessModel
 import HTTPTypes
 import Hummingbird
 
@@ -8,7 +9,7 @@ import Hummingbird
 enum GRPCRefusal {
     /// A request from a gRPC client (`application/grpc`, `application/grpc+proto`, …).
     static func isGRPC(_ fields: HTTPFields) -> Bool {
-        fields[.contentType]?.lowercased().hasPrefix("application/grpc") == true
+        fields[.contentType].map(GRPCMethod.isGRPC(contentType:)) ?? false
     }
 
     /// The gRPC status for the gateway's own HTTP answers: the meaning, not the HTTP number.
@@ -26,15 +27,27 @@ enum GRPCRefusal {
     }
 
     static func response(_ status: HTTPResponse.Status, message: String, requestID: String, headers: HTTPFields) -> Response {
+        response(code: code(for: status), message: message, requestID: requestID, headers: headers)
+    }
+
+    /// A call ended by the gateway with `code`, before any answer from the upstream.
+    static func response(code: Int, message: String, requestID: String, headers: HTTPFields) -> Response {
         var fields = headers
         fields[.contentType] = "application/grpc"
         fields[GatewayHeaders.requestID] = requestID
-        let trailers: HTTPFields = [
-            HTTPField.Name("grpc-status")!: String(code(for: status)),
-            HTTPField.Name("grpc-message")!: percentEncoded(message),
-        ]
+        let trailers = trailers(code: code, message: message, requestID: requestID)
         return Response(status: .ok, headers: fields, body: ResponseBody { writer in try await writer.finish(trailers) })
     }
+
+    /// The trailers that end a call with `code`: the status, its reason, and the request id
+    /// (clients read trailing metadata more readily than headers of a failed call).
+    static func trailers(code: Int, message: String, requestID: String) -> HTTPFields {
+        [status: String(code), Self.message: percentEncoded(message), GatewayHeaders.requestID: requestID]
+    }
+
+    static let status = HTTPField.Name("grpc-status")!
+    static let message = HTTPField.Name("grpc-message")!
+    static let statusDetails = HTTPField.Name("grpc-status-details-bin")!
 
     /// gRPC's `grpc-message` encoding: printable ASCII but `%` as is, every other byte `%XX`.
     static func percentEncoded(_ text: String) -> String {

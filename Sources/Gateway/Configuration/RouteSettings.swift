@@ -34,6 +34,11 @@ public struct RouteSettings: Sendable {
     public var passesAuthorization: Bool = false
     /// TLS towards an `https://` upstream; nil: system trust store, no client certificate.
     public var upstreamTLS: UpstreamTLS?
+    /// How requests travel to the upstream: HTTP/1.1, or HTTP/2 (which gRPC needs).
+    public var upstreamProtocol: UpstreamProtocol = .http1
+    /// The longest an allowed WebSocket or streamed response may stay open, however often its
+    /// access is confirmed; then it is closed (WebSocket 1008, gRPC `UNAVAILABLE`) and audited.
+    public var maxStreamLifetime: Duration = .seconds(24 * 3600)
 
     public init(
         id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,

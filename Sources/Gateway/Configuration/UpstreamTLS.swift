@@ -17,6 +17,8 @@ public struct UpstreamTLS: Sendable {
     /// route table. Upstream connections are pooled per context, so a table rebuilt after these
     /// files changed opens new connections with the new files.
     public let context: NIOSSLContext
+    /// The same, offering only `h2` by ALPN, for routes with `upstream_protocol: h2`.
+    public let http2Context: NIOSSLContext
 
     public init(caFile: String?, certificateFile: String?, keyFile: String?) throws(UpstreamTLSError) {
         guard (certificateFile == nil) == (keyFile == nil) else { throw .incompleteClientCredentials }
@@ -37,9 +39,18 @@ public struct UpstreamTLS: Sendable {
         self.configuration = configuration
         do {
             context = try NIOSSLContext(configuration: configuration)
+            http2Context = try NIOSSLContext(configuration: Self.offeringHTTP2(configuration))
         } catch {
             throw .unusable(reason: "\(error)")
         }
+    }
+
+    /// `configuration` that offers only HTTP/2 by ALPN: an upstream that cannot speak it fails
+    /// the handshake instead of being sent HTTP/2 frames it would misread.
+    static func offeringHTTP2(_ configuration: TLSConfiguration) -> TLSConfiguration {
+        var configuration = configuration
+        configuration.applicationProtocols = ["h2"]
+        return configuration
     }
 
     /// The files this configuration was read from (for change detection).

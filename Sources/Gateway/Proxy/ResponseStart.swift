@@ -7,4 +7,6 @@ struct ResponseStart: Sendable {
     let head: HTTPResponseHead
     let body: [ByteBuffer]
     let complete: Bool
+    /// Trailer fields of a complete response (gRPC's status travels in them).
+    let trailers: HTTPHeaders?
 }

@@ -12,7 +12,7 @@ import Synchronization
 /// fast as the client takes the response); a
 /// connection that failed, was told `Connection: close`, or whose exchange did not finish
 /// cleanly is closed, never reused. No redirects are followed and nothing is decompressed.
-/// HTTP/2 towards upstreams is not spoken: connections offer no ALPN.
+/// Routes with `upstream_protocol: h2` or `h2c` use ``HTTP2Upstreams`` instead (`http2`).
 public final class UpstreamClient: Sendable {
     struct PoolKey: Hashable, Sendable {
         let host: String
@@ -57,6 +57,8 @@ public final class UpstreamClient: Sendable {
     }
 
     private let pools = Mutex<[PoolKey: Pool]>([:])
+    /// Multiplexed HTTP/2 connections, for routes that speak it to their upstream.
+    let http2: HTTP2Upstreams
     private let defaultTLS: NIOSSLContext
     let timeouts: Timeouts
     /// Idle connections kept per upstream; more are closed when their exchange ends.
@@ -69,6 +71,7 @@ public final class UpstreamClient: Sendable {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         defaultTLS = try NIOSSLContext(configuration: configuration)
+        http2 = try HTTP2Upstreams(timeouts: timeouts)
         self.timeouts = timeouts
         self.maxIdlePerUpstream = maxIdlePerUpstream
         self.maxOpenPerUpstream = maxOpenPerUpstream
@@ -101,7 +104,9 @@ public final class UpstreamClient: Sendable {
                         try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: endpoint.serverName))
                     }
                     try sync.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
-                    try sync.addHandler(UpstreamExchangeHandler(readTimeout: TimeAmount(timeouts.read), idleTimeout: TimeAmount(timeouts.idle)))
+                    try sync.addHandler(
+                        UpstreamExchangeHandler(
+                            readTimeout: TimeAmount(timeouts.read), idleTimeout: TimeAmount(timeouts.idle), reusable: true))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -190,5 +195,6 @@ public final class UpstreamClient: Sendable {
             return idle
         }
         for connection in all { connection.channel.close(promise: nil) }
+        http2.closeIdleConnections()
     }
 }

@@ -1,7 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// One keep-alive connection to an upstream; its handler is only touched on its event loop.
+/// One keep-alive HTTP/1.1 connection, or one HTTP/2 stream, to an upstream; its handler is
+/// only touched on its event loop.
 final class UpstreamConnection: Sendable {
     let channel: any Channel
     private let handler: NIOLoopBound<UpstreamExchangeHandler>
@@ -47,6 +48,12 @@ final class UpstreamConnection: Sendable {
         let handler = self.handler
         channel.eventLoop.execute { handler.value.next(promise) }
         return try await promise.futureResult.get()
+    }
+
+    /// The trailer fields that ended the response (once `nextBodyPart` returned nil).
+    func responseTrailers() async -> HTTPHeaders? {
+        let handler = self.handler
+        return try? await channel.eventLoop.submit { handler.value.trailers }.get()
     }
 
     /// Closes the connection of an exchange nobody will finish.

@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP1
 
-/// The HTTP/1.1 exchange state of one upstream connection. Reads are issued only while the
-/// connection is idle (to notice the upstream closing it), while a response head is awaited,
-/// and when the consumer of a streamed body asks for more: that is the backpressure.
+/// The exchange state of one upstream connection (HTTP/1.1) or stream (HTTP/2, through
+/// `HTTP2FramePayloadToHTTP1ClientCodec`). Reads are issued only while the connection is idle
+/// (to notice the upstream closing it), while a response head is awaited, and when the
+/// consumer of a streamed body asks for more: that is the backpressure.
 final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -28,14 +29,21 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var keepAlive = false
     private var receivedResponseBytes = false
     private var timer: Scheduled<Void>?
-    private let readTimeout: TimeAmount
+    /// The response's trailer fields, once its end arrived with some.
+    private(set) var trailers: HTTPHeaders?
+    /// The longest silence while more of a response body is awaited; nil: no limit (gRPC
+    /// streams, bounded by their deadline and the route's stream lifetime instead).
+    private let readTimeout: TimeAmount?
     private let idleTimeout: TimeAmount
+    /// An HTTP/1.1 connection carries exchange after exchange; an HTTP/2 stream carries one.
+    private let reusable: Bool
     /// Puts the connection back in its pool; set once the connection exists.
     var onIdle: (() -> Void)?
 
-    init(readTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(readTimeout: TimeAmount?, idleTimeout: TimeAmount, reusable: Bool) {
         self.readTimeout = readTimeout
         self.idleTimeout = idleTimeout
+        self.reusable = reusable
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -99,14 +107,16 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
             } else {
                 parts.append(part)
             }
-        case let (.end, .collecting(head, promise, collected)):
+        case let (.end(trailers), .collecting(head, promise, collected)):
             responseEnded = true
+            self.trailers = trailers
             timer?.cancel()
             state = .streaming
-            promise.succeed(ResponseStart(head: head, body: collected, complete: true))
+            promise.succeed(ResponseStart(head: head, body: collected, complete: true, trailers: trailers))
             finishExchange()
-        case (.end, .streaming):
+        case let (.end(trailers), .streaming):
             responseEnded = true
+            self.trailers = trailers
             if let waiter {
                 self.waiter = nil
                 timer?.cancel()
@@ -126,7 +136,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
             timer?.cancel()
             parts.append(contentsOf: collected)
             state = .streaming
-            promise.succeed(ResponseStart(head: head, body: [], complete: false))
+            promise.succeed(ResponseStart(head: head, body: [], complete: false, trailers: nil))
         case .idle, .awaitingHead:
             context.read()
         case .streaming:
@@ -148,7 +158,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
             finishExchange()
         } else if case .streaming = state, let context {
             waiter = promise
-            arm(deadline: .now() + readTimeout, .timedOut)
+            if let readTimeout { arm(deadline: .now() + readTimeout, .timedOut) }
             context.read()
         } else {
             promise.fail(UpstreamFailure.unreachable("the upstream connection closed"))
@@ -167,7 +177,7 @@ final class UpstreamExchangeHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The response was read to its end: back to the pool if both sides allow it.
     private func finishExchange() {
         guard case .streaming = state else { return }
-        if keepAlive, requestEnded, let context, context.channel.isActive {
+        if reusable, keepAlive, requestEnded, let context, context.channel.isActive {
             enterIdle()
             onIdle?()
         } else {

@@ -8,14 +8,31 @@ extension UpstreamFailure {
         switch self {
         case .saturated:
             GatewayAnswers.json(
-                .serviceUnavailable, ["error": "upstream_busy", "message": "the upstream service has too many requests in progress"],
+                .serviceUnavailable, ["error": "upstream_busy", "message": message],
                 requestID: requestID, headers: [.retryAfter: "1"])
         case .timedOut:
             GatewayAnswers.json(
-                .gatewayTimeout, ["error": "upstream_timeout", "message": "the upstream service did not answer"], requestID: requestID)
+                .gatewayTimeout, ["error": "upstream_timeout", "message": message], requestID: requestID)
         case .unreachable:
-            GatewayAnswers.json(.badGateway, ["error": "bad_gateway", "message": "the upstream service did not answer"], requestID: requestID)
+            GatewayAnswers.json(.badGateway, ["error": "bad_gateway", "message": message], requestID: requestID)
         }
+    }
+
+    /// What a client is told, in its answer's `message`.
+    var message: String {
+        switch self {
+        case .saturated: "the upstream service has too many requests in progress"
+        case .timedOut, .unreachable: "the upstream service did not answer"
+        }
+    }
+
+    /// The status a gRPC call ends with: 8 RESOURCE_EXHAUSTED when saturated, else 14 UNAVAILABLE.
+    var grpcCode: Int {
+        if case .saturated = self { 8 } else { 14 }
+    }
+
+    var isTimeout: Bool {
+        if case .timedOut = self { true } else { false }
     }
 
     /// How `portcullis_gateway_upstream_errors_total` counts it.

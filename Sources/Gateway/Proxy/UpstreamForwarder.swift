@@ -20,14 +20,44 @@ public struct UpstreamForwarder: Sendable {
     /// before any response arrived (only without a body, so nothing is lost either).
     private static let replayableMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .trace]
 
+    /// The upstream's answer, and for a call that ended with its head, the gRPC status its
+    /// trailers gave.
+    struct Forwarded {
+        let response: Response
+        let grpcStatus: Int?
+    }
+
+    /// Forwards over the route's protocol. `origin` is what a response that keeps streaming
+    /// is watched with (``StreamWatch``); `grpcTimeout` bounds a gRPC call as a whole.
     func forward(
         _ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
-        eventLoop: any EventLoop, toHTTP2Client: Bool
-    ) async throws(UpstreamFailure) -> Response {
+        eventLoop: any EventLoop, toHTTP2Client: Bool, origin: StreamOrigin? = nil
+    ) async throws(UpstreamFailure) -> Forwarded {
         guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
         let framing = Self.upstreamFraming(canonical, fromHTTP2Client: toHTTP2Client)
-        let head = Self.requestHead(canonical, framing: framing, endpoint: endpoint, headers: headers)
-        let deadline = NIODeadline.now() + TimeAmount(route.timeout)
+        var head = Self.requestHead(canonical, framing: framing, endpoint: endpoint, headers: headers)
+        let timeout = origin?.callTimeout.map { min($0, route.timeout) } ?? route.timeout
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
+        if route.upstreamProtocol.isHTTP2 {
+            // gRPC servers ask for `te: trailers`: the client's promise to read them, passed on.
+            if request.headers[values: .te].contains(where: { $0.lowercased().contains("trailers") }) {
+                head.headers.add(name: "te", value: "trailers")
+            }
+            let grpc = origin?.opening.grpc != nil
+            let connection = try await client.http2.stream(
+                to: endpoint, tls: route.upstreamTLS?.http2Context, on: eventLoop, deadline: deadline,
+                readTimeout: grpc ? nil : TimeAmount(client.timeouts.read))
+            do throws(ExchangeFailure) {
+                return try await exchange(
+                    request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
+                    toHTTP2Client: toHTTP2Client, origin: origin)
+            } catch {
+                switch error {
+                case .stale: throw .unreachable("the HTTP/2 stream closed before the request was sent")
+                case let .failed(failure, _): throw failure
+                }
+            }
+        }
         let tls = route.upstreamTLS?.context
         var fresh = false
         var staleConnections = 0
@@ -36,7 +66,7 @@ public struct UpstreamForwarder: Sendable {
             do throws(ExchangeFailure) {
                 return try await exchange(
                     request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
-                    toHTTP2Client: toHTTP2Client)
+                    toHTTP2Client: toHTTP2Client, origin: origin)
             } catch {
                 switch error {
                 case .stale:
@@ -64,18 +94,20 @@ public struct UpstreamForwarder: Sendable {
 
     private func exchange(
         _ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
-        route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool
-    ) async throws(ExchangeFailure) -> Response {
+        route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool, origin: StreamOrigin?
+    ) async throws(ExchangeFailure) -> Forwarded {
         let started = connection.start(head, hasBody: framing != .unframed, deadline: deadline)
         if framing != .unframed {
             do { try await started.sent.get() } catch { throw .stale }
         }
+        // Created only for a response that keeps streaming; its meter counts the upload.
+        let meter = ByteMeter()
         // Sent alongside the wait for the response, which may start before the body ends.
         let upload: Task<Void, Never>? =
             switch framing {
             case .unframed: nil
-            case .contentLength: Task { await connection.upload(request.body) }
-            case .chunked: Task { await connection.upload(SizeLimitedBody(base: request.body, limit: route.maxBodyBytes)) }
+            case .contentLength: Task { await connection.upload(MeteredBody(base: request.body, limit: .max, meter: meter)) }
+            case .chunked: Task { await connection.upload(MeteredBody(base: request.body, limit: route.maxBodyBytes, meter: meter)) }
             }
         let start: ResponseStart
         do {
@@ -98,18 +130,41 @@ public struct UpstreamForwarder: Sendable {
             // The response is over: a request body still being sent is no longer wanted.
             upload?.cancel()
             await upload?.value
-            return Response(
-                status: status, headers: headers,
-                body: Self.completeBody(
-                    start.body, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
-                    framed: headers[.contentLength] != nil))
+            var headers = headers
+            var trailers = StreamedResponse.fields(start.trailers)
+            if origin?.opening.grpc != nil, trailers == nil { trailers = Self.movingGRPCStatus(from: &headers) }
+            let grpcStatus = trailers?[GRPCRefusal.status].flatMap { Int($0) }
+            return Forwarded(
+                response: Response(
+                    status: status, headers: headers,
+                    body: Self.completeBody(
+                        start.body, trailers: trailers, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
+                        framed: headers[.contentLength] != nil)),
+                grpcStatus: grpcStatus)
         }
-        let stream = StreamedResponse(connection: connection, upload: upload)
-        return Response(
-            status: status, headers: headers,
-            body: ResponseBody { writer in
-                try await stream.relay(to: &writer)
-            })
+        let watch = origin.map { StreamWatch(kind: .stream, origin: $0, bytesUp: meter) }
+        let stream = StreamedResponse(
+            connection: connection, upload: upload, watch: watch, grpc: origin?.opening.grpc != nil, status: Int(status.code),
+            requestID: origin?.opening.requestID ?? "")
+        return Forwarded(
+            response: Response(
+                status: status, headers: headers,
+                body: ResponseBody { writer in
+                    try await stream.relay(to: &writer)
+                }),
+            grpcStatus: nil)
+    }
+
+    /// A gRPC "trailers-only" answer (status and metadata in a head that ends the stream) as
+    /// head and trailers: every field but the content type moves to the trailers. The server
+    /// side cannot end a stream with its head, and a client that gets the head and then an
+    /// empty end reads no status at all; head then trailers is the other form the protocol
+    /// (PROTOCOL-HTTP2.md) allows. nil when the head carries no status.
+    static func movingGRPCStatus(from headers: inout HTTPFields) -> HTTPFields? {
+        guard headers[GRPCRefusal.status] != nil else { return nil }
+        let trailers = HTTPFields(headers.filter { $0.name != .contentType && $0.name != .contentLength })
+        headers = HTTPFields(headers.filter { $0.name == .contentType })
+        return trailers
     }
 
     /// A body that arrived whole with its head. Without a `Content-Length` from the upstream
@@ -121,16 +176,18 @@ public struct UpstreamForwarder: Sendable {
     /// the last stream, before it is flushed, and the client loses the response
     /// (`shutdownDrainsRequestsInFlight`).
     static func completeBody(
-        _ parts: [ByteBuffer], status: HTTPResponse.Status, method: HTTPMethod, toHTTP2Client: Bool,
+        _ parts: [ByteBuffer], trailers: HTTPFields? = nil, status: HTTPResponse.Status, method: HTTPMethod, toHTTP2Client: Bool,
         framed: Bool
     ) -> ResponseBody {
         let lengthless = !framed && (method == .HEAD || status.kind == .informational || status == .noContent || status == .notModified)
-        if !toHTTP2Client, !lengthless, parts.count <= 1 {
+        if !toHTTP2Client, !lengthless, trailers == nil, parts.count <= 1 {
             return parts.first.map(ResponseBody.init(byteBuffer:)) ?? ResponseBody()
         }
-        return ResponseBody(contentLength: lengthless ? nil : parts.reduce(0) { $0 + $1.readableBytes }) { writer in
+        // Trailers go out after a body of unannounced length (chunked to an HTTP/1.1 client).
+        let length = lengthless || trailers != nil ? nil : parts.reduce(0) { $0 + $1.readableBytes }
+        return ResponseBody(contentLength: length) { writer in
             if !parts.isEmpty { try await writer.write(contentsOf: parts) }
-            try await writer.finish(nil)
+            try await writer.finish(trailers)
         }
     }
 

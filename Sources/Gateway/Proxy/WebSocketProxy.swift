@@ -13,10 +13,11 @@ import NIOHTTP1
 /// its own to the upstream carrying the same identity headers as a forwarded request (signed
 /// assertion included), and relays messages both ways until either side closes.
 ///
-/// An open WebSocket stays subject to the same checks: every `recheckInterval` the upgrade
-/// request is admitted again (credentials against the current revocations and account state,
-/// Cedar against the policy set in force); once it would be refused, the client is sent close
-/// code 1008 and both sockets end, and an access record says why.
+/// An open WebSocket stays subject to the same checks (``StreamWatch``): every second the
+/// upgrade request is admitted again (credentials against the current revocations and account
+/// state, Cedar against the policy set in force); once it would be refused, or the WebSocket
+/// reaches the route's `max_stream_lifetime`, the client is sent close code 1008 and both
+/// sockets end. Its closing is audited with its duration, bytes each way and reason.
 ///
 /// Relaying messages rather than raw bytes keeps the gateway a protocol endpoint: frames are
 /// validated, sizes are bounded by `ConnectionLimits.maxWebSocketMessageBytes`, and nothing the
@@ -28,8 +29,6 @@ struct WebSocketProxy: Sendable {
     let responder: GatewayResponder
     let maxMessageBytes: Int
     let logger: Logger
-    /// How often an open WebSocket's access is decided again.
-    static let recheckInterval: Duration = .seconds(1)
 
     /// Upgrades only an admitted request to a WebSocket route. A refused one is recorded and
     /// answered here (401, 403, 400…) before the connection closes: the WebSocket channel would
@@ -40,7 +39,8 @@ struct WebSocketProxy: Sendable {
         var record = AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: clientAddress)
         let refusal: Refusal
         do throws(Refusal) {
-            switch try responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record) {
+            let tls = responder.connections.facts(for: channel)
+            switch try responder.admit(head, clientAddress: clientAddress, tls: tls, record: &record) {
             case let .forward(admitted) where admitted.route.allowsWebSocket:
                 // After the 101 the connection carries WebSocket frames, which the HTTP/1.1 head
                 // guard cannot read: it leaves before the answer is written.
@@ -53,10 +53,10 @@ struct WebSocketProxy: Sendable {
                 }
                 do {
                     try await channel.pipeline.removeHandler(name: HTTP1HeadGuard.name).get()
-                    let opened = record.requestID
-                    return upgrade(admitted, requestID: opened) {
-                        await recheck(head, clientAddress: clientAddress, channel: channel, opened: opened)
-                    }
+                    let origin = StreamOrigin(
+                        recheck: AccessRecheck(responder: responder, head: head, clientAddress: clientAddress, tls: tls),
+                        opening: record, lifetime: admitted.route.maxStreamLifetime, callTimeout: nil)
+                    return upgrade(admitted, requestID: record.requestID, watch: StreamWatch(kind: .webSocket, origin: origin))
                 } catch {
                     logger.error("websocket upgrade refused: the HTTP/1.1 head guard could not be removed", metadata: ["error": "\(error)"])
                     refusal = .upgradeFailed
@@ -73,26 +73,7 @@ struct WebSocketProxy: Sendable {
         return .dontUpgrade
     }
 
-    /// Admits the upgrade request again; nil while it would still pass, else the refusal's reason,
-    /// recorded as the access record of the WebSocket's closing.
-    private func recheck(_ head: HTTPRequest, clientAddress: String, channel: any Channel, opened: String) async -> String? {
-        let started = ContinuousClock.now
-        var record = AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: clientAddress)
-        do throws(Refusal) {
-            _ = try responder.admit(head, clientAddress: clientAddress, tls: responder.connections.facts(for: channel), record: &record)
-            return nil
-        } catch {
-            _ = error.answer(recording: &record, fields: head.headerFields)
-            let reason = "open WebSocket \(opened) closed: \(record.reason ?? error.code)"
-            record.reason = reason
-            _ = await responder.finish(&record, status: 1008, started: started)
-            return reason
-        }
-    }
-
-    private func upgrade(
-        _ admitted: Admitted, requestID: String, recheck: @escaping @Sendable () async -> String?
-    ) -> ShouldUpgradeResult<Handler> {
+    private func upgrade(_ admitted: Admitted, requestID: String, watch: StreamWatch) -> ShouldUpgradeResult<Handler> {
         responder.metrics.recordWebSocketUpgrade(route: admitted.route.id)
         let url = Self.upstreamURL(admitted.route.upstream, target: admitted.canonical.forwardedTarget)
         let headers = Self.upstreamHandshakeHeaders(admitted.headers)
@@ -100,6 +81,8 @@ struct WebSocketProxy: Sendable {
         let logger = self.logger
         let tls = admitted.route.upstreamTLS?.configuration
         return .upgrade([GatewayHeaders.requestID: requestID]) { clientInbound, clientOutbound, _ in
+            let bytesDown = ByteMeter()
+            var ending = StreamClosure.ended
             do {
                 try await WebSocketClient.connect(
                     url: url, configuration: .init(maxFrameSize: maxMessageBytes, additionalHeaders: headers),
@@ -108,20 +91,20 @@ struct WebSocketProxy: Sendable {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for try await message in clientInbound.messages(maxSize: maxMessageBytes) {
+                                watch.bytesUp.add(Self.size(message))
                                 try await upstreamOutbound.write(Self.frame(message))
                             }
                         }
                         group.addTask {
                             for try await message in upstreamInbound.messages(maxSize: maxMessageBytes) {
+                                bytesDown.add(Self.size(message))
                                 try await clientOutbound.write(Self.frame(message))
                             }
                         }
                         group.addTask {
-                            while true {
-                                try await Task.sleep(for: Self.recheckInterval)
-                                guard await recheck() != nil else { continue }
-                                try? await clientOutbound.close(.policyViolation, reason: "access revoked")
-                                return
+                            await watch.watch {
+                                let reason = if case .revoked = watch.closure { "access revoked" } else { "maximum lifetime reached" }
+                                try? await clientOutbound.close(.policyViolation, reason: reason)
                             }
                         }
                         // Either side ending, or access ending, ends the relay; returning closes both sockets.
@@ -131,8 +114,10 @@ struct WebSocketProxy: Sendable {
                 }
             } catch {
                 logger.info("websocket relay ended with an error", metadata: ["request_id": "\(requestID)", "error": "\(error)"])
+                ending = .upstreamFailed("\(error)")
                 try? await clientOutbound.close(.unexpectedServerError, reason: "upstream unavailable")
             }
+            await watch.finish(watch.closure ?? ending, bytesDown: bytesDown.bytes, status: 101)
         }
     }
 
@@ -152,6 +137,13 @@ struct WebSocketProxy: Sendable {
         channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
         try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
         try? await channel.close()
+    }
+
+    static func size(_ message: WebSocketMessage) -> Int {
+        switch message {
+        case let .text(text): text.utf8.count
+        case let .binary(bytes): bytes.readableBytes
+        }
     }
 
     static func frame(_ message: WebSocketMessage) -> WebSocketOutboundWriter.OutboundFrame {

@@ -49,7 +49,11 @@ struct GatewayChannel: ServerChildChannel {
                 connections.register(channel, http2: result == .negotiated("h2"))
                 switch result {
                 case .negotiated("h2"):
-                    return http2.setup(channel: channel, logger: logger).map { .http2($0) }
+                    return http2.setup(channel: channel, logger: logger).flatMapThrowing { connection in
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(PingPacer(), position: .after(try sync.handler(type: NIOHTTP2Handler.self)))
+                        return .http2(connection)
+                    }
                 case .negotiated("http/1.1"), .fallback:
                     let idleTimeout = Self.timeAmount(limits.idleTimeout)
                     return http1.setup(channel: channel, logger: logger).flatMapThrowing { connection in

@@ -1,3 +1,4 @@
+import AccessModel
 import CoreMetrics
 import Synchronization
 
@@ -29,6 +30,10 @@ public final class GatewayMetrics: Sendable {
 
     private let factory: any MetricsFactory
     private let instruments = Mutex<[String: RouteInstruments]>([:])
+    /// gRPC call counters by route, method and status; methods counted per route are capped
+    /// (`maxMethodsPerRoute`, then `other`), so callers cannot grow the label set at will.
+    private let grpcCalls = Mutex<(counters: [String: Counter], methods: [String: Set<String>])>(([:], [:]))
+    static let maxMethodsPerRoute = 256
 
     /// - Parameter factory: where instruments come from (a Prometheus factory in `serve`).
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
@@ -47,6 +52,45 @@ public final class GatewayMetrics: Sendable {
 
     func recordWebSocketUpgrade(route: String) {
         self.route(route).webSockets.increment()
+    }
+
+    /// `portcullis_gateway_grpc_calls_total{route, service, method, code}`: every gRPC call the
+    /// gateway saw end, with the status it ended with.
+    func recordGRPCCall(route: String, method: GRPCMethod, status: Int) {
+        let counter = grpcCalls.withLock { state -> Counter in
+            var name = method.path
+            if !state.methods[route, default: []].contains(name) {
+                if state.methods[route, default: []].count < Self.maxMethodsPerRoute {
+                    state.methods[route, default: []].insert(name)
+                } else {
+                    name = "other"
+                }
+            }
+            let key = "\(route) \(name) \(status)"
+            if let counter = state.counters[key] { return counter }
+            let (service, methodName) = name == "other" ? ("other", "other") : (method.service, method.method)
+            let counter = Counter(
+                label: "portcullis_gateway_grpc_calls_total",
+                dimensions: [("route", route), ("service", service), ("method", methodName), ("code", String(status))], factory: factory)
+            state.counters[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// `portcullis_gateway_streams_closed_total{route, kind, closed_by}`, the streams' duration
+    /// (`portcullis_gateway_stream_duration_seconds`) and bytes each way
+    /// (`portcullis_gateway_stream_bytes_total{direction}`). Once per stream, not per request.
+    func recordStream(_ summary: StreamSummary, route: String) {
+        let dimensions = [("route", route), ("kind", summary.kind.rawValue)]
+        Counter(label: "portcullis_gateway_streams_closed_total", dimensions: dimensions + [("closed_by", summary.closure.label)], factory: factory)
+            .increment()
+        Timer(label: "portcullis_gateway_stream_duration_seconds", dimensions: dimensions, factory: factory).recordNanoseconds(
+            summary.duration.components.seconds * 1_000_000_000 + summary.duration.components.attoseconds / 1_000_000_000)
+        Counter(label: "portcullis_gateway_stream_bytes_total", dimensions: dimensions + [("direction", "up")], factory: factory)
+            .increment(by: summary.bytesUp)
+        Counter(label: "portcullis_gateway_stream_bytes_total", dimensions: dimensions + [("direction", "down")], factory: factory)
+            .increment(by: summary.bytesDown)
     }
 
     private func route(_ id: String) -> RouteInstruments {

@@ -93,7 +93,9 @@ public struct GatewayResponder: Sendable {
                         await application.respond(to: request, caller: caller), requestID: record.requestID,
                         principal: admitted.principal)
                 } else {
-                    response = try await forward(request, admitted, eventLoop: context.channel.eventLoop, http2: tls.http2, record: &record)
+                    response = try await forward(
+                        request, admitted, eventLoop: context.channel.eventLoop, clientAddress: context.clientAddress, tls: tls,
+                        record: &record)
                 }
             }
         } catch {
@@ -120,20 +122,30 @@ public struct GatewayResponder: Sendable {
         return await recorder.recordBeforeAnswering(record.event(status: status))
     }
 
-    /// New upstream connections are opened on `eventLoop`, the client connection's; `http2`
-    /// says how the client connection speaks. Upgrades the route allows were taken over by the
+    /// New upstream connections are opened on `eventLoop`, the client connection's; `tls` says
+    /// how the client connection speaks. Upgrades the route allows were taken over by the
     /// WebSocket channel before reaching here; any other (an HTTP/1.1 `Upgrade` on a later
     /// request of a connection) is refused. An upstream's `Set-Cookie` for one of the gateway's
-    /// own cookies is removed, and the record says so.
+    /// own cookies is removed, and the record says so. A response that keeps streaming is
+    /// watched (``StreamWatch``) until it ends.
     func forward(
-        _ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, http2: Bool,
+        _ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, clientAddress: String, tls: TLSFacts,
         record: inout AccessRecord
     ) async throws(Refusal) -> Response {
         guard request.headers[.upgrade] == nil else { throw .upgradeNotAllowed }
+        let callTimeout = record.grpc == nil ? nil : request.headers[GRPCTimeout.header].flatMap(GRPCTimeout.parse)
+        let origin = StreamOrigin(
+            recheck: AccessRecheck(responder: self, head: request.head, clientAddress: clientAddress, tls: tls), opening: record,
+            lifetime: admitted.route.maxStreamLifetime, callTimeout: callTimeout)
         do {
-            var response = try await forwarder.forward(
+            let forwarded = try await forwarder.forward(
                 request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
-                eventLoop: eventLoop, toHTTP2Client: http2)
+                eventLoop: eventLoop, toHTTP2Client: tls.http2, origin: origin)
+            var response = forwarded.response
+            if let grpc = record.grpc, let status = forwarded.grpcStatus {
+                record.grpcStatus = status
+                metrics.recordGRPCCall(route: admitted.route.id, method: grpc, status: status)
+            }
             let planted = GatewayCookies.removeSetCookies(from: &response.headers)
             if !planted.isEmpty {
                 record.reason = "the upstream's Set-Cookie for \(planted.joined(separator: ", ")) was removed"
@@ -146,7 +158,12 @@ public struct GatewayResponder: Sendable {
             // Admitted and forwarded: the outcome stays `allow`, the record says why no answer came.
             record.reason = "upstream: \(error)"
             metrics.recordUpstreamFailure(route: admitted.route.id, error.counted)
-            return error.response(requestID: record.requestID)
+            guard let grpc = record.grpc else { return error.response(requestID: record.requestID) }
+            // The call's own deadline, shorter than the route's, passed: DEADLINE_EXCEEDED.
+            let code = error.isTimeout && callTimeout.map { $0 < admitted.route.timeout } == true ? 4 : error.grpcCode
+            record.grpcStatus = code
+            metrics.recordGRPCCall(route: admitted.route.id, method: grpc, status: code)
+            return GRPCRefusal.response(code: code, message: error.message, requestID: record.requestID, headers: [:])
         }
     }
 

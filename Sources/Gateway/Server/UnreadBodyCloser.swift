@@ -1,6 +1,8 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP2
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP2
 
 /// Ends the exchange when a response starts before its request's body has all been received: a
 /// refused request (401, 403, 413…) or an upstream that answered early. Without it, the server
@@ -11,9 +13,12 @@ import NIOHTTPTypes
 ///   closed once the response is written (the head is where the choice must be announced, so
 ///   a body that ends while the response is still streaming does not change it). Requests
 ///   whose body had arrived keep the connection.
-/// - HTTP/2 (one handler per stream): the stream is reset once the response is written
-///   (RFC 9113 §8.1 allows a server to end a request early after a complete response); the
-///   connection and its other streams go on.
+/// - HTTP/2 (one handler per stream): if the request body has still not ended when the
+///   response has been written, the stream is reset with `NO_ERROR` (RFC 9113 §8.1: a server
+///   may end a request early, without error, after a complete response); the connection and
+///   its other streams go on. `NO_ERROR` matters to gRPC clients: they keep the status of the
+///   trailers they read, where `CANCEL` would turn it into CANCELLED. A stream whose request
+///   ended while the response streamed (a bidirectional call) is not reset.
 ///
 /// It sits between the HTTP codec and Hummingbird on each HTTP/1.1 connection and HTTP/2
 /// stream, and counts request ends against final responses, so pipelined requests are matched
@@ -48,10 +53,17 @@ final class UnreadBodyCloser: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.head(response)), promise: promise)
         case .end where closesAfterResponse:
             closesAfterResponse = false
+            if http2, requestsEnded >= responsesStarted { return context.write(data, promise: promise) }
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.cascade(to: promise)
             context.writeAndFlush(data, promise: written)
-            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            written.futureResult.assumeIsolated().whenComplete { [http2] _ in
+                if http2, let codec = try? context.pipeline.syncOperations.context(handlerType: HTTP2FramePayloadToHTTPServerCodec.self) {
+                    codec.writeAndFlush(NIOAny(HTTP2Frame.FramePayload.rstStream(.noError)), promise: nil)
+                } else {
+                    context.close(promise: nil)
+                }
+            }
         default:
             context.write(data, promise: promise)
         }

@@ -48,7 +48,8 @@ extension UpstreamClient {
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(string: body ?? "")))
         return try await forwarder.forward(
             request, canonical: canonical, route: route, headers: [:],
-            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), toHTTP2Client: false)
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), toHTTP2Client: false
+        ).response
     }
 
     @Test func aSafeRequestIsRetriedOnANewConnectionAndABodyIsNot() async throws {

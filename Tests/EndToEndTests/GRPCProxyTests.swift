@@ -1,0 +1,295 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// gRPC through the gateway end to end (issue 23), with implementations nobody here wrote:
+/// grpcio (Python) as client (`Fixtures/grpc_calls.py`) and as upstream server
+/// (`Fixtures/grpc_upstream.py`), over h2c and over h2 with TLS, authenticated by bearer token
+/// and by mTLS, decided by Cedar with `context.grpc`. Open calls and WebSockets are closed once
+/// their access ends.
+@Suite(.serialized) struct GRPCProxyTests {
+    static let routes = """
+            - id: grpc
+              hosts: [grpc.localhost]
+              path: /
+              upstream: GRPC_H2C
+              upstream_protocol: h2c
+              max_body_mb: 200
+            - id: grpcs
+              hosts: [grpcs.localhost]
+              path: /
+              upstream: GRPC_H2
+              upstream_protocol: h2
+              upstream_ca: CERTS/ca-bundle.crt
+              max_stream_lifetime: 3s
+            - id: live
+              hosts: [fleet.localhost]
+              path: /live
+              upstream: WSUPSTREAM
+              websocket: true
+        """
+
+    /// What the policy push of `openCallsAndWebSocketsCloseWhenAccessEnds` takes away.
+    static let dispatcherPermits = """
+        @id("dispatchers-call-echo")
+        permit (principal in Role::"dispatcher", action == Action::"POST", resource)
+        when { [Route::"grpc", Route::"grpcs"].contains(resource) && context has grpc && context.grpc.service == "test.Echo" };
+
+        @id("dispatchers-watch-live")
+        permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"live");
+
+        """
+
+    static let servicePolicies = """
+        @id("billing-calls-echo")
+        permit (principal == Service::"billing", action == Action::"POST", resource == Route::"grpc") when { context has grpc };
+
+        @id("no-failing-over-tls")
+        forbid (principal, action, resource == Route::"grpcs") when { context has grpc && context.grpc.method == "Fail" };
+        """
+
+    static let policies = ["grpc.cedar": dispatcherPermits + servicePolicies, "schema.cedarschema": schema]
+
+    /// The shipped schema, which declares `context.grpc`: pushed policies are validated against it.
+    static var schema: String {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../policies/schema.cedarschema")
+        return (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+    }
+
+    static var script: String { fixture("grpc_calls.py") }
+
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
+    }
+
+    /// `grpc_calls.py` through the gateway to `host` with `credentials`, parsed.
+    static func calls(_ gateway: GatewayFixture, host: String, _ arguments: [String], credentials: [String]) throws -> Any {
+        let output = try GatewayFixture.standardOutput(
+            of: ConsoleBrowserTests.python,
+            [script, "--port", "\(gateway.gatewayPort)", "--authority", host, "--ca", "\(gateway.certs)/ca-bundle.crt"] + credentials
+                + arguments)
+        return try #require(try? JSONSerialization.jsonObject(with: Data(output.utf8)), "\(output)")
+    }
+
+    @Test func unaryAndStreamingCallsPassOverH2cAndH2() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            for (host, route) in [("grpc.localhost", "grpc"), ("grpcs.localhost", "grpcs")] {
+                let results = try #require(
+                    try Self.calls(gateway, host: host, ["calls"], credentials: ["--token", token]) as? [[String: Any]])
+                let byName = Dictionary(uniqueKeysWithValues: results.map { ($0["name"] as? String ?? "", $0) })
+                func strings(_ name: String) -> [String] { byName[name]?["messages"] as? [String] ?? [] }
+                func trailer(_ name: String) -> String? { (byName[name]?["trailing_metadata"] as? [String: String])?["x-echo-trailer"] }
+                #expect(byName["unary"]?["code"] as? String == "OK" && strings("unary") == ["hello"], "\(route): \(results)")
+                #expect((byName["unary"]?["initial_metadata"] as? [String: String])?["x-echo-initial"] == "yes", "\(route)")
+                #expect(trailer("unary") == "unary", "\(route): upstream trailers reach the client")
+                #expect(strings("server-stream").count == 5 && trailer("server-stream") == "server-stream", "\(route): \(results)")
+                let summed = try #require(
+                    strings("client-stream").first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+                #expect(summed["messages"] as? Int == 10 && summed["bytes"] as? Int == 10_000, "\(route): \(summed)")
+                #expect(strings("bidi") == (0..<5).map { "bidi-\($0)" } && trailer("bidi") == "bidi", "\(route): \(results)")
+
+                // What the upstream received: the signed assertion as metadata, never the token.
+                let seen = try #require((byName["metadata"]?["messages"] as? [String: Any])?["metadata"] as? [String: String], "\(results)")
+                #expect(seen["authorization"] == nil && seen["x-request-id"] != nil, "\(seen)")
+                let claims = try gateway.pyjwtClaims(try #require(seen["x-portcullis-assertion"]), audience: route)
+                #expect(claims["sub"] as? String == "dana", "\(claims)")
+
+                // The upstream's own failure passes with its trailers; over TLS a policy on the method refuses it first.
+                if route == "grpc" {
+                    #expect(byName["fail"]?["code"] as? String == "NOT_FOUND" && trailer("fail") == "fail", "\(byName["fail"] ?? [:])")
+                } else {
+                    #expect(byName["fail"]?["code"] as? String == "PERMISSION_DENIED", "\(results)")
+                    #expect((byName["fail"]?["trailing_metadata"] as? [String: String])?["x-request-id"] != nil, "\(results)")
+                }
+            }
+
+            // A service with its SPIFFE certificate (mTLS).
+            _ = try await gateway.cli(["service", "add", "billing", "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/billing"])
+            let mtls = try #require(
+                try Self.calls(
+                    gateway, host: "grpc.localhost", ["calls"],
+                    credentials: ["--cert", "\(gateway.certs)/billing.crt", "--key", "\(gateway.certs)/billing.key"]) as? [[String: Any]])
+            #expect(mtls.filter { $0["name"] as? String != "fail" }.allSatisfy { $0["code"] as? String == "OK" }, "\(mtls)")
+            let anonymous = try #require(try Self.calls(gateway, host: "grpc.localhost", ["calls"], credentials: []) as? [[String: Any]])
+            #expect(anonymous.allSatisfy { $0["code"] as? String == "UNAUTHENTICATED" }, "\(anonymous)")
+
+            // Details are JSON inside the record's JSON: their quotes are escaped.
+            let unary = #"\"grpc\":{\"service\":\"test.Echo\",\"method\":\"Unary\",\"status\":0}"#
+            let audit = try await gateway.auditSearch(["--route", "grpc", "--limit", "200"]) {
+                $0.contains(unary) && $0.contains(#"\"closed_by\":\"ended\""#)
+            }
+            #expect(audit.contains(unary), "\(audit)")
+            #expect(audit.contains(#"\"method\":\"Fail\",\"status\":5"#), "the upstream's NOT_FOUND is audited: \(audit)")
+            #expect(audit.contains(#"\"kind\":\"stream\""#) && audit.contains(#"\"closed_by\":\"ended\""#), "\(audit)")
+            let metrics = try GatewayFixture.curl(["http://\(gateway.adminAddress)/metrics"]).body
+            #expect(metrics.contains(#"portcullis_gateway_grpc_calls_total{route="grpc",service="test.Echo",method="Unary",code="0"}"#), "\(metrics)")
+            #expect(metrics.contains("portcullis_gateway_streams_closed_total"), "\(metrics)")
+        }
+    }
+
+    @Test func aHundredMebibyteStreamPassesInBoundedMemory() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let before = try Self.memory(of: gateway.serve.processIdentifier)
+            let up = try #require(
+                try Self.calls(gateway, host: "grpc.localhost", ["big", "--mib", "100"], credentials: ["--token", token]) as? [String: Any])
+            let answer = try #require(up["answer"] as? [String: Any], "\(up)")
+            #expect(up["code"] as? String == "OK" && answer["bytes"] as? Int == 100 << 20, "\(up)")
+            #expect(answer["sha256"] as? String == up["sha256_sent"] as? String, "the upstream received every byte in order")
+            let down = try #require(
+                try Self.calls(gateway, host: "grpc.localhost", ["big", "--mib", "100", "--download"], credentials: ["--token", token])
+                    as? [String: Any])
+            #expect(down["code"] as? String == "OK" && down["received_bytes"] as? Int == 100 << 20, "\(down)")
+            let after = try Self.memory(of: gateway.serve.processIdentifier)
+            let growth = (after.peak - before.peak) >> 20
+            print(
+                "100 MiB up in \(up["seconds"] ?? "?") s and 100 MiB down in \(down["seconds"] ?? "?") s through the gateway; "
+                    + "its peak resident memory went from \(before.peak >> 20) to \(after.peak >> 20) MiB")
+            // Streamed, not buffered: the gateway's peak grows by far less than one direction's payload.
+            #expect(growth < 64, "peak memory grew by \(growth) MiB")
+        }
+    }
+
+    /// Peak and current resident bytes of a process (`/proc/PID/status`).
+    static func memory(of pid: Int32) throws -> (peak: Int, current: Int) {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        func kilobytes(_ field: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+            return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) << 10
+        }
+        return (kilobytes("VmHWM"), kilobytes("VmRSS"))
+    }
+
+    @Test func openCallsAndWebSocketsCloseWhenAccessEnds() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes, policySource: "database") { gateway in
+            let revocations: [(String, (String) async throws -> Void)] = [
+                ("the account was disabled", { login in _ = try await gateway.cli(["user", "disable", login]) }),
+                (
+                    "the session was signed out",
+                    { token in
+                        let reply = try GatewayFixture.curl([
+                            "-X", "POST", "-H", "authorization: Bearer \(token)", "http://127.0.0.1:\(gateway.identityPort)/v1/logout",
+                        ])
+                        #expect(reply.status < 300, "\(reply.status) \(reply.body)")
+                    }
+                ),
+                (
+                    "a policy push removed the permit",
+                    { _ in
+                        let directory = gateway.directory.appendingPathComponent("policies-without-permit")
+                        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                        try Self.servicePolicies.write(to: directory.appendingPathComponent("grpc.cedar"), atomically: true, encoding: .utf8)
+                        try Self.schema.write(to: directory.appendingPathComponent("schema.cedarschema"), atomically: true, encoding: .utf8)
+                        _ = try await gateway.cli(["policy", "push", directory.path, "-m", "no more echo calls"])
+                    }
+                ),
+            ]
+            for (index, (what, revoke)) in revocations.enumerated() {
+                let login = "dana\(index)"
+                let token = try gateway.accessToken(login, try await gateway.createUser(login, roles: ["dispatcher"]))
+                let mark = gateway.directory.appendingPathComponent("revoked-\(index)")
+                let call = try Hold(
+                    [
+                        Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpc.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
+                        "--token", token, "hold", "--mark", mark.path,
+                    ], output: gateway.directory.appendingPathComponent("call-\(index).txt"))
+                let socket = try Hold(
+                    [
+                        Self.fixture("websocket_hold.py"), "wss://fleet.localhost:\(gateway.gatewayPort)/live/updates",
+                        "\(gateway.certs)/ca-bundle.crt", token, mark.path,
+                    ], output: gateway.directory.appendingPathComponent("socket-\(index).txt"))
+                defer {
+                    call.stop()
+                    socket.stop()
+                }
+                try await call.waitFor("open")
+                try await socket.waitFor("open")
+
+                try await revoke(index == 0 ? login : token)
+                FileManager.default.createFile(atPath: mark.path, contents: nil)
+                let callEnd = try await call.closing()
+                let socketEnd = try await socket.closing()
+                let expected = index == 2 ? "PERMISSION_DENIED" : "UNAUTHENTICATED"
+                #expect(callEnd["closed"] as? Bool == true && callEnd["code"] as? String == expected, "\(what): \(callEnd)")
+                #expect((callEnd["details"] as? String ?? "").hasPrefix("access revoked"), "\(what): \(callEnd)")
+                #expect((callEnd["trailing_metadata"] as? [String: String])?["x-request-id"] != nil, "\(callEnd)")
+                #expect(socketEnd["closed"] as? Bool == true && socketEnd["code"] as? Int == 1008, "\(what): \(socketEnd)")
+                print(
+                    "\(what): the open gRPC call closed \(callEnd["seconds_after_mark"] ?? "?") s after, "
+                        + "the WebSocket \(socketEnd["seconds_after_revocation"] ?? "?") s after (re-decided every 1 s)")
+                let seconds = [callEnd["seconds_after_mark"], socketEnd["seconds_after_revocation"]].compactMap { $0 as? Double }
+                #expect(seconds.count == 2 && seconds.allSatisfy { $0 < 5 }, "\(what): closed by the re-decision, not a timeout: \(seconds)")
+            }
+            let audit = try await gateway.auditSearch(["--route", "grpc", "--limit", "50"]) { $0.contains(#"\"closed_by\":\"revoked\""#) }
+            #expect(audit.contains(#"\"closed_by\":\"revoked\""#) && audit.contains("open stream"), "\(audit)")
+            let sockets = try await gateway.auditSearch(["--route", "live", "--limit", "50"]) { $0.contains(#"\"kind\":\"websocket\""#) }
+            #expect(sockets.contains(#"\"kind\":\"websocket\""#) && sockets.contains("open WebSocket"), "\(sockets)")
+        }
+    }
+
+    @Test func deadlinesAndLifetimesBoundCalls() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let late = try #require(
+                try Self.calls(gateway, host: "grpc.localhost", ["timeout", "--seconds", "5", "--deadline", "1"], credentials: ["--token", token])
+                    as? [String: Any])
+            #expect(late["code"] as? String == "DEADLINE_EXCEEDED", "\(late)")
+            let onTime = try #require(
+                try Self.calls(gateway, host: "grpc.localhost", ["timeout", "--seconds", "0.2", "--deadline", "5"], credentials: ["--token", token])
+                    as? [String: Any])
+            #expect(onTime["code"] as? String == "OK", "\(onTime)")
+
+            // `grpcs` allows streams 3 s: an endless server stream is ended there, UNAVAILABLE.
+            let mark = gateway.directory.appendingPathComponent("never")
+            let call = try Hold(
+                [
+                    Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpcs.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
+                    "--token", token, "hold", "--mark", mark.path,
+                ], output: gateway.directory.appendingPathComponent("lifetime.txt"))
+            defer { call.stop() }
+            try await call.waitFor("open")
+            let ended = try await call.closing()
+            #expect(ended["code"] as? String == "UNAVAILABLE" && (ended["details"] as? String ?? "").contains("maximum lifetime"), "\(ended)")
+            let audit = try await gateway.auditSearch(["--route", "grpcs", "--limit", "20"]) { $0.contains(#"\"closed_by\":\"lifetime\""#) }
+            #expect(audit.contains(#"\"closed_by\":\"lifetime\""#), "\(audit)")
+        }
+    }
+}
+
+/// A fixture process that holds a stream open, writing what it sees to a file.
+private struct Hold {
+    let process = Process()
+    let output: URL
+
+    init(_ arguments: [String], output: URL) throws {
+        self.output = output
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: ConsoleBrowserTests.python)
+        process.arguments = arguments
+        let handle = try FileHandle(forWritingTo: output)
+        (process.standardInput, process.standardOutput, process.standardError) = (FileHandle.nullDevice, handle, handle)
+        try process.run()
+        try handle.close()
+    }
+
+    var said: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    func waitFor(_ text: String) async throws {
+        for _ in 0..<400 where !said.contains(text) { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(said.contains(text), "\(said)")
+    }
+
+    /// The JSON line it printed when the stream closed.
+    func closing() async throws -> [String: Any] {
+        for _ in 0..<400 where !said.contains("closed") { try await Task.sleep(for: .milliseconds(25)) }
+        let line = try #require(said.split(separator: "\n").last { $0.hasPrefix("{") }, "\(said)")
+        return try #require((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], "\(line)")
+    }
+
+    func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
