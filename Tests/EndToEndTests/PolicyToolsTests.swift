@@ -37,7 +37,7 @@ import Testing
         let schema = policies.appendingPathComponent("schema.cedarschema").path
         let shipped = try await Self.run(["policy", "test", policies.path, "--schema", schema])
         #expect(shipped.status == 0, "\(shipped.output)\(shipped.errors)")
-        #expect(shipped.output.contains("ok: 66 of 66 cases passed in 3 files"))
+        #expect(shipped.output.contains("ok: 70 of 70 cases passed in 3 files"))
 
         // The same tests against a copy where the admin-API prefix lost its slash: the
         // look-alike path test must fail, naming the case, its line and both decisions.

@@ -29,6 +29,8 @@ public struct LocalDeployment: Sendable {
         public var demoExecutable: URL
         /// Also run the seed's identity provider on this port, with this Python and script.
         public var identityProvider: (port: Int, python: String, script: String)?
+        /// Run the gRPC fleet service (`deploy/demo/fleet_service.py`) with this Python.
+        public var fleetPositions: (python: String, script: String)?
 
         public init(stateDirectory: URL, seedFile: String, policiesDirectory: String, demoExecutable: URL) {
             self.stateDirectory = stateDirectory
@@ -117,18 +119,41 @@ public struct LocalDeployment: Sendable {
         let demoLog = try CapturedOutput(path: state.appendingPathComponent("logistics-demo.log").path)
         try await demoUpstreams(portsFile: demoPortsFile).supervise(output: demoLog) {
             let demoPorts = try await waitForPorts(demoPortsFile)
-            guard let provider = try identityProvider(seed: seed) else {
-                return try await serve(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving)
-            }
-            progress("starting the identity provider on \(provider.issuer) (log: \(state.path)/identity-provider.log)")
-            let providerLog = try CapturedOutput(path: state.appendingPathComponent("identity-provider.log").path)
-            try await provider.run(output: providerLog) {
-                try await serve(
-                    databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving,
-                    provider: provider)
+            if let fleet = options.fleetPositions {
+                progress("starting the gRPC fleet service (log: \(state.path)/fleet-positions.log)")
+                let service = DemoFleetPositions(
+                    python: fleet.python, script: fleet.script, portFile: state.appendingPathComponent("fleet-positions.port"),
+                    identityPort: options.identityPort)
+                let log = try CapturedOutput(path: state.appendingPathComponent("fleet-positions.log").path)
+                try await service.run(output: log) { port in
+                    try await serveWithProvider(
+                        databaseURL: databaseURL, masterKeyFile: masterKeyFile,
+                        demoPorts: demoPorts.merging([DemoFleetPositions.routeID: port]) { $1 }, seed: seed, serving: serving)
+                }
+            } else {
+                progress("the gRPC fleet service needs --python (scripts/demo sets it up): not started")
+                try await serveWithProvider(
+                    databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving)
             }
         }
         progress("stopped the identity service, the gateway and the demo services")
+    }
+
+    /// Serves, with the seed's identity provider running beside when it was asked for.
+    private func serveWithProvider(
+        databaseURL: String, masterKeyFile: URL, demoPorts: [String: Int], seed: DemoSeed, serving: ServingFlag
+    ) async throws {
+        let state = options.stateDirectory
+        guard let provider = try identityProvider(seed: seed) else {
+            return try await serve(databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving)
+        }
+        progress("starting the identity provider on \(provider.issuer) (log: \(state.path)/identity-provider.log)")
+        let providerLog = try CapturedOutput(path: state.appendingPathComponent("identity-provider.log").path)
+        try await provider.run(output: providerLog) {
+            try await serve(
+                databaseURL: databaseURL, masterKeyFile: masterKeyFile, demoPorts: demoPorts, seed: seed, serving: serving,
+                provider: provider)
+        }
     }
 
     /// The seed's identity provider when `--identity-provider` asked for it.
@@ -198,7 +223,8 @@ public struct LocalDeployment: Sendable {
         let gatewayKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let gateway = try authority.issue(
             spiffeID: try SPIFFEID("spiffe://\(Self.trustDomain)/gateway"), publicKey: gatewayKey.publicKey,
-            dnsNames: ["localhost", Self.signInHost] + Self.demoHosts.values.sorted(), server: true, lifetime: 86_400)
+            dnsNames: ["localhost", Self.signInHost, DemoFleetPositions.host] + Self.demoHosts.values.sorted(), server: true,
+            lifetime: 86_400)
         try CredentialFiles.write(prefix: certs.appendingPathComponent("gateway").path, chain: [gateway, authority.intermediate], key: gatewayKey)
         for service in ["billing", "fleet-sync"] {
             let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
@@ -253,6 +279,7 @@ public struct LocalDeployment: Sendable {
 
                 """
         }
+        if let port = demoPorts[DemoFleetPositions.routeID] { routes += DemoFleetPositions.route(port: port) }
         return """
             # Written by `portcullis up` on every start; edit deploy/demo/seed.yaml instead, and ship policies with
             # `portcullis policy push` or the admin console.
@@ -301,6 +328,7 @@ public struct LocalDeployment: Sendable {
               shipments       https://shipments.localhost:\(port)/v1/shipments
               fleet           https://fleet.localhost:\(port)/v1/vehicles
               billing         https://billing.localhost:\(port)/v1/invoices
+            \(fleetPositionsLine)
               ops console     https://ops.localhost:\(port)/
               admin console   https://\(Self.signInHost):\(port)/.portcullis/admin/  (security-admin with MFA: codes from oathtool --totp -b <secret>)
               operations      http://127.0.0.1:\(options.adminPort)/readyz  /metrics
@@ -315,6 +343,12 @@ public struct LocalDeployment: Sendable {
 }
 
 extension LocalDeployment {
+    /// The walkthrough's line on the gRPC fleet service, when it runs.
+    fileprivate var fleetPositionsLine: String {
+        guard options.fleetPositions != nil else { return "" }
+        return "  fleet (gRPC)    \(DemoFleetPositions.host):\(options.gatewayPort)  logistics.fleet.v1.Positions (deploy/demo/fleet_client.py)"
+    }
+
     /// The walkthrough's lines on the identity provider's people, when it runs.
     fileprivate func providerPeople(_ provider: DemoIdentityProvider?) -> String {
         guard let provider else { return "" }

@@ -65,8 +65,16 @@ final class StreamWatch: Sendable {
     }
 
     /// Records the stream's end and why (`closure`: the watch's own, or how it ended by
-    /// itself); `grpcStatus` is the status a gRPC call ended with.
+    /// itself); `grpcStatus` is the status a gRPC call ended with. Every WebSocket and gRPC
+    /// call gets a closing record; any other streamed response only when the gateway closed it
+    /// or the upstream failed part-way (its access record already says the rest).
     func finish(_ closure: StreamClosure, bytesDown: Int, grpcStatus: Int? = nil, status: Int) async {
+        let worthRecording: Bool =
+            switch closure {
+            case .ended, .clientGone: kind == .webSocket || opening.grpc != nil
+            case .revoked, .lifetimeReached, .deadlineExceeded, .upstreamFailed: true
+            }
+        guard worthRecording else { return }
         var refusal: AccessRecord?
         if case .revoked = closure { refusal = closedByGateway.withLock { $0?.1 } }
         var record = refusal ?? AccessRecord(requestID: GatewayResponder.newRequestID(), clientAddress: opening.clientAddress)
@@ -91,6 +99,6 @@ final class StreamWatch: Sendable {
         if let grpc = opening.grpc, let code = record.grpcStatus {
             responder.metrics.recordGRPCCall(route: opening.route ?? "-", method: grpc, status: code)
         }
-        _ = await responder.finish(&record, status: status, started: opened)
+        _ = await responder.finish(&record, status: status, started: opened, countsAsRequest: false)
     }
 }

@@ -113,12 +113,13 @@ public struct GatewayResponder: Sendable {
         return response
     }
 
-    /// Stamps the duration, counts the outcome and hands the record to the audit trail; false
-    /// when the answer must not go out because its event could not be recorded.
-    func finish(_ record: inout AccessRecord, status: Int, started: ContinuousClock.Instant) async -> Bool {
+    /// Stamps the duration, counts the outcome (unless `countsAsRequest` is false: the closing
+    /// of a stream is not a request) and hands the record to the audit trail; false when the
+    /// answer must not go out because its event could not be recorded.
+    func finish(_ record: inout AccessRecord, status: Int, started: ContinuousClock.Instant, countsAsRequest: Bool = true) async -> Bool {
         let elapsed = ContinuousClock.now - started
         record.durationMicros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        metrics.record(route: record.route, outcome: record.outcome, duration: elapsed)
+        if countsAsRequest { metrics.record(route: record.route, outcome: record.outcome, duration: elapsed) }
         return await recorder.recordBeforeAnswering(record.event(status: status))
     }
 

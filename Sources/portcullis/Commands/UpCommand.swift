@@ -23,7 +23,8 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(help: "Also run the company's identity provider of the seed (identity_provider) and sign in with it.")
     var identityProvider = false
     @Option(help: "Port of the identity provider (loopback).") var identityProviderPort = 8082
-    @Option(help: "Python with django-oauth-toolkit for the identity provider (default: $PORTCULLIS_PYTHON).")
+    @Option(
+        help: "Python with grpcio (and django-oauth-toolkit for --identity-provider) for the demo's gRPC fleet service (default: $PORTCULLIS_PYTHON).")
     var python: String?
 
     func run() async throws {
@@ -40,13 +41,18 @@ struct UpCommand: AsyncParsableCommand {
         options.gatewayPort = gatewayPort
         options.identityPort = identityPort
         options.adminPort = adminPort
+        let python = self.python ?? ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"]
+        let workingDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        if let python, python.hasPrefix("/") {
+            let script = URL(fileURLWithPath: "deploy/demo/fleet_service.py", relativeTo: workingDirectory)
+            options.fleetPositions = (python, script.standardizedFileURL.path)
+        }
         if identityProvider {
-            guard let python = python ?? ProcessInfo.processInfo.environment["PORTCULLIS_PYTHON"], python.hasPrefix("/") else {
+            guard let python, python.hasPrefix("/") else {
                 throw ValidationError(
                     "--identity-provider needs --python or $PORTCULLIS_PYTHON: an absolute path to a Python with django-oauth-toolkit")
             }
-            let script = URL(
-                fileURLWithPath: "deploy/demo/oidc_provider.py", relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            let script = URL(fileURLWithPath: "deploy/demo/oidc_provider.py", relativeTo: workingDirectory)
             options.identityProvider = (identityProviderPort, python, script.standardizedFileURL.path)
         }
         do {
