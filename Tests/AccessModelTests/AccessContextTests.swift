@@ -76,4 +76,12 @@ import Testing
         #expect(!snapshot.decide(access, hierarchy: hierarchy).allowed)
         #expect(PolicyHolder(nil).decide(access, hierarchy: hierarchy) == .noPolicySet)
     }
+
+    /// `context.grpc` (issue 23): present for a gRPC call only, with its service and method.
+    @Test func theGRPCRecordAppearsOnlyForGRPCCalls() {
+        var call = request(path: "/logistics.fleet.v1.Positions/Watch")
+        #expect(call.context["grpc"] == nil)
+        call.grpc = GRPCMethod(path: call.path)
+        #expect(call.context["grpc"] == .record(["service": .string("logistics.fleet.v1.Positions"), "method": .string("Watch")]))
+    }
 }

@@ -238,6 +238,29 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load("gateway:\n  limits: {max_connections: 0}\n") }
     }
 
+    /// HTTP/2 towards upstreams (issue 23): `h2` over TLS and `h2c` over TCP, each only with its
+    /// scheme, and a positive stream lifetime; mistakes name the line and column.
+    @Test func upstreamProtocolAndStreamLifetimeAreReadAndChecked() throws {
+        let routes = "gateway:\n  routes:\n    - {id: a, hosts: [a.internal], "
+        let plain = try load(routes + "upstream: 'http://10.0.0.1:80'}\n").gateway.routes[0]
+        #expect(plain.upstreamProtocol == .http1 && plain.maxStreamLifetime == .seconds(86_400))
+        let grpc = try load(routes + "upstream: 'http://10.0.0.1:80', upstream_protocol: h2c, max_stream_lifetime: 8h}\n").gateway.routes[0]
+        #expect(grpc.upstreamProtocol == .h2c && grpc.maxStreamLifetime == .seconds(8 * 3600))
+        #expect(try load(routes + "upstream: 'https://10.0.0.1', upstream_protocol: h2}\n").gateway.routes[0].upstreamProtocol == .h2)
+        #expect { try load(routes + "upstream: 'http://10.0.0.1', upstream_protocol: h2}\n") } throws: {
+            "\($0)".contains(":3:84:") && "\($0)".contains("needs an https:// upstream")
+        }
+        #expect { try load(routes + "upstream: 'https://10.0.0.1', upstream_protocol: h2c}\n") } throws: {
+            "\($0)".contains("needs an http:// upstream")
+        }
+        #expect { try load(routes + "upstream: 'http://10.0.0.1', upstream_protocol: http2}\n") } throws: {
+            "\($0)".contains("one of http1, h2, h2c")
+        }
+        #expect { try load(routes + "upstream: 'http://10.0.0.1', max_stream_lifetime: 0s}\n") } throws: {
+            "\($0)".contains("longer than 0s")
+        }
+    }
+
     /// A route's request-body pace (issue 18, item 11): read when given, the documented
     /// defaults otherwise, and a negative rate refused.
     @Test func routeBodyPaceIsReadWithDocumentedDefaults() throws {

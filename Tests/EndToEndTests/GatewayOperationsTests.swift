@@ -324,6 +324,14 @@ import Testing
                           path: /secure-anonymous
                           upstream: https://localhost:\(port)
                           upstream_ca: \(certs)/ca-bundle.crt
+                        - id: secure-as-http2
+                          hosts: [shipments.localhost]
+                          path: /secure-h2
+                          upstream: https://localhost:\(port)
+                          upstream_protocol: h2
+                          upstream_ca: \(certs)/ca-bundle.crt
+                          upstream_certificate: \(certs)/gateway-client.crt
+                          upstream_key: \(certs)/gateway-client.key
 
                     """).write(to: configFile, atomically: true, encoding: .utf8)
             var reply = try gateway.curl("/secure/orders", ["-H", "authorization: Bearer \(token)"])
@@ -336,6 +344,12 @@ import Testing
             #expect(reply.json["target"] as? String == "/secure/orders")
             // Without a client certificate the upstream refuses the handshake: 502, never a bypass.
             #expect(try gateway.curl("/secure-anonymous/orders", ["-H", "authorization: Bearer \(token)"]).status == 502)
+            // An `h2` route to an upstream that speaks only HTTP/1.1 (ALPN agreed on nothing): the
+            // connection is dropped at the handshake, 502, and the audit record says why.
+            let http1Only = try gateway.curl("/secure-h2/orders", ["-H", "authorization: Bearer \(token)"])
+            #expect(http1Only.status == 502, "\(http1Only.body)")
+            let audit = try await gateway.auditSearch(["--route", "secure-as-http2", "--limit", "5"]) { $0.contains("did not agree to HTTP/2") }
+            #expect(audit.contains("did not agree to HTTP/2"), "\(audit)")
         }
     }
 

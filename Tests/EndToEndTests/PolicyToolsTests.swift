@@ -69,6 +69,21 @@ import Testing
                 "cases:\n  - name: x\n    principal: {id: a}\n    action: FETCH\n    resource: {route: r}\n    expect: allow\n",
                 "tests/t.yaml:4:13: 'cases[0].action': 'FETCH' is not one of"
             ),
+            (
+                "cases:\n  - name: x\n    principal: {id: a}\n    action: GET\n    resource: {route: r}\n    expect: allow\n"
+                    + "    context: {grpc: {service: s.V1, method: M}}\n",
+                "tests/t.yaml:7:21: 'cases[0].context.grpc': a gRPC call is a POST, not GET"
+            ),
+            (
+                "cases:\n  - name: x\n    principal: {id: a}\n    action: POST\n    resource: {route: r}\n    expect: allow\n"
+                    + "    context: {grpc: {service: s.V1, method: M}, http: {path: /s.V1/N}}\n",
+                "tests/t.yaml:7:62: 'cases[0].context.http.path': a call of s.V1/M has the path /s.V1/M"
+            ),
+            (
+                "cases:\n  - name: x\n    principal: {id: a}\n    action: POST\n    resource: {route: r}\n    expect: allow\n"
+                    + "    context: {grpc: {service: s.V1}}\n",
+                "required key 'cases[0].context.grpc.method' is missing"
+            ),
         ]
         for (yaml, message) in cases {
             try await Self.withDirectory(["p.cedar": policy, "tests/t.yaml": yaml]) { directory in

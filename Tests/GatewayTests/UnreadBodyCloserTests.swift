@@ -1,7 +1,10 @@
 import HTTPTypes
 import NIOCore
 import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP2
 import Testing
 
 @testable import Gateway
@@ -59,5 +62,28 @@ import Testing
         let head = try #require(try respond(channel, .unauthorized))
         #expect(head.headerFields[.connection] == nil)
         #expect(!channel.isActive)
+    }
+
+    /// On an HTTP/2 stream the request is ended with RST_STREAM NO_ERROR after the complete
+    /// answer (RFC 9113 §8.1), which gRPC clients read as the end of the call, not as CANCELLED;
+    /// a request that ended while the answer streamed (a bidirectional call) is not reset.
+    @Test func anHTTP2RequestStillSendingIsEndedWithoutError() throws {
+        for requestEndsMeanwhile in [false, true] {
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTPServerCodec(), UnreadBodyCloser(http2: true)])
+            let head = HPACKHeaders([(":method", "POST"), (":scheme", "https"), (":authority", "grpc.localhost"), (":path", "/a.B/C")])
+            try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: head)))
+            try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+            if requestEndsMeanwhile {
+                try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
+            }
+            try channel.writeOutbound(HTTPResponsePart.end([HTTPField.Name("grpc-status")!: "0"]))
+            var frames: [HTTP2Frame.FramePayload] = []
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) { frames.append(frame) }
+            let resets = frames.compactMap { frame -> NIOHTTP2.HTTP2ErrorCode? in
+                if case let .rstStream(code) = frame { code } else { nil }
+            }
+            #expect(resets == (requestEndsMeanwhile ? [] : [NIOHTTP2.HTTP2ErrorCode.noError]), "\(frames)")
+        }
     }
 }

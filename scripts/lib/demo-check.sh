@@ -49,7 +49,7 @@ demo_check() {
     log "demo check: passed (up, walkthrough, Ctrl-C, nothing left running)"
 }
 
-# Steps 1-4 and 7 of docs/quickstart.md, with the doc's own curl commands on this run's ports.
+# Steps 1-4, 7 and 8 of docs/quickstart.md, with the doc's own commands on this run's ports.
 demo_check_walkthrough() {
     local binary=$1 state=$2 port=$3
     local CA=$state/certs/ca-bundle.crt
@@ -75,7 +75,7 @@ demo_check_walkthrough() {
         record=$("$binary" audit search --config "$state/portcullis.yaml" --request-id "$request_id" 2>&1) || true
     done
     echo "$record" | grep -q '"route":"billing"' || { echo "step 3: audit record $record" >&2; return 1; }
-    demo_check_browser "$state" "$port" && demo_check_identity_provider "$state" "$port"
+    demo_check_browser "$state" "$port" && demo_check_identity_provider "$state" "$port" && demo_check_grpc "$state" "$port"
 }
 
 # Step 4 with curl as the browser: shipments leads to the one sign-in form, on auth.localhost;
@@ -114,4 +114,36 @@ demo_check_identity_provider() {
         --data-urlencode "csrfmiddlewaretoken=$csrf" --data-urlencode "next=$next")
     echo "$page" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["caller"]["sub"] == "nadia" and d["caller"]["roles"] == ["dispatcher"] and d["shipments"], d' \
         || { echo "step 7: signing in at the identity provider did not lead to shipments as nadia: $page" >&2; return 1; }
+}
+
+# Step 8: the gRPC fleet service through the gateway with grpcio (deploy/demo/fleet_client.py):
+# dana locates a truck, drew may not watch the fleet, and dana's open Watch stream ends with
+# UNAUTHENTICATED once her token is signed out.
+demo_check_grpc() {
+    local state=$1 port=$2
+    local CA=$state/certs/ca-bundle.crt out token drew
+    local fleet=("$PORTCULLIS_PYTHON" deploy/demo/fleet_client.py --gateway "127.0.0.1:$port" --ca "$CA")
+    login() {
+        curl -s --cacert "$CA" "https://localhost:$port/v1/login" -H 'content-type: application/json' \
+            -d "{\"login\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    }
+    token=$(login dana demo-dispatcher-2026) && drew=$(login drew demo-driver-2026) || { echo "step 8: no tokens" >&2; return 1; }
+    out=$("${fleet[@]}" --token "$token" locate TRK-101 2>&1) && echo "$out" | grep -q "^TRK-101 .*by telematics" \
+        || { echo "step 8: locate answered: $out" >&2; return 1; }
+    out=$("${fleet[@]}" --token "$drew" watch --count 1 2>&1) && { echo "step 8: drew could watch: $out" >&2; return 1; }
+    echo "$out" | grep -q "^PERMISSION_DENIED" || { echo "step 8: drew's watch answered: $out" >&2; return 1; }
+    "${fleet[@]}" --token "$token" watch --vehicle TRK-102 >"$state/check-watch.txt" 2>&1 &
+    local watch=$! tries=0
+    until grep -q "^TRK-102" "$state/check-watch.txt"; do
+        [ $tries -lt 100 ] || { kill "$watch"; echo "step 8: the watch stream never started: $(cat "$state/check-watch.txt")" >&2; return 1; }
+        tries=$((tries + 1)); sleep 0.1
+    done
+    curl -s --cacert "$CA" -X POST "https://localhost:$port/v1/logout" -H "authorization: Bearer $token" >/dev/null
+    tries=0
+    while kill -0 "$watch" 2>/dev/null; do
+        [ $tries -lt 50 ] || { kill "$watch"; echo "step 8: the watch stream outlived the sign-out by 5 s" >&2; return 1; }
+        tries=$((tries + 1)); sleep 0.1
+    done
+    grep -q "^UNAUTHENTICATED: access revoked" "$state/check-watch.txt" \
+        || { echo "step 8: the watch stream ended with: $(tail -n 1 "$state/check-watch.txt")" >&2; return 1; }
 }

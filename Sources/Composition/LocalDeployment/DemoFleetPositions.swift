@@ -42,14 +42,14 @@ struct DemoFleetPositions: Sendable {
     /// Its route in the gateway configuration.
     static func route(port: Int) -> String {
         """
-                - id: \(routeID)
-                  hosts: [\(host)]
-                  path: /
-                  upstream: http://127.0.0.1:\(port)
-                  upstream_protocol: h2c
-                  # Watch streams run until the client stops them; a shift bounds even those allowed.
-                  max_stream_lifetime: 8h
-                  labels: {team: dispatch}
+            - id: \(routeID)
+              hosts: [\(host)]
+              path: /
+              upstream: http://127.0.0.1:\(port)
+              upstream_protocol: h2c
+              # Watch streams run until the client stops them; a shift bounds even those allowed.
+              max_stream_lifetime: 8h
+              labels: {team: dispatch}
 
         """
     }

@@ -3,7 +3,8 @@ import NIOTLS
 
 /// Completes `negotiated` once the TLS handshake with an `h2` upstream agreed on HTTP/2 by
 /// ALPN, and fails it (closing the connection) when the upstream chose nothing or something
-/// else: HTTP/2 frames are never sent to a server that would read them as HTTP/1.1.
+/// else: the exchange fails with that reason instead of carrying on with a server that would
+/// read HTTP/2 as a malformed HTTP/1.1 request.
 final class HTTP2NegotiationCheck: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 

@@ -24,7 +24,8 @@ struct UpCommand: AsyncParsableCommand {
     var identityProvider = false
     @Option(help: "Port of the identity provider (loopback).") var identityProviderPort = 8082
     @Option(
-        help: "Python with grpcio (and django-oauth-toolkit for --identity-provider) for the demo's gRPC fleet service (default: $PORTCULLIS_PYTHON).")
+        help: "Python with grpcio (and django-oauth-toolkit for --identity-provider) for the demo's gRPC fleet service (default: $PORTCULLIS_PYTHON)."
+    )
     var python: String?
 
     func run() async throws {
