@@ -197,6 +197,9 @@ import Testing
                         Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpc.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
                         "--token", token, "hold", "--mark", mark.path,
                     ], output: gateway.directory.appendingPathComponent("call-\(index).txt"))
+                let upload = try Hold(
+                    [Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpc.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
+                     "--token", token, "hold", "--mark", mark.path, "--upload"], output: gateway.directory.appendingPathComponent("upload-\(index).txt"))
                 let socket = try Hold(
                     [
                         Self.fixture("websocket_hold.py"), "wss://fleet.localhost:\(gateway.gatewayPort)/live/updates",
@@ -213,16 +216,21 @@ import Testing
                 FileManager.default.createFile(atPath: mark.path, contents: nil)
                 let callEnd = try await call.closing()
                 let socketEnd = try await socket.closing()
+                // A client-streaming call, still waiting for its answer, is closed the same way.
+                let uploadEnd = try await upload.closing()
                 let expected = index == 2 ? "PERMISSION_DENIED" : "UNAUTHENTICATED"
+                #expect(uploadEnd["closed"] as? Bool == true && uploadEnd["code"] as? String == expected, "\(what): \(uploadEnd)")
                 #expect(callEnd["closed"] as? Bool == true && callEnd["code"] as? String == expected, "\(what): \(callEnd)")
                 #expect((callEnd["details"] as? String ?? "").hasPrefix("access revoked"), "\(what): \(callEnd)")
                 #expect((callEnd["trailing_metadata"] as? [String: String])?["x-request-id"] != nil, "\(callEnd)")
                 #expect(socketEnd["closed"] as? Bool == true && socketEnd["code"] as? Int == 1008, "\(what): \(socketEnd)")
                 print(
-                    "\(what): the open gRPC call closed \(callEnd["seconds_after_mark"] ?? "?") s after, "
+                    "\(what): the open server-streaming call closed \(callEnd["seconds_after_mark"] ?? "?") s after, "
+                        + "the client-streaming call \(uploadEnd["seconds_after_mark"] ?? "?") s after, "
                         + "the WebSocket \(socketEnd["seconds_after_revocation"] ?? "?") s after (re-decided every 1 s)")
-                let seconds = [callEnd["seconds_after_mark"], socketEnd["seconds_after_revocation"]].compactMap { $0 as? Double }
-                #expect(seconds.count == 2 && seconds.allSatisfy { $0 < 5 }, "\(what): closed by the re-decision, not a timeout: \(seconds)")
+                let seconds = [callEnd["seconds_after_mark"], uploadEnd["seconds_after_mark"], socketEnd["seconds_after_revocation"]]
+                    .compactMap { $0 as? Double }
+                #expect(seconds.count == 3 && seconds.allSatisfy { $0 < 5 }, "\(what): closed by the re-decision, not a timeout: \(seconds)")
             }
             let audit = try await gateway.auditSearch(["--route", "grpc", "--limit", "50"]) { $0.contains(#"\"closed_by\":\"revoked\""#) }
             #expect(audit.contains(#"\"closed_by\":\"revoked\""#) && audit.contains("open stream"), "\(audit)")

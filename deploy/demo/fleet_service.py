@@ -21,6 +21,7 @@ error, with the gateway's request id (the assertion's `jti`), never a token.
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -421,30 +422,29 @@ class AssertionCheck(grpc.ServerInterceptor):
             log_call(method, None, "UNAVAILABLE", "keys_unavailable")
             context.abort(grpc.StatusCode.UNAVAILABLE, "the gateway's keys cannot be loaded, so no call can be verified: %s" % error)
 
+    @contextlib.contextmanager
+    def _logged(self, method, context):
+        """Admits the call, then logs how it ended (also when the behaviour raised)."""
+        call = self._admit(context, method)
+        error = None
+        try:
+            yield call
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            log_call(method, call.caller, outcome(context, error))
+
     def _unary(self, method, behavior):
         def run(request, context):
-            call = self._admit(context, method)
-            error = None
-            try:
+            with self._logged(method, context) as call:
                 return behavior(request, call)
-            except BaseException as raised:
-                error = raised
-                raise
-            finally:
-                log_call(method, call.caller, outcome(context, error))
         return run
 
     def _streaming(self, method, behavior):
         def run(request, context):
-            call = self._admit(context, method)
-            error = None
-            try:
+            with self._logged(method, context) as call:
                 yield from behavior(request, call)
-            except BaseException as raised:
-                error = raised
-                raise
-            finally:
-                log_call(method, call.caller, outcome(context, error))
         return run
 
     def _unimplemented(self, method):

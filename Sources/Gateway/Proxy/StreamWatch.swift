@@ -38,8 +38,17 @@ final class StreamWatch: Sendable {
         }
     }
 
+    /// The request id of the record that opened the stream.
+    var openingRequestID: String { opening.requestID }
+
     /// The gateway's reason to close, if it closed the stream.
     var closure: StreamClosure? { closedByGateway.withLock { $0?.0 } }
+
+    /// Watches in a task of its own, closing `connection` (the upstream exchange) when the
+    /// stream must close; cancel the task when the stream ended by itself.
+    func start(closing connection: UpstreamConnection) -> Task<Void, Never> {
+        Task { await watch { connection.abandon() } }
+    }
 
     /// Runs until the stream must close (then calls `close` once) or the task is cancelled
     /// (the stream ended by itself).

@@ -15,15 +15,21 @@ final class StreamedResponse: Sendable {
     private let connection: UpstreamConnection
     private let upload: Task<Void, Never>?
     private let watch: StreamWatch?
+    /// The watch's running task (``StreamWatch/start(closing:)``).
+    private let watcher: Task<Void, Never>?
     private let grpc: Bool
     private let status: Int
     private let requestID: String
     private let finished = Atomic<Bool>(false)
 
-    init(connection: UpstreamConnection, upload: Task<Void, Never>?, watch: StreamWatch?, grpc: Bool, status: Int, requestID: String) {
+    init(
+        connection: UpstreamConnection, upload: Task<Void, Never>?, watch: StreamWatch?, watcher: Task<Void, Never>?, grpc: Bool, status: Int,
+        requestID: String
+    ) {
         self.connection = connection
         self.upload = upload
         self.watch = watch
+        self.watcher = watcher
         self.grpc = grpc
         self.status = status
         self.requestID = requestID
@@ -41,29 +47,24 @@ final class StreamedResponse: Sendable {
         var bytesDown = 0
         var ending = StreamClosure.ended
         var trailers: HTTPFields?
-        await withTaskGroup(of: Void.self) { group in
-            if let watch {
-                group.addTask { [connection] in await watch.watch { connection.abandon() } }
-            }
-            do {
-                while let part = try await connection.nextBodyPart() {
-                    bytesDown += part.readableBytes
-                    do {
-                        try await writer.write(part)
-                    } catch {
-                        ending = .clientGone
-                        break
-                    }
+        do {
+            while let part = try await connection.nextBodyPart() {
+                bytesDown += part.readableBytes
+                do {
+                    try await writer.write(part)
+                } catch {
+                    ending = .clientGone
+                    break
                 }
-                if case .ended = ending {
-                    finished.store(true, ordering: .relaxed)
-                    trailers = Self.fields(await connection.responseTrailers())
-                }
-            } catch {
-                ending = .upstreamFailed("\(error)")
             }
-            group.cancelAll()
+            if case .ended = ending {
+                finished.store(true, ordering: .relaxed)
+                trailers = Self.fields(await connection.responseTrailers())
+            }
+        } catch {
+            ending = .upstreamFailed("\(error)")
         }
+        watcher?.cancel()
         if !finished.load(ordering: .relaxed) { connection.abandon() }
         await settleUpload()
         // A stream that ended by itself ended so, even if the watch decided to close it as it did.
@@ -102,6 +103,7 @@ final class StreamedResponse: Sendable {
 
     deinit {
         upload?.cancel()
+        watcher?.cancel()
         if !finished.load(ordering: .relaxed) { connection.abandon() }
     }
 }

@@ -36,21 +36,23 @@ public struct UpstreamForwarder: Sendable {
         guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
         let framing = Self.upstreamFraming(canonical, fromHTTP2Client: toHTTP2Client)
         var head = Self.requestHead(canonical, framing: framing, endpoint: endpoint, headers: headers)
+        // gRPC servers ask for `te: trailers`: the client's promise to read them, passed on.
+        if route.upstreamProtocol.isHTTP2, request.headers[values: .te].contains(where: { $0.lowercased().contains("trailers") }) {
+            head.headers.add(name: "te", value: "trailers")
+        }
         let timeout = origin?.callTimeout.map { min($0, route.timeout) } ?? route.timeout
         let deadline = NIODeadline.now() + TimeAmount(timeout)
+        func exchange(on connection: UpstreamConnection) async throws(ExchangeFailure) -> Forwarded {
+            try await self.exchange(
+                request, on: connection, head: head, framing: framing, route: route, deadline: deadline, toHTTP2Client: toHTTP2Client,
+                origin: origin)
+        }
         if route.upstreamProtocol.isHTTP2 {
-            // gRPC servers ask for `te: trailers`: the client's promise to read them, passed on.
-            if request.headers[values: .te].contains(where: { $0.lowercased().contains("trailers") }) {
-                head.headers.add(name: "te", value: "trailers")
-            }
-            let grpc = origin?.opening.grpc != nil
             let connection = try await client.http2.stream(
                 to: endpoint, tls: route.upstreamTLS?.http2Context, on: eventLoop, deadline: deadline,
-                readTimeout: grpc ? nil : TimeAmount(client.timeouts.read))
+                readTimeout: origin?.opening.grpc != nil ? nil : TimeAmount(client.timeouts.read))
             do throws(ExchangeFailure) {
-                return try await exchange(
-                    request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
-                    toHTTP2Client: toHTTP2Client, origin: origin)
+                return try await exchange(on: connection)
             } catch {
                 switch error {
                 case .stale: throw .unreachable("the HTTP/2 stream closed before the request was sent")
@@ -64,9 +66,7 @@ public struct UpstreamForwarder: Sendable {
         while true {
             let (connection, reused) = try await client.connection(to: endpoint, tls: tls, on: eventLoop, deadline: deadline, fresh: fresh)
             do throws(ExchangeFailure) {
-                return try await exchange(
-                    request, on: connection, head: head, framing: framing, route: route, deadline: deadline,
-                    toHTTP2Client: toHTTP2Client, origin: origin)
+                return try await exchange(on: connection)
             } catch {
                 switch error {
                 case .stale:
@@ -100,8 +100,11 @@ public struct UpstreamForwarder: Sendable {
         if framing != .unframed {
             do { try await started.sent.get() } catch { throw .stale }
         }
-        // Created only for a response that keeps streaming; its meter counts the upload.
+        // Counts the upload, for the audit record of a response that keeps streaming.
         let meter = ByteMeter()
+        // A gRPC call is watched from the start: a client-streaming call may wait long for its answer.
+        var watch = origin.flatMap { $0.opening.grpc == nil ? nil : StreamWatch(kind: .stream, origin: $0, bytesUp: meter) }
+        var watcher = watch?.start(closing: connection)
         // Sent alongside the wait for the response, which may start before the body ends.
         let upload: Task<Void, Never>? =
             switch framing {
@@ -113,8 +116,15 @@ public struct UpstreamForwarder: Sendable {
         do {
             start = try await started.response.get()
         } catch {
+            watcher?.cancel()
             upload?.cancel()
             await upload?.value
+            if let watch, let closure = watch.closure, let (code, message) = closure.grpcStatus {
+                // The gateway ended the call while its answer was awaited.
+                await watch.finish(closure, bytesDown: 0, grpcStatus: code, status: 200)
+                let requestID = watch.openingRequestID
+                return Forwarded(response: GRPCRefusal.response(code: code, message: message, requestID: requestID, headers: [:]), grpcStatus: code)
+            }
             throw error as? ExchangeFailure ?? .failed(.unreachable("\(error)"), beforeResponse: true)
         }
         var fields = HTTPFields()
@@ -128,6 +138,7 @@ public struct UpstreamForwarder: Sendable {
         let headers = IdentityHeaderFilter.removingHopByHop(from: fields)
         if start.complete {
             // The response is over: a request body still being sent is no longer wanted.
+            watcher?.cancel()
             upload?.cancel()
             await upload?.value
             var headers = headers
@@ -142,10 +153,13 @@ public struct UpstreamForwarder: Sendable {
                         framed: headers[.contentLength] != nil)),
                 grpcStatus: grpcStatus)
         }
-        let watch = origin.map { StreamWatch(kind: .stream, origin: $0, bytesUp: meter) }
+        if watch == nil, let origin {
+            watch = StreamWatch(kind: .stream, origin: origin, bytesUp: meter)
+            watcher = watch?.start(closing: connection)
+        }
         let stream = StreamedResponse(
-            connection: connection, upload: upload, watch: watch, grpc: origin?.opening.grpc != nil, status: Int(status.code),
-            requestID: origin?.opening.requestID ?? "")
+            connection: connection, upload: upload, watch: watch, watcher: watcher, grpc: origin?.opening.grpc != nil,
+            status: Int(status.code), requestID: origin?.opening.requestID ?? "")
         return Forwarded(
             response: Response(
                 status: status, headers: headers,

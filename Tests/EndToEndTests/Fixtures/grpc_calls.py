@@ -5,8 +5,9 @@ through the gateway or directly. Each subcommand prints one JSON document on std
   calls                          every kind of call once: a list of {"name", "code", "details",
                                  "messages", "initial_metadata", "trailing_metadata"}
   big --mib N [--download]       streams N MiB up to ClientStream (or down from ServerStream)
-  hold --mark FILE               holds a never-ending ServerStream open until it is closed; reports
-                                 how long after FILE appeared that was
+  hold --mark FILE [--upload]    holds a never-ending ServerStream (or, --upload, a ClientStream that
+                                 is answered only at its end) open until it is closed; reports how
+                                 long after FILE appeared that was
   timeout --seconds S --deadline D   calls Slow(S) with a client deadline of D seconds
   bench --calls N --concurrency C    N small unary calls from C threads sharing one channel
 
@@ -139,9 +140,20 @@ def big(channel, metadata, arguments):
 
 
 def hold(channel, metadata, arguments):
-    request = json.dumps({"count": 0, "interval": 0.1, "size": 0}).encode()
-    call = method(channel, "unary_stream", "ServerStream")(request, metadata=metadata)
     marked, gave_up, done = [], threading.Event(), threading.Event()
+    if arguments.upload:
+        # Client streaming: a message every 0.1 s, and the answer only at the end (the upstream
+        # sends nothing before it), so the call is open with no response yet.
+        def messages():
+            while not done.is_set():
+                yield b"x"
+                time.sleep(0.1)
+        call = method(channel, "stream_unary", "ClientStream").future(messages(), metadata=metadata)
+        time.sleep(0.5)
+        print("open", flush=True)
+    else:
+        request = json.dumps({"count": 0, "interval": 0.1, "size": 0}).encode()
+        call = method(channel, "unary_stream", "ServerStream")(request, metadata=metadata)
 
     def watch():  # notes when the mark file appears, and gives up after 60 s
         deadline = time.monotonic() + 60
@@ -154,9 +166,11 @@ def hold(channel, metadata, arguments):
                 return
             time.sleep(0.01)
     threading.Thread(target=watch, daemon=True).start()
-    opened, ended = False, call
+    opened, ended = arguments.upload, call
     try:
-        for _ in call:
+        if arguments.upload:
+            call.result()
+        for _ in [] if arguments.upload else call:
             if not opened:
                 print("open", flush=True)
                 opened = True
@@ -221,6 +235,7 @@ def main():
     command.set_defaults(run=big)
     command = commands.add_parser("hold")
     command.add_argument("--mark", required=True)
+    command.add_argument("--upload", action="store_true", help="hold a client-streaming call instead")
     command.set_defaults(run=hold)
     command = commands.add_parser("timeout")
     command.add_argument("--seconds", type=float, required=True)
