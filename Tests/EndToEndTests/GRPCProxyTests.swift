@@ -198,8 +198,10 @@ import Testing
                         "--token", token, "hold", "--mark", mark.path,
                     ], output: gateway.directory.appendingPathComponent("call-\(index).txt"))
                 let upload = try Hold(
-                    [Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpc.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
-                     "--token", token, "hold", "--mark", mark.path, "--upload"], output: gateway.directory.appendingPathComponent("upload-\(index).txt"))
+                    [
+                        Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpc.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
+                        "--token", token, "hold", "--mark", mark.path, "--upload",
+                    ], output: gateway.directory.appendingPathComponent("upload-\(index).txt"))
                 let socket = try Hold(
                     [
                         Self.fixture("websocket_hold.py"), "wss://fleet.localhost:\(gateway.gatewayPort)/live/updates",
