@@ -29,7 +29,7 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
     }
 
     private var payload: Payload {
-        Payload(writer: writerID.uuidString.lowercased(), seq: sequence, head: headHash.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
+        Payload(writer: writerID.uuidString.lowercased(), seq: sequence, head: Hex.text(headHash))
     }
 
     /// The signed token; its footer names the key.

@@ -35,7 +35,7 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
             event.route ?? NSNull(), event.target ?? NSNull(), event.clientAddress ?? NSNull(), event.outcome,
             event.policies, event.policyVersion ?? NSNull(), event.upstreamStatus ?? NSNull(),
             event.durationMicros ?? NSNull(), event.details ?? NSNull(), record.writerID.uuidString.lowercased(),
-            record.sequence, record.hash.map { String($0, radix: 16).leftPadded(to: 2) }.joined(),
+            record.sequence, Hex.text(record.hash),
         ]
         switch self {
         case .jsonl:

@@ -35,7 +35,17 @@ public final class AuditExportSink: @unchecked Sendable {
             text += AuditExportFormat.jsonl.line(record)
             text += "\n"
         }
-        let bytes = Array(text.utf8)
+        try append(Array(text.utf8))
+    }
+
+    /// Appends anchors (``AuditAnchor``) among the records, so whatever carries the stream to a
+    /// log system carries them too.
+    func export(anchors: [AuditAnchor]) throws(AuditError) {
+        guard !anchors.isEmpty else { return }
+        try append(Array(anchors.map { $0.line + "\n" }.joined().utf8))
+    }
+
+    private func append(_ bytes: [UInt8]) throws(AuditError) {
         switch destination {
         case .standardOutput:
             try write(bytes, to: STDOUT_FILENO)

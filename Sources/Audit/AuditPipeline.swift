@@ -31,6 +31,9 @@ public final class AuditPipeline: AuditRecorder, Service {
         public var checkpointSigner: (@Sendable () -> TokenSigner?)?
         /// A continuous JSON-lines copy for central log systems; nil: none.
         public var exportSink: AuditExportSink?
+        /// Where the writer's signed start, checkpoints and clean stop are anchored outside the
+        /// database (they also go to `exportSink`); nil: nowhere but the export stream.
+        public var anchorLog: AuditAnchorLog?
 
         public init(spoolDirectory: URL) {
             self.spoolDirectory = spoolDirectory
@@ -190,6 +193,7 @@ public final class AuditPipeline: AuditRecorder, Service {
                     let stored = await deliver(chained, encoded: encoded, spool: spool)
                     for waiter in waiters { waiter.resume(returning: stored) }
                     export(chained)
+                    if stored { anchor(chained.compactMap(AuditAnchor.init(record:))) }
                 }
             }
             if batch.count < configuration.batchSize { break }
@@ -198,6 +202,22 @@ public final class AuditPipeline: AuditRecorder, Service {
         if !spool.isEmpty && backoff.mayTry(at: ContinuousClock.now) {
             let drained = await replay(spool)
             backoff.record(success: drained, at: ContinuousClock.now)
+        }
+    }
+
+    /// Anchors outside the database: the anchor file first (synced), then the export stream.
+    /// A failure is logged loudly; the trail in the database is unaffected.
+    private func anchor(_ anchors: [AuditAnchor]) {
+        guard !anchors.isEmpty else { return }
+        do {
+            try configuration.anchorLog?.append(anchors)
+        } catch {
+            logger.critical("audit anchors not written: tampering with this chain may go unnoticed", metadata: ["error": "\(error)"])
+        }
+        do {
+            try configuration.exportSink?.export(anchors: anchors)
+        } catch {
+            logger.error("audit anchors not exported", metadata: ["error": "\(error)"])
         }
     }
 
@@ -221,6 +241,10 @@ public final class AuditPipeline: AuditRecorder, Service {
                 try await store.saveCheckpoint(checkpoint, keyID: keyID, token: token)
             }
             checkpointed = head
+            anchor([
+                AuditAnchor(
+                    checkpoint: checkpoint, keyID: keyID, token: token, timeMicros: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded(.down)))
+            ])
         } catch {
             logger.warning("audit checkpoint not stored; will retry", metadata: ["error": "\(error)"])
         }

@@ -19,16 +19,33 @@ public struct AuditVerifier: Sendable {
             case checkpointMismatch = "checkpoint mismatch"
             /// A checkpoint's signature does not verify with the published keys.
             case badCheckpointSignature = "bad checkpoint signature"
+            /// The database no longer holds what an anchor outside it recorded.
+            case anchorMismatch = "differs from its anchor"
+            /// The chain does not begin with its writer's start, or goes on after its clean stop.
+            case continuity = "continuity"
         }
 
         public var problem: Problem
         public var writerID: UUID
         public var sequence: Int64
         public var eventID: UUID?
+        public var requestID: String?
         public var detail: String
 
+        public init(problem: Problem, writerID: UUID, sequence: Int64, eventID: UUID?, requestID: String? = nil, detail: String) {
+            self.problem = problem
+            self.writerID = writerID
+            self.sequence = sequence
+            self.eventID = eventID
+            self.requestID = requestID
+            self.detail = detail
+        }
+
+        /// Ids lower-case, as `audit search` prints them.
         public var description: String {
-            "\(problem.rawValue): writer \(writerID) seq \(sequence)\(eventID.map { " (event \($0))" } ?? ""): \(detail)"
+            let event = eventID.map { " event \($0.uuidString.lowercased())" } ?? ""
+            let request = requestID.map { " request \($0)" } ?? ""
+            return "\(problem.rawValue): writer \(writerID.uuidString.lowercased()) seq \(sequence)\(event)\(request): \(detail)"
         }
     }
 
@@ -36,6 +53,8 @@ public struct AuditVerifier: Sendable {
         public var records = 0
         public var writers = 0
         public var checkpointsChecked = 0
+        /// Anchors (``AuditAnchor``) the database was held to.
+        public var anchorsChecked = 0
         public var findings: [Finding] = []
         /// Chains whose writer never recorded its clean stop: still being written, or ended by a
         /// crash that may have lost the events answered just before it. Not tampering, but a
@@ -78,12 +97,19 @@ public struct AuditVerifier: Sendable {
     ///
     /// Signed checkpoints are checked too: each must match the record it names, and with `keys`
     /// its signature must verify. A chain shorter than its newest checkpoint lost its tail.
-    public func verify(since: Date? = nil, keys: VerificationKeys? = nil) async throws -> Report {
+    ///
+    /// Every anchor (``AuditAnchor``, read from outside the database) must still be there: the
+    /// anchored record with the same hash and event id, the anchored checkpoint with the same
+    /// head and token.
+    public func verify(since: Date? = nil, keys: VerificationKeys? = nil, anchors: [AuditAnchor] = []) async throws -> Report {
         let checkpoints = try await store.checkpoints()
         var walker = ChainWalker(requireGenesis: since == nil)
         for entry in checkpoints { walker.wanted[entry.checkpoint.writerID, default: []].insert(entry.checkpoint.sequence) }
+        for anchor in anchors { walker.wanted[anchor.writerID, default: []].insert(anchor.sequence) }
         try await store.chainOrder(since: since) { walker.visit($0) }
         var report = walker.report
+        report.findings += AnchorCheck(walker: walker, checkpoints: checkpoints, since: since).findings(anchors)
+        report.anchorsChecked = anchors.count
         for (checkpoint, keyID, token) in checkpoints {
             guard let first = walker.firstSequence[checkpoint.writerID], checkpoint.sequence >= first else {
                 if since == nil {
@@ -107,7 +133,7 @@ public struct AuditVerifier: Sendable {
                     .init(
                         problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
                         eventID: nil, detail: "the chain ends at \(last) but was checkpointed at \(checkpoint.sequence): newest records deleted"))
-            } else if let hash = walker.wantedHashes[checkpoint.writerID]?[checkpoint.sequence], hash != checkpoint.headHash {
+            } else if let hash = walker.wantedRecords[checkpoint.writerID]?[checkpoint.sequence]?.hash, hash != checkpoint.headHash {
                 report.findings.append(
                     .init(
                         problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
@@ -126,9 +152,10 @@ struct ChainWalker {
     private var writer: UUID?
     private var expectedSequence: Int64 = 1
     private var previousHash: [UInt8] = HashChain.genesis
-    /// Sequences whose hashes checkpoints need, per writer (only those are kept: memory stays small).
+    /// Sequences checkpoints and anchors name, per writer (only those records are kept: memory
+    /// stays small).
     var wanted: [UUID: Set<Int64>] = [:]
-    private(set) var wantedHashes: [UUID: [Int64: [UInt8]]] = [:]
+    private(set) var wantedRecords: [UUID: [Int64: WantedRecord]] = [:]
     private(set) var firstSequence: [UUID: Int64] = [:]
     private(set) var lastSequence: [UUID: Int64] = [:]
     /// Per writer: how it started, its newest records' times, and whether it stopped cleanly.
@@ -148,7 +175,8 @@ struct ChainWalker {
                     eventID: record.event.id, detail: detail))
         }
         if wanted[record.writerID]?.contains(record.sequence) == true {
-            wantedHashes[record.writerID, default: [:]][record.sequence] = record.hash
+            wantedRecords[record.writerID, default: [:]][record.sequence] = WantedRecord(
+                hash: record.hash, eventID: record.event.id, requestID: record.event.requestID)
         }
         lastSequence[record.writerID] = max(lastSequence[record.writerID] ?? 0, record.sequence)
         if record.writerID != writer {
@@ -176,6 +204,12 @@ struct ChainWalker {
         } else if record.previousHash != previousHash {
             note(.brokenLink, "its previous hash is not the hash of record \(record.sequence - 1)")
         }
+        if requireGenesis, record.sequence == 1, !(record.event.kind == .writer && record.event.action == "writer.start") {
+            note(.continuity, "the chain does not begin with its writer's start record")
+        }
+        if tails[record.writerID]?.stopped == true {
+            note(.continuity, "a record after the writer's clean stop: nothing may follow it")
+        }
         expectedSequence = max(expectedSequence, record.sequence + 1)
         previousHash = record.hash
         tails[record.writerID, default: ChainTail()].note(record)
@@ -190,6 +224,13 @@ struct ChainWalker {
                 estimatedMissing: tail.durableBeforeResponse ? 0 : (lastSecond * tail.flushIntervalMillis + 999) / 1000)
         }.sorted { $0.lastTimeMicros < $1.lastTimeMicros }
     }
+}
+
+/// What is kept of a record a checkpoint or an anchor names.
+struct WantedRecord {
+    let hash: [UInt8]
+    let eventID: UUID
+    let requestID: String?
 }
 
 /// What the end of one writer's chain says about how it ended.

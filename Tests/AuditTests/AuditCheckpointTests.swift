@@ -19,12 +19,13 @@ import Tokens
                     time: Date().addingTimeInterval(Double(i)), kind: .admin, principal: #"User::"admin""#,
                     action: "user.disable", target: "User::\"u\(i)\"", outcome: "applied")
             }
-            let first = events.prefix(15).map { chain.append($0) }
+            // The writer's start, then fourteen events: the checkpoint vouches for record 15.
+            let first = [chain.append(AuditEvent(kind: .writer, action: "writer.start", outcome: "recorded"))] + events.prefix(14).map { chain.append($0) }
             try await store.write(first)
             let checkpoint = AuditCheckpoint(writerID: chain.writerID, sequence: 15, headHash: chain.head)
             let (keyID, token) = try checkpoint.sign(with: signer)
             try await store.saveCheckpoint(checkpoint, keyID: keyID, token: token)
-            try await store.write(events.suffix(5).map { chain.append($0) })
+            try await store.write(events.suffix(5).map { chain.append($0) })  // records 16 … 20
             if let tamper { try await client.query(tamper) }
             return try await AuditVerifier(store: store).verify(keys: keys ?? self.keys)
         }

@@ -51,6 +51,14 @@ public struct PortcullisConfiguration: Sendable {
         public var exportFile: String?
         public var exportMaxMegabytes = 100
         public var exportKeep = 5
+        /// The append-only anchor file (``AuditAnchorLog``); nil: `audit-anchors.jsonl` beside the
+        /// spool directory.
+        public var anchorFile: String?
+
+        /// `anchorFile`, or its default beside the spool directory.
+        public var anchorPath: String {
+            anchorFile ?? URL(fileURLWithPath: spoolDirectory).deletingLastPathComponent().appendingPathComponent("audit-anchors.jsonl").path
+        }
 
         /// The pipeline settings these fields describe.
         public var pipeline: AuditPipeline.Configuration {
@@ -66,6 +74,7 @@ public struct PortcullisConfiguration: Sendable {
             configuration.exportSink = exportFile.map { path in
                 AuditExportSink(path == "-" ? .standardOutput : .file(path: path, maxBytes: exportMaxMegabytes << 20, keep: exportKeep))
             }
+            configuration.anchorLog = AuditAnchorLog(path: anchorPath)
             return configuration
         }
     }
@@ -221,6 +230,7 @@ extension PortcullisConfiguration {
             updated.audit.exportFile = try section.string("export_file") ?? defaults.exportFile
             updated.audit.exportMaxMegabytes = try section.integer("export_max_mb", in: 1...1_048_576) ?? defaults.exportMaxMegabytes
             updated.audit.exportKeep = try section.integer("export_keep", in: 0...1000) ?? defaults.exportKeep
+            updated.audit.anchorFile = try section.string("anchor_file") ?? defaults.anchorFile
             try section.finish()
         }
         if var section = try top.mapping("identity") {

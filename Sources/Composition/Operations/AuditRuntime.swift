@@ -14,9 +14,11 @@ public enum AuditRuntime {
     }
 
     public static func verify(
-        configuration: PortcullisConfiguration, since: Date?, keys: VerificationKeys?, logger: Logger
+        configuration: PortcullisConfiguration, since: Date?, keys: VerificationKeys?, anchors: [AuditAnchor] = [], logger: Logger
     ) async throws -> AuditVerifier.Report {
-        try await withStore(configuration, logger: logger) { store in try await AuditVerifier(store: store).verify(since: since, keys: keys) }
+        try await withStore(configuration, logger: logger) { store in
+            try await AuditVerifier(store: store).verify(since: since, keys: keys, anchors: anchors)
+        }
     }
 
     public static func search(configuration: PortcullisConfiguration, query: AuditQuery, logger: Logger) async throws -> [ChainedEvent] {

@@ -30,6 +30,11 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: RFC3339.date(from:)) var since: Date?
         @Option(help: "Public keys (JWKS or PASERK lines) to check checkpoint signatures with.") var keys: String?
         @Flag(help: "Exit 3 when a chain has no clean stop (for a trail whose writers have all stopped).") var closedChains = false
+        @Option(
+            parsing: .upToNextOption,
+            help: "Anchor files (audit.anchor_file, or the anchor lines of an export stream) the database must still match (default: the configured anchor file, if it exists)."
+        )
+        var anchors: [String] = []
 
         func run() async throws {
             let (configuration, logger) = try options.load()
@@ -37,7 +42,12 @@ struct AuditCommand: AsyncParsableCommand {
                 guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
                 return try VerificationKeys(document: data)
             }
-            let report = try await AuditRuntime.verify(configuration: configuration, since: since, keys: verificationKeys, logger: logger)
+            let anchorFiles =
+                anchors.isEmpty ? [configuration.audit.anchorPath].filter { FileManager.default.fileExists(atPath: $0) } : anchors
+            let anchored: [AuditAnchor]
+            do { anchored = try AuditAnchorLog.read(anchorFiles) } catch { throw ValidationError(error.description) }
+            let report = try await AuditRuntime.verify(
+                configuration: configuration, since: since, keys: verificationKeys, anchors: anchored, logger: logger)
             for finding in report.findings { print(finding) }
             for chain in report.openChains { print(chain) }
             let checkpoints =
@@ -45,8 +55,10 @@ struct AuditCommand: AsyncParsableCommand {
                 ? "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys)"
                 : "\(report.checkpointsChecked) signed checkpoints checked"
             let open = report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)"
+            let anchorNote =
+                anchorFiles.isEmpty ? ", no anchors (none at \(configuration.audit.anchorPath))" : ", \(report.anchorsChecked) anchors held"
             print(
-                "\(report.records) records in \(report.writers) chains, \(checkpoints): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)"
+                "\(report.records) records in \(report.writers) chains, \(checkpoints)\(anchorNote): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)"
             )
             if !report.isIntact { throw ExitCode(1) }
             if closedChains && !report.openChains.isEmpty { throw ExitCode(3) }
