@@ -196,7 +196,8 @@ def writer_records(cursor, writer):
 
 
 def rechain(cursor, records, start, previous):
-    """Recomputes prev_hash and hash of records[start:] from `previous` on and stores them.
+    """Recomputes prev_hash and hash of records[start:] from `previous` on and stores them, with
+    their (possibly changed) seq and outcome; each row is found by its primary key (occurred_at, id).
 
     Returns the new hashes by seq."""
     rewritten = {}
