@@ -14,7 +14,9 @@ struct AnchorCheck {
         self.walker = walker
         self.since = since
         var stored: [UUID: [Int64: (head: [UInt8], token: String)]] = [:]
-        for entry in checkpoints { stored[entry.checkpoint.writerID, default: [:]][entry.checkpoint.sequence] = (entry.checkpoint.headHash, entry.token) }
+        for entry in checkpoints {
+            stored[entry.checkpoint.writerID, default: [:]][entry.checkpoint.sequence] = (entry.checkpoint.headHash, entry.token)
+        }
         self.checkpoints = stored
     }
 
@@ -46,7 +48,9 @@ struct AnchorCheck {
             switch anchor.kind {
             case .writerStart, .writerStop:
                 if let eventID = anchor.eventID, eventID != record.eventID {
-                    finding("field event id: \(record.eventID.uuidString.lowercased()) in the database, \(eventID.uuidString.lowercased()) anchored", record)
+                    finding(
+                        "field event id: \(record.eventID.uuidString.lowercased()) in the database, \(eventID.uuidString.lowercased()) anchored",
+                        record)
                 }
             case .checkpoint:
                 guard let stored = checkpoints[anchor.writerID]?[anchor.sequence] else {

@@ -43,7 +43,9 @@ public final class AuditAnchorLog: @unchecked Sendable {
         var anchors: [AuditAnchor] = []
         for file in files {
             let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw .unreadable(file: file, reason: "\(error.localizedDescription)") }
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                throw .unreadable(file: file, reason: "\(error.localizedDescription)")
+            }
             for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 guard !line.trimmingCharacters(in: .whitespaces).isEmpty, line.contains(#""anchor":"#) else { continue }
                 do {

@@ -25,6 +25,9 @@ public struct KeyRecord: Codable, Sendable, Equatable {
     public var activatedAt: Date?
     public var retiringAt: Date?
     public var retiredAt: Date?
+    /// Proof under the master key that Portcullis wrote this record (`KeyRecordAuthentication`);
+    /// nil on records written before records carried one, until they are stamped.
+    public var authenticator: String?
 
     /// Generates a key pair and seals its seed.
     public static func generate(masterKey: MasterKey, now: Date, state: KeyState) throws(TokenError) -> KeyRecord {
@@ -34,7 +37,8 @@ public struct KeyRecord: Codable, Sendable, Equatable {
         let id = secret.publicKey.keyID
         return KeyRecord(
             id: id, publicKey: secret.publicKey.paserk, sealedSeed: masterKey.seal(seed, context: id),
-            state: state, createdAt: now, activatedAt: state == .active ? now : nil)
+            state: state, createdAt: now, activatedAt: state == .active ? now : nil
+        ).authenticated(under: masterKey)
     }
 }
 

@@ -20,7 +20,8 @@ public actor KeyRingRotator {
     public func rotateIfDue(now: Date, force: Bool = false) async throws(KeyRingError) -> (ring: KeyRing, changed: Bool) {
         let masterKey = self.masterKey
         let policy = self.policy
-        let (before, after) = try await store.update { ring throws(KeyRingError) in
+        let (before, after) = try await store.update { stored throws(KeyRingError) in
+            let ring = stored.authenticatingUnstamped(masterKey: masterKey, matches: KeyRecord.ed25519Matches)
             if ring.active != nil { _ = try ring.signer(masterKey: masterKey) }
             do throws(TokenError) {
                 return try ring.rotated(now: now, policy: policy, force: force) { state throws(TokenError) in

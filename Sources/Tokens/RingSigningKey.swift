@@ -23,7 +23,16 @@ extension KeyRecord {
         let jwk = String(decoding: (try? JSONEncoder().encode(try key.jwk())) ?? Data(), as: UTF8.self)
         return KeyRecord(
             id: key.keyID, publicKey: jwk, sealedSeed: masterKey.seal(secret, context: key.keyID), state: state, createdAt: now,
-            activatedAt: state == .active ? now : nil)
+            activatedAt: state == .active ? now : nil
+        ).authenticated(under: masterKey)
+    }
+
+    /// Whether a `Key` secret gives this record's key id and public JWK.
+    public static func matches<Key: RingSigningKey>(_ type: Key.Type, _ record: KeyRecord, secret: [UInt8]) -> Bool {
+        guard let key = try? Key(secret: secret), key.keyID == record.id, let jwk = try? key.jwk(),
+            let stored = try? JSONDecoder().decode([String: String].self, from: Data(record.publicKey.utf8))
+        else { return false }
+        return jwk == stored
     }
 }
 

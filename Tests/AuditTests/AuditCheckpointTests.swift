@@ -20,7 +20,8 @@ import Tokens
                     action: "user.disable", target: "User::\"u\(i)\"", outcome: "applied")
             }
             // The writer's start, then fourteen events: the checkpoint vouches for record 15.
-            let first = [chain.append(AuditEvent(kind: .writer, action: "writer.start", outcome: "recorded"))] + events.prefix(14).map { chain.append($0) }
+            let first =
+                [chain.append(AuditEvent(kind: .writer, action: "writer.start", outcome: "recorded"))] + events.prefix(14).map { chain.append($0) }
             try await store.write(first)
             let checkpoint = AuditCheckpoint(writerID: chain.writerID, sequence: 15, headHash: chain.head)
             let (keyID, token) = try checkpoint.sign(with: signer)

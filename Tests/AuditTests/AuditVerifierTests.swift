@@ -17,7 +17,8 @@ import Testing
                 let batch = (0..<10).map { i in
                     chain.append(
                         i == 0
-                            ? AuditEvent(time: start.addingTimeInterval(Double(writer * 100)), kind: .writer, action: "writer.start", outcome: "recorded")
+                            ? AuditEvent(
+                                time: start.addingTimeInterval(Double(writer * 100)), kind: .writer, action: "writer.start", outcome: "recorded")
                             : AuditEvent(
                                 time: start.addingTimeInterval(Double(i + writer * 100)), kind: .access,
                                 principal: #"User::"u\#(i)""#, action: "GET", route: "r", outcome: "allow"))

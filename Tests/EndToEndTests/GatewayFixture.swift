@@ -293,6 +293,10 @@ struct GatewayFixture: Sendable {
     }
 
     var certs: String { directory.appendingPathComponent("certs").path }
+    /// The configuration `serve` runs with.
+    var configFile: String { directory.appendingPathComponent(Self.configFileName).path }
+    /// Its audit anchor file (the default: beside the spool directory).
+    var anchorFile: String { directory.appendingPathComponent("audit-anchors.jsonl").path }
 
     // MARK: Clients
 

@@ -47,6 +47,8 @@ public struct PortcullisConfiguration: Sendable {
         public var queueCapacity = 100_000
         public var batchSize = 1_000
         public var flushInterval: Duration = .milliseconds(100)
+        /// How often a running writer signs its chain head (when it advanced).
+        public var checkpointInterval: Duration = .seconds(60)
         /// `-` for standard output, a path for a size-rotated file, nil for no export.
         public var exportFile: String?
         public var exportMaxMegabytes = 100
@@ -71,6 +73,7 @@ public struct PortcullisConfiguration: Sendable {
             configuration.queueCapacity = queueCapacity
             configuration.batchSize = batchSize
             configuration.flushInterval = flushInterval
+            configuration.checkpointInterval = checkpointInterval
             configuration.exportSink = exportFile.map { path in
                 AuditExportSink(path == "-" ? .standardOutput : .file(path: path, maxBytes: exportMaxMegabytes << 20, keep: exportKeep))
             }
@@ -227,6 +230,7 @@ extension PortcullisConfiguration {
             updated.audit.queueCapacity = try section.integer("queue_capacity", in: 1...10_000_000) ?? defaults.queueCapacity
             updated.audit.batchSize = try section.integer("batch_size", in: 1...100_000) ?? defaults.batchSize
             updated.audit.flushInterval = try section.duration("flush_interval") ?? defaults.flushInterval
+            updated.audit.checkpointInterval = try section.duration("checkpoint_interval") ?? defaults.checkpointInterval
             updated.audit.exportFile = try section.string("export_file") ?? defaults.exportFile
             updated.audit.exportMaxMegabytes = try section.integer("export_max_mb", in: 1...1_048_576) ?? defaults.exportMaxMegabytes
             updated.audit.exportKeep = try section.integer("export_keep", in: 0...1000) ?? defaults.exportKeep

@@ -33,7 +33,12 @@ public enum IdentityRuntime {
             store: PostgresKeyRingStore(client: database.client, logger: logger), masterKey: masterKey,
             openIDStores: SigningKeys.OpenIDStores(
                 rs256: PostgresKeyRingStore(client: database.client, logger: logger, ring: PostgresKeyRingStore.openIDRSA),
-                es256: PostgresKeyRingStore(client: database.client, logger: logger, ring: PostgresKeyRingStore.openIDP256)))
+                es256: PostgresKeyRingStore(client: database.client, logger: logger, ring: PostgresKeyRingStore.openIDP256))
+        ) { untrusted in
+            logger.critical(
+                "signing key records the master key does not vouch for were found in the database and are ignored (not published, not trusted)",
+                metadata: ["key_ids": "\(untrusted.joined(separator: ","))"])
+        }
         let rotation = RotationPolicy(maxTokenLifetime: max(configuration.identity.settings.accessTokenLifetime, 3600))
         try await keys.refresh(policy: rotation)
         let pool = BlockingWorkPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1), maxQueued: 256)

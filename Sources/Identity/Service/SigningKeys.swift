@@ -30,41 +30,55 @@ public final class SigningKeys: Sendable {
     private let store: any KeyRingStore
     private let openIDStores: OpenIDStores?
     private let masterKey: MasterKey
+    /// Told, at every refresh that finds them, the ids of key records the master key does not
+    /// vouch for (inserted or altered in the database): they are left out of everything.
+    private let reportUntrusted: @Sendable ([String]) -> Void
 
-    public init(store: any KeyRingStore, masterKey: MasterKey, openIDStores: OpenIDStores? = nil) {
+    public init(
+        store: any KeyRingStore, masterKey: MasterKey, openIDStores: OpenIDStores? = nil,
+        reportUntrusted: @escaping @Sendable ([String]) -> Void = { _ in }
+    ) {
         self.store = store
         self.masterKey = masterKey
         self.openIDStores = openIDStores
+        self.reportUntrusted = reportUntrusted
     }
 
     /// Rotates the rings if a rotation is due (creating the first keys on a new database), then
     /// reloads signers and verification keys.
     public func refresh(policy: RotationPolicy, now: Date = Date()) async throws(KeyRingError) {
         let rotator = KeyRingRotator(store: store, masterKey: masterKey, policy: policy)
-        let (ring, _) = try await rotator.rotateIfDue(now: now)
+        let (stored, _) = try await rotator.rotateIfDue(now: now)
+        // Only records the master key vouches for sign, verify and are published.
+        let (ring, tokenUntrusted) = stored.trusted(under: masterKey)
+        var untrusted = tokenUntrusted
         let signer = try ring.signer(masterKey: masterKey)
         let keys: VerificationKeys
         do { keys = try ring.verificationKeys() } catch { throw .corruptRecord(error.description) }
         var openID: (rsa: RSASigningKey, p256: P256SigningKey, keys: [[String: String]])?
         if let openIDStores {
             let rsa = try await Self.rotate(RSASigningKey.self, in: openIDStores.rs256, now: now, policy: policy, masterKey: masterKey)
+                .trusted(under: masterKey)
             let p256 = try await Self.rotate(P256SigningKey.self, in: openIDStores.es256, now: now, policy: policy, masterKey: masterKey)
+                .trusted(under: masterKey)
+            untrusted += rsa.untrusted + p256.untrusted
             openID = (
-                try rsa.signer(RSASigningKey.self, masterKey: masterKey), try p256.signer(P256SigningKey.self, masterKey: masterKey),
-                rsa.publicJWKs() + p256.publicJWKs()
+                try rsa.ring.signer(RSASigningKey.self, masterKey: masterKey), try p256.ring.signer(P256SigningKey.self, masterKey: masterKey),
+                rsa.ring.publicJWKs() + p256.ring.publicJWKs()
             )
         }
         material.withLock {
-            $0 = Material(
-                signer: signer, keys: keys, openIDSigner: openID?.rsa, openIDP256Signer: openID?.p256, openIDKeys: openID?.keys ?? [])
+            $0 = Material(signer: signer, keys: keys, openIDSigner: openID?.rsa, openIDP256Signer: openID?.p256, openIDKeys: openID?.keys ?? [])
         }
+        if !untrusted.isEmpty { reportUntrusted(untrusted) }
     }
 
     /// Applies the rotations due to one of the OpenID provider's rings.
     private static func rotate<Key: RingSigningKey>(
         _ type: Key.Type, in store: any KeyRingStore, now: Date, policy: RotationPolicy, masterKey: MasterKey
     ) async throws(KeyRingError) -> KeyRing {
-        try await store.update { ring throws(KeyRingError) in
+        try await store.update { stored throws(KeyRingError) in
+            let ring = stored.authenticatingUnstamped(masterKey: masterKey) { KeyRecord.matches(Key.self, $0, secret: $1) }
             do throws(TokenError) {
                 return try ring.rotated(now: now, policy: policy) { state throws(TokenError) in
                     try KeyRecord.generate(Key.self, masterKey: masterKey, now: now, state: state)

@@ -32,8 +32,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Flag(help: "Exit 3 when a chain has no clean stop (for a trail whose writers have all stopped).") var closedChains = false
         @Option(
             parsing: .upToNextOption,
-            help: "Anchor files (audit.anchor_file, or the anchor lines of an export stream) the database must still match (default: the configured anchor file, if it exists)."
-        )
+            help: "Anchor files (audit.anchor_file or its shipped copies, or an export stream) the database must still match.")
         var anchors: [String] = []
 
         func run() async throws {
@@ -42,10 +41,8 @@ struct AuditCommand: AsyncParsableCommand {
                 guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
                 return try VerificationKeys(document: data)
             }
-            let anchorFiles =
-                anchors.isEmpty ? [configuration.audit.anchorPath].filter { FileManager.default.fileExists(atPath: $0) } : anchors
             let anchored: [AuditAnchor]
-            do { anchored = try AuditAnchorLog.read(anchorFiles) } catch { throw ValidationError(error.description) }
+            do { anchored = try AuditAnchorLog.read(anchors) } catch { throw ValidationError(error.description) }
             let report = try await AuditRuntime.verify(
                 configuration: configuration, since: since, keys: verificationKeys, anchors: anchored, logger: logger)
             for finding in report.findings { print(finding) }
@@ -56,7 +53,8 @@ struct AuditCommand: AsyncParsableCommand {
                 : "\(report.checkpointsChecked) signed checkpoints checked"
             let open = report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)"
             let anchorNote =
-                anchorFiles.isEmpty ? ", no anchors (none at \(configuration.audit.anchorPath))" : ", \(report.anchorsChecked) anchors held"
+                anchors.isEmpty
+                ? ", no anchors checked (pass --anchors \(configuration.audit.anchorPath))" : ", \(report.anchorsChecked) anchors held"
             print(
                 "\(report.records) records in \(report.writers) chains, \(checkpoints)\(anchorNote): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)"
             )
