@@ -164,11 +164,17 @@ public final class AuditPipeline: AuditRecorder, Service {
             }
         }
         // Shutdown: whatever is still queued is chained and stored or spooled before we return,
-        // and the chain ends with the clean stop that says nothing after it was lost.
-        await flush(chain: &chain, spool: spool, backoff: &backoff)
-        queue.withLock { $0.append(QueuedEvent(event: lifecycleEvent("writer.stop"))) }
-        await flush(chain: &chain, spool: spool, backoff: &backoff)
-        await checkpoint(chain, spool: spool, after: &checkpointed)
+        // and the chain ends with the clean stop that says nothing after it was lost, signed.
+        // In a task of its own: when cancellation ended the loop (an operator command finishing),
+        // it must not also cut these last writes short, or the stop would go to the spool and
+        // never be checkpointed.
+        await Task { [self, chain, backoff, checkpointed] in
+            var (chain, backoff, checkpointed) = (chain, backoff, checkpointed)
+            await flush(chain: &chain, spool: spool, backoff: &backoff)
+            queue.withLock { $0.append(QueuedEvent(event: lifecycleEvent("writer.stop"))) }
+            await flush(chain: &chain, spool: spool, backoff: &backoff)
+            await checkpoint(chain, spool: spool, after: &checkpointed)
+        }.value
         logger.info("audit writer stopped", metadata: ["statistics": "\(statistics)"])
     }
 

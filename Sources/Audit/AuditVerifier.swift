@@ -60,7 +60,23 @@ public struct AuditVerifier: Sendable {
         /// crash that may have lost the events answered just before it. Not tampering, but a
         /// possible gap an auditor must see.
         public var openChains: [OpenChain] = []
+        /// Chains that stopped cleanly but whose stop no signed checkpoint vouches for: written
+        /// without the signing keys (an operator command without the master key, or before the
+        /// first keys existed), or their last checkpoints deleted. Anchors, if any, say which.
+        public var unvouchedChains: [UnvouchedChain] = []
         public var isIntact: Bool { findings.isEmpty }
+    }
+
+    public struct UnvouchedChain: Sendable, Equatable, CustomStringConvertible {
+        public var writerID: UUID
+        public var stopSequence: Int64
+        /// Its newest signed checkpoint; nil when it has none.
+        public var lastCheckpoint: Int64?
+
+        public var description: String {
+            "not vouched for: writer \(writerID.uuidString.lowercased()) stopped cleanly at seq \(stopSequence), "
+                + (lastCheckpoint.map { "but its last signed checkpoint is at seq \($0)" } ?? "but no signed checkpoint vouches for it")
+        }
     }
 
     public struct OpenChain: Sendable, Equatable, CustomStringConvertible {
@@ -141,6 +157,11 @@ public struct AuditVerifier: Sendable {
             }
         }
         report.openChains = walker.openChains()
+        var newest: [UUID: Int64] = [:]
+        for entry in checkpoints { newest[entry.checkpoint.writerID] = max(newest[entry.checkpoint.writerID] ?? 0, entry.checkpoint.sequence) }
+        report.unvouchedChains = walker.stoppedChains().compactMap { writer, stop in
+            (newest[writer] ?? 0) >= stop ? nil : UnvouchedChain(writerID: writer, stopSequence: stop, lastCheckpoint: newest[writer])
+        }.sorted { $0.writerID.uuidString < $1.writerID.uuidString }
         return report
     }
 }
@@ -213,6 +234,11 @@ struct ChainWalker {
         expectedSequence = max(expectedSequence, record.sequence + 1)
         previousHash = record.hash
         tails[record.writerID, default: ChainTail()].note(record)
+    }
+
+    /// The writers whose chain ends with its clean stop, and the stop's sequence.
+    func stoppedChains() -> [UUID: Int64] {
+        tails.filter(\.value.stopped).mapValues(\.lastSequence)
     }
 
     func openChains() -> [AuditVerifier.OpenChain] {

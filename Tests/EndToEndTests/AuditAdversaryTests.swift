@@ -59,6 +59,8 @@ import Testing
             let stopped = anchoredWriters("writer.stop")
             #expect(stopped.count >= 3, "each operator command anchors its start and stop: \(anchors)")
             let (first, second) = (try #require(stopped.first), try #require(stopped.dropFirst().first))
+            // Operator commands with the master key sign their own chain at their clean stop.
+            #expect(Set(stopped).isSubset(of: Set(anchoredWriters("checkpoint"))), "\(anchors)")
 
             // 1. A forged grant slipped in before an operator command's clean stop, the chain re-hashed.
             _ = try Self.adversary(

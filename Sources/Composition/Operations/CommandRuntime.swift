@@ -1,7 +1,10 @@
 import Audit
 import Database
 import Foundation
+import Identity
 import Logging
+import Synchronization
+import Tokens
 
 /// The short-lived parts an operator command needs: a pool on the configured database and an
 /// audit writer, both running only while the command does.
@@ -12,11 +15,22 @@ enum CommandRuntime {
         configuration: PortcullisConfiguration, logger: Logger, _ body: @Sendable (Database, AuditPipeline) async throws -> T
     ) async throws -> T {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
+        let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
+        // With the master key, the command signs its own chain (its clean stop checkpointed) with
+        // the identity service's active key; without it, or before the first keys exist, the chain
+        // stays unsigned and `audit verify` says so.
+        let signer = Mutex<TokenSigner?>(nil)
+        var auditConfiguration = configuration.audit.pipeline
+        auditConfiguration.checkpointSigner = { signer.withLock { $0 } }
         let audit = AuditPipeline(
-            configuration: configuration.audit.pipeline, store: AuditStore(client: database.client, logger: logger),
-            logger: logger)
+            configuration: auditConfiguration, store: AuditStore(client: database.client, logger: logger), logger: logger)
         let (result, stoppedInTime) = try await BackgroundWork.during([{ try await database.run() }, { try await audit.run() }]) {
             await database.waitUntilRunning()
+            if let masterKey {
+                let ring = try? await PostgresKeyRingStore(client: database.client, logger: logger).load()
+                let active = try? ring?.trusted(under: masterKey).ring.signer(masterKey: masterKey)
+                signer.withLock { $0 = active }
+            }
             let result: Result<T, any Error>
             do { result = .success(try await body(database, audit)) } catch { result = .failure(error) }
             while audit.statistics.queued > 0 || audit.statistics.accepted > audit.statistics.written + audit.statistics.spooled {

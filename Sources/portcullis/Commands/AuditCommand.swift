@@ -47,11 +47,14 @@ struct AuditCommand: AsyncParsableCommand {
                 configuration: configuration, since: since, keys: verificationKeys, anchors: anchored, logger: logger)
             for finding in report.findings { print(finding) }
             for chain in report.openChains { print(chain) }
+            for chain in report.unvouchedChains { print(chain) }
             let checkpoints =
                 verificationKeys == nil
                 ? "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys)"
                 : "\(report.checkpointsChecked) signed checkpoints checked"
-            let open = report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)"
+            let open =
+                (report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)")
+                + (report.unvouchedChains.isEmpty ? "" : "; \(report.unvouchedChains.count) stopped chain(s) no signed checkpoint vouches for")
             let anchorNote =
                 anchors.isEmpty
                 ? ", no anchors checked (pass --anchors \(configuration.audit.anchorPath))" : ", \(report.anchorsChecked) anchors held"
