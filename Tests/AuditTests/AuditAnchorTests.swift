@@ -2,7 +2,6 @@ import Database
 import Foundation
 import Logging
 import PostgresNIO
-import ServiceLifecycle
 import TestSupport
 import Testing
 import Tokens
@@ -33,13 +32,7 @@ import Tokens
             configuration.checkpointInterval = .milliseconds(50)
             configuration.checkpointSigner = { [signer] in signer }
             configuration.anchorLog = AuditAnchorLog(path: anchorFile)
-            let pipeline = AuditPipeline(configuration: configuration, store: AuditStore(client: database.client, logger: logger), logger: logger)
-            let writer = ServiceGroup(configuration: .init(services: [pipeline], logger: logger))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await database.run() }
-                await database.waitUntilRunning()
-                _ = try await Migrator(client: database.client, logger: logger).apply(try Migration.bundled())
-                tasks.addTask { try await writer.run() }
+            try await withRunningPipeline(configuration, database: database, logger: logger) { pipeline in
                 for n in 0..<10 {
                     #expect(
                         await pipeline.recordBeforeAnswering(
@@ -48,9 +41,6 @@ import Tokens
                                 target: "/v1/invoices", outcome: n == 4 ? "deny" : "allow")))
                     try await Task.sleep(for: .milliseconds(30))
                 }
-                await writer.triggerGracefulShutdown()
-                try await tasks.next()
-                tasks.cancelAll()
             }
             return try await TestDatabase.withClient(url) { client in
                 let store = AuditStore(client: client, logger: logger)

@@ -31,13 +31,7 @@ import Testing
             configuration.durability = .beforeResponse
             // Long enough that only the doorbell of a waiting request can explain a quick answer.
             configuration.flushInterval = .seconds(120)
-            let pipeline = AuditPipeline(configuration: configuration, store: AuditStore(client: database.client, logger: logger), logger: logger)
-            let writer = ServiceGroup(configuration: .init(services: [pipeline], logger: logger))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await database.run() }
-                await database.waitUntilRunning()
-                _ = try await Migrator(client: database.client, logger: logger).apply(try Migration.bundled())
-                tasks.addTask { try await writer.run() }
+            try await withRunningPipeline(configuration, database: database, logger: logger) { pipeline in
                 let started = ContinuousClock.now
                 let took = try await withThrowingTaskGroup(of: Duration.self) { requests in
                     for n in 0..<50 {
@@ -56,10 +50,6 @@ import Testing
                 #expect(took < .seconds(90), "the doorbell did not wake the writer: the answers waited for the 120 s flush interval")
                 // Grouped: far fewer writes than requests (each batch is one COPY).
                 #expect(pipeline.statistics.written == 50)
-                // The writer stops cleanly (its stop record stored) while the pool still runs.
-                await writer.triggerGracefulShutdown()
-                try await tasks.next()
-                tasks.cancelAll()
             }
             try await TestDatabase.withClient(url) { client in
                 let store = AuditStore(client: client, logger: logger)

@@ -134,6 +134,10 @@ import Testing
     /// A listening socket on 127.0.0.1:`port`, as another program holding the port would have.
     static func listen(on port: Int) throws -> Int32 {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Connections the stopped PostgreSQL had on that port may still be in TIME_WAIT; they
+        // do not keep a listener off it, but without SO_REUSEADDR they would fail the bind.
+        var reuse: Int32 = 1
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
