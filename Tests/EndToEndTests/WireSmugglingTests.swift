@@ -98,9 +98,33 @@ import Testing
         }
     }
 
+    /// Request trailers (issue 23) reach the upstream, chunked, with the body they end; a trailer
+    /// named like an identity, authentication or framing field does not (RFC 9110 §6.5.1).
+    @Test func requestTrailersPassWithoutIdentityOrFramingFields() async throws {
+        let policies = ["t.cedar": #"@id("posts") permit (principal, action == Action::"POST", resource == Route::"shipments-health");"#]
+        try await GatewayFixture.run(policies: policies, routes: GatewayEndToEndTests.routes) { gateway in
+            let trailers = [
+                ["x-checksum", "sha256:abc"], ["x-portcullis-assertion", "forged"], ["x-forwarded-user", "mallory"],
+                ["authorization", "Bearer stolen"], ["content-length", "99"],
+            ]
+            let reply = try Self.sendHTTP2(
+                [[":method", "POST"], [":scheme", "https"], [":authority", "shipments.localhost"], [":path", "/health/trailers"]],
+                body: "hello", trailers: trailers, to: gateway)
+            #expect(reply["status"] as? Int == 200, "\(reply)")
+            let received = try #require(gateway.upstreamRequests().last)
+            #expect(received["body_bytes"] as? Int == 5)
+            #expect(received["trailers"] as? [[String]] == [["x-checksum", "sha256:abc"]], "\(received)")
+        }
+    }
+
     /// Sends one HTTP/2 request with exactly these fields (`Fixtures/h2_request.py`) and returns
     /// what it reports: `status`, `reset`, `reset_after`, `body`.
-    static func sendHTTP2(_ fields: [[String]], unfinishedBody: Bool = false, to gateway: GatewayFixture) throws -> [String: Any] {
+    static func sendHTTP2(
+        _ fields: [[String]], unfinishedBody: Bool = false, body: String? = nil, trailers: [[String]]? = nil, to gateway: GatewayFixture
+    ) throws -> [String: Any] {
+        var options = unfinishedBody ? ["--unfinished-body"] : []
+        if let body { options += ["--body", body] }
+        if let trailers { options += ["--trailers", String(decoding: try JSONSerialization.data(withJSONObject: trailers), as: UTF8.self)] }
         let output = try GatewayOperationsTests.python(
             "h2_request.py",
             [
@@ -108,7 +132,7 @@ import Testing
                 "\(gateway.certs)/ca-bundle.crt",
                 String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self),
             ]
-                + (unfinishedBody ? ["--unfinished-body"] : []))
+                + options)
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
     }
 

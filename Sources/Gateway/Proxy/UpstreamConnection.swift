@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -31,15 +32,23 @@ final class UpstreamConnection: Sendable {
     /// Streams the request body; the upload ends the exchange's connection when the body
     /// fails (the client went away or exceeded the route's limit), so a half-sent request is
     /// never completed or reused.
-    func upload<Body: AsyncSequence & Sendable>(_ body: Body) async where Body.Element == ByteBuffer {
+    /// `trailers`, asked once the body has ended, end it (a chunked or HTTP/2 upload only).
+    func upload<Body: AsyncSequence & Sendable>(
+        _ body: Body, trailers: (@Sendable () async -> HTTPFields?)? = nil
+    ) async where Body.Element == ByteBuffer {
         do {
             for try await chunk in body {
                 try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk))).get()
             }
-            try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+            let fields = await trailers?()
+            try await channel.writeAndFlush(HTTPClientRequestPart.end(fields.map(Self.headers))).get()
         } catch {
             abandon()
         }
+    }
+
+    private static func headers(_ fields: HTTPFields) -> HTTPHeaders {
+        HTTPHeaders(fields.map { ($0.name.canonicalName, $0.value) })
     }
 
     /// The next part of a streamed response body; nil at its end.

@@ -31,7 +31,7 @@ public struct UpstreamForwarder: Sendable {
     /// is watched with (``StreamWatch``); `grpcTimeout` bounds a gRPC call as a whole.
     func forward(
         _ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
-        eventLoop: any EventLoop, toHTTP2Client: Bool, origin: StreamOrigin? = nil
+        eventLoop: any EventLoop, toHTTP2Client: Bool, origin: StreamOrigin? = nil, clientChannel: (any Channel)? = nil
     ) async throws(UpstreamFailure) -> Forwarded {
         guard let endpoint = route.endpoint else { throw .unreachable("invalid upstream URL") }
         let framing = Self.upstreamFraming(canonical, fromHTTP2Client: toHTTP2Client)
@@ -42,10 +42,15 @@ public struct UpstreamForwarder: Sendable {
         }
         let timeout = origin?.callTimeout.map { min($0, route.timeout) } ?? route.timeout
         let deadline = NIODeadline.now() + TimeAmount(timeout)
+        // The client's request trailers go on where the upstream request can carry them.
+        var trailers: (@Sendable () async -> HTTPFields?)?
+        if let clientChannel, framing == .chunked || (route.upstreamProtocol.isHTTP2 && framing != .unframed) {
+            trailers = { await RequestTrailers.last(on: clientChannel).flatMap(RequestTrailerFilter.forwardable) }
+        }
         func exchange(on connection: UpstreamConnection) async throws(ExchangeFailure) -> Forwarded {
             try await self.exchange(
                 request, on: connection, head: head, framing: framing, route: route, deadline: deadline, toHTTP2Client: toHTTP2Client,
-                origin: origin)
+                origin: origin, trailers: trailers)
         }
         if route.upstreamProtocol.isHTTP2 {
             let connection = try await client.http2.stream(
@@ -94,7 +99,8 @@ public struct UpstreamForwarder: Sendable {
 
     private func exchange(
         _ request: Request, on connection: UpstreamConnection, head: HTTPRequestHead, framing: BodyFraming,
-        route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool, origin: StreamOrigin?
+        route: RouteSettings, deadline: NIODeadline, toHTTP2Client: Bool, origin: StreamOrigin?,
+        trailers: (@Sendable () async -> HTTPFields?)?
     ) async throws(ExchangeFailure) -> Forwarded {
         let started = connection.start(head, hasBody: framing != .unframed, deadline: deadline)
         if framing != .unframed {
@@ -109,8 +115,10 @@ public struct UpstreamForwarder: Sendable {
         let upload: Task<Void, Never>? =
             switch framing {
             case .unframed: nil
-            case .contentLength: Task { await connection.upload(MeteredBody(base: request.body, limit: .max, meter: meter)) }
-            case .chunked: Task { await connection.upload(MeteredBody(base: request.body, limit: route.maxBodyBytes, meter: meter)) }
+            case .contentLength:
+                Task { await connection.upload(MeteredBody(base: request.body, limit: .max, meter: meter), trailers: trailers) }
+            case .chunked:
+                Task { await connection.upload(MeteredBody(base: request.body, limit: route.maxBodyBytes, meter: meter), trailers: trailers) }
             }
         let start: ResponseStart
         do {

@@ -94,8 +94,8 @@ public struct GatewayResponder: Sendable {
                         principal: admitted.principal)
                 } else {
                     response = try await forward(
-                        request, admitted, eventLoop: context.channel.eventLoop, clientAddress: context.clientAddress, tls: tls,
-                        record: &record)
+                        request, admitted, eventLoop: context.channel.eventLoop, clientChannel: context.channel,
+                        clientAddress: context.clientAddress, tls: tls, record: &record)
                 }
             }
         } catch {
@@ -123,15 +123,16 @@ public struct GatewayResponder: Sendable {
         return await recorder.recordBeforeAnswering(record.event(status: status))
     }
 
-    /// New upstream connections are opened on `eventLoop`, the client connection's; `tls` says
+    /// New upstream connections are opened on `eventLoop`, the client connection's; the request
+    /// trailers `clientChannel` (its connection or HTTP/2 stream) received are passed on; `tls` says
     /// how the client connection speaks. Upgrades the route allows were taken over by the
     /// WebSocket channel before reaching here; any other (an HTTP/1.1 `Upgrade` on a later
     /// request of a connection) is refused. An upstream's `Set-Cookie` for one of the gateway's
     /// own cookies is removed, and the record says so. A response that keeps streaming is
     /// watched (``StreamWatch``) until it ends.
     func forward(
-        _ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, clientAddress: String, tls: TLSFacts,
-        record: inout AccessRecord
+        _ request: Request, _ admitted: Admitted, eventLoop: any EventLoop, clientChannel: (any Channel)?, clientAddress: String,
+        tls: TLSFacts, record: inout AccessRecord
     ) async throws(Refusal) -> Response {
         guard request.headers[.upgrade] == nil else { throw .upgradeNotAllowed }
         let callTimeout = record.grpc == nil ? nil : request.headers[GRPCTimeout.header].flatMap(GRPCTimeout.parse)
@@ -141,7 +142,7 @@ public struct GatewayResponder: Sendable {
         do {
             let forwarded = try await forwarder.forward(
                 request, canonical: admitted.canonical, route: admitted.route, headers: admitted.headers,
-                eventLoop: eventLoop, toHTTP2Client: tls.http2, origin: origin)
+                eventLoop: eventLoop, toHTTP2Client: tls.http2, origin: origin, clientChannel: clientChannel)
             var response = forwarded.response
             if let grpc = record.grpc, let status = forwarded.grpcStatus {
                 record.grpcStatus = status

@@ -51,13 +51,13 @@ public enum GatewayServer {
         // Each HTTP/1.1 connection and each HTTP/2 stream ends an exchange whose body it stopped
         // reading (`UnreadBodyCloser`): the connection for HTTP/1.1, only the stream for HTTP/2.
         var http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [UnreadBodyCloser(http2: false)],
+            additionalChannelHandlers: [UnreadBodyCloser(http2: false), RequestTrailers()],
             idleTimeout: GatewayChannel.timeAmount(limits.idleTimeout))
         http1.httpDecoder = .init(
             maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
             maxHeaderFieldCount: limits.maxHeaderCount)
         var stream = http1
-        stream.additionalChannelHandlers = { [UnreadBodyCloser(http2: true)] }
+        stream.additionalChannelHandlers = { [UnreadBodyCloser(http2: true), RequestTrailers()] }
         let http2 = HTTP2ChannelConfiguration(idleTimeout: limits.idleTimeout, gracefulCloseTimeout: .seconds(5), streamConfiguration: stream)
         let verifier = verification
         let http1Configuration = http1

@@ -1,5 +1,5 @@
 """A stand-in internal service for gateway tests: answers every request with a JSON echo of
-what it received (method, target, headers, body) and appends the same record to a log file,
+what it received (method, target, headers, body, trailers of a chunked body) and appends the same record to a log file,
 so tests can check both what an allowed request looked like upstream and that a refused one
 never arrived. A target containing `sleep=N` is answered after N seconds (for drain tests and
 timeouts). Each record names the client port the request came from (to see connection reuse)
@@ -30,12 +30,16 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
     def answer(self):
         length = int(self.headers.get("content-length") or 0)
+        trailers = []
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
             body = b""
             while True:
                 size = int(self.rfile.readline().strip(), 16)
                 if size == 0:
-                    self.rfile.readline()
+                    # Trailer fields, if any, then the empty line that ends the message.
+                    while (line := self.rfile.readline().strip()):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        trailers.append([name.strip().lower(), value.strip()])
                     break
                 body += self.rfile.read(size)
                 self.rfile.readline()
@@ -46,7 +50,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
             time.sleep(float(delay.group(1)))
         record = {"method": self.command, "target": self.path,
                   "headers": [[name.lower(), value] for name, value in self.headers.items()],
-                  "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest(),
+                  "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest(), "trailers": trailers,
                   "peer_port": self.client_address[1]}
         with open(sys.argv[2], "a") as log:
             log.write(json.dumps(record) + "\n")

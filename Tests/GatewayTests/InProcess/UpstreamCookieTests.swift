@@ -38,7 +38,7 @@ import Testing
         let head = HTTPRequest(method: .get, scheme: "https", authority: "planter.test", path: "/")
         let response = try await gateway.responder.forward(
             Request(head: head, body: RequestBody(buffer: ByteBuffer())), admitted,
-            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), clientAddress: "127.0.0.1", tls: .unknown,
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(), clientChannel: nil, clientAddress: "127.0.0.1", tls: .unknown,
             record: &record)
         #expect(response.headers[values: .setCookie] == ["theme=dark; Path=/"])
         #expect(record.reason == "the upstream's Set-Cookie for __Host-portcullis, __HOST-Portcullis-csrf was removed")
