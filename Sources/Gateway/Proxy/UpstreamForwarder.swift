@@ -27,8 +27,9 @@ public struct UpstreamForwarder: Sendable {
         let grpcStatus: Int?
     }
 
-    /// Forwards over the route's protocol. `origin` is what a response that keeps streaming
-    /// is watched with (``StreamWatch``); `grpcTimeout` bounds a gRPC call as a whole.
+    /// Forwards over the route's protocol. `origin` is what a gRPC call or a response that keeps
+    /// streaming is watched with (``StreamWatch``; its `callTimeout`, the call's `grpc-timeout`,
+    /// bounds the call as a whole); `clientChannel` holds the request trailers to pass on.
     func forward(
         _ request: Request, canonical: CanonicalRequest, route: RouteSettings, headers: HTTPFields,
         eventLoop: any EventLoop, toHTTP2Client: Bool, origin: StreamOrigin? = nil, clientChannel: (any Channel)? = nil
@@ -150,14 +151,14 @@ public struct UpstreamForwarder: Sendable {
             upload?.cancel()
             await upload?.value
             var headers = headers
-            var trailers = StreamedResponse.fields(start.trailers)
-            if origin?.opening.grpc != nil, trailers == nil { trailers = Self.movingGRPCStatus(from: &headers) }
-            let grpcStatus = trailers?[GRPCRefusal.status].flatMap { Int($0) }
+            var responseTrailers = StreamedResponse.fields(start.trailers)
+            if origin?.opening.grpc != nil, responseTrailers == nil { responseTrailers = Self.movingGRPCStatus(from: &headers) }
+            let grpcStatus = responseTrailers?[GRPCRefusal.status].flatMap { Int($0) }
             return Forwarded(
                 response: Response(
                     status: status, headers: headers,
                     body: Self.completeBody(
-                        start.body, trailers: trailers, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
+                        start.body, trailers: responseTrailers, status: status, method: head.method, toHTTP2Client: toHTTP2Client,
                         framed: headers[.contentLength] != nil)),
                 grpcStatus: grpcStatus)
         }
