@@ -64,6 +64,33 @@ extension AuditStore {
             """, logger: logger)
     }
 
+    /// Keeps `key` in the archive of checkpoint keys (once; a key already there is left as it is).
+    func archive(_ key: Ed25519PublicKey, authenticator: String) async throws {
+        try await client.query(
+            """
+            INSERT INTO audit_signing_keys (key_id, public_key, authenticator) VALUES (\(key.keyID), \(key.paserk), \(authenticator))
+            ON CONFLICT (key_id) DO NOTHING
+            """, logger: logger)
+    }
+
+    /// The archive of checkpoint keys: those whose authenticator `isAuthentic` accepts, and the
+    /// ids of the others (added or altered without the master key).
+    public func archivedKeys(
+        isAuthentic: (Ed25519PublicKey, String) -> Bool
+    ) async throws -> (keys: [Ed25519PublicKey], untrusted: [String]) {
+        var keys: [Ed25519PublicKey] = []
+        var untrusted: [String] = []
+        let rows = try await client.query("SELECT key_id, public_key, authenticator FROM audit_signing_keys ORDER BY first_used_at", logger: logger)
+        for try await (keyID, paserk, authenticator) in rows.decode((String, String, String).self) {
+            if let key = try? Ed25519PublicKey(paserk: paserk), key.keyID == keyID, isAuthentic(key, authenticator) {
+                keys.append(key)
+            } else {
+                untrusted.append(keyID)
+            }
+        }
+        return (keys, untrusted)
+    }
+
     /// Every stored checkpoint with its key id and token.
     func checkpoints() async throws -> [(checkpoint: AuditCheckpoint, keyID: String, token: String)] {
         var result: [(AuditCheckpoint, String, String)] = []

@@ -29,6 +29,9 @@ public final class AuditPipeline: AuditRecorder, Service {
         /// The key to sign checkpoints with, asked at each checkpoint so that key rotation is
         /// followed; nil (or a nil answer): no checkpoints.
         public var checkpointSigner: (@Sendable () -> TokenSigner?)?
+        /// The authenticator under which a checkpoint's public key is kept in the key archive
+        /// (`ArchivedKeyAuthentication`); nil: keys are not archived.
+        public var archivedKeyAuthenticator: (@Sendable (Ed25519PublicKey) -> String)?
         /// A continuous JSON-lines copy for central log systems; nil: none.
         public var exportSink: AuditExportSink?
         /// Where the writer's signed start, checkpoints and clean stop are anchored outside the
@@ -243,7 +246,9 @@ public final class AuditPipeline: AuditRecorder, Service {
         let checkpoint = AuditCheckpoint(writerID: chain.writerID, sequence: head, headHash: chain.head)
         do {
             let (keyID, token) = try checkpoint.sign(with: signer)
+            let archived = configuration.archivedKeyAuthenticator.map { ($0(signer.key.publicKey), signer.key.publicKey) }
             try await withTimeout(configuration.writeTimeout) { [store] in
+                if let (authenticator, key) = archived { try await store.archive(key, authenticator: authenticator) }
                 try await store.saveCheckpoint(checkpoint, keyID: keyID, token: token)
             }
             checkpointed = head

@@ -44,6 +44,8 @@ import Testing
 
             let clean = try await Self.verify(gateway)
             #expect(clean.status == 0 && clean.output.contains("anchors held") && clean.output.contains("intact"), "\(clean.output)")
+            // With the master key, signatures are checked against the archive of checkpoint keys.
+            #expect(clean.output.contains("signed checkpoints checked against the key archive (1 key(s))"), "\(clean.output)")
             let check = try Self.adversary(gateway, ["check"])
             #expect(check["records"] as? Int == check["matching"] as? Int && (check["records"] as? Int ?? 0) > 10, "\(check)")
 
@@ -86,6 +88,19 @@ import Testing
             let jwks = try GatewayFixture.curl(["http://127.0.0.1:\(gateway.identityPort)/.well-known/jwks.json"]).body
             #expect(!jwks.contains(kid), "an injected key is never published: \(jwks)")
             #expect(gateway.serve.standardError.contains("the master key does not vouch for"), "the injection is reported")
+            // Nor does it verify the checkpoints it re-signed, even added to the key archive.
+            let paserk = try #require(injected["paserk"] as? String)
+            _ = try GatewayFixture.standardOutput(
+                of: "/usr/bin/psql",
+                [
+                    gateway.environment["PORTCULLIS_DATABASE_URL"] ?? "", "-qc",
+                    "INSERT INTO audit_signing_keys (key_id, public_key, authenticator) VALUES ('\(kid)', '\(paserk)', 'forged')",
+                ])
+            let resigned = try await Self.verify(gateway)
+            #expect(resigned.output.contains("bad checkpoint signature"), "\(resigned.output)")
+            #expect(resigned.output.contains("untrusted archived key: \(kid)"), "\(resigned.output)")
+            let exported = try await GatewayFixture.cli(["audit", "keys", "export"], environment: operatorEnvironment)
+            #expect(exported.contains(#""keys""#) && !exported.contains(kid), "\(exported)")
         }
     }
 }

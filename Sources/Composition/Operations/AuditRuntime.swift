@@ -13,11 +13,44 @@ public enum AuditRuntime {
         return try await database.withRunning(logger: logger) { client in try await body(AuditStore(client: client, logger: logger)) }
     }
 
+    /// Which keys checkpoint signatures were checked with.
+    public enum CheckpointKeys: Sendable {
+        /// Those the auditor gave (`--keys`).
+        case given
+        /// The archive of checkpoint keys, each authenticated under the master key; `untrusted`
+        /// names archived keys that are not (added or altered in the database).
+        case archive(count: Int, untrusted: [String])
+        /// None: no `--keys` and no master key to authenticate the archive with.
+        case none
+    }
+
+    /// Verifies with `keys`, else (given the master key) with the authenticated key archive.
     public static func verify(
         configuration: PortcullisConfiguration, since: Date?, keys: VerificationKeys?, anchors: [AuditAnchor] = [], logger: Logger
-    ) async throws -> AuditVerifier.Report {
-        try await withStore(configuration, logger: logger) { store in
-            try await AuditVerifier(store: store).verify(since: since, keys: keys, anchors: anchors)
+    ) async throws -> (report: AuditVerifier.Report, keys: CheckpointKeys) {
+        let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
+        return try await withStore(configuration, logger: logger) { store in
+            var used = keys
+            var source = keys == nil ? CheckpointKeys.none : .given
+            if keys == nil, let masterKey {
+                let archive = try await store.archivedKeys { ArchivedKeyAuthentication.isAuthentic($0, authenticator: $1, masterKey: masterKey) }
+                used = VerificationKeys(archive.keys)
+                source = .archive(count: archive.keys.count, untrusted: archive.untrusted)
+            }
+            return (try await AuditVerifier(store: store).verify(since: since, keys: used, anchors: anchors), source)
+        }
+    }
+
+    /// The archived checkpoint keys the master key vouches for, as a JWKS document
+    /// (`portcullis audit keys export`), and the ids of those it does not.
+    public static func exportKeys(configuration: PortcullisConfiguration, logger: Logger) async throws -> (jwks: Data, untrusted: [String]) {
+        guard let masterKey = try IdentityRuntime.masterKey(configuration: configuration) else {
+            throw AuditError.invalidArgument(
+                "the key archive is authenticated with the master key: set PORTCULLIS_MASTER_KEY or keys.master_key_file")
+        }
+        return try await withStore(configuration, logger: logger) { store in
+            let archive = try await store.archivedKeys { ArchivedKeyAuthentication.isAuthentic($0, authenticator: $1, masterKey: masterKey) }
+            return (VerificationKeys(archive.keys).jwks(), archive.untrusted)
         }
     }
 

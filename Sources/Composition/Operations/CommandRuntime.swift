@@ -22,6 +22,9 @@ enum CommandRuntime {
         let signer = Mutex<TokenSigner?>(nil)
         var auditConfiguration = configuration.audit.pipeline
         auditConfiguration.checkpointSigner = { signer.withLock { $0 } }
+        if let masterKey {
+            auditConfiguration.archivedKeyAuthenticator = { ArchivedKeyAuthentication.authenticator(for: $0, masterKey: masterKey) }
+        }
         let audit = AuditPipeline(
             configuration: auditConfiguration, store: AuditStore(client: database.client, logger: logger), logger: logger)
         let (result, stoppedInTime) = try await BackgroundWork.during([{ try await database.run() }, { try await audit.run() }]) {

@@ -31,6 +31,9 @@ public enum ServeRuntime {
         let identitySigner = Mutex<IdentityAndGateway?>(nil)
         // Checkpoints are signed with the identity service's active key, followed across rotations.
         auditConfiguration.checkpointSigner = { identitySigner.withLock { $0?.currentSigner } }
+        if let masterKey {
+            auditConfiguration.archivedKeyAuthenticator = { ArchivedKeyAuthentication.authenticator(for: $0, masterKey: masterKey) }
+        }
         let audit = AuditPipeline(
             configuration: auditConfiguration, store: AuditStore(client: database.client, logger: logger), logger: logger)
         let telemetry = Telemetry()

@@ -7,7 +7,28 @@ import Tokens
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Verify, search and export the audit trail.",
-        subcommands: [Verify.self, Search.self, Export.self, Load.self])
+        subcommands: [Verify.self, Search.self, Export.self, Load.self, Keys.self])
+
+    struct Keys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The archive of keys that signed audit checkpoints.", subcommands: [KeysExport.self])
+    }
+
+    struct KeysExport: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Every archived checkpoint key the master key vouches for, as a JWKS on stdout (for `audit verify --keys` elsewhere).")
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() async throws {
+            let (configuration, logger) = try options.load()
+            let (jwks, untrusted) = try await AuditRuntime.exportKeys(configuration: configuration, logger: logger)
+            FileHandle.standardOutput.write(jwks + Data("\n".utf8))
+            for keyID in untrusted {
+                FileHandle.standardError.write(Data("left out: archived key \(keyID) is not vouched for by the master key\n".utf8))
+            }
+        }
+    }
 
     /// Filters shared by search and export.
     struct Filters: ParsableArguments {
@@ -43,15 +64,21 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let anchored: [AuditAnchor]
             do { anchored = try AuditAnchorLog.read(anchors) } catch { throw ValidationError(error.description) }
-            let report = try await AuditRuntime.verify(
+            let (report, keySource) = try await AuditRuntime.verify(
                 configuration: configuration, since: since, keys: verificationKeys, anchors: anchored, logger: logger)
             for finding in report.findings { print(finding) }
             for chain in report.openChains { print(chain) }
             for chain in report.unvouchedChains { print(chain) }
-            let checkpoints =
-                verificationKeys == nil
-                ? "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys)"
-                : "\(report.checkpointsChecked) signed checkpoints checked"
+            let checkpoints: String
+            switch keySource {
+            case .given:
+                checkpoints = "\(report.checkpointsChecked) signed checkpoints checked"
+            case let .archive(count, untrusted):
+                for keyID in untrusted { print("untrusted archived key: \(keyID) is not vouched for by the master key (not used)") }
+                checkpoints = "\(report.checkpointsChecked) signed checkpoints checked against the key archive (\(count) key(s))"
+            case .none:
+                checkpoints = "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys, or give the master key)"
+            }
             let open =
                 (report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)")
                 + (report.unvouchedChains.isEmpty ? "" : "; \(report.unvouchedChains.count) stopped chain(s) no signed checkpoint vouches for")
