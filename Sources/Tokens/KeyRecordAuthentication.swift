@@ -37,6 +37,17 @@ extension KeyRing {
         return (KeyRing(records: trusted), records.filter { !$0.isAuthentic(under: masterKey) }.map(\.id))
     }
 
+    /// Applies `change` to the records the master key vouches for only, keeping the others as
+    /// they are: a record inserted in the database is never rotated into use (a `next` one
+    /// promoted to active would leave the ring without a signing key), and stays to be reported.
+    public func changingTrusted(
+        under masterKey: MasterKey, _ change: (KeyRing) throws(TokenError) -> KeyRing
+    ) throws(TokenError) -> KeyRing {
+        let untrusted = records.filter { !$0.isAuthentic(under: masterKey) }
+        let changed = try change(KeyRing(records: records.filter { $0.isAuthentic(under: masterKey) }))
+        return KeyRing(records: changed.records + untrusted)
+    }
+
     /// Stamps the records written before records carried authenticators, each only once it
     /// proves itself: its sealed secret opens under the master key (sealed with its id) and
     /// `matches` finds that secret gives exactly the recorded public key. A retired record,

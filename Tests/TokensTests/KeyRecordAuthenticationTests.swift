@@ -59,4 +59,23 @@ final class KeyRecordAuthenticationTests: XCTestCase {
         }
         XCTAssertEqual(stamped.records.map { $0.isAuthentic(under: master) }, [true, false])
     }
+
+    /// An injected record waiting as `next` is never rotated into use: the genuine ring rotates
+    /// around it, and it stays (untrusted) to be reported.
+    func testRotationLeavesInjectedRecordsOutOfUse() throws {
+        let policy = RotationPolicy(rotationPeriod: 86_400, publishLead: 3600, maxTokenLifetime: 600, clockSkew: 30, retiredRetention: 86_400)
+        let genuine = try KeyRecord.generate(masterKey: master, now: testNow, state: .active)
+        var planted = try injected()
+        planted.state = .next
+        let ring = KeyRing(records: [genuine, planted])
+        let rotated = try ring.changingTrusted(under: master) { trusted throws(TokenError) in
+            try trusted.rotated(now: testNow.addingTimeInterval(86_400), policy: policy, force: true) { state throws(TokenError) in
+                try KeyRecord.generate(masterKey: master, now: testNow.addingTimeInterval(86_400), state: state)
+            }
+        }
+        XCTAssertNotEqual(rotated.active?.id, planted.id)
+        XCTAssertTrue(try XCTUnwrap(rotated.active).isAuthentic(under: master))
+        XCTAssertEqual(rotated.records.last, planted, "kept as it was, to be reported")
+        XCTAssertEqual(try rotated.trusted(under: master).ring.signer(masterKey: master).key.publicKey.keyID, rotated.active?.id)
+    }
 }

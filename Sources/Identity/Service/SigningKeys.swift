@@ -80,8 +80,10 @@ public final class SigningKeys: Sendable {
         try await store.update { stored throws(KeyRingError) in
             let ring = stored.authenticatingUnstamped(masterKey: masterKey) { KeyRecord.matches(Key.self, $0, secret: $1) }
             do throws(TokenError) {
-                return try ring.rotated(now: now, policy: policy) { state throws(TokenError) in
-                    try KeyRecord.generate(Key.self, masterKey: masterKey, now: now, state: state)
+                return try ring.changingTrusted(under: masterKey) { trusted throws(TokenError) in
+                    try trusted.rotated(now: now, policy: policy) { state throws(TokenError) in
+                        try KeyRecord.generate(Key.self, masterKey: masterKey, now: now, state: state)
+                    }
                 }
             } catch {
                 throw KeyRingError.keyGenerationFailed(error.description)
