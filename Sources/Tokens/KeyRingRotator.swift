@@ -22,7 +22,8 @@ public actor KeyRingRotator {
         let policy = self.policy
         let (before, after) = try await store.update { stored throws(KeyRingError) in
             let ring = stored.authenticatingUnstamped(masterKey: masterKey, matches: KeyRecord.ed25519Matches)
-            if ring.active != nil { _ = try ring.trusted(under: masterKey).ring.signer(masterKey: masterKey) }
+            // A master key that opens nothing here is refused before anything changes.
+            if ring.active != nil { _ = try ring.signer(masterKey: masterKey) }
             do throws(TokenError) {
                 return try ring.changingTrusted(under: masterKey) { trusted throws(TokenError) in
                     try trusted.rotated(now: now, policy: policy, force: force) { state throws(TokenError) in
