@@ -29,11 +29,15 @@ public struct AccessControl: Sendable {
         self.policies = policies
     }
 
+    /// `grpc`: the gRPC method the request calls (`context.grpc`), read once by admission.
     public func decide(
-        principal: Principal, route: RouteSettings, request: CanonicalRequest, facts: RequestFacts,
+        principal: Principal, route: RouteSettings, request: CanonicalRequest, grpc: GRPCMethod?, facts: RequestFacts,
         hierarchy: RoleHierarchy
     ) -> AccessDecision {
-        policies.decide(Self.request(principal: principal, route: route, request: request, facts: facts), hierarchy: hierarchy)
+        var access = Self.request(
+            principal: principal, resource: RouteEntity(id: route.id, labels: route.labels), request: request, facts: facts)
+        access.grpc = grpc
+        return policies.decide(access, hierarchy: hierarchy)
     }
 
     /// Whether a signed-in person may sign in to a tool through the OpenID provider:
@@ -49,10 +53,6 @@ public struct AccessControl: Sendable {
         return policies.decide(access, hierarchy: hierarchy)
     }
 
-    static func request(principal: Principal, route: RouteSettings, request: CanonicalRequest, facts: RequestFacts) -> AccessRequest {
-        Self.request(principal: principal, resource: RouteEntity(id: route.id, labels: route.labels), request: request, facts: facts)
-    }
-
     private static func request(principal: Principal, resource: RouteEntity, request: CanonicalRequest, facts: RequestFacts) -> AccessRequest {
         // A device certificate counts only beside a browser session.
         let device = principal.method == .session ? facts.certificate?.deviceID.map { AccessRequest.Device(managed: true, id: $0) } : nil
@@ -60,7 +60,6 @@ public struct AccessControl: Sendable {
             principal: principal.entity, method: request.method.rawValue, route: resource,
             host: request.host, path: request.path, query: request.query ?? "", clientAddress: facts.clientAddress,
             tlsVersion: facts.tlsVersion, certificate: principal.certificate, authMethod: principal.method, mfa: principal.mfa,
-            authenticatedAt: principal.authenticatedAt, identityProvider: principal.identityProvider, now: facts.now, device: device,
-            grpc: GRPCMethod(method: request.method.rawValue, path: request.path, contentType: request.headerFields[.contentType]))
+            authenticatedAt: principal.authenticatedAt, identityProvider: principal.identityProvider, now: facts.now, device: device)
     }
 }

@@ -68,7 +68,7 @@ extension GatewayResponder {
         }
 
         let decision = access.decide(
-            principal: principal, route: route, request: canonical,
+            principal: principal, route: route, request: canonical, grpc: record.grpc,
             facts: RequestFacts(clientAddress: clientAddress, tlsVersion: tls.version, certificate: tls.certificate),
             hierarchy: directory.hierarchy)
         record.policies = decision.policies
