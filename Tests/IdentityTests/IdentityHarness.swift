@@ -42,6 +42,11 @@ struct IdentityHarness: Sendable {
             var configuration = PortcullisConfiguration()
             configuration.database.url = url
             configuration.identity.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            // Argon2id at minimal cost: these tests are about the service around the hash (the
+            // hasher's own cost is tested in TokensTests). At the INTERACTIVE cost, a test that
+            // sends fifteen logins at once queued ~10 s of hashing on one thread while every
+            // other suite ran beside it, and the last reply outlived the client's 15 s read timeout.
+            configuration.identity.settings.passwordPolicy = PasswordPolicy(opsLimit: 1, memLimit: 8 * 1024 * 1024)
             configure(&configuration.identity.settings)
             configuration.identity.caDirectory = caDirectory
             // The workbench's "active version" is the policy store's, as on a fleet.
