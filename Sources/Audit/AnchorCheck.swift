@@ -30,7 +30,7 @@ struct AnchorCheck {
                         problem: .anchorMismatch, writerID: anchor.writerID, sequence: anchor.sequence,
                         eventID: record?.eventID ?? anchor.eventID, requestID: record?.requestID, detail: detail))
             }
-            if let since, anchor.timeMicros < Int64(since.timeIntervalSince1970 * 1_000_000) { continue }
+            if let since, anchor.timeMicros < CivilTime.micros(since) { continue }
             guard walker.lastSequence[anchor.writerID] != nil else {
                 // One finding for a chain that is gone whole, not one per anchor of it.
                 if gone.insert(anchor.writerID).inserted {

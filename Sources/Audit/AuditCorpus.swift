@@ -48,7 +48,7 @@ extension AuditStore {
     /// `since`, ordered by principal, route, path and method. Records without a route (no route
     /// matched) were never decided by a policy and are left out.
     public func accessShapes(since: Date) async throws -> [AccessShape] {
-        let micros = Int64((since.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        let micros = CivilTime.micros(since)
         let rows = try await client.query(
             """
             SELECT principal, action, route, target, COALESCE(auth_method, 'none'), count(*)::bigint,

@@ -45,7 +45,7 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         upstreamStatus: Int? = nil, durationMicros: Int64? = nil, details: String? = nil
     ) {
         self.id = id
-        self.timeMicros = Int64((time.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        self.timeMicros = CivilTime.micros(time)
         self.kind = kind
         self.requestID = requestID
         self.principal = principal

@@ -254,7 +254,7 @@ public final class AuditPipeline: AuditRecorder, Service {
             checkpointed = head
             anchor([
                 AuditAnchor(
-                    checkpoint: checkpoint, keyID: keyID, token: token, timeMicros: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded(.down)))
+                    checkpoint: checkpoint, keyID: keyID, token: token, timeMicros: CivilTime.micros(Date()))
             ])
         } catch {
             logger.warning("audit checkpoint not stored; will retry", metadata: ["error": "\(error)"])
@@ -298,7 +298,7 @@ public final class AuditPipeline: AuditRecorder, Service {
     /// The writer's start or clean stop, with what a reader of the trail needs to judge a gap.
     private func lifecycleEvent(_ action: String) -> AuditEvent {
         let details =
-            #"{"durability":"\#(configuration.durability.rawValue)","flush_interval_ms":\#(Int(configuration.flushInterval / .milliseconds(1))),"pid":\#(getpid())}"#
+            #"{"checkpoint_interval_ms":\#(Int(configuration.checkpointInterval / .milliseconds(1))),"durability":"\#(configuration.durability.rawValue)","flush_interval_ms":\#(Int(configuration.flushInterval / .milliseconds(1))),"pid":\#(getpid())}"#
         return AuditEvent(
             kind: .writer, principal: "Writer::\"\(writerID.uuidString.lowercased())\"", action: action, outcome: "recorded",
             details: details)

@@ -69,15 +69,14 @@ public struct AuditQuery: Sendable, Equatable {
             try binds.append(value)
             conditions.append(template("$\(binds.count)"))
         }
-        func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
         let epochPlus = { (parameter: String) in "timestamptz 'epoch' + \(parameter)::bigint * interval '1 microsecond'" }
         if let principal { try condition({ "principal = ANY(\($0))" }, Self.principalUIDs(principal)) }
         if let route { try condition({ "route = \($0)" }, route) }
         if let outcome { try condition({ "outcome = \($0)" }, outcome) }
         if let kind { try condition({ "kind = \($0)" }, kind.rawValue) }
         if let requestID { try condition({ "request_id = \($0)" }, requestID) }
-        if let since { try condition({ "occurred_at >= \(epochPlus($0))" }, micros(since)) }
-        if let until { try condition({ "occurred_at < \(epochPlus($0))" }, micros(until)) }
+        if let since { try condition({ "occurred_at >= \(epochPlus($0))" }, CivilTime.micros(since)) }
+        if let until { try condition({ "occurred_at < \(epochPlus($0))" }, CivilTime.micros(until)) }
         if let after {
             binds.append(after.timeMicros)
             let time = epochPlus("$\(binds.count)")

@@ -192,7 +192,7 @@ public struct AuditStore: Sendable {
 
     /// Today and the next `daysAhead` days, so writers almost never create a partition inline.
     public func createPartitionsAhead(now: Date = Date(), daysAhead: Int) async throws {
-        let today = Self.day(ofMicros: Int64(now.timeIntervalSince1970 * 1_000_000))
+        let today = Self.day(ofMicros: CivilTime.micros(now))
         try await ensurePartitions(days: today...(today + Int64(daysAhead)))
     }
 
@@ -212,7 +212,7 @@ public struct AuditStore: Sendable {
     /// DETACH … CONCURRENTLY leaves writers and readers of other days unblocked.
     @discardableResult
     public func dropPartitions(olderThanDays retentionDays: Int, now: Date = Date()) async throws -> [String] {
-        let today = Self.day(ofMicros: Int64(now.timeIntervalSince1970 * 1_000_000))
+        let today = Self.day(ofMicros: CivilTime.micros(now))
         let cutoff = Self.partitionName(day: today - Int64(retentionDays))
         var dropped: [String] = []
         knownDays.removeAll()
@@ -257,7 +257,7 @@ extension AuditStore {
         var binds = PostgresBindings()
         var filter = ""
         if let since {
-            try binds.append(Int64((since.timeIntervalSince1970 * 1_000_000).rounded(.down)))
+            try binds.append(CivilTime.micros(since))
             filter = "WHERE occurred_at >= timestamptz 'epoch' + $1::bigint * interval '1 microsecond'"
         }
         let sql = "SELECT \(StoredColumns.list) FROM audit_events \(filter) ORDER BY writer_id, seq"

@@ -23,6 +23,13 @@ public struct AuditVerifier: Sendable {
             case anchorMismatch = "differs from its anchor"
             /// The chain does not begin with its writer's start, or goes on after its clean stop.
             case continuity = "continuity"
+            /// Records older than their writer's checkpoint interval allows that no signed
+            /// checkpoint covers: a crash before the next checkpoint, a writer without the signing
+            /// keys, or deleted checkpoints. A gap in the evidence, not proof of tampering.
+            case unvouched = "not vouched for"
+            /// Records spanning more than a checkpoint interval allows between two checkpoints:
+            /// checkpoints between them deleted, or the writer could not reach the database.
+            case checkpointGap = "checkpoint gap"
         }
 
         public var problem: Problem
@@ -55,28 +62,16 @@ public struct AuditVerifier: Sendable {
         public var checkpointsChecked = 0
         /// Anchors (``AuditAnchor``) the database was held to.
         public var anchorsChecked = 0
+        /// Proof of tampering: records, checkpoints or anchors that do not hold.
         public var findings: [Finding] = []
+        /// What the trail cannot prove (``Finding/Problem/unvouched``,
+        /// ``Finding/Problem/checkpointGap``): nothing shows a change, but nothing signed rules one out.
+        public var gaps: [Finding] = []
         /// Chains whose writer never recorded its clean stop: still being written, or ended by a
         /// crash that may have lost the events answered just before it. Not tampering, but a
         /// possible gap an auditor must see.
         public var openChains: [OpenChain] = []
-        /// Chains that stopped cleanly but whose stop no signed checkpoint vouches for: written
-        /// without the signing keys (an operator command without the master key, or before the
-        /// first keys existed), or their last checkpoints deleted. Anchors, if any, say which.
-        public var unvouchedChains: [UnvouchedChain] = []
         public var isIntact: Bool { findings.isEmpty }
-    }
-
-    public struct UnvouchedChain: Sendable, Equatable, CustomStringConvertible {
-        public var writerID: UUID
-        public var stopSequence: Int64
-        /// Its newest signed checkpoint; nil when it has none.
-        public var lastCheckpoint: Int64?
-
-        public var description: String {
-            "not vouched for: writer \(writerID.uuidString.lowercased()) stopped cleanly at seq \(stopSequence), "
-                + (lastCheckpoint.map { "but its last signed checkpoint is at seq \($0)" } ?? "but no signed checkpoint vouches for it")
-        }
     }
 
     public struct OpenChain: Sendable, Equatable, CustomStringConvertible {
@@ -103,9 +98,12 @@ public struct AuditVerifier: Sendable {
     }
 
     let store: AuditStore
+    /// The checkpoint interval of writers whose start record does not state theirs.
+    let checkpointInterval: Duration
 
-    public init(store: AuditStore) {
+    public init(store: AuditStore, checkpointInterval: Duration = .seconds(60)) {
         self.store = store
+        self.checkpointInterval = checkpointInterval
     }
 
     /// With `since`, each writer's first record at or after that time is taken as the start of
@@ -117,10 +115,19 @@ public struct AuditVerifier: Sendable {
     /// Every anchor (``AuditAnchor``, read from outside the database) must still be there: the
     /// anchored record with the same hash and event id, the anchored checkpoint with the same
     /// head and token.
-    public func verify(since: Date? = nil, keys: VerificationKeys? = nil, anchors: [AuditAnchor] = []) async throws -> Report {
+    ///
+    /// Every record must be covered by a signed checkpoint within about two of its writer's
+    /// checkpoint intervals (the next checkpoint can be put off by one interval while the database
+    /// is behind); what is not is a gap in the evidence (``Report/gaps``), judged at `now`.
+    public func verify(
+        since: Date? = nil, keys: VerificationKeys? = nil, anchors: [AuditAnchor] = [], now: Date = Date()
+    ) async throws -> Report {
         let checkpoints = try await store.checkpoints()
-        var walker = ChainWalker(requireGenesis: since == nil)
-        for entry in checkpoints { walker.wanted[entry.checkpoint.writerID, default: []].insert(entry.checkpoint.sequence) }
+        var walker = ChainWalker(requireGenesis: since == nil, defaultCheckpointInterval: checkpointInterval)
+        for entry in checkpoints {
+            walker.wanted[entry.checkpoint.writerID, default: []].insert(entry.checkpoint.sequence)
+            walker.checkpointed[entry.checkpoint.writerID, default: []].insert(entry.checkpoint.sequence)
+        }
         for anchor in anchors { walker.wanted[anchor.writerID, default: []].insert(anchor.sequence) }
         try await store.chainOrder(since: since) { walker.visit($0) }
         var report = walker.report
@@ -157,11 +164,7 @@ public struct AuditVerifier: Sendable {
             }
         }
         report.openChains = walker.openChains()
-        var newest: [UUID: Int64] = [:]
-        for entry in checkpoints { newest[entry.checkpoint.writerID] = max(newest[entry.checkpoint.writerID] ?? 0, entry.checkpoint.sequence) }
-        report.unvouchedChains = walker.stoppedChains().compactMap { writer, stop in
-            (newest[writer] ?? 0) >= stop ? nil : UnvouchedChain(writerID: writer, stopSequence: stop, lastCheckpoint: newest[writer])
-        }.sorted { $0.writerID.uuidString < $1.writerID.uuidString }
+        report.gaps += walker.unvouchedTails(now: CivilTime.micros(now))
         return report
     }
 }
@@ -182,8 +185,13 @@ struct ChainWalker {
     /// Per writer: how it started, its newest records' times, and whether it stopped cleanly.
     private var tails: [UUID: ChainTail] = [:]
 
-    init(requireGenesis: Bool) {
+    /// Sequences signed checkpoints name, per writer.
+    var checkpointed: [UUID: Set<Int64>] = [:]
+    let defaultCheckpointInterval: Duration
+
+    init(requireGenesis: Bool, defaultCheckpointInterval: Duration = .seconds(60)) {
         self.requireGenesis = requireGenesis
+        self.defaultCheckpointInterval = defaultCheckpointInterval
     }
 
     mutating func visit(_ record: ChainedEvent) {
@@ -233,12 +241,38 @@ struct ChainWalker {
         }
         expectedSequence = max(expectedSequence, record.sequence + 1)
         previousHash = record.hash
-        tails[record.writerID, default: ChainTail()].note(record)
+        var tail = tails[record.writerID] ?? ChainTail(checkpointIntervalMillis: Int(defaultCheckpointInterval / .milliseconds(1)))
+        tail.note(record)
+        if checkpointed[record.writerID]?.contains(record.sequence) == true, let first = tail.uncovered {
+            if record.event.timeMicros - first.timeMicros > tail.allowedUncoveredMicros {
+                report.gaps.append(
+                    Finding(
+                        problem: .checkpointGap, writerID: record.writerID, sequence: first.sequence, eventID: first.eventID,
+                        requestID: first.requestID,
+                        detail: "records \(first.sequence)...\(record.sequence) span \(Self.seconds(record.event.timeMicros - first.timeMicros)) "
+                            + "with no signed checkpoint between them (interval \(Self.seconds(Int64(tail.checkpointIntervalMillis) * 1000))): "
+                            + "checkpoints deleted, or the writer could not reach the database for that long"))
+            }
+            tail.uncovered = nil
+        }
+        tails[record.writerID] = tail
     }
 
-    /// The writers whose chain ends with its clean stop, and the stop's sequence.
-    func stoppedChains() -> [UUID: Int64] {
-        tails.filter(\.value.stopped).mapValues(\.lastSequence)
+    /// Chains whose newest records no signed checkpoint covers although they are older than
+    /// their writer's checkpoints allow.
+    func unvouchedTails(now: Int64) -> [AuditVerifier.Finding] {
+        tails.compactMap { writer, tail in
+            guard let first = tail.uncovered, now - first.timeMicros > tail.allowedUncoveredMicros else { return nil }
+            return AuditVerifier.Finding(
+                problem: .unvouched, writerID: writer, sequence: first.sequence, eventID: first.eventID, requestID: first.requestID,
+                detail: "records \(first.sequence)...\(tail.lastSequence) (the oldest of \(CivilTime.timestampText(micros: first.timeMicros))) "
+                    + "are covered by no signed checkpoint: a crash before the next checkpoint, a writer without the signing keys, "
+                    + "or deleted checkpoints (anchors tell which)")
+        }.sorted { $0.writerID.uuidString < $1.writerID.uuidString }
+    }
+
+    private static func seconds(_ micros: Int64) -> String {
+        "\(micros / 1_000_000) s"
     }
 
     func openChains() -> [AuditVerifier.OpenChain] {
@@ -261,6 +295,16 @@ struct WantedRecord {
 
 /// What the end of one writer's chain says about how it ended.
 struct ChainTail {
+    /// The first record no checkpoint has covered yet.
+    struct Uncovered {
+        let sequence: Int64
+        let timeMicros: Int64
+        let eventID: UUID
+        let requestID: String?
+    }
+
+    var checkpointIntervalMillis: Int
+    var uncovered: Uncovered?
     var stopped = false
     var lastSequence: Int64 = 0
     var lastTime: Int64 = 0
@@ -268,6 +312,10 @@ struct ChainTail {
     var durableBeforeResponse = false
     /// Times of the newest records, enough to measure the rate of the last second.
     var recentTimes: [Int64] = []
+
+    /// How long a record may wait for its checkpoint: one interval, another while the database
+    /// is behind (a checkpoint waits for an empty spool), and 10 s for flushes and clocks.
+    var allowedUncoveredMicros: Int64 { 2 * Int64(checkpointIntervalMillis) * 1000 + 10_000_000 }
 
     mutating func note(_ record: ChainedEvent) {
         let event = record.event
@@ -278,7 +326,11 @@ struct ChainTail {
             let settings = try? JSONSerialization.jsonObject(with: details) as? [String: Any]
         {
             flushIntervalMillis = settings["flush_interval_ms"] as? Int ?? flushIntervalMillis
+            checkpointIntervalMillis = settings["checkpoint_interval_ms"] as? Int ?? checkpointIntervalMillis
             durableBeforeResponse = settings["durability"] as? String == AuditDurability.beforeResponse.rawValue
+        }
+        if uncovered == nil {
+            uncovered = Uncovered(sequence: record.sequence, timeMicros: event.timeMicros, eventID: event.id, requestID: event.requestID)
         }
         recentTimes.append(event.timeMicros)
         if recentTimes.count > 4_096 { recentTimes.removeFirst(2_048) }

@@ -1,8 +1,14 @@
+import Foundation
 import Tokens
 
 /// UTC calendar arithmetic on integers, for the hot write path (no Calendar, no Date formatting);
 /// days become dates through Tokens' `CivilDate`.
 enum CivilTime {
+    /// Microseconds since 1970 (UTC), rounded down: the unit of every audit time.
+    static func micros(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+    }
+
     /// Floor division: the UTC day of an instant and the microseconds into it.
     static func split(micros: Int64) -> (day: Int64, microsOfDay: Int64) {
         let perDay: Int64 = 86_400_000_000

@@ -64,11 +64,16 @@ import Testing
             }
             #expect(found == expected.map { $0.id.uuidString.lowercased() })
 
-            // Verify: intact, exit 0.
+            // Verify: intact, but without the master key or --keys no signature was checked, so
+            // not proven (exit 2) unless accepted.
             let verify = try PortcullisProcess(["audit", "verify"], environment: environment)
-            #expect(try await verify.wait() == 0)
+            #expect(try await verify.wait() == 2)
             #expect(verify.standardOutput.contains("121 records in 1 chains"), "\(verify.standardOutput)")
-            #expect(verify.standardOutput.contains("intact"))
+            #expect(verify.standardOutput.contains("NO SIGNATURES CHECKED") && verify.standardOutput.contains("intact"))
+            #expect(verify.standardError.contains("not proven: no checkpoint signature was checked"), "\(verify.standardError)")
+            let accepted = try PortcullisProcess(["audit", "verify", "--accept-unproven"], environment: environment)
+            #expect(try await accepted.wait() == 0)
+            #expect(accepted.standardOutput.contains("intact"))
         }
     }
 }

@@ -37,7 +37,8 @@ public enum AuditRuntime {
                 used = VerificationKeys(archive.keys)
                 source = .archive(count: archive.keys.count, untrusted: archive.untrusted)
             }
-            return (try await AuditVerifier(store: store).verify(since: since, keys: used, anchors: anchors), source)
+            let verifier = AuditVerifier(store: store, checkpointInterval: configuration.audit.pipeline.checkpointInterval)
+            return (try await verifier.verify(since: since, keys: used, anchors: anchors), source)
         }
     }
 

@@ -17,8 +17,8 @@ enum CommandRuntime {
         let database = Database(url: try configuration.requireDatabaseURL(), pool: configuration.database.pool, logger: logger)
         let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
         // With the master key, the command signs its own chain (its clean stop checkpointed) with
-        // the identity service's active key; without it, or before the first keys exist, the chain
-        // stays unsigned and `audit verify` says so.
+        // the identity service's active key; without it the chain stays unsigned and `audit
+        // verify` says so.
         let signer = Mutex<TokenSigner?>(nil)
         var auditConfiguration = configuration.audit.pipeline
         auditConfiguration.checkpointSigner = { signer.withLock { $0 } }
@@ -30,9 +30,17 @@ enum CommandRuntime {
         let (result, stoppedInTime) = try await BackgroundWork.during([{ try await database.run() }, { try await audit.run() }]) {
             await database.waitUntilRunning()
             if let masterKey {
-                let ring = try? await PostgresKeyRingStore(client: database.client, logger: logger).load()
-                let active = try? ring?.trusted(under: masterKey).ring.signer(masterKey: masterKey)
-                signer.withLock { $0 = active }
+                // As `serve` at startup: the first keys are made on a new database (the demo
+                // seeds its organisation before the identity service ever ran) and a due
+                // rotation is applied, so the command's chain is signed from its first run.
+                let keys = SigningKeys(store: PostgresKeyRingStore(client: database.client, logger: logger), masterKey: masterKey)
+                do {
+                    try await keys.refresh(policy: IdentityRuntime.rotationPolicy(configuration))
+                    let active = try keys.signer()
+                    signer.withLock { $0 = active }
+                } catch {
+                    logger.warning("no signing key: this command's audit chain is not checkpointed", metadata: ["error": "\(error)"])
+                }
             }
             let result: Result<T, any Error>
             do { result = .success(try await body(database, audit)) } catch { result = .failure(error) }

@@ -39,7 +39,7 @@ public enum IdentityRuntime {
                 "signing key records the master key does not vouch for were found in the database and are ignored (not published, not trusted)",
                 metadata: ["key_ids": "\(untrusted.joined(separator: ","))"])
         }
-        let rotation = RotationPolicy(maxTokenLifetime: max(configuration.identity.settings.accessTokenLifetime, 3600))
+        let rotation = rotationPolicy(configuration)
         try await keys.refresh(policy: rotation)
         let pool = BlockingWorkPool(threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1), maxQueued: 256)
         let service = try await IdentityService(
@@ -82,6 +82,11 @@ public enum IdentityRuntime {
                 logger.notice("identity listener started", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger)
+    }
+
+    /// When signing keys rotate: a retiring key stays published for the longest token it signed.
+    static func rotationPolicy(_ configuration: PortcullisConfiguration) -> RotationPolicy {
+        RotationPolicy(maxTokenLifetime: max(configuration.identity.settings.accessTokenLifetime, 3600))
     }
 
     /// The master key from `PORTCULLIS_MASTER_KEY` or `keys.master_key_file`, if either is set.

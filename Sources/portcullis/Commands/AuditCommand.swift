@@ -46,11 +46,19 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute every hash chain and name each modified, deleted, inserted or reordered record.")
+            abstract: "Recompute every hash chain and name each modified, deleted, inserted or reordered record.",
+            discussion: """
+                Exit status: 0 when everything checked holds and is vouched for by signed checkpoints; 1 when \
+                something was changed (a finding); 2 when nothing was found changed but the trail is not proven: \
+                no signature was checked (neither the master key nor --keys), or records no signed checkpoint \
+                covers in time (gaps); 3 with --closed-chains when a chain has no clean stop.
+                """)
         @OptionGroup var options: ConfigurationOptions
         @Option(help: "Start at this time (RFC 3339) instead of each chain's first record.", transform: RFC3339.date(from:)) var since: Date?
         @Option(help: "Public keys (JWKS or PASERK lines) to check checkpoint signatures with.") var keys: String?
         @Flag(help: "Exit 3 when a chain has no clean stop (for a trail whose writers have all stopped).") var closedChains = false
+        @Flag(help: "Exit 0, not 2, when nothing was changed but signatures were not checked or the evidence has gaps.")
+        var acceptUnproven = false
         @Option(
             parsing: .upToNextOption,
             help: "Anchor files (audit.anchor_file or its shipped copies, or an export stream) the database must still match.")
@@ -66,29 +74,37 @@ struct AuditCommand: AsyncParsableCommand {
             do { anchored = try AuditAnchorLog.read(anchors) } catch { throw ValidationError(error.description) }
             let (report, keySource) = try await AuditRuntime.verify(
                 configuration: configuration, since: since, keys: verificationKeys, anchors: anchored, logger: logger)
-            for finding in report.findings { print(finding) }
+            for finding in report.findings + report.gaps { print(finding) }
             for chain in report.openChains { print(chain) }
-            for chain in report.unvouchedChains { print(chain) }
             let checkpoints: String
+            let signaturesChecked: Bool
             switch keySource {
             case .given:
                 checkpoints = "\(report.checkpointsChecked) signed checkpoints checked"
+                signaturesChecked = true
             case let .archive(count, untrusted):
                 for keyID in untrusted { print("untrusted archived key: \(keyID) is not vouched for by the master key (not used)") }
                 checkpoints = "\(report.checkpointsChecked) signed checkpoints checked against the key archive (\(count) key(s))"
+                signaturesChecked = true
             case .none:
-                checkpoints = "\(report.checkpointsChecked) checkpoints matched (signatures not checked: pass --keys, or give the master key)"
+                checkpoints = "\(report.checkpointsChecked) checkpoints matched, NO SIGNATURES CHECKED (pass --keys, or give the master key)"
+                signaturesChecked = false
             }
-            let open =
-                (report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)")
-                + (report.unvouchedChains.isEmpty ? "" : "; \(report.unvouchedChains.count) stopped chain(s) no signed checkpoint vouches for")
+            let notes =
+                (report.gaps.isEmpty ? "" : "; \(report.gaps.count) gap(s) in the evidence")
+                + (report.openChains.isEmpty ? "" : "; \(report.openChains.count) chain(s) without a clean stop (running, or crashed)")
             let anchorNote =
                 anchors.isEmpty
                 ? ", no anchors checked (pass --anchors \(configuration.audit.anchorPath))" : ", \(report.anchorsChecked) anchors held"
             print(
-                "\(report.records) records in \(report.writers) chains, \(checkpoints)\(anchorNote): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(open)"
+                "\(report.records) records in \(report.writers) chains, \(checkpoints)\(anchorNote): \(report.isIntact ? "intact" : "\(report.findings.count) problem(s)")\(notes)"
             )
             if !report.isIntact { throw ExitCode(1) }
+            if !acceptUnproven && (!signaturesChecked || !report.gaps.isEmpty) {
+                FileHandle.standardError.write(
+                    Data("not proven: \(signaturesChecked ? "gaps in the evidence" : "no checkpoint signature was checked") (--accept-unproven exits 0)\n".utf8))
+                throw ExitCode(2)
+            }
             if closedChains && !report.openChains.isEmpty { throw ExitCode(3) }
         }
     }
