@@ -6,6 +6,8 @@ import Foundation
 /// UTC, microseconds), `kind`, `request_id`, `principal`, `auth_method`, `action`, `route`,
 /// `target`, `client_address`, `outcome`, `policies` (array), `policy_version`,
 /// `upstream_status`, `duration_us`, `details` (JSON text), `writer_id`, `seq`, `hash` (hex).
+/// Search results (`audit search`, the admin API) add `chain`: how the record's chain stood at
+/// the last verification (`verified`, `unverified`, `broken`; ``ChainStatus``).
 /// New fields may be added within a version; renaming or removing one bumps `v`.
 public enum AuditExportFormat: String, Sendable, CaseIterable {
     case jsonl, csv
@@ -26,8 +28,8 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
         }
     }
 
-    /// One record as one line (without the newline).
-    public func line(_ record: ChainedEvent) -> String {
+    /// One record as one line (without the newline); with `chain`, a search result (JSON lines).
+    public func line(_ record: ChainedEvent, chain: ChainStatus? = nil) -> String {
         let event = record.event
         let values: [Any] = [
             Self.schemaVersion, event.id.uuidString.lowercased(), Self.timestamp(event.timeMicros), event.kind.rawValue,
@@ -39,7 +41,8 @@ public enum AuditExportFormat: String, Sendable, CaseIterable {
         ]
         switch self {
         case .jsonl:
-            let object = Dictionary(uniqueKeysWithValues: zip(Self.columns, values))
+            var object = Dictionary(uniqueKeysWithValues: zip(Self.columns, values))
+            if let chain { object["chain"] = chain.rawValue }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
             return String(decoding: data, as: UTF8.self)
         case .csv:

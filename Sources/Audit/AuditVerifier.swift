@@ -71,6 +71,8 @@ public struct AuditVerifier: Sendable {
         /// crash that may have lost the events answered just before it. Not tampering, but a
         /// possible gap an auditor must see.
         public var openChains: [OpenChain] = []
+        /// Per writer, the newest record a checkpoint whose signature was checked vouches for.
+        public var vouchedThrough: [UUID: Int64] = [:]
         public var isIntact: Bool { findings.isEmpty }
     }
 
@@ -144,6 +146,7 @@ public struct AuditVerifier: Sendable {
                 continue
             }
             report.checkpointsChecked += 1
+            let findingsBefore = report.findings.count
             if let keys, !checkpoint.isVouched(by: token, keyID: keyID, keys: keys) {
                 report.findings.append(
                     .init(
@@ -161,6 +164,9 @@ public struct AuditVerifier: Sendable {
                     .init(
                         problem: .checkpointMismatch, writerID: checkpoint.writerID, sequence: checkpoint.sequence,
                         eventID: nil, detail: "the record differs from the one the checkpoint vouched for"))
+            }
+            if keys != nil, report.findings.count == findingsBefore {
+                report.vouchedThrough[checkpoint.writerID] = max(report.vouchedThrough[checkpoint.writerID] ?? 0, checkpoint.sequence)
             }
         }
         report.openChains = walker.openChains()

@@ -33,6 +33,9 @@ public struct AdminConsole: EmbeddedApplication {
     let workbench: (any PolicyWorkbench)?
     /// The configured identity providers, for the providers page.
     let providers: [ProviderSettings]
+    /// Audit verification as `audit verify` runs it, held to `anchorFiles` (this node's anchor file).
+    let verification: AuditVerificationRun
+    let anchorFiles: [String]
     let templates: MustacheLibrary
     let assets: [String: (contentType: String, body: String)]
     let logger: Logger
@@ -41,7 +44,8 @@ public struct AdminConsole: EmbeddedApplication {
     /// Loads the templates and assets (once, from the module's resources) and builds the router.
     public static func load(
         identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore,
-        workbench: (any PolicyWorkbench)?, providers: [ProviderSettings] = [], logger: Logger
+        workbench: (any PolicyWorkbench)?, providers: [ProviderSettings] = [], verification: AuditVerificationRun, anchorFiles: [String],
+        logger: Logger
     ) async throws -> AdminConsole {
         guard let resources = Bundle.module.resourceURL else { throw ConsoleError.resourcesMissing("the module bundle has no resources") }
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("Templates").path)
@@ -54,18 +58,21 @@ public struct AdminConsole: EmbeddedApplication {
         }
         return AdminConsole(
             identity: identity, policyVersions: policyVersions, audit: audit, workbench: workbench, providers: providers,
-            templates: templates, assets: assets, logger: logger)
+            verification: verification, anchorFiles: anchorFiles, templates: templates, assets: assets, logger: logger)
     }
 
     private init(
         identity: IdentityService, policyVersions: PolicyVersions, audit: AuditStore, workbench: (any PolicyWorkbench)?,
-        providers: [ProviderSettings], templates: MustacheLibrary, assets: [String: (contentType: String, body: String)], logger: Logger
+        providers: [ProviderSettings], verification: AuditVerificationRun, anchorFiles: [String], templates: MustacheLibrary,
+        assets: [String: (contentType: String, body: String)], logger: Logger
     ) {
         self.identity = identity
         self.policyVersions = policyVersions
         self.audit = audit
         self.workbench = workbench
         self.providers = providers
+        self.verification = verification
+        self.anchorFiles = anchorFiles
         self.templates = templates
         self.assets = assets
         self.logger = logger

@@ -12,6 +12,11 @@ extension AdminConsole {
         ConsolePage(.get, "audit") { console, request, context in try await console.auditSearch(request, context) },
         ConsolePage(.get, "audit/requests/:id") { console, _, context in try await console.auditRequest(context) },
         ConsolePage(.get, "audit/export") { console, request, _ in try console.auditExport(request) },
+        ConsolePage(.get, "audit/verification") { console, _, context in try await console.verificationPage(context) },
+        ConsolePage(.post, "audit/verification") { console, _, context in
+            _ = try await console.verification.run(anchorFiles: console.anchorFiles, ranBy: context.caller.principal.uid.description)
+            return Self.redirect("audit/verification")
+        },
     ]
 
     static let auditPageSize = 50
@@ -48,6 +53,7 @@ extension AdminConsole {
     private func auditSearch(_ request: Request, _ context: ConsoleContext) async throws -> Response {
         let (query, filters) = try Self.auditQuery(request)
         let records = try await audit.search(query)
+        let verification = try await verification.latest()
         var items: [URLQueryItem] = filters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         let exportQuery = Self.queryString(items)
         var next: String?
@@ -56,8 +62,8 @@ extension AdminConsole {
             next = Self.queryString(items)
         }
         var values: [String: Any] = [
-            "section": "audit", "title": "Audit trail", "events": records.map(Self.eventValues), "next": next as Any,
-            "export_query": exportQuery, "empty": records.isEmpty,
+            "section": "audit", "title": "Audit trail", "events": records.map { Self.eventValues($0, chain: verification.status(of: $0)) },
+            "next": next as Any, "export_query": exportQuery, "empty": records.isEmpty, "verification": Self.verificationSummary(verification),
         ]
         for (name, value) in filters { values["filter_" + name] = value }
         if let decision = filters["decision"] { values["decision_" + decision] = true }
@@ -71,8 +77,11 @@ extension AdminConsole {
         }
         let records = try await audit.search(AuditQuery(requestID: requestID, limit: 20))
         guard !records.isEmpty else { throw ConsoleError.notFound("No audit record has request id \(requestID).") }
+        let verification = try await verification.latest()
         var values: [String: Any] = [
-            "section": "audit", "title": "Request \(requestID)", "request_id": requestID, "events": records.map(Self.eventValues),
+            "section": "audit", "title": "Request \(requestID)", "request_id": requestID,
+            "events": records.map { Self.eventValues($0, chain: verification.status(of: $0)) },
+            "verification": Self.verificationSummary(verification),
         ]
         if let access = records.first(where: { $0.event.kind == .access }) {
             do {
@@ -126,9 +135,59 @@ extension AdminConsole {
             ], body: body)
     }
 
-    static func eventValues(_ record: ChainedEvent) -> [String: Any] {
+    /// The last verification, its findings and gaps, and the anchors it held the database to.
+    private func verificationPage(_ context: ConsoleContext) async throws -> Response {
+        var values: [String: Any] = [
+            "section": "audit", "title": "Audit verification", "anchor_files": anchorFiles,
+            "summary": Self.verificationSummary(try await verification.latest()),
+        ]
+        if case let .vouched(last) = try await verification.latest() {
+            values["last"] =
+                [
+                    "records": last.records, "writers": last.writers, "checkpoints": last.checkpointsChecked,
+                    "signatures_checked": last.signaturesChecked, "anchors": last.anchorsChecked, "anchor_files": last.anchorFiles,
+                    "open_chains": last.openChains, "findings": last.findings.map(\.text), "gaps": last.gaps.map(\.text),
+                    "more_findings": last.findingCount > last.findings.count ? "\(last.findingCount - last.findings.count) more not shown" : "",
+                    "more_gaps": last.gapCount > last.gaps.count ? "\(last.gapCount - last.gaps.count) more not shown" : "",
+                ] as [String: Any]
+        }
+        return render(.ok, "verification", values, context)
+    }
+
+    /// One line over the trail: when it was last verified, by whom, and with what result.
+    static func verificationSummary(_ latest: LatestVerification) -> [String: Any] {
+        switch latest {
+        case .none:
+            return ["state": "none", "warning": true, "text": "The trail has never been verified: every record shows as unverified."]
+        case let .unauthenticated(at):
+            return [
+                "state": "untrusted", "warning": true,
+                "text": "The last stored verification (\(AuditExportFormat.timestamp(at))) is not vouched for by the master key and is ignored: "
+                    + "every record shows as unverified. Someone with database access may have written it.",
+            ]
+        case let .vouched(last):
+            let when = "Verified \(AuditExportFormat.timestamp(last.finishedAtMicros)) by \(last.ranBy)"
+            if !last.isIntact {
+                return [
+                    "state": "broken", "warning": true,
+                    "text": "\(when): \(last.findingCount) problem(s) found. Records of broken chains are marked.",
+                ]
+            }
+            var notes: [String] = []
+            if !last.signaturesChecked { notes.append("no signature was checked") }
+            if last.gapCount > 0 { notes.append("\(last.gapCount) gap(s) in the evidence") }
+            if last.anchorsChecked == 0 { notes.append("no anchors were checked") }
+            return [
+                "state": notes.isEmpty ? "intact" : "unproven", "warning": !notes.isEmpty,
+                "text": "\(when): intact" + (notes.isEmpty ? "." : ", but " + notes.joined(separator: ", ") + "."),
+            ]
+        }
+    }
+
+    static func eventValues(_ record: ChainedEvent, chain: ChainStatus) -> [String: Any] {
         let event = record.event
         return [
+            "chain": chain.rawValue, "chain_broken": chain == .broken, "chain_verified": chain == .verified,
             "time": AuditExportFormat.timestamp(event.timeMicros), "kind": event.kind.rawValue, "request_id": event.requestID as Any,
             "principal": event.principal ?? "", "auth_method": event.authMethod ?? "", "action": event.action, "route": event.route ?? "",
             "target": event.target ?? "", "outcome": event.outcome, "denied": event.outcome == "deny" || event.outcome == "refused",

@@ -3,12 +3,14 @@
 /// database writer adds there is not trusted to verify a checkpoint.
 public enum ArchivedKeyAuthentication {
     public static func authenticator(for key: Ed25519PublicKey, masterKey: MasterKey) -> String {
-        var subkey = masterKey.derivedKey(purpose: "audit-key-archive")
-        defer { Sodium.wipe(&subkey) }
-        return Base64URL.encode(Sodium.blake2b(outputLength: 32, key: subkey, Array("\(key.keyID)\n\(key.paserk)".utf8)))
+        masterKey.authenticator(purpose: "audit-key-archive", message(key))
     }
 
     public static func isAuthentic(_ key: Ed25519PublicKey, authenticator: String, masterKey: MasterKey) -> Bool {
-        SecretComparison.equal(authenticator, Self.authenticator(for: key, masterKey: masterKey))
+        masterKey.vouches(for: message(key), purpose: "audit-key-archive", authenticator: authenticator)
+    }
+
+    private static func message(_ key: Ed25519PublicKey) -> [UInt8] {
+        Array("\(key.keyID)\n\(key.paserk)".utf8)
     }
 }

@@ -8,11 +8,8 @@ import Foundation
 extension KeyRecord {
     /// The authenticator of a record with these fields.
     static func authenticator(id: String, publicKey: String, createdAt: Date, masterKey: MasterKey) -> String {
-        var key = masterKey.derivedKey(purpose: "key-record")
-        defer { Sodium.wipe(&key) }
         let created = Int64(createdAt.timeIntervalSince1970.rounded(.down))
-        let message = Array("portcullis-key-record\n\(id)\n\(publicKey)\n\(created)".utf8)
-        return Base64URL.encode(Sodium.blake2b(outputLength: 32, key: key, message))
+        return masterKey.authenticator(purpose: "key-record", Array("portcullis-key-record\n\(id)\n\(publicKey)\n\(created)".utf8))
     }
 
     /// Whether the master key vouches for this record as it is.

@@ -104,6 +104,19 @@ public struct MasterKey: Sendable, CustomStringConvertible {
         return Sodium.blake2b(outputLength: 32, key: key, Array("portcullis:\(purpose)".utf8))
     }
 
+    /// A keyed BLAKE2b-256 (base64url) over `message` under the subkey of `purpose`: how a record
+    /// kept in the database shows that the master key, not just a database writer, made it.
+    public func authenticator(purpose: String, _ message: [UInt8]) -> String {
+        var subkey = derivedKey(purpose: purpose)
+        defer { Sodium.wipe(&subkey) }
+        return Base64URL.encode(Sodium.blake2b(outputLength: 32, key: subkey, message))
+    }
+
+    /// Whether `authenticator` is this key's over `message` for `purpose` (constant time).
+    public func vouches(for message: [UInt8], purpose: String, authenticator: String) -> Bool {
+        SecretComparison.equal(authenticator, self.authenticator(purpose: purpose, message))
+    }
+
     public var description: String { "MasterKey(redacted)" }
 }
 

@@ -119,6 +119,62 @@ import Tokens
     }
 }
 
+extension ConsoleTests {
+    /// Issue 24, item 4: the verification page runs what `audit verify --anchors` runs and keeps
+    /// the result; searches in the console, the admin API and `audit search` mark each record by its
+    /// chain; a result altered in the database is not believed.
+    @Test func theVerificationPageAndMarksOnRecordsOfABrokenChain() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("psycopg"), "psycopg is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes, auditLines: ["checkpoint_interval: 1s"]) { gateway in
+            let samPassword = try await gateway.createUser("sam", roles: ["security-admin"])
+            let token = try gateway.accessToken("sam", samPassword)  // before MFA enrolment: for the admin API
+            let sam = try ConsoleSession.login(gateway, "sam", samPassword, totpSecret: try ConsoleSession.enrolTOTP(gateway, "sam", samPassword))
+            let page = try sam.get(AdminConsole.prefix + "audit/verification")
+            #expect(page.status == 200 && page.body.contains(#"data-state="none""#), "\(page.body)")
+            let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/).map { String($0.1) })
+            #expect(try sam.post(AdminConsole.prefix + "audit/verification", ["csrf": "0"]).status == 403, "Verify now needs the CSRF token")
+
+            let denied = try gateway.curl("/v1/shipments", ["-H", "authorization: Bearer \(token)"])
+            #expect(denied.status == 403)
+            let requestID = try #require(denied.json["request_id"] as? String)
+            _ = try await gateway.auditSearch(["--request-id", requestID]) { $0.contains(requestID) }
+            try await Task.sleep(for: .milliseconds(2_500))  // checkpointed
+
+            let run = try sam.post(AdminConsole.prefix + "audit/verification", ["csrf": csrf])
+            #expect(run.status == 303 && run.header("location") == AdminConsole.prefix + "audit/verification")
+            let clean = try sam.get(AdminConsole.prefix + "audit/verification")
+            #expect(clean.body.contains(#"data-state="intact""#) && clean.body.contains("by User::&quot;sam&quot;"), "\(clean.body)")
+            #expect(clean.body.contains(gateway.anchorFile), "the anchors in use are named")
+            let marked = try sam.get(AdminConsole.prefix + "audit?request_id=\(requestID)")
+            #expect(marked.body.contains(#"<td class="chain-verified">verified</td>"#), "\(marked.body)")
+
+            // The database adversary turns the denial into an allow and re-hashes the chain.
+            _ = try AuditAdversaryTests.adversary(gateway, ["flip", "--request-id", requestID])
+            #expect(try sam.post(AdminConsole.prefix + "audit/verification", ["csrf": csrf]).status == 303)
+            let broken = try sam.get(AdminConsole.prefix + "audit/verification")
+            #expect(broken.body.contains(#"data-state="broken""#) && broken.body.contains("differs from its anchor"), "\(broken.body)")
+            let row = try sam.get(AdminConsole.prefix + "audit?request_id=\(requestID)")
+            #expect(row.body.contains(#"<td class="chain-broken">broken</td>"#) && row.body.contains("class=\"verification once\""), "\(row.body)")
+            let event = try sam.get(AdminConsole.prefix + "audit/requests/\(requestID)")
+            #expect(event.body.contains("do not trust it"), "\(event.body)")
+            // The same mark through the admin API and `audit search`.
+            let admin = try GatewayFixture.curl([
+                "-H", "authorization: Bearer \(token)", "http://127.0.0.1:\(gateway.identityPort)/v1/admin/audit?request_id=\(requestID)",
+            ])
+            #expect(admin.body.contains(#""chain":"broken""#) && admin.body.contains(#""outcome":"allow""#), "\(admin.body)")
+            let searched = try await gateway.cli(["audit", "search", "--request-id", requestID])
+            #expect(searched.contains(#""chain":"broken""#), "\(searched)")
+
+            // A reassuring result written into the database by the adversary is not believed.
+            _ = try await gateway.sql("UPDATE audit_verifications SET result = replace(result, '\"finding_count\":', '\"finding_count\":0,\"x\":')")
+            let forged = try sam.get(AdminConsole.prefix + "audit/verification")
+            #expect(forged.body.contains(#"data-state="untrusted""#), "\(forged.body)")
+            #expect(
+                try sam.get(AdminConsole.prefix + "audit?request_id=\(requestID)").body.contains(#"<td class="chain-unverified">unverified</td>"#))
+        }
+    }
+}
+
 /// A browser session on the console, with curl: a cookie jar, the login form and its MFA step.
 struct ConsoleSession {
     let gateway: GatewayFixture

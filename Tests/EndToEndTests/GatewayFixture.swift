@@ -1,4 +1,6 @@
+import Database
 import Foundation
+import PostgresNIO
 import TestSupport
 import Testing
 
@@ -297,6 +299,12 @@ struct GatewayFixture: Sendable {
     var configFile: String { directory.appendingPathComponent(Self.configFileName).path }
     /// Its audit anchor file (the default: beside the spool directory).
     var anchorFile: String { directory.appendingPathComponent("audit-anchors.jsonl").path }
+
+    /// Runs `statement` on the gateway's database, as a database writer (the audit adversary) would.
+    func sql(_ statement: String) async throws {
+        let url = try #require(environment["PORTCULLIS_DATABASE_URL"].flatMap { try? DatabaseURL($0) })
+        try await TestDatabase.withClient(url) { client in _ = try await client.query(PostgresQuery(unsafeSQL: statement)) }
+    }
 
     // MARK: Clients
 

@@ -13,32 +13,14 @@ public enum AuditRuntime {
         return try await database.withRunning(logger: logger) { client in try await body(AuditStore(client: client, logger: logger)) }
     }
 
-    /// Which keys checkpoint signatures were checked with.
-    public enum CheckpointKeys: Sendable {
-        /// Those the auditor gave (`--keys`).
-        case given
-        /// The archive of checkpoint keys, each authenticated under the master key; `untrusted`
-        /// names archived keys that are not (added or altered in the database).
-        case archive(count: Int, untrusted: [String])
-        /// None: no `--keys` and no master key to authenticate the archive with.
-        case none
-    }
-
-    /// Verifies with `keys`, else (given the master key) with the authenticated key archive.
+    /// `portcullis audit verify`: see ``AuditVerificationRun``.
     public static func verify(
-        configuration: PortcullisConfiguration, since: Date?, keys: VerificationKeys?, anchors: [AuditAnchor] = [], logger: Logger
-    ) async throws -> (report: AuditVerifier.Report, keys: CheckpointKeys) {
+        configuration: PortcullisConfiguration, since: Date?, keys: VerificationKeys?, anchorFiles: [String], logger: Logger
+    ) async throws -> AuditVerificationRun.Outcome {
         let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
         return try await withStore(configuration, logger: logger) { store in
-            var used = keys
-            var source = keys == nil ? CheckpointKeys.none : .given
-            if keys == nil, let masterKey {
-                let archive = try await store.archivedKeys { ArchivedKeyAuthentication.isAuthentic($0, authenticator: $1, masterKey: masterKey) }
-                used = VerificationKeys(archive.keys)
-                source = .archive(count: archive.keys.count, untrusted: archive.untrusted)
-            }
-            let verifier = AuditVerifier(store: store, checkpointInterval: configuration.audit.pipeline.checkpointInterval)
-            return (try await verifier.verify(since: since, keys: used, anchors: anchors), source)
+            try await AuditVerificationRun(store: store, masterKey: masterKey, checkpointInterval: configuration.audit.pipeline.checkpointInterval)
+                .run(since: since, pinned: keys, anchorFiles: anchorFiles, ranBy: CommandRuntime.operatorPrincipal)
         }
     }
 
@@ -55,8 +37,15 @@ public enum AuditRuntime {
         }
     }
 
-    public static func search(configuration: PortcullisConfiguration, query: AuditQuery, logger: Logger) async throws -> [ChainedEvent] {
-        try await withStore(configuration, logger: logger) { store in try await store.search(query) }
+    /// Matching records, each with how its chain stood at the last verification the master key
+    /// vouches for (every record unverified without the master key).
+    public static func search(
+        configuration: PortcullisConfiguration, query: AuditQuery, logger: Logger
+    ) async throws -> (records: [ChainedEvent], verification: LatestVerification) {
+        let masterKey = try IdentityRuntime.masterKey(configuration: configuration)
+        return try await withStore(configuration, logger: logger) { store in
+            (try await store.search(query), try await store.latestVerification(masterKey: masterKey))
+        }
     }
 
     /// Streams every matching record, oldest first, to `write` one line at a time.

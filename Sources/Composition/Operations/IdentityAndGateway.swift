@@ -101,10 +101,14 @@ extension IdentityAndGateway {
     /// The admin console, served by this process's gateway under `/.portcullis/admin/`.
     private func console(_ parts: IdentityRuntime.Parts) async throws -> EmbeddedMount {
         let versions = PolicyVersions(client: database.client, checker: PolicyWorkflow.checker, logger: logger)
+        let audit = AuditStore(client: database.client, logger: logger)
         let console = try await AdminConsole.load(
-            identity: parts.service, policyVersions: versions, audit: AuditStore(client: database.client, logger: logger),
+            identity: parts.service, policyVersions: versions, audit: audit,
             workbench: LivePolicyWorkbench(client: database.client, versions: versions, configuration: configuration, logger: logger),
-            providers: configuration.federation, logger: logger)
+            providers: configuration.federation,
+            verification: AuditVerificationRun(
+                store: audit, masterKey: masterKey, checkpointInterval: configuration.audit.pipeline.checkpointInterval),
+            anchorFiles: [configuration.audit.anchorPath], logger: logger)
         return EmbeddedMount(
             prefix: AdminConsole.prefix, routeID: AdminConsole.routeID, labels: AdminConsole.labels,
             maxBodyBytes: AdminConsole.maxBodyBytes, application: console)

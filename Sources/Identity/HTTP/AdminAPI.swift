@@ -216,8 +216,9 @@ struct AdminAPI: Sendable {
     }
 
     /// `GET /v1/admin/audit?principal=&route=&decision=&request_id=&since=&until=&limit=&after=`:
-    /// newest first, one JSON object per line in the export schema (`AuditExportFormat`, v1),
-    /// with the cursor for the next page in the `X-Next-Cursor` header.
+    /// newest first, one JSON object per line in the export schema (`AuditExportFormat`, v1) with
+    /// its `chain` as of the last verification, and the cursor for the next page in the
+    /// `X-Next-Cursor` header.
     private func auditSearch(_ request: Request) async throws -> Response {
         let parameters = request.uri.queryParameters
         func text(_ name: String) -> String? { parameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
@@ -241,8 +242,10 @@ struct AdminAPI: Sendable {
         let query = AuditQuery(
             principal: text("principal"), route: text("route"), outcome: text("decision"), requestID: text("request_id"),
             since: try time("since"), until: try time("until"), after: after, limit: limit)
-        let records = try await AuditStore(client: store.client, logger: store.logger).search(query)
-        let body = records.map { AuditExportFormat.jsonl.line($0) + "\n" }.joined()
+        let audit = AuditStore(client: store.client, logger: store.logger)
+        let records = try await audit.search(query)
+        let verification = try await audit.latestVerification(masterKey: service.masterKey)
+        let body = records.map { AuditExportFormat.jsonl.line($0, chain: verification.status(of: $0)) + "\n" }.joined()
         var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
         if records.count == limit, let last = records.last {
             headers[HTTPField.Name("X-Next-Cursor")!] = AuditQuery.Cursor(timeMicros: last.event.timeMicros, id: last.event.id).description

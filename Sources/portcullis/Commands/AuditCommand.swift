@@ -70,25 +70,29 @@ struct AuditCommand: AsyncParsableCommand {
                 guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
                 return try VerificationKeys(document: data)
             }
-            let anchored: [AuditAnchor]
-            do { anchored = try AuditAnchorLog.read(anchors) } catch { throw ValidationError(error.description) }
-            let (report, keySource) = try await AuditRuntime.verify(
-                configuration: configuration, since: since, keys: verificationKeys, anchors: anchored, logger: logger)
+            let outcome: AuditVerificationRun.Outcome
+            do {
+                outcome = try await AuditRuntime.verify(
+                    configuration: configuration, since: since, keys: verificationKeys, anchorFiles: anchors, logger: logger)
+            } catch let error as AuditAnchorError {
+                throw ValidationError(error.description)
+            }
+            let report = outcome.report
+            if let reason = outcome.notRecorded {
+                FileHandle.standardError.write(Data("the result was not kept for the console and searches: \(reason)\n".utf8))
+            }
             for finding in report.findings + report.gaps { print(finding) }
             for chain in report.openChains { print(chain) }
             let checkpoints: String
-            let signaturesChecked: Bool
-            switch keySource {
+            let signaturesChecked = outcome.keys.checkedSignatures
+            switch outcome.keys {
             case .given:
                 checkpoints = "\(report.checkpointsChecked) signed checkpoints checked"
-                signaturesChecked = true
             case let .archive(count, untrusted):
                 for keyID in untrusted { print("untrusted archived key: \(keyID) is not vouched for by the master key (not used)") }
                 checkpoints = "\(report.checkpointsChecked) signed checkpoints checked against the key archive (\(count) key(s))"
-                signaturesChecked = true
             case .none:
                 checkpoints = "\(report.checkpointsChecked) checkpoints matched, NO SIGNATURES CHECKED (pass --keys, or give the master key)"
-                signaturesChecked = false
             }
             let notes =
                 (report.gaps.isEmpty ? "" : "; \(report.gaps.count) gap(s) in the evidence")
@@ -102,7 +106,9 @@ struct AuditCommand: AsyncParsableCommand {
             if !report.isIntact { throw ExitCode(1) }
             if !acceptUnproven && (!signaturesChecked || !report.gaps.isEmpty) {
                 FileHandle.standardError.write(
-                    Data("not proven: \(signaturesChecked ? "gaps in the evidence" : "no checkpoint signature was checked") (--accept-unproven exits 0)\n".utf8))
+                    Data(
+                        "not proven: \(signaturesChecked ? "gaps in the evidence" : "no checkpoint signature was checked") (--accept-unproven exits 0)\n"
+                            .utf8))
                 throw ExitCode(2)
             }
             if closedChains && !report.openChains.isEmpty { throw ExitCode(3) }
@@ -110,15 +116,18 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     struct Search: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Newest matching events first, as JSON lines.")
+        static let configuration = CommandConfiguration(
+            abstract: "Newest matching events first, as JSON lines, each with its chain as of the last `audit verify` (verified, unverified, broken)."
+        )
         @OptionGroup var options: ConfigurationOptions
         @OptionGroup var filters: Filters
         @Option(help: "At most this many events.") var limit = 100
 
         func run() async throws {
             let (configuration, logger) = try options.load()
-            let records = try await AuditRuntime.search(configuration: configuration, query: filters.query(limit: limit), logger: logger)
-            for record in records { print(AuditExportFormat.jsonl.line(record)) }
+            let (records, verification) = try await AuditRuntime.search(
+                configuration: configuration, query: filters.query(limit: limit), logger: logger)
+            for record in records { print(AuditExportFormat.jsonl.line(record, chain: verification.status(of: record))) }
         }
     }
 
