@@ -10,8 +10,11 @@ import Testing
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/audit_adversary.py").path
 
     static func adversary(_ gateway: GatewayFixture, _ arguments: [String]) throws -> [String: Any] {
-        let output = try GatewayFixture.standardOutput(
-            of: ConsoleBrowserTests.python, [script, gateway.environment["PORTCULLIS_DATABASE_URL"] ?? ""] + arguments)
+        try adversary(databaseURL: gateway.environment["PORTCULLIS_DATABASE_URL"] ?? "", arguments)
+    }
+
+    static func adversary(databaseURL: String, _ arguments: [String]) throws -> [String: Any] {
+        let output = try GatewayFixture.standardOutput(of: ConsoleBrowserTests.python, [script, databaseURL] + arguments)
         return try #require((try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any], "\(output)")
     }
 

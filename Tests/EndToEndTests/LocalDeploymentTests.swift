@@ -81,6 +81,87 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("pg/location").path))
     }
 
+    /// Issue 24 on the demo: after quickstart step 3, `audit verify` holds the demo's trail to its
+    /// anchor file and finds it intact; then a database writer without the master key forges a
+    /// grant into the seed's chain, deletes another command's chain and turns the denial into an
+    /// allow, and `audit verify` names each; a signing key of their own is never published.
+    @Test func theDemoTrailNamesEachAttackOfADatabaseWriter() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("psycopg"), "psycopg is required (scripts/test installs it)")
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("up-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let port = try FreePort.reserve()
+        let up = try start(state, gateway: port)
+        try await waitUntilReady(up)
+        let config = state.appendingPathComponent("portcullis.yaml").path
+        let anchors = state.appendingPathComponent("audit-anchors.jsonl").path
+        let ca = state.appendingPathComponent("certs/ca-bundle.crt").path
+        let yaml = try String(contentsOfFile: config, encoding: .utf8)
+        let databaseURL = try #require(yaml.firstMatch(of: /url: "(postgres:[^"]+)"/).map { String($0.1) })
+        func verify() async throws -> (status: Int32, output: String) {
+            let process = try PortcullisProcess(["audit", "verify", "--config", config, "--anchors", anchors])
+            let status = try await process.wait()
+            return (status, process.standardOutput + process.standardError)
+        }
+        func denial() async throws -> String {
+            let login = try GatewayFixture.curl([
+                "--cacert", ca, "https://localhost:\(port)/v1/login", "-H", "content-type: application/json",
+                "-d", #"{"login":"dana","password":"demo-dispatcher-2026"}"#,
+            ])
+            let token = try #require(login.json["access_token"] as? String, "\(login.body)")
+            let denied = try GatewayFixture.curl([
+                "--cacert", ca, "https://billing.localhost:\(port)/v1/invoices", "-H", "authorization: Bearer \(token)",
+            ])
+            #expect(denied.status == 403)
+            let requestID = try #require(denied.json["request_id"] as? String)
+            try await Self.eventually("the denial's audit record") {
+                guard let search = try? PortcullisProcess(["audit", "search", "--config", config, "--request-id", requestID]),
+                    (try? await search.wait()) == 0
+                else { return false }
+                return search.standardOutput.contains(#""outcome":"deny""#)
+            }
+            return requestID
+        }
+
+        let requestID = try await denial()
+        let clean = try await verify()
+        #expect(clean.status == 0 && clean.output.contains("intact") && clean.output.contains("anchors held"), "\(clean.output)")
+
+        // The seed's operator commands stopped cleanly, each start and stop anchored.
+        let stopped = try String(contentsOfFile: anchors, encoding: .utf8).split(separator: "\n").compactMap { line -> String? in
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                object["anchor"] as? String == "writer.stop"
+            else { return nil }
+            return object["writer"] as? String
+        }
+        #expect(stopped.count >= 2, "the seed's commands anchor their stops")
+        let (seed, other) = (try #require(stopped.first), try #require(stopped.last))
+        _ = try AuditAdversaryTests.adversary(
+            databaseURL: databaseURL, ["forge", "--writer", seed, "--principal", "User::\"mallory\"", "--action", "role.grant", "--before-stop"])
+        _ = try AuditAdversaryTests.adversary(databaseURL: databaseURL, ["drop-writer", "--writer", other])
+        let flipped = try AuditAdversaryTests.adversary(databaseURL: databaseURL, ["flip", "--request-id", requestID])
+        let gatewayWriter = try #require(flipped["writer"] as? String)
+        let injected = try AuditAdversaryTests.adversary(databaseURL: databaseURL, ["inject-key"])
+        let kid = try #require(injected["kid"] as? String)
+        _ = try await denial()  // the running writer goes on from the head it really wrote
+        let published = try GatewayFixture.curl(["--cacert", ca, "https://localhost:\(port)/.well-known/jwks.json"])
+        #expect(published.status == 200 && !published.body.contains(kid), "the injected key is never published: \(published.body)")
+
+        let attacked = try await verify()
+        print("audit verify on the demo after the attacks:\n\(attacked.output)")
+        #expect(attacked.status == 1, "\(attacked.output)")
+        let lines = attacked.output.split(separator: "\n")
+        #expect(lines.contains { $0.contains("differs from its anchor: writer \(seed)") }, "the forged grant: \(attacked.output)")
+        #expect(lines.contains { $0.contains("writer \(other)") && $0.contains("not in the database") }, "the deleted chain: \(attacked.output)")
+        #expect(lines.contains { $0.contains("writer \(gatewayWriter)") && $0.contains("broken link") }, "the flipped denial: \(attacked.output)")
+        #expect(!attacked.output.contains(kid), "\(attacked.output)")
+
+        let cluster = try String(contentsOf: state.appendingPathComponent("pg/location"), encoding: .utf8)
+        up.signal(SIGINT)
+        #expect(try await up.wait() == 0, "\(up.standardError)")
+        #expect(Self.processes(matching: state.path).isEmpty)
+        if cluster.hasPrefix("/tmp/") { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: cluster).deletingLastPathComponent().path) }
+    }
+
     private func start(_ state: URL, gateway: Int? = nil) throws -> PortcullisProcess {
         try PortcullisProcess([
             "up", "--state", state.path, "--gateway-port", "\(try gateway ?? FreePort.reserve())", "--identity-port", "\(try FreePort.reserve())",
