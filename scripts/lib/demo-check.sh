@@ -49,7 +49,7 @@ demo_check() {
     log "demo check: passed (up, walkthrough, Ctrl-C, nothing left running)"
 }
 
-# Steps 1-4, 7 and 8 of docs/quickstart.md, with the doc's own commands on this run's ports.
+# Steps 1-4 (with the audit verify of step 3), 7 and 8 of docs/quickstart.md, with the doc's own commands on this run's ports.
 demo_check_walkthrough() {
     local binary=$1 state=$2 port=$3
     local CA=$state/certs/ca-bundle.crt
@@ -75,6 +75,11 @@ demo_check_walkthrough() {
         record=$("$binary" audit search --config "$state/portcullis.yaml" --request-id "$request_id" 2>&1) || true
     done
     echo "$record" | grep -q '"route":"billing"' || { echo "step 3: audit record $record" >&2; return 1; }
+    local verified
+    verified=$("$binary" audit verify --config "$state/portcullis.yaml" --anchors "$state/audit-anchors.jsonl" 2>&1) \
+        || { echo "step 3: audit verify failed: $verified" >&2; return 1; }
+    echo "$verified" | grep -q "signed checkpoints checked against the key archive.*anchors held: intact" \
+        || { echo "step 3: audit verify said $verified" >&2; return 1; }
     demo_check_browser "$state" "$port" && demo_check_identity_provider "$state" "$port" && demo_check_grpc "$state" "$port"
 }
 
