@@ -407,6 +407,7 @@ extension PortcullisConfiguration {
         guard route.maxStreamLifetime > .zero else {
             throw .invalidValue(lifetimeLocation, path: reader.join("max_stream_lifetime"), reason: "must be longer than 0s")
         }
+        route.assertionBinding = try reader.choice("assertion", of: AssertionBinding.self) ?? route.assertionBinding
         let protocolLocation = reader.location(of: "upstream_protocol")
         route.upstreamProtocol = try reader.choice("upstream_protocol", of: UpstreamProtocol.self) ?? route.upstreamProtocol
         switch (route.upstreamProtocol, upstream.scheme) {

@@ -16,15 +16,30 @@ extension GatewayResponder {
         headers[GatewayHeaders.forwardedProto] = "https"
         headers[GatewayHeaders.forwardedHost] = canonical.host
         headers[GatewayHeaders.requestID] = requestID
+        guard principal.kind != .anonymous else { return headers }
+        let signer = try signer()
         let now = Date()
-        let claims = Claims(
-            issuer: settings.assertionIssuer, subject: principal.name, audience: [route.id], issuedAt: now,
-            expiresAt: now + settings.assertionLifetime, tokenID: requestID,
-            subjectKind: principal.kind == .service ? .service : .user, roles: principal.roles, groups: principal.groups,
-            sessionID: principal.sessionID, authMethods: principal.method.map { [$0.rawValue] } ?? [],
-            httpMethod: canonical.method.rawValue, httpPath: canonical.path,
-            certificateThumbprint: principal.certificate?.thumbprint)
-        if principal.kind != .anonymous { headers[GatewayHeaders.assertion] = try signer().jwt(claims) }
+        let perRequest = route.assertionBinding == .perRequest
+        func mint() throws -> String {
+            try signer.jwt(
+                Claims(
+                    issuer: settings.assertionIssuer, subject: principal.name, audience: [route.id], issuedAt: now,
+                    expiresAt: now + settings.assertionLifetime, tokenID: requestID,
+                    subjectKind: principal.kind == .service ? .service : .user, roles: principal.roles, groups: principal.groups,
+                    sessionID: principal.sessionID, authMethods: principal.method.map { [$0.rawValue] } ?? [],
+                    httpMethod: perRequest ? canonical.method.rawValue : nil, httpPath: perRequest ? canonical.path : nil,
+                    certificateThumbprint: principal.certificate?.thumbprint))
+        }
+        if perRequest {
+            headers[GatewayHeaders.assertion] = try mint()
+        } else {
+            let key = SessionAssertions.Key(
+                route: route.id, kind: principal.kind, name: principal.name, sessionID: principal.sessionID,
+                method: principal.method?.rawValue, roles: principal.roles, groups: principal.groups,
+                thumbprint: principal.certificate?.thumbprint, keyID: signer.key.publicKey.keyID)
+            headers[GatewayHeaders.assertion] = try sessionAssertions.assertion(
+                for: key, now: now, lifetime: settings.assertionLifetime, mint: mint)
+        }
         return headers
     }
 }

@@ -39,6 +39,8 @@ public struct RouteSettings: Sendable {
     /// The longest an allowed WebSocket or streamed response may stay open, however often its
     /// access is confirmed; then it is closed (WebSocket 1008, gRPC `UNAVAILABLE`) and audited.
     public var maxStreamLifetime: Duration = .seconds(24 * 3600)
+    /// Whether each request gets its own signed assertion or a principal's session reuses one.
+    public var assertionBinding: AssertionBinding = .perRequest
 
     public init(
         id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,

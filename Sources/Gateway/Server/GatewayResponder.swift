@@ -30,6 +30,8 @@ public struct GatewayResponder: Sendable {
     let metrics: GatewayMetrics
     /// TLS facts of the open client connections, registered by the listener.
     let connections: ConnectionFacts
+    /// Assertions of `per_session` routes in reuse.
+    let sessionAssertions = SessionAssertions()
     let logger: Logger
 
     public init(
