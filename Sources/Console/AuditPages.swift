@@ -163,7 +163,7 @@ extension AdminConsole {
             return [
                 "state": "untrusted", "warning": true,
                 "text": "The last stored verification (\(AuditExportFormat.timestamp(at))) is not vouched for by the master key and is ignored: "
-                    + "every record shows as unverified. Someone with database access may have written it.",
+                    + "every record shows as unverified. It was run without the master key, or written by someone with database access.",
             ]
         case let .vouched(last):
             let when = "Verified \(AuditExportFormat.timestamp(last.finishedAtMicros)) by \(last.ranBy)"
