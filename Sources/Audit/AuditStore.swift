@@ -257,7 +257,7 @@ extension AuditStore {
         var binds = PostgresBindings()
         var filter = ""
         if let since {
-            try binds.append(CivilTime.micros(since))
+            binds.append(CivilTime.micros(since))
             filter = "WHERE occurred_at >= timestamptz 'epoch' + $1::bigint * interval '1 microsecond'"
         }
         let sql = "SELECT \(StoredColumns.list) FROM audit_events \(filter) ORDER BY writer_id, seq"

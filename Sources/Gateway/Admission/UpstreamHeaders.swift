@@ -20,8 +20,8 @@ extension GatewayResponder {
         let signer = try signer()
         let now = Date()
         let perRequest = route.assertionBinding == .perRequest
-        func mint() throws -> String {
-            try signer.jwt(
+        func mint() -> String {
+            signer.jwt(
                 Claims(
                     issuer: settings.assertionIssuer, subject: principal.name, audience: [route.id], issuedAt: now,
                     expiresAt: now + settings.assertionLifetime, tokenID: requestID,
@@ -31,13 +31,13 @@ extension GatewayResponder {
                     certificateThumbprint: principal.certificate?.thumbprint))
         }
         if perRequest {
-            headers[GatewayHeaders.assertion] = try mint()
+            headers[GatewayHeaders.assertion] = mint()
         } else {
             let key = SessionAssertions.Key(
                 route: route.id, kind: principal.kind, name: principal.name, sessionID: principal.sessionID,
                 method: principal.method?.rawValue, roles: principal.roles, groups: principal.groups,
                 thumbprint: principal.certificate?.thumbprint, keyID: signer.key.publicKey.keyID)
-            headers[GatewayHeaders.assertion] = try sessionAssertions.assertion(
+            headers[GatewayHeaders.assertion] = sessionAssertions.assertion(
                 for: key, now: now, lifetime: settings.assertionLifetime, mint: mint)
         }
         return headers
