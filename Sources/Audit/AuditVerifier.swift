@@ -247,9 +247,10 @@ struct ChainWalker {
         }
         expectedSequence = max(expectedSequence, record.sequence + 1)
         previousHash = record.hash
-        var tail = tails[record.writerID] ?? ChainTail(checkpointIntervalMillis: Int(defaultCheckpointInterval / .milliseconds(1)))
-        tail.note(record)
-        if checkpointed[record.writerID]?.contains(record.sequence) == true, let first = tail.uncovered {
+        // Mutated in place: a copy of the tail would copy its recent times on every record.
+        let interval = Int(defaultCheckpointInterval / .milliseconds(1))
+        tails[record.writerID, default: ChainTail(checkpointIntervalMillis: interval)].note(record)
+        if checkpointed[record.writerID]?.contains(record.sequence) == true, let tail = tails[record.writerID], let first = tail.uncovered {
             if record.event.timeMicros - first.timeMicros > tail.allowedUncoveredMicros {
                 report.gaps.append(
                     Finding(
@@ -259,9 +260,8 @@ struct ChainWalker {
                             + "with no signed checkpoint between them (interval \(Self.seconds(Int64(tail.checkpointIntervalMillis) * 1000))): "
                             + "checkpoints deleted, or the writer could not reach the database for that long"))
             }
-            tail.uncovered = nil
+            tails[record.writerID]?.uncovered = nil
         }
-        tails[record.writerID] = tail
     }
 
     /// Chains whose newest records no signed checkpoint covers although they are older than

@@ -137,11 +137,11 @@ extension AdminConsole {
 
     /// The last verification, its findings and gaps, and the anchors it held the database to.
     private func verificationPage(_ context: ConsoleContext) async throws -> Response {
+        let latest = try await verification.latest()
         var values: [String: Any] = [
-            "section": "audit", "title": "Audit verification", "anchor_files": anchorFiles,
-            "summary": Self.verificationSummary(try await verification.latest()),
+            "section": "audit", "title": "Audit verification", "anchor_files": anchorFiles, "summary": Self.verificationSummary(latest),
         ]
-        if case let .vouched(last) = try await verification.latest() {
+        if case let .vouched(last) = latest {
             values["last"] =
                 [
                     "records": last.records, "writers": last.writers, "checkpoints": last.checkpointsChecked,
