@@ -22,9 +22,8 @@ public struct AuditVerificationRun: Sendable {
     public struct Outcome: Sendable {
         public var report: AuditVerifier.Report
         public var keys: CheckpointKeys
-        /// The kept result; nil for a partial run (`since`) or when keeping it failed.
-        public var recorded: AuditVerification?
-        /// Why the result was not kept, when keeping it failed (a read-only database role).
+        /// Why the result was not kept, when keeping it failed (a read-only database role); a
+        /// partial run (`since`) is never kept.
         public var notRecorded: String?
     }
 
@@ -61,7 +60,6 @@ public struct AuditVerificationRun: Sendable {
             report: report, signaturesChecked: source.checkedSignatures, anchorFiles: anchorFiles, ranBy: ranBy)
         do {
             try await store.record(verification, masterKey: masterKey)
-            outcome.recorded = verification
         } catch {
             outcome.notRecorded = "\(error)"
         }
