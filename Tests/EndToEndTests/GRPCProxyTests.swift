@@ -75,6 +75,7 @@ import Testing
         try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
             let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            var refusedCall: String?
             for (host, route) in [("grpc.localhost", "grpc"), ("grpcs.localhost", "grpcs")] {
                 let results = try #require(
                     try Self.calls(gateway, host: host, ["calls"], credentials: ["--token", token]) as? [[String: Any]])
@@ -101,9 +102,11 @@ import Testing
                     #expect(byName["fail"]?["code"] as? String == "NOT_FOUND" && trailer("fail") == "fail", "\(byName["fail"] ?? [:])")
                 } else {
                     #expect(byName["fail"]?["code"] as? String == "PERMISSION_DENIED", "\(results)")
-                    #expect((byName["fail"]?["trailing_metadata"] as? [String: String])?["x-request-id"] != nil, "\(results)")
+                    refusedCall = (byName["fail"]?["trailing_metadata"] as? [String: String])?["x-request-id"]
+                    #expect(refusedCall != nil, "\(results)")
                 }
             }
+            try await Self.replayRefusedCall(try #require(refusedCall), gateway)
 
             // A service with its SPIFFE certificate (mTLS).
             _ = try await gateway.cli(["service", "add", "billing", "--spiffe-id", "spiffe://\(GatewayFixture.trustDomain)/billing"])
@@ -126,6 +129,73 @@ import Testing
             let metrics = try GatewayFixture.curl(["http://\(gateway.adminAddress)/metrics"]).body
             #expect(metrics.contains(#"portcullis_gateway_grpc_calls_total{route="grpc",service="test.Echo",method="Unary",code="0"}"#), "\(metrics)")
             #expect(metrics.contains("portcullis_gateway_streams_closed_total"), "\(metrics)")
+        }
+    }
+
+    /// The policy tools replay an audited gRPC call as a gRPC call (with `context.grpc`):
+    /// `policy explain` names the forbid that refused it, and `policy diff` against a set
+    /// without that forbid lists the call among the decisions that change.
+    static func replayRefusedCall(_ requestID: String, _ gateway: GatewayFixture) async throws {
+        let policies = gateway.directory.appendingPathComponent("policies")
+        _ = try await gateway.auditSearch(["--request-id", requestID]) { $0.contains(requestID) }
+        let explained = try await gateway.cli([
+            "policy", "explain", "--request-id", requestID, "--policies", policies.path, "--config", gateway.configFile,
+        ])
+        #expect(explained.hasPrefix("decision: Deny"), "\(explained)")
+        #expect(explained.contains("/test.Echo/Fail") && explained.contains("gRPC"), "\(explained)")
+        #expect(explained.contains("no-failing-over-tls"), "\(explained)")
+
+        let lenient = gateway.directory.appendingPathComponent("policies-without-forbid")
+        try FileManager.default.createDirectory(at: lenient, withIntermediateDirectories: true)
+        let withoutForbid = servicePolicies.components(separatedBy: "@id(\"no-failing-over-tls\")")[0]
+        try (dispatcherPermits + withoutForbid).write(to: lenient.appendingPathComponent("grpc.cedar"), atomically: true, encoding: .utf8)
+        let diff = try await PolicyToolsTests.run(
+            ["policy", "diff", policies.path, lenient.path, "--config", gateway.configFile], environment: gateway.environment)
+        #expect(diff.status == 1, "\(diff.output)\(diff.errors)")
+        // Allowed by a permit that needs `context has grpc`: the call was replayed as a gRPC call.
+        let changed = diff.output.split(separator: "\n").filter { $0.contains("→") && $0.hasPrefix("    ") }
+        #expect(
+            changed == ["    POST /test.Echo/Fail (token, seen 1×): Deny → Allow  [old: no-failing-over-tls; new: dispatchers-call-echo]"],
+            "\(diff.output)")
+    }
+
+    /// A service's call over mTLS ends the same way when its certificate is revoked, and when
+    /// the service account is disabled.
+    @Test func aServiceCallClosesWhenItsCertificateIsRevokedOrTheServiceDisabled() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let spiffeID = "spiffe://\(GatewayFixture.trustDomain)/billing"
+            _ = try await gateway.cli(["service", "add", "billing", "--spiffe-id", spiffeID])
+            let revocations: [(String, (String) async throws -> Void)] = [
+                (
+                    "its certificate was revoked",
+                    { prefix in _ = try await gateway.cli(["cert", "revoke", prefix + ".crt", "--reason", "keyCompromise"]) }
+                ),
+                ("the service was disabled", { _ in _ = try await gateway.cli(["service", "disable", "billing"]) }),
+            ]
+            for (index, (what, revoke)) in revocations.enumerated() {
+                let prefix = gateway.directory.appendingPathComponent("billing-\(index)").path
+                _ = try await gateway.cli(["cert", "issue", "--spiffe", spiffeID, "--out", prefix, "--ca", gateway.certs])
+                let mark = gateway.directory.appendingPathComponent("service-revoked-\(index)")
+                let call = try Hold(
+                    [
+                        Self.script, "--port", "\(gateway.gatewayPort)", "--authority", "grpc.localhost", "--ca", "\(gateway.certs)/ca-bundle.crt",
+                        "--cert", prefix + ".crt", "--key", prefix + ".key", "hold", "--mark", mark.path,
+                    ], output: gateway.directory.appendingPathComponent("service-call-\(index).txt"))
+                defer { call.stop() }
+                try await call.waitFor("open")
+                try await revoke(prefix)
+                FileManager.default.createFile(atPath: mark.path, contents: nil)
+                let end = try await call.closing()
+                #expect(end["closed"] as? Bool == true && end["code"] as? String == "UNAUTHENTICATED", "\(what): \(end)")
+                #expect((end["details"] as? String ?? "").hasPrefix("access revoked"), "\(what): \(end)")
+                print("a service's open server-streaming call over mTLS, \(what): closed \(end["seconds_after_mark"] ?? "?") s after")
+                #expect((end["seconds_after_mark"] as? Double).map { $0 < 5 } == true, "\(what): closed by the re-decision: \(end)")
+            }
+            let audit = try await gateway.auditSearch(["--route", "grpc", "--limit", "50"]) {
+                $0.components(separatedBy: #"\"closed_by\":\"revoked\""#).count == 3
+            }
+            #expect(audit.components(separatedBy: #"\"closed_by\":\"revoked\""#).count == 3, "\(audit)")
         }
     }
 

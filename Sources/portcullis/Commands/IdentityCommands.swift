@@ -353,8 +353,33 @@ struct GroupCommand: AsyncParsableCommand {
 
 struct ServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "service", abstract: "Manage service accounts: add, secret-rotate, join-token, list.",
-        subcommands: [Add.self, SecretRotate.self, JoinToken.self, List.self])
+        commandName: "service", abstract: "Manage service accounts: add, secret-rotate, join-token, list, disable, enable.",
+        subcommands: [Add.self, SecretRotate.self, JoinToken.self, List.self, Disable.self, Enable.self])
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a service account: its tokens are rejected and its certificates refused everywhere; its open calls close.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var name: String
+
+        func run() async throws { try await ServiceCommand.setStatus(options, name, .disabled) }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-enable a disabled service account (tokens issued before it was disabled stay revoked).")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument var name: String
+
+        func run() async throws { try await ServiceCommand.setStatus(options, name, .active) }
+    }
+
+    static func setStatus(_ options: ConfigurationOptions, _ name: String, _ status: AccountStatus) async throws {
+        try await IdentityCommandRunner.run(options, "service") { admin in
+            let after = try await admin.operations.setServiceStatus(name: try Names.identifier(name, field: "name"), status)
+            print(IdentityCommandRunner.describe(after))
+        }
+    }
 
     struct JoinToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
