@@ -22,6 +22,11 @@ import Testing
               upstream_protocol: h2
               upstream_ca: CERTS/ca-bundle.crt
               max_stream_lifetime: 3s
+            - id: grpc-down
+              hosts: [grpc.localhost]
+              path: /test.Echo/Down
+              upstream: http://127.0.0.1:9
+              upstream_protocol: h2c
             - id: live
               hosts: [fleet.localhost]
               path: /live
@@ -33,7 +38,7 @@ import Testing
     static let dispatcherPermits = """
         @id("dispatchers-call-echo")
         permit (principal in Role::"dispatcher", action == Action::"POST", resource)
-        when { [Route::"grpc", Route::"grpcs"].contains(resource) && context has grpc && context.grpc.service == "test.Echo" };
+        when { [Route::"grpc", Route::"grpcs", Route::"grpc-down"].contains(resource) && context has grpc && context.grpc.service == "test.Echo" };
 
         @id("dispatchers-watch-live")
         permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"live");
@@ -199,6 +204,79 @@ import Testing
         }
     }
 
+    /// gRPC-Web, as browsers call: sonora's client (binary, over HTTP/1.1) and the text form,
+    /// through the gateway to grpcio over h2c. The calls are decided as gRPC calls (the permit
+    /// needs `context.grpc`), reach the upstream as gRPC with the signed assertion, and come back
+    /// with their trailers as the body's last frame; refusals too.
+    @Test func grpcWebCallsPassAsGRPCCalls() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("sonora"), "sonora is required (scripts/test installs it)")
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            func calls(_ credentials: [String]) throws -> [String: [String: Any]] {
+                let output = try GatewayFixture.standardOutput(
+                    of: ConsoleBrowserTests.python,
+                    [
+                        Self.fixture("grpc_web_calls.py"), "--url", "https://grpc.localhost:\(gateway.gatewayPort)", "--ca",
+                        "\(gateway.certs)/ca-bundle.crt",
+                    ]
+                        + credentials)
+                let results = try #require(try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]], "\(output)")
+                return Dictionary(uniqueKeysWithValues: results.map { ($0["name"] as? String ?? "", $0) })
+            }
+            let byName = try calls(["--token", token])
+            func messages(_ name: String) -> [String] { byName[name]?["messages"] as? [String] ?? [] }
+            func trailers(_ name: String) -> [String: String] { byName[name]?["trailing_metadata"] as? [String: String] ?? [:] }
+            #expect(byName["unary"]?["code"] as? String == "OK" && messages("unary") == ["hello"], "\(byName)")
+            #expect(trailers("unary")["x-echo-trailer"] == "unary", "\(byName)")
+            #expect(messages("server-stream").count == 5 && trailers("server-stream")["x-echo-trailer"] == "server-stream", "\(byName)")
+            #expect(byName["fail"]?["code"] as? String == "NOT_FOUND" && byName["fail"]?["details"] as? String == "failed on purpose")
+            #expect(byName["text-unary"]?["code"] as? String == "OK" && messages("text-unary") == ["hello"], "\(byName)")
+            #expect(byName["text-unary"]?["content_type"] as? String == "application/grpc-web-text", "\(byName)")
+            #expect(messages("text-server-stream").count == 3 && trailers("text-server-stream")["x-echo-trailer"] == "server-stream")
+
+            // The upstream (grpcio, which serves only application/grpc) got the assertion, never the token.
+            let seen = try #require(
+                messages("metadata").first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["metadata"]
+                    as? [String: String], "\(byName)")
+            #expect(seen["authorization"] == nil && seen["x-request-id"] != nil, "\(seen)")
+            #expect(try gateway.pyjwtClaims(try #require(seen["x-portcullis-assertion"]), audience: "grpc")["sub"] as? String == "dana")
+
+            // The text form from curl over HTTP/2: the answer is one base64 stream, message then trailer frame.
+            let call = Data([0, 0, 0, 0, 5] + Array("hello".utf8)).base64EncodedString()
+            let overHTTP2 = try gateway.curl(
+                "/test.Echo/Unary",
+                ["--http2", "-H", "content-type: application/grpc-web-text", "-H", "authorization: Bearer \(token)", "--data-binary", call],
+                host: "grpc.localhost")
+            let answer = try #require(Data(base64Encoded: overHTTP2.body), "\(overHTTP2.status) \(overHTTP2.body)")
+            #expect(overHTTP2.status == 200 && overHTTP2.header("content-type") == "application/grpc-web-text", "\(overHTTP2.headers)")
+            #expect(answer.prefix(10) == Data([0, 0, 0, 0, 5] + Array("hello".utf8)), "\(Array(answer))")
+            let trailerBlock = String(decoding: answer.dropFirst(15), as: UTF8.self)
+            #expect(answer.count > 15 && answer[answer.startIndex + 10] == 0x80 && trailerBlock.contains("grpc-status: 0\r\n"), "\(trailerBlock)")
+
+            // Without credentials: UNAUTHENTICATED, read from the trailer frame, with the request id.
+            let anonymous = try calls([])
+            #expect(anonymous.values.allSatisfy { $0["code"] as? String == "UNAUTHENTICATED" }, "\(anonymous)")
+            let refusal = anonymous["text-unary"]?["trailing_metadata"] as? [String: String] ?? [:]
+            #expect(refusal["x-request-id"] != nil && refusal["grpc-message"] != nil, "\(refusal)")
+
+            let unary = #"\"grpc\":{\"service\":\"test.Echo\",\"method\":\"Unary\",\"status\":0}"#
+            let audit = try await gateway.auditSearch(["--route", "grpc", "--limit", "50"]) { $0.contains(unary) }
+            #expect(audit.contains(unary), "\(audit)")
+
+            // An open gRPC-Web stream is watched like a gRPC call: closed, with a status the client reads.
+            let stream = try Hold(
+                [
+                    Self.fixture("grpc_web_calls.py"), "--url", "https://grpc.localhost:\(gateway.gatewayPort)", "--ca",
+                    "\(gateway.certs)/ca-bundle.crt", "--token", token, "--hold",
+                ], output: gateway.directory.appendingPathComponent("web-stream.txt"))
+            defer { stream.stop() }
+            try await stream.waitFor("open")
+            _ = try await gateway.cli(["user", "disable", "dana"])
+            let ended = try await stream.closing()
+            #expect(ended["code"] as? String == "UNAUTHENTICATED" && (ended["details"] as? String ?? "").hasPrefix("access revoked"), "\(ended)")
+        }
+    }
+
     @Test func aHundredMebibyteStreamPassesInBoundedMemory() async throws {
         try #require(ConsoleBrowserTests.pythonHas("grpc"), "grpcio is required (scripts/test installs it)")
         try await GatewayFixture.run(policies: Self.policies, routes: Self.routes) { gateway in
@@ -323,6 +401,13 @@ import Testing
                 try Self.calls(gateway, host: "grpc.localhost", ["timeout", "--seconds", "0.2", "--deadline", "5"], credentials: ["--token", token])
                     as? [String: Any])
             #expect(onTime["code"] as? String == "OK", "\(onTime)")
+            // An upstream that does not answer: UNAVAILABLE, with the request id to find the record.
+            let down = try #require(
+                try Self.calls(
+                    gateway, host: "grpc.localhost", ["timeout", "--seconds", "0", "--deadline", "10", "--method", "Down"],
+                    credentials: ["--token", token]) as? [String: Any])
+            #expect(down["code"] as? String == "UNAVAILABLE", "\(down)")
+            #expect((down["trailing_metadata"] as? [String: String])?["x-request-id"] != nil, "\(down)")
 
             // `grpcs` allows streams 3 s: an endless server stream is ended there, UNAVAILABLE.
             let mark = gateway.directory.appendingPathComponent("never")

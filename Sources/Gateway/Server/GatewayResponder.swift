@@ -58,6 +58,14 @@ public struct GatewayResponder: Sendable {
     }
 
     public func respond(to request: Request, context: GatewayRequestContext) async -> Response {
+        // A gRPC-Web call is decided, forwarded and watched as the gRPC call it carries.
+        guard let web = GRPCWeb(request.headers), GRPCWeb.translates(request.head, routes: routes.table) else {
+            return await answer(request, context: context)
+        }
+        return web.answer(await answer(web.call(request), context: context))
+    }
+
+    private func answer(_ request: Request, context: GatewayRequestContext) async -> Response {
         let started = ContinuousClock.now
         var record = AccessRecord(requestID: Self.newRequestID(), clientAddress: context.clientAddress)
         let response: Response

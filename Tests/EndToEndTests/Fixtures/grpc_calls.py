@@ -8,7 +8,7 @@ through the gateway or directly. Each subcommand prints one JSON document on std
   hold --mark FILE [--upload]    holds a never-ending ServerStream (or, --upload, a ClientStream that
                                  is answered only at its end) open until it is closed; reports how
                                  long after FILE appeared that was
-  timeout --seconds S --deadline D   calls Slow(S) with a client deadline of D seconds
+  timeout --seconds S --deadline D [--method M]   calls Slow(S) (or M) with a client deadline of D seconds
   bench --calls N --concurrency C    N small unary calls from C threads sharing one channel
 
 Usage: grpc_calls.py --port P [--authority HOST] [--ca FILE] [--token T] [--cert FILE --key FILE]
@@ -190,11 +190,13 @@ def hold(channel, metadata, arguments):
 def timeout(channel, metadata, arguments):
     started = time.monotonic()
     try:
-        method(channel, "unary_unary", "Slow")(str(arguments.seconds).encode(), metadata=metadata, timeout=arguments.deadline)
+        _, call = method(channel, "unary_unary", arguments.method).with_call(
+            str(arguments.seconds).encode(), metadata=metadata, timeout=arguments.deadline)
         code, details = "OK", ""
     except grpc.RpcError as error:
-        code, details = error.code().name, error.details() or ""
-    return {"code": code, "details": details, "seconds": round(time.monotonic() - started, 3)}
+        code, details, call = error.code().name, error.details() or "", error
+    return {"code": code, "details": details, "seconds": round(time.monotonic() - started, 3),
+            "trailing_metadata": as_dict(call.trailing_metadata())}
 
 
 def bench(channel, metadata, arguments):
@@ -240,6 +242,7 @@ def main():
     command = commands.add_parser("timeout")
     command.add_argument("--seconds", type=float, required=True)
     command.add_argument("--deadline", type=float, required=True)
+    command.add_argument("--method", default="Slow", help="the test.Echo method to call")
     command.set_defaults(run=timeout)
     command = commands.add_parser("bench")
     command.add_argument("--calls", type=int, required=True)
