@@ -38,7 +38,7 @@ import Testing
     static let dispatcherPermits = """
         @id("dispatchers-call-echo")
         permit (principal in Role::"dispatcher", action == Action::"POST", resource)
-        when { [Route::"grpc", Route::"grpcs", Route::"grpc-down"].contains(resource) && context has grpc && context.grpc.service == "test.Echo" };
+        when { [Route::"grpc", Route::"grpcs", Route::"grpc-down", Route::"grpc-web"].contains(resource) && context has grpc && context.grpc.service == "test.Echo" };
 
         @id("dispatchers-watch-live")
         permit (principal in Role::"dispatcher", action == Action::"GET", resource == Route::"live");
@@ -50,7 +50,7 @@ import Testing
         permit (principal == Service::"billing", action == Action::"POST", resource == Route::"grpc") when { context has grpc };
 
         @id("no-failing-over-tls")
-        forbid (principal, action, resource == Route::"grpcs") when { context has grpc && context.grpc.method == "Fail" };
+        forbid (principal, action, resource is Route) when { [Route::"grpcs", Route::"grpc-web"].contains(resource) && context has grpc && context.grpc.method == "Fail" };
         """
 
     static let policies = ["grpc.cedar": dispatcherPermits + servicePolicies, "schema.cedarschema": schema]
@@ -274,6 +274,47 @@ import Testing
             _ = try await gateway.cli(["user", "disable", "dana"])
             let ended = try await stream.closing()
             #expect(ended["code"] as? String == "UNAUTHENTICATED" && (ended["details"] as? String ?? "").hasPrefix("access revoked"), "\(ended)")
+        }
+    }
+
+    /// A service that speaks gRPC-Web itself, behind an HTTP/1.1 route, gets the call as sent,
+    /// and the gateway still decides it as the gRPC call it is: a forbid on the method applies,
+    /// and its refusal reaches the client in gRPC-Web's form.
+    @Test func aGRPCWebUpstreamGetsTheCallAsSentDecidedAsGRPC() async throws {
+        try #require(ConsoleBrowserTests.pythonHas("sonora"), "sonora is required (scripts/test installs it)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-web-upstream-\(UUID().uuidString).txt")
+        let upstream = try Hold([Self.fixture("grpc_web_upstream.py")], output: directory)
+        defer {
+            upstream.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        try await upstream.waitFor("port ")
+        let port = try #require(upstream.said.firstMatch(of: /port (\d+)/).map { String($0.1) })
+        let routes =
+            Self.routes + """
+
+                    - id: grpc-web
+                      hosts: [grpcs.localhost]
+                      path: /test.Echo
+                      upstream: http://127.0.0.1:\(port)
+                """
+        try await GatewayFixture.run(policies: Self.policies, routes: routes) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            let output = try GatewayFixture.standardOutput(
+                of: ConsoleBrowserTests.python,
+                [
+                    Self.fixture("grpc_web_calls.py"), "--url", "https://grpcs.localhost:\(gateway.gatewayPort)", "--ca",
+                    "\(gateway.certs)/ca-bundle.crt", "--token", token,
+                ])
+            let results = try #require(try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]], "\(output)")
+            let byName = Dictionary(uniqueKeysWithValues: results.map { ($0["name"] as? String ?? "", $0) })
+            #expect(byName["unary"]?["code"] as? String == "OK" && byName["unary"]?["messages"] as? [String] == ["hello"], "\(byName)")
+            #expect((byName["server-stream"]?["messages"] as? [String])?.count == 5, "\(byName)")
+            // (sonora's server decodes a text body only in one unbroken segment; the fixture sends two, so
+            // only the binary calls are checked here.)
+            #expect(byName["fail"]?["code"] as? String == "PERMISSION_DENIED", "the forbid on the method applies: \(byName)")
+            let audit = try await gateway.auditSearch(["--route", "grpc-web", "--limit", "20"]) { $0.contains(#"\"method\":\"Fail\""#) }
+            #expect(audit.contains(#"\"grpc\":{\"service\":\"test.Echo\",\"method\":\"Fail\""#), "\(audit)")
         }
     }
 

@@ -1,3 +1,4 @@
+import AccessModel
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -45,6 +46,9 @@ import Testing
             #expect(GRPCWeb([.contentType: type]) == nil, "\(type)")
         }
         #expect(GRPCWeb([:]) == nil)
+        // Decided as the gRPC call it is, translated or not.
+        #expect(GRPCMethod(method: "POST", path: "/a.B/C", contentType: "application/grpc-web-text+proto") == GRPCMethod(service: "a.B", method: "C"))
+        #expect(GRPCRefusal.isGRPC([.contentType: "application/grpc-web"]))
     }
 
     @Test func theCallBecomesGRPCWithItsTextBodyDecoded() async throws {

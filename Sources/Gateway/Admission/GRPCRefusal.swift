@@ -7,9 +7,10 @@ import Hummingbird
 /// HTTP/2 protocol has every call end. A JSON or HTML body would reach the client as a
 /// protocol error with no reason.
 enum GRPCRefusal {
-    /// A request from a gRPC client (`application/grpc`, `application/grpc+proto`, …).
+    /// A request from a gRPC client (`application/grpc`, `application/grpc+proto`, …), or from a
+    /// gRPC-Web client (the answer is turned into its form on the way out, ``GRPCWeb``).
     static func isGRPC(_ fields: HTTPFields) -> Bool {
-        fields[.contentType].map(GRPCMethod.isGRPC(contentType:)) ?? false
+        fields[.contentType].map { GRPCMethod.isGRPC(contentType: $0) || GRPCMethod.webForm(contentType: $0) != nil } ?? false
     }
 
     /// The gRPC status for the gateway's own HTTP answers: the meaning, not the HTTP number.

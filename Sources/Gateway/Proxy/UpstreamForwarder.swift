@@ -1,3 +1,4 @@
+import AccessModel
 import Foundation
 import HTTPSyntax
 import HTTPTypes
@@ -184,7 +185,8 @@ public struct UpstreamForwarder: Sendable {
     /// empty end reads no status at all; head then trailers is the other form the protocol
     /// (PROTOCOL-HTTP2.md) allows. nil when the head carries no status.
     static func movingGRPCStatus(from headers: inout HTTPFields) -> HTTPFields? {
-        guard headers[GRPCRefusal.status] != nil else { return nil }
+        // A gRPC-Web upstream's answer keeps its status in the head: its clients read it there.
+        guard headers[GRPCRefusal.status] != nil, headers[.contentType].map(GRPCMethod.isGRPC(contentType:)) ?? true else { return nil }
         let trailers = HTTPFields(headers.filter { $0.name != .contentType && $0.name != .contentLength })
         headers = HTTPFields(headers.filter { $0.name == .contentType })
         return trailers

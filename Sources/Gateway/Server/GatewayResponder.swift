@@ -58,11 +58,11 @@ public struct GatewayResponder: Sendable {
     }
 
     public func respond(to request: Request, context: GatewayRequestContext) async -> Response {
-        // A gRPC-Web call is decided, forwarded and watched as the gRPC call it carries.
-        guard let web = GRPCWeb(request.headers), GRPCWeb.translates(request.head, routes: routes.table) else {
-            return await answer(request, context: context)
-        }
-        return web.answer(await answer(web.call(request), context: context))
+        // A gRPC-Web call is decided, forwarded and watched as the gRPC call it carries (or, to a
+        // gRPC-Web upstream, passed as sent); the gateway's own answers reach it in its form.
+        guard let web = GRPCWeb(request.headers) else { return await answer(request, context: context) }
+        let call = GRPCWeb.translates(request.head, routes: routes.table) ? web.call(request) : request
+        return web.answer(await answer(call, context: context))
     }
 
     private func answer(_ request: Request, context: GatewayRequestContext) async -> Response {
