@@ -261,6 +261,32 @@ import Testing
         }
     }
 
+    /// A route's CORS: origins as browsers send them, the documented defaults, and mistakes
+    /// (a wildcard, a path, no origin, a method in lower case) named with their line and column.
+    @Test func routeCORSIsReadAndChecked() throws {
+        let routes = "gateway:\n  routes:\n    - {id: a, hosts: [a.internal], upstream: 'http://10.0.0.1:80', "
+        #expect(try load(routes + "}\n").gateway.routes[0].crossOrigin == nil)
+        let read = try #require(
+            try load(
+                routes + "cors: {origins: ['https://Dispatch.example:443', 'http://127.0.0.1:8080'], methods: [GET, PUT], "
+                    + "headers: [Content-Type, X-Grpc-Web], expose: [grpc-status], credentials: false, max_age: 1h}}\n"
+            ).gateway.routes[0].crossOrigin)
+        #expect(read.origins == ["https://dispatch.example", "http://127.0.0.1:8080"] && read.methods == ["GET", "PUT"])
+        #expect(read.headers == ["content-type", "x-grpc-web"] && read.exposedHeaders == ["grpc-status"])
+        #expect(!read.credentials && read.maxAge == .seconds(3600))
+        let defaults = try #require(try load(routes + "cors: {origins: [https://dispatch.example]}}\n").gateway.routes[0].crossOrigin)
+        #expect(defaults == CrossOriginPolicy(origins: ["https://dispatch.example"]))
+        #expect { try load(routes + "cors: {origins: ['https://*.example']}}\n") } throws: {
+            "\($0)".contains(":3:84:") && "\($0)".contains("'https://*.example' is not an origin")
+        }
+        #expect { try load(routes + "cors: {origins: [https://dispatch.example/app]}}\n") } throws: { "\($0)".contains("is not an origin") }
+        #expect { try load(routes + "cors: {methods: [GET]}}\n") } throws: { "\($0)".contains("origins") }
+        #expect { try load(routes + "cors: {origins: [https://a.example], methods: [get]}}\n") } throws: {
+            "\($0)".contains("'get' is not an HTTP method in upper case")
+        }
+        #expect { try load(routes + "cors: {origins: [https://a.example], allow: all}}\n") } throws: { "\($0)".contains("allow") }
+    }
+
     /// A route's request-body pace (issue 18, item 11): read when given, the documented
     /// defaults otherwise, and a negative rate refused.
     @Test func routeBodyPaceIsReadWithDocumentedDefaults() throws {

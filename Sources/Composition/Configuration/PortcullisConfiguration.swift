@@ -369,6 +369,36 @@ extension PortcullisConfiguration {
         return limits
     }
 
+    /// A route's `cors:` section: the origins (required) and what calls from them may use.
+    private static func crossOrigin(_ reader: inout MappingReader) throws(ConfigurationError) -> CrossOriginPolicy {
+        let originsLocation = reader.location(of: "origins")
+        guard let listed = try reader.strings("origins"), !listed.isEmpty else {
+            throw reader.missing("origins", hint: "the web origins whose pages may call the route, e.g. [https://dispatch.logistics.example]")
+        }
+        var origins = Set<String>()
+        for text in listed {
+            do throws(CrossOriginPolicy.InvalidOrigin) {
+                origins.insert(try CrossOriginPolicy.origin(text))
+            } catch {
+                throw .invalidValue(originsLocation, path: reader.join("origins"), reason: error.description)
+            }
+        }
+        var policy = CrossOriginPolicy(origins: origins)
+        let methodsLocation = reader.location(of: "methods")
+        if let methods = try reader.strings("methods") {
+            if let bad = methods.first(where: { $0.isEmpty || !$0.allSatisfy { $0.isASCII && $0.isUppercase } }) {
+                throw .invalidValue(methodsLocation, path: reader.join("methods"), reason: "'\(bad)' is not an HTTP method in upper case")
+            }
+            policy.methods = methods
+        }
+        policy.headers = (try reader.strings("headers")).map { Set($0.map { $0.lowercased() }) } ?? policy.headers
+        policy.exposedHeaders = try reader.strings("expose") ?? policy.exposedHeaders
+        policy.credentials = try reader.boolean("credentials") ?? policy.credentials
+        policy.maxAge = try reader.duration("max_age") ?? policy.maxAge
+        try reader.finish()
+        return policy
+    }
+
     private static func route(_ reader: inout MappingReader) throws(ConfigurationError) -> RouteSettings {
         guard let id = try reader.string("id") else {
             throw reader.missing("id", hint: "every route needs an id (the Cedar resource Route::\"<id>\")")
@@ -408,6 +438,7 @@ extension PortcullisConfiguration {
             throw .invalidValue(lifetimeLocation, path: reader.join("max_stream_lifetime"), reason: "must be longer than 0s")
         }
         route.assertionBinding = try reader.choice("assertion", of: AssertionBinding.self) ?? route.assertionBinding
+        if var cors = try reader.mapping("cors") { route.crossOrigin = try crossOrigin(&cors) }
         let protocolLocation = reader.location(of: "upstream_protocol")
         route.upstreamProtocol = try reader.choice("upstream_protocol", of: UpstreamProtocol.self) ?? route.upstreamProtocol
         switch (route.upstreamProtocol, upstream.scheme) {

@@ -41,6 +41,8 @@ public struct RouteSettings: Sendable {
     public var maxStreamLifetime: Duration = .seconds(24 * 3600)
     /// Whether each request gets its own signed assertion or a principal's session reuses one.
     public var assertionBinding: AssertionBinding = .perRequest
+    /// Which other web origins may call the route from a browser; nil: CORS is the upstream's.
+    public var crossOrigin: CrossOriginPolicy?
 
     public init(
         id: String, hosts: [String], pathPrefix: String, upstream: URL, isPublic: Bool = false,

@@ -58,6 +58,16 @@ public struct GatewayResponder: Sendable {
     }
 
     public func respond(to request: Request, context: GatewayRequestContext) async -> Response {
+        // From another web origin to a route that lists origins: the gateway answers its
+        // preflight and sets the CORS fields of whatever answers the call.
+        guard let (crossOrigin, route, path) = crossOrigin(request.head) else { return await call(request, context: context) }
+        if CrossOrigin.isPreflight(request.head) {
+            return await answerPreflight(request, crossOrigin, route: route, path: path, context: context)
+        }
+        return crossOrigin.marked(await call(request, context: context))
+    }
+
+    private func call(_ request: Request, context: GatewayRequestContext) async -> Response {
         // A gRPC-Web call is decided, forwarded and watched as the gRPC call it carries (or, to a
         // gRPC-Web upstream, passed as sent); the gateway's own answers reach it in its form.
         guard let web = GRPCWeb(request.headers) else { return await answer(request, context: context) }
