@@ -5,7 +5,7 @@ never arrived. A target containing `sleep=N` is answered after N seconds (for dr
 timeouts). Each record names the client port the request came from (to see connection reuse)
 and the SHA-256 of the body. `mirror=1` answers with the request body itself, chunked, in
 64 KiB pieces; `close=1` closes the connection after answering without announcing it (an
-upstream dropping a kept-alive connection).
+upstream dropping a kept-alive connection); `acao=1` adds CORS fields open to every origin.
 
 It also runs a WebSocket echo service (the `websockets` package): the first message it sends
 is a JSON record of the handshake it received (path, headers); then it echoes every message.
@@ -70,6 +70,9 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(out)))
         self.send_header("connection", "x-upstream-secret")
         self.send_header("x-upstream-secret", "must not reach the client")
+        if "acao=1" in self.path:  # an upstream with CORS of its own, wide open
+            self.send_header("access-control-allow-origin", "*")
+            self.send_header("access-control-allow-credentials", "true")
         self.end_headers()
         self.wfile.write(out)
         if "close=1" in self.path:
