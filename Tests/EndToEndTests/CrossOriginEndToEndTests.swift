@@ -19,6 +19,13 @@ import Testing
               hosts: [billing.localhost]
               path: /
               upstream: UPSTREAM
+            - id: live
+              hosts: [fleet.localhost]
+              path: /live
+              upstream: WSUPSTREAM
+              websocket: true
+              cors:
+                origins: [https://dispatch.localhost]
         """
     }
 
@@ -79,6 +86,35 @@ import Testing
             let audit = try await gateway.auditSearch(["--route", "api", "--limit", "50"]) { $0.contains("refused: the field x-debug") }
             #expect(audit.contains("CORS preflight from https://dispatch.localhost\\\""), "\(audit)")
             #expect(audit.contains("CORS preflight from https://evil.localhost refused: an origin the route does not list"), "\(audit)")
+        }
+    }
+
+    /// Browsers apply no CORS to WebSockets and send the route host's cookies with a handshake
+    /// from any page of the same site: only the route's own origin and the ones it lists may open one.
+    @Test func webSocketsOpenOnlyFromTheRoutesOwnOrListedOrigins() async throws {
+        try await GatewayFixture.run(policies: Self.policies, routes: Self.routes(pageOrigin: "http://app.localhost:8080")) { gateway in
+            let token = try gateway.accessToken("dana", try await gateway.createUser("dana", roles: ["dispatcher"]))
+            func open(from origin: String?) throws -> Int {
+                let output = try GatewayOperationsTests.python(
+                    "websocket_client.py",
+                    (origin.map { ["--origin", $0] } ?? [])
+                        + ["wss://fleet.localhost:\(gateway.gatewayPort)/live/updates", "\(gateway.certs)/ca-bundle.crt", token, "hello"])
+                let result = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+                #expect(result["error"] == nil, "\(result)")
+                return result["status"] as? Int ?? 0
+            }
+            #expect(try open(from: nil) == 101, "no page: a service or a command-line client")
+            #expect(try open(from: "https://fleet.localhost:\(gateway.gatewayPort)") == 101, "the route's own origin")
+            #expect(try open(from: "https://dispatch.localhost") == 101, "a listed origin")
+            // (Every browser names its page: before, the handshake reached the upstream with two Origin fields and failed.)
+            for origin in [
+                "https://evil.localhost", "https://shipments.localhost:\(gateway.gatewayPort)", "null",
+                "http://fleet.localhost:\(gateway.gatewayPort)",
+            ] {
+                #expect(try open(from: origin) == 403, "\(origin)")
+            }
+            let audit = try await gateway.auditSearch(["--route", "live", "--limit", "20"]) { $0.contains("WebSocket opened by a page on") }
+            #expect(audit.contains("WebSocket opened by a page on https://evil.localhost, which the route does not list"), "\(audit)")
         }
     }
 

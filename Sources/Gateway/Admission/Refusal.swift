@@ -165,6 +165,14 @@ extension Refusal {
         message: "this route does not accept WebSocket or other upgrades", outcome: .deny,
         reason: "upgrade not allowed on this route")
 
+    /// A WebSocket opened by a page on another origin than the route's own or one its `cors:`
+    /// lists (cross-site WebSocket hijacking: the handshake carries the route host's cookies).
+    static func webSocketFromOtherOrigin(_ origin: String) -> Refusal {
+        Refusal(
+            status: .forbidden, code: "origin_not_allowed", message: "a page on \(origin) may not open WebSockets to this route",
+            outcome: .deny, reason: "WebSocket opened by a page on \(origin), which the route does not list")
+    }
+
     /// An upgrade the gateway admitted but could not carry out on this connection.
     static let upgradeFailed = Refusal(
         status: .internalServerError, code: "upgrade_failed",

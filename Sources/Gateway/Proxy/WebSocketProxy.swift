@@ -42,6 +42,9 @@ struct WebSocketProxy: Sendable {
             let tls = responder.connections.facts(for: channel)
             switch try responder.admit(head, clientAddress: clientAddress, tls: tls, record: &record) {
             case let .forward(admitted) where admitted.route.allowsWebSocket:
+                guard CrossOrigin.allowsWebSocket(head, route: admitted.route) else {
+                    throw .webSocketFromOtherOrigin(head.headerFields[.origin] ?? "")
+                }
                 // After the 101 the connection carries WebSocket frames, which the HTTP/1.1 head
                 // guard cannot read: it leaves before the answer is written.
                 guard await responder.finish(&record, status: 101, started: started) else {
@@ -164,9 +167,11 @@ struct WebSocketProxy: Sendable {
     /// (HTTP/1.1 `Host` never appears here: the request's authority is not a header field).
     static func upstreamHandshakeHeaders(_ fields: HTTPFields) -> HTTPFields {
         var headers = fields
+        // The WebSocket client names its own Origin (`ws://<upstream>`); a second one, the page's,
+        // would make the upstream refuse the handshake. The gateway checked the page's origin.
         for name in [
             HTTPField.Name.upgrade, .connection, .secWebSocketKey, .secWebSocketVersion, .secWebSocketExtensions,
-            .secWebSocketProtocol, .contentLength,
+            .secWebSocketProtocol, .contentLength, .origin,
         ] {
             headers[name] = nil
         }

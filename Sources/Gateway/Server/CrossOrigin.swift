@@ -44,6 +44,18 @@ struct CrossOrigin {
         return response
     }
 
+    /// Whether the page that opens a WebSocket (its `Origin`) may: the route's own origin, or
+    /// one its `cors:` lists. A browser sends the route host's cookies with a handshake from any
+    /// page of the same site and applies no CORS to it, so without this a page on another host
+    /// could act as whoever is signed in there. A handshake without `Origin` came from no page.
+    static func allowsWebSocket(_ head: HTTPRequest, route: RouteSettings) -> Bool {
+        guard let origin = head.headerFields[.origin]?.lowercased() else { return true }
+        if let own = head.authority?.lowercased(), origin == "https://" + own || own.hasSuffix(":443") && origin == "https://" + own.dropLast(4) {
+            return true
+        }
+        return route.crossOrigin?.allows(origin) ?? false
+    }
+
     private static func allowing(_ origin: String, credentials: Bool) -> HTTPFields {
         var headers: HTTPFields = [.accessControlAllowOrigin: origin]
         if credentials { headers[.accessControlAllowCredentials] = "true" }
