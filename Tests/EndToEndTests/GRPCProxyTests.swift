@@ -253,6 +253,14 @@ import Testing
             let trailerBlock = String(decoding: answer.dropFirst(15), as: UTF8.self)
             #expect(answer.count > 15 && answer[answer.startIndex + 10] == 0x80 && trailerBlock.contains("grpc-status: 0\r\n"), "\(trailerBlock)")
 
+            // A text body that is not base64 ends the call (its stream to the upstream is reset), never in success.
+            let garbled = try gateway.curl(
+                "/test.Echo/Unary",
+                ["--http2", "-H", "content-type: application/grpc-web-text", "-H", "authorization: Bearer \(token)", "--data-binary", "AAAA*AAA"],
+                host: "grpc.localhost")
+            let garbledAnswer = Data(base64Encoded: garbled.body).map { String(decoding: $0, as: UTF8.self) } ?? garbled.body
+            #expect(garbled.status == 200 && garbledAnswer.contains("grpc-status: 14\r\n"), "\(garbled.status) \(garbledAnswer)")
+
             // Without credentials: UNAUTHENTICATED, read from the trailer frame, with the request id.
             let anonymous = try calls([])
             #expect(anonymous.values.allSatisfy { $0["code"] as? String == "UNAUTHENTICATED" }, "\(anonymous)")
