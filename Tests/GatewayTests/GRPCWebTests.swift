@@ -103,19 +103,4 @@ import Testing
         let passed = GRPCWeb([.contentType: "application/grpc-web"])!.answer(page)
         #expect(passed.headers[.contentType] == "text/html" && passed.status == .badGateway)
     }
-
-    @Test func base64MatchesFoundationForEveryLength() {
-        var generator = SystemRandomNumberGenerator()
-        for length in 0..<40 {
-            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let encoded = Base64.encode(bytes[...])
-            #expect(encoded == Data(bytes).base64EncodedString(), "\(bytes)")
-            var decoded = ByteBuffer()
-            let characters = Array(encoded.utf8)
-            for start in stride(from: 0, to: characters.count, by: 4) {
-                #expect(Base64.decode(Array(characters[start..<start + 4]), into: &decoded))
-            }
-            #expect(Array(decoded.readableBytesView) == bytes)
-        }
-    }
 }

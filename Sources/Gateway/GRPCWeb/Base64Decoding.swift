@@ -1,9 +1,10 @@
+import Foundation
 import NIOCore
 
-/// A base64 body decoded as it arrives, in whole groups of four characters. Each group is
-/// decoded on its own, so a body made of separately padded segments (a gRPC-Web text client
-/// may encode each message apart) decodes as well as one unbroken stream. A body that is not
-/// base64 fails the read: nothing undecodable reaches the upstream.
+/// A base64 body decoded as it arrives, in whole groups of four characters (Foundation's
+/// decoder). A padded group ends a segment: a body made of separately padded segments (a
+/// gRPC-Web text client may encode each message apart) decodes as well as one unbroken stream.
+/// A body that is not base64 fails the read: nothing undecodable reaches the upstream.
 struct Base64Decoding<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = ByteBuffer
     let base: Base
@@ -14,27 +15,30 @@ struct Base64Decoding<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
-        /// Characters of a group not yet complete.
-        var group: [UInt8] = []
-        var ended = false
+        /// Characters not yet decoded: less than a group, or groups after the last padded one.
+        var pending: [UInt8] = []
 
         mutating func next() async throws -> ByteBuffer? {
-            while !ended {
-                guard let part = try await base.next() else {
-                    ended = true
-                    guard group.isEmpty else { throw NotBase64() }
-                    return nil
-                }
+            while let part = try await base.next() {
+                pending.append(contentsOf: part.readableBytesView.lazy.filter { !Self.isWhitespace($0) })
                 var decoded = ByteBuffer()
-                for character in part.readableBytesView where !Base64.isWhitespace(character) {
-                    group.append(character)
-                    guard group.count == 4 else { continue }
-                    guard Base64.decode(group, into: &decoded) else { throw NotBase64() }
-                    group.removeAll(keepingCapacity: true)
+                // Whole groups up to and including each padded one, then the rest of the whole groups.
+                let whole = pending.count - pending.count % 4
+                var start = 0
+                for end in stride(from: 4, through: whole, by: 4) where end == whole || pending[end - 1] == UInt8(ascii: "=") {
+                    guard let bytes = Data(base64Encoded: Data(pending[start..<end])) else { throw NotBase64() }
+                    decoded.writeBytes(bytes)
+                    start = end
                 }
+                pending.removeFirst(whole)
                 if decoded.readableBytes > 0 { return decoded }
             }
+            guard pending.isEmpty else { throw NotBase64() }
             return nil
+        }
+
+        private static func isWhitespace(_ character: UInt8) -> Bool {
+            character == UInt8(ascii: " ") || character == UInt8(ascii: "\r") || character == UInt8(ascii: "\n") || character == UInt8(ascii: "\t")
         }
     }
 

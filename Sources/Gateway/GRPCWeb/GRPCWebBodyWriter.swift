@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -22,7 +23,7 @@ struct GRPCWebBodyWriter: ResponseBodyWriter {
         pending.append(contentsOf: buffer.readableBytesView)
         let whole = pending.count - pending.count % 3
         guard whole > 0 else { return }
-        try await base.write(ByteBuffer(string: Base64.encode(pending[..<whole])))
+        try await base.write(ByteBuffer(string: Data(pending[..<whole]).base64EncodedString()))
         pending.removeFirst(whole)
     }
 
@@ -37,7 +38,7 @@ struct GRPCWebBodyWriter: ResponseBodyWriter {
         }
         if text {
             pending.append(contentsOf: frame.readableBytesView)
-            if !pending.isEmpty { try await base.write(ByteBuffer(string: Base64.encode(pending[...]))) }
+            if !pending.isEmpty { try await base.write(ByteBuffer(string: Data(pending).base64EncodedString())) }
         } else if frame.readableBytes > 0 {
             try await base.write(frame)
         }
